@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { FluxhostError } from '../domain/errors.js'
+import { bflRoutes } from './dialects/bfl/routes.js'
+import { seaartRoutes } from './dialects/seaart/routes.js'
+import { apiframeRoutes } from './dialects/apiframe/routes.js'
+import { aimlRoutes } from './dialects/aiml/routes.js'
+import type { ApiDeps } from './deps.js'
+import { dialectErrorHandler } from './errors.js'
+import { fileRoutes } from './file-routes.js'
+import { installJsonParser } from './json-body.js'
+import { eventRoutes } from './native/event-routes.js'
+import { jobRoutes } from './native/job-routes.js'
+import { renderNativeError } from './native/render.js'
+import { systemRoutes } from './native/system-routes.js'
+import { requireKey } from './auth.js'
+import { installValidators } from './validation.js'
+
+/** Builds the HTTP app; it does not listen. */
+export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Our own ids, never the client's: a request id in a log line must be trustworthy.
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: deps.config.bodyLimitBytes,
+    // One line per request, written below with the fields we want, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  })
+  installValidators(app)
+  installJsonParser(app)
+
+  // Callback-style hooks: they run on every request, and async ones cost a promise each.
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id)
+    done()
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    deps.metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    const level = reply.statusCode >= 500 ? 'error' : 'info'
+    request.log[level]({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+    done()
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'fluxhost',
+        version: deps.version,
+        description:
+          'Self-hosted FLUX 1.1 [pro] image generation. Black Forest Labs\' API under /v1, fluxhost\'s own API under /api. Errors: see docs/errors.md.',
+      },
+      components: {
+        securitySchemes: {
+          xKey: { type: 'apiKey', in: 'header', name: 'x-key' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  const native = dialectErrorHandler((error, request) => renderNativeError(error, request.id))
+  app.setErrorHandler(native)
+  app.setNotFoundHandler((request, reply) => {
+    // BFL clients expect FastAPI's 404 body; everyone else gets ours.
+    if (request.url.startsWith('/v1/')) return reply.code(404).send({ detail: 'Not Found' })
+    const { status, body } = renderNativeError(new FluxhostError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}` }), request.id)
+    return reply.code(status).send(body)
+  })
+
+  await app.register(async (scope) => bflRoutes(scope, deps))
+  await app.register(async (scope) => seaartRoutes(scope, deps))
+  await app.register(async (scope) => apiframeRoutes(scope, deps))
+  await app.register(async (scope) => aimlRoutes(scope, deps))
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', requireKey(deps.services.keys))
+    await jobRoutes(scope, deps)
+    await eventRoutes(scope, deps)
+  })
+  await app.register(async (scope) => systemRoutes(scope, deps))
+  await app.register(async (scope) => fileRoutes(scope, deps))
+  return app
+}

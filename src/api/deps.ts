@@ -1,0 +1,25 @@
+import type { BlobStore } from '../blobs/blob-store.js'
+import type { UrlSigner } from '../blobs/url-signer.js'
+import type { Config } from '../config/load-config.js'
+import type { Clock } from '../domain/clock.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { Services } from '../services/services.js'
+
+export interface WorkerInfo {
+  enabled: boolean
+  concurrency: number
+  running(): number
+}
+
+/** What the HTTP layer is built from; `main.ts` supplies the real parts. */
+export interface ApiDeps {
+  services: Services
+  config: Config
+  signer: UrlSigner
+  blobs: BlobStore
+  metrics: Metrics
+  worker: WorkerInfo
+  clock: Clock
+  version: string
+  startedAt: number
+}

@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify'
+import { FluxhostError, jobFailure, validationError } from '../../../domain/errors.js'
+import { requireKey } from '../../auth.js'
+import type { ApiDeps } from '../../deps.js'
+import { dialectErrorHandler } from '../../errors.js'
+import { simulationFrom, withFieldNames } from '../../request-input.js'
+import { urlContext } from '../../urls.js'
+import { renderAimlError, renderGenerations } from './render.js'
+import { readAimlRequest } from './request.js'
+import { generationsBody, generationsResponse, type GenerationsBody } from './schemas.js'
+
+class SyncTimeout extends FluxhostError {
+  constructor(readonly jobId: string) {
+    super('SYNC_TIMEOUT')
+  }
+}
+
+/**
+ * AIML's `POST /v1/images/generations` (seed 004), synchronous: the job runs like any other
+ * and this request waits for it, answering in AIML's and OpenAI's shapes at once, so the
+ * `openai` npm client works unchanged. A client that hangs up does not cancel the job.
+ */
+export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { services, config, signer, blobs } = deps
+  app.setErrorHandler(
+    dialectErrorHandler((error, request) => {
+      if (error instanceof SyncTimeout) {
+        const base = urlContext(request, config.publicUrl, signer).base
+        return renderAimlError(error, { job_id: error.jobId, url: `${base}/api/jobs/${error.jobId}` })
+      }
+      return renderAimlError(error)
+    }),
+  )
+  app.addHook('onRequest', requireKey(services.keys))
+
+  app.post<{ Body: GenerationsBody }>(
+    '/v1/images/generations',
+    {
+      schema: {
+        tags: ['AIML / OpenAI images'],
+        security: [{ bearer: [] }],
+        summary: 'Generate and wait for the images (synchronous)',
+        body: generationsBody,
+        response: generationsResponse,
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const read = readAimlRequest(body)
+      if ('issues' in read) throw validationError(read.issues)
+      const { model, width, height, safetyTolerance, numImages, sizeField } = read.request
+      const sizeLoc = (side: 'width' | 'height') => (sizeField === 'size' ? ['size'] : ['image_size', side])
+      const job = await withFieldNames({ width: sizeLoc('width'), height: sizeLoc('height'), numImages: ['num_images'] }, () =>
+        services.jobs.create({
+          apiKey: request.apiKey,
+          dialect: 'aiml',
+          request: {
+            model,
+            prompt: body.prompt,
+            width,
+            height,
+            seed: body.seed,
+            numImages,
+            promptUpsampling: false,
+            raw: false,
+            safetyTolerance,
+            safetyChecker: body.enable_safety_checker,
+            output: { format: body.output_format, quality: 90 },
+            simulate: simulationFrom(request),
+          },
+        }),
+      )
+
+      // Waiting stops when the time is up or the client leaves; the job goes on either way.
+      const timeout = AbortSignal.timeout(config.syncTimeoutS * 1000)
+      const gone = new AbortController()
+      const onClose = () => gone.abort()
+      request.raw.socket.once('close', onClose)
+      let done
+      try {
+        done = await services.jobs.wait(job.id, request.apiKey, AbortSignal.any([timeout, gone.signal]))
+      } catch (error) {
+        if (timeout.aborted) throw new SyncTimeout(job.id)
+        if (gone.signal.aborted) {
+          reply.hijack()
+          return
+        }
+        throw error
+      } finally {
+        request.raw.socket.off('close', onClose)
+      }
+      if (done.state !== 'succeeded') throw jobFailure(done.error)
+      const b64 =
+        body.response_format === 'b64_json'
+          ? await Promise.all(done.result!.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
+          : undefined
+      return reply.code(201).send(renderGenerations(done, urlContext(request, config.publicUrl, signer), b64))
+    },
+  )
+}

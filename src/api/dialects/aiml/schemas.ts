@@ -1,0 +1,93 @@
+/** Sizes AIML (and fal) name, for `image_size`. */
+export const IMAGE_SIZES = {
+  square_hd: { width: 1024, height: 1024 },
+  square: { width: 512, height: 512 },
+  portrait_4_3: { width: 768, height: 1024 },
+  portrait_16_9: { width: 576, height: 1024 },
+  landscape_4_3: { width: 1024, height: 768 },
+  landscape_16_9: { width: 1024, height: 576 },
+} as const
+
+export const AIML_MAX_PROMPT = 4000
+
+/**
+ * The body of seed 004 plus OpenAI's image fields. `image_size`, `size` and
+ * `safety_tolerance` take more than one form, so the route checks them itself (naming
+ * the field) instead of leaving ajv to report every branch.
+ */
+export const generationsBody = {
+  type: 'object',
+  required: ['model', 'prompt'],
+  properties: {
+    model: { type: 'string', description: 'flux-pro/v1.1' },
+    prompt: { type: 'string', minLength: 1, maxLength: AIML_MAX_PROMPT },
+    image_size: { description: `One of ${Object.keys(IMAGE_SIZES).join(', ')} (default landscape_4_3), or {width, height}.` },
+    safety_tolerance: { description: '"1" (strictest) to "6", as a string or a number. Default "2".' },
+    output_format: { type: 'string', enum: ['jpeg', 'png'], default: 'jpeg' },
+    num_images: { type: 'integer', minimum: 1, maximum: 4 },
+    seed: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    enable_safety_checker: { type: 'boolean', default: true },
+    n: { type: 'integer', minimum: 1, maximum: 4, description: 'OpenAI: the number of images (num_images wins).' },
+    size: { type: 'string', description: 'OpenAI: "WxH" or "auto" (image_size wins).' },
+    response_format: { type: 'string', enum: ['url', 'b64_json'], default: 'url', description: 'OpenAI: how data[] carries each image.' },
+    quality: { type: 'string', description: 'OpenAI: accepted and ignored.' },
+    style: { type: 'string', description: 'OpenAI: accepted and ignored.' },
+    user: { type: 'string', description: 'OpenAI: accepted and ignored.' },
+  },
+} as const
+
+export interface GenerationsBody {
+  model: string
+  prompt: string
+  image_size?: unknown
+  safety_tolerance?: unknown
+  output_format: 'jpeg' | 'png'
+  num_images?: number
+  seed?: number
+  enable_safety_checker: boolean
+  n?: number
+  size?: string
+  response_format: 'url' | 'b64_json'
+}
+
+const errorBody = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        message: { type: 'string' },
+        type: { type: 'string' },
+        param: { type: ['string', 'null'] },
+        code: { type: ['string', 'null'] },
+        details: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        job_id: { type: 'string' },
+        url: { type: 'string' },
+      },
+    },
+  },
+} as const
+
+export const generationsResponse = {
+  201: {
+    description: "AIML's fields and OpenAI's (created, data) in one body.",
+    type: 'object',
+    properties: {
+      images: {
+        type: 'array',
+        items: { type: 'object', properties: { url: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' }, content_type: { type: 'string' } } },
+      },
+      timings: { type: 'object', properties: { inference: { type: 'number', description: 'Seconds the engine took.' } } },
+      seed: { type: 'integer' },
+      has_nsfw_concepts: { type: 'array', items: { type: 'boolean' } },
+      prompt: { type: 'string' },
+      created: { type: 'integer', description: 'Unix seconds.' },
+      data: { type: 'array', items: { type: 'object', properties: { url: { type: 'string' }, b64_json: { type: 'string' } } } },
+    },
+  },
+  400: errorBody,
+  401: errorBody,
+  429: errorBody,
+  500: errorBody,
+  504: errorBody,
+}

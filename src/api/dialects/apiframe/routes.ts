@@ -1,0 +1,119 @@
+import type { FastifyInstance } from 'fastify'
+import { FluxhostError } from '../../../domain/errors.js'
+import type { Job, OutputFormat } from '../../../domain/job.js'
+import { aliasesOf, getModel, modelByAlias } from '../../../domain/models.js'
+import { MICROS_PER_USD } from '../../../domain/money.js'
+import { requireKey } from '../../auth.js'
+import type { ApiDeps } from '../../deps.js'
+import { dialectErrorHandler } from '../../errors.js'
+import { simulationFrom } from '../../request-input.js'
+import { urlContext, type UrlContext } from '../../urls.js'
+import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
+import { ASPECT_RATIOS, generateBody, jobParams, jobResponse, type FluxParams, type GenerateBody } from './schemas.js'
+
+export function apiframeStatus(job: Job): 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED' {
+  switch (job.state) {
+    case 'queued':
+      return 'QUEUED'
+    case 'running':
+      return 'PROCESSING'
+    case 'succeeded':
+      return 'COMPLETED'
+    case 'failed':
+    case 'canceled':
+      return 'FAILED'
+  }
+}
+
+/** `GET /v2/jobs/{id}`. */
+export function renderJob(job: Job, urls: UrlContext) {
+  const status = apiframeStatus(job)
+  return {
+    jobId: job.id,
+    status,
+    model: getModel(job.model).aliases.apiframe,
+    result:
+      status === 'COMPLETED' && job.result
+        ? { images: job.result.images.map((image) => ({ url: urls.fileUrl(image.key), width: image.width, height: image.height })), seed: job.result.seed }
+        : null,
+    error: status === 'FAILED' && job.error ? { code: job.error.code, message: job.error.message } : null,
+    cost: status === 'COMPLETED' ? job.costMicros / MICROS_PER_USD : 0,
+    progress: status === 'COMPLETED' ? 1 : job.progress,
+    createdAt: job.createdAt.toISOString(),
+    completedAt: job.finishedAt?.toISOString() ?? null,
+  }
+}
+
+/** aspect_ratio → size; `custom` (or width/height without a ratio) uses the given sides. */
+export function sizeOf(params: FluxParams): { width: number; height: number } {
+  const model = getModel('flux-pro-1.1').size
+  const ratio = params.aspect_ratio
+  if (ratio === 'custom' || (ratio === undefined && (params.width !== undefined || params.height !== undefined))) {
+    return { width: params.width ?? model.defaultWidth, height: params.height ?? model.defaultHeight }
+  }
+  return ASPECT_RATIOS[ratio ?? '1:1']
+}
+
+const FORMATS: Record<NonNullable<FluxParams['output_format']>, OutputFormat> = { jpg: 'jpeg', jpeg: 'jpeg', png: 'png', webp: 'webp' }
+
+/** Apiframe's v2 API (seeds 002 and 003): `POST /v2/images/generate`, `GET /v2/jobs/{id}`. */
+export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { services, config, signer } = deps
+  app.setErrorHandler(dialectErrorHandler((error, request) => renderGatewayError(error, request.id)))
+  app.addHook('onRequest', requireKey(services.keys))
+  const tags = ['Apiframe v2']
+  const security: Record<string, string[]>[] = [{ apiKey: [] }]
+
+  app.post<{ Body: GenerateBody }>(
+    '/v2/images/generate',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Generate with flux-1.1-pro; poll GET /v2/jobs/{id}',
+        body: generateBody,
+        response: { 202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' } } }, ...gatewayErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const model = modelByAlias('apiframe', body.model)
+      if (!model) {
+        throw new FluxhostError('VALIDATION_FAILED', {
+          message: `model: '${body.model.slice(0, 60)}' is not served here; models: ${aliasesOf('apiframe').join(', ')}`,
+          issues: [{ loc: ['body', 'model'], msg: `Input should be ${aliasesOf('apiframe').map((m) => `'${m}'`).join(' or ')}`, type: 'enum', input: body.model.slice(0, 60) }],
+        })
+      }
+      const params = body.fluxParams ?? {}
+      const job = await services.jobs.create({
+        apiKey: request.apiKey,
+        dialect: 'apiframe',
+        request: {
+          model,
+          prompt: body.prompt,
+          ...sizeOf(params),
+          seed: params.seed,
+          numImages: 1,
+          // raw asks for the prompt as written, so it overrides upsampling.
+          promptUpsampling: (params.prompt_upsampling ?? false) && !params.raw,
+          raw: params.raw ?? false,
+          safetyTolerance: 2,
+          safetyChecker: true,
+          output: { format: FORMATS[params.output_format ?? 'jpg'], quality: params.output_quality ?? 90 },
+          webhook: body.webhook_url ? { url: body.webhook_url } : undefined,
+          simulate: simulationFrom(request),
+        },
+        imagePrompt: params.image_prompt
+          ? { source: { url: params.image_prompt }, strength: params.image_prompt_strength ?? 0.5, loc: ['body', 'fluxParams', 'image_prompt'] }
+          : undefined,
+      })
+      return reply.code(202).send({ jobId: job.id, status: 'QUEUED' })
+    },
+  )
+
+  app.get<{ Params: { id: string } }>(
+    '/v2/jobs/:id',
+    { schema: { tags, security, summary: 'A job: status, result URLs once COMPLETED', params: jobParams, response: { 200: jobResponse, ...gatewayErrorResponses } } },
+    async (request) => renderJob(await services.jobs.get(request.params.id, request.apiKey), urlContext(request, config.publicUrl, signer)),
+  )
+}

@@ -1,0 +1,122 @@
+import { MODELS } from '../../../domain/models.js'
+import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
+
+const size = MODELS['flux-pro-1.1'].size
+const SAFE = Number.MAX_SAFE_INTEGER
+
+/** BFL's `FluxPro11Inputs`, field for field (api-anchors §1.4). No field is required. */
+export const fluxPro11Body = {
+  type: 'object',
+  properties: {
+    prompt: { type: ['string', 'null'], maxLength: MAX_PROMPT_LENGTH, default: '', description: 'Text prompt for image generation.', examples: ['ein fantastisches bild'] },
+    image_prompt: { type: ['string', 'null'], description: 'Optional base64-encoded image to guide generation (Flux Redux).' },
+    width: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, default: size.defaultWidth, description: 'Width in pixels, a multiple of 32.' },
+    height: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, default: size.defaultHeight, description: 'Height in pixels, a multiple of 32.' },
+    prompt_upsampling: { type: 'boolean', default: false, description: 'Rewrite the prompt for more creative results.' },
+    seed: { type: ['integer', 'null'], minimum: -SAFE, maximum: SAFE, description: 'Seed for reproducibility; drawn and reported when absent.', examples: [42] },
+    safety_tolerance: { type: 'integer', minimum: 0, maximum: 6, default: 2, description: 'Moderation tolerance, 0 strictest to 6 least strict.' },
+    output_format: { type: ['string', 'null'], enum: ['jpeg', 'png', 'webp', null], default: 'jpeg', description: 'Output image format.' },
+    webhook_url: { type: ['string', 'null'], format: 'uri', minLength: 1, maxLength: 2083, description: 'URL to notify when the task finishes.' },
+    webhook_secret: { type: ['string', 'null'], maxLength: 256, description: 'Secret sent back in the X-Webhook-Secret header.' },
+  },
+} as const
+
+export interface FluxPro11Body {
+  prompt: string | null
+  image_prompt?: string | null
+  width: number
+  height: number
+  prompt_upsampling: boolean
+  seed?: number | null
+  safety_tolerance: number
+  output_format: 'jpeg' | 'png' | 'webp' | null
+  webhook_url?: string | null
+  webhook_secret?: string | null
+}
+
+export const getResultQuery = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100, description: 'The task id from the submit response.' } },
+} as const
+
+const detail = {
+  description: 'FastAPI-style error: a message, or a list of field errors.',
+  type: 'object',
+  properties: {
+    detail: {
+      anyOf: [
+        { type: 'string' },
+        {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              type: { type: 'string' },
+              loc: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] } },
+              msg: { type: 'string' },
+              input: {},
+              ctx: { type: 'object', additionalProperties: true },
+            },
+          },
+        },
+      ],
+    },
+  },
+} as const
+
+export const submitResponse = {
+  200: {
+    description: 'The task was accepted.',
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      polling_url: { type: 'string' },
+      cost: { type: ['number', 'null'], description: 'Credits (1 credit = $0.01) charged when the task succeeds.' },
+      input_mp: { type: ['number', 'null'] },
+      output_mp: { type: ['number', 'null'] },
+      status: { type: 'string', description: 'Present when webhook_url was given.' },
+      webhook_url: { type: 'string', description: 'Present when webhook_url was given.' },
+    },
+  },
+  401: detail,
+  422: detail,
+  429: detail,
+}
+
+export const resultResponse = {
+  200: {
+    description: 'The task and, once Ready, its result.',
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      status: { type: 'string', enum: ['Task not found', 'Pending', 'Request Moderated', 'Content Moderated', 'Ready', 'Error'] },
+      result: {
+        type: ['object', 'null'],
+        description: 'Once Ready: the signed image URL (`sample`, valid for FLUXHOST_FILE_URL_TTL) and what made it.',
+        properties: {
+          sample: { type: ['string', 'null'] },
+          samples: { type: 'array', items: { type: 'string' }, description: 'Every image, when a job made more than one.' },
+          prompt: { type: 'string' },
+          seed: { type: 'integer' },
+          start_time: { type: ['number', 'null'], description: 'Unix seconds.' },
+          end_time: { type: ['number', 'null'], description: 'Unix seconds.' },
+          duration: { type: ['number', 'null'], description: 'Seconds.' },
+        },
+      },
+      progress: { type: ['number', 'null'] },
+      details: {
+        type: ['object', 'null'],
+        description: 'Why a task failed: a registry code (docs/errors.md) and message.',
+        properties: {
+          code: { type: 'string' },
+          message: { type: 'string' },
+          'Moderation Reasons': { type: 'array', items: { type: 'string' } },
+        },
+      },
+      preview: { type: ['object', 'null'], additionalProperties: true },
+    },
+  },
+  401: detail,
+  422: detail,
+}

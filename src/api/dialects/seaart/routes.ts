@@ -1,0 +1,105 @@
+import type { FastifyInstance } from 'fastify'
+import { FluxhostError } from '../../../domain/errors.js'
+import { aliasesOf } from '../../../domain/models.js'
+import { requireKey } from '../../auth.js'
+import type { ApiDeps } from '../../deps.js'
+import { dialectErrorHandler } from '../../errors.js'
+import { decodeBase64Field, simulationFrom } from '../../request-input.js'
+import { urlContext } from '../../urls.js'
+import { BFL_IMAGE_PROMPT_STRENGTH } from '../bfl/routes.js'
+import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
+import { renderResponse, requestUrls, seaartStatus } from './render.js'
+import { createBody, requestParams, resultResponse, statusResponse, submitResponse, type CreateBody } from './schemas.js'
+
+const MODEL = 'flux_pro_11'
+
+/** The SeaArt-style queue API of seeds 000 and 001, under `/v1/queue/flux_pro_11`. */
+export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { services, config, signer } = deps
+  app.setErrorHandler(dialectErrorHandler((error, request) => renderGatewayError(error, request.id)))
+  app.addHook('onRequest', requireKey(services.keys))
+  const tags = ['SeaArt queue']
+  const security: Record<string, string[]>[] = [{ bearer: [] }]
+  const base = `/v1/queue/${MODEL}`
+
+  app.post<{ Body: CreateBody }>(
+    base,
+    { schema: { tags, security, summary: 'Create a FLUX 1.1 [pro] task', body: createBody, response: { 200: submitResponse, ...gatewayErrorResponses } } },
+    async (request) => {
+      const body = request.body
+      if (body.model !== undefined && body.model !== MODEL) {
+        throw new FluxhostError('VALIDATION_FAILED', {
+          message: `model: this endpoint serves ${MODEL}, not '${body.model.slice(0, 60)}'`,
+          issues: [{ loc: ['body', 'model'], msg: `Input should be '${MODEL}'`, type: 'literal_error', input: body.model.slice(0, 60) }],
+        })
+      }
+      const job = await services.jobs.create({
+        apiKey: request.apiKey,
+        dialect: 'seaart',
+        request: {
+          model: 'flux-pro-1.1',
+          prompt: body.prompt,
+          width: body.width,
+          height: body.height,
+          seed: body.seed,
+          numImages: 1,
+          promptUpsampling: body.prompt_upsampling,
+          raw: false,
+          safetyTolerance: body.safety_tolerance,
+          safetyChecker: true,
+          output: { format: body.output_format, quality: 90 },
+          webhook: body.webhook_url ? { url: body.webhook_url } : undefined,
+          simulate: simulationFrom(request),
+        },
+        imagePrompt: body.image_prompt
+          ? { source: { data: decodeBase64Field(body.image_prompt, ['body', 'image_prompt']) }, strength: BFL_IMAGE_PROMPT_STRENGTH, loc: ['body', 'image_prompt'] }
+          : undefined,
+      })
+      return {
+        request_id: job.id,
+        ...requestUrls(job, urlContext(request, config.publicUrl, signer)),
+        queue_position: await services.jobs.queuePosition(job.id),
+      }
+    },
+  )
+
+  app.get<{ Params: { id: string } }>(
+    `${base}/requests/:id/status`,
+    { schema: { tags, security, summary: 'Task status and queue position', params: requestParams, response: { 200: statusResponse, ...gatewayErrorResponses } } },
+    async (request) => {
+      const job = await services.jobs.get(request.params.id, request.apiKey)
+      const status = seaartStatus(job)
+      return { request_id: job.id, status, queue_position: status === 'queued' ? await services.jobs.queuePosition(job.id) : 0 }
+    },
+  )
+
+  app.get<{ Params: { id: string } }>(
+    `${base}/requests/:id/response`,
+    { schema: { tags, security, summary: 'Task result', params: requestParams, response: { 200: resultResponse, ...gatewayErrorResponses } } },
+    async (request) => renderResponse(await services.jobs.get(request.params.id, request.apiKey), urlContext(request, config.publicUrl, signer)),
+  )
+
+  app.put<{ Params: { id: string } }>(
+    `${base}/requests/:id/cancel`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Cancel a queued or running task (idempotent)',
+        params: requestParams,
+        response: { 200: { type: 'object', properties: { request_id: { type: 'string' }, status: { type: 'string' } } }, ...gatewayErrorResponses },
+      },
+    },
+    async (request) => {
+      const job = await services.jobs.cancel(request.params.id, request.apiKey)
+      return { request_id: job.id, status: seaartStatus(job) }
+    },
+  )
+
+  // Any other model in the path (the static route above wins for ours): say which are served.
+  app.post<{ Params: { model: string } }>('/v1/queue/:model', { schema: { hide: true } }, async (request) => {
+    throw new FluxhostError('MODEL_NOT_FOUND', {
+      message: `'${request.params.model.slice(0, 60)}' is not served here; models: ${aliasesOf('seaart').join(', ')}`,
+    })
+  })
+}

@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify'
+import { isValidKey } from '../blobs/blob-store.js'
+import { FluxhostError } from '../domain/errors.js'
+import type { ApiDeps } from './deps.js'
+
+/**
+ * `GET /files/<key>?exp=&sig=`: stored images behind signed, expiring URLs. The signature
+ * is the credential, so these URLs work in an <img> tag or a plain download.
+ */
+export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { signer, blobs } = deps
+  app.get<{ Params: { '*': string }; Querystring: { exp?: string; sig?: string } }>(
+    '/files/*',
+    {
+      schema: {
+        tags: ['Files'],
+        summary: 'Download a generated image (signed URL from a job)',
+        querystring: { type: 'object', properties: { exp: { type: 'string' }, sig: { type: 'string' } } },
+      },
+    },
+    async (request, reply) => {
+      const key = request.params['*']
+      if (!isValidKey(key)) throw new FluxhostError('FILE_NOT_FOUND')
+      const verdict = signer.verify(key, request.query.exp, request.query.sig)
+      if (verdict === 'invalid') throw new FluxhostError('FILE_SIGNATURE_INVALID')
+      if (verdict === 'expired') throw new FluxhostError('FILE_URL_EXPIRED')
+      const file = await blobs.stream(key)
+      if (!file) throw new FluxhostError('FILE_NOT_FOUND')
+      const maxAge = Math.max(0, Number(request.query.exp) - Math.floor(deps.clock.now() / 1000))
+      return reply
+        .header('content-type', file.info.contentType)
+        .header('content-length', String(file.info.size))
+        .header('cache-control', `private, max-age=${maxAge}, immutable`)
+        .header('x-content-type-options', 'nosniff')
+        .send(file.body)
+    },
+  )
+}

@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify'
+import { getModel } from '../../domain/models.js'
+import type { JobState } from '../../domain/job.js'
+import type { ApiDeps } from '../deps.js'
+import { decodeBase64Field, simulationFrom } from '../request-input.js'
+import { urlContext } from '../urls.js'
+import { renderJob } from './render.js'
+import { createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery, type CreateJobBody } from './schemas.js'
+
+/** `/api/jobs`: every job of the caller's key, whichever dialect made it. */
+export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { services, config, signer } = deps
+  const tags = ['Jobs']
+  const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]
+  const errors = { 401: errorResponse, 404: errorResponse, 409: errorResponse, 422: errorResponse }
+
+  app.post<{ Body: CreateJobBody }>(
+    '/api/jobs',
+    { schema: { tags, security, summary: 'Create a job (fluxhost\'s own shape)', body: createJobBody, response: { 202: jobSchema, ...errors } } },
+    async (request, reply) => {
+      const body = request.body
+      const model = getModel(body.model)
+      const job = await services.jobs.create({
+        apiKey: request.apiKey,
+        dialect: 'native',
+        request: {
+          model: body.model,
+          prompt: body.prompt,
+          width: body.width ?? model.size.defaultWidth,
+          height: body.height ?? model.size.defaultHeight,
+          seed: body.seed,
+          numImages: body.numImages,
+          promptUpsampling: body.promptUpsampling,
+          raw: body.raw,
+          safetyTolerance: body.safetyTolerance,
+          safetyChecker: true,
+          output: { format: body.outputFormat, quality: body.outputQuality },
+          webhook: body.webhookUrl ? { url: body.webhookUrl } : undefined,
+          simulate: simulationFrom(request),
+        },
+        imagePrompt: body.imagePrompt
+          ? { source: { data: decodeBase64Field(body.imagePrompt.data, ['body', 'imagePrompt', 'data']) }, strength: body.imagePrompt.strength, loc: ['body', 'imagePrompt', 'data'] }
+          : undefined,
+      })
+      return reply.code(202).send(renderJob(job, urlContext(request, config.publicUrl, signer)))
+    },
+  )
+
+  app.get<{ Querystring: { limit: number; cursor?: string; state?: JobState } }>(
+    '/api/jobs',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'List your jobs, newest first',
+        querystring: listJobsQuery,
+        response: { 200: { type: 'object', properties: { data: { type: 'array', items: jobSchema }, nextCursor: { type: ['string', 'null'] } } }, ...errors },
+      },
+    },
+    async (request) => {
+      const { jobs, nextCursor } = await services.jobs.list(request.apiKey, request.query)
+      const urls = urlContext(request, config.publicUrl, signer)
+      return { data: jobs.map((job) => renderJob(job, urls)), nextCursor }
+    },
+  )
+
+  app.get<{ Params: { id: string } }>(
+    '/api/jobs/:id',
+    { schema: { tags, security, summary: 'Get a job', params: jobIdParams, response: { 200: jobSchema, ...errors } } },
+    async (request) => {
+      const job = await services.jobs.get(request.params.id, request.apiKey)
+      return renderJob(job, urlContext(request, config.publicUrl, signer))
+    },
+  )
+
+  app.post<{ Params: { id: string } }>(
+    '/api/jobs/:id/cancel',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Cancel a queued or running job (a running engine is aborted)',
+        params: jobIdParams,
+        response: { 200: jobSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const job = await services.jobs.cancel(request.params.id, request.apiKey)
+      return renderJob(job, urlContext(request, config.publicUrl, signer))
+    },
+  )
+}

@@ -1,0 +1,125 @@
+import { JOB_STATES, OUTPUT_FORMATS } from '../../domain/job.js'
+import { MODEL_IDS } from '../../domain/models.js'
+import { MAX_PROMPT_LENGTH } from '../../domain/validate.js'
+import { MAX_LIST_LIMIT } from '../../services/jobs.js'
+
+const SAFE = Number.MAX_SAFE_INTEGER
+
+export const createJobBody = {
+  type: 'object',
+  required: ['prompt'],
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string', enum: MODEL_IDS, default: MODEL_IDS[0] },
+    prompt: { type: 'string', maxLength: MAX_PROMPT_LENGTH },
+    width: { type: 'integer', description: 'Default: the model\'s default width.' },
+    height: { type: 'integer', description: 'Default: the model\'s default height.' },
+    seed: { type: ['integer', 'null'], minimum: -SAFE, maximum: SAFE },
+    numImages: { type: 'integer', minimum: 1, maximum: 4, default: 1 },
+    outputFormat: { type: 'string', enum: OUTPUT_FORMATS, default: 'jpeg' },
+    outputQuality: { type: 'integer', minimum: 0, maximum: 100, default: 90 },
+    safetyTolerance: { type: 'integer', minimum: 0, maximum: 6, default: 2 },
+    promptUpsampling: { type: 'boolean', default: false },
+    raw: { type: 'boolean', default: false },
+    imagePrompt: {
+      type: 'object',
+      required: ['data'],
+      additionalProperties: false,
+      properties: {
+        data: { type: 'string', description: 'The image, base64 or a data: URL.' },
+        strength: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+      },
+    },
+    webhookUrl: { type: 'string', format: 'uri', maxLength: 2083 },
+  },
+} as const
+
+export interface CreateJobBody {
+  model: (typeof MODEL_IDS)[number]
+  prompt: string
+  width?: number
+  height?: number
+  seed?: number | null
+  numImages: number
+  outputFormat: (typeof OUTPUT_FORMATS)[number]
+  outputQuality: number
+  safetyTolerance: number
+  promptUpsampling: boolean
+  raw: boolean
+  imagePrompt?: { data: string; strength: number }
+  webhookUrl?: string
+}
+
+export const jobIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const
+
+export const listJobsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 20 },
+    cursor: { type: 'string', maxLength: 64, description: 'The nextCursor of the previous page.' },
+    state: { type: 'string', enum: JOB_STATES },
+  },
+} as const
+
+export const errorResponse = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        issues: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        retryAfterS: { type: 'number' },
+        requestId: { type: 'string' },
+      },
+    },
+  },
+} as const
+
+const nullableString = { type: ['string', 'null'] } as const
+
+export const jobSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    object: { type: 'string', enum: ['job'] },
+    model: { type: 'string' },
+    dialect: { type: 'string' },
+    state: { type: 'string', enum: JOB_STATES },
+    progress: { type: 'number' },
+    request: { type: 'object', additionalProperties: true },
+    result: {
+      type: ['object', 'null'],
+      properties: {
+        images: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              url: { type: 'string' },
+              width: { type: 'integer' },
+              height: { type: 'integer' },
+              contentType: { type: 'string' },
+              bytes: { type: 'integer' },
+            },
+          },
+        },
+        prompt: { type: 'string' },
+        seed: { type: 'integer' },
+      },
+    },
+    error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    cost: { type: 'object', properties: { usd: { type: 'string' }, charged: { type: 'boolean' } } },
+    engine: nullableString,
+    attempts: { type: 'integer' },
+    createdAt: { type: 'string' },
+    startedAt: nullableString,
+    finishedAt: nullableString,
+  },
+} as const

@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify'
+import { formatUsd } from '../../domain/money.js'
+import type { Usage, UsageTotals } from '../../services/system.js'
+import { requireKey } from '../auth.js'
+import type { ApiDeps } from '../deps.js'
+
+const totals = {
+  type: 'object',
+  properties: { usd: { type: 'string' }, images: { type: 'integer' }, jobs: { type: 'integer' } },
+} as const
+
+const show = (t: UsageTotals) => ({ usd: formatUsd(t.amountMicros), images: t.images, jobs: t.jobs })
+
+/** Usage in the API's shape: money as decimal strings of US dollars. */
+export function renderUsage(usage: Usage) {
+  return {
+    ...(usage.total ? { total: show(usage.total) } : {}),
+    days: usage.days,
+    window: show(usage.window),
+    byModel: usage.byModel.map(({ model, ...t }) => ({ model, ...show(t) })),
+    daily: usage.daily.map(({ day, model, ...t }) => ({ day, model, ...show(t) })),
+  }
+}
+
+/** Models, health, usage and metrics. */
+export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { services, metrics, worker } = deps
+
+  app.get('/api/models', { schema: { tags: ['System'], summary: 'The models served, their limits, prices and engines' } }, async () => ({
+    data: services.system.models(),
+  }))
+
+  app.get(
+    '/api/health',
+    {
+      schema: {
+        tags: ['System'],
+        summary: 'Liveness and readiness',
+        response: {
+          '2xx': {
+            type: 'object',
+            properties: {
+              status: { type: 'string', enum: ['ok', 'error'] },
+              version: { type: 'string' },
+              uptimeS: { type: 'number' },
+              database: { type: 'string' },
+              queueDepth: { type: ['integer', 'null'] },
+              worker: { type: 'object', properties: { enabled: { type: 'boolean' }, concurrency: { type: 'integer' }, running: { type: 'integer' } } },
+            },
+          },
+          503: { type: 'object', additionalProperties: true },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const health = await services.system.health()
+      return reply.code(health.ok ? 200 : 503).send({
+        status: health.ok ? 'ok' : 'error',
+        version: deps.version,
+        uptimeS: Math.round((deps.clock.now() - deps.startedAt) / 1000),
+        database: health.database,
+        queueDepth: health.queueDepth,
+        worker: { enabled: worker.enabled, concurrency: worker.concurrency, running: worker.running() },
+      })
+    },
+  )
+
+  app.register(async (scoped) => {
+    scoped.addHook('onRequest', requireKey(services.keys))
+    scoped.get<{ Querystring: { days: number } }>(
+      '/api/usage',
+      {
+        schema: {
+          tags: ['System'],
+          security: [{ bearer: [] }, { apiKey: [] }],
+          summary: 'What your key has been charged (succeeded jobs only), in total and per day and model',
+          querystring: { type: 'object', properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 30 } } },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                keyId: { type: 'string' },
+                total: totals,
+                days: { type: 'integer' },
+                window: totals,
+                byModel: { type: 'array', items: { type: 'object', properties: { model: { type: 'string' }, ...totals.properties } } },
+                daily: { type: 'array', items: { type: 'object', properties: { day: { type: 'string', description: 'UTC date' }, model: { type: 'string' }, ...totals.properties } } },
+              },
+            },
+          },
+        },
+      },
+      async (request) => ({ keyId: request.apiKey.id, ...renderUsage(await services.system.usage(request.apiKey, request.query.days)) }),
+    )
+  })
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const body = await metrics.registry.metrics()
+    return reply.header('content-type', metrics.registry.contentType).send(body)
+  })
+}

@@ -1,0 +1,47 @@
+import type { FastifyRequest } from 'fastify'
+import { FluxhostError, validationError } from '../domain/errors.js'
+import type { Simulation } from '../domain/job.js'
+import { SIMULATE_HEADER, parseSimulation } from '../domain/simulate.js'
+
+/** The request's `X-Fluxhost-Simulate`, parsed; a bad value is a 4xx naming the header. */
+export function simulationFrom(request: FastifyRequest): Simulation | undefined {
+  const header = request.headers[SIMULATE_HEADER]
+  if (header === undefined) return undefined
+  const parsed = parseSimulation(Array.isArray(header) ? header.join(',') : header)
+  if ('issue' in parsed) throw validationError([parsed.issue])
+  return parsed.simulation
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
+
+/**
+ * Decodes a base64 image field (plain or as a `data:image/...;base64,` URL). Bytes that
+ * are not an image are caught later, by the image probe; this only rejects non-base64.
+ */
+export function decodeBase64Field(value: string, loc: (string | number)[]): Buffer {
+  const comma = value.startsWith('data:') ? value.indexOf(',') : -1
+  const payload = (comma >= 0 ? value.slice(comma + 1) : value).replace(/\s+/g, '')
+  if (payload === '' || !BASE64.test(payload)) {
+    throw validationError([{ loc, msg: 'Input should be a base64-encoded image', type: 'value_error', input: `${value.slice(0, 40)}…` }])
+  }
+  return Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64')
+}
+
+/**
+ * Runs `fn`, renaming the fields of a validation error from canonical names (`width`) to
+ * the client's (`image_size.width`), so every error names what the client actually sent.
+ */
+export async function withFieldNames<T>(rename: Record<string, (string | number)[]>, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (error) {
+    if (!(error instanceof FluxhostError) || error.code !== 'VALIDATION_FAILED') throw error
+    throw validationError(
+      error.issues.map((issue) => {
+        const field = issue.loc[0] === 'body' ? issue.loc[1] : undefined
+        const renamed = typeof field === 'string' ? rename[field] : undefined
+        return renamed ? { ...issue, loc: ['body', ...renamed, ...issue.loc.slice(2)] } : issue
+      }),
+    )
+  }
+}

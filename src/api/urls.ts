@@ -1,0 +1,23 @@
+import type { FastifyRequest } from 'fastify'
+import type { UrlSigner } from '../blobs/url-signer.js'
+
+/** Builds the absolute URLs a response carries. */
+export interface UrlContext {
+  base: string
+  fileUrl(key: string): string
+}
+
+export function urlsFor(base: string, signer: UrlSigner): UrlContext {
+  return {
+    base,
+    fileUrl(key) {
+      const { exp, sig } = signer.sign(key)
+      return `${base}/files/${key}?exp=${exp}&sig=${sig}`
+    },
+  }
+}
+
+/** URLs for a response: from FLUXHOST_PUBLIC_URL, else from the request's own host. */
+export function urlContext(request: FastifyRequest, publicUrl: string | null, signer: UrlSigner): UrlContext {
+  return urlsFor(publicUrl ?? `${request.protocol}://${request.host}`, signer)
+}

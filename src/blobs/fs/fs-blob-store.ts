@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { contentTypeForKey, isValidKey, type BlobStore } from '../blob-store.js'
+
+/** Files under one root directory. Nothing outside the root can be named by any key. */
+export function createFsBlobStore(root: string): BlobStore {
+  const base = path.resolve(root)
+
+  const resolve = (key: string): string => {
+    if (!isValidKey(key)) throw new Error(`invalid blob key`)
+    const full = path.resolve(base, key)
+    // isValidKey already forbids '..'; this is the second lock on the same door.
+    if (!full.startsWith(base + path.sep)) throw new Error('blob key escapes the store')
+    return full
+  }
+
+  const statFile = async (file: string) => {
+    try {
+      const stat = await fsp.stat(file)
+      return stat.isFile() ? stat : undefined
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw error
+    }
+  }
+
+  return {
+    async put(key, data) {
+      const file = resolve(key)
+      await fsp.mkdir(path.dirname(file), { recursive: true })
+      const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+      try {
+        await fsp.writeFile(temp, data)
+        await fsp.rename(temp, file)
+      } catch (error) {
+        await fsp.rm(temp, { force: true })
+        throw error
+      }
+    },
+
+    async stat(key) {
+      if (!isValidKey(key)) return undefined
+      const stat = await statFile(resolve(key))
+      return stat ? { size: stat.size, contentType: contentTypeForKey(key) } : undefined
+    },
+
+    async read(key) {
+      if (!isValidKey(key)) return undefined
+      try {
+        return await fsp.readFile(resolve(key))
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw error
+      }
+    },
+
+    async stream(key) {
+      if (!isValidKey(key)) return undefined
+      const file = resolve(key)
+      const stat = await statFile(file)
+      if (!stat) return undefined
+      return { body: fs.createReadStream(file), info: { size: stat.size, contentType: contentTypeForKey(key) } }
+    },
+
+    async delete(key) {
+      if (!isValidKey(key)) return
+      await fsp.rm(resolve(key), { force: true })
+    },
+
+    async deletePrefix(prefix) {
+      if (!isValidKey(prefix)) return
+      await fsp.rm(resolve(prefix), { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander'
+import { pino } from 'pino'
+import { createFluxhost, readVersion } from '../main.js'
+import type { CliIo } from './io.js'
+import { addSettingOptions, configFrom } from './settings-options.js'
+
+export function serveCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('serve')
+    .description('Run the HTTP API and (unless --no-worker) the workers, on the embedded defaults.')
+  addSettingOptions(command).action(async (opts: Record<string, unknown>) => {
+    const config = configFrom(io, opts)
+    const logger = pino({ level: config.logLevel }, io.log.stream)
+    const fluxhost = await createFluxhost(config, { logger })
+    const bootstrapKey = await fluxhost.services.keys.ensureBootstrapKey()
+    const url = await fluxhost.start()
+    const out = (line = '') => io.stdout.write(`${line}\n`)
+    out(`fluxhost ${readVersion()} listening on ${url}`)
+    out(`  data dir  ${config.dataDir}`)
+    for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
+    out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
+    out(`  API docs  ${url}/docs`)
+    if (bootstrapKey) {
+      out()
+      out('No API key existed, so one admin key was created. It is shown only this once:')
+      out(`  ${bootstrapKey}`)
+      out(`  try: curl -H "x-key: ${bootstrapKey}" ${url}/api/models`)
+    }
+    out()
+
+    await new Promise<void>((resolve) => {
+      let stopping = false
+      const remove = io.onSignal((signal) => {
+        if (stopping) {
+          // A second signal means "now": leave the running jobs to lease expiry.
+          logger.warn({ signal }, 'server:forced-exit')
+          process.exit(1)
+        }
+        stopping = true
+        logger.info({ signal, graceMs: config.worker.shutdownGraceMs }, 'server:stopping')
+        fluxhost
+          .close()
+          .then(() => {
+            logger.info('server:stopped')
+            return io.log.flush()
+          })
+          .catch((error: unknown) => logger.error({ err: error }, 'server:stop-failed'))
+          .finally(() => {
+            remove()
+            resolve()
+          })
+      })
+    })
+  })
+}

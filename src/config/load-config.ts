@@ -1,0 +1,95 @@
+import path from 'node:path'
+import { MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
+import { SETTINGS, type LogLevel, type SettingName } from './settings.js'
+
+export interface Config {
+  host: string
+  port: number
+  /** Absolute. */
+  dataDir: string
+  apiKeys: readonly string[]
+  publicUrl: string | null
+  worker: {
+    enabled: boolean
+    concurrency: number
+    leaseMs: number
+    maxAttempts: number
+    shutdownGraceMs: number
+  }
+  fileUrlTtlS: number
+  allowSimulate: boolean
+  allowPrivateUrls: boolean
+  syncTimeoutS: number
+  bodyLimitBytes: number
+  /** Per-image price in USD for every model (list price unless overridden). */
+  pricesUsd: Readonly<Record<ModelId, number>>
+  previewSteps: number
+  logLevel: LogLevel
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Flag values from the command line, keyed by setting name; `undefined` means not given. */
+export type FlagValues = Partial<Record<SettingName, string | boolean | undefined>>
+
+/**
+ * Builds the configuration from environment variables and command-line flags (flags win).
+ * Pure: reads nothing but its arguments. Reports every invalid key at once.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: FlagValues = {},
+  cwd: string = process.cwd(),
+): Readonly<Config> {
+  const problems: string[] = []
+  const values: Record<string, unknown> = {}
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    const flag = flags[name as SettingName]
+    const raw = flag !== undefined ? String(flag) : env[setting.env]
+    if (raw === undefined) {
+      values[name] = setting.default
+      continue
+    }
+    try {
+      values[name] = setting.parse(raw)
+    } catch (error) {
+      const source = flag !== undefined ? `--${setting.flag}` : setting.env
+      problems.push(`${source} ${(error as Error).message}`)
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const v = values as { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> }
+  const pricesUsd = Object.fromEntries(
+    MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd]),
+  ) as Record<ModelId, number>
+
+  const config: Config = {
+    host: v.host,
+    port: v.port,
+    dataDir: path.resolve(cwd, v.dataDir),
+    apiKeys: Object.freeze([...v.apiKeys]),
+    publicUrl: v.publicUrl,
+    worker: Object.freeze({
+      enabled: v.worker,
+      concurrency: v.workerConcurrency,
+      leaseMs: v.leaseMs,
+      maxAttempts: v.maxAttempts,
+      shutdownGraceMs: v.shutdownGraceMs,
+    }),
+    fileUrlTtlS: v.fileUrlTtlS,
+    allowSimulate: v.allowSimulate,
+    allowPrivateUrls: v.allowPrivateUrls,
+    syncTimeoutS: v.syncTimeoutS,
+    bodyLimitBytes: v.bodyLimitBytes,
+    pricesUsd: Object.freeze(pricesUsd),
+    previewSteps: v.previewSteps,
+    logLevel: v.logLevel,
+  }
+  return Object.freeze(config)
+}

@@ -1,0 +1,99 @@
+import { MODEL_IDS, MODELS, isModelId, type ModelId } from '../domain/models.js'
+
+/** One configuration key: its env name, flag, default, help line and parser. */
+export interface Setting<T> {
+  env: `FLUXHOST_${string}`
+  /** Long flag name without dashes; booleans also get `--no-<flag>`. */
+  flag: string
+  kind: 'string' | 'integer' | 'boolean' | 'list' | 'map'
+  default: T
+  describe: string
+  parse(raw: string): T
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    const value = Number(raw.trim())
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value)) throw new Error(`must be a whole number, got '${raw}'`)
+    if (value < min || value > max) throw new Error(`must be between ${min} and ${max}, got ${value}`)
+    return value
+  }
+}
+
+function boolean(raw: string): boolean {
+  const value = raw.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true
+  if (['0', 'false', 'no', 'off', ''].includes(value)) return false
+  throw new Error(`must be true or false (or 1/0), got '${raw}'`)
+}
+
+function list(raw: string): string[] {
+  return raw.split(',').map((part) => part.trim()).filter((part) => part !== '')
+}
+
+function text(raw: string): string {
+  return raw.trim()
+}
+
+function publicUrl(raw: string): string | null {
+  const value = raw.trim()
+  if (value === '') return null
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error(`must be an absolute http(s) URL, got '${raw}'`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`must be an http or https URL, got '${raw}'`)
+  if (url.search || url.hash) throw new Error('must not have a query or fragment')
+  return url.toString().replace(/\/+$/, '')
+}
+
+function prices(raw: string): Partial<Record<ModelId, number>> {
+  const out: Partial<Record<ModelId, number>> = {}
+  for (const pair of list(raw)) {
+    const [model, usd, ...rest] = pair.split('=').map((part) => part.trim())
+    if (!model || usd === undefined || rest.length > 0) throw new Error(`expected model=usd pairs, got '${pair}'`)
+    if (!isModelId(model)) throw new Error(`unknown model '${model}'; models: ${MODEL_IDS.join(', ')}`)
+    const price = Number(usd)
+    if (!Number.isFinite(price) || price < 0 || usd === '') throw new Error(`price for ${model} must be a number of US dollars ≥ 0, got '${usd}'`)
+    out[model] = price
+  }
+  return out
+}
+
+function logLevel(raw: string): LogLevel {
+  const value = raw.trim().toLowerCase()
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`)
+  return value as LogLevel
+}
+
+/**
+ * Every configuration key. `docs/configuration.md` and `--help` are checked against this
+ * table by a test, so a key cannot be added without its documentation.
+ */
+export const SETTINGS = {
+  host: { env: 'FLUXHOST_HOST', flag: 'host', kind: 'string', default: '127.0.0.1', describe: 'Address the HTTP server listens on.', parse: text },
+  port: { env: 'FLUXHOST_PORT', flag: 'port', kind: 'integer', default: 8080, describe: 'TCP port the HTTP server listens on (0 picks a free one).', parse: integer(0, 65535) },
+  dataDir: { env: 'FLUXHOST_DATA_DIR', flag: 'data-dir', kind: 'string', default: './.fluxhost', describe: 'Where the SQLite database, the images and the server secret live.', parse: text },
+  apiKeys: { env: 'FLUXHOST_API_KEYS', flag: 'api-keys', kind: 'list', default: [] as string[], describe: 'Comma-separated static API keys accepted besides the keys in the database.', parse: list },
+  publicUrl: { env: 'FLUXHOST_PUBLIC_URL', flag: 'public-url', kind: 'string', default: null as string | null, describe: 'Base URL clients reach the server at, for polling and file URLs (default: from each request\'s Host).', parse: publicUrl },
+  worker: { env: 'FLUXHOST_WORKER', flag: 'worker', kind: 'boolean', default: true, describe: 'Run workers in this process (`--no-worker` serves the API only).', parse: boolean },
+  workerConcurrency: { env: 'FLUXHOST_WORKER_CONCURRENCY', flag: 'worker-concurrency', kind: 'integer', default: 2, describe: 'Jobs one process generates at the same time.', parse: integer(1, 256) },
+  leaseMs: { env: 'FLUXHOST_LEASE_MS', flag: 'lease-ms', kind: 'integer', default: 30_000, describe: 'How long a worker\'s claim on a job lasts without a heartbeat; a job whose worker died is re-queued after it.', parse: integer(500, 3_600_000) },
+  maxAttempts: { env: 'FLUXHOST_MAX_ATTEMPTS', flag: 'max-attempts', kind: 'integer', default: 3, describe: 'Attempts a job gets (worker crashes, retryable engine errors) before it fails.', parse: integer(1, 100) },
+  shutdownGraceMs: { env: 'FLUXHOST_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', kind: 'integer', default: 10_000, describe: 'On SIGINT/SIGTERM, how long running jobs may take to finish before they are re-queued.', parse: integer(0, 3_600_000) },
+  fileUrlTtlS: { env: 'FLUXHOST_FILE_URL_TTL', flag: 'file-url-ttl', kind: 'integer', default: 3600, describe: 'Seconds a signed image URL stays valid.', parse: integer(1, 7 * 24 * 3600) },
+  allowSimulate: { env: 'FLUXHOST_ALLOW_SIMULATE', flag: 'allow-simulate', kind: 'boolean', default: false, describe: 'Honour X-Fluxhost-Simulate for every engine, not only preview.', parse: boolean },
+  allowPrivateUrls: { env: 'FLUXHOST_ALLOW_PRIVATE_URLS', flag: 'allow-private-urls', kind: 'boolean', default: false, describe: 'Let image-prompt URLs reach loopback, private and link-local addresses (for local testing only).', parse: boolean },
+  syncTimeoutS: { env: 'FLUXHOST_SYNC_TIMEOUT_S', flag: 'sync-timeout', kind: 'integer', default: 300, describe: 'Seconds the synchronous endpoint (/v1/images/generations) waits for a job before answering 504 with its id.', parse: integer(1, 3600) },
+  bodyLimitBytes: { env: 'FLUXHOST_BODY_LIMIT', flag: 'body-limit', kind: 'integer', default: 30 * 1024 * 1024, describe: 'Largest request body in bytes (base64 image prompts are large).', parse: integer(1024, 1024 * 1024 * 1024) },
+  prices: { env: 'FLUXHOST_PRICES', flag: 'prices', kind: 'map', default: {} as Partial<Record<ModelId, number>>, describe: `Per-image prices in USD overriding the list prices, e.g. \`${MODEL_IDS[0]}=${MODELS['flux-pro-1.1'].priceUsd}\`.`, parse: prices },
+  previewSteps: { env: 'FLUXHOST_PREVIEW_STEPS', flag: 'preview-steps', kind: 'integer', default: 8, describe: 'Progress steps the preview engine reports per image.', parse: integer(1, 100) },
+  logLevel: { env: 'FLUXHOST_LOG_LEVEL', flag: 'log-level', kind: 'string', default: 'info' as LogLevel, describe: `Log level: ${LOG_LEVELS.join(', ')}.`, parse: logLevel },
+} as const satisfies Record<string, Setting<unknown>>
+
+export type SettingName = keyof typeof SETTINGS

@@ -1,0 +1,142 @@
+/**
+ * The error registry: every error fluxhost reports, with a stable code, its HTTP status,
+ * a default message and whether retrying the same request can succeed. Each dialect
+ * renders these in its own shape; `docs/errors.md` lists them all (a test keeps it so).
+ */
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 422, retryable: false, message: 'The request is invalid.' },
+  BAD_REQUEST: { status: 400, retryable: false, message: 'The request is malformed.' },
+  INVALID_JSON: { status: 400, retryable: false, message: 'The request body is not valid JSON.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    message: 'The request body must be sent as application/json.',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large.' },
+  UNAUTHORIZED: {
+    status: 401,
+    retryable: false,
+    message: 'A valid API key is required (Authorization: Bearer, X-API-Key or x-key).',
+  },
+  FORBIDDEN: { status: 403, retryable: false, message: 'This API key may not do that.' },
+  NOT_FOUND: { status: 404, retryable: false, message: 'No such route.' },
+  JOB_NOT_FOUND: { status: 404, retryable: false, message: 'No job with that id.' },
+  MODEL_NOT_FOUND: { status: 404, retryable: false, message: 'fluxhost does not serve that model.' },
+  KEY_NOT_FOUND: { status: 404, retryable: false, message: 'No API key with that id.' },
+  JOB_NOT_CANCELABLE: {
+    status: 409,
+    retryable: false,
+    message: 'The job has already finished and cannot be canceled.',
+  },
+  RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests; retry later.' },
+  REQUEST_MODERATED: {
+    status: 400,
+    retryable: false,
+    message: 'The request (prompt or input image) was flagged by moderation.',
+  },
+  CONTENT_MODERATED: {
+    status: 400,
+    retryable: false,
+    message: 'The generated image was flagged by moderation.',
+  },
+  GENERATION_FAILED: { status: 500, retryable: false, message: 'Image generation failed.' },
+  ENGINE_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    message: 'No engine that serves this model is available.',
+  },
+  INSUFFICIENT_CREDITS: {
+    status: 402,
+    retryable: false,
+    message: 'The upstream account has insufficient credits.',
+  },
+  JOB_CANCELED: { status: 409, retryable: false, message: 'The job was canceled.' },
+  JOB_ABANDONED: {
+    status: 500,
+    retryable: false,
+    message: 'The job was interrupted too many times (its worker stopped during every attempt).',
+  },
+  FILE_SIGNATURE_INVALID: {
+    status: 403,
+    retryable: false,
+    message: 'The file URL signature is missing or invalid.',
+  },
+  FILE_URL_EXPIRED: {
+    status: 403,
+    retryable: false,
+    message: 'The file URL has expired; fetch the job again for a fresh URL.',
+  },
+  FILE_NOT_FOUND: { status: 404, retryable: false, message: 'No such file.' },
+  SYNC_TIMEOUT: {
+    status: 504,
+    retryable: true,
+    message: 'The image was not ready in time; the job goes on, fetch it later by its id.',
+  },
+  SHUTTING_DOWN: {
+    status: 503,
+    retryable: true,
+    message: 'The server is shutting down; retry shortly.',
+  },
+  INTERNAL_ERROR: {
+    status: 500,
+    retryable: true,
+    message: 'Internal server error. Quote the request id when reporting it.',
+  },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERRORS, value)
+}
+
+/** The error a finished, unsuccessful job carries, as a registry error to answer with. */
+export function jobFailure(error: { code: string; message: string } | null): FluxhostError {
+  if (error && isErrorCode(error.code)) return new FluxhostError(error.code, { message: error.message })
+  return new FluxhostError('GENERATION_FAILED', error ? { message: error.message } : {})
+}
+
+/** One problem with one input field, located the way FastAPI/pydantic locate them. */
+export interface FieldIssue {
+  /** Where: `['body', 'width']`, `['query', 'id']`, `['header', 'x-fluxhost-simulate']`. */
+  loc: (string | number)[]
+  msg: string
+  /** A pydantic-style error type: `missing`, `int_type`, `greater_than_equal`, … */
+  type: string
+  input?: unknown
+  ctx?: Record<string, unknown>
+}
+
+export interface FluxhostErrorOptions {
+  message?: string
+  issues?: FieldIssue[]
+  retryAfterS?: number
+  cause?: unknown
+}
+
+/** An error that crosses a boundary: it carries a registry code and renders in any dialect. */
+export class FluxhostError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly retryable: boolean
+  readonly issues: FieldIssue[]
+  readonly retryAfterS: number | undefined
+
+  constructor(code: ErrorCode, options: FluxhostErrorOptions = {}) {
+    const entry = ERRORS[code]
+    super(options.message ?? entry.message, { cause: options.cause })
+    this.name = 'FluxhostError'
+    this.code = code
+    this.status = entry.status
+    this.retryable = entry.retryable
+    this.issues = options.issues ?? []
+    this.retryAfterS = options.retryAfterS
+  }
+}
+
+export function validationError(issues: FieldIssue[]): FluxhostError {
+  const first = issues[0]
+  const where = first ? first.loc.filter((part) => part !== 'body').join('.') : ''
+  const message = first ? `${where ? `${where}: ` : ''}${first.msg}` : ERRORS.VALIDATION_FAILED.message
+  return new FluxhostError('VALIDATION_FAILED', { message, issues })
+}

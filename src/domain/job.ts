@@ -1,0 +1,99 @@
+import type { ModelId } from './models.js'
+
+/** Every state a job can be in. Closed: adding one is a migration and a change to every dialect. */
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const
+export type JobState = (typeof JOB_STATES)[number]
+
+export function isTerminal(state: JobState): boolean {
+  return state === 'succeeded' || state === 'failed' || state === 'canceled'
+}
+
+export function canCancel(state: JobState): boolean {
+  return state === 'queued' || state === 'running'
+}
+
+export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp'] as const
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number]
+
+export const DIALECTS = ['native', 'bfl', 'seaart', 'apiframe', 'aiml', 'cli'] as const
+export type Dialect = (typeof DIALECTS)[number]
+
+/** Failure injection for clients testing their error handling (`X-Fluxhost-Simulate`). */
+export interface Simulation {
+  fail?: 'request_moderated' | 'content_moderated' | 'error'
+  rateLimited?: boolean
+  slowMs?: number
+}
+
+export interface ImagePromptRef {
+  /** Blob key of the stored input image. */
+  key: string
+  /** 0 = ignore the image, 1 = follow it closely. */
+  strength: number
+}
+
+export interface WebhookTarget {
+  url: string
+  secret?: string
+}
+
+/** A generation request in canonical form, whichever dialect it came from. */
+export interface GenerationRequest {
+  model: ModelId
+  prompt: string
+  width: number
+  height: number
+  /** Always set: drawn at creation when the client gave none, so a job can be reproduced. */
+  seed: number
+  numImages: number
+  imagePrompt?: ImagePromptRef
+  promptUpsampling: boolean
+  raw: boolean
+  /** 0 strictest … 6 most lenient. */
+  safetyTolerance: number
+  safetyChecker: boolean
+  output: { format: OutputFormat; quality: number }
+  webhook?: WebhookTarget
+  simulate?: Simulation
+}
+
+export interface JobImage {
+  key: string
+  width: number
+  height: number
+  contentType: string
+  bytes: number
+}
+
+export interface JobResult {
+  images: JobImage[]
+  /** The prompt the engine used (after upsampling, if any). */
+  prompt: string
+  seed: number
+  /** Time the engine took, without queueing, encoding and storing. */
+  inferenceMs?: number
+}
+
+export interface JobError {
+  code: string
+  message: string
+}
+
+export interface Job {
+  id: string
+  apiKeyId: string
+  model: ModelId
+  dialect: Dialect
+  state: JobState
+  progress: number
+  request: GenerationRequest
+  result: JobResult | null
+  error: JobError | null
+  /** The quoted price in millionths of a US dollar; charged only when the job succeeds. */
+  costMicros: number
+  engine: string | null
+  attempts: number
+  createdAt: Date
+  startedAt: Date | null
+  finishedAt: Date | null
+}

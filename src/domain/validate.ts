@@ -1,0 +1,33 @@
+import type { FieldIssue } from './errors.js'
+import type { GenerationRequest } from './job.js'
+import { getModel } from './models.js'
+
+export const MAX_PROMPT_LENGTH = 10_000
+
+/** Checks a canonical request against its model's limits; `loc` uses canonical field names. */
+export function checkRequest(request: GenerationRequest): FieldIssue[] {
+  const model = getModel(request.model)
+  const issues: FieldIssue[] = []
+  const { min, max, multipleOf } = model.size
+  for (const field of ['width', 'height'] as const) {
+    const value = request[field]
+    const loc = ['body', field]
+    if (!Number.isInteger(value)) issues.push({ loc, msg: 'Input should be a valid integer', type: 'int_type', input: value })
+    else if (value < min) issues.push({ loc, msg: `Input should be greater than or equal to ${min}`, type: 'greater_than_equal', input: value, ctx: { ge: min } })
+    else if (value > max) issues.push({ loc, msg: `Input should be less than or equal to ${max}`, type: 'less_than_equal', input: value, ctx: { le: max } })
+    else if (value % multipleOf !== 0) issues.push({ loc, msg: `Input should be a multiple of ${multipleOf}`, type: 'multiple_of', input: value, ctx: { multiple_of: multipleOf } })
+  }
+  if (request.prompt.length > MAX_PROMPT_LENGTH) {
+    issues.push({ loc: ['body', 'prompt'], msg: `String should have at most ${MAX_PROMPT_LENGTH} characters`, type: 'string_too_long', ctx: { max_length: MAX_PROMPT_LENGTH } })
+  }
+  if (!Number.isInteger(request.numImages) || request.numImages < 1 || request.numImages > model.maxImages) {
+    issues.push({ loc: ['body', 'numImages'], msg: `Input should be a whole number from 1 to ${model.maxImages}`, type: 'value_error', input: request.numImages })
+  }
+  if (!(model.formats as readonly string[]).includes(request.output.format)) {
+    issues.push({ loc: ['body', 'output', 'format'], msg: `Input should be ${model.formats.map((f) => `'${f}'`).join(', ')}`, type: 'enum', input: request.output.format })
+  }
+  if (!Number.isSafeInteger(request.seed)) {
+    issues.push({ loc: ['body', 'seed'], msg: 'Input should be a valid integer', type: 'int_type', input: request.seed })
+  }
+  return issues
+}

@@ -1,0 +1,59 @@
+/**
+ * How an engine failed. The worker decides what to do from the kind alone, in one
+ * exhaustive switch; each engine maps its upstream's errors onto these.
+ */
+export type EngineErrorKind =
+  /** The input was flagged before generation. Not charged, not retried. */
+  | 'request_moderated'
+  /** The output was flagged. Not charged, not retried. */
+  | 'content_moderated'
+  /** The upstream rejected the task as invalid. Not retried. */
+  | 'invalid'
+  /** Try again after `retryAfterMs`. */
+  | 'rate_limited'
+  /** The engine cannot serve now; another engine may. */
+  | 'unavailable'
+  /** The upstream account cannot pay; another engine may. */
+  | 'insufficient_credits'
+  /** The signal aborted the generation. */
+  | 'canceled'
+  /** Generation failed; retrying will not help. */
+  | 'failed'
+
+export class EngineError extends Error {
+  readonly kind: EngineErrorKind
+  readonly retryAfterMs: number | undefined
+
+  constructor(kind: EngineErrorKind, message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.name = 'EngineError'
+    this.kind = kind
+    this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+export function isEngineError(error: unknown): error is EngineError {
+  return error instanceof EngineError
+}
+
+/** Rejects with a `canceled` EngineError when the signal aborts. */
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new EngineError('canceled', 'generation was aborted', { cause: signal.reason })
+}
+
+/** Waits `ms`, or rejects at once with a `canceled` EngineError when the signal aborts. */
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  throwIfAborted(signal)
+  if (ms <= 0) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new EngineError('canceled', 'generation was aborted', { cause: signal.reason }))
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

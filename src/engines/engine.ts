@@ -1,0 +1,45 @@
+import type { OutputFormat, Simulation } from '../domain/job.js'
+import type { ModelId } from '../domain/models.js'
+
+/** What an engine is asked to make. */
+export interface EngineTask {
+  jobId: string
+  model: ModelId
+  prompt: string
+  width: number
+  height: number
+  seed: number
+  numImages: number
+  promptUpsampling: boolean
+  raw: boolean
+  safetyTolerance: number
+  /** The input image as stored (encoded bytes), with how strongly to follow it. */
+  imagePrompt?: { data: Buffer; strength: number }
+  output: { format: OutputFormat; quality: number }
+  simulate?: Simulation
+}
+
+export type EngineImage =
+  /** Pixels, row-major, `channels` bytes each. */
+  | { kind: 'raw'; data: Buffer; width: number; height: number; channels: 3 | 4 }
+  /** An encoded file (jpeg, png, webp) as the upstream returned it. */
+  | { kind: 'encoded'; data: Buffer }
+
+export interface EngineOutput {
+  images: EngineImage[]
+  /** The prompt actually used, when the engine rewrote it. */
+  prompt?: string
+}
+
+export interface EngineContext {
+  signal: AbortSignal
+  /** Fraction done, 0–1, for the whole task. */
+  progress(fraction: number): void
+}
+
+/** Turns a task into images. Engines never touch HTTP routes, the store or the queue. */
+export interface ImageEngine {
+  readonly name: string
+  supports(model: ModelId): boolean
+  generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput>
+}

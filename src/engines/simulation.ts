@@ -1,0 +1,23 @@
+import type { ImageEngine } from './engine.js'
+import { EngineError, abortableDelay } from './engine-error.js'
+
+/**
+ * Applies `X-Fluxhost-Simulate` around an engine that does not simulate by itself; used
+ * only when FLUXHOST_ALLOW_SIMULATE=1 (the preview engine simulates on its own).
+ */
+export function withSimulation(engine: ImageEngine): ImageEngine {
+  return {
+    name: engine.name,
+    supports: (model) => engine.supports(model),
+    async generate(task, ctx) {
+      const simulate = task.simulate
+      if (!simulate) return engine.generate(task, ctx)
+      if (simulate.fail === 'request_moderated') throw new EngineError('request_moderated', 'simulated: the prompt was flagged (X-Fluxhost-Simulate)')
+      if (simulate.slowMs) await abortableDelay(simulate.slowMs, ctx.signal)
+      if (simulate.fail === 'error') throw new EngineError('failed', 'simulated: the upstream engine failed (X-Fluxhost-Simulate)')
+      const output = await engine.generate({ ...task, simulate: undefined }, ctx)
+      if (simulate.fail === 'content_moderated') throw new EngineError('content_moderated', 'simulated: the output was flagged (X-Fluxhost-Simulate)')
+      return output
+    },
+  }
+}

@@ -1,0 +1,138 @@
+import dns from 'node:dns'
+import net from 'node:net'
+import { Agent, request } from 'undici'
+import { isBlockedAddress } from './address-policy.js'
+
+export interface FetchPolicy {
+  /** FLUXHOST_ALLOW_PRIVATE_URLS: let fetches reach loopback and private networks. */
+  allowPrivate: boolean
+  timeoutMs: number
+  maxBytes: number
+  maxRedirects: number
+  /** Which addresses are off limits; the default is `isBlockedAddress`. */
+  isBlocked?: (address: string) => boolean
+}
+
+/** Why a URL could not be fetched, in words a client can act on. */
+export class FetchRefused extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'FetchRefused'
+  }
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void
+
+/**
+ * Fetches a URL given by a client (an image prompt) without letting the client aim the
+ * server at itself or its network: http(s) only; every address a host name resolves to is
+ * checked, and the connection is made to a checked address (so a DNS answer that changes
+ * between check and connect cannot slip through); redirects are followed by hand, each hop
+ * checked the same way; time and size are bounded.
+ */
+export function createUrlFetcher(policy: FetchPolicy) {
+  const isBlocked = policy.isBlocked ?? isBlockedAddress
+  const allowed = (address: string) => policy.allowPrivate || !isBlocked(address)
+
+  const lookup = (hostname: string, options: dns.LookupOptions, callback: LookupCallback) => {
+    dns.lookup(hostname, { all: true, family: options.family ?? 0 }, (error, addresses) => {
+      if (error) return callback(error, [])
+      const usable = addresses.filter((a) => allowed(a.address))
+      if (usable.length === 0) {
+        return callback(Object.assign(new FetchRefused(`${hostname} resolves only to private or reserved addresses`), { code: 'EREFUSED' }), [])
+      }
+      if (options.all) callback(null, usable)
+      else callback(null, usable[0]!.address, usable[0]!.family)
+    })
+  }
+
+  const agent = new Agent({
+    connect: { lookup: lookup as never, timeout: policy.timeoutMs },
+    headersTimeout: policy.timeoutMs,
+    bodyTimeout: policy.timeoutMs,
+  })
+
+  const check = (raw: string): URL => {
+    let url: URL
+    try {
+      url = new URL(raw)
+    } catch {
+      throw new FetchRefused('not a valid URL')
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchRefused(`only http and https URLs can be fetched, not ${url.protocol}`)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    if (net.isIP(host) && !allowed(host)) {
+      throw new FetchRefused(`${host} is a private or reserved address (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)
+    }
+    return url
+  }
+
+  return {
+    policy,
+    /** The body of a 200 response, at most `maxBytes`. */
+    async fetch(raw: string, signal?: AbortSignal): Promise<{ data: Buffer; contentType: string | undefined }> {
+      const deadline = AbortSignal.timeout(policy.timeoutMs)
+      const abort = signal ? AbortSignal.any([signal, deadline]) : deadline
+      let url = check(raw)
+      for (let hop = 0; ; hop++) {
+        let response
+        try {
+          response = await request(url, { dispatcher: agent, signal: abort, headers: { accept: 'image/*' } })
+        } catch (error) {
+          if (deadline.aborted) throw new FetchRefused(`no answer within ${policy.timeoutMs / 1000} s`)
+          const cause = (error as { cause?: unknown }).cause ?? error
+          if (cause instanceof FetchRefused || (error as Error).message.includes('private or reserved')) {
+            throw new FetchRefused(`${(cause as Error).message} (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)
+          }
+          throw new FetchRefused(`could not connect: ${(cause as Error).message ?? 'network error'}`)
+        }
+        const { statusCode, headers, body } = response
+        if (statusCode >= 300 && statusCode < 400 && headers.location) {
+          await body.dump()
+          if (hop >= policy.maxRedirects) throw new FetchRefused(`more than ${policy.maxRedirects} redirects`)
+          url = check(new URL(String(headers.location), url).toString())
+          continue
+        }
+        if (statusCode !== 200) {
+          await body.dump()
+          throw new FetchRefused(`the server answered HTTP ${statusCode}`)
+        }
+        const declared = Number(headers['content-length'])
+        if (Number.isFinite(declared) && declared > policy.maxBytes) {
+          discard(body)
+          throw new FetchRefused(`the file is larger than ${policy.maxBytes / 1024 / 1024} MB`)
+        }
+        const chunks: Buffer[] = []
+        let size = 0
+        try {
+          for await (const chunk of body) {
+            size += (chunk as Buffer).length
+            if (size > policy.maxBytes) {
+              discard(body)
+              throw new FetchRefused(`the file is larger than ${policy.maxBytes / 1024 / 1024} MB`)
+            }
+            chunks.push(chunk as Buffer)
+          }
+        } catch (error) {
+          if (error instanceof FetchRefused) throw error
+          if (deadline.aborted) throw new FetchRefused(`no complete answer within ${policy.timeoutMs / 1000} s`)
+          throw new FetchRefused('the download broke off')
+        }
+        const type = headers['content-type']
+        return { data: Buffer.concat(chunks), contentType: Array.isArray(type) ? type[0] : type }
+      }
+    },
+    close: () => agent.close(),
+  }
+}
+
+/**
+ * Drop a response body we will not read. undici's BodyReadable emits an
+ * AbortError when destroyed; without a listener that error would be uncaught.
+ */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {})
+  body.destroy()
+}
+
+export type UrlFetcher = ReturnType<typeof createUrlFetcher>

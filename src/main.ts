@@ -1,0 +1,199 @@
+import { randomFillSync, randomInt } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { pino, type Logger } from 'pino'
+import { buildApp } from './api/app.js'
+import type { BlobStore } from './blobs/blob-store.js'
+import { createFsBlobStore } from './blobs/fs/fs-blob-store.js'
+import { loadOrCreateSecret } from './blobs/server-secret.js'
+import { createUrlSigner, type UrlSigner } from './blobs/url-signer.js'
+import type { Config } from './config/load-config.js'
+import { systemClock, type Clock } from './domain/clock.js'
+import { createUuidV7 } from './domain/uuid7.js'
+import { MODEL_IDS, type ModelId } from './domain/models.js'
+import type { ImageEngine } from './engines/engine.js'
+import { createPreviewEngine } from './engines/preview/preview-engine.js'
+import { createEngineRouter } from './engines/router.js'
+import { withSimulation } from './engines/simulation.js'
+import { createUrlFetcher } from './images/fetch-url.js'
+import { MAX_INPUT_BYTES } from './images/probe.js'
+import { createMetrics } from './observability/metrics.js'
+import { createSqliteQueue } from './queue/embedded/sqlite-queue.js'
+import { createLocalJobEvents } from './queue/job-events.js'
+import { createJobService } from './services/jobs.js'
+import { createKeyService } from './services/keys.js'
+import type { Services } from './services/services.js'
+import { createSystemService } from './services/system.js'
+import { openSqliteStore } from './store/open-store.js'
+import type { Store } from './store/store.js'
+import { createRunner, type Runner } from './worker/runner.js'
+
+export interface FluxhostOptions {
+  logger?: Logger
+  clock?: Clock
+  /** Build the HTTP app (default true). */
+  http?: boolean
+  /** Run workers in this process (default: config.worker.enabled). */
+  worker?: boolean
+  /** Workers claim only this key's jobs (the CLI's in-process generate). */
+  workerKeyId?: string
+}
+
+export interface Fluxhost {
+  readonly config: Config
+  readonly logger: Logger
+  readonly store: Store
+  readonly services: Services
+  readonly blobs: BlobStore
+  readonly signer: UrlSigner
+  readonly runner: Runner | undefined
+  readonly app: FastifyInstance | undefined
+  /** Which engines serve each model, in failover order. */
+  readonly routes: Readonly<Record<ModelId, readonly string[]>>
+  /** Starts the workers and, with HTTP, listens. Returns the base URL when listening. */
+  start(): Promise<string | undefined>
+  /** Graceful stop: no new work, running jobs get `graceMs`, the rest go back to the queue. */
+  close(graceMs?: number): Promise<void>
+}
+
+export function readVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }
+    return pkg.version ?? '0.0.0'
+  } catch {
+    return '0.0.0'
+  }
+}
+
+/** The composition root: the one place that builds real objects and wires them together. */
+export async function createFluxhost(config: Config, options: FluxhostOptions = {}): Promise<Fluxhost> {
+  const clock = options.clock ?? systemClock
+  const logger = options.logger ?? pino({ level: config.logLevel })
+  const withWorker = options.worker ?? config.worker.enabled
+
+  fs.mkdirSync(config.dataDir, { recursive: true })
+  const { store, migrations } = await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
+  if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
+  const db = store.db
+  const blobs = createFsBlobStore(path.join(config.dataDir, 'blobs'))
+  const signer = createUrlSigner(loadOrCreateSecret(path.join(config.dataDir, 'secret')), clock, config.fileUrlTtlS)
+  const events = createLocalJobEvents()
+  const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
+  const queue = createSqliteQueue({ db, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
+
+  const preview: ImageEngine = createPreviewEngine({ steps: config.previewSteps })
+  const engineFor = (engine: ImageEngine) => (config.allowSimulate && engine.name !== 'preview' ? withSimulation(engine) : engine)
+  const routeTable = Object.fromEntries(MODEL_IDS.map((id) => [id, [preview].map(engineFor)])) as Record<ModelId, ImageEngine[]>
+  const router = createEngineRouter(routeTable)
+
+  const fetcher = createUrlFetcher({
+    allowPrivate: config.allowPrivateUrls,
+    timeoutMs: 15_000,
+    maxBytes: MAX_INPUT_BYTES,
+    maxRedirects: 3,
+  })
+
+  const metrics = createMetrics()
+  metrics.watch({ countByState: () => store.jobs.countByState(), queueDepth: () => queue.depth() })
+
+  const services: Services = {
+    jobs: createJobService({
+      store,
+      queue,
+      events,
+      blobs,
+      router,
+      fetcher,
+      clock,
+      logger,
+      newJobId: uuidv7,
+      newSeed: () => randomInt(1, 2 ** 32),
+      pricesUsd: config.pricesUsd,
+      allowSimulate: config.allowSimulate,
+    }),
+    keys: createKeyService({ store, clock, newId: () => `key_${uuidv7().replace(/-/g, '')}`, staticKeys: config.apiKeys }),
+    system: createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd }),
+  }
+  await services.keys.syncStaticKeys()
+
+  const runner = withWorker
+    ? createRunner({
+        store,
+        queue,
+        events,
+        blobs,
+        router,
+        clock,
+        logger,
+        metrics,
+        leaseMs: config.worker.leaseMs,
+        maxAttempts: config.worker.maxAttempts,
+        concurrency: config.worker.concurrency,
+        filter: options.workerKeyId === undefined ? undefined : { apiKeyId: options.workerKeyId },
+      })
+    : undefined
+
+  const app =
+    options.http === false
+      ? undefined
+      : await buildApp(
+          {
+            services,
+            config,
+            signer,
+            blobs,
+            metrics,
+            clock,
+            version: readVersion(),
+            startedAt: clock.now(),
+            worker: { enabled: withWorker, concurrency: config.worker.concurrency, running: () => runner?.running() ?? 0 },
+          },
+          logger,
+        )
+
+  // Fastify's close stops listening and waits for requests in flight, but a client that
+  // stalls mid-request or stops reading its response would then hold the process open.
+  // After the grace period, or once close returns, cut whatever connections are left.
+  const closeHttp = async (graceMs: number) => {
+    if (!app) return
+    const timer = setTimeout(() => app.server.closeAllConnections(), graceMs + 100)
+    try {
+      await app.close()
+    } finally {
+      clearTimeout(timer)
+      app.server.closeAllConnections()
+    }
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    config,
+    logger,
+    store,
+    services,
+    blobs,
+    signer,
+    runner,
+    app,
+    routes: Object.fromEntries(MODEL_IDS.map((id) => [id, routeTable[id].map((e) => e.name)])) as Record<ModelId, string[]>,
+
+    async start() {
+      await runner?.start()
+      if (!app) return undefined
+      await app.listen({ host: config.host, port: config.port })
+      const address = app.server.address()
+      const port = typeof address === 'object' && address ? address.port : config.port
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host
+      return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`
+    },
+
+    close(graceMs = config.worker.shutdownGraceMs) {
+      closing ??= (async () => {
+        await Promise.all([closeHttp(graceMs), runner?.stop(graceMs)])
+        await Promise.all([store.close(), fetcher.close()])
+      })()
+      return closing
+    },
+  }
+}

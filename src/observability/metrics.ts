@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { JOB_STATES, type JobState } from '../domain/job.js'
+
+export interface MetricsSources {
+  countByState(): Promise<Record<JobState, number>>
+  queueDepth(): Promise<number>
+}
+
+/**
+ * Prometheus metrics on a registry of our own (never the global one, so two servers in
+ * one test process do not collide). Gauges read the store when scraped.
+ */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const httpDuration = new Histogram({
+    name: 'fluxhost_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  const engineDuration = new Histogram({
+    name: 'fluxhost_engine_duration_seconds',
+    help: 'Time an engine spent on one attempt, by engine and outcome.',
+    labelNames: ['engine', 'outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  })
+  const jobsFinished = new Counter({
+    name: 'fluxhost_jobs_finished_total',
+    help: 'Jobs this process finished, by final state.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  })
+
+  return {
+    registry,
+    httpDuration,
+    engineDuration,
+    jobsFinished,
+    /** Adds the gauges that read the records; call once, from the composition root. */
+    watch(sources: MetricsSources) {
+      new Gauge({
+        name: 'fluxhost_jobs',
+        help: 'Jobs in the records, by state.',
+        labelNames: ['state'] as const,
+        registers: [registry],
+        async collect() {
+          const counts = await sources.countByState()
+          for (const state of JOB_STATES) this.set({ state }, counts[state])
+        },
+      })
+      new Gauge({
+        name: 'fluxhost_queue_depth',
+        help: 'Jobs waiting to be claimed.',
+        registers: [registry],
+        async collect() {
+          this.set(await sources.queueDepth())
+        },
+      })
+    },
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,202 @@
+import { sql, type Kysely } from 'kysely'
+import type { Clock } from '../../domain/clock.js'
+import { ERRORS } from '../../domain/errors.js'
+import { rowToJob } from '../../store/job-row.js'
+import type { Database } from '../../store/schema.js'
+import type { JobQueue, RecoveryReport } from '../job-queue.js'
+import { isOwnerDead } from '../owner.js'
+
+export interface SqliteQueueOptions {
+  db: Kysely<Database>
+  clock: Clock
+  leaseMs: number
+  maxAttempts: number
+  /** How often an idle worker looks for jobs that another process enqueued. */
+  pollMs?: number
+}
+
+/**
+ * The embedded queue: the jobs table itself. A queued row is a queue entry, so a job and
+ * its queue entry are written in the same insert and can never be half-written.
+ */
+export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
+  const { db, clock, leaseMs, maxAttempts } = options
+  const pollMs = options.pollMs ?? 1000
+  const waiters = new Set<() => void>()
+  // Set by every wake-up and consumed by the next wait, so a job enqueued between a
+  // worker's empty claim and its wait is never slept through.
+  let signalled = false
+
+  const wakeAll = () => {
+    signalled = true
+    for (const wake of [...waiters]) wake()
+  }
+
+  const requeue = (id: string, owner: string, runAfter: number, attemptDelta: number) =>
+    db
+      .updateTable('jobs')
+      .set((eb) => ({
+        state: 'queued',
+        run_after: runAfter,
+        lease_owner: null,
+        lease_expires_at: null,
+        attempts: eb('attempts', '+', attemptDelta),
+      }))
+      .where('id', '=', id)
+      .where('state', '=', 'running')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst()
+      .then((r) => Number(r.numUpdatedRows) === 1)
+
+  return {
+    async enqueued() {
+      wakeAll()
+    },
+
+    async claim(owner, filter) {
+      const now = clock.now()
+      // One statement: pick and lease the head of the queue. Two claimers cannot both win
+      // because the outer UPDATE re-checks `state = 'queued'` under SQLite's write lock.
+      const row = await db
+        .updateTable('jobs')
+        .set((eb) => ({
+          state: 'running',
+          lease_owner: owner,
+          lease_expires_at: now + leaseMs,
+          attempts: eb('attempts', '+', 1),
+          started_at: eb.fn.coalesce('started_at', eb.val(now)),
+        }))
+        .where('id', '=', (eb) => {
+          let head = eb
+            .selectFrom('jobs')
+            .select('id')
+            .where('state', '=', 'queued')
+            .where('run_after', '<=', now)
+          if (filter?.apiKeyId !== undefined) head = head.where('api_key_id', '=', filter.apiKeyId)
+          return head
+            .orderBy('priority', 'desc')
+            .orderBy('run_after')
+            .orderBy('id')
+            .limit(1)
+        })
+        .where('state', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst()
+      return row ? rowToJob(row) : undefined
+    },
+
+    async waitForWork(signal, maxWaitMs = pollMs) {
+      if (signal.aborted) return
+      if (signalled) {
+        signalled = false
+        return
+      }
+      let timer: NodeJS.Timeout | undefined
+      let done!: () => void
+      const woken = new Promise<void>((resolve) => {
+        done = () => {
+          clearTimeout(timer)
+          waiters.delete(done)
+          signal.removeEventListener('abort', done)
+          signalled = false
+          resolve()
+        }
+        waiters.add(done)
+        signal.addEventListener('abort', done, { once: true })
+      })
+      // A retried job may be due before the poll interval is over: wake for it too.
+      const next = await db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.min('run_after').as('next'))
+        .where('state', '=', 'queued')
+        .executeTakeFirst()
+      const dueIn = next?.next == null ? maxWaitMs : Number(next.next) - clock.now()
+      timer = setTimeout(done, Math.max(0, Math.min(maxWaitMs, dueIn)))
+      await woken
+    },
+
+    async extend(jobId, owner, progress) {
+      const result = await db
+        .updateTable('jobs')
+        .set({ lease_expires_at: clock.now() + leaseMs, progress })
+        .where('id', '=', jobId)
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) === 1
+    },
+
+    async retryLater(jobId, owner, delayMs) {
+      const ok = await requeue(jobId, owner, clock.now() + delayMs, 0)
+      if (ok) wakeAll()
+      return ok
+    },
+
+    async release(jobId, owner) {
+      const ok = await requeue(jobId, owner, clock.now(), -1)
+      if (ok) wakeAll()
+      return ok
+    },
+
+    async recover(self) {
+      const now = clock.now()
+      const running = await db
+        .selectFrom('jobs')
+        .select(['id', 'lease_owner', 'lease_expires_at', 'attempts'])
+        .where('state', '=', 'running')
+        .execute()
+      const report: RecoveryReport = { requeued: [], abandoned: [] }
+      for (const job of running) {
+        const owner = job.lease_owner ?? ''
+        const expired = job.lease_expires_at === null || Number(job.lease_expires_at) < now
+        if (!expired && !isOwnerDead(owner, self)) continue
+        if (job.attempts >= maxAttempts) {
+          const failed = await db
+            .updateTable('jobs')
+            .set({
+              state: 'failed',
+              error_code: 'JOB_ABANDONED',
+              error_message: ERRORS.JOB_ABANDONED.message,
+              finished_at: now,
+              lease_owner: null,
+              lease_expires_at: null,
+            })
+            .where('id', '=', job.id)
+            .where('state', '=', 'running')
+            .where('lease_owner', 'is', job.lease_owner)
+            .executeTakeFirst()
+          if (Number(failed.numUpdatedRows) === 1) report.abandoned.push(job.id)
+        } else if (await requeue(job.id, owner, now, 0)) {
+          report.requeued.push(job.id)
+        }
+      }
+      if (report.requeued.length > 0) wakeAll()
+      return report
+    },
+
+    async positionOf(jobId) {
+      // Ahead = before this job in claim order (priority desc, run_after, id).
+      const { rows } = await sql<{ ahead: number }>`
+        select
+          (select count(*) from jobs j
+            where j.state = 'queued'
+              and (j.priority > me.priority
+                or (j.priority = me.priority and (j.run_after < me.run_after
+                  or (j.run_after = me.run_after and j.id < me.id))))) as ahead
+        from jobs me
+        where me.id = ${jobId} and me.state = 'queued'
+      `.execute(db)
+      return rows[0] ? Number(rows[0].ahead) : undefined
+    },
+
+    async depth() {
+      const row = await db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('state', '=', 'queued')
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
+  }
+}
+

@@ -1,0 +1,43 @@
+import type { JobState } from '../domain/job.js'
+
+export type JobEvent =
+  | { type: 'state'; jobId: string; state: JobState }
+  | { type: 'progress'; jobId: string; progress: number }
+  /** Asks whichever worker runs the job to abort it (the record is already `canceled`). */
+  | { type: 'cancel'; jobId: string }
+
+export type JobEventListener = (event: JobEvent) => void
+
+/**
+ * Job events within one process: progress and state for server-sent events and waiters,
+ * cancel signals for workers. The distributed mode replaces it with pub/sub; a listener
+ * must never rely on seeing every progress event, only the latest.
+ */
+export interface JobEvents {
+  publish(event: JobEvent): void
+  subscribe(jobId: string, listener: JobEventListener): () => void
+}
+
+export function createLocalJobEvents(): JobEvents {
+  const byJob = new Map<string, Set<JobEventListener>>()
+  return {
+    publish(event) {
+      const listeners = byJob.get(event.jobId)
+      if (!listeners) return
+      // Copy: a listener may unsubscribe itself while we iterate.
+      for (const listener of [...listeners]) listener(event)
+    },
+    subscribe(jobId, listener) {
+      let listeners = byJob.get(jobId)
+      if (!listeners) {
+        listeners = new Set()
+        byJob.set(jobId, listeners)
+      }
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+        if (listeners.size === 0) byJob.delete(jobId)
+      }
+    },
+  }
+}

@@ -1,0 +1,209 @@
+import type { Logger } from 'pino'
+import type { ApiKey } from '../domain/api-key.js'
+import type { Clock } from '../domain/clock.js'
+import { FluxhostError, validationError } from '../domain/errors.js'
+import { isTerminal, type Dialect, type GenerationRequest, type Job, type JobState } from '../domain/job.js'
+import { usdToMicros } from '../domain/money.js'
+import type { ModelId } from '../domain/models.js'
+import { checkRequest } from '../domain/validate.js'
+import type { BlobStore } from '../blobs/blob-store.js'
+import type { EngineRouter } from '../engines/router.js'
+import type { UrlFetcher } from '../images/fetch-url.js'
+import type { JobEventListener, JobEvents } from '../queue/job-events.js'
+import type { JobQueue } from '../queue/job-queue.js'
+import type { Store } from '../store/store.js'
+import { loadImagePrompt, type ImagePromptInput } from './image-prompt.js'
+
+export interface CreateJobInput {
+  apiKey: ApiKey
+  dialect: Dialect
+  /** The canonical request; a missing seed is drawn here and recorded. */
+  request: Omit<GenerationRequest, 'seed' | 'imagePrompt'> & { seed?: number | null }
+  imagePrompt?: ImagePromptInput
+}
+
+export interface JobServiceDeps {
+  store: Store
+  queue: JobQueue
+  events: JobEvents
+  blobs: BlobStore
+  router: EngineRouter
+  fetcher: UrlFetcher
+  clock: Clock
+  logger: Logger
+  newJobId(): string
+  newSeed(): number
+  pricesUsd: Readonly<Record<ModelId, number>>
+  allowSimulate: boolean
+  /** How often a waiter re-reads a job in case its events come from another process. */
+  waitPollMs?: number
+}
+
+export const MAX_LIST_LIMIT = 100
+
+export function outputPrefix(jobId: string): string {
+  return `jobs/${jobId}`
+}
+
+export function inputPrefix(jobId: string): string {
+  return `inputs/${jobId}`
+}
+
+/** The job use cases the API and CLI call: create, get, list, cancel, wait. */
+export function createJobService(deps: JobServiceDeps) {
+  const { store, queue, events, blobs, router, clock, logger } = deps
+  const waitPollMs = deps.waitPollMs ?? 1000
+
+  // Finished jobs never change, so polls of them (the most common read) skip the
+  // database; the cache is dropped whenever another process writes the records.
+  const finished = new Map<string, Job>()
+  let finishedAt = -1
+  const MAX_FINISHED = 10_000
+  const read = async (id: string): Promise<Job | undefined> => {
+    const version = store.dataVersion()
+    if (version !== finishedAt) {
+      finished.clear()
+      finishedAt = version
+    }
+    const hit = finished.get(id)
+    if (hit) return hit
+    const job = await store.jobs.get(id)
+    if (job && isTerminal(job.state)) {
+      if (finished.size >= MAX_FINISHED) finished.delete(finished.keys().next().value!)
+      finished.set(id, job)
+    }
+    return job
+  }
+
+  const getOwned = async (id: string, apiKey: ApiKey | undefined): Promise<Job> => {
+    const job = id.length <= 64 ? await read(id) : undefined
+    // Another key's job reads exactly like a missing one: ids must not leak across keys.
+    if (!job || (apiKey && job.apiKeyId !== apiKey.id)) throw new FluxhostError('JOB_NOT_FOUND')
+    return job
+  }
+
+  return {
+    async create(input: CreateJobInput): Promise<Job> {
+      const request: GenerationRequest = { ...input.request, seed: input.request.seed ?? deps.newSeed() }
+      const issues = checkRequest(request)
+      if (issues.length > 0) throw validationError(issues)
+      if (request.simulate?.rateLimited && router.simulates(request.model, deps.allowSimulate)) {
+        throw new FluxhostError('RATE_LIMITED', { message: 'simulated: too many requests (X-Fluxhost-Simulate)', retryAfterS: 2 })
+      }
+      if (request.simulate && !router.simulates(request.model, deps.allowSimulate)) delete request.simulate
+      // Fetched (for a URL) only once everything else is known to be valid.
+      const image = input.imagePrompt ? await loadImagePrompt(input.imagePrompt, deps.fetcher) : undefined
+
+      const id = deps.newJobId()
+      const now = clock.now()
+      if (input.imagePrompt && image) {
+        const key = `${inputPrefix(id)}/image-prompt.${image.probe.format}`
+        await blobs.put(key, image.data, `image/${image.probe.format}`)
+        request.imagePrompt = { key, strength: input.imagePrompt.strength }
+      }
+      const job: Job = {
+        id,
+        apiKeyId: input.apiKey.id,
+        model: request.model,
+        dialect: input.dialect,
+        state: 'queued',
+        progress: 0,
+        request,
+        result: null,
+        error: null,
+        costMicros: usdToMicros(deps.pricesUsd[request.model]) * request.numImages,
+        engine: null,
+        attempts: 0,
+        createdAt: new Date(now),
+        startedAt: null,
+        finishedAt: null,
+      }
+      try {
+        // The row is the queue entry (embedded queue): one insert, never half-written.
+        await store.jobs.insert(job)
+      } catch (error) {
+        if (request.imagePrompt) await blobs.deletePrefix(inputPrefix(id))
+        throw error
+      }
+      await queue.enqueued(id)
+      events.publish({ type: 'state', jobId: id, state: 'queued' })
+      logger.debug({ jobId: id, model: job.model, dialect: job.dialect, keyId: job.apiKeyId }, 'job:created')
+      return job
+    },
+
+    /** The job, if `apiKey` owns it (no key: operator access from the local CLI). */
+    get: getOwned,
+
+    /** How many queued jobs will run before this one (0 when it is next or not queued). */
+    async queuePosition(id: string): Promise<number> {
+      return (await queue.positionOf(id)) ?? 0
+    },
+
+    /** State and progress events of one job; check ownership with `get` first. */
+    subscribe: (id: string, listener: JobEventListener) => events.subscribe(id, listener),
+
+    async list(apiKey: ApiKey | undefined, options: { limit?: number; cursor?: string; state?: JobState } = {}) {
+      const limit = Math.min(Math.max(options.limit ?? 20, 1), MAX_LIST_LIMIT)
+      const jobs = await store.jobs.list({
+        apiKeyId: apiKey?.id,
+        state: options.state,
+        before: options.cursor,
+        limit: limit + 1,
+      })
+      const page = jobs.slice(0, limit)
+      return { jobs: page, nextCursor: jobs.length > limit ? page[page.length - 1]!.id : null }
+    },
+
+    /**
+     * Cancels a queued or running job: the record turns `canceled` at once and the worker
+     * running it (if any) is told to abort. Canceling a canceled job is a no-op.
+     */
+    async cancel(id: string, apiKey: ApiKey | undefined): Promise<Job> {
+      await getOwned(id, apiKey)
+      const outcome = await store.jobs.cancel(id, clock.now())
+      if (outcome.kind === 'not_found') throw new FluxhostError('JOB_NOT_FOUND')
+      if (outcome.kind === 'finished') {
+        if (outcome.job.state === 'canceled') return outcome.job
+        throw new FluxhostError('JOB_NOT_CANCELABLE', {
+          message: `The job has already ${outcome.job.state === 'succeeded' ? 'succeeded' : 'failed'} and cannot be canceled.`,
+        })
+      }
+      events.publish({ type: 'cancel', jobId: id })
+      events.publish({ type: 'state', jobId: id, state: 'canceled' })
+      // Files an earlier, crashed attempt may have left; the running worker removes its own.
+      await blobs.deletePrefix(outputPrefix(id))
+      logger.info({ jobId: id }, 'job:canceled')
+      return outcome.job
+    },
+
+    /** Resolves with the job once it is terminal; rejects when `signal` aborts. */
+    async wait(id: string, apiKey: ApiKey | undefined, signal?: AbortSignal): Promise<Job> {
+      for (;;) {
+        signal?.throwIfAborted()
+        let changed!: () => void
+        const stateChanged = new Promise<void>((resolve) => (changed = resolve))
+        const unsubscribe = events.subscribe(id, (event) => {
+          if (event.type === 'state') changed()
+        })
+        try {
+          const job = await getOwned(id, apiKey)
+          if (isTerminal(job.state)) return job
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer)
+              signal?.removeEventListener('abort', done)
+              resolve()
+            }
+            const timer = setTimeout(done, waitPollMs)
+            signal?.addEventListener('abort', done, { once: true })
+            void stateChanged.then(done)
+          })
+        } finally {
+          unsubscribe()
+        }
+      }
+    },
+  }
+}
+
+export type JobService = ReturnType<typeof createJobService>

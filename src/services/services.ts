@@ -1,0 +1,10 @@
+import type { JobService } from './jobs.js'
+import type { KeyService } from './keys.js'
+import type { SystemService } from './system.js'
+
+/** Everything api/ and cli/ may call. */
+export interface Services {
+  jobs: JobService
+  keys: KeyService
+  system: SystemService
+}

@@ -1,0 +1,92 @@
+import { sql } from 'kysely'
+import type { ApiKey } from '../domain/api-key.js'
+import type { Clock } from '../domain/clock.js'
+import { MODEL_IDS, getModel, type ModelId, type ModelSpec } from '../domain/models.js'
+import type { EngineRouter } from '../engines/router.js'
+import type { JobQueue } from '../queue/job-queue.js'
+import type { Store } from '../store/store.js'
+
+export interface ModelInfo extends ModelSpec {
+  priceUsd: number
+  engines: string[]
+}
+
+export interface UsageTotals {
+  amountMicros: number
+  images: number
+  jobs: number
+}
+
+export interface Usage {
+  /** All time, for one key (undefined in the every-key view). */
+  total: UsageTotals | undefined
+  days: number
+  /** The last `days` days. */
+  window: UsageTotals
+  byModel: (UsageTotals & { model: string })[]
+  daily: (UsageTotals & { day: string; model: string })[]
+}
+
+export interface Health {
+  ok: boolean
+  database: 'ok' | 'error'
+  queueDepth: number | null
+}
+
+export interface SystemServiceDeps {
+  store: Store
+  queue: JobQueue
+  router: EngineRouter
+  clock: Clock
+  pricesUsd: Readonly<Record<ModelId, number>>
+}
+
+/** Models, health and usage: what the server can tell about itself. */
+export function createSystemService({ store, queue, router, clock, pricesUsd }: SystemServiceDeps) {
+  return {
+    models(): ModelInfo[] {
+      return MODEL_IDS.map((id) => ({
+        ...getModel(id),
+        priceUsd: pricesUsd[id],
+        engines: router.enginesFor(id).map((engine) => engine.name),
+      }))
+    },
+
+    async health(): Promise<Health> {
+      try {
+        await sql`select 1`.execute(store.db)
+        return { ok: true, database: 'ok', queueDepth: await queue.depth() }
+      } catch {
+        return { ok: false, database: 'error', queueDepth: null }
+      }
+    },
+
+    /**
+     * What was charged (succeeded jobs only): all time, and per UTC day and model over the
+     * last `days` days. For one key, or every key (`undefined`, the operator's view).
+     */
+    async usage(apiKey: ApiKey | undefined, days = 30): Promise<Usage> {
+      const DAY = 24 * 3600 * 1000
+      const since = (Math.floor(clock.now() / DAY) - days + 1) * DAY
+      const [total, daily] = await Promise.all([
+        apiKey ? store.charges.totals(apiKey.id) : Promise.resolve(undefined),
+        store.charges.daily(apiKey?.id, since),
+      ])
+      const byModel = new Map<string, UsageTotals>()
+      for (const row of daily) {
+        const sum = byModel.get(row.model) ?? { amountMicros: 0, images: 0, jobs: 0 }
+        byModel.set(row.model, { amountMicros: sum.amountMicros + row.amountMicros, images: sum.images + row.images, jobs: sum.jobs + row.jobs })
+      }
+      const window = daily.reduce((t, r) => ({ amountMicros: t.amountMicros + r.amountMicros, images: t.images + r.images, jobs: t.jobs + r.jobs }), { amountMicros: 0, images: 0, jobs: 0 })
+      return {
+        total,
+        days,
+        window,
+        byModel: [...byModel].map(([model, totals]) => ({ model, ...totals })),
+        daily: daily.map((row) => ({ ...row, day: new Date(row.day * DAY).toISOString().slice(0, 10) })),
+      }
+    },
+  }
+}
+
+export type SystemService = ReturnType<typeof createSystemService>

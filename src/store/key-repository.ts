@@ -1,0 +1,63 @@
+import type { Kysely, Selectable } from 'kysely'
+import { compileOnce } from './compiled.js'
+import type { ApiKeysTable, Database } from './schema.js'
+
+export type ApiKeyRow = Selectable<ApiKeysTable>
+
+export function compileKeyQueries(db: Kysely<Database>) {
+  return {
+    activeByHash: compileOnce(db.selectFrom('api_keys').selectAll().where('key_hash', '=', '').where('revoked_at', 'is', null), 1),
+  }
+}
+export type KeyQueries = ReturnType<typeof compileKeyQueries>
+
+export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
+  return {
+    async insert(row: ApiKeyRow): Promise<void> {
+      await db.insertInto('api_keys').values(row).execute()
+    },
+
+    async findActiveByHash(hash: string): Promise<ApiKeyRow | undefined> {
+      const { rows } = await db.executeQuery(queries.activeByHash([hash]))
+      return rows[0]
+    },
+
+    async get(id: string): Promise<ApiKeyRow | undefined> {
+      return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+    },
+
+    async list(): Promise<ApiKeyRow[]> {
+      return db.selectFrom('api_keys').selectAll().orderBy('created_at').execute()
+    },
+
+    async countActive(source: ApiKeyRow['source']): Promise<number> {
+      const row = await db
+        .selectFrom('api_keys')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('revoked_at', 'is', null)
+        .where('source', '=', source)
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
+
+    async revoke(id: string, now: number): Promise<ApiKeyRow | undefined> {
+      return db
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst()
+    },
+
+    async unrevoke(id: string): Promise<void> {
+      await db.updateTable('api_keys').set({ revoked_at: null }).where('id', '=', id).execute()
+    },
+
+    async touch(id: string, now: number): Promise<void> {
+      await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', id).execute()
+    },
+  }
+}
+
+export type KeyRepository = ReturnType<typeof createKeyRepository>

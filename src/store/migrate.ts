@@ -1,0 +1,23 @@
+import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely'
+import * as m0001 from './migrations/0001_init.js'
+
+/** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_init': m0001,
+}
+
+// Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+  })
+  const result: MigrationResultSet = await migrator.migrateToLatest()
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error')
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${String(result.error)}`, {
+      cause: result.error,
+    })
+  }
+  return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

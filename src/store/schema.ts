@@ -1,0 +1,53 @@
+import type { JobState } from '../domain/job.js'
+
+/** Row shapes as stored. Times are milliseconds since the epoch; JSON columns are text. */
+export interface JobsTable {
+  id: string
+  api_key_id: string
+  model: string
+  dialect: string
+  state: JobState
+  progress: number
+  request: string
+  result: string | null
+  error_code: string | null
+  error_message: string | null
+  cost_micros: number
+  engine: string | null
+  attempts: number
+  priority: number
+  run_after: number
+  lease_owner: string | null
+  lease_expires_at: number | null
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+}
+
+export interface ApiKeysTable {
+  id: string
+  name: string
+  key_hash: string
+  key_prefix: string
+  scope: 'user' | 'admin'
+  /** 'db': created with `keys create`; 'env': from FLUXHOST_API_KEYS; 'local': the CLI's own. */
+  source: 'db' | 'env' | 'local'
+  created_at: number
+  revoked_at: number | null
+  last_used_at: number | null
+}
+
+export interface ChargesTable {
+  job_id: string
+  api_key_id: string
+  model: string
+  images: number
+  amount_micros: number
+  created_at: number
+}
+
+export interface Database {
+  jobs: JobsTable
+  api_keys: ApiKeysTable
+  charges: ChargesTable
+}

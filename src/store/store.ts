@@ -1,0 +1,47 @@
+import type { Kysely } from 'kysely'
+import { createChargeRepository, type ChargeRepository } from './charge-repository.js'
+import { createInsertBatcher } from './insert-batcher.js'
+import { compileJobQueries, createJobRepository, type JobRepository } from './job-repository.js'
+import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
+import type { Database } from './schema.js'
+
+/**
+ * The records: one repository per table over one Kysely database (SQLite today,
+ * PostgreSQL later). `transaction` gives the same repositories bound to one transaction.
+ */
+export interface Store {
+  readonly kind: 'sqlite'
+  readonly db: Kysely<Database>
+  readonly jobs: JobRepository
+  readonly keys: KeyRepository
+  readonly charges: ChargeRepository
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
+  /**
+   * A number that changes when another process commits to the records. Caches of
+   * records that this process did not write check it to know they may be stale.
+   */
+  dataVersion(): number
+  close(): Promise<void>
+}
+
+export function createStore(db: Kysely<Database>, options: { kind?: Store['kind']; dataVersion(): number }): Store {
+  const jobQueries = compileJobQueries(db)
+  const keyQueries = compileKeyQueries(db)
+  const batcher = createInsertBatcher(db, jobQueries)
+  const bind = (executor: Kysely<Database>): Store => {
+    const jobs = createJobRepository(executor, jobQueries)
+    return {
+      kind: options.kind ?? 'sqlite',
+      db: executor,
+      // Outside a transaction, concurrent creates share one commit.
+      jobs: executor.isTransaction ? jobs : { ...jobs, insert: batcher.insert },
+      keys: createKeyRepository(executor, keyQueries),
+      charges: createChargeRepository(executor),
+      transaction: (fn) =>
+        executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx))),
+      dataVersion: options.dataVersion,
+      close: () => db.destroy(),
+    }
+  }
+  return bind(db)
+}

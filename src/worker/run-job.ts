@@ -1,0 +1,238 @@
+import type { Logger } from 'pino'
+import type { Clock } from '../domain/clock.js'
+import { ERRORS, type ErrorCode } from '../domain/errors.js'
+import type { Job, JobImage } from '../domain/job.js'
+import type { BlobStore } from '../blobs/blob-store.js'
+import type { EngineTask } from '../engines/engine.js'
+import { EngineError, isEngineError, type EngineErrorKind } from '../engines/engine-error.js'
+import { RoutedEngineError, type EngineRouter } from '../engines/router.js'
+import { encodeImage } from '../images/encode.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { JobEvents } from '../queue/job-events.js'
+import type { JobQueue } from '../queue/job-queue.js'
+import type { Store } from '../store/store.js'
+
+/** Why a worker aborted a running job; the engine sees it as `signal.reason`. */
+export const ABORT = {
+  shutdown: 'shutdown',
+  canceled: 'canceled',
+  leaseLost: 'lease-lost',
+} as const
+type AbortReason = (typeof ABORT)[keyof typeof ABORT]
+
+export interface RunJobDeps {
+  store: Store
+  queue: JobQueue
+  events: JobEvents
+  blobs: BlobStore
+  router: EngineRouter
+  clock: Clock
+  logger: Logger
+  metrics: Metrics
+  leaseMs: number
+  maxAttempts: number
+}
+
+// Progress is saved with the lease heartbeat, at most this often, so polling clients see it.
+const PROGRESS_SAVE_MS = 500
+
+export function attemptPrefix(jobId: string, attempt: number): string {
+  return `jobs/${jobId}/a${attempt}`
+}
+
+/**
+ * Runs one claimed job to its end: engine → encode → blobs → complete and charge in one
+ * transaction. Every write is guarded by this worker's lease, so a job canceled or taken
+ * over meanwhile is left alone and this attempt's files are removed.
+ */
+export async function runJob(job: Job, owner: string, abort: AbortController, deps: RunJobDeps): Promise<void> {
+  const { store, queue, events, blobs, router, clock, logger, metrics } = deps
+  const log = logger.child({ jobId: job.id, attempt: job.attempts })
+  const signal = abort.signal
+  const prefix = attemptPrefix(job.id, job.attempts)
+  let progress = 0
+  let saving: Promise<void> | undefined
+  let lastSave = clock.now()
+
+  const heartbeat = () => {
+    if (saving) return
+    lastSave = clock.now()
+    saving = queue
+      .extend(job.id, owner, progress)
+      .then((ok) => {
+        if (!ok && !signal.aborted) abort.abort(ABORT.leaseLost)
+      })
+      .catch((error: unknown) => log.warn({ err: error }, 'job:heartbeat-failed'))
+      .finally(() => (saving = undefined))
+  }
+  const timer = setInterval(heartbeat, Math.max(100, Math.floor(deps.leaseMs / 3)))
+  const unsubscribe = events.subscribe(job.id, (event) => {
+    if (event.type === 'cancel' && !signal.aborted) abort.abort(ABORT.canceled)
+  })
+
+  log.info({ model: job.model }, 'job:claimed')
+  events.publish({ type: 'state', jobId: job.id, state: 'running' })
+  const started = performance.now()
+  let engineName: string | null = null
+  try {
+    // Files of earlier attempts (a crashed worker's) are garbage now that we hold the lease.
+    if (job.attempts > 1) await blobs.deletePrefix(`jobs/${job.id}`)
+    const task = await buildTask(job, blobs)
+    const engineStarted = performance.now()
+    const routed = await router.generate(task, {
+      signal,
+      progress(fraction) {
+        progress = Math.min(1, Math.max(progress, fraction))
+        events.publish({ type: 'progress', jobId: job.id, progress })
+        if (clock.now() - lastSave >= PROGRESS_SAVE_MS) heartbeat()
+      },
+    })
+    engineName = routed.engine
+    const inferenceMs = performance.now() - engineStarted
+    metrics.engineDuration.observe({ engine: routed.engine, outcome: 'ok' }, inferenceMs / 1000)
+
+    const images: JobImage[] = []
+    for (const [index, image] of routed.output.images.entries()) {
+      const encoded = await encodeImage(image, job.request.output)
+      const key = `${prefix}/${index}.${encoded.format}`
+      await blobs.put(key, encoded.data, encoded.contentType)
+      images.push({ key, width: encoded.width, height: encoded.height, contentType: encoded.contentType, bytes: encoded.data.length })
+    }
+    if (signal.aborted) throw new EngineError('canceled', 'aborted after generation')
+
+    const result = { images, prompt: routed.output.prompt ?? job.request.prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10 }
+    const completed = await store.transaction(async (tx) => {
+      const done = await tx.jobs.complete(job.id, owner, { result, engine: routed.engine, now: clock.now() })
+      if (done) {
+        await tx.charges.insert({
+          job_id: job.id,
+          api_key_id: job.apiKeyId,
+          model: job.model,
+          images: images.length,
+          amount_micros: job.costMicros,
+          created_at: clock.now(),
+        })
+      }
+      return done
+    })
+    if (!completed) {
+      await blobs.deletePrefix(prefix)
+      log.info('job:discarded (canceled or lease lost before completion)')
+      return
+    }
+    metrics.jobsFinished.inc({ state: 'succeeded' })
+    events.publish({ type: 'state', jobId: job.id, state: 'succeeded' })
+    log.info({ engine: routed.engine, ms: Math.round(performance.now() - started) }, 'job:succeeded')
+  } catch (error) {
+    await blobs.deletePrefix(prefix).catch(() => undefined)
+    if (error instanceof RoutedEngineError) engineName = error.engine
+    if (!(error instanceof RoutedEngineError) || error.kind !== 'canceled') {
+      const outcome = isEngineError(error) ? error.kind : 'error'
+      metrics.engineDuration.observe({ engine: engineName ?? 'none', outcome }, (performance.now() - started) / 1000)
+    }
+    await settleFailure(job, owner, error, signal.reason as AbortReason | undefined, engineName, deps, log)
+  } finally {
+    clearInterval(timer)
+    unsubscribe()
+    await saving
+  }
+}
+
+async function buildTask(job: Job, blobs: BlobStore): Promise<EngineTask> {
+  const { request } = job
+  let imagePrompt: EngineTask['imagePrompt']
+  if (request.imagePrompt) {
+    const data = await blobs.read(request.imagePrompt.key)
+    if (!data) throw new EngineError('invalid', 'the stored image prompt is missing')
+    imagePrompt = { data, strength: request.imagePrompt.strength }
+  }
+  return {
+    jobId: job.id,
+    model: request.model,
+    prompt: request.prompt,
+    width: request.width,
+    height: request.height,
+    seed: request.seed,
+    numImages: request.numImages,
+    promptUpsampling: request.promptUpsampling,
+    raw: request.raw,
+    safetyTolerance: request.safetyTolerance,
+    imagePrompt,
+    output: request.output,
+    simulate: request.simulate,
+  }
+}
+
+type Decision = { kind: 'fail'; code: ErrorCode; message: string } | { kind: 'retry'; delayMs: number; code: ErrorCode; message: string }
+
+/** The one place that turns an engine failure into what happens to the job. */
+export function decide(kind: EngineErrorKind, message: string, attempts: number, maxAttempts: number, retryAfterMs?: number): Decision {
+  const retryOr = (code: ErrorCode, delayMs: number): Decision =>
+    attempts < maxAttempts ? { kind: 'retry', delayMs, code, message } : { kind: 'fail', code, message }
+  switch (kind) {
+    case 'request_moderated':
+      return { kind: 'fail', code: 'REQUEST_MODERATED', message }
+    case 'content_moderated':
+      return { kind: 'fail', code: 'CONTENT_MODERATED', message }
+    case 'invalid':
+      return { kind: 'fail', code: 'VALIDATION_FAILED', message }
+    case 'insufficient_credits':
+      return { kind: 'fail', code: 'INSUFFICIENT_CREDITS', message }
+    case 'failed':
+      return { kind: 'fail', code: 'GENERATION_FAILED', message }
+    case 'canceled':
+      // Our own aborts are settled before this; an engine that cancels by itself failed.
+      return { kind: 'fail', code: 'GENERATION_FAILED', message: `the engine stopped the generation: ${message}` }
+    case 'rate_limited':
+      return retryOr('RATE_LIMITED', retryAfterMs ?? 5_000)
+    case 'unavailable':
+      return retryOr('ENGINE_UNAVAILABLE', Math.min(60_000, 1_000 * 2 ** attempts))
+    default: {
+      const unreachable: never = kind
+      throw new Error(`unhandled engine error kind ${String(unreachable)}`)
+    }
+  }
+}
+
+async function settleFailure(
+  job: Job,
+  owner: string,
+  error: unknown,
+  reason: AbortReason | undefined,
+  engine: string | null,
+  deps: RunJobDeps,
+  log: Logger,
+): Promise<void> {
+  const { queue, store, events, clock, metrics } = deps
+  if (reason === ABORT.shutdown) {
+    const released = await queue.release(job.id, owner)
+    log.info({ released }, 'job:released (shutdown)')
+    return
+  }
+  if (reason === ABORT.canceled || reason === ABORT.leaseLost) {
+    log.info({ reason }, 'job:aborted')
+    return
+  }
+  let decision: Decision
+  if (isEngineError(error)) {
+    decision = decide(error.kind, error.message, job.attempts, deps.maxAttempts, error.retryAfterMs)
+  } else {
+    // Not an engine's verdict (disk full, encoder crash): worth another attempt.
+    log.error({ err: error }, 'job:internal-error')
+    decision =
+      job.attempts < deps.maxAttempts
+        ? { kind: 'retry', delayMs: 1_000 * 2 ** job.attempts, code: 'INTERNAL_ERROR', message: ERRORS.INTERNAL_ERROR.message }
+        : { kind: 'fail', code: 'INTERNAL_ERROR', message: ERRORS.INTERNAL_ERROR.message }
+  }
+  if (decision.kind === 'retry') {
+    await queue.retryLater(job.id, owner, decision.delayMs)
+    log.warn({ code: decision.code, delayMs: decision.delayMs }, 'job:retrying')
+    return
+  }
+  const failed = await store.jobs.fail(job.id, owner, { error: { code: decision.code, message: decision.message }, engine, now: clock.now() })
+  if (failed) {
+    metrics.jobsFinished.inc({ state: 'failed' })
+    events.publish({ type: 'state', jobId: job.id, state: 'failed' })
+    log.info({ code: decision.code }, 'job:failed')
+  }
+}

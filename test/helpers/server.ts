@@ -1,0 +1,113 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pino } from 'pino'
+import { loadConfig } from '../../src/config/load-config.js'
+import type { Clock } from '../../src/domain/clock.js'
+import type { Job } from '../../src/domain/job.js'
+import { createFluxhost, type Fluxhost } from '../../src/main.js'
+
+export const KEY_A = 'test-key-alpha'
+export const KEY_B = 'test-key-bravo'
+
+/** A clock tests can move forward. */
+export function testClock(): Clock & { advance(ms: number): void } {
+  let offset = 0
+  return {
+    now: () => Date.now() + offset,
+    advance(ms) {
+      offset += ms
+    },
+  }
+}
+
+export function tempDir(prefix = 'fluxhost-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+export interface TestServer {
+  url: string
+  dataDir: string
+  fluxhost: Fluxhost
+  clock: ReturnType<typeof testClock>
+  /** Resolves when the job is terminal (event-driven, not a sleep). */
+  waitForJob(id: string): Promise<Job>
+  /** Resolves once the job is running (checked now, then on each of its events). */
+  waitUntilRunning(id: string): Promise<Job>
+  close(): Promise<void>
+}
+
+/** A real server on an ephemeral port over a fresh SQLite data dir. */
+export async function startTestServer(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? tempDir()
+  const config = loadConfig({
+    FLUXHOST_DATA_DIR: dataDir,
+    FLUXHOST_PORT: '0',
+    FLUXHOST_API_KEYS: `${KEY_A},${KEY_B}`,
+    FLUXHOST_LOG_LEVEL: 'silent',
+    ...env,
+  })
+  const clock = testClock()
+  const fluxhost = await createFluxhost(config, { clock, logger: pino({ level: 'silent' }), worker: options.worker })
+  const url = (await fluxhost.start())!
+  return {
+    url,
+    dataDir,
+    fluxhost,
+    clock,
+    waitForJob: (id) => fluxhost.services.jobs.wait(id, undefined, AbortSignal.timeout(20_000)),
+    waitUntilRunning: (id) =>
+      new Promise<Job>((resolve, reject) => {
+        const check = () =>
+          fluxhost.services.jobs.get(id, undefined).then((job) => {
+            if (job.state !== 'running') return
+            unsubscribe()
+            resolve(job)
+          }, reject)
+        const unsubscribe = fluxhost.services.jobs.subscribe(id, () => void check())
+        void check()
+      }),
+    async close() {
+      await fluxhost.close(0)
+      if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface ApiResponse<T = any> {
+  status: number
+  headers: Headers
+  body: T
+  text: string
+}
+
+/** A JSON request over real HTTP. */
+export async function api<T = any>(
+  url: string,
+  init: { method?: string; key?: string | null; body?: unknown; headers?: Record<string, string>; rawBody?: string | Buffer } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...init.headers }
+  if (init.key !== null) headers['x-key'] ??= init.key ?? KEY_A
+  let body: string | Buffer | undefined
+  if (init.rawBody !== undefined) body = init.rawBody
+  else if (init.body !== undefined) {
+    body = JSON.stringify(init.body)
+    headers['content-type'] ??= 'application/json'
+  }
+  const response = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body })
+  const text = await response.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // Not JSON; tests look at .text.
+  }
+  return { status: response.status, headers: response.headers, body: parsed as T, text }
+}
+
+/** The status of a GET, after reading the whole body (an unread body keeps the connection busy). */
+export async function fetchStatus(url: string, init?: RequestInit): Promise<number> {
+  const response = await fetch(url, init)
+  await response.arrayBuffer()
+  return response.status
+}

@@ -1,0 +1,221 @@
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { api, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
+
+let server: TestServer
+beforeAll(async () => {
+  server = await startTestServer()
+})
+afterAll(async () => {
+  await server.close()
+})
+
+const submit = (body: unknown, headers: Record<string, string> = {}, key: string | null = KEY_A) =>
+  api(`${server.url}/v1/flux-pro-1.1`, { body, headers, key })
+
+describe('POST /v1/flux-pro-1.1 → GET /v1/get_result', () => {
+  it('runs the documented flow: submit, poll until Ready, download the sample', async () => {
+    const created = await submit({ prompt: 'a red apple on a white table', seed: 42 })
+    expect(created.status).toBe(200)
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      polling_url: `${server.url}/v1/get_result?id=${created.body.id}`,
+      cost: 4,
+      input_mp: null,
+      output_mp: 0.79,
+    })
+    await server.waitForJob(created.body.id)
+    const result = await api(created.body.polling_url)
+    expect(result.status).toBe(200)
+    expect(result.body).toMatchObject({
+      id: created.body.id,
+      status: 'Ready',
+      progress: 1,
+      details: null,
+      preview: null,
+      result: { sample: expect.stringContaining('/files/jobs/'), prompt: 'a red apple on a white table', seed: 42 },
+    })
+    const image = await fetch(result.body.result.sample)
+    expect(image.status).toBe(200)
+    expect(image.headers.get('content-type')).toBe('image/jpeg')
+    const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata()
+    expect(meta).toMatchObject({ format: 'jpeg', width: 1024, height: 768 })
+  })
+
+  it('applies every documented default and honours each field', async () => {
+    const created = await submit({ prompt: 'x', width: 512, height: 256, output_format: 'webp', safety_tolerance: 6, prompt_upsampling: true, webhook_url: 'https://example.com/hook', webhook_secret: 's3cret' })
+    expect(created.status).toBe(200)
+    expect(created.body).toMatchObject({ status: 'Pending', webhook_url: 'https://example.com/hook', output_mp: 0.13 })
+    const job = await server.waitForJob(created.body.id)
+    expect(job.request).toMatchObject({
+      width: 512,
+      height: 256,
+      safetyTolerance: 6,
+      promptUpsampling: true,
+      output: { format: 'webp' },
+      webhook: { url: 'https://example.com/hook', secret: 's3cret' },
+    })
+    const defaults = await submit({})
+    const byDefault = await server.waitForJob(defaults.body.id)
+    expect(byDefault.request).toMatchObject({ prompt: '', width: 1024, height: 768, safetyTolerance: 2, promptUpsampling: false, output: { format: 'jpeg' } })
+    expect(Number.isSafeInteger(byDefault.request.seed)).toBe(true)
+  })
+
+  it('gives the same bytes for the same seed and different bytes for another', async () => {
+    const sample = async (seed: number) => {
+      const { body } = await submit({ prompt: 'reproducible', seed, width: 256, height: 256, output_format: 'png' })
+      await server.waitForJob(body.id)
+      const result = await api(body.polling_url)
+      return Buffer.from(await (await fetch(result.body.result.sample)).arrayBuffer())
+    }
+    const [a, b, c] = await Promise.all([sample(7), sample(7), sample(8)])
+    expect(a.equals(b)).toBe(true)
+    expect(a.equals(c)).toBe(false)
+  })
+
+  it('accepts an image_prompt as base64 and reports input_mp', async () => {
+    const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#00ff00' } }).png().toBuffer()
+    const created = await submit({ prompt: 'guided', image_prompt: png.toString('base64'), width: 256, height: 256 })
+    expect(created.status).toBe(200)
+    expect(created.body.input_mp).toBe(0.07)
+    expect((await server.waitForJob(created.body.id)).state).toBe('succeeded')
+  })
+})
+
+describe('bad input gets FastAPI-shaped 422s naming the field', () => {
+  it.each([
+    [{ width: 1000 }, ['body', 'width'], 'multiple_of'],
+    [{ width: 224 }, ['body', 'width'], 'greater_than_equal'],
+    [{ height: 1472 }, ['body', 'height'], 'less_than_equal'],
+    [{ width: '1024' }, ['body', 'width'], 'int_type'],
+    [{ width: 512.5 }, ['body', 'width'], 'int_from_float'],
+    [{ safety_tolerance: 7 }, ['body', 'safety_tolerance'], 'less_than_equal'],
+    [{ output_format: 'gif' }, ['body', 'output_format'], 'enum'],
+    [{ prompt_upsampling: 'yes' }, ['body', 'prompt_upsampling'], 'bool_type'],
+    [{ seed: 'abc' }, ['body', 'seed'], 'int_type'],
+    [{ prompt: 42 }, ['body', 'prompt'], 'string_type'],
+    [{ webhook_url: 'not a url' }, ['body', 'webhook_url'], 'url_parsing'],
+    [{ prompt: 'x'.repeat(1024 * 1024) }, ['body', 'prompt'], 'string_too_long'],
+    [{ image_prompt: 'not base64!!' }, ['body', 'image_prompt'], 'value_error'],
+    [{ image_prompt: Buffer.from('hello, not an image').toString('base64') }, ['body', 'image_prompt'], 'value_error'],
+    [[1, 2], ['body'], 'model_attributes_type'],
+  ])('%j → %j %s', async (body, loc, type) => {
+    const before = await server.fluxhost.store.jobs.countByState()
+    const response = await submit(body)
+    expect(response.status).toBe(422)
+    expect(response.body.detail).toContainEqual(expect.objectContaining({ loc, type, msg: expect.any(String) }))
+    expect(await server.fluxhost.store.jobs.countByState()).toEqual(before)
+  })
+
+  it('reports every bad field at once', async () => {
+    const response = await submit({ width: 100, height: 3000, safety_tolerance: -1 })
+    expect(response.body.detail.map((d: { loc: string[] }) => d.loc[1]).sort()).toEqual(['height', 'safety_tolerance', 'width'])
+  })
+
+  it('malformed JSON → 422 json_invalid; wrong content type → 415; empty body → 422 missing', async () => {
+    const bad = await api(`${server.url}/v1/flux-pro-1.1`, { rawBody: '{"prompt": ', headers: { 'content-type': 'application/json' } })
+    expect(bad.status).toBe(422)
+    expect(bad.body.detail[0]).toMatchObject({ type: 'json_invalid', loc: ['body', 11], msg: 'JSON decode error' })
+    const form = await api(`${server.url}/v1/flux-pro-1.1`, { rawBody: 'prompt=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    expect(form.status).toBe(415)
+    expect(form.body).toEqual({ detail: expect.stringContaining('application/json') })
+    const empty = await api(`${server.url}/v1/flux-pro-1.1`, { rawBody: '', headers: { 'content-type': 'application/json' } })
+    expect(empty.status).toBe(422)
+    expect(empty.body.detail[0]).toMatchObject({ type: 'missing', loc: ['body'] })
+  })
+
+  it('a body over the limit → 413 and no job', async () => {
+    const small = await startTestServer({ FLUXHOST_BODY_LIMIT: '2048' })
+    try {
+      const response = await api(`${small.url}/v1/flux-pro-1.1`, { body: { prompt: 'x'.repeat(4096) } })
+      expect(response.status).toBe(413)
+      expect(response.body).toEqual({ detail: expect.any(String) })
+      expect((await small.fluxhost.store.jobs.countByState()).queued).toBe(0)
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('get_result without id → 422; unknown id → 404 Task not found', async () => {
+    const missing = await api(`${server.url}/v1/get_result`)
+    expect(missing.status).toBe(422)
+    expect(missing.body.detail[0]).toMatchObject({ loc: ['query', 'id'], type: 'missing' })
+    const unknown = await api(`${server.url}/v1/get_result?id=nope`)
+    expect(unknown.status).toBe(404)
+    expect(unknown.body).toEqual({ id: 'nope', status: 'Task not found', result: null, progress: null, details: null, preview: null })
+  })
+})
+
+describe('keys', () => {
+  it('missing or wrong key → 401 {detail}; every header form works', async () => {
+    const none = await submit({ prompt: 'x' }, {}, null)
+    expect(none.status).toBe(401)
+    expect(none.body).toEqual({ detail: expect.stringContaining('Missing API key') })
+    const wrong = await submit({ prompt: 'x' }, {}, 'wrong')
+    expect(wrong.status).toBe(401)
+    expect(wrong.body).toEqual({ detail: 'Invalid or revoked API key.' })
+    for (const headers of [{ authorization: `Bearer ${KEY_A}` }, { 'x-api-key': KEY_A }, { 'x-key': KEY_A }] as Record<string, string>[]) {
+      expect((await submit({ prompt: 'x', width: 256, height: 256 }, headers, null)).status).toBe(200)
+    }
+  })
+
+  it('a key sees only its own jobs', async () => {
+    const { body } = await submit({ prompt: 'mine', width: 256, height: 256 })
+    const other = await api(`${server.url}/v1/get_result?id=${body.id}`, { key: KEY_B })
+    expect(other.status).toBe(404)
+    expect(other.body.status).toBe('Task not found')
+    expect((await api(`${server.url}/api/jobs/${body.id}`, { key: KEY_B })).status).toBe(404)
+    expect((await api(`${server.url}/api/jobs/${body.id}/cancel`, { method: 'POST', key: KEY_B })).status).toBe(404)
+  })
+})
+
+describe('X-Fluxhost-Simulate', () => {
+  const outcome = async (simulate: string) => {
+    const { body } = await submit({ prompt: 'x', width: 256, height: 256 }, { 'x-fluxhost-simulate': simulate })
+    await server.waitForJob(body.id)
+    return (await api(body.polling_url)).body
+  }
+
+  it('request_moderated, content_moderated and error end in BFL statuses and are not charged', async () => {
+    expect(await outcome('request_moderated')).toMatchObject({ status: 'Request Moderated', result: null, details: { code: 'REQUEST_MODERATED', 'Moderation Reasons': [expect.any(String)] } })
+    expect(await outcome('content_moderated')).toMatchObject({ status: 'Content Moderated', details: { code: 'CONTENT_MODERATED' } })
+    const error = await outcome('error')
+    expect(error).toMatchObject({ status: 'Error', details: { code: 'GENERATION_FAILED' } })
+    expect(await server.fluxhost.store.charges.forJob(error.id)).toBeUndefined()
+  })
+
+  it('rate_limited answers 429 with Retry-After and makes no job', async () => {
+    const before = await server.fluxhost.store.jobs.countByState()
+    const response = await submit({ prompt: 'x' }, { 'x-fluxhost-simulate': 'rate_limited' })
+    expect(response.status).toBe(429)
+    expect(response.headers.get('retry-after')).toBe('2')
+    expect(response.body).toEqual({ detail: expect.stringContaining('too many requests') })
+    expect(await server.fluxhost.store.jobs.countByState()).toEqual(before)
+  })
+
+  it('a bad header value → 422 naming the header', async () => {
+    const response = await submit({ prompt: 'x' }, { 'x-fluxhost-simulate': 'explode' })
+    expect(response.status).toBe(422)
+    expect(response.body.detail[0].loc).toEqual(['header', 'x-fluxhost-simulate'])
+  })
+
+  it('slow=<ms> shows Pending with rising progress before Ready', async () => {
+    const { body } = await submit({ prompt: 'x', width: 256, height: 256 }, { 'x-fluxhost-simulate': 'slow=1500' })
+    const seen: number[] = []
+    await new Promise<void>((resolve) => {
+      const unsubscribe = server.fluxhost.services.jobs.subscribe(body.id, (event) => {
+        if (event.type === 'progress') seen.push(event.progress)
+        if (event.type === 'progress' && event.progress >= 0.5) {
+          unsubscribe()
+          resolve()
+        }
+      })
+    })
+    const midway = await api(body.polling_url)
+    expect(midway.body).toMatchObject({ status: 'Pending', result: null })
+    expect(midway.body.progress).toBeGreaterThan(0)
+    expect(midway.body.progress).toBeLessThan(1)
+    await server.waitForJob(body.id)
+    expect((await api(body.polling_url)).body.status).toBe('Ready')
+  })
+})

@@ -1,0 +1,123 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, startServe } from '../helpers/child.js'
+import { api, KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+
+let server: TestServer
+let work: string
+beforeAll(async () => {
+  server = await startTestServer()
+  work = tempDir('fluxhost-cli-')
+})
+afterAll(async () => {
+  await server.close()
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+const local = () => ({ FLUXHOST_DATA_DIR: server.dataDir })
+
+describe('fluxhost CLI', () => {
+  it('prints help for every command and exits 0', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['generate', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['jobs', '--help'], ['jobs', 'list', '--help']]) {
+      const { code, stdout } = await runCli(args)
+      expect(code, args.join(' ')).toBe(0)
+      expect(stdout).toMatch(/Usage: fluxhost/)
+    }
+    const serveHelp = await runCli(['serve', '--help'])
+    expect(serveHelp.stdout).toContain('--worker-concurrency')
+    expect(serveHelp.stdout).toContain('FLUXHOST_DATA_DIR')
+  })
+
+  it('rejects bad configuration with exit 2, naming the variable', async () => {
+    const { code, stderr } = await runCli(['serve'], { FLUXHOST_PORT: 'http', FLUXHOST_DATA_DIR: work })
+    expect(code).toBe(2)
+    expect(stderr).toContain('FLUXHOST_PORT')
+    const bad = await runCli(['generate', 'x', '--width', 'wide'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--width must be a whole number')
+  })
+
+  it('keys create prints a key that works; keys revoke stops it at once', async () => {
+    const created = await runCli(['keys', 'create', '--name', 'ci-bot'], local())
+    expect(created.code).toBe(0)
+    const key = created.stdout.trim()
+    expect(key).toMatch(/^fh_[A-Za-z0-9_-]{32}$/)
+    expect((await api(`${server.url}/api/jobs`, { key })).status).toBe(200)
+    // A CLI run without FLUXHOST_API_KEYS must not disable the server's static keys.
+    expect((await api(`${server.url}/api/jobs`, { key: KEY_A })).status).toBe(200)
+
+    const listed = await runCli(['keys', 'list', '--json'], local())
+    const entry = (JSON.parse(listed.stdout) as { id: string; name: string; prefix: string }[]).find((k) => k.name === 'ci-bot')!
+    expect(key.startsWith(entry.prefix)).toBe(true)
+    expect(listed.stdout).not.toContain(key)
+
+    const revoked = await runCli(['keys', 'revoke', entry.id], local())
+    expect(revoked.code).toBe(0)
+    expect((await api(`${server.url}/api/jobs`, { key })).status).toBe(401)
+    expect((await runCli(['keys', 'revoke', 'key_nope'], local())).code).toBe(1)
+  })
+
+  it('generate in-process writes a reproducible image of the asked size and format', async () => {
+    const out = path.join(work, 'one.png')
+    const again = path.join(work, 'again.png')
+    const args = ['generate', 'a teal lighthouse', '--width', '256', '--height', '320', '--seed', '9']
+    const first = await runCli([...args, '-o', out], { FLUXHOST_DATA_DIR: path.join(work, 'data') })
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout.trim()).toBe(out)
+    expect(await sharp(out).metadata()).toMatchObject({ format: 'png', width: 256, height: 320 })
+    await runCli([...args, '-o', again], { FLUXHOST_DATA_DIR: path.join(work, 'data') })
+    expect(fs.readFileSync(out).equals(fs.readFileSync(again))).toBe(true)
+  })
+
+  it('generate writes one file per image and reports a failed job with exit 1', async () => {
+    const out = path.join(work, 'many.jpg')
+    const made = await runCli(['generate', 'many', '--num-images', '2', '--width', '256', '--height', '256', '-o', out], { FLUXHOST_DATA_DIR: path.join(work, 'data') })
+    expect(made.stdout.trim().split('\n')).toEqual([out, path.join(work, 'many-2.jpg')])
+    const failed = await runCli(['generate', 'nope', '--simulate', 'content_moderated', '-o', path.join(work, 'never.jpg')], { FLUXHOST_DATA_DIR: path.join(work, 'data') })
+    expect(failed.code).toBe(1)
+    expect(failed.stderr).toContain('CONTENT_MODERATED')
+    expect(fs.existsSync(path.join(work, 'never.jpg'))).toBe(false)
+  })
+
+  it('generate --server talks to a running server', async () => {
+    const out = path.join(work, 'remote.webp')
+    const { code, stdout, stderr } = await runCli(['generate', 'remote', '--server', server.url, '--key', KEY_A, '--width', '256', '--height', '256', '-o', out])
+    expect(code, stderr).toBe(0)
+    expect(stdout.trim()).toBe(out)
+    expect((await sharp(out).metadata()).format).toBe('webp')
+    const wrongKey = await runCli(['generate', 'remote', '--server', server.url, '--key', 'bad', '-o', out])
+    expect(wrongKey.code).toBe(1)
+    expect(wrongKey.stderr).toContain('UNAUTHORIZED')
+  })
+
+  it('jobs list, show and cancel work on the local data dir', async () => {
+    const created = await api(`${server.url}/api/jobs`, { body: { prompt: 'cancel from the CLI', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=30000' } })
+    const id = created.body.id as string
+    await server.waitUntilRunning(id)
+    const listed = await runCli(['jobs', 'list', '--state', 'running'], local())
+    expect(listed.stdout).toContain(id)
+    const shown = await runCli(['jobs', 'show', id], local())
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id, state: 'running' })
+    const canceled = await runCli(['jobs', 'cancel', id], local())
+    expect(canceled.stdout.trim()).toBe(`${id} canceled`)
+    // The server's worker learns of it through its lease and stops.
+    expect((await server.waitForJob(id)).state).toBe('canceled')
+    expect((await runCli(['jobs', 'show', 'nope'], local())).code).toBe(1)
+  })
+
+  it('serve creates and prints an admin key once when none exists', async () => {
+    const dataDir = path.join(work, 'fresh')
+    const first = await startServe({ FLUXHOST_DATA_DIR: dataDir })
+    await first.child.waitFor(/shown only this once:\s+(fh_\S+)/)
+    const key = first.child.stdout().match(/shown only this once:\s+(fh_\S+)/)![1]!
+    expect((await api(`${first.url}/api/jobs`, { key })).status).toBe(200)
+    first.child.process.kill('SIGTERM')
+    await first.child.exited
+    const second = await startServe({ FLUXHOST_DATA_DIR: dataDir })
+    second.child.process.kill('SIGTERM')
+    await second.child.exited
+    expect(second.child.stdout()).not.toContain('shown only this once')
+  })
+})

@@ -1,0 +1,105 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { readSse } from '../../src/cli/sse.js'
+import { openSqliteStore } from '../../src/store/open-store.js'
+import { startServe, type Child } from '../helpers/child.js'
+import { api, fetchStatus, tempDir } from '../helpers/server.js'
+
+const KEY = 'durability-key'
+const children: Child[] = []
+const dirs: string[] = []
+afterEach(() => {
+  for (const child of children.splice(0)) child.process.kill('SIGKILL')
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+async function serve(dataDir: string, env: Record<string, string> = {}) {
+  const started = await startServe({ FLUXHOST_DATA_DIR: dataDir, FLUXHOST_API_KEYS: KEY, ...env })
+  children.push(started.child)
+  return started
+}
+
+/** Reads the job's event stream until `stop` says so; returns the events seen. */
+async function follow(url: string, id: string, stop: (event: string, data: any) => boolean) {
+  const response = await fetch(`${url}/api/jobs/${id}/events`, { headers: { 'x-key': KEY } })
+  const seen: { event: string; data: any }[] = []
+  for await (const event of readSse(response.body!)) {
+    const data = JSON.parse(event.data)
+    seen.push({ event: event.event, data })
+    if (stop(event.event, data)) break
+  }
+  return seen
+}
+
+async function readRecords(dataDir: string, id: string) {
+  const { store } = await openSqliteStore(path.join(dataDir, 'fluxhost.db'))
+  try {
+    const job = await store.jobs.get(id)
+    const charges = await store.db.selectFrom('charges').selectAll().where('job_id', '=', id).execute()
+    return { job, charges }
+  } finally {
+    await store.close()
+  }
+}
+
+describe('durability', () => {
+  it('a job running when the server is SIGKILLed finishes exactly once after a restart', async () => {
+    const dataDir = tempDir()
+    dirs.push(dataDir)
+    const first = await serve(dataDir)
+    const created = await api(`${first.url}/v1/flux-pro-1.1`, { key: KEY, body: { prompt: 'survive', seed: 3, width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=3000' } })
+    const id = created.body.id as string
+    // Kill it mid-generation: after the first progress event, before the end.
+    await follow(first.url, id, (event) => event === 'progress')
+    first.child.process.kill('SIGKILL')
+    await first.child.exited
+
+    const orphaned = await readRecords(dataDir, id)
+    expect(orphaned.job).toMatchObject({ state: 'running', attempts: 1 })
+    expect(orphaned.charges).toHaveLength(0)
+
+    // Same host, dead pid: the new process re-queues the job at once instead of waiting out the 30 s lease.
+    const second = await serve(dataDir)
+    const events = await follow(second.url, id, (event, data) => event === 'state' && ['succeeded', 'failed', 'canceled'].includes(data.state))
+    const final = events.at(-1)!.data
+    expect(final).toMatchObject({ state: 'succeeded', attempts: 2 })
+    expect(await fetchStatus(final.result.images[0].url)).toBe(200)
+    await second.child.process.kill('SIGTERM')
+    expect((await second.child.exited).code).toBe(0)
+
+    const after = await readRecords(dataDir, id)
+    expect(after.charges).toHaveLength(1)
+    expect(after.job?.result?.images.map((i) => i.key)).toEqual([`jobs/${id}/a2/0.jpeg`])
+    // The crashed attempt's files are gone; only the finished attempt's remain.
+    expect(fs.readdirSync(path.join(dataDir, 'blobs/jobs', id))).toEqual(['a2'])
+  })
+
+  it('SIGTERM lets a running job finish within the grace period and exits 0', async () => {
+    const dataDir = tempDir()
+    dirs.push(dataDir)
+    const { child, url } = await serve(dataDir, { FLUXHOST_SHUTDOWN_GRACE_MS: '20000' })
+    const created = await api(`${url}/api/jobs`, { key: KEY, body: { prompt: 'finish me', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=1500' } })
+    await follow(url, created.body.id, (event) => event === 'progress')
+    child.process.kill('SIGTERM')
+    expect(await child.exited).toEqual({ code: 0, signal: null })
+    expect(child.stdout()).toContain('server:stopped')
+    expect((await readRecords(dataDir, created.body.id)).job?.state).toBe('succeeded')
+  })
+
+  it('SIGTERM re-queues a job that outlasts the grace period; the next start completes it', async () => {
+    const dataDir = tempDir()
+    dirs.push(dataDir)
+    const first = await serve(dataDir, { FLUXHOST_SHUTDOWN_GRACE_MS: '200' })
+    const created = await api(`${first.url}/api/jobs`, { key: KEY, body: { prompt: 'too slow', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=2000' } })
+    const id = created.body.id as string
+    await follow(first.url, id, (event) => event === 'progress')
+    first.child.process.kill('SIGTERM')
+    expect((await first.child.exited).code).toBe(0)
+    expect((await readRecords(dataDir, id)).job).toMatchObject({ state: 'queued', attempts: 0 })
+
+    const second = await serve(dataDir)
+    const events = await follow(second.url, id, (event, data) => event === 'state' && data.state === 'succeeded')
+    expect(events.at(-1)!.data.attempts).toBe(1)
+  })
+})

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readSse } from '../../src/cli/sse.js'
+import { api, fetchStatus, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
+
+let server: TestServer
+beforeAll(async () => {
+  server = await startTestServer({ FLUXHOST_WORKER_CONCURRENCY: '2' })
+})
+afterAll(async () => {
+  await server.close()
+})
+
+const create = (body: Record<string, unknown> = {}, headers: Record<string, string> = {}, key = KEY_A) =>
+  api(`${server.url}/api/jobs`, { body: { prompt: 'native', width: 256, height: 256, ...body }, headers, key })
+
+describe('native jobs API', () => {
+  it('creates, gets and renders a job with signed image URLs and its cost', async () => {
+    const created = await create({ numImages: 2, outputFormat: 'png', seed: 5 })
+    expect(created.status).toBe(202)
+    expect(created.body).toMatchObject({ object: 'job', state: 'queued', model: 'flux-pro-1.1', dialect: 'native', cost: { usd: '0.08', charged: false } })
+    await server.waitForJob(created.body.id)
+    const { body: job } = await api(`${server.url}/api/jobs/${created.body.id}`)
+    expect(job).toMatchObject({ state: 'succeeded', progress: 1, engine: 'preview', attempts: 1, cost: { usd: '0.08', charged: true } })
+    expect(job.result.images).toHaveLength(2)
+    expect(job.result.images[0]).toMatchObject({ width: 256, height: 256, contentType: 'image/png' })
+    for (const image of job.result.images) expect(await fetchStatus(image.url)).toBe(200)
+    const charge = await server.fluxhost.store.charges.forJob(job.id)
+    expect(charge).toMatchObject({ amount_micros: 80_000, images: 2 })
+    const usage = await api(`${server.url}/api/usage`)
+    expect(usage.body.total.usd).not.toBe('0.00')
+  })
+
+  it('validates with named fields and unknown fields are refused', async () => {
+    const response = await create({ width: 300, bogus: 1, numImages: 9 })
+    expect(response.status).toBe(422)
+    expect(response.body.error.code).toBe('VALIDATION_FAILED')
+    expect(response.body.error.issues.map((i: { loc: string[] }) => i.loc.join('.')).sort()).toEqual(['body.bogus', 'body.numImages'])
+    const size = await create({ width: 300 })
+    expect(size.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: 'width: Input should be a multiple of 32' })
+    const noKey = await api(`${server.url}/api/jobs`, { key: null })
+    expect(noKey.status).toBe(401)
+    expect(noKey.body.error).toMatchObject({ code: 'UNAUTHORIZED', requestId: noKey.headers.get('x-request-id') })
+  })
+
+  it('lists only the caller\'s jobs, newest first, with a cursor', async () => {
+    const mine = []
+    for (let i = 0; i < 3; i++) mine.push((await create({ prompt: `list ${i}` }, {}, KEY_B)).body.id)
+    const first = await api(`${server.url}/api/jobs?limit=2`, { key: KEY_B })
+    expect(first.body.data.map((j: { id: string }) => j.id)).toEqual([mine[2], mine[1]])
+    const second = await api(`${server.url}/api/jobs?limit=2&cursor=${first.body.nextCursor}`, { key: KEY_B })
+    expect(second.body.data.map((j: { id: string }) => j.id)).toEqual([mine[0]])
+    expect(second.body.nextCursor).toBeNull()
+    expect((await api(`${server.url}/api/jobs?limit=500`)).status).toBe(422)
+    expect((await api(`${server.url}/api/jobs?state=bogus`)).status).toBe(422)
+  })
+
+  it('cancels a queued job and a running one (aborting the engine); canceling again is a no-op; finished → 409', async () => {
+    // Two slow jobs fill both worker slots, so the third stays queued.
+    const running = [(await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id, (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id]
+    const queued = (await create()).body.id
+    await Promise.all(running.map((id) => server.waitUntilRunning(id)))
+    expect((await api(`${server.url}/api/jobs/${queued}`)).body.state).toBe('queued')
+
+    const canceledQueued = await api(`${server.url}/api/jobs/${queued}/cancel`, { method: 'POST' })
+    expect(canceledQueued.body).toMatchObject({ state: 'canceled', error: { code: 'JOB_CANCELED' } })
+
+    const canceledRunning = await api(`${server.url}/api/jobs/${running[0]}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } })
+    expect(canceledRunning.status).toBe(200)
+    expect(canceledRunning.body.state).toBe('canceled')
+    await api(`${server.url}/api/jobs/${running[1]}/cancel`, { method: 'POST' })
+    // The slots free up at once (not after 20 s), which proves the engines were aborted.
+    const next = (await create()).body.id
+    expect((await server.waitForJob(next)).state).toBe('succeeded')
+    expect(server.fluxhost.runner?.running()).toBe(0)
+    expect((await server.fluxhost.store.jobs.get(running[0]!))?.state).toBe('canceled')
+    expect(await server.fluxhost.blobs.stat(`jobs/${running[0]}/a1/0.jpeg`)).toBeUndefined()
+
+    expect((await api(`${server.url}/api/jobs/${queued}/cancel`, { method: 'POST' })).status).toBe(200)
+    const finished = await api(`${server.url}/api/jobs/${next}/cancel`, { method: 'POST' })
+    expect(finished.status).toBe(409)
+    expect(finished.body.error.code).toBe('JOB_NOT_CANCELABLE')
+    expect((await api(`${server.url}/api/jobs/nope/cancel`, { method: 'POST' })).status).toBe(404)
+  })
+
+  it('streams state and progress as server-sent events until the job ends', async () => {
+    const { body } = await create({}, { 'x-fluxhost-simulate': 'slow=800' })
+    const response = await fetch(`${server.url}/api/jobs/${body.id}/events`, { headers: { 'x-key': KEY_A } })
+    expect(response.headers.get('content-type')).toContain('text/event-stream')
+    const events: { event: string; data: any }[] = []
+    for await (const event of readSse(response.body!)) events.push({ event: event.event, data: JSON.parse(event.data) })
+    const states = events.filter((e) => e.event === 'state').map((e) => e.data.state)
+    expect(states[0]).toMatch(/queued|running/)
+    expect(states.at(-1)).toBe('succeeded')
+    const progress = events.filter((e) => e.event === 'progress').map((e) => e.data.progress)
+    expect(progress.length).toBeGreaterThan(2)
+    expect([...progress].sort((a, b) => a - b)).toEqual(progress)
+    expect(events.at(-1)!.data.result.images[0].url).toContain('/files/')
+  })
+
+  it('the event stream of a finished job sends one state and ends; another key gets 404', async () => {
+    const { body } = await create()
+    await server.waitForJob(body.id)
+    const response = await fetch(`${server.url}/api/jobs/${body.id}/events`, { headers: { 'x-key': KEY_A } })
+    const events = []
+    for await (const event of readSse(response.body!)) events.push(event)
+    expect(events).toHaveLength(1)
+    expect(await fetchStatus(`${server.url}/api/jobs/${body.id}/events`, { headers: { 'x-key': KEY_B } })).toBe(404)
+  })
+})
+
+describe('files', () => {
+  it('403 for a bad or missing signature, 403 once expired, 404 for unknown or escaping paths', async () => {
+    const { body } = await create()
+    const job = await server.waitForJob(body.id)
+    const { body: rendered } = await api(`${server.url}/api/jobs/${job.id}`)
+    const url = new URL(rendered.result.images[0].url)
+    expect(await fetchStatus(url.toString())).toBe(200)
+
+    const tampered = new URL(url)
+    tampered.searchParams.set('sig', `${url.searchParams.get('sig')!.slice(0, -2)}xx`)
+    const bad = await api(tampered.toString(), { key: null })
+    expect(bad.status).toBe(403)
+    expect(bad.body.error.code).toBe('FILE_SIGNATURE_INVALID')
+    expect((await api(`${url.origin}${url.pathname}`, { key: null })).status).toBe(403)
+
+    const signer = server.fluxhost.signer
+    const ghost = signer.sign('jobs/ghost/a1/0.jpeg')
+    expect((await api(`${server.url}/files/jobs/ghost/a1/0.jpeg?exp=${ghost.exp}&sig=${ghost.sig}`, { key: null })).status).toBe(404)
+    for (const path of ['/files/../secret', '/files/%2e%2e/secret', '/files/jobs/..%2f..%2fsecret', '/files/..%2Ffluxhost.db']) {
+      const escaped = signer.sign(decodeURIComponent(path.slice('/files/'.length)))
+      const response = await fetch(`${server.url}${path}?exp=${escaped.exp}&sig=${escaped.sig}`)
+      expect([403, 404], path).toContain(response.status)
+      expect(await response.text()).not.toMatch(/^[0-9a-f]{64}/)
+    }
+
+    server.clock.advance(3661_000)
+    const expired = await api(url.toString(), { key: null })
+    expect(expired.status).toBe(403)
+    expect(expired.body.error.code).toBe('FILE_URL_EXPIRED')
+  })
+})
+
+describe('system routes', () => {
+  it('health, models, metrics, openapi and docs answer', async () => {
+    const health = await api(`${server.url}/api/health`, { key: null })
+    expect(health.body).toMatchObject({ status: 'ok', database: 'ok', worker: { enabled: true, concurrency: 2 } })
+    const models = await api(`${server.url}/api/models`, { key: null })
+    expect(models.body.data[0]).toMatchObject({ id: 'flux-pro-1.1', priceUsd: 0.04, engines: ['preview'], size: { min: 256, max: 1440, multipleOf: 32 } })
+    const metrics = await fetch(`${server.url}/metrics`)
+    const text = await metrics.text()
+    for (const name of ['fluxhost_jobs{state="succeeded"}', 'fluxhost_queue_depth', 'fluxhost_engine_duration_seconds_bucket', 'fluxhost_http_request_duration_seconds_bucket']) {
+      expect(text).toContain(name)
+    }
+    const openapi = await api(`${server.url}/openapi.json`, { key: null })
+    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/flux-pro-1.1', '/v1/get_result', '/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/cancel', '/api/jobs/{id}/events']))
+    expect(await fetchStatus(`${server.url}/docs`)).toBe(200)
+    const notFound = await api(`${server.url}/api/nothing`, { key: null })
+    expect(notFound.body.error.code).toBe('NOT_FOUND')
+    expect((await api(`${server.url}/v1/flux-nothing`, { body: {} })).body).toEqual({ detail: 'Not Found' })
+  })
+})

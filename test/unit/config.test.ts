@@ -1,0 +1,55 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { environmentHelp } from '../../src/config/help.js'
+import { ConfigError, loadConfig } from '../../src/config/load-config.js'
+import { SETTINGS } from '../../src/config/settings.js'
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({}, {}, '/srv')
+    expect(config.host).toBe('127.0.0.1')
+    expect(config.port).toBe(8080)
+    expect(config.dataDir).toBe(path.resolve('/srv', '.fluxhost'))
+    expect(config.apiKeys).toEqual([])
+    expect(config.publicUrl).toBeNull()
+    expect(config.worker).toEqual({ enabled: true, concurrency: 2, leaseMs: 30_000, maxAttempts: 3, shutdownGraceMs: 10_000 })
+    expect(config.fileUrlTtlS).toBe(3600)
+    expect(config.pricesUsd['flux-pro-1.1']).toBe(0.04)
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('reads FLUXHOST_* and lets flags win', () => {
+    const config = loadConfig(
+      { FLUXHOST_PORT: '9000', FLUXHOST_API_KEYS: ' a, b ,,c', FLUXHOST_PUBLIC_URL: 'https://img.example.com/', FLUXHOST_WORKER: 'false', FLUXHOST_PRICES: 'flux-pro-1.1=0.05' },
+      { port: '9001' },
+    )
+    expect(config.port).toBe(9001)
+    expect(config.apiKeys).toEqual(['a', 'b', 'c'])
+    expect(config.publicUrl).toBe('https://img.example.com')
+    expect(config.worker.enabled).toBe(false)
+    expect(config.pricesUsd['flux-pro-1.1']).toBe(0.05)
+  })
+
+  it('reports every bad key at once, naming each', () => {
+    try {
+      loadConfig({ FLUXHOST_PORT: 'eighty', FLUXHOST_WORKER_CONCURRENCY: '0', FLUXHOST_PUBLIC_URL: 'ftp://x', FLUXHOST_PRICES: 'flux-9=1' })
+      expect.unreachable()
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError)
+      const problems = (error as ConfigError).problems.join('\n')
+      for (const name of ['FLUXHOST_PORT', 'FLUXHOST_WORKER_CONCURRENCY', 'FLUXHOST_PUBLIC_URL', 'FLUXHOST_PRICES']) expect(problems).toContain(name)
+    }
+    expect(() => loadConfig({}, { port: '-1' })).toThrow(/--port/)
+  })
+
+  it('documents every key in docs/configuration.md and in --help', () => {
+    const doc = fs.readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
+    const help = environmentHelp()
+    for (const setting of Object.values(SETTINGS)) {
+      expect(doc, setting.env).toContain(`\`${setting.env}\``)
+      expect(doc, setting.flag).toContain(`--${setting.flag}`)
+      expect(help).toContain(setting.env)
+    }
+  })
+})

@@ -1,0 +1,117 @@
+import os from 'node:os'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createSqliteQueue } from '../../src/queue/embedded/sqlite-queue.js'
+import { isOwnerDead, newOwnerId } from '../../src/queue/owner.js'
+import type { Store } from '../../src/store/store.js'
+import { testClock } from '../helpers/server.js'
+import { openTestStore, queuedJob } from '../helpers/store.js'
+
+let t: Awaited<ReturnType<typeof openTestStore>>
+let store: Store
+const clock = testClock()
+const LEASE = 10_000
+
+beforeEach(async () => {
+  t = await openTestStore()
+  store = t.store
+})
+afterEach(() => t.close())
+
+let counter = 0
+async function addJob(createdAt = clock.now()): Promise<string> {
+  const id = `job-${String(++counter).padStart(4, '0')}`
+  await store.jobs.insert(queuedJob(id, { createdAt: new Date(createdAt) }))
+  return id
+}
+
+const queue = (maxAttempts = 3) => createSqliteQueue({ db: store.db, clock, leaseMs: LEASE, maxAttempts })
+
+describe('embedded sqlite queue', () => {
+  it('hands each job to exactly one claimer, oldest first', async () => {
+    const ids = [await addJob(), await addJob(), await addJob()]
+    const q = queue()
+    const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => q.claim(`owner-${i}`)))
+    const claimed = claims.filter((job) => job !== undefined)
+    expect(claimed.map((job) => job.id).sort()).toEqual(ids)
+    expect(claimed.every((job) => job.state === 'running' && job.attempts === 1)).toBe(true)
+    expect(await q.claim('late')).toBeUndefined()
+    expect(await q.depth()).toBe(0)
+  })
+
+  it('claims only the filtered key when asked', async () => {
+    await addJob()
+    expect(await queue().claim('o', { apiKeyId: 'someone-else' })).toBeUndefined()
+    expect(await queue().claim('o', { apiKeyId: 'k' })).toBeDefined()
+  })
+
+  it('heartbeats only while the lease is ours and the job is running', async () => {
+    const id = await addJob()
+    const q = queue()
+    await q.claim('me')
+    expect(await q.extend(id, 'me', 0.5)).toBe(true)
+    expect((await store.jobs.get(id))?.progress).toBe(0.5)
+    expect(await q.extend(id, 'someone-else', 0.6)).toBe(false)
+    await store.jobs.cancel(id, clock.now())
+    expect(await q.extend(id, 'me', 0.7)).toBe(false)
+    expect(await store.jobs.complete(id, 'me', { result: { images: [], prompt: 'p', seed: 1 }, engine: 'x', now: clock.now() })).toBeUndefined()
+    expect((await store.jobs.get(id))?.state).toBe('canceled')
+  })
+
+  it('re-queues a job whose lease expired, and abandons it after maxAttempts', async () => {
+    const id = await addJob()
+    const q = queue(2)
+    const other = `${os.hostname()}-elsewhere:1:abcd`
+    await q.claim(other)
+    expect(await q.recover(newOwnerId())).toEqual({ requeued: [], abandoned: [] })
+    clock.advance(LEASE + 1)
+    expect(await q.recover(newOwnerId())).toEqual({ requeued: [id], abandoned: [] })
+    expect((await q.claim(other))?.attempts).toBe(2)
+    clock.advance(LEASE + 1)
+    expect(await q.recover(newOwnerId())).toEqual({ requeued: [], abandoned: [id] })
+    expect(await store.jobs.get(id)).toMatchObject({ state: 'failed', error: { code: 'JOB_ABANDONED' } })
+  })
+
+  it('re-queues at once a job whose worker process on this host is gone', async () => {
+    const id = await addJob()
+    const q = queue()
+    const self = newOwnerId()
+    // pid 2^22+1 is above Linux's pid_max default, so it cannot be a live process.
+    const dead = `${os.hostname()}:4194305:dead`
+    await q.claim(dead)
+    expect(isOwnerDead(dead, self)).toBe(true)
+    expect(await q.recover(self)).toEqual({ requeued: [id], abandoned: [] })
+  })
+
+  it('treats an earlier incarnation with our pid as dead, and ourselves and live pids as alive', () => {
+    const self = newOwnerId()
+    const [host, pid] = self.split(':')
+    expect(isOwnerDead(`${host}:${pid}:00000000`, self)).toBe(true)
+    expect(isOwnerDead(self, self)).toBe(false)
+    expect(isOwnerDead(`${host}:1:zz`, self)).toBe(false)
+    expect(isOwnerDead(`other-host:4194305:zz`, self)).toBe(false)
+  })
+
+  it('release puts a job back without counting the attempt; retryLater delays it', async () => {
+    const id = await addJob()
+    const q = queue()
+    await q.claim('me')
+    expect(await q.release(id, 'me')).toBe(true)
+    expect(await store.jobs.get(id)).toMatchObject({ state: 'queued', attempts: 0 })
+    await q.claim('me')
+    expect(await q.retryLater(id, 'me', 5_000)).toBe(true)
+    expect(await q.claim('me')).toBeUndefined()
+    clock.advance(5_001)
+    expect((await q.claim('me'))?.id).toBe(id)
+  })
+
+  it('wakes a waiting worker when a job is enqueued', async () => {
+    const q = queue()
+    // Far longer than the test's timeout: only the wake-up can end this wait in time.
+    const waiting = q.waitForWork(new AbortController().signal, 600_000)
+    await q.enqueued('x')
+    await waiting
+    // A wake-up that came before the wait is not lost either.
+    await q.enqueued('y')
+    await q.waitForWork(new AbortController().signal, 600_000)
+  })
+})

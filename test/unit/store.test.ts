@@ -1,0 +1,43 @@
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openSqliteStore } from '../../src/store/open-store.js'
+import type { Store } from '../../src/store/store.js'
+import { openTestStore, queuedJob } from '../helpers/store.js'
+
+let t: Awaited<ReturnType<typeof openTestStore>>
+let store: Store
+beforeEach(async () => {
+  t = await openTestStore()
+  store = t.store
+})
+afterEach(() => t.close())
+
+const job = (id: string, apiKeyId = 'k') => queuedJob(id, { apiKeyId })
+
+describe('job inserts (group commit)', () => {
+  it('commits concurrent inserts and round-trips every field', async () => {
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.jobs.insert(job(`j${String(i).padStart(2, '0')}`))))
+    expect((await store.jobs.countByState()).queued).toBe(50)
+    expect(await store.jobs.get('j07')).toEqual(job('j07'))
+  })
+
+  it('a bad row fails alone; its neighbours in the same batch are still written', async () => {
+    await store.jobs.insert(job('dup'))
+    const results = await Promise.allSettled([store.jobs.insert(job('a')), store.jobs.insert(job('dup')), store.jobs.insert(job('b', 'no-such-key')), store.jobs.insert(job('c'))])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled'])
+    expect((await store.jobs.list({ limit: 10 })).map((j) => j.id).sort()).toEqual(['a', 'c', 'dup'])
+  })
+
+  it('sees another connection\'s commits through dataVersion', async () => {
+    const other = (await openSqliteStore(path.join(t.dir, 'test.db'))).store
+    try {
+      const before = store.dataVersion()
+      await other.jobs.insert(job('from-elsewhere'))
+      // dataVersion is read once per event-loop turn; the next turn sees the new value.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(store.dataVersion()).not.toBe(before)
+    } finally {
+      await other.close()
+    }
+  })
+})
