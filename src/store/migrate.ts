@@ -1,9 +1,11 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely'
 import * as m0001 from './migrations/0001_init.js'
+import * as m0002 from './migrations/0002_queue_depth.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
+  '0002_queue_depth': m0002,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.

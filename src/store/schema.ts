@@ -46,8 +46,15 @@ export interface ChargesTable {
   created_at: number
 }
 
+/** One row (id 1): the number of queued jobs, kept by triggers (migration 0002). */
+export interface QueueStatsTable {
+  id: number
+  depth: number
+}
+
 export interface Database {
   jobs: JobsTable
+  queue_stats: QueueStatsTable
   api_keys: ApiKeysTable
   charges: ChargesTable
 }

@@ -114,4 +114,38 @@ describe('embedded sqlite queue', () => {
     await q.enqueued('y')
     await q.waitForWork(new AbortController().signal, 600_000)
   })
+
+  it('knows every queued job\'s position and the depth, through claims, retries, cancels and priorities', async () => {
+    const q = queue()
+    // More than twice the counting cap (256), so both ways of counting are exercised.
+    const ids = await Promise.all(Array.from({ length: 600 }, (_, i) => addJob(clock.now() + i)))
+    // The oracle: every queued row, sorted in claim order.
+    const expected = async () => {
+      const rows = await store.db.selectFrom('jobs').select(['id', 'priority', 'run_after']).where('state', '=', 'queued').execute()
+      rows.sort((a, b) => b.priority - a.priority || a.run_after - b.run_after || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      return rows.map((row) => row.id)
+    }
+    const check = async (sample: string[]) => {
+      const order = await expected()
+      expect(await q.depth()).toBe(order.length)
+      for (const id of sample) expect(await q.positionOf(id), id).toBe(order.includes(id) ? order.indexOf(id) : undefined)
+    }
+    const sample = () => [ids[0]!, ids[1]!, ids[100]!, ids[300]!, ids[343]!, ids[344]!, ids[345]!, ids[500]!, ids[599]!]
+    await check(sample())
+    expect(await q.positionOf(ids[0]!)).toBe(0)
+    expect(await q.positionOf(ids[599]!)).toBe(599)
+
+    const first = await q.claim('me')
+    await check([first!.id, ...sample()])
+    await q.retryLater(first!.id, 'me', 60_000)
+    await store.db.updateTable('jobs').set({ state: 'canceled' }).where('id', '=', ids[10]!).execute()
+    await store.db.updateTable('jobs').set({ priority: 5 }).where('id', 'in', [ids[400]!, ids[450]!]).execute()
+    await store.db.updateTable('jobs').set({ priority: -1 }).where('id', '=', ids[5]!).execute()
+    await check([ids[10]!, ids[5]!, ids[400]!, ids[450]!, ...sample()])
+    expect(await q.positionOf(ids[400]!)).toBe(0)
+    expect(await q.positionOf('no-such-job')).toBeUndefined()
+
+    await store.db.deleteFrom('jobs').where('id', '=', ids[20]!).execute()
+    await check(sample())
+  })
 })
