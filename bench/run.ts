@@ -7,11 +7,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { Agent, request } from 'undici'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DURATION = Number(process.env.BENCH_DURATION ?? 8)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 200)
+const SYNC_REQUESTS = Number(process.env.BENCH_SYNC_REQUESTS ?? 300)
 const KEY = 'bench-key'
 const children: ChildProcess[] = []
 
@@ -73,6 +75,59 @@ const createBody = JSON.stringify({ prompt: 'a red apple on a white table', widt
 const post = (url: string, headers: Record<string, string> = {}) =>
   load({ url: `${url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: createBody })
 
+// The create route of each dialect, with a body it accepts and its own way of passing the key.
+const seaartCreate = (url: string) =>
+  load({ url: `${url}/v1/queue/flux_pro_11`, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: createBody })
+const apiframeBody = JSON.stringify({ prompt: 'a red apple on a white table', model: 'flux-1.1-pro', fluxParams: { aspect_ratio: '4:3', seed: 42 } })
+const apiframeCreate = (url: string) =>
+  load({ url: `${url}/v2/images/generate`, method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: apiframeBody })
+
+/**
+ * The synchronous route's latency over the engine's own time: sequential requests (one at
+ * a time, so no queueing) for 512×512 images, each latency less the `timings.inference`
+ * the server reports. What remains is the API's, the queue's, the encoder's and the store's;
+ * `timings.encode` (encoding and writing the files) separates the encoder's share.
+ */
+async function syncOverhead(url: string, requests: number) {
+  const agent = new Agent({ connections: 1 })
+  const body = JSON.stringify({ model: 'flux-pro/v1.1', prompt: 'a red apple on a white table', image_size: 'square' })
+  const once = async () => {
+    const started = performance.now()
+    const response = await request(`${url}/v1/images/generations`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body,
+    })
+    const result = (await response.body.json()) as { timings: { inference: number; encode: number } }
+    const latency = performance.now() - started
+    if (response.statusCode !== 201) throw new Error(`sync request answered ${response.statusCode}`)
+    return { latency, inference: result.timings.inference * 1000, encode: result.timings.encode * 1000 }
+  }
+  for (let i = 0; i < 20; i++) await once() // warm-up
+  const samples = []
+  for (let i = 0; i < requests; i++) samples.push(await once())
+  await agent.close()
+  const pct = (values: number[], p: number) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 100) / 100
+  }
+  const overhead = samples.map((s) => s.latency - s.inference)
+  const ownOverhead = samples.map((s) => s.latency - s.inference - s.encode)
+  const encode = samples.map((s) => s.encode)
+  const latency = samples.map((s) => s.latency)
+  const inference = samples.map((s) => s.inference)
+  return {
+    requests,
+    size: '512x512 jpeg',
+    overheadMs: { p50: pct(overhead, 50), p90: pct(overhead, 90), p99: pct(overhead, 99), max: pct(overhead, 100) },
+    overheadWithoutEncodeMs: { p50: pct(ownOverhead, 50), p90: pct(ownOverhead, 90), p99: pct(ownOverhead, 99), max: pct(ownOverhead, 100) },
+    encodeMs: { p50: pct(encode, 50), p99: pct(encode, 99) },
+    latencyMs: { p50: pct(latency, 50), p99: pct(latency, 99) },
+    inferenceMs: { p50: pct(inference, 50), p99: pct(inference, 99) },
+  }
+}
+
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
   return response.json()
@@ -112,31 +167,66 @@ async function main() {
     const bare = await start(['--import', 'tsx', 'bench/bare-server.ts'], {})
     const api = await fluxhost(path.join(scratch, 'api'), {}, ['--no-worker'])
     const apiInfo = await fluxhost(path.join(scratch, 'api-info'), { FLUXHOST_LOG_LEVEL: 'info' }, ['--no-worker'])
+    // Each create load gets a server of its own, so every one starts on an empty queue.
+    const seaartApi = await fluxhost(path.join(scratch, 'api-seaart'), {}, ['--no-worker'])
+    const apiframeApi = await fluxhost(path.join(scratch, 'api-apiframe'), {}, ['--no-worker'])
     const full = await fluxhost(path.join(scratch, 'full'), { FLUXHOST_WORKER_CONCURRENCY: '2' })
     const readyId = await readyJob(full.url)
 
     // Warm-up so JIT and SQLite caches are in the same state for every contender.
     for (const url of [bare.url, api.url, apiInfo.url]) await load({ url: `${url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', 'x-key': KEY }, body: createBody, duration: 2 })
+    await load({ url: `${seaartApi.url}/v1/queue/flux_pro_11`, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: createBody, duration: 2 })
+    await load({ url: `${apiframeApi.url}/v2/images/generate`, method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: apiframeBody, duration: 2 })
 
     const bareCreate = await post(bare.url)
     const create = await post(api.url, { 'x-key': KEY })
     const createInfo = await post(apiInfo.url, { 'x-key': KEY })
+    const seaart = await seaartCreate(seaartApi.url)
+    const apiframe = await apiframeCreate(apiframeApi.url)
     const bareGet = await load({ url: `${bare.url}/v1/get_result?id=${readyId}` })
     const get = await load({ url: `${full.url}/v1/get_result?id=${readyId}`, headers: { 'x-key': KEY } })
+    const seaartStatus = await load({ url: `${full.url}/v1/queue/flux_pro_11/requests/${readyId}/status`, headers: { authorization: `Bearer ${KEY}` } })
+    const seaartResponse = await load({ url: `${full.url}/v1/queue/flux_pro_11/requests/${readyId}/response`, headers: { authorization: `Bearer ${KEY}` } })
+    const apiframeGet = await load({ url: `${full.url}/v2/jobs/${readyId}`, headers: { 'x-api-key': KEY } })
+    const nativeGet = await load({ url: `${full.url}/api/jobs/${readyId}`, headers: { 'x-key': KEY } })
+    const sync = await syncOverhead(full.url, SYNC_REQUESTS)
     const e2e = await endToEnd(full.url, E2E_JOBS)
 
+    const vs = (l: Load, bareLoad: Load) => ({ ...l, ratio: round(l.rps / bareLoad.rps) })
     results.create = { bare: bareCreate, fluxhost: create, fluxhostInfoLogs: createInfo, ratio: round(create.rps / bareCreate.rps), ratioInfoLogs: round(createInfo.rps / bareCreate.rps) }
+    results.create_by_dialect = { bfl: vs(create, bareCreate), seaart: vs(seaart, bareCreate), apiframe: vs(apiframe, bareCreate) }
     results.get_result = { bare: bareGet, fluxhost: get, ratio: round(get.rps / bareGet.rps) }
+    results.read_by_dialect = {
+      bfl: vs(get, bareGet),
+      seaartStatus: vs(seaartStatus, bareGet),
+      seaartResponse: vs(seaartResponse, bareGet),
+      apiframe: vs(apiframeGet, bareGet),
+      native: vs(nativeGet, bareGet),
+    }
+    results.sync_overhead = sync
     results.end_to_end = { jobs: E2E_JOBS, size: '256x256 jpeg', workerConcurrency: 2, ...e2e }
 
     const row = (name: string, l: Load, ratio?: number) =>
-      `${name.padEnd(40)} ${String(l.rps).padStart(7)} req/s  p50 ${String(l.p50).padStart(3)} ms  p99 ${String(l.p99).padStart(4)} ms${ratio === undefined ? '' : `  ratio ${ratio}`}${l.non2xx || l.errors ? `  (${l.non2xx} non-2xx, ${l.errors} errors)` : ''}`
+      `${name.padEnd(44)} ${String(l.rps).padStart(7)} req/s  p50 ${String(l.p50).padStart(3)} ms  p99 ${String(l.p99).padStart(4)} ms${ratio === undefined ? '' : `  ratio ${ratio}`}${l.non2xx || l.errors ? `  (${l.non2xx} non-2xx, ${l.errors} errors)` : ''}`
+    const rowVs = (name: string, l: Load, bareLoad: Load) => row(name, l, round(l.rps / bareLoad.rps))
     console.log(`\nfluxhost benchmark — ${results.machine}; ${CONNECTIONS} connections, ${DURATION} s each\n`)
     console.log(row('bare Fastify POST (same schema)', bareCreate))
-    console.log(row('POST /v1/flux-pro-1.1 (log warn)', create, round(create.rps / bareCreate.rps)))
-    console.log(row('POST /v1/flux-pro-1.1 (log info)', createInfo, round(createInfo.rps / bareCreate.rps)))
+    console.log(rowVs('POST /v1/flux-pro-1.1 (log warn)', create, bareCreate))
+    console.log(rowVs('POST /v1/flux-pro-1.1 (log info)', createInfo, bareCreate))
+    console.log(rowVs('POST /v1/queue/flux_pro_11 (SeaArt)', seaart, bareCreate))
+    console.log(rowVs('POST /v2/images/generate (Apiframe)', apiframe, bareCreate))
     console.log(row('bare Fastify GET (same body)', bareGet))
-    console.log(row('GET /v1/get_result (Ready job)', get, round(get.rps / bareGet.rps)))
+    console.log(rowVs('GET /v1/get_result (Ready job)', get, bareGet))
+    console.log(rowVs('GET …/requests/:id/status (SeaArt)', seaartStatus, bareGet))
+    console.log(rowVs('GET …/requests/:id/response (SeaArt)', seaartResponse, bareGet))
+    console.log(rowVs('GET /v2/jobs/:id (Apiframe)', apiframeGet, bareGet))
+    console.log(rowVs('GET /api/jobs/:id (native)', nativeGet, bareGet))
+    console.log(
+      `POST /v1/images/generations (AIML, sync), 512x512, ${sync.requests} sequential (latency p50 ${sync.latencyMs.p50} ms, engine p50 ${sync.inferenceMs.p50} ms):\n` +
+        `  latency over engine time            p50 ${sync.overheadMs.p50} ms, p90 ${sync.overheadMs.p90} ms, p99 ${sync.overheadMs.p99} ms\n` +
+        `  of which encoding + writing the jpeg p50 ${sync.encodeMs.p50} ms, p99 ${sync.encodeMs.p99} ms\n` +
+        `  over engine and encoding            p50 ${sync.overheadWithoutEncodeMs.p50} ms, p90 ${sync.overheadWithoutEncodeMs.p90} ms, p99 ${sync.overheadWithoutEncodeMs.p99} ms`,
+    )
     console.log(`end to end, preview 256x256, ${E2E_JOBS} jobs: ${e2e.jobsPerS} jobs/s (${e2e.seconds} s)\n`)
     fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
   } finally {

@@ -72,6 +72,8 @@ export interface JobResult {
   seed: number
   /** Time the engine took, without queueing, encoding and storing. */
   inferenceMs?: number
+  /** Milliseconds fluxhost then spent encoding and storing the images. */
+  encodeMs?: number
 }
 
 export interface JobError {

@@ -91,6 +91,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     const inferenceMs = performance.now() - engineStarted
     metrics.engineDuration.observe({ engine: routed.engine, outcome: 'ok' }, inferenceMs / 1000)
 
+    const encodeStarted = performance.now()
     const images: JobImage[] = []
     for (const [index, image] of routed.output.images.entries()) {
       const encoded = await encodeImage(image, job.request.output)
@@ -100,7 +101,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     }
     if (signal.aborted) throw new EngineError('canceled', 'aborted after generation')
 
-    const result = { images, prompt: routed.output.prompt ?? job.request.prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10 }
+    const result = { images, prompt: routed.output.prompt ?? job.request.prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10, encodeMs: Math.round((performance.now() - encodeStarted) * 10) / 10 }
     const completed = await store.transaction(async (tx) => {
       const done = await tx.jobs.complete(job.id, owner, { result, engine: routed.engine, now: clock.now() })
       if (done) {

@@ -29,7 +29,7 @@ describe('AIML images: the seed replayed', () => {
     expect(response.status).toBe(201)
     expect(response.body).toEqual({
       images: [{ url: expect.stringContaining('/files/'), width: 1024, height: 768, content_type: 'image/jpeg' }],
-      timings: { inference: expect.any(Number) },
+      timings: { inference: expect.any(Number), encode: expect.any(Number) },
       seed: 1,
       has_nsfw_concepts: [false],
       prompt: 'text',
@@ -37,6 +37,7 @@ describe('AIML images: the seed replayed', () => {
       data: [{ url: response.body.images[0].url }],
     })
     expect(response.body.timings.inference).toBeGreaterThan(0)
+    expect(response.body.timings.encode).toBeGreaterThan(0)
   })
 
   it("seed 004's Python example: image_size {width: 1024, height: 320}", async () => {

@@ -107,6 +107,31 @@ describe('fluxhost CLI', () => {
     expect((await runCli(['jobs', 'show', 'nope'], local())).code).toBe(1)
   })
 
+  it('usage prints what one key was charged, per day and model, as a table and as JSON', async () => {
+    const key = (await runCli(['keys', 'create', '--name', 'usage-bot'], local())).stdout.trim()
+    const id = (JSON.parse((await runCli(['keys', 'list', '--json'], local())).stdout) as { id: string; name: string }[]).find((k) => k.name === 'usage-bot')!.id
+    const made = await api(`${server.url}/v1/images/generations`, { key, body: { model: 'flux-pro/v1.1', prompt: 'two apples', image_size: 'square', num_images: 2 } })
+    expect(made.status).toBe(201)
+    const failed = await api(`${server.url}/v1/images/generations`, { key, body: { model: 'flux-pro/v1.1', prompt: 'x', image_size: 'square' }, headers: { 'x-fluxhost-simulate': 'error' } })
+    expect(failed.status).toBe(500)
+
+    const json = await runCli(['usage', '--key', id, '--json'], local())
+    expect(json.code, json.stderr).toBe(0)
+    const today = new Date().toISOString().slice(0, 10)
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      keyId: id,
+      total: { usd: '0.08', images: 2, jobs: 1 },
+      days: 30,
+      window: { usd: '0.08', images: 2, jobs: 1 },
+      byModel: [{ model: 'flux-pro-1.1', usd: '0.08', images: 2, jobs: 1 }],
+      daily: [{ day: today, model: 'flux-pro-1.1', usd: '0.08', images: 2, jobs: 1 }],
+    })
+    const text = await runCli(['usage', '--key', id], local())
+    expect(text.stdout).toMatch(new RegExp(`${today}\\s+flux-pro-1\\.1\\s+1\\s+2\\s+0\\.08`))
+    expect((await runCli(['usage', '--days', '0'], local())).code).toBe(2)
+    expect((await runCli(['usage', '--key', 'key_nope'], local())).code).toBe(1)
+  })
+
   it('serve creates and prints an admin key once when none exists', async () => {
     const dataDir = path.join(work, 'fresh')
     const first = await startServe({ FLUXHOST_DATA_DIR: dataDir })

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Clock } from '../../domain/clock.js'
 import { ERRORS } from '../../domain/errors.js'
+import { compileOnce } from '../../store/compiled.js'
 import { rowToJob } from '../../store/job-row.js'
 import type { Database } from '../../store/schema.js'
 import type { JobQueue, RecoveryReport } from '../job-queue.js'
@@ -50,6 +51,45 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
       .where('lease_owner', '=', owner)
       .executeTakeFirst()
       .then((r) => Number(r.numUpdatedRows) === 1)
+
+  // Queue order is (priority desc, run_after, id). Counting the jobs ahead of a job costs a
+  // step per job, so count the side that is short: its position is the depth (kept by
+  // triggers, migration 0002) less the jobs behind it, and a new job has next to nothing
+  // behind it. Depth and count come from one statement, so from one snapshot. `indexed by`
+  // keeps SQLite on the queue's partial index for the ranges. Compiled once: hot path.
+  const positions = {
+    fromBack: compileOnce<{ depth: number; behind: number }>(
+      {
+        compile: () =>
+          sql<{ depth: number; behind: number }>`
+            select
+              (select depth from queue_stats where id = 1) as depth,
+              (select count(*) from (select 1 from jobs j indexed by jobs_queue
+                  where j.state = 'queued' and j.priority < me.priority limit ${CAP}))
+              + (select count(*) from (select 1 from jobs j indexed by jobs_queue
+                  where j.state = 'queued' and j.priority = me.priority
+                    and (j.run_after, j.id) > (me.run_after, me.id) limit ${CAP})) as behind
+            from jobs me
+            where me.id = ${''} and me.state = 'queued'
+          `.compile(db),
+      },
+      3,
+    ),
+    fromFront: compileOnce<{ ahead: number }>(
+      {
+        compile: () =>
+          sql<{ ahead: number }>`
+            select
+              (select count(*) from jobs j indexed by jobs_queue where j.state = 'queued' and j.priority > me.priority)
+              + (select count(*) from jobs j indexed by jobs_queue
+                  where j.state = 'queued' and j.priority = me.priority and (j.run_after, j.id) < (me.run_after, me.id)) as ahead
+            from jobs me
+            where me.id = ${''} and me.state = 'queued'
+          `.compile(db),
+      },
+      1,
+    ),
+  }
 
   return {
     async enqueued() {
@@ -178,34 +218,12 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
     },
 
     async positionOf(jobId) {
-      // Queue order is (priority desc, run_after, id). Counting the jobs ahead costs a
-      // step per job, so count the side that is short: a job's position is the depth
-      // (kept by triggers, migration 0002) less the jobs behind it, and a new job has
-      // next to nothing behind it. Both are read in one statement, so from one snapshot.
-      // `indexed by` keeps SQLite on the queue's partial index for the range.
-      const { rows } = await sql<{ depth: number; behind: number }>`
-        select
-          (select depth from queue_stats where id = 1) as depth,
-          (select count(*) from (select 1 from jobs j indexed by jobs_queue
-              where j.state = 'queued' and j.priority < me.priority limit ${CAP}))
-          + (select count(*) from (select 1 from jobs j indexed by jobs_queue
-              where j.state = 'queued' and j.priority = me.priority
-                and (j.run_after, j.id) > (me.run_after, me.id) limit ${CAP})) as behind
-        from jobs me
-        where me.id = ${jobId} and me.state = 'queued'
-      `.execute(db)
+      const { rows } = await db.executeQuery(positions.fromBack([CAP, CAP, jobId]))
       const row = rows[0]
       if (!row) return undefined
       if (Number(row.behind) < CAP) return Number(row.depth) - 1 - Number(row.behind)
       // Deep in a long queue: count the jobs ahead (it costs as much as the position).
-      const ahead = await sql<{ ahead: number }>`
-        select
-          (select count(*) from jobs j indexed by jobs_queue where j.state = 'queued' and j.priority > me.priority)
-          + (select count(*) from jobs j indexed by jobs_queue
-              where j.state = 'queued' and j.priority = me.priority and (j.run_after, j.id) < (me.run_after, me.id)) as ahead
-        from jobs me
-        where me.id = ${jobId} and me.state = 'queued'
-      `.execute(db)
+      const ahead = await db.executeQuery(positions.fromFront([jobId]))
       return ahead.rows[0] ? Number(ahead.rows[0].ahead) : undefined
     },
 

@@ -77,7 +77,13 @@ export const generationsResponse = {
         type: 'array',
         items: { type: 'object', properties: { url: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' }, content_type: { type: 'string' } } },
       },
-      timings: { type: 'object', properties: { inference: { type: 'number', description: 'Seconds the engine took.' } } },
+      timings: {
+        type: 'object',
+        properties: {
+          inference: { type: 'number', description: 'Seconds the engine took.' },
+          encode: { type: 'number', description: 'Seconds fluxhost then took to encode and store the images.' },
+        },
+      },
       seed: { type: 'integer' },
       has_nsfw_concepts: { type: 'array', items: { type: 'boolean' } },
       prompt: { type: 'string' },
