@@ -16,7 +16,7 @@ import type { ImageEngine } from './engines/engine.js'
 import { createPreviewEngine } from './engines/preview/preview-engine.js'
 import { createEngineRouter } from './engines/router.js'
 import { withSimulation } from './engines/simulation.js'
-import { createUrlFetcher } from './images/fetch-url.js'
+import { createOutbound } from './net/outbound.js'
 import { MAX_INPUT_BYTES } from './images/probe.js'
 import { createMetrics } from './observability/metrics.js'
 import { createSqliteQueue } from './queue/embedded/sqlite-queue.js'
@@ -87,7 +87,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const routeTable = Object.fromEntries(MODEL_IDS.map((id) => [id, [preview].map(engineFor)])) as Record<ModelId, ImageEngine[]>
   const router = createEngineRouter(routeTable)
 
-  const fetcher = createUrlFetcher({
+  const fetcher = createOutbound({
     allowPrivate: config.allowPrivateUrls,
     timeoutMs: 15_000,
     maxBytes: MAX_INPUT_BYTES,

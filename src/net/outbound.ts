@@ -23,14 +23,22 @@ export class FetchRefused extends Error {
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void
 
+/** What a POST to a client's URL (a webhook) came back with. */
+export interface PostOutcome {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  /** The first bytes of the answer, for the delivery log. */
+  bodyStart: string
+}
+
 /**
- * Fetches a URL given by a client (an image prompt) without letting the client aim the
- * server at itself or its network: http(s) only; every address a host name resolves to is
+ * Talks to URLs given by clients (image prompts to fetch, webhooks to call) without letting
+ * a client aim the server at itself or its network: http(s) only; every address a host name resolves to is
  * checked, and the connection is made to a checked address (so a DNS answer that changes
  * between check and connect cannot slip through); redirects are followed by hand, each hop
  * checked the same way; time and size are bounded.
  */
-export function createUrlFetcher(policy: FetchPolicy) {
+export function createOutbound(policy: FetchPolicy) {
   const isBlocked = policy.isBlocked ?? isBlockedAddress
   const allowed = (address: string) => policy.allowPrivate || !isBlocked(address)
 
@@ -69,6 +77,56 @@ export function createUrlFetcher(policy: FetchPolicy) {
 
   return {
     policy,
+    /**
+     * Checks a URL before it is accepted (a job's webhook_url): scheme, and every address its
+     * host resolves to now. The connection is checked again when it is made.
+     */
+    async vet(raw: string): Promise<void> {
+      const url = check(raw)
+      const host = url.hostname.replace(/^\[|\]$/g, '')
+      if (net.isIP(host)) return
+      let addresses: dns.LookupAddress[]
+      try {
+        addresses = await dns.promises.lookup(host, { all: true })
+      } catch (error) {
+        throw new FetchRefused(`${host} could not be resolved (${(error as NodeJS.ErrnoException).code ?? 'DNS error'})`)
+      }
+      if (!addresses.some((a) => allowed(a.address))) {
+        throw new FetchRefused(`${host} resolves only to private or reserved addresses (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)
+      }
+    },
+
+    /**
+     * POSTs a body and reports the answer. Redirects are not followed (a 3xx is an answer
+     * like any other); the whole exchange is bounded by `timeoutMs`. Throws FetchRefused when
+     * there is no answer: refused address, connection error, timeout.
+     */
+    async post(raw: string, body: string, headers: Record<string, string>, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PostOutcome> {
+      const deadline = AbortSignal.timeout(options.timeoutMs ?? policy.timeoutMs)
+      const abort = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline
+      const url = check(raw)
+      try {
+        const response = await request(url, { method: 'POST', dispatcher: agent, signal: abort, headers, body })
+        let bodyStart = ''
+        for await (const chunk of response.body) {
+          if (bodyStart.length < 512) bodyStart += (chunk as Buffer).toString('utf8', 0, 512 - bodyStart.length)
+          else {
+            discard(response.body)
+            break
+          }
+        }
+        return { status: response.statusCode, headers: response.headers, bodyStart }
+      } catch (error) {
+        if (deadline.aborted) throw new FetchRefused(`no answer within ${(options.timeoutMs ?? policy.timeoutMs) / 1000} s`)
+        if (options.signal?.aborted) throw new FetchRefused('stopped')
+        const cause = (error as { cause?: unknown }).cause ?? error
+        if (cause instanceof FetchRefused || (error as Error).message.includes('private or reserved')) {
+          throw new FetchRefused(`${(cause as Error).message} (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)
+        }
+        throw new FetchRefused(`could not connect: ${(cause as Error).message ?? 'network error'}`)
+      }
+    },
+
     /** The body of a 200 response, at most `maxBytes`. */
     async fetch(raw: string, signal?: AbortSignal): Promise<{ data: Buffer; contentType: string | undefined }> {
       const deadline = AbortSignal.timeout(policy.timeoutMs)
@@ -135,4 +193,4 @@ function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
   body.destroy()
 }
 
-export type UrlFetcher = ReturnType<typeof createUrlFetcher>
+export type Outbound = ReturnType<typeof createOutbound>

@@ -1,5 +1,5 @@
 import { validationError } from '../domain/errors.js'
-import { FetchRefused, type UrlFetcher } from '../images/fetch-url.js'
+import { FetchRefused, type Outbound } from '../net/outbound.js'
 import { probeInputImage, type ProbeResult } from '../images/probe.js'
 
 /** An input image as a client gave it: bytes (base64 in the request) or a URL to fetch. */
@@ -14,7 +14,7 @@ export interface ImagePromptInput {
  * Gets the image's bytes (fetching a URL safely) and checks they are an image fluxhost
  * accepts. Any problem is a validation error naming the client's field.
  */
-export async function loadImagePrompt(input: ImagePromptInput, fetcher: UrlFetcher): Promise<{ data: Buffer; probe: Extract<ProbeResult, { ok: true }> }> {
+export async function loadImagePrompt(input: ImagePromptInput, fetcher: Outbound): Promise<{ data: Buffer; probe: Extract<ProbeResult, { ok: true }> }> {
   let data: Buffer
   if ('url' in input.source) {
     try {

@@ -8,7 +8,7 @@ import type { ModelId } from '../domain/models.js'
 import { checkRequest } from '../domain/validate.js'
 import type { BlobStore } from '../blobs/blob-store.js'
 import type { EngineRouter } from '../engines/router.js'
-import type { UrlFetcher } from '../images/fetch-url.js'
+import type { Outbound } from '../net/outbound.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
@@ -28,7 +28,7 @@ export interface JobServiceDeps {
   events: JobEvents
   blobs: BlobStore
   router: EngineRouter
-  fetcher: UrlFetcher
+  fetcher: Outbound
   clock: Clock
   logger: Logger
   newJobId(): string

@@ -1,8 +1,8 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isBlockedAddress } from '../../src/images/address-policy.js'
-import { createUrlFetcher, FetchRefused } from '../../src/images/fetch-url.js'
+import { isBlockedAddress } from '../../src/net/address-policy.js'
+import { createOutbound, FetchRefused } from '../../src/net/outbound.js'
 
 let server: http.Server
 let base: string
@@ -31,8 +31,8 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve))
 })
 
-const open = createUrlFetcher({ allowPrivate: true, timeoutMs: 500, maxBytes: 5_000, maxRedirects: 3 })
-const strict = createUrlFetcher({ allowPrivate: false, timeoutMs: 500, maxBytes: 5_000, maxRedirects: 3 })
+const open = createOutbound({ allowPrivate: true, timeoutMs: 500, maxBytes: 5_000, maxRedirects: 3 })
+const strict = createOutbound({ allowPrivate: false, timeoutMs: 500, maxBytes: 5_000, maxRedirects: 3 })
 
 const refusal = async (promise: Promise<unknown>) => {
   const error = await promise.then(() => undefined, (e: unknown) => e)
@@ -63,7 +63,7 @@ describe('url fetcher', () => {
   it('checks every redirect hop: an allowed host cannot send the fetch to a blocked one', async () => {
     // A policy that lets this test's loopback server through but blocks link-local, so the
     // first hop is allowed and the redirect to the metadata address must be refused.
-    const metadataBlocked = createUrlFetcher({
+    const metadataBlocked = createOutbound({
       allowPrivate: false,
       timeoutMs: 500,
       maxBytes: 5_000,
