@@ -1,4 +1,5 @@
 import { randomFillSync, randomInt } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -25,6 +26,9 @@ import { createJobService } from './services/jobs.js'
 import { createKeyService } from './services/keys.js'
 import type { Services } from './services/services.js'
 import { createSystemService } from './services/system.js'
+import { createWebhookService } from './services/webhooks.js'
+import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
+import { createWebhookBodies } from './api/webhook-bodies.js'
 import { openSqliteStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
 import { createRunner, type Runner } from './worker/runner.js'
@@ -49,6 +53,8 @@ export interface Fluxhost {
   readonly signer: UrlSigner
   readonly runner: Runner | undefined
   readonly app: FastifyInstance | undefined
+  /** `attempt` ({deliveryId, jobId, outcome, latencyMs}) after each webhook attempt is recorded. */
+  readonly webhookEvents: EventEmitter
   /** Which engines serve each model, in failover order. */
   readonly routes: Readonly<Record<ModelId, readonly string[]>>
   /** Starts the workers and, with HTTP, listens. Returns the base URL when listening. */
@@ -87,7 +93,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const routeTable = Object.fromEntries(MODEL_IDS.map((id) => [id, [preview].map(engineFor)])) as Record<ModelId, ImageEngine[]>
   const router = createEngineRouter(routeTable)
 
-  const fetcher = createOutbound({
+  const outbound = createOutbound({
     allowPrivate: config.allowPrivateUrls,
     timeoutMs: 15_000,
     maxBytes: MAX_INPUT_BYTES,
@@ -97,21 +103,24 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const metrics = createMetrics()
   metrics.watch({ countByState: () => store.jobs.countByState(), queueDepth: () => queue.depth() })
 
-  const services: Services = {
-    jobs: createJobService({
+  let dispatcher: WebhookDispatcher | undefined
+  const jobs = createJobService({
       store,
       queue,
       events,
       blobs,
       router,
-      fetcher,
+      outbound,
       clock,
       logger,
       newJobId: uuidv7,
       newSeed: () => randomInt(1, 2 ** 32),
       pricesUsd: config.pricesUsd,
       allowSimulate: config.allowSimulate,
-    }),
+    })
+  const services: Services = {
+    jobs,
+    webhooks: createWebhookService({ store, jobs, clock, wake: () => dispatcher?.wake() }),
     keys: createKeyService({ store, clock, newId: () => `key_${uuidv7().replace(/-/g, '')}`, staticKeys: config.apiKeys }),
     system: createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd }),
   }
@@ -133,6 +142,32 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         filter: options.workerKeyId === undefined ? undefined : { apiKeyId: options.workerKeyId },
       })
     : undefined
+
+  // Webhooks go out from every process that runs workers for all keys (not the CLI's own).
+  let listeningUrl: string | undefined
+  const webhookEvents = new EventEmitter()
+  webhookEvents.setMaxListeners(0)
+  const owner = runner?.owner
+  if (runner && owner && options.workerKeyId === undefined) {
+    dispatcher = createWebhookDispatcher({
+      store,
+      outbound,
+      events,
+      clock,
+      logger,
+      owner,
+      scheduleMs: config.webhooks.scheduleMs,
+      timeoutMs: config.webhooks.timeoutMs,
+      concurrency: config.webhooks.concurrency,
+      secretFor: (apiKeyId) => services.keys.webhookSecret(apiKeyId),
+      render: createWebhookBodies(signer, () => config.publicUrl ?? listeningUrl ?? `http://${config.host}:${config.port}`),
+      userAgent: `fluxhost/${readVersion()} (webhooks)`,
+      onAttempt: (attempt) => {
+        metrics.webhookAttempts.observe({ outcome: attempt.outcome }, attempt.latencyMs / 1000)
+        webhookEvents.emit('attempt', attempt)
+      },
+    })
+  }
 
   const app =
     options.http === false
@@ -176,22 +211,25 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     signer,
     runner,
     app,
+    webhookEvents,
     routes: Object.fromEntries(MODEL_IDS.map((id) => [id, routeTable[id].map((e) => e.name)])) as Record<ModelId, string[]>,
 
     async start() {
       await runner?.start()
+      await dispatcher?.start()
       if (!app) return undefined
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address()
       const port = typeof address === 'object' && address ? address.port : config.port
       const host = config.host.includes(':') ? `[${config.host}]` : config.host
-      return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`
+      listeningUrl = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`
+      return listeningUrl
     },
 
     close(graceMs = config.worker.shutdownGraceMs) {
       closing ??= (async () => {
-        await Promise.all([closeHttp(graceMs), runner?.stop(graceMs)])
-        await Promise.all([store.close(), fetcher.close()])
+        await Promise.all([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
+        await Promise.all([store.close(), outbound.close()])
       })()
       return closing
     },

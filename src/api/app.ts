@@ -14,6 +14,7 @@ import { fileRoutes } from './file-routes.js'
 import { installJsonParser } from './json-body.js'
 import { eventRoutes } from './native/event-routes.js'
 import { jobRoutes } from './native/job-routes.js'
+import { webhookRoutes } from './native/webhook-routes.js'
 import { renderNativeError } from './native/render.js'
 import { systemRoutes } from './native/system-routes.js'
 import { requireKey } from './auth.js'
@@ -85,6 +86,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     scope.addHook('onRequest', requireKey(deps.services.keys))
     await jobRoutes(scope, deps)
     await eventRoutes(scope, deps)
+    await webhookRoutes(scope, deps)
   })
   await app.register(async (scope) => systemRoutes(scope, deps))
   await app.register(async (scope) => fileRoutes(scope, deps))

@@ -17,7 +17,12 @@ export function urlsFor(base: string, signer: UrlSigner): UrlContext {
   }
 }
 
+/** The base URL clients reach us at: FLUXHOST_PUBLIC_URL, else the request's own host. */
+export function baseUrl(request: FastifyRequest, publicUrl: string | null): string {
+  return publicUrl ?? `${request.protocol}://${request.host}`
+}
+
 /** URLs for a response: from FLUXHOST_PUBLIC_URL, else from the request's own host. */
 export function urlContext(request: FastifyRequest, publicUrl: string | null, signer: UrlSigner): UrlContext {
-  return urlsFor(publicUrl ?? `${request.protocol}://${request.host}`, signer)
+  return urlsFor(baseUrl(request, publicUrl), signer)
 }

@@ -44,4 +44,16 @@ export function keysCommand(program: Command, io: CliIo): void {
         out(`revoked ${key.id} (${key.name})`)
       })
     })
+
+  addSettingOptions(
+    keys.command('webhook-secret').description("Print the key's webhook signing secret (Standard Webhooks, whsec_…); --rotate replaces it."),
+    ['dataDir', 'apiKeys'],
+  )
+    .argument('<id>', 'the key id (from keys list)')
+    .option('--rotate', 'make a new secret; webhooks from now on are signed with it', false)
+    .action(async (id: string, opts: Record<string, unknown>) => {
+      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+        out(await services.keys.webhookSecret(id, { rotate: Boolean(opts.rotate) }))
+      })
+    })
 }

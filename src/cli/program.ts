@@ -8,6 +8,7 @@ import { jobsCommand } from './jobs.js'
 import { keysCommand } from './keys.js'
 import { serveCommand } from './serve.js'
 import { usageCommand } from './usage.js'
+import { webhooksCommand } from './webhooks.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 import { withLocalFluxhost } from './local.js'
 
@@ -27,6 +28,7 @@ export function buildProgram(io: CliIo): Command {
   keysCommand(program, io)
   jobsCommand(program, io)
   usageCommand(program, io)
+  webhooksCommand(program, io)
   addSettingOptions(program.command('migrate').description('Create or upgrade the database in the data dir, then exit.'), ['dataDir'])
     .action(async (opts: Record<string, unknown>) => {
       const config = configFrom(io, opts)

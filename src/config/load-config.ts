@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
-import { SETTINGS, type LogLevel, type SettingName } from './settings.js'
+import { durationMs, SETTINGS, type LogLevel, type SettingName } from './settings.js'
 
 export interface Config {
   host: string
@@ -20,6 +20,12 @@ export interface Config {
   allowSimulate: boolean
   allowPrivateUrls: boolean
   syncTimeoutS: number
+  webhooks: {
+    /** Delay before each attempt, in ms; its length is the number of attempts. */
+    scheduleMs: readonly number[]
+    timeoutMs: number
+    concurrency: number
+  }
   bodyLimitBytes: number
   /** Per-image price in USD for every model (list price unless overridden). */
   pricesUsd: Readonly<Record<ModelId, number>>
@@ -86,6 +92,11 @@ export function loadConfig(
     allowSimulate: v.allowSimulate,
     allowPrivateUrls: v.allowPrivateUrls,
     syncTimeoutS: v.syncTimeoutS,
+    webhooks: Object.freeze({
+      scheduleMs: Object.freeze(v.webhookRetrySchedule.map(durationMs)),
+      timeoutMs: v.webhookTimeoutS * 1000,
+      concurrency: v.webhookConcurrency,
+    }),
     bodyLimitBytes: v.bodyLimitBytes,
     pricesUsd: Object.freeze(pricesUsd),
     previewSteps: v.previewSteps,

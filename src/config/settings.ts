@@ -65,6 +65,24 @@ function prices(raw: string): Partial<Record<ModelId, number>> {
   return out
 }
 
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
+
+/** `250ms`, `5s`, `30m`, `2h`, or a bare number of seconds, to milliseconds. */
+export function durationMs(token: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(token.trim())
+  if (!match) throw new Error(`'${token}' is not a duration like 0, 500ms, 5s, 5m or 2h`)
+  return Math.round(Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 's') as keyof typeof DURATION_UNITS_MS])
+}
+
+function schedule(raw: string): string[] {
+  const tokens = list(raw)
+  if (tokens.length === 0 || tokens.length > 50) throw new Error('must list 1 to 50 delays, e.g. 0,5s,5m,30m')
+  for (const token of tokens) {
+    if (durationMs(token) > 7 * 24 * 3_600_000) throw new Error(`'${token}' is longer than 7 days`)
+  }
+  return tokens
+}
+
 function logLevel(raw: string): LogLevel {
   const value = raw.trim().toLowerCase()
   if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`)
@@ -88,8 +106,11 @@ export const SETTINGS = {
   shutdownGraceMs: { env: 'FLUXHOST_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', kind: 'integer', default: 10_000, describe: 'On SIGINT/SIGTERM, how long running jobs may take to finish before they are re-queued.', parse: integer(0, 3_600_000) },
   fileUrlTtlS: { env: 'FLUXHOST_FILE_URL_TTL', flag: 'file-url-ttl', kind: 'integer', default: 3600, describe: 'Seconds a signed image URL stays valid.', parse: integer(1, 7 * 24 * 3600) },
   allowSimulate: { env: 'FLUXHOST_ALLOW_SIMULATE', flag: 'allow-simulate', kind: 'boolean', default: false, describe: 'Honour X-Fluxhost-Simulate for every engine, not only preview.', parse: boolean },
-  allowPrivateUrls: { env: 'FLUXHOST_ALLOW_PRIVATE_URLS', flag: 'allow-private-urls', kind: 'boolean', default: false, describe: 'Let image-prompt URLs reach loopback, private and link-local addresses (for local testing only).', parse: boolean },
+  allowPrivateUrls: { env: 'FLUXHOST_ALLOW_PRIVATE_URLS', flag: 'allow-private-urls', kind: 'boolean', default: false, describe: 'Let image-prompt and webhook URLs reach loopback, private and link-local addresses (for local testing only).', parse: boolean },
   syncTimeoutS: { env: 'FLUXHOST_SYNC_TIMEOUT_S', flag: 'sync-timeout', kind: 'integer', default: 300, describe: 'Seconds the synchronous endpoint (/v1/images/generations) waits for a job before answering 504 with its id.', parse: integer(1, 3600) },
+  webhookRetrySchedule: { env: 'FLUXHOST_WEBHOOK_RETRY_SCHEDULE', flag: 'webhook-retry-schedule', kind: 'list', default: ['0', '5s', '5m', '30m', '2h', '5h', '10h', '14h', '20h', '24h'] as string[], describe: 'When each webhook attempt is made, counted from the previous one (the first from the job\'s end): as many attempts as delays. Units ms, s, m, h.', parse: schedule },
+  webhookTimeoutS: { env: 'FLUXHOST_WEBHOOK_TIMEOUT_S', flag: 'webhook-timeout', kind: 'integer', default: 10, describe: 'Seconds a webhook receiver has to answer before the attempt counts as failed.', parse: integer(1, 120) },
+  webhookConcurrency: { env: 'FLUXHOST_WEBHOOK_CONCURRENCY', flag: 'webhook-concurrency', kind: 'integer', default: 16, describe: 'Webhook deliveries one process makes at the same time.', parse: integer(1, 1000) },
   bodyLimitBytes: { env: 'FLUXHOST_BODY_LIMIT', flag: 'body-limit', kind: 'integer', default: 30 * 1024 * 1024, describe: 'Largest request body in bytes (base64 image prompts are large).', parse: integer(1024, 1024 * 1024 * 1024) },
   prices: { env: 'FLUXHOST_PRICES', flag: 'prices', kind: 'map', default: {} as Partial<Record<ModelId, number>>, describe: `Per-image prices in USD overriding the list prices, e.g. \`${MODEL_IDS[0]}=${MODELS['flux-pro-1.1'].priceUsd}\`.`, parse: prices },
   previewSteps: { env: 'FLUXHOST_PREVIEW_STEPS', flag: 'preview-steps', kind: 'integer', default: 8, describe: 'Progress steps the preview engine reports per image.', parse: integer(1, 100) },

@@ -23,6 +23,8 @@ export const ERRORS = {
   JOB_NOT_FOUND: { status: 404, retryable: false, message: 'No job with that id.' },
   MODEL_NOT_FOUND: { status: 404, retryable: false, message: 'fluxhost does not serve that model.' },
   KEY_NOT_FOUND: { status: 404, retryable: false, message: 'No API key with that id.' },
+  DELIVERY_NOT_FOUND: { status: 404, retryable: false, message: 'No webhook delivery with that id.' },
+  DELIVERY_IN_PROGRESS: { status: 409, retryable: true, message: 'That delivery is still being attempted; redeliver it once it has ended.' },
   JOB_NOT_CANCELABLE: {
     status: 409,
     retryable: false,

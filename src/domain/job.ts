@@ -34,7 +34,10 @@ export interface ImagePromptRef {
 
 export interface WebhookTarget {
   url: string
+  /** BFL's `webhook_secret`, sent back verbatim in `X-Webhook-Secret`. */
   secret?: string
+  /** The base URL the client used, for the URLs in the webhook's body. */
+  base?: string
 }
 
 /** A generation request in canonical form, whichever dialect it came from. */

@@ -15,7 +15,11 @@ export interface FetchPolicy {
 
 /** Why a URL could not be fetched, in words a client can act on. */
 export class FetchRefused extends Error {
-  constructor(message: string) {
+  /** `retryable`: the URL is acceptable but got no answer (timeout, connection error). */
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
     super(message)
     this.name = 'FetchRefused'
   }
@@ -117,13 +121,13 @@ export function createOutbound(policy: FetchPolicy) {
         }
         return { status: response.statusCode, headers: response.headers, bodyStart }
       } catch (error) {
-        if (deadline.aborted) throw new FetchRefused(`no answer within ${(options.timeoutMs ?? policy.timeoutMs) / 1000} s`)
-        if (options.signal?.aborted) throw new FetchRefused('stopped')
+        if (deadline.aborted) throw new FetchRefused(`no answer within ${(options.timeoutMs ?? policy.timeoutMs) / 1000} s`, true)
+        if (options.signal?.aborted) throw new FetchRefused('stopped', true)
         const cause = (error as { cause?: unknown }).cause ?? error
         if (cause instanceof FetchRefused || (error as Error).message.includes('private or reserved')) {
           throw new FetchRefused(`${(cause as Error).message} (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)
         }
-        throw new FetchRefused(`could not connect: ${(cause as Error).message ?? 'network error'}`)
+        throw new FetchRefused(`could not connect: ${(cause as Error).message ?? 'network error'}`, true)
       }
     },
 

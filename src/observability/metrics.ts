@@ -35,8 +35,17 @@ export function createMetrics() {
     registers: [registry],
   })
 
+  const webhookAttempts = new Histogram({
+    name: 'fluxhost_webhook_attempt_duration_seconds',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, failed, stopped) and how long the receiver took.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  })
+
   return {
     registry,
+    webhookAttempts,
     httpDuration,
     engineDuration,
     jobsFinished,

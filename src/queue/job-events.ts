@@ -16,16 +16,24 @@ export type JobEventListener = (event: JobEvent) => void
 export interface JobEvents {
   publish(event: JobEvent): void
   subscribe(jobId: string, listener: JobEventListener): () => void
+  /** Every job's `state` events (the webhook dispatcher wakes on terminal states). */
+  subscribeStates(listener: JobEventListener): () => void
 }
 
 export function createLocalJobEvents(): JobEvents {
   const byJob = new Map<string, Set<JobEventListener>>()
+  const stateListeners = new Set<JobEventListener>()
   return {
     publish(event) {
+      if (event.type === 'state') for (const listener of [...stateListeners]) listener(event)
       const listeners = byJob.get(event.jobId)
       if (!listeners) return
       // Copy: a listener may unsubscribe itself while we iterate.
       for (const listener of [...listeners]) listener(event)
+    },
+    subscribeStates(listener) {
+      stateListeners.add(listener)
+      return () => stateListeners.delete(listener)
     },
     subscribe(jobId, listener) {
       let listeners = byJob.get(jobId)

@@ -8,7 +8,7 @@ import type { ModelId } from '../domain/models.js'
 import { checkRequest } from '../domain/validate.js'
 import type { BlobStore } from '../blobs/blob-store.js'
 import type { EngineRouter } from '../engines/router.js'
-import type { Outbound } from '../net/outbound.js'
+import { FetchRefused, type Outbound } from '../net/outbound.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
@@ -20,6 +20,8 @@ export interface CreateJobInput {
   /** The canonical request; a missing seed is drawn here and recorded. */
   request: Omit<GenerationRequest, 'seed' | 'imagePrompt'> & { seed?: number | null }
   imagePrompt?: ImagePromptInput
+  /** Where the client put the webhook URL, for errors (default `['body', 'webhook_url']`). */
+  webhookLoc?: (string | number)[]
 }
 
 export interface JobServiceDeps {
@@ -28,7 +30,7 @@ export interface JobServiceDeps {
   events: JobEvents
   blobs: BlobStore
   router: EngineRouter
-  fetcher: Outbound
+  outbound: Outbound
   clock: Clock
   logger: Logger
   newJobId(): string
@@ -91,8 +93,17 @@ export function createJobService(deps: JobServiceDeps) {
         throw new FluxhostError('RATE_LIMITED', { message: 'simulated: too many requests (X-Fluxhost-Simulate)', retryAfterS: 2 })
       }
       if (request.simulate && !router.simulates(request.model, deps.allowSimulate)) delete request.simulate
+      if (request.webhook) {
+        try {
+          await deps.outbound.vet(request.webhook.url)
+        } catch (error) {
+          if (!(error instanceof FetchRefused)) throw error
+          const loc = input.webhookLoc ?? ['body', 'webhook_url']
+          throw validationError([{ loc, msg: `Webhook URL refused: ${error.message}`, type: 'url_refused', input: request.webhook.url.slice(0, 200) }])
+        }
+      }
       // Fetched (for a URL) only once everything else is known to be valid.
-      const image = input.imagePrompt ? await loadImagePrompt(input.imagePrompt, deps.fetcher) : undefined
+      const image = input.imagePrompt ? await loadImagePrompt(input.imagePrompt, deps.outbound) : undefined
 
       const id = deps.newJobId()
       const now = clock.now()

@@ -91,6 +91,7 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
 
   const insert = async (name: string, scope: KeyScope, source: ApiKeyRow['source'], key: string, id = newId()) => {
     const row: ApiKeyRow = {
+      webhook_secret: null,
       id,
       name,
       key_hash: hashKey(key),
@@ -174,6 +175,21 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
           })
         }
       })
+    },
+
+    /**
+     * The key's Standard Webhooks secret (`whsec_` + 32 random bytes, base64), which signs
+     * the webhooks of its jobs. Made on first use; `rotate` replaces it (deliveries from then
+     * on are signed with the new one).
+     */
+    async webhookSecret(id: string, options: { rotate?: boolean } = {}): Promise<string> {
+      const existing = await store.keys.get(id)
+      if (!existing) throw new FluxhostError('KEY_NOT_FOUND')
+      if (existing.webhook_secret && !options.rotate) return existing.webhook_secret
+      const fresh = `whsec_${randomBytes(32).toString('base64')}`
+      const secret = await store.keys.setWebhookSecret(id, fresh, !options.rotate)
+      if (!secret) throw new FluxhostError('KEY_NOT_FOUND')
+      return secret
     },
 
     /** When no key exists at all, creates an admin key and returns it (to print once). */

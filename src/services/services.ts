@@ -1,10 +1,12 @@
 import type { JobService } from './jobs.js'
 import type { KeyService } from './keys.js'
 import type { SystemService } from './system.js'
+import type { WebhookService } from './webhooks.js'
 
 /** Everything api/ and cli/ may call. */
 export interface Services {
   jobs: JobService
   keys: KeyService
   system: SystemService
+  webhooks: WebhookService
 }

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely'
+import type { Insertable, Kysely, Selectable } from 'kysely'
 import { compileOnce } from './compiled.js'
 import type { ApiKeysTable, Database } from './schema.js'
 
@@ -13,7 +13,7 @@ export type KeyQueries = ReturnType<typeof compileKeyQueries>
 
 export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
   return {
-    async insert(row: ApiKeyRow): Promise<void> {
+    async insert(row: Insertable<ApiKeysTable>): Promise<void> {
       await db.insertInto('api_keys').values(row).execute()
     },
 
@@ -52,6 +52,18 @@ export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
 
     async unrevoke(id: string): Promise<void> {
       await db.updateTable('api_keys').set({ revoked_at: null }).where('id', '=', id).execute()
+    },
+
+    /**
+     * Sets the key's webhook secret; with `onlyIfUnset`, only when it has none (two processes
+     * making the first one agree on whichever wrote first). Returns the secret now stored.
+     */
+    async setWebhookSecret(id: string, secret: string, onlyIfUnset: boolean): Promise<string | undefined> {
+      let update = db.updateTable('api_keys').set({ webhook_secret: secret }).where('id', '=', id)
+      if (onlyIfUnset) update = update.where('webhook_secret', 'is', null)
+      await update.execute()
+      const row = await db.selectFrom('api_keys').select('webhook_secret').where('id', '=', id).executeTakeFirst()
+      return row?.webhook_secret ?? undefined
     },
 
     async touch(id: string, now: number): Promise<void> {

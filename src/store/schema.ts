@@ -1,3 +1,4 @@
+import type { ColumnType } from 'kysely'
 import type { JobState } from '../domain/job.js'
 
 /** Row shapes as stored. Times are milliseconds since the epoch; JSON columns are text. */
@@ -35,6 +36,40 @@ export interface ApiKeysTable {
   created_at: number
   revoked_at: number | null
   last_used_at: number | null
+  /** `whsec_…`: signs this key's webhooks; made on first use (migration 0003). */
+  webhook_secret: ColumnType<string | null, string | null | undefined, string | null>
+}
+
+export type DeliveryState = 'pending' | 'delivering' | 'delivered' | 'failed' | 'stopped'
+
+/** One webhook message for one finished job (migration 0003). */
+export interface WebhookDeliveriesTable {
+  id: string
+  job_id: string
+  api_key_id: string
+  url: string
+  state: DeliveryState
+  attempts: number
+  round_attempts: number
+  next_attempt_at: number | null
+  lease_owner: string | null
+  lease_expires_at: number | null
+  last_status: number | null
+  last_error: string | null
+  created_at: number
+  finished_at: number | null
+}
+
+export type AttemptOutcome = 'delivered' | 'retry' | 'failed' | 'stopped'
+
+export interface WebhookAttemptsTable {
+  delivery_id: string
+  attempt: number
+  started_at: number
+  latency_ms: number
+  status: number | null
+  error: string | null
+  outcome: AttemptOutcome
 }
 
 export interface ChargesTable {
@@ -55,6 +90,8 @@ export interface QueueStatsTable {
 export interface Database {
   jobs: JobsTable
   queue_stats: QueueStatsTable
+  webhook_deliveries: WebhookDeliveriesTable
+  webhook_attempts: WebhookAttemptsTable
   api_keys: ApiKeysTable
   charges: ChargesTable
 }

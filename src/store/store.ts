@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import { createChargeRepository, type ChargeRepository } from './charge-repository.js'
+import { createDeliveryRepository, type DeliveryRepository } from './delivery-repository.js'
 import { createInsertBatcher } from './insert-batcher.js'
 import { compileJobQueries, createJobRepository, type JobRepository } from './job-repository.js'
 import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
@@ -15,6 +16,7 @@ export interface Store {
   readonly jobs: JobRepository
   readonly keys: KeyRepository
   readonly charges: ChargeRepository
+  readonly deliveries: DeliveryRepository
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   /**
    * A number that changes when another process commits to the records. Caches of
@@ -37,6 +39,7 @@ export function createStore(db: Kysely<Database>, options: { kind?: Store['kind'
       jobs: executor.isTransaction ? jobs : { ...jobs, insert: batcher.insert },
       keys: createKeyRepository(executor, keyQueries),
       charges: createChargeRepository(executor),
+      deliveries: createDeliveryRepository(executor),
       transaction: (fn) =>
         executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx))),
       dataVersion: options.dataVersion,

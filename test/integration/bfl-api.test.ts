@@ -43,9 +43,9 @@ describe('POST /v1/flux-pro-1.1 → GET /v1/get_result', () => {
   })
 
   it('applies every documented default and honours each field', async () => {
-    const created = await submit({ prompt: 'x', width: 512, height: 256, output_format: 'webp', safety_tolerance: 6, prompt_upsampling: true, webhook_url: 'https://example.com/hook', webhook_secret: 's3cret' })
+    const created = await submit({ prompt: 'x', width: 512, height: 256, output_format: 'webp', safety_tolerance: 6, prompt_upsampling: true, webhook_url: 'https://93.184.215.14/hook', webhook_secret: 's3cret' })
     expect(created.status).toBe(200)
-    expect(created.body).toMatchObject({ status: 'Pending', webhook_url: 'https://example.com/hook', output_mp: 0.13 })
+    expect(created.body).toMatchObject({ status: 'Pending', webhook_url: 'https://93.184.215.14/hook', output_mp: 0.13 })
     const job = await server.waitForJob(created.body.id)
     expect(job.request).toMatchObject({
       width: 512,
@@ -53,7 +53,7 @@ describe('POST /v1/flux-pro-1.1 → GET /v1/get_result', () => {
       safetyTolerance: 6,
       promptUpsampling: true,
       output: { format: 'webp' },
-      webhook: { url: 'https://example.com/hook', secret: 's3cret' },
+      webhook: { url: 'https://93.184.215.14/hook', secret: 's3cret' },
     })
     const defaults = await submit({})
     const byDefault = await server.waitForJob(defaults.body.id)

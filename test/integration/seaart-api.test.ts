@@ -68,9 +68,9 @@ describe('SeaArt queue API: the seeds replayed', () => {
 
   it('png output, image_prompt as base64, webhook_url stored', async () => {
     const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ff0000' } }).png().toBuffer()
-    const created = await create({ prompt: 'guided', width: 256, height: 256, output_format: 'png', image_prompt: png.toString('base64'), webhook_url: 'https://example.com/hook' })
+    const created = await create({ prompt: 'guided', width: 256, height: 256, output_format: 'png', image_prompt: png.toString('base64'), webhook_url: 'https://93.184.215.14/hook' })
     const job = await server.waitForJob(created.body.request_id)
-    expect(job.request).toMatchObject({ output: { format: 'png' }, imagePrompt: { strength: 0.5 }, webhook: { url: 'https://example.com/hook' } })
+    expect(job.request).toMatchObject({ output: { format: 'png' }, imagePrompt: { strength: 0.5 }, webhook: { url: 'https://93.184.215.14/hook' } })
     const response = await api(created.body.response_url, bearer())
     expect(await fetchStatus(response.body.output[0].content[0].url)).toBe(200)
   })

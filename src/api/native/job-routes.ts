@@ -3,7 +3,7 @@ import { getModel } from '../../domain/models.js'
 import type { JobState } from '../../domain/job.js'
 import type { ApiDeps } from '../deps.js'
 import { decodeBase64Field, simulationFrom } from '../request-input.js'
-import { urlContext } from '../urls.js'
+import { baseUrl, urlContext } from '../urls.js'
 import { renderJob } from './render.js'
 import { createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery, type CreateJobBody } from './schemas.js'
 
@@ -35,12 +35,13 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           safetyTolerance: body.safetyTolerance,
           safetyChecker: true,
           output: { format: body.outputFormat, quality: body.outputQuality },
-          webhook: body.webhookUrl ? { url: body.webhookUrl } : undefined,
+          webhook: body.webhookUrl ? { url: body.webhookUrl, base: baseUrl(request, config.publicUrl) } : undefined,
           simulate: simulationFrom(request),
         },
         imagePrompt: body.imagePrompt
           ? { source: { data: decodeBase64Field(body.imagePrompt.data, ['body', 'imagePrompt', 'data']) }, strength: body.imagePrompt.strength, loc: ['body', 'imagePrompt', 'data'] }
           : undefined,
+        webhookLoc: ['body', 'webhookUrl'],
       })
       return reply.code(202).send(renderJob(job, urlContext(request, config.publicUrl, signer)))
     },

@@ -1,48 +1,15 @@
 import type { FastifyInstance } from 'fastify'
 import { FluxhostError } from '../../../domain/errors.js'
-import type { Job, OutputFormat } from '../../../domain/job.js'
+import type { OutputFormat } from '../../../domain/job.js'
 import { aliasesOf, getModel, modelByAlias } from '../../../domain/models.js'
-import { MICROS_PER_USD } from '../../../domain/money.js'
 import { requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { simulationFrom } from '../../request-input.js'
-import { urlContext, type UrlContext } from '../../urls.js'
+import { baseUrl, urlContext } from '../../urls.js'
 import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
+import { renderJob } from './render.js'
 import { ASPECT_RATIOS, generateBody, jobParams, jobResponse, type FluxParams, type GenerateBody } from './schemas.js'
-
-export function apiframeStatus(job: Job): 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED' {
-  switch (job.state) {
-    case 'queued':
-      return 'QUEUED'
-    case 'running':
-      return 'PROCESSING'
-    case 'succeeded':
-      return 'COMPLETED'
-    case 'failed':
-    case 'canceled':
-      return 'FAILED'
-  }
-}
-
-/** `GET /v2/jobs/{id}`. */
-export function renderJob(job: Job, urls: UrlContext) {
-  const status = apiframeStatus(job)
-  return {
-    jobId: job.id,
-    status,
-    model: getModel(job.model).aliases.apiframe,
-    result:
-      status === 'COMPLETED' && job.result
-        ? { images: job.result.images.map((image) => ({ url: urls.fileUrl(image.key), width: image.width, height: image.height })), seed: job.result.seed }
-        : null,
-    error: status === 'FAILED' && job.error ? { code: job.error.code, message: job.error.message } : null,
-    cost: status === 'COMPLETED' ? job.costMicros / MICROS_PER_USD : 0,
-    progress: status === 'COMPLETED' ? 1 : job.progress,
-    createdAt: job.createdAt.toISOString(),
-    completedAt: job.finishedAt?.toISOString() ?? null,
-  }
-}
 
 /** aspect_ratio → size; `custom` (or width/height without a ratio) uses the given sides. */
 export function sizeOf(params: FluxParams): { width: number; height: number } {
@@ -100,7 +67,7 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
           safetyTolerance: 2,
           safetyChecker: true,
           output: { format: FORMATS[params.output_format ?? 'jpg'], quality: params.output_quality ?? 90 },
-          webhook: body.webhook_url ? { url: body.webhook_url } : undefined,
+          webhook: body.webhook_url ? { url: body.webhook_url, base: baseUrl(request, config.publicUrl) } : undefined,
           simulate: simulationFrom(request),
         },
         imagePrompt: params.image_prompt

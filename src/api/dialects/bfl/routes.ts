@@ -4,7 +4,7 @@ import { requireKey } from '../../auth.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import type { ApiDeps } from '../../deps.js'
-import { urlContext } from '../../urls.js'
+import { baseUrl, urlContext } from '../../urls.js'
 import { renderError, renderNotFound, renderResult, renderSubmit } from './render.js'
 import { fluxPro11Body, getResultQuery, resultResponse, submitResponse, type FluxPro11Body } from './schemas.js'
 
@@ -44,7 +44,9 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           safetyTolerance: body.safety_tolerance,
           safetyChecker: true,
           output: { format: body.output_format ?? 'jpeg', quality: 90 },
-          webhook: body.webhook_url ? { url: body.webhook_url, ...(body.webhook_secret ? { secret: body.webhook_secret } : {}) } : undefined,
+          webhook: body.webhook_url
+            ? { url: body.webhook_url, base: baseUrl(request, config.publicUrl), ...(body.webhook_secret ? { secret: body.webhook_secret } : {}) }
+            : undefined,
           simulate: simulationFrom(request),
         },
         imagePrompt,

@@ -5,7 +5,7 @@ import { requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
-import { urlContext } from '../../urls.js'
+import { baseUrl, urlContext } from '../../urls.js'
 import { BFL_IMAGE_PROMPT_STRENGTH } from '../bfl/routes.js'
 import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
 import { renderResponse, requestUrls, seaartStatus } from './render.js'
@@ -48,7 +48,7 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           safetyTolerance: body.safety_tolerance,
           safetyChecker: true,
           output: { format: body.output_format, quality: 90 },
-          webhook: body.webhook_url ? { url: body.webhook_url } : undefined,
+          webhook: body.webhook_url ? { url: body.webhook_url, base: baseUrl(request, config.publicUrl) } : undefined,
           simulate: simulationFrom(request),
         },
         imagePrompt: body.image_prompt

@@ -1,0 +1,95 @@
+import { FluxhostError } from '../domain/errors.js'
+import type { ApiKey } from '../domain/api-key.js'
+import type { Clock } from '../domain/clock.js'
+import type { AttemptRow, DeliveryRow } from '../store/delivery-repository.js'
+import type { Store } from '../store/store.js'
+import type { JobService } from './jobs.js'
+
+export interface DeliveryAttempt {
+  attempt: number
+  at: Date
+  latencyMs: number
+  status: number | null
+  error: string | null
+  outcome: AttemptRow['outcome']
+}
+
+/** A webhook message for a finished job, with every attempt made. */
+export interface Delivery {
+  id: string
+  jobId: string
+  url: string
+  state: DeliveryRow['state']
+  attempts: DeliveryAttempt[]
+  nextAttemptAt: Date | null
+  lastStatus: number | null
+  lastError: string | null
+  createdAt: Date
+  finishedAt: Date | null
+}
+
+function toDelivery(row: DeliveryRow, attempts: AttemptRow[]): Delivery {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    url: row.url,
+    state: row.state,
+    attempts: attempts.map((a) => ({
+      attempt: a.attempt,
+      at: new Date(Number(a.started_at)),
+      latencyMs: a.latency_ms,
+      status: a.status,
+      error: a.error,
+      outcome: a.outcome,
+    })),
+    nextAttemptAt: row.next_attempt_at === null ? null : new Date(Number(row.next_attempt_at)),
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    createdAt: new Date(Number(row.created_at)),
+    finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
+  }
+}
+
+export interface WebhookServiceDeps {
+  store: Store
+  jobs: JobService
+  clock: Clock
+  /** Tells this process's dispatcher that a delivery is due now. */
+  wake(): void
+}
+
+/** Webhook deliveries as clients see them: per job, with their attempts; redelivery. */
+export function createWebhookService({ store, jobs, clock, wake }: WebhookServiceDeps) {
+  const withAttempts = async (rows: DeliveryRow[]) => {
+    const attempts = await store.deliveries.attempts(rows.map((r) => r.id))
+    return rows.map((row) => toDelivery(row, attempts.filter((a) => a.delivery_id === row.id)))
+  }
+  const getOwned = async (id: string, apiKey: ApiKey | undefined) => {
+    const row = await store.deliveries.get(id)
+    if (!row || (apiKey && row.api_key_id !== apiKey.id)) throw new FluxhostError('DELIVERY_NOT_FOUND')
+    return row
+  }
+
+  return {
+    /** The job's deliveries (none until it has finished with a webhook_url). */
+    async listForJob(jobId: string, apiKey: ApiKey | undefined): Promise<Delivery[]> {
+      await jobs.get(jobId, apiKey)
+      return withAttempts(await store.deliveries.listByJob(jobId))
+    },
+
+    async get(id: string, apiKey: ApiKey | undefined): Promise<Delivery> {
+      return (await withAttempts([await getOwned(id, apiKey)]))[0]!
+    },
+
+    /** Sends a finished delivery again (same `webhook-id`), with a fresh retry schedule. */
+    async redeliver(id: string, apiKey: ApiKey | undefined): Promise<Delivery> {
+      await getOwned(id, apiKey)
+      const row = await store.deliveries.redeliver(id, clock.now())
+      if (!row) throw new FluxhostError('DELIVERY_IN_PROGRESS')
+      wake()
+      return (await withAttempts([row]))[0]!
+    },
+  }
+}
+
+export type WebhookService = ReturnType<typeof createWebhookService>

@@ -1,0 +1,145 @@
+import type { Kysely, Selectable } from 'kysely'
+import type { AttemptOutcome, Database, WebhookAttemptsTable, WebhookDeliveriesTable } from './schema.js'
+
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>
+export type AttemptRow = Selectable<WebhookAttemptsTable>
+
+/** How one attempt ended, and what the delivery becomes. */
+export interface AttemptRecord {
+  startedAt: number
+  latencyMs: number
+  status: number | null
+  error: string | null
+  outcome: AttemptOutcome
+  /** For `retry`: when the next attempt is due. */
+  nextAttemptAt?: number
+  now: number
+}
+
+/** Webhook deliveries (rows made by the trigger of migration 0003) and their attempts. */
+export function createDeliveryRepository(db: Kysely<Database>) {
+  return {
+    /** Leases the delivery that has been due the longest, or undefined when none is due. */
+    async claimDue(owner: string, now: number, leaseMs: number): Promise<DeliveryRow | undefined> {
+      return db
+        .updateTable('webhook_deliveries')
+        .set({ state: 'delivering', lease_owner: owner, lease_expires_at: now + leaseMs })
+        .where('id', '=', (eb) =>
+          eb
+            .selectFrom('webhook_deliveries')
+            .select('id')
+            .where('state', '=', 'pending')
+            .where('next_attempt_at', '<=', now)
+            .orderBy('next_attempt_at')
+            .limit(1),
+        )
+        .where('state', '=', 'pending')
+        .returningAll()
+        .executeTakeFirst()
+    },
+
+    async nextDueAt(): Promise<number | undefined> {
+      const row = await db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+        .where('state', '=', 'pending')
+        .executeTakeFirst()
+      return row?.next == null ? undefined : Number(row.next)
+    },
+
+    /**
+     * Records an attempt and moves the delivery on, if `owner` still holds it. One
+     * transaction: the caller passes a transaction-bound repository.
+     */
+    async settle(delivery: DeliveryRow, owner: string, record: AttemptRecord): Promise<boolean> {
+      const attempt = delivery.attempts + 1
+      const updated = await db
+        .updateTable('webhook_deliveries')
+        .set({
+          state: record.outcome === 'retry' ? 'pending' : record.outcome,
+          attempts: attempt,
+          round_attempts: delivery.round_attempts + 1,
+          next_attempt_at: record.outcome === 'retry' ? (record.nextAttemptAt ?? record.now) : null,
+          lease_owner: null,
+          lease_expires_at: null,
+          last_status: record.status,
+          last_error: record.error,
+          finished_at: record.outcome === 'retry' ? null : record.now,
+        })
+        .where('id', '=', delivery.id)
+        .where('state', '=', 'delivering')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst()
+      if (Number(updated.numUpdatedRows) !== 1) return false
+      await db
+        .insertInto('webhook_attempts')
+        .values({
+          delivery_id: delivery.id,
+          attempt,
+          started_at: record.startedAt,
+          latency_ms: Math.round(record.latencyMs),
+          status: record.status,
+          error: record.error,
+          outcome: record.outcome,
+        })
+        .execute()
+      return true
+    },
+
+    /** Back to pending without counting an attempt (shutdown in the middle of a POST). */
+    async release(id: string, owner: string): Promise<void> {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ state: 'pending', lease_owner: null, lease_expires_at: null })
+        .where('id', '=', id)
+        .where('state', '=', 'delivering')
+        .where('lease_owner', '=', owner)
+        .execute()
+    },
+
+    /** Deliveries whose dispatcher died mid-POST go back to pending; returns their ids. */
+    async recover(now: number, isDead: (owner: string) => boolean): Promise<string[]> {
+      const stuck = await db.selectFrom('webhook_deliveries').select(['id', 'lease_owner', 'lease_expires_at']).where('state', '=', 'delivering').execute()
+      const recovered: string[] = []
+      for (const row of stuck) {
+        const expired = row.lease_expires_at === null || Number(row.lease_expires_at) < now
+        if (!expired && !isDead(row.lease_owner ?? '')) continue
+        const result = await db
+          .updateTable('webhook_deliveries')
+          .set({ state: 'pending', lease_owner: null, lease_expires_at: null, next_attempt_at: now })
+          .where('id', '=', row.id)
+          .where('state', '=', 'delivering')
+          .where('lease_owner', 'is', row.lease_owner)
+          .executeTakeFirst()
+        if (Number(result.numUpdatedRows) === 1) recovered.push(row.id)
+      }
+      return recovered
+    },
+
+    async get(id: string): Promise<DeliveryRow | undefined> {
+      return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst()
+    },
+
+    async listByJob(jobId: string): Promise<DeliveryRow[]> {
+      return db.selectFrom('webhook_deliveries').selectAll().where('job_id', '=', jobId).orderBy('created_at').execute()
+    },
+
+    async attempts(deliveryIds: readonly string[]): Promise<AttemptRow[]> {
+      if (deliveryIds.length === 0) return []
+      return db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('delivery_id').orderBy('attempt').execute()
+    },
+
+    /** Starts a new round of attempts now, for a delivery that is not already under way. */
+    async redeliver(id: string, now: number): Promise<DeliveryRow | undefined> {
+      return db
+        .updateTable('webhook_deliveries')
+        .set({ state: 'pending', round_attempts: 0, next_attempt_at: now, finished_at: null })
+        .where('id', '=', id)
+        .where('state', 'in', ['delivered', 'failed', 'stopped'])
+        .returningAll()
+        .executeTakeFirst()
+    },
+  }
+}
+
+export type DeliveryRepository = ReturnType<typeof createDeliveryRepository>
