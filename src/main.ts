@@ -27,6 +27,7 @@ import { createKeyService } from './services/keys.js'
 import type { Services } from './services/services.js'
 import { createSystemService } from './services/system.js'
 import { createWebhookService } from './services/webhooks.js'
+import { createIdempotencyService } from './services/idempotency.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
 import { createWebhookBodies } from './api/webhook-bodies.js'
 import { openSqliteStore } from './store/open-store.js'
@@ -121,6 +122,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const services: Services = {
     jobs,
     webhooks: createWebhookService({ store, jobs, clock, wake: () => dispatcher?.wake() }),
+    idempotency: createIdempotencyService({ store, clock, ttlMs: config.idempotencyTtlMs }),
     keys: createKeyService({ store, clock, newId: () => `key_${uuidv7().replace(/-/g, '')}`, staticKeys: config.apiKeys }),
     system: createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd }),
   }
@@ -202,6 +204,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   }
 
   let closing: Promise<void> | undefined
+  let sweeper: NodeJS.Timeout | undefined
   return {
     config,
     logger,
@@ -217,6 +220,9 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     async start() {
       await runner?.start()
       await dispatcher?.start()
+      // Expired idempotency keys are refused on use; this only reclaims their space.
+      sweeper = setInterval(() => void services.idempotency.sweep().catch((error: unknown) => logger.warn({ err: error }, 'idempotency:sweep-failed')), 10 * 60_000)
+      sweeper.unref()
       if (!app) return undefined
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address()
@@ -228,6 +234,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
 
     close(graceMs = config.worker.shutdownGraceMs) {
       closing ??= (async () => {
+        clearInterval(sweeper)
         await Promise.all([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
         await Promise.all([store.close(), outbound.close()])
       })()

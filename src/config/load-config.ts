@@ -26,6 +26,7 @@ export interface Config {
     timeoutMs: number
     concurrency: number
   }
+  idempotencyTtlMs: number
   bodyLimitBytes: number
   /** Per-image price in USD for every model (list price unless overridden). */
   pricesUsd: Readonly<Record<ModelId, number>>
@@ -97,6 +98,7 @@ export function loadConfig(
       timeoutMs: v.webhookTimeoutS * 1000,
       concurrency: v.webhookConcurrency,
     }),
+    idempotencyTtlMs: durationMs(v.idempotencyTtl),
     bodyLimitBytes: v.bodyLimitBytes,
     pricesUsd: Object.freeze(pricesUsd),
     previewSteps: v.previewSteps,

@@ -74,6 +74,14 @@ export function durationMs(token: string): number {
   return Math.round(Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 's') as keyof typeof DURATION_UNITS_MS])
 }
 
+function duration(minMs: number, maxMs: number) {
+  return (raw: string): string => {
+    const ms = durationMs(raw)
+    if (ms < minMs || ms > maxMs) throw new Error(`must be between ${minMs / 1000} s and ${maxMs / 3_600_000} h, got '${raw}'`)
+    return raw.trim()
+  }
+}
+
 function schedule(raw: string): string[] {
   const tokens = list(raw)
   if (tokens.length === 0 || tokens.length > 50) throw new Error('must list 1 to 50 delays, e.g. 0,5s,5m,30m')
@@ -111,6 +119,7 @@ export const SETTINGS = {
   webhookRetrySchedule: { env: 'FLUXHOST_WEBHOOK_RETRY_SCHEDULE', flag: 'webhook-retry-schedule', kind: 'list', default: ['0', '5s', '5m', '30m', '2h', '5h', '10h', '14h', '20h', '24h'] as string[], describe: 'When each webhook attempt is made, counted from the previous one (the first from the job\'s end): as many attempts as delays. Units ms, s, m, h.', parse: schedule },
   webhookTimeoutS: { env: 'FLUXHOST_WEBHOOK_TIMEOUT_S', flag: 'webhook-timeout', kind: 'integer', default: 10, describe: 'Seconds a webhook receiver has to answer before the attempt counts as failed.', parse: integer(1, 120) },
   webhookConcurrency: { env: 'FLUXHOST_WEBHOOK_CONCURRENCY', flag: 'webhook-concurrency', kind: 'integer', default: 16, describe: 'Webhook deliveries one process makes at the same time.', parse: integer(1, 1000) },
+  idempotencyTtl: { env: 'FLUXHOST_IDEMPOTENCY_TTL', flag: 'idempotency-ttl', kind: 'string', default: '24h', describe: 'How long an Idempotency-Key and its answer are kept for replays (units ms, s, m, h).', parse: duration(1000, 30 * 24 * 3_600_000) },
   bodyLimitBytes: { env: 'FLUXHOST_BODY_LIMIT', flag: 'body-limit', kind: 'integer', default: 30 * 1024 * 1024, describe: 'Largest request body in bytes (base64 image prompts are large).', parse: integer(1024, 1024 * 1024 * 1024) },
   prices: { env: 'FLUXHOST_PRICES', flag: 'prices', kind: 'map', default: {} as Partial<Record<ModelId, number>>, describe: `Per-image prices in USD overriding the list prices, e.g. \`${MODEL_IDS[0]}=${MODELS['flux-pro-1.1'].priceUsd}\`.`, parse: prices },
   previewSteps: { env: 'FLUXHOST_PREVIEW_STEPS', flag: 'preview-steps', kind: 'integer', default: 8, describe: 'Progress steps the preview engine reports per image.', parse: integer(1, 100) },

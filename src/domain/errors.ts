@@ -23,6 +23,16 @@ export const ERRORS = {
   JOB_NOT_FOUND: { status: 404, retryable: false, message: 'No job with that id.' },
   MODEL_NOT_FOUND: { status: 404, retryable: false, message: 'fluxhost does not serve that model.' },
   KEY_NOT_FOUND: { status: 404, retryable: false, message: 'No API key with that id.' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    retryable: false,
+    message: 'This Idempotency-Key was already used with a different request; use a new key for a new request.',
+  },
+  IDEMPOTENCY_KEY_IN_USE: {
+    status: 409,
+    retryable: true,
+    message: 'A request with this Idempotency-Key is still being answered; retry when it has been.',
+  },
   DELIVERY_NOT_FOUND: { status: 404, retryable: false, message: 'No webhook delivery with that id.' },
   DELIVERY_IN_PROGRESS: { status: 409, retryable: true, message: 'That delivery is still being attempted; redeliver it once it has ended.' },
   JOB_NOT_CANCELABLE: {

@@ -1,3 +1,4 @@
+import type { IdempotencyService } from './idempotency.js'
 import type { JobService } from './jobs.js'
 import type { KeyService } from './keys.js'
 import type { SystemService } from './system.js'
@@ -9,4 +10,5 @@ export interface Services {
   keys: KeyService
   system: SystemService
   webhooks: WebhookService
+  idempotency: IdempotencyService
 }

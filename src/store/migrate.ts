@@ -2,12 +2,14 @@ import { Migrator, type Kysely, type Migration, type MigrationResultSet } from '
 import * as m0001 from './migrations/0001_init.js'
 import * as m0002 from './migrations/0002_queue_depth.js'
 import * as m0003 from './migrations/0003_webhooks.js'
+import * as m0004 from './migrations/0004_idempotency.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_queue_depth': m0002,
   '0003_webhooks': m0003,
+  '0004_idempotency': m0004,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.

@@ -87,11 +87,27 @@ export interface QueueStatsTable {
   depth: number
 }
 
+/** One Idempotency-Key of one API key (migration 0004). */
+export interface IdempotencyKeysTable {
+  api_key_id: string
+  key: string
+  fingerprint: string
+  state: 'in_flight' | 'done'
+  locked_until: number | null
+  status: number | null
+  body: string | null
+  content_type: string | null
+  job_id: string | null
+  created_at: number
+  expires_at: number
+}
+
 export interface Database {
   jobs: JobsTable
   queue_stats: QueueStatsTable
   webhook_deliveries: WebhookDeliveriesTable
   webhook_attempts: WebhookAttemptsTable
+  idempotency_keys: IdempotencyKeysTable
   api_keys: ApiKeysTable
   charges: ChargesTable
 }

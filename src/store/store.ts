@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { createChargeRepository, type ChargeRepository } from './charge-repository.js'
 import { createDeliveryRepository, type DeliveryRepository } from './delivery-repository.js'
+import { createIdempotencyRepository, type IdempotencyRepository } from './idempotency-repository.js'
 import { createInsertBatcher } from './insert-batcher.js'
 import { compileJobQueries, createJobRepository, type JobRepository } from './job-repository.js'
 import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
@@ -17,6 +18,7 @@ export interface Store {
   readonly keys: KeyRepository
   readonly charges: ChargeRepository
   readonly deliveries: DeliveryRepository
+  readonly idempotency: IdempotencyRepository
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   /**
    * A number that changes when another process commits to the records. Caches of
@@ -40,6 +42,7 @@ export function createStore(db: Kysely<Database>, options: { kind?: Store['kind'
       keys: createKeyRepository(executor, keyQueries),
       charges: createChargeRepository(executor),
       deliveries: createDeliveryRepository(executor),
+      idempotency: createIdempotencyRepository(executor),
       transaction: (fn) =>
         executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx))),
       dataVersion: options.dataVersion,

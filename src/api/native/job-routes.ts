@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../idempotency.js'
 import { getModel } from '../../domain/models.js'
 import type { JobState } from '../../domain/job.js'
 import type { ApiDeps } from '../deps.js'
@@ -16,7 +17,10 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
 
   app.post<{ Body: CreateJobBody }>(
     '/api/jobs',
-    { schema: { tags, security, summary: 'Create a job (fluxhost\'s own shape)', body: createJobBody, response: { 202: jobSchema, ...errors } } },
+    {
+      schema: { tags, security, summary: 'Create a job (fluxhost\'s own shape)', body: createJobBody, response: { 202: jobSchema, ...errors } },
+      ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
+    },
     async (request, reply) => {
       const body = request.body
       const model = getModel(body.model)
@@ -43,6 +47,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           : undefined,
         webhookLoc: ['body', 'webhookUrl'],
       })
+      noteJob(request, job.id)
       return reply.code(202).send(renderJob(job, urlContext(request, config.publicUrl, signer)))
     },
   )

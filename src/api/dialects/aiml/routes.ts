@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { idempotent, noteJob, settleIdempotency } from '../../idempotency.js'
 import { FluxhostError, jobFailure, validationError } from '../../../domain/errors.js'
 import { requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
@@ -33,6 +34,39 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
   )
   app.addHook('onRequest', requireKey(services.keys))
 
+  /**
+   * Waits for the job and answers with its images, or its error. Waiting stops when the time
+   * is up or the client leaves; the job goes on either way. Replays of an Idempotency-Key
+   * answer through here too, from the job the first request made.
+   */
+  const answer = async (request: FastifyRequest, reply: FastifyReply, jobId: string, responseFormat: GenerationsBody['response_format']) => {
+    const timeout = AbortSignal.timeout(config.syncTimeoutS * 1000)
+    const gone = new AbortController()
+    const onClose = () => gone.abort()
+    request.raw.socket.once('close', onClose)
+    let done
+    try {
+      done = await services.jobs.wait(jobId, request.apiKey, AbortSignal.any([timeout, gone.signal]))
+    } catch (error) {
+      if (timeout.aborted) throw new SyncTimeout(jobId)
+      if (gone.signal.aborted) {
+        // Nobody to answer; a retry with the same Idempotency-Key gets this job's result.
+        await settleIdempotency(services.idempotency, request, { status: 499, body: null, contentType: null })
+        reply.hijack()
+        return
+      }
+      throw error
+    } finally {
+      request.raw.socket.off('close', onClose)
+    }
+    if (done.state !== 'succeeded') throw jobFailure(done.error)
+    const b64 =
+      responseFormat === 'b64_json'
+        ? await Promise.all(done.result!.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
+        : undefined
+    return reply.code(201).send(renderGenerations(done, urlContext(request, config.publicUrl, signer), b64))
+  }
+
   app.post<{ Body: GenerationsBody }>(
     '/v1/images/generations',
     {
@@ -43,6 +77,15 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
         body: generationsBody,
         response: generationsResponse,
       },
+      ...idempotent({
+        service: services.idempotency,
+        // The first request may wait up to the sync timeout; only then is it presumed dead.
+        lockMs: (config.syncTimeoutS + 60) * 1000,
+        replayJob: async (request, reply, jobId) => {
+          await answer(request, reply, jobId, (request.body as GenerationsBody | undefined)?.response_format ?? 'url')
+          return reply
+        },
+      }),
     },
     async (request, reply) => {
       const body = request.body
@@ -71,30 +114,8 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
         }),
       )
 
-      // Waiting stops when the time is up or the client leaves; the job goes on either way.
-      const timeout = AbortSignal.timeout(config.syncTimeoutS * 1000)
-      const gone = new AbortController()
-      const onClose = () => gone.abort()
-      request.raw.socket.once('close', onClose)
-      let done
-      try {
-        done = await services.jobs.wait(job.id, request.apiKey, AbortSignal.any([timeout, gone.signal]))
-      } catch (error) {
-        if (timeout.aborted) throw new SyncTimeout(job.id)
-        if (gone.signal.aborted) {
-          reply.hijack()
-          return
-        }
-        throw error
-      } finally {
-        request.raw.socket.off('close', onClose)
-      }
-      if (done.state !== 'succeeded') throw jobFailure(done.error)
-      const b64 =
-        body.response_format === 'b64_json'
-          ? await Promise.all(done.result!.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
-          : undefined
-      return reply.code(201).send(renderGenerations(done, urlContext(request, config.publicUrl, signer), b64))
+      noteJob(request, job.id)
+      return answer(request, reply, job.id, body.response_format)
     },
   )
 }

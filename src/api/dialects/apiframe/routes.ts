@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
 import { FluxhostError } from '../../../domain/errors.js'
 import type { OutputFormat } from '../../../domain/job.js'
 import { aliasesOf, getModel, modelByAlias } from '../../../domain/models.js'
@@ -41,6 +42,7 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         body: generateBody,
         response: { 202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' } } }, ...gatewayErrorResponses },
       },
+      ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
     },
     async (request, reply) => {
       const body = request.body
@@ -74,6 +76,7 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
           ? { source: { url: params.image_prompt }, strength: params.image_prompt_strength ?? 0.5, loc: ['body', 'fluxParams', 'image_prompt'] }
           : undefined,
       })
+      noteJob(request, job.id)
       return reply.code(202).send({ jobId: job.id, status: 'QUEUED' })
     },
   )

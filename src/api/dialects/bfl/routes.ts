@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
 import { FluxhostError } from '../../../domain/errors.js'
 import { requireKey } from '../../auth.js'
 import { dialectErrorHandler } from '../../errors.js'
@@ -23,6 +24,7 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     '/v1/flux-pro-1.1',
     {
       schema: { tags, security, summary: 'Generate an image with FLUX 1.1 [pro]', body: fluxPro11Body, response: submitResponse },
+      ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
     },
     async (request) => {
       const body = request.body
@@ -51,6 +53,7 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         },
         imagePrompt,
       })
+      noteJob(request, job.id)
       return renderSubmit(job, urlContext(request, config.publicUrl, signer))
     },
   )

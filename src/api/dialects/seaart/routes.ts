@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
 import { FluxhostError } from '../../../domain/errors.js'
 import { aliasesOf } from '../../../domain/models.js'
 import { requireKey } from '../../auth.js'
@@ -24,7 +25,10 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   app.post<{ Body: CreateBody }>(
     base,
-    { schema: { tags, security, summary: 'Create a FLUX 1.1 [pro] task', body: createBody, response: { 200: submitResponse, ...gatewayErrorResponses } } },
+    {
+      schema: { tags, security, summary: 'Create a FLUX 1.1 [pro] task', body: createBody, response: { 200: submitResponse, ...gatewayErrorResponses } },
+      ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
+    },
     async (request) => {
       const body = request.body
       if (body.model !== undefined && body.model !== MODEL) {
@@ -55,6 +59,7 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           ? { source: { data: decodeBase64Field(body.image_prompt, ['body', 'image_prompt']) }, strength: BFL_IMAGE_PROMPT_STRENGTH, loc: ['body', 'image_prompt'] }
           : undefined,
       })
+      noteJob(request, job.id)
       return {
         request_id: job.id,
         ...requestUrls(job, urlContext(request, config.publicUrl, signer)),

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify'
+import { FluxhostError, validationError } from '../domain/errors.js'
+import type { IdempotencyService } from '../services/idempotency.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when the request holds an Idempotency-Key (see `idempotent`); `jobId` once it made one. */
+    idempotency?: { key: string; jobId?: string; settled?: boolean }
+  }
+}
+
+export interface IdempotencyOptions {
+  service: IdempotencyService
+  /** How long a request may hold its key before it is presumed dead (a crashed server). */
+  lockMs: number
+  /**
+   * Answers a replay from the job the first request made, instead of from stored bytes:
+   * for the synchronous route, whose answer holds expiring URLs and may not exist yet.
+   */
+  replayJob?: (request: FastifyRequest, reply: FastifyReply, jobId: string) => Promise<unknown>
+}
+
+const MAX_KEY_LENGTH = 255
+
+/**
+ * The key from `Idempotency-Key`: an RFC 8941 sf-string (`"…"`) as the draft specifies,
+ * or, leniently, a bare token, as many clients send it.
+ */
+export function parseIdempotencyKey(raw: string | string[] | undefined): string | undefined {
+  if (raw === undefined) return undefined
+  const issue = (msg: string) =>
+    validationError([{ loc: ['header', 'idempotency-key'], msg, type: 'value_error', input: Array.isArray(raw) ? raw.join(', ').slice(0, 100) : raw.slice(0, 100) }])
+  if (Array.isArray(raw)) throw issue('Send one Idempotency-Key header, not several')
+  const value = raw.trim()
+  let key: string
+  if (value.startsWith('"')) {
+    const match = /^"((?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])*)"$/.exec(value)
+    if (!match) throw issue('Idempotency-Key must be a quoted string of printable ASCII ("…"), as in RFC 8941')
+    key = match[1]!.replace(/\\(["\\])/g, '$1')
+  } else {
+    if (!/^[\x21-\x7E]+$/.test(value)) throw issue('Idempotency-Key must be printable ASCII without spaces, or a quoted string')
+    key = value
+  }
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw issue(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`)
+  return key
+}
+
+/** JSON with object keys sorted, so the same body fingerprints the same whatever its key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+function fingerprint(request: FastifyRequest): string {
+  const simulate = request.headers['x-fluxhost-simulate'] ?? null
+  return createHash('sha256')
+    .update(canonical({ method: request.method, route: request.routeOptions.url ?? request.url, body: request.body ?? null, simulate }))
+    .digest('base64url')
+}
+
+/** Answers that are worth retrying are not kept: the client's retry runs afresh. */
+const isTransient = (status: number) => status >= 500 || status === 429 || status === 408
+
+/** Keeps the request's answer for replays (called on send, or by a route that hijacks). */
+export async function settleIdempotency(
+  service: IdempotencyService,
+  request: FastifyRequest,
+  answer: { status: number; body: string | null; contentType: string | null },
+): Promise<void> {
+  const held = request.idempotency
+  if (!held || held.settled || !request.apiKey) return
+  held.settled = true
+  if (isTransient(answer.status) && held.jobId === undefined) {
+    await service.release(request.apiKey.id, held.key)
+    return
+  }
+  await service.complete(request.apiKey.id, held.key, { ...answer, jobId: held.jobId ?? null })
+}
+
+/**
+ * Route hooks for `Idempotency-Key` on a create route (draft-ietf-httpapi-idempotency-key-header):
+ * the key is scoped to the API key and kept `FLUXHOST_IDEMPOTENCY_TTL`; the same key with the same request
+ * replays the first answer (no new job, no new charge) with `Idempotent-Replayed: true`; with
+ * a different request → 422 IDEMPOTENCY_KEY_REUSED; while the first is still being answered
+ * → 409 IDEMPOTENCY_KEY_IN_USE. Without the header the hooks cost one property read.
+ */
+export function idempotent(options: IdempotencyOptions): { preValidation: preValidationHookHandler; onSend: onSendHookHandler } {
+  const { service } = options
+
+  /** True when it has answered (a replay); throws the dialect's error otherwise. */
+  const take = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    const key = parseIdempotencyKey(request.headers['idempotency-key'])
+    if (key === undefined || !request.apiKey) return false
+    const claim = await service.claim(request.apiKey.id, key, fingerprint(request), options.lockMs)
+    switch (claim.kind) {
+      case 'acquired':
+        request.idempotency = { key }
+        return false
+      case 'mismatch':
+        throw new FluxhostError('IDEMPOTENCY_KEY_REUSED')
+      case 'in_flight':
+        throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', { retryAfterS: 1 })
+      case 'done': {
+        void reply.header('idempotent-replayed', 'true')
+        const { row } = claim
+        if (row.job_id !== null && options.replayJob) await options.replayJob(request, reply, row.job_id)
+        else void reply.code(row.status ?? 200).type(row.content_type ?? 'application/json; charset=utf-8').send(row.body ?? '')
+        return true
+      }
+    }
+  }
+
+  return {
+    // Callback style: without the header it is one property read, not a promise.
+    preValidation(request, reply, done) {
+      if (request.headers['idempotency-key'] === undefined) return done()
+      take(request, reply).then(
+        (answered) => {
+          if (!answered) done()
+        },
+        (error: unknown) => done(error as Error),
+      )
+    },
+
+    onSend(request, reply, payload, done) {
+      if (!request.idempotency || request.idempotency.settled) return done(null, payload)
+      const contentType = reply.getHeader('content-type')
+      settleIdempotency(service, request, {
+        status: reply.statusCode,
+        body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : null,
+        contentType: typeof contentType === 'string' ? contentType : null,
+      }).then(
+        () => done(null, payload),
+        (error: unknown) => done(error as Error),
+      )
+    },
+  }
+}
+
+/** Records the job a request made, so its idempotency key points at it. */
+export function noteJob(request: FastifyRequest, jobId: string): void {
+  if (request.idempotency) request.idempotency.jobId = jobId
+}
+
+/** How long an async create may hold its key before it is presumed dead. */
+export const CREATE_LOCK_MS = 60_000
