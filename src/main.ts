@@ -9,7 +9,11 @@ import type { BlobStore } from './blobs/blob-store.js'
 import { createFsBlobStore } from './blobs/fs/fs-blob-store.js'
 import { loadOrCreateSecret } from './blobs/server-secret.js'
 import { createUrlSigner, type UrlSigner } from './blobs/url-signer.js'
-import type { Config } from './config/load-config.js'
+import { ConfigError, type Config } from './config/load-config.js'
+import { createNsfwClassifier } from './safety/classifier.js'
+import { createChatUpsampler } from './prompts/upsampler.js'
+import { createSafetyChecker } from './safety/checker.js'
+import { createPromptPolicy, DEFAULT_BLOCKLIST, parseBlocklist } from './safety/policy.js'
 import { systemClock, type Clock } from './domain/clock.js'
 import { createUuidV7 } from './domain/uuid7.js'
 import { MODEL_IDS, type ModelId } from './domain/models.js'
@@ -60,6 +64,8 @@ export interface Fluxhost {
   readonly routes: Readonly<Record<ModelId, readonly string[]>>
   /** Starts the workers and, with HTTP, listens. Returns the base URL when listening. */
   start(): Promise<string | undefined>
+  /** Loads the output classifier now rather than on the first job (the server does, at start). */
+  warmUp(): Promise<void>
   /** Graceful stop: no new work, running jobs get `graceMs`, the rest go back to the queue. */
   close(graceMs?: number): Promise<void>
 }
@@ -79,6 +85,15 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const logger = options.logger ?? pino({ level: config.logLevel })
   const withWorker = options.worker ?? config.worker.enabled
 
+  // Read before anything is opened, so a bad file leaves nothing half-started.
+  let blocklist = DEFAULT_BLOCKLIST
+  if (config.safety.blocklistFile) {
+    try {
+      blocklist = parseBlocklist(fs.readFileSync(config.safety.blocklistFile, 'utf8'))
+    } catch (error) {
+      throw new ConfigError([`FLUXHOST_PROMPT_BLOCKLIST ${config.safety.blocklistFile}: ${(error as Error).message}`])
+    }
+  }
   fs.mkdirSync(config.dataDir, { recursive: true })
   const { store, migrations } = await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
@@ -93,6 +108,10 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const engineFor = (engine: ImageEngine) => (config.allowSimulate && engine.name !== 'preview' ? withSimulation(engine) : engine)
   const routeTable = Object.fromEntries(MODEL_IDS.map((id) => [id, [preview].map(engineFor)])) as Record<ModelId, ImageEngine[]>
   const router = createEngineRouter(routeTable)
+
+  // The classifier's thread starts on first use (or warmUp), never in processes without workers.
+  const classifier = config.safety.checker && withWorker ? createNsfwClassifier({ threads: config.safety.threads }) : undefined
+  const safety = createSafetyChecker(createPromptPolicy(blocklist), classifier)
 
   const outbound = createOutbound({
     allowPrivate: config.allowPrivateUrls,
@@ -141,6 +160,10 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         leaseMs: config.worker.leaseMs,
         maxAttempts: config.worker.maxAttempts,
         concurrency: config.worker.concurrency,
+        safety,
+        upsampler: config.upsampler
+          ? createChatUpsampler({ baseUrl: config.upsampler.url, model: config.upsampler.model, apiKey: config.upsampler.key ?? undefined })
+          : undefined,
         filter: options.workerKeyId === undefined ? undefined : { apiKeyId: options.workerKeyId },
       })
     : undefined
@@ -232,11 +255,15 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       return listeningUrl
     },
 
+    async warmUp() {
+      await classifier?.ready()
+    },
+
     close(graceMs = config.worker.shutdownGraceMs) {
       closing ??= (async () => {
         clearInterval(sweeper)
         await Promise.all([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
-        await Promise.all([store.close(), outbound.close()])
+        await Promise.all([store.close(), outbound.close(), classifier?.close()])
       })()
       return closing
     },

@@ -19,6 +19,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     out(`  data dir  ${config.dataDir}`)
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
+    out(`  safety    ${config.safety.checker ? 'prompt blocklist + output classifier (nsfwjs)' : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'}`)
     out(`  API docs  ${url}/docs`)
     if (bootstrapKey) {
       out()
@@ -27,6 +28,14 @@ export function serveCommand(program: Command, io: CliIo): void {
       out(`  try: curl -H "x-key: ${bootstrapKey}" ${url}/api/models`)
     }
     out()
+    // Load the classifier now, in its thread, so the first job does not wait for it.
+    if (fluxhost.runner) {
+      const started = performance.now()
+      fluxhost.warmUp().then(
+        () => logger.info({ ms: Math.round(performance.now() - started) }, 'safety:classifier-ready'),
+        (error: unknown) => logger.error({ err: error }, 'safety:classifier-failed'),
+      )
+    }
 
     await new Promise<void>((resolve) => {
       let stopping = false

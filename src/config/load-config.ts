@@ -27,6 +27,14 @@ export interface Config {
     concurrency: number
   }
   idempotencyTtlMs: number
+  /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
+  upsampler: { url: string; model: string; key: string | null } | null
+  safety: {
+    checker: boolean
+    threads: number
+    /** Absolute path, or null for the built-in list. */
+    blocklistFile: string | null
+  }
   bodyLimitBytes: number
   /** Per-image price in USD for every model (list price unless overridden). */
   pricesUsd: Readonly<Record<ModelId, number>>
@@ -99,6 +107,12 @@ export function loadConfig(
       concurrency: v.webhookConcurrency,
     }),
     idempotencyTtlMs: durationMs(v.idempotencyTtl),
+    upsampler: v.upsamplerUrl === null ? null : Object.freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
+    safety: Object.freeze({
+      checker: v.safetyChecker,
+      threads: v.safetyThreads,
+      blocklistFile: v.promptBlocklist === null ? null : path.resolve(cwd, v.promptBlocklist),
+    }),
     bodyLimitBytes: v.bodyLimitBytes,
     pricesUsd: Object.freeze(pricesUsd),
     previewSteps: v.previewSteps,

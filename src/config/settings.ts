@@ -38,6 +38,10 @@ function text(raw: string): string {
   return raw.trim()
 }
 
+function optionalText(raw: string): string | null {
+  return raw.trim() === '' ? null : raw.trim()
+}
+
 function publicUrl(raw: string): string | null {
   const value = raw.trim()
   if (value === '') return null
@@ -119,6 +123,12 @@ export const SETTINGS = {
   webhookRetrySchedule: { env: 'FLUXHOST_WEBHOOK_RETRY_SCHEDULE', flag: 'webhook-retry-schedule', kind: 'list', default: ['0', '5s', '5m', '30m', '2h', '5h', '10h', '14h', '20h', '24h'] as string[], describe: 'When each webhook attempt is made, counted from the previous one (the first from the job\'s end): as many attempts as delays. Units ms, s, m, h.', parse: schedule },
   webhookTimeoutS: { env: 'FLUXHOST_WEBHOOK_TIMEOUT_S', flag: 'webhook-timeout', kind: 'integer', default: 10, describe: 'Seconds a webhook receiver has to answer before the attempt counts as failed.', parse: integer(1, 120) },
   webhookConcurrency: { env: 'FLUXHOST_WEBHOOK_CONCURRENCY', flag: 'webhook-concurrency', kind: 'integer', default: 16, describe: 'Webhook deliveries one process makes at the same time.', parse: integer(1, 1000) },
+  safetyChecker: { env: 'FLUXHOST_SAFETY_CHECKER', flag: 'safety-checker', kind: 'boolean', default: true, describe: 'Classify every output of a local engine (nsfwjs) and moderate it per safety_tolerance; requests can still turn it off where their API allows (enable_safety_checker).', parse: boolean },
+  safetyThreads: { env: 'FLUXHOST_SAFETY_THREADS', flag: 'safety-threads', kind: 'integer', default: 1, describe: 'Worker threads running the output classifier (about 100 ms and 60 MB each).', parse: integer(1, 16) },
+  promptBlocklist: { env: 'FLUXHOST_PROMPT_BLOCKLIST', flag: 'prompt-blocklist', kind: 'string', default: null as string | null, describe: 'A file of blocked prompt terms (`term` or `term = highest tolerance blocked at`) replacing the built-in list.', parse: optionalText },
+  upsamplerUrl: { env: 'FLUXHOST_UPSAMPLER_URL', flag: 'upsampler-url', kind: 'string', default: null as string | null, describe: 'Base URL of an OpenAI-compatible API (…/v1) whose chat completions rewrite prompts for prompt_upsampling on engines that cannot.', parse: publicUrl },
+  upsamplerModel: { env: 'FLUXHOST_UPSAMPLER_MODEL', flag: 'upsampler-model', kind: 'string', default: 'gpt-4o-mini', describe: 'The chat model the upsampler asks.', parse: text },
+  upsamplerKey: { env: 'FLUXHOST_UPSAMPLER_KEY', flag: 'upsampler-key', kind: 'string', default: null as string | null, describe: 'Bearer key for the upsampler, if it needs one.', parse: optionalText },
   idempotencyTtl: { env: 'FLUXHOST_IDEMPOTENCY_TTL', flag: 'idempotency-ttl', kind: 'string', default: '24h', describe: 'How long an Idempotency-Key and its answer are kept for replays (units ms, s, m, h).', parse: duration(1000, 30 * 24 * 3_600_000) },
   bodyLimitBytes: { env: 'FLUXHOST_BODY_LIMIT', flag: 'body-limit', kind: 'integer', default: 30 * 1024 * 1024, describe: 'Largest request body in bytes (base64 image prompts are large).', parse: integer(1024, 1024 * 1024 * 1024) },
   prices: { env: 'FLUXHOST_PRICES', flag: 'prices', kind: 'map', default: {} as Partial<Record<ModelId, number>>, describe: `Per-image prices in USD overriding the list prices, e.g. \`${MODEL_IDS[0]}=${MODELS['flux-pro-1.1'].priceUsd}\`.`, parse: prices },

@@ -1,5 +1,7 @@
 import type { ModelId } from './models.js'
 
+import type { UpsamplingOutcome } from '../prompts/upsampler.js'
+
 /** Every state a job can be in. Closed: adding one is a migration and a change to every dialect. */
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const
 export type JobState = (typeof JOB_STATES)[number]
@@ -55,6 +57,11 @@ export interface GenerationRequest {
   /** 0 strictest … 6 most lenient. */
   safetyTolerance: number
   safetyChecker: boolean
+  /**
+   * What a flagged output does: `fail` the job as CONTENT_MODERATED (BFL and most APIs), or
+   * `blackout` the image and report it in `result.nsfw` (AIML and fal). Default `fail`.
+   */
+  flaggedOutput?: 'fail' | 'blackout'
   output: { format: OutputFormat; quality: number }
   webhook?: WebhookTarget
   simulate?: Simulation
@@ -77,6 +84,12 @@ export interface JobResult {
   inferenceMs?: number
   /** Milliseconds fluxhost then spent encoding and storing the images. */
   encodeMs?: number
+  /** Per image: the safety checker flagged it and it was replaced by a black image. */
+  nsfw?: boolean[]
+  /** Milliseconds the output classifier took (all images). */
+  safetyMs?: number
+  /** Present when `prompt_upsampling` was asked for: whether it happened, by whom, or why not. */
+  upsampling?: UpsamplingOutcome
 }
 
 export interface JobError {

@@ -40,6 +40,13 @@ export interface EngineContext {
 /** Turns a task into images. Engines never touch HTTP routes, the store or the queue. */
 export interface ImageEngine {
   readonly name: string
+  /**
+   * Generates on this machine or one the operator runs (preview, ComfyUI, sd.cpp): its
+   * outputs go through fluxhost's safety checker. Cloud engines moderate their own.
+   */
+  readonly local: boolean
+  /** Rewrites prompts itself when asked (`prompt_upsampling`), as BFL's API does. */
+  readonly upsamplesPrompts?: boolean
   supports(model: ModelId): boolean
   generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput>
 }

@@ -10,6 +10,8 @@ export interface EngineAttempt {
 export interface RoutedOutput {
   output: EngineOutput
   engine: string
+  /** Whether that engine is local (its outputs need fluxhost's safety checker). */
+  local: boolean
   attempts: EngineAttempt[]
 }
 
@@ -46,7 +48,7 @@ export function createEngineRouter(routes: Partial<Record<ModelId, ImageEngine[]
         try {
           const output = await engine.generate(task, ctx)
           attempts.push({ engine: engine.name })
-          return { output, engine: engine.name, attempts }
+          return { output, engine: engine.name, local: engine.local, attempts }
         } catch (error) {
           const typed = isEngineError(error)
             ? error

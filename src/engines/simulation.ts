@@ -8,6 +8,8 @@ import { EngineError, abortableDelay } from './engine-error.js'
 export function withSimulation(engine: ImageEngine): ImageEngine {
   return {
     name: engine.name,
+    local: engine.local,
+    upsamplesPrompts: engine.upsamplesPrompts,
     supports: (model) => engine.supports(model),
     async generate(task, ctx) {
       const simulate = task.simulate

@@ -35,6 +35,13 @@ export function createMetrics() {
     registers: [registry],
   })
 
+  const safetyDuration = new Histogram({
+    name: 'fluxhost_safety_check_duration_seconds',
+    help: 'Time the output classifier took for one job\'s images, by outcome (passed, flagged).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2],
+    registers: [registry],
+  })
   const webhookAttempts = new Histogram({
     name: 'fluxhost_webhook_attempt_duration_seconds',
     help: 'Webhook delivery attempts by outcome (delivered, retry, failed, stopped) and how long the receiver took.',
@@ -46,6 +53,7 @@ export function createMetrics() {
   return {
     registry,
     webhookAttempts,
+    safetyDuration,
     httpDuration,
     engineDuration,
     jobsFinished,

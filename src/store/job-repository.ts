@@ -115,13 +115,14 @@ export function createJobRepository(db: Kysely<Database>, queries: JobQueries) {
     async complete(
       id: string,
       owner: string,
-      done: { result: JobResult; engine: string; now: number },
+      done: { result: JobResult; engine: string; now: number; costMicros?: number },
     ): Promise<Job | undefined> {
       const row = await db
         .updateTable('jobs')
         .set({
           state: 'succeeded',
           progress: 1,
+          ...(done.costMicros === undefined ? {} : { cost_micros: done.costMicros }),
           result: JSON.stringify(done.result),
           engine: done.engine,
           finished_at: done.now,

@@ -11,6 +11,8 @@ import type { Metrics } from '../observability/metrics.js'
 import type { JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
+import { blackLike, type SafetyChecker } from '../safety/checker.js'
+import type { PromptUpsampler, UpsamplingOutcome } from '../prompts/upsampler.js'
 
 /** Why a worker aborted a running job; the engine sees it as `signal.reason`. */
 export const ABORT = {
@@ -31,6 +33,10 @@ export interface RunJobDeps {
   metrics: Metrics
   leaseMs: number
   maxAttempts: number
+  /** The prompt blocklist and output classifier; absent: no checks (tests of the runner). */
+  safety?: SafetyChecker
+  /** Rewrites prompts for engines that cannot (FLUXHOST_UPSAMPLER_URL); absent: none configured. */
+  upsampler?: PromptUpsampler
 }
 
 // Progress is saved with the lease heartbeat, at most this often, so polling clients see it.
@@ -77,7 +83,15 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
   try {
     // Files of earlier attempts (a crashed worker's) are garbage now that we hold the lease.
     if (job.attempts > 1) await blobs.deletePrefix(`jobs/${job.id}`)
-    const task = await buildTask(job, blobs)
+    const tolerance = job.request.safetyTolerance
+    const checkPrompt = (prompt: string, which: string) => {
+      const blocked = deps.safety?.checkPrompt(prompt, tolerance)
+      if (blocked) throw new EngineError('request_moderated', `${which} contains '${blocked}', which is blocked at safety_tolerance ${tolerance}`)
+    }
+    checkPrompt(job.request.prompt, 'the prompt')
+    const { prompt, upsampling, nativeUpsampling } = await upsample(job, deps, signal)
+    if (prompt !== job.request.prompt) checkPrompt(prompt, 'the upsampled prompt')
+    const task = { ...(await buildTask(job, blobs)), prompt, promptUpsampling: nativeUpsampling }
     const engineStarted = performance.now()
     const routed = await router.generate(task, {
       signal,
@@ -91,9 +105,27 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     const inferenceMs = performance.now() - engineStarted
     metrics.engineDuration.observe({ engine: routed.engine, outcome: 'ok' }, inferenceMs / 1000)
 
+    // Local engines' outputs go through the classifier; cloud engines moderate their own.
+    let outputs = routed.output.images
+    let nsfw: boolean[] | undefined
+    let safetyMs: number | undefined
+    if (routed.local && job.request.safetyChecker && deps.safety?.checkOutput) {
+      const checkStarted = performance.now()
+      const verdicts = await Promise.all(outputs.map((image) => deps.safety!.checkOutput!(image, tolerance, signal)))
+      safetyMs = Math.round((performance.now() - checkStarted) * 10) / 10
+      metrics.safetyDuration.observe({ outcome: verdicts.some((v) => v.flagged) ? 'flagged' : 'passed' }, safetyMs / 1000)
+      const flagged = verdicts.find((v) => v.flagged)
+      if (flagged) {
+        log.info({ scores: verdicts.map((v) => v.scores) }, 'job:output-flagged')
+        if (job.request.flaggedOutput !== 'blackout') throw new EngineError('content_moderated', `the output was flagged: ${flagged.flagged}`)
+        nsfw = verdicts.map((v) => v.flagged !== undefined)
+        outputs = await Promise.all(outputs.map((image, i) => (nsfw![i] ? blackLike(image) : image)))
+      }
+    }
+
     const encodeStarted = performance.now()
     const images: JobImage[] = []
-    for (const [index, image] of routed.output.images.entries()) {
+    for (const [index, image] of outputs.entries()) {
       const encoded = await encodeImage(image, job.request.output)
       const key = `${prefix}/${index}.${encoded.format}`
       await blobs.put(key, encoded.data, encoded.contentType)
@@ -101,16 +133,19 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     }
     if (signal.aborted) throw new EngineError('canceled', 'aborted after generation')
 
-    const result = { images, prompt: routed.output.prompt ?? job.request.prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10, encodeMs: Math.round((performance.now() - encodeStarted) * 10) / 10 }
+    const result = { images, prompt: routed.output.prompt ?? prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10, encodeMs: Math.round((performance.now() - encodeStarted) * 10) / 10, ...(nsfw ? { nsfw } : {}), ...(safetyMs === undefined ? {} : { safetyMs }), ...(upsampling ? { upsampling } : {}) }
+    // Blacked-out images are not charged: only the clean ones are.
+    const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length
+    const costMicros = nsfw ? Math.round((job.costMicros * clean) / images.length) : undefined
     const completed = await store.transaction(async (tx) => {
-      const done = await tx.jobs.complete(job.id, owner, { result, engine: routed.engine, now: clock.now() })
-      if (done) {
+      const done = await tx.jobs.complete(job.id, owner, { result, engine: routed.engine, now: clock.now(), costMicros })
+      if (done && clean > 0) {
         await tx.charges.insert({
           job_id: job.id,
           api_key_id: job.apiKeyId,
           model: job.model,
-          images: images.length,
-          amount_micros: job.costMicros,
+          images: clean,
+          amount_micros: costMicros ?? job.costMicros,
           created_at: clock.now(),
         })
       }
@@ -136,6 +171,30 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     clearInterval(timer)
     unsubscribe()
     await saving
+  }
+}
+
+/**
+ * `prompt_upsampling` (unless `raw`): the engine does it when it can (BFL); otherwise the
+ * configured upsampler rewrites the prompt; otherwise the result says it was not applied.
+ * An upsampler that fails leaves the prompt as given, and the result says why.
+ */
+async function upsample(job: Job, deps: RunJobDeps, signal: AbortSignal): Promise<{ prompt: string; upsampling?: UpsamplingOutcome; nativeUpsampling: boolean }> {
+  const { request } = job
+  if (!request.promptUpsampling || request.raw) return { prompt: request.prompt, nativeUpsampling: false }
+  if (deps.router.enginesFor(request.model)[0]?.upsamplesPrompts) {
+    return { prompt: request.prompt, upsampling: { applied: true, by: 'engine' }, nativeUpsampling: true }
+  }
+  if (!deps.upsampler) {
+    return { prompt: request.prompt, upsampling: { applied: false, reason: 'the engine does not upsample prompts and no upsampler is configured (FLUXHOST_UPSAMPLER_URL)' }, nativeUpsampling: false }
+  }
+  try {
+    const prompt = await deps.upsampler.rewrite(request.prompt, signal)
+    return { prompt, upsampling: { applied: true, by: 'upsampler' }, nativeUpsampling: false }
+  } catch (error) {
+    if (signal.aborted) throw new EngineError('canceled', 'aborted while upsampling the prompt')
+    deps.logger.warn({ jobId: job.id, err: error }, 'job:upsampling-failed')
+    return { prompt: request.prompt, upsampling: { applied: false, reason: (error as Error).message }, nativeUpsampling: false }
   }
 }
 

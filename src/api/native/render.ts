@@ -40,10 +40,12 @@ export function renderJob(job: Job, urls: UrlContext) {
           })),
           prompt: job.result.prompt,
           seed: job.result.seed,
+          ...(job.result.upsampling ? { upsampling: job.result.upsampling } : {}),
+          ...(job.result.nsfw ? { nsfw: job.result.nsfw } : {}),
         }
       : null,
     error: job.error,
-    cost: { usd: formatUsd(job.costMicros), charged: job.state === 'succeeded' },
+    cost: { usd: formatUsd(job.costMicros), charged: job.state === 'succeeded' && job.costMicros > 0 },
     engine: job.engine,
     attempts: job.attempts,
     createdAt: iso(job.createdAt),

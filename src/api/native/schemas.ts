@@ -1,3 +1,4 @@
+import { upsamplingSchema } from '../upsampling-schema.js'
 import { JOB_STATES, OUTPUT_FORMATS } from '../../domain/job.js'
 import { MODEL_IDS } from '../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../domain/validate.js'
@@ -110,8 +111,10 @@ export const jobSchema = {
             },
           },
         },
-        prompt: { type: 'string' },
+        prompt: { type: 'string', description: 'The prompt the engine used (the upsampled one, if upsampling was applied).' },
         seed: { type: 'integer' },
+        upsampling: upsamplingSchema,
+        nsfw: { type: 'array', items: { type: 'boolean' }, description: 'Per image, when the safety checker blacked one out (AIML jobs).' },
       },
     },
     error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },

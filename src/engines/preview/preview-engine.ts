@@ -20,6 +20,7 @@ const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve))
 export function createPreviewEngine(options: PreviewEngineOptions): ImageEngine {
   return {
     name: 'preview',
+    local: true,
     supports: () => true,
     async generate(task, ctx) {
       const simulate = task.simulate ?? {}

@@ -11,7 +11,7 @@ export function renderGenerations(job: Job, urls: UrlContext, b64: Buffer[] | un
     images: images.map((image, i) => ({ url: urlsOf[i]!, width: image.width, height: image.height, content_type: image.contentType })),
     timings: { inference: (job.result?.inferenceMs ?? 0) / 1000, encode: (job.result?.encodeMs ?? 0) / 1000 },
     seed: job.result?.seed ?? job.request.seed,
-    has_nsfw_concepts: images.map(() => false),
+    has_nsfw_concepts: images.map((_, i) => job.result?.nsfw?.[i] ?? false),
     prompt: job.result?.prompt ?? job.request.prompt,
     created: Math.floor(job.createdAt.getTime() / 1000),
     data: b64 ? b64.map((data) => ({ b64_json: data.toString('base64') })) : urlsOf.map((url) => ({ url })),

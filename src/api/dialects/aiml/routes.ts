@@ -108,6 +108,8 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
             raw: false,
             safetyTolerance,
             safetyChecker: body.enable_safety_checker,
+            // As AIML and fal do: a flagged image comes back black, with has_nsfw_concepts true.
+            flaggedOutput: 'blackout',
             output: { format: body.output_format, quality: 90 },
             simulate: simulationFrom(request),
           },

@@ -26,7 +26,11 @@ export function renderJob(job: Job, urls: UrlContext) {
     model: getModel(job.model).aliases.apiframe,
     result:
       status === 'COMPLETED' && job.result
-        ? { images: job.result.images.map((image) => ({ url: urls.fileUrl(image.key), width: image.width, height: image.height })), seed: job.result.seed }
+        ? {
+            images: job.result.images.map((image) => ({ url: urls.fileUrl(image.key), width: image.width, height: image.height })),
+            seed: job.result.seed,
+            ...(job.result.upsampling ? { prompt: job.result.prompt, promptUpsampling: job.result.upsampling } : {}),
+          }
         : null,
     error: status === 'FAILED' && job.error ? { code: job.error.code, message: job.error.message } : null,
     cost: status === 'COMPLETED' ? job.costMicros / MICROS_PER_USD : 0,

@@ -1,3 +1,4 @@
+import { upsamplingSchema } from '../../upsampling-schema.js'
 import { MODELS } from '../../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
 
@@ -75,6 +76,8 @@ export const jobResponse = {
       properties: {
         images: { type: 'array', items: { type: 'object', properties: { url: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' } } } },
         seed: { type: 'integer' },
+        prompt: { type: 'string', description: 'With prompt_upsampling: the prompt the engine used.' },
+        promptUpsampling: upsamplingSchema,
       },
     },
     error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },

@@ -55,6 +55,7 @@ export function renderResult(job: Job, urls: UrlContext) {
       duration: job.startedAt && job.finishedAt ? (job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : null,
     }
     if (rest.length > 0) result.samples = job.result.images.map((image) => urls.fileUrl(image.key))
+    if (job.result.upsampling) result.prompt_upsampling = job.result.upsampling
   }
   let details: Record<string, unknown> | null = null
   if (job.error) {

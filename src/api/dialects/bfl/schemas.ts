@@ -1,3 +1,4 @@
+import { upsamplingSchema } from '../../upsampling-schema.js'
 import { MODELS } from '../../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
 
@@ -102,6 +103,7 @@ export const resultResponse = {
           start_time: { type: ['number', 'null'], description: 'Unix seconds.' },
           end_time: { type: ['number', 'null'], description: 'Unix seconds.' },
           duration: { type: ['number', 'null'], description: 'Seconds.' },
+          prompt_upsampling: upsamplingSchema,
         },
       },
       progress: { type: ['number', 'null'] },

@@ -47,6 +47,7 @@ export function renderResponse(job: Job, urls: UrlContext) {
     num_images: request.numImages,
     safety_tolerance: request.safetyTolerance,
     prompt_upsampling: request.promptUpsampling,
+    ...(job.result?.upsampling ? { prompt_upsampling_result: job.result.upsampling } : {}),
     engine: job.engine,
     progress: status === 'completed' ? 1 : job.progress,
     created_at: iso(job.createdAt),

@@ -1,0 +1,67 @@
+import { request } from 'undici'
+
+/** What became of a request's `prompt_upsampling`, as results report it. */
+export interface UpsamplingOutcome {
+  applied: boolean
+  /** `engine`: the engine rewrote it itself (BFL); `upsampler`: FLUXHOST_UPSAMPLER_URL did. */
+  by?: 'engine' | 'upsampler'
+  /** Why it was not applied. */
+  reason?: string
+}
+
+export interface PromptUpsampler {
+  /** The rewritten prompt. Throws with a reason a person can read when it cannot. */
+  rewrite(prompt: string, signal?: AbortSignal): Promise<string>
+}
+
+export const UPSAMPLE_INSTRUCTIONS =
+  'You rewrite prompts for a text-to-image model (FLUX). Keep the subject and every detail the user asked for; ' +
+  'add concrete visual detail: composition, lighting, colour, materials, style, camera. One paragraph, at most 120 words, ' +
+  'no preamble, no quotes: answer with the rewritten prompt only.'
+
+/**
+ * Rewrites prompts through an OpenAI-compatible chat-completions endpoint (OpenAI, a local
+ * Ollama or vLLM, …): `POST {baseUrl}/chat/completions` with a system instruction and the
+ * prompt, the answer's first choice being the new prompt.
+ */
+export function createChatUpsampler(options: { baseUrl: string; model: string; apiKey?: string; timeoutMs?: number }): PromptUpsampler {
+  const url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`
+  const timeoutMs = options.timeoutMs ?? 30_000
+  return {
+    async rewrite(prompt, signal) {
+      const deadline = AbortSignal.timeout(timeoutMs)
+      let response
+      try {
+        response = await request(url, {
+          method: 'POST',
+          signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+          headers: {
+            'content-type': 'application/json',
+            ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+          },
+          body: JSON.stringify({
+            model: options.model,
+            temperature: 0.7,
+            messages: [
+              { role: 'system', content: UPSAMPLE_INSTRUCTIONS },
+              { role: 'user', content: prompt },
+            ],
+          }),
+        })
+      } catch (error) {
+        if (deadline.aborted) throw new Error(`the upsampler did not answer within ${timeoutMs / 1000} s`)
+        throw new Error(`the upsampler could not be reached: ${(error as Error).message}`)
+      }
+      const text = await response.body.text()
+      if (response.statusCode !== 200) throw new Error(`the upsampler answered HTTP ${response.statusCode}: ${text.slice(0, 200)}`)
+      let content: unknown
+      try {
+        content = (JSON.parse(text) as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message?.content
+      } catch {
+        throw new Error('the upsampler answered something other than JSON')
+      }
+      if (typeof content !== 'string' || content.trim() === '') throw new Error('the upsampler answered without a prompt (choices[0].message.content)')
+      return content.trim().replace(/^"(.*)"$/s, '$1').slice(0, 10_000)
+    },
+  }
+}

@@ -1,0 +1,89 @@
+import type { NsfwScores } from './classifier.js'
+
+/**
+ * Output thresholds per `safety_tolerance` (0 strictest … 6 most lenient). An image is
+ * flagged when max(porn, hentai) reaches `explicit`, or `sexy` reaches `suggestive`
+ * (null: suggestive images pass at that tolerance). docs/safety.md shows this table.
+ */
+export const OUTPUT_THRESHOLDS: readonly { explicit: number; suggestive: number | null }[] = [
+  { explicit: 0.2, suggestive: 0.4 },
+  { explicit: 0.35, suggestive: 0.6 },
+  { explicit: 0.5, suggestive: 0.8 },
+  { explicit: 0.65, suggestive: 0.95 },
+  { explicit: 0.8, suggestive: null },
+  { explicit: 0.9, suggestive: null },
+  { explicit: 0.95, suggestive: null },
+]
+
+const clampTolerance = (tolerance: number) => Math.min(6, Math.max(0, Math.round(tolerance)))
+
+/** Why the image is flagged at this tolerance, or undefined when it passes. */
+export function judgeOutput(scores: NsfwScores, tolerance: number): string | undefined {
+  const limits = OUTPUT_THRESHOLDS[clampTolerance(tolerance)]!
+  const explicit = Math.max(scores.porn, scores.hentai)
+  const pct = (n: number) => `${Math.round(n * 100)}%`
+  if (explicit >= limits.explicit) {
+    return `explicit content (${scores.porn >= scores.hentai ? 'porn' : 'hentai'} ${pct(explicit)} ≥ ${pct(limits.explicit)} at safety_tolerance ${clampTolerance(tolerance)})`
+  }
+  if (limits.suggestive !== null && scores.sexy >= limits.suggestive) {
+    return `suggestive content (sexy ${pct(scores.sexy)} ≥ ${pct(limits.suggestive)} at safety_tolerance ${clampTolerance(tolerance)})`
+  }
+  return undefined
+}
+
+/** A blocked term and the highest tolerance at which it is still blocked (6: always). */
+export interface BlockedTerm {
+  term: string
+  upTo: number
+}
+
+/**
+ * The built-in prompt blocklist. Stricter tolerances block more: a term is refused when the
+ * request's `safety_tolerance` is at most its level. Sexual content involving minors is
+ * refused at every tolerance. Replace it with `FLUXHOST_PROMPT_BLOCKLIST`.
+ */
+export const DEFAULT_BLOCKLIST: readonly BlockedTerm[] = [
+  ...['child porn', 'cp porn', 'underage sex', 'underage nude', 'loli', 'shota', 'pedo', 'pedophile', 'preteen nude'].map((term) => ({ term, upTo: 6 })),
+  ...['porn', 'porno', 'pornographic', 'hardcore', 'sex act', 'intercourse', 'blowjob', 'cumshot', 'genitals', 'penis', 'vagina', 'xxx'].map((term) => ({ term, upTo: 5 })),
+  ...['nude', 'nudes', 'naked', 'nsfw', 'topless', 'explicit', 'erotic', 'nipples', 'fetish'].map((term) => ({ term, upTo: 3 })),
+  ...['gore', 'gory', 'dismembered', 'decapitated', 'beheading', 'mutilated'].map((term) => ({ term, upTo: 2 })),
+  ...['lingerie', 'underwear', 'bikini', 'sexy', 'seductive', 'bloody', 'corpse'].map((term) => ({ term, upTo: 0 })),
+]
+
+/**
+ * A blocklist file: one term per line, optionally `term = level` (0–6, the highest
+ * tolerance at which it is blocked; default 6). `#` starts a comment.
+ */
+export function parseBlocklist(text: string): BlockedTerm[] {
+  const terms: BlockedTerm[] = []
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.replace(/#.*/, '').trim()
+    if (line === '') continue
+    const [term, level, ...rest] = line.split('=').map((part) => part.trim())
+    const upTo = level === undefined ? 6 : Number(level)
+    if (!term || rest.length > 0 || !Number.isInteger(upTo) || upTo < 0 || upTo > 6) {
+      throw new Error(`line ${index + 1}: expected 'term' or 'term = 0..6', got '${raw.trim()}'`)
+    }
+    terms.push({ term: term.toLowerCase(), upTo })
+  }
+  return terms
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Matches whole words (and phrases) only: `sextant`, `Essex` and `therapist` pass. */
+export function createPromptPolicy(terms: readonly BlockedTerm[]) {
+  const byLevel = Array.from({ length: 7 }, (_, tolerance) => {
+    const active = terms.filter((t) => t.upTo >= tolerance).map((t) => escape(t.term).replace(/\s+/g, '\\s+'))
+    return active.length === 0 ? undefined : new RegExp(`(?<![\\p{L}\\p{N}])(?:${active.join('|')})(?![\\p{L}\\p{N}])`, 'iu')
+  })
+  return {
+    /** The blocked term the prompt contains at this tolerance, or undefined. */
+    check(prompt: string, tolerance: number): string | undefined {
+      const match = byLevel[clampTolerance(tolerance)]?.exec(prompt)
+      return match ? match[0].toLowerCase() : undefined
+    },
+  }
+}
+
+export type PromptPolicy = ReturnType<typeof createPromptPolicy>
