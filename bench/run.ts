@@ -14,6 +14,10 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 8)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 200)
 const SYNC_REQUESTS = Number(process.env.BENCH_SYNC_REQUESTS ?? 300)
+const WEBHOOK_JOBS = Number(process.env.BENCH_WEBHOOK_JOBS ?? 100)
+const SAFETY_IMAGES = Number(process.env.BENCH_SAFETY_IMAGES ?? 30)
+/** `all` (default), or `delivery` for the issue-4 sections only (classifier, webhooks). */
+const ONLY = process.env.BENCH_ONLY ?? 'all'
 const KEY = 'bench-key'
 const children: ChildProcess[] = []
 
@@ -128,6 +132,87 @@ async function syncOverhead(url: string, requests: number) {
   }
 }
 
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 10) / 10
+}
+
+/**
+ * The output classifier alone: nsfwjs in its worker thread (as the server runs it), warm,
+ * classifying preview renders of 1024×768, one at a time.
+ */
+async function classifierTime(images: number) {
+  const { createNsfwClassifier } = await import('../src/safety/classifier.js')
+  const { createPreviewEngine } = await import('../src/engines/preview/preview-engine.js')
+  const engine = createPreviewEngine({ steps: 4 })
+  const classifier = createNsfwClassifier()
+  const loadStarted = performance.now()
+  await classifier.ready()
+  const loadMs = performance.now() - loadStarted
+  const times: number[] = []
+  const inWorker: number[] = []
+  for (let i = 0; i < images + 3; i++) {
+    const output = await engine.generate(
+      { jobId: 'b', model: 'flux-pro-1.1', prompt: `bench ${i % 5}`, width: 1024, height: 768, seed: i, numImages: 1, promptUpsampling: false, raw: false, safetyTolerance: 2, output: { format: 'jpeg', quality: 90 } },
+      { signal: new AbortController().signal, progress: () => undefined },
+    )
+    const image = output.images[0]!
+    if (image.kind !== 'raw') throw new Error('preview renders raw pixels')
+    const started = performance.now()
+    const scores = await classifier.classify({ data: image.data, width: image.width, height: image.height })
+    if (i >= 3) {
+      times.push(performance.now() - started)
+      inWorker.push(scores.ms)
+    }
+  }
+  await classifier.close()
+  return { images, size: '1024x768', loadMs: Math.round(loadMs), p50: percentile(times, 50), p99: percentile(times, 99), inWorkerP50: percentile(inWorker, 50) }
+}
+
+/**
+ * Webhook delivery latency: `jobs` jobs with a webhook created at once, each delivery timed
+ * from the job's finishedAt (in its body) to its arrival at a receiver in this process.
+ */
+async function webhookLatency(url: string, jobs: number) {
+  const http = await import('node:http')
+  const latencies: number[] = []
+  let received = 0
+  let allIn!: () => void
+  const done = new Promise<void>((resolve) => (allIn = resolve))
+  const receiver = http.createServer((req, res) => {
+    const arrived = Date.now()
+    let body = ''
+    req.on('data', (chunk) => (body += chunk))
+    req.on('end', () => {
+      res.writeHead(204).end()
+      latencies.push(arrived - Date.parse(JSON.parse(body).finishedAt))
+      if (++received === jobs) allIn()
+    })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+  const hook = `http://127.0.0.1:${(receiver.address() as import('node:net').AddressInfo).port}/hook`
+  const started = performance.now()
+  await Promise.all(Array.from({ length: jobs }, () => json(`${url}/api/jobs`, { method: 'POST', body: JSON.stringify({ prompt: 'hooked', width: 256, height: 256, webhookUrl: hook }) })))
+  await done
+  const seconds = (performance.now() - started) / 1000
+  await new Promise((resolve) => receiver.close(resolve))
+  return { jobs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), seconds: Math.round(seconds * 100) / 100 }
+}
+
+async function endToEndAt(url: string, jobs: number, size: { width: number; height: number }) {
+  const before = (await json(`${url}/api/usage`)).total.jobs as number
+  const started = performance.now()
+  const body = JSON.stringify({ prompt: 'end to end, a quiet harbour', ...size })
+  await Promise.all(Array.from({ length: jobs }, () => json(`${url}/v1/flux-pro-1.1`, { method: 'POST', body })))
+  for (;;) {
+    const done = ((await json(`${url}/api/usage`)).total.jobs as number) - before
+    if (done >= jobs) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  const seconds = (performance.now() - started) / 1000
+  return Math.round((jobs / seconds) * 10) / 10
+}
+
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
   return response.json()
@@ -164,13 +249,36 @@ async function main() {
     connections: CONNECTIONS,
   }
   try {
+    if (ONLY === 'delivery' || ONLY === 'all') {
+      const classifier = await classifierTime(SAFETY_IMAGES)
+      const plain = await fluxhost(path.join(scratch, 'plain'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0', FLUXHOST_ALLOW_PRIVATE_URLS: '1' })
+      const safe = await fluxhost(path.join(scratch, 'safe'), { FLUXHOST_WORKER_CONCURRENCY: '2' })
+      await readyJob(safe.url) // loads the classifier
+      const e2e = {
+        small: { off: await endToEndAt(plain.url, 100, { width: 256, height: 256 }), on: await endToEndAt(safe.url, 100, { width: 256, height: 256 }) },
+        large: { off: await endToEndAt(plain.url, 40, { width: 1024, height: 768 }), on: await endToEndAt(safe.url, 40, { width: 1024, height: 768 }) },
+      }
+      const webhooks = await webhookLatency(plain.url, WEBHOOK_JOBS)
+      await Promise.all([stop(plain.child), stop(safe.child)])
+      results.safety = { classifier, endToEndJobsPerS: e2e }
+      results.webhooks = webhooks
+      console.log(`\noutput classifier (nsfwjs MobileNetV2, tfjs wasm, worker thread), 1024x768, ${classifier.images} images: p50 ${classifier.p50} ms, p99 ${classifier.p99} ms (in the worker p50 ${classifier.inWorkerP50} ms; model load ${classifier.loadMs} ms)`)
+      console.log(`end to end with the checker off → on, 2 workers: 256x256 ${e2e.small.off} → ${e2e.small.on} jobs/s; 1024x768 ${e2e.large.off} → ${e2e.large.on} jobs/s`)
+      console.log(`webhook delivery after completion, ${webhooks.jobs} jobs at once: p50 ${webhooks.p50} ms, p99 ${webhooks.p99} ms, max ${webhooks.max} ms (all delivered in ${webhooks.seconds} s)\n`)
+      if (ONLY === 'delivery') {
+        fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
+        return
+      }
+    }
     const bare = await start(['--import', 'tsx', 'bench/bare-server.ts'], {})
     const api = await fluxhost(path.join(scratch, 'api'), {}, ['--no-worker'])
     const apiInfo = await fluxhost(path.join(scratch, 'api-info'), { FLUXHOST_LOG_LEVEL: 'info' }, ['--no-worker'])
     // Each create load gets a server of its own, so every one starts on an empty queue.
     const seaartApi = await fluxhost(path.join(scratch, 'api-seaart'), {}, ['--no-worker'])
     const apiframeApi = await fluxhost(path.join(scratch, 'api-apiframe'), {}, ['--no-worker'])
-    const full = await fluxhost(path.join(scratch, 'full'), { FLUXHOST_WORKER_CONCURRENCY: '2' })
+    // The classifier is off here so these figures stay comparable with issue 3's; the
+    // classifier's own cost is measured above.
+    const full = await fluxhost(path.join(scratch, 'full'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0' })
     const readyId = await readyJob(full.url)
 
     // Warm-up so JIT and SQLite caches are in the same state for every contender.

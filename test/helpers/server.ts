@@ -37,7 +37,11 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-/** A real server on an ephemeral port over a fresh SQLite data dir. */
+/**
+ * A real server on an ephemeral port over a fresh SQLite data dir. The output classifier is
+ * off unless `env` turns it on (FLUXHOST_SAFETY_CHECKER=1); then its model is loaded before
+ * this resolves, so no test's first job waits for it.
+ */
 export async function startTestServer(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir()
   const config = loadConfig({
@@ -45,11 +49,13 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     FLUXHOST_PORT: '0',
     FLUXHOST_API_KEYS: `${KEY_A},${KEY_B}`,
     FLUXHOST_LOG_LEVEL: 'silent',
+    FLUXHOST_SAFETY_CHECKER: '0',
     ...env,
   })
   const clock = testClock()
   const fluxhost = await createFluxhost(config, { clock, logger: pino({ level: 'silent' }), worker: options.worker })
   const url = (await fluxhost.start())!
+  if (config.safety.checker) await fluxhost.warmUp()
   return {
     url,
     dataDir,

@@ -9,7 +9,7 @@ const mid = fs.readFileSync(new URL('../fixtures/safety/grid-mid.png', import.me
 
 let server: TestServer
 beforeAll(async () => {
-  server = await startTestServer()
+  server = await startTestServer({ FLUXHOST_SAFETY_CHECKER: '1' })
 })
 afterAll(() => server.close())
 
@@ -104,7 +104,7 @@ describe('prompt blocklist', () => {
     const dir = tempDir()
     const file = path.join(dir, 'blocklist.txt')
     fs.writeFileSync(file, '# house rules\nclown = 6\n')
-    const custom = await startTestServer({ FLUXHOST_PROMPT_BLOCKLIST: file })
+    const custom = await startTestServer({ FLUXHOST_PROMPT_BLOCKLIST: file, FLUXHOST_SAFETY_CHECKER: '1' })
     try {
       const clown = await api(`${custom.url}/v1/flux-pro-1.1`, { body: { prompt: 'a clown', width: 256, height: 256, safety_tolerance: 6 } })
       expect((await custom.waitForJob(clown.body.id)).error?.code).toBe('REQUEST_MODERATED')

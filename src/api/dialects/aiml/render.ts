@@ -9,7 +9,11 @@ export function renderGenerations(job: Job, urls: UrlContext, b64: Buffer[] | un
   const urlsOf = images.map((image) => urls.fileUrl(image.key))
   return {
     images: images.map((image, i) => ({ url: urlsOf[i]!, width: image.width, height: image.height, content_type: image.contentType })),
-    timings: { inference: (job.result?.inferenceMs ?? 0) / 1000, encode: (job.result?.encodeMs ?? 0) / 1000 },
+    timings: {
+      inference: (job.result?.inferenceMs ?? 0) / 1000,
+      encode: (job.result?.encodeMs ?? 0) / 1000,
+      ...(job.result?.safetyMs === undefined ? {} : { safety: job.result.safetyMs / 1000 }),
+    },
     seed: job.result?.seed ?? job.request.seed,
     has_nsfw_concepts: images.map((_, i) => job.result?.nsfw?.[i] ?? false),
     prompt: job.result?.prompt ?? job.request.prompt,

@@ -82,6 +82,7 @@ export const generationsResponse = {
         properties: {
           inference: { type: 'number', description: 'Seconds the engine took.' },
           encode: { type: 'number', description: 'Seconds fluxhost then took to encode and store the images.' },
+          safety: { type: 'number', description: 'Seconds the output classifier took, when it ran.' },
         },
       },
       seed: { type: 'integer' },
