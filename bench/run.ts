@@ -199,20 +199,6 @@ async function webhookLatency(url: string, jobs: number) {
   return { jobs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), seconds: Math.round(seconds * 100) / 100 }
 }
 
-async function endToEndAt(url: string, jobs: number, size: { width: number; height: number }) {
-  const before = (await json(`${url}/api/usage`)).total.jobs as number
-  const started = performance.now()
-  const body = JSON.stringify({ prompt: 'end to end, a quiet harbour', ...size })
-  await Promise.all(Array.from({ length: jobs }, () => json(`${url}/v1/flux-pro-1.1`, { method: 'POST', body })))
-  for (;;) {
-    const done = ((await json(`${url}/api/usage`)).total.jobs as number) - before
-    if (done >= jobs) break
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  const seconds = (performance.now() - started) / 1000
-  return Math.round((jobs / seconds) * 10) / 10
-}
-
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
   return response.json()
@@ -227,10 +213,11 @@ async function readyJob(url: string): Promise<string> {
   }
 }
 
-async function endToEnd(url: string, jobs: number): Promise<{ jobsPerS: number; seconds: number }> {
+/** Submits `jobs` BFL jobs at once and times them until all are charged. */
+async function endToEnd(url: string, jobs: number, size = { width: 256, height: 256 }): Promise<{ jobsPerS: number; seconds: number }> {
   const before = (await json(`${url}/api/usage`)).total.jobs as number
   const started = performance.now()
-  const body = JSON.stringify({ prompt: 'end to end', width: 256, height: 256 })
+  const body = JSON.stringify({ prompt: 'end to end', ...size })
   await Promise.all(Array.from({ length: jobs }, () => json(`${url}/v1/flux-pro-1.1`, { method: 'POST', body })))
   for (;;) {
     const done = ((await json(`${url}/api/usage`)).total.jobs as number) - before
@@ -255,8 +242,8 @@ async function main() {
       const safe = await fluxhost(path.join(scratch, 'safe'), { FLUXHOST_WORKER_CONCURRENCY: '2' })
       await readyJob(safe.url) // loads the classifier
       const e2e = {
-        small: { off: await endToEndAt(plain.url, 100, { width: 256, height: 256 }), on: await endToEndAt(safe.url, 100, { width: 256, height: 256 }) },
-        large: { off: await endToEndAt(plain.url, 40, { width: 1024, height: 768 }), on: await endToEndAt(safe.url, 40, { width: 1024, height: 768 }) },
+        small: { off: (await endToEnd(plain.url, 100)).jobsPerS, on: (await endToEnd(safe.url, 100)).jobsPerS },
+        large: { off: (await endToEnd(plain.url, 40, { width: 1024, height: 768 })).jobsPerS, on: (await endToEnd(safe.url, 40, { width: 1024, height: 768 })).jobsPerS },
       }
       const webhooks = await webhookLatency(plain.url, WEBHOOK_JOBS)
       await Promise.all([stop(plain.child), stop(safe.child)])

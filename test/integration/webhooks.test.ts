@@ -130,6 +130,16 @@ describe('webhooks', () => {
     for (const attempt of delivery.attempts) expect(attempt.latencyMs).toBeGreaterThanOrEqual(0)
   })
 
+  it('honours a Retry-After that asks for longer than the schedule', async () => {
+    const hook = await receiver((n) => (n === 0 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }))
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'later please', width: 256, height: 256, webhook_url: hook.url } })
+    const [first, second] = await hook.received(2)
+    // The schedule's next delay is 20 ms; the receiver asked for 1 s.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950)
+    const [delivery] = await deliveriesOf(created.body.id, settled)
+    expect(delivery.attempts.map((a: any) => a.outcome)).toEqual(['retry', 'delivered'])
+  })
+
   it('gives up after the last attempt of the schedule', async () => {
     const hook = await receiver(() => ({ status: 502 }))
     const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'never', width: 256, height: 256, webhook_url: hook.url } })
