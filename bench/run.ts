@@ -213,17 +213,21 @@ async function readyJob(url: string): Promise<string> {
   }
 }
 
-/** Submits `jobs` BFL jobs at once and times them until all are charged. */
+/** Jobs this server has finished, in any state (its fluxhost_jobs_finished_total counters). */
+async function finishedJobs(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  let total = 0
+  for (const match of text.matchAll(/^fluxhost_jobs_finished_total\{[^}]*\} (\d+)/gm)) total += Number(match[1])
+  return total
+}
+
+/** Submits `jobs` BFL jobs at once and times them until all have finished (moderated ones too). */
 async function endToEnd(url: string, jobs: number, size = { width: 256, height: 256 }): Promise<{ jobsPerS: number; seconds: number }> {
-  const before = (await json(`${url}/api/usage`)).total.jobs as number
+  const before = await finishedJobs(url)
   const started = performance.now()
   const body = JSON.stringify({ prompt: 'end to end', ...size })
   await Promise.all(Array.from({ length: jobs }, () => json(`${url}/v1/flux-pro-1.1`, { method: 'POST', body })))
-  for (;;) {
-    const done = ((await json(`${url}/api/usage`)).total.jobs as number) - before
-    if (done >= jobs) break
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
+  while ((await finishedJobs(url)) - before < jobs) await new Promise((resolve) => setTimeout(resolve, 25))
   const seconds = (performance.now() - started) / 1000
   return { jobsPerS: Math.round((jobs / seconds) * 10) / 10, seconds: Math.round(seconds * 100) / 100 }
 }
@@ -240,17 +244,22 @@ async function main() {
       const classifier = await classifierTime(SAFETY_IMAGES)
       const plain = await fluxhost(path.join(scratch, 'plain'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0', FLUXHOST_ALLOW_PRIVATE_URLS: '1' })
       const safe = await fluxhost(path.join(scratch, 'safe'), { FLUXHOST_WORKER_CONCURRENCY: '2' })
-      await readyJob(safe.url) // loads the classifier
+      const safe2 = await fluxhost(path.join(scratch, 'safe2'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_THREADS: '2' })
+      await Promise.all([readyJob(safe.url), readyJob(safe2.url)]) // loads the classifiers
       const e2e = {
-        small: { off: (await endToEnd(plain.url, 100)).jobsPerS, on: (await endToEnd(safe.url, 100)).jobsPerS },
-        large: { off: (await endToEnd(plain.url, 40, { width: 1024, height: 768 })).jobsPerS, on: (await endToEnd(safe.url, 40, { width: 1024, height: 768 })).jobsPerS },
+        small: { off: (await endToEnd(plain.url, 100)).jobsPerS, on: (await endToEnd(safe.url, 100)).jobsPerS, onTwoThreads: (await endToEnd(safe2.url, 100)).jobsPerS },
+        large: {
+          off: (await endToEnd(plain.url, 40, { width: 1024, height: 768 })).jobsPerS,
+          on: (await endToEnd(safe.url, 40, { width: 1024, height: 768 })).jobsPerS,
+          onTwoThreads: (await endToEnd(safe2.url, 40, { width: 1024, height: 768 })).jobsPerS,
+        },
       }
       const webhooks = await webhookLatency(plain.url, WEBHOOK_JOBS)
-      await Promise.all([stop(plain.child), stop(safe.child)])
+      await Promise.all([stop(plain.child), stop(safe.child), stop(safe2.child)])
       results.safety = { classifier, endToEndJobsPerS: e2e }
       results.webhooks = webhooks
       console.log(`\noutput classifier (nsfwjs MobileNetV2, tfjs wasm, worker thread), 1024x768, ${classifier.images} images: p50 ${classifier.p50} ms, p99 ${classifier.p99} ms (in the worker p50 ${classifier.inWorkerP50} ms; model load ${classifier.loadMs} ms)`)
-      console.log(`end to end with the checker off → on, 2 workers: 256x256 ${e2e.small.off} → ${e2e.small.on} jobs/s; 1024x768 ${e2e.large.off} → ${e2e.large.on} jobs/s`)
+      console.log(`end to end, 2 workers, checker off → on (1 thread) → on (2 threads): 256x256 ${e2e.small.off} → ${e2e.small.on} → ${e2e.small.onTwoThreads} jobs/s; 1024x768 ${e2e.large.off} → ${e2e.large.on} → ${e2e.large.onTwoThreads} jobs/s`)
       console.log(`webhook delivery after completion, ${webhooks.jobs} jobs at once: p50 ${webhooks.p50} ms, p99 ${webhooks.p99} ms, max ${webhooks.max} ms (all delivered in ${webhooks.seconds} s)\n`)
       if (ONLY === 'delivery') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)

@@ -42,7 +42,8 @@ export function createNsfwClassifier(options: { threads?: number } = {}): ImageC
     entry.worker.on('message', (reply: Reply) => {
       const settle = entry.pending.get(reply.id)
       entry.pending.delete(reply.id)
-      entry.busy--
+      // Idle threads do not keep the process alive; busy ones do, until they answer.
+      if (--entry.busy === 0) entry.worker.unref()
       settle?.(reply)
     })
     entry.worker.on('error', (error) => {
@@ -59,7 +60,7 @@ export function createNsfwClassifier(options: { threads?: number } = {}): ImageC
     if (closed) return Promise.reject(new Error('the classifier is closed'))
     const entry = pool.length < threads ? spawn() : pool.reduce((a, b) => (b.busy < a.busy ? b : a))
     const id = nextId++
-    entry.busy++
+    if (entry.busy++ === 0) entry.worker.ref()
     return new Promise((resolve) => {
       entry.pending.set(id, resolve)
       entry.worker.postMessage({ ...message, id }, transfer)

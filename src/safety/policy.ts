@@ -6,13 +6,13 @@ import type { NsfwScores } from './classifier.js'
  * (null: suggestive images pass at that tolerance). docs/safety.md shows this table.
  */
 export const OUTPUT_THRESHOLDS: readonly { explicit: number; suggestive: number | null }[] = [
-  { explicit: 0.2, suggestive: 0.4 },
-  { explicit: 0.35, suggestive: 0.6 },
-  { explicit: 0.5, suggestive: 0.8 },
-  { explicit: 0.65, suggestive: 0.95 },
-  { explicit: 0.8, suggestive: null },
-  { explicit: 0.9, suggestive: null },
-  { explicit: 0.95, suggestive: null },
+  { explicit: 0.25, suggestive: 0.45 },
+  { explicit: 0.45, suggestive: 0.65 },
+  { explicit: 0.7, suggestive: 0.85 },
+  { explicit: 0.8, suggestive: 0.95 },
+  { explicit: 0.88, suggestive: null },
+  { explicit: 0.93, suggestive: null },
+  { explicit: 0.97, suggestive: null },
 ]
 
 const clampTolerance = (tolerance: number) => Math.min(6, Math.max(0, Math.round(tolerance)))

@@ -28,15 +28,15 @@ describe('safety checker on a local engine', () => {
     const before = (await api(`${server.url}/api/usage`)).body.total.jobs
     const job = await jobShowing(strong, 6)
     expect(job.state).toBe('failed')
-    expect(job.error).toMatchObject({ code: 'CONTENT_MODERATED', message: expect.stringMatching(/explicit content \(porn \d+% ≥ 95% at safety_tolerance 6\)/) })
+    expect(job.error).toMatchObject({ code: 'CONTENT_MODERATED', message: expect.stringMatching(/explicit content \(porn \d+% ≥ 97% at safety_tolerance 6\)/) })
     expect((await api(`${server.url}/api/usage`)).body.total.jobs).toBe(before)
     const bfl = await api(`${server.url}/v1/get_result?id=${job.id}`)
     expect(bfl.body.status).toBe('Content Moderated')
   })
 
-  it('thresholds follow safety_tolerance: the middling image fails at 2 and passes at 3', async () => {
-    expect((await jobShowing(mid, 2)).error?.code).toBe('CONTENT_MODERATED')
-    const passed = await jobShowing(mid, 3)
+  it('thresholds follow safety_tolerance: the middling image fails at 1 and passes at 2', async () => {
+    expect((await jobShowing(mid, 1)).error?.code).toBe('CONTENT_MODERATED')
+    const passed = await jobShowing(mid, 2)
     expect(passed.state).toBe('succeeded')
     expect(passed.result?.safetyMs).toBeGreaterThan(0)
   })

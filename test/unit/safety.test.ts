@@ -21,14 +21,14 @@ describe('output classifier (nsfwjs MobileNetV2 on tfjs wasm, in a worker thread
     const scores = await scoresOf(fixture('grid-strong.png'))
     expect(scores.porn).toBeGreaterThan(0.95)
     expect(tolerances.map((t) => judgeOutput(scores, t) !== undefined)).toEqual([true, true, true, true, true, true, true])
-    expect(judgeOutput(scores, 6)).toMatch(/explicit content \(porn 98% ≥ 95% at safety_tolerance 6\)/)
+    expect(judgeOutput(scores, 6)).toMatch(/explicit content \(porn 98% ≥ 97% at safety_tolerance 6\)/)
   })
 
   it('flags the middling case only at the strict tolerances', async () => {
     const scores = await scoresOf(fixture('grid-mid.png'))
     expect(scores.porn).toBeGreaterThan(0.5)
-    expect(scores.porn).toBeLessThan(0.65)
-    expect(tolerances.map((t) => judgeOutput(scores, t) !== undefined)).toEqual([true, true, true, false, false, false, false])
+    expect(scores.porn).toBeLessThan(0.7)
+    expect(tolerances.map((t) => judgeOutput(scores, t) !== undefined)).toEqual([true, true, false, false, false, false, false])
   })
 
   it('passes a neutral image (a preview render) at the strictest tolerance', async () => {
@@ -51,7 +51,7 @@ describe('output classifier (nsfwjs MobileNetV2 on tfjs wasm, in a worker thread
     for (let t = 1; t < OUTPUT_THRESHOLDS.length; t++) {
       expect(OUTPUT_THRESHOLDS[t]!.explicit).toBeGreaterThan(OUTPUT_THRESHOLDS[t - 1]!.explicit)
     }
-    const sexy = { drawing: 0, hentai: 0, neutral: 0.3, porn: 0, sexy: 0.7 }
+    const sexy = { drawing: 0, hentai: 0, neutral: 0.25, porn: 0, sexy: 0.75 }
     expect(tolerances.map((t) => judgeOutput(sexy, t) !== undefined)).toEqual([true, true, false, false, false, false, false])
   })
 })
