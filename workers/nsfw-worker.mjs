@@ -27,7 +27,11 @@ const boot = quiet(async () => {
 let loaded
 parentPort.on('message', async (message) => {
   try {
-    loaded ??= boot()
+    // A failed load is not kept: the next image tries again.
+    loaded ??= boot().catch((error) => {
+      loaded = undefined
+      throw error
+    })
     const { tf, model } = await loaded
     if (message.type === 'load') return parentPort.postMessage({ id: message.id, ok: true })
     const { data, width, height } = message

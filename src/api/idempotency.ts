@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify'
 import { FluxhostError, validationError } from '../domain/errors.js'
-import type { IdempotencyService } from '../services/idempotency.js'
+import type { Hold, IdempotencyService } from '../services/idempotency.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set when the request holds an Idempotency-Key (see `idempotent`); `jobId` once it made one. */
-    idempotency?: { key: string; jobId?: string; settled?: boolean }
+    /**
+     * Set when the request holds an Idempotency-Key (see `idempotent`): its hold, the job it
+     * made, and whether replays re-render from that job (then no answer bytes are kept).
+     */
+    idempotency?: { hold: Hold; service: IdempotencyService; rerender: boolean; jobId?: string; settled?: boolean }
   }
 }
 
@@ -69,19 +72,17 @@ function fingerprint(request: FastifyRequest): string {
 const isTransient = (status: number) => status >= 500 || status === 429 || status === 408
 
 /** Keeps the request's answer for replays (called on send, or by a route that hijacks). */
-export async function settleIdempotency(
-  service: IdempotencyService,
-  request: FastifyRequest,
-  answer: { status: number; body: string | null; contentType: string | null },
-): Promise<void> {
+export async function settleIdempotency(request: FastifyRequest, answer: { status: number; body: string | null; contentType: string | null }): Promise<void> {
   const held = request.idempotency
-  if (!held || held.settled || !request.apiKey) return
+  if (!held || held.settled) return
   held.settled = true
   if (isTransient(answer.status) && held.jobId === undefined) {
-    await service.release(request.apiKey.id, held.key)
+    await held.service.release(held.hold)
     return
   }
-  await service.complete(request.apiKey.id, held.key, { ...answer, jobId: held.jobId ?? null })
+  // A route that re-renders from its job needs no bytes (AIML's may hold megabytes of base64).
+  const body = held.rerender && held.jobId !== undefined ? null : answer.body
+  await held.service.complete(held.hold, { ...answer, body, jobId: held.jobId ?? null })
 }
 
 /**
@@ -98,10 +99,10 @@ export function idempotent(options: IdempotencyOptions): { preValidation: preVal
   const take = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const key = parseIdempotencyKey(request.headers['idempotency-key'])
     if (key === undefined || !request.apiKey) return false
-    const claim = await service.claim(request.apiKey.id, key, fingerprint(request), options.lockMs)
+    const { claim, hold } = await service.claim(request.apiKey.id, key, fingerprint(request), options.lockMs)
     switch (claim.kind) {
       case 'acquired':
-        request.idempotency = { key }
+        request.idempotency = { hold, service, rerender: options.replayJob !== undefined }
         return false
       case 'mismatch':
         throw new FluxhostError('IDEMPOTENCY_KEY_REUSED')
@@ -111,7 +112,9 @@ export function idempotent(options: IdempotencyOptions): { preValidation: preVal
         void reply.header('idempotent-replayed', 'true')
         const { row } = claim
         if (row.job_id !== null && options.replayJob) await options.replayJob(request, reply, row.job_id)
-        else void reply.code(row.status ?? 200).type(row.content_type ?? 'application/json; charset=utf-8').send(row.body ?? '')
+        else if (row.status !== null) void reply.code(row.status).type(row.content_type ?? 'application/json; charset=utf-8').send(row.body ?? '')
+        // Its holder made a job and died before answering, and this route cannot re-render.
+        else throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', { message: `The first request with this Idempotency-Key made job ${row.job_id} and did not answer; read it with GET /api/jobs/${row.job_id}.` })
         return true
       }
     }
@@ -132,7 +135,7 @@ export function idempotent(options: IdempotencyOptions): { preValidation: preVal
     onSend(request, reply, payload, done) {
       if (!request.idempotency || request.idempotency.settled) return done(null, payload)
       const contentType = reply.getHeader('content-type')
-      settleIdempotency(service, request, {
+      settleIdempotency(request, {
         status: reply.statusCode,
         body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : null,
         contentType: typeof contentType === 'string' ? contentType : null,
@@ -144,9 +147,16 @@ export function idempotent(options: IdempotencyOptions): { preValidation: preVal
   }
 }
 
-/** Records the job a request made, so its idempotency key points at it. */
-export function noteJob(request: FastifyRequest, jobId: string): void {
-  if (request.idempotency) request.idempotency.jobId = jobId
+/**
+ * Records the job a request made, so its idempotency key points at it. Routes that re-render
+ * from the job (the sync route, which may wait minutes) also write it down at once: a server
+ * that dies while waiting then leaves a key that replays that job instead of making another.
+ */
+export async function noteJob(request: FastifyRequest, jobId: string): Promise<void> {
+  const held = request.idempotency
+  if (!held) return
+  held.jobId = jobId
+  if (held.rerender) await held.service.attachJob(held.hold, jobId)
 }
 
 /** How long an async create may hold its key before it is presumed dead. */

@@ -27,6 +27,9 @@ export class FetchRefused extends Error {
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void
 
+/** How long a create waits on DNS to vet a URL before accepting it for the connect-time check. */
+const VET_DNS_TIMEOUT_MS = 3000
+
 /** What a POST to a client's URL (a webhook) came back with. */
 export interface PostOutcome {
   status: number
@@ -90,10 +93,22 @@ export function createOutbound(policy: FetchPolicy) {
       const host = url.hostname.replace(/^\[|\]$/g, '')
       if (net.isIP(host)) return
       let addresses: dns.LookupAddress[]
+      let timer: NodeJS.Timeout | undefined
       try {
-        addresses = await dns.promises.lookup(host, { all: true })
+        addresses = await Promise.race([
+          dns.promises.lookup(host, { all: true }),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(Object.assign(new Error('DNS lookup timed out'), { code: 'ETIMEOUT' })), VET_DNS_TIMEOUT_MS)
+          }),
+        ])
       } catch (error) {
-        throw new FetchRefused(`${host} could not be resolved (${(error as NodeJS.ErrnoException).code ?? 'DNS error'})`)
+        const code = (error as NodeJS.ErrnoException).code
+        // A name that does not exist is refused; a resolver that is slow or failing now is not
+        // the client's fault, and every connection is checked again when it is made.
+        if (code === 'ENOTFOUND' || code === 'ENODATA') throw new FetchRefused(`${host} could not be resolved (${code})`)
+        return
+      } finally {
+        clearTimeout(timer)
       }
       if (!addresses.some((a) => allowed(a.address))) {
         throw new FetchRefused(`${host} resolves only to private or reserved addresses (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)

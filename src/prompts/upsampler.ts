@@ -10,8 +10,21 @@ export interface UpsamplingOutcome {
 }
 
 export interface PromptUpsampler {
-  /** The rewritten prompt. Throws with a reason a person can read when it cannot. */
+  /**
+   * The rewritten prompt. Throws UpsamplerError when it cannot: `message` is safe to show
+   * clients (no addresses, no upstream text); `detail` is for the server's log.
+   */
   rewrite(prompt: string, signal?: AbortSignal): Promise<string>
+}
+
+export class UpsamplerError extends Error {
+  constructor(
+    message: string,
+    readonly detail: string,
+  ) {
+    super(message)
+    this.name = 'UpsamplerError'
+  }
 }
 
 export const UPSAMPLE_INSTRUCTIONS =
@@ -49,18 +62,18 @@ export function createChatUpsampler(options: { baseUrl: string; model: string; a
           }),
         })
       } catch (error) {
-        if (deadline.aborted) throw new Error(`the upsampler did not answer within ${timeoutMs / 1000} s`)
-        throw new Error(`the upsampler could not be reached: ${(error as Error).message}`)
+        if (deadline.aborted) throw new UpsamplerError(`the upsampler did not answer within ${timeoutMs / 1000} s`, `POST ${url} timed out`)
+        throw new UpsamplerError('the upsampler could not be reached', `POST ${url}: ${(error as Error).message}`)
       }
       const text = await response.body.text()
-      if (response.statusCode !== 200) throw new Error(`the upsampler answered HTTP ${response.statusCode}: ${text.slice(0, 200)}`)
+      if (response.statusCode !== 200) throw new UpsamplerError(`the upsampler answered HTTP ${response.statusCode}`, `POST ${url} → ${response.statusCode}: ${text.slice(0, 500)}`)
       let content: unknown
       try {
         content = (JSON.parse(text) as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message?.content
       } catch {
-        throw new Error('the upsampler answered something other than JSON')
+        throw new UpsamplerError('the upsampler answered something other than JSON', `POST ${url}: ${text.slice(0, 500)}`)
       }
-      if (typeof content !== 'string' || content.trim() === '') throw new Error('the upsampler answered without a prompt (choices[0].message.content)')
+      if (typeof content !== 'string' || content.trim() === '') throw new UpsamplerError('the upsampler answered without a prompt', `POST ${url}: no choices[0].message.content in ${text.slice(0, 500)}`)
       return content.trim().replace(/^"(.*)"$/s, '$1').slice(0, 10_000)
     },
   }

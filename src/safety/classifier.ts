@@ -46,11 +46,16 @@ export function createNsfwClassifier(options: { threads?: number } = {}): ImageC
       if (--entry.busy === 0) entry.worker.unref()
       settle?.(reply)
     })
-    entry.worker.on('error', (error) => {
-      for (const settle of entry.pending.values()) settle({ id: -1, ok: false, error: `classifier thread failed: ${error.message}` })
+    // A thread that fails or exits takes its pending images with it: they fail, and the
+    // next image gets a fresh thread.
+    const lose = (why: string) => {
+      for (const settle of entry.pending.values()) settle({ id: -1, ok: false, error: why })
       entry.pending.clear()
-      pool.splice(pool.indexOf(entry), 1)
-    })
+      const index = pool.indexOf(entry)
+      if (index >= 0) pool.splice(index, 1)
+    }
+    entry.worker.on('error', (error) => lose(`classifier thread failed: ${error.message}`))
+    entry.worker.on('exit', (code) => lose(`classifier thread exited (code ${code})`))
     entry.worker.unref()
     pool.push(entry)
     return entry

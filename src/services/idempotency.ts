@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Clock } from '../domain/clock.js'
 import type { Claim } from '../store/idempotency-repository.js'
 import type { Store } from '../store/store.js'
@@ -9,22 +10,34 @@ export interface IdempotencyServiceDeps {
   ttlMs: number
 }
 
+/** A request's hold on a key: only the holder may attach a job to it, complete or release it. */
+export interface Hold {
+  apiKeyId: string
+  key: string
+  holder: string
+}
+
 /** Idempotency keys: who holds a key, and the answers kept for replays. */
 export function createIdempotencyService({ store, clock, ttlMs }: IdempotencyServiceDeps) {
   return {
     ttlMs,
     /** Takes `key` for a request with this fingerprint, held at most `lockMs`; or says why not. */
-    claim(apiKeyId: string, key: string, fingerprint: string, lockMs: number): Promise<Claim> {
+    async claim(apiKeyId: string, key: string, fingerprint: string, lockMs: number): Promise<{ claim: Claim; hold: Hold }> {
       const now = clock.now()
-      return store.transaction((tx) => tx.idempotency.claim(apiKeyId, key, fingerprint, now, now + lockMs, now + ttlMs))
+      const hold = { apiKeyId, key, holder: randomUUID() }
+      const claim = await store.idempotency.claim(apiKeyId, key, fingerprint, hold.holder, now, now + lockMs, now + ttlMs)
+      return { claim, hold }
+    },
+    attachJob(hold: Hold, jobId: string): Promise<void> {
+      return store.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, jobId)
     },
     /** Keeps the answer (or the job to re-render it from) for replays. */
-    complete(apiKeyId: string, key: string, answer: { status: number; body: string | null; contentType: string | null; jobId: string | null }): Promise<void> {
-      return store.idempotency.complete(apiKeyId, key, answer)
+    complete(hold: Hold, answer: { status: number; body: string | null; contentType: string | null; jobId: string | null }): Promise<void> {
+      return store.idempotency.complete(hold.apiKeyId, hold.key, hold.holder, answer)
     },
     /** Forgets a key whose request should run afresh when retried. */
-    release(apiKeyId: string, key: string): Promise<void> {
-      return store.idempotency.release(apiKeyId, key)
+    release(hold: Hold): Promise<void> {
+      return store.idempotency.release(hold.apiKeyId, hold.key, hold.holder)
     },
     /** Deletes expired keys; returns how many. */
     sweep(): Promise<number> {

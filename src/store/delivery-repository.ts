@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import type { AttemptOutcome, Database, WebhookAttemptsTable, WebhookDeliveriesTable } from './schema.js'
 
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>
@@ -19,8 +19,12 @@ export interface AttemptRecord {
 /** Webhook deliveries (rows made by the trigger of migration 0003) and their attempts. */
 export function createDeliveryRepository(db: Kysely<Database>) {
   return {
-    /** Leases the delivery that has been due the longest, or undefined when none is due. */
-    async claimDue(owner: string, now: number, leaseMs: number): Promise<DeliveryRow | undefined> {
+    /**
+     * Leases the delivery that has been due the longest, or undefined when none is due. A
+     * round's first attempt is due `firstDelayMs` after `next_attempt_at` (the schedule's first
+     * entry, counted from the job's end or the redelivery); later ones at `next_attempt_at`.
+     */
+    async claimDue(owner: string, now: number, leaseMs: number, firstDelayMs = 0): Promise<DeliveryRow | undefined> {
       return db
         .updateTable('webhook_deliveries')
         .set({ state: 'delivering', lease_owner: owner, lease_expires_at: now + leaseMs })
@@ -30,6 +34,7 @@ export function createDeliveryRepository(db: Kysely<Database>) {
             .select('id')
             .where('state', '=', 'pending')
             .where('next_attempt_at', '<=', now)
+            .where((e) => e.or([e('round_attempts', '>', 0), e('next_attempt_at', '<=', now - firstDelayMs)]))
             .orderBy('next_attempt_at')
             .limit(1),
         )
@@ -38,10 +43,10 @@ export function createDeliveryRepository(db: Kysely<Database>) {
         .executeTakeFirst()
     },
 
-    async nextDueAt(): Promise<number | undefined> {
+    async nextDueAt(firstDelayMs = 0): Promise<number | undefined> {
       const row = await db
         .selectFrom('webhook_deliveries')
-        .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+        .select((eb) => eb.fn.min(sql<number>`next_attempt_at + case when round_attempts = 0 then ${firstDelayMs} else 0 end`).as('next'))
         .where('state', '=', 'pending')
         .executeTakeFirst()
       return row?.next == null ? undefined : Number(row.next)

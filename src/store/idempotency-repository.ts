@@ -1,62 +1,84 @@
-import type { Kysely, Selectable } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import type { Database, IdempotencyKeysTable } from './schema.js'
 
 export type IdempotencyRow = Selectable<IdempotencyKeysTable>
 
 export type Claim =
-  /** The key is new (or expired, or its holder died): this request now holds it. */
+  /** The key is new (or expired, or its holder died): this request now holds it as `holder`. */
   | { kind: 'acquired' }
   /** The key was used with a different request. */
   | { kind: 'mismatch' }
   /** The first request with this key is still being answered. */
   | { kind: 'in_flight' }
-  /** The first request was answered: replay it. */
+  /** The first request was answered (or made its job and died): replay it. */
   | { kind: 'done'; row: IdempotencyRow }
 
 export function createIdempotencyRepository(db: Kysely<Database>) {
   return {
-    /** Takes the key for one request, or says why not. Call inside a transaction. */
-    async claim(apiKeyId: string, key: string, fingerprint: string, now: number, lockedUntil: number, expiresAt: number): Promise<Claim> {
-      const row = await db.selectFrom('idempotency_keys').selectAll().where('api_key_id', '=', apiKeyId).where('key', '=', key).executeTakeFirst()
-      if (row && Number(row.expires_at) > now) {
-        if (row.fingerprint !== fingerprint) return { kind: 'mismatch' }
-        if (row.state === 'done') return { kind: 'done', row }
-        if (row.locked_until !== null && Number(row.locked_until) > now) return { kind: 'in_flight' }
-      }
-      await db
+    /**
+     * Takes the key for one request, or says why not. One conditional upsert, so two
+     * requests (in one process or two sharing the file) can never both take a key: the
+     * row is (re)written only when it is absent, expired, or held by a request presumed
+     * dead (lock expired) that made no job. Otherwise the row is read and judged.
+     */
+    async claim(apiKeyId: string, key: string, fingerprint: string, holder: string, now: number, lockedUntil: number, expiresAt: number): Promise<Claim> {
+      const taken = await db
         .insertInto('idempotency_keys')
-        .values({ api_key_id: apiKeyId, key, fingerprint, state: 'in_flight', locked_until: lockedUntil, created_at: now, expires_at: expiresAt })
+        .values({ api_key_id: apiKeyId, key, fingerprint, holder, state: 'in_flight', locked_until: lockedUntil, created_at: now, expires_at: expiresAt })
         .onConflict((oc) =>
-          oc.columns(['api_key_id', 'key']).doUpdateSet({
-            fingerprint,
-            state: 'in_flight',
-            locked_until: lockedUntil,
-            status: null,
-            body: null,
-            content_type: null,
-            job_id: null,
-            created_at: now,
-            expires_at: expiresAt,
-          }),
+          oc
+            .columns(['api_key_id', 'key'])
+            .doUpdateSet({ fingerprint, holder, state: 'in_flight', locked_until: lockedUntil, status: null, body: null, content_type: null, job_id: null, created_at: now, expires_at: expiresAt })
+            .where((eb) =>
+              eb.or([
+                eb('idempotency_keys.expires_at', '<=', now),
+                eb.and([
+                  eb('idempotency_keys.state', '=', 'in_flight'),
+                  eb('idempotency_keys.locked_until', '<=', now),
+                  eb('idempotency_keys.job_id', 'is', null),
+                  eb('idempotency_keys.fingerprint', '=', sql<string>`excluded.fingerprint`),
+                ]),
+              ]),
+            ),
         )
-        .execute()
-      return { kind: 'acquired' }
+        .returning('holder')
+        .executeTakeFirst()
+      if (taken?.holder === holder) return { kind: 'acquired' }
+      const row = await db.selectFrom('idempotency_keys').selectAll().where('api_key_id', '=', apiKeyId).where('key', '=', key).executeTakeFirst()
+      if (!row) return { kind: 'in_flight' } // deleted between the two statements: let the client retry
+      if (row.fingerprint !== fingerprint) return { kind: 'mismatch' }
+      if (row.state === 'done') return { kind: 'done', row }
+      // Held by a request presumed dead that had made its job: answer from that job.
+      if (row.job_id !== null && row.locked_until !== null && Number(row.locked_until) <= now) return { kind: 'done', row }
+      return { kind: 'in_flight' }
     },
 
-    /** Stores the answer (or the job to re-render it from) for replays. */
-    async complete(apiKeyId: string, key: string, answer: { status: number; body: string | null; contentType: string | null; jobId: string | null }): Promise<void> {
+    /** Records the job the holder made, so the key points at it even if the holder dies. */
+    async attachJob(apiKeyId: string, key: string, holder: string, jobId: string): Promise<void> {
+      await db.updateTable('idempotency_keys').set({ job_id: jobId }).where('api_key_id', '=', apiKeyId).where('key', '=', key).where('holder', '=', holder).execute()
+    },
+
+    /** Stores the answer (or the job to re-render it from) for replays, if `holder` still holds the key. */
+    async complete(apiKeyId: string, key: string, holder: string, answer: { status: number; body: string | null; contentType: string | null; jobId: string | null }): Promise<void> {
       await db
         .updateTable('idempotency_keys')
         .set({ state: 'done', locked_until: null, status: answer.status, body: answer.body, content_type: answer.contentType, job_id: answer.jobId })
         .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
+        .where('holder', '=', holder)
         .where('state', '=', 'in_flight')
         .execute()
     },
 
-    /** Forgets a key whose request failed in a way worth retrying (5xx, 429). */
-    async release(apiKeyId: string, key: string): Promise<void> {
-      await db.deleteFrom('idempotency_keys').where('api_key_id', '=', apiKeyId).where('key', '=', key).where('state', '=', 'in_flight').execute()
+    /** Forgets a key whose request failed in a way worth retrying (5xx, 429), if `holder` holds it. */
+    async release(apiKeyId: string, key: string, holder: string): Promise<void> {
+      await db
+        .deleteFrom('idempotency_keys')
+        .where('api_key_id', '=', apiKeyId)
+        .where('key', '=', key)
+        .where('holder', '=', holder)
+        .where('state', '=', 'in_flight')
+        .execute()
     },
 
     async deleteExpired(now: number): Promise<number> {

@@ -92,6 +92,7 @@ export interface IdempotencyKeysTable {
   api_key_id: string
   key: string
   fingerprint: string
+  holder: string
   state: 'in_flight' | 'done'
   locked_until: number | null
   status: number | null

@@ -143,12 +143,19 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     if (decision.outcome === 'retry') wake()
   }
 
+  const stopped = new Promise<void>((resolve) => stopping.signal.addEventListener('abort', () => resolve(), { once: true }))
+
   const waitForWork = async () => {
     if (signalled) {
       signalled = false
       return
     }
-    const next = await store.deliveries.nextDueAt()
+    const next = await store.deliveries.nextDueAt(scheduleMs[0] ?? 0)
+    // A wake-up or a stop while the query ran must not be slept through.
+    if (signalled || stopping.signal.aborted) {
+      signalled = false
+      return
+    }
     const delay = Math.max(0, Math.min(pollMs, next === undefined ? pollMs : next - clock.now()))
     await new Promise<void>((resolve) => {
       const done = () => {
@@ -178,10 +185,10 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
           await recover()
         }
         if (inFlight.size >= concurrency) {
-          await Promise.race([...[...inFlight.values()].map((f) => f.done), new Promise((r) => stopping.signal.addEventListener('abort', r, { once: true }))])
+          await Promise.race([...[...inFlight.values()].map((f) => f.done), stopped])
           continue
         }
-        const delivery = await store.deliveries.claimDue(owner, clock.now(), leaseMs)
+        const delivery = await store.deliveries.claimDue(owner, clock.now(), leaseMs, scheduleMs[0] ?? 0)
         if (!delivery) {
           await waitForWork()
           continue

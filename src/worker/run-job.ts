@@ -12,7 +12,7 @@ import type { JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
 import { blackLike, type SafetyChecker } from '../safety/checker.js'
-import type { PromptUpsampler, UpsamplingOutcome } from '../prompts/upsampler.js'
+import { UpsamplerError, type PromptUpsampler, type UpsamplingOutcome } from '../prompts/upsampler.js'
 
 /** Why a worker aborted a running job; the engine sees it as `signal.reason`. */
 export const ABORT = {
@@ -193,8 +193,10 @@ async function upsample(job: Job, deps: RunJobDeps, signal: AbortSignal): Promis
     return { prompt, upsampling: { applied: true, by: 'upsampler' }, nativeUpsampling: false }
   } catch (error) {
     if (signal.aborted) throw new EngineError('canceled', 'aborted while upsampling the prompt')
-    deps.logger.warn({ jobId: job.id, err: error }, 'job:upsampling-failed')
-    return { prompt: request.prompt, upsampling: { applied: false, reason: (error as Error).message }, nativeUpsampling: false }
+    deps.logger.warn({ jobId: job.id, err: error, detail: (error as { detail?: string }).detail }, 'job:upsampling-failed')
+    // Clients see the reason without upstream addresses or text (those are in the log).
+    const reason = error instanceof UpsamplerError ? error.message : 'the upsampler failed'
+    return { prompt: request.prompt, upsampling: { applied: false, reason }, nativeUpsampling: false }
   }
 }
 

@@ -140,3 +140,36 @@ describe('Idempotency-Key on the synchronous route', () => {
     expect(await jobCount(KEY_B)).toBe(before + 1)
   })
 })
+
+describe('Idempotency-Key when the request holding it dies', () => {
+  it('a sync request that made its job and died leaves a key that replays that job, not a new one', async () => {
+    // Long leases: the clock jump below must not make the running job look abandoned.
+    const s = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '2', FLUXHOST_LEASE_MS: '600000' })
+    try {
+      const key = ikey()
+      const body = { model: 'flux-pro/v1.1', prompt: 'holder dies', image_size: 'square' }
+      const headers = { authorization: `Bearer ${KEY_B}`, 'idempotency-key': key, 'x-fluxhost-simulate': 'slow=1500' }
+      const jobs = async () => (await api(`${s.url}/api/jobs?limit=100`, { key: KEY_B })).body.data as any[]
+      const first = api(`${s.url}/v1/images/generations`, { body, key: null, headers })
+      // Once its job exists, the first request holds the key with the job written down.
+      const made = await new Promise<any>((resolve) => {
+        const check = async () => {
+          const list = await jobs()
+          if (list.length > 0) resolve(list[0])
+          else setImmediate(() => void check())
+        }
+        void check()
+      })
+      // Its lock runs out (as if its server had died): a retry gets that job's images.
+      s.clock.advance(62_001)
+      const retry = await api(`${s.url}/v1/images/generations`, { body, key: null, headers })
+      expect(retry.status).toBe(201)
+      expect(retry.headers.get('idempotent-replayed')).toBe('true')
+      expect(retry.body.images[0].url).toContain(made.id)
+      expect((await first).status).toBe(201)
+      expect(await jobs()).toHaveLength(1)
+    } finally {
+      await s.close()
+    }
+  })
+})

@@ -83,7 +83,10 @@ describe('prompt upsampling', () => {
     const result = await resultOf(withUpsampler, created.body.id)
     expect(result.status).toBe('Ready')
     expect(result.result.prompt).toBe('please fail')
-    expect(result.result.prompt_upsampling).toEqual({ applied: false, reason: expect.stringContaining('HTTP 503') })
+    expect(result.result.prompt_upsampling).toEqual({ applied: false, reason: 'the upsampler answered HTTP 503' })
+    // Neither the upsampler's address nor its answer reaches the client.
+    expect(JSON.stringify(result)).not.toContain('overloaded')
+    expect(JSON.stringify(result)).not.toContain(new URL(emulator.url).host)
   })
 
   it('the upsampled prompt goes through the blocklist too', async () => {

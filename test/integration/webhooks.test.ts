@@ -140,6 +140,18 @@ describe('webhooks', () => {
     expect(delivery.attempts.map((a: any) => a.outcome)).toEqual(['retry', 'delivered'])
   })
 
+  it("the schedule's first delay counts from the job's end", async () => {
+    const delayed = await startTestServer({ ...ENV, FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '600ms' })
+    try {
+      const hook = await receiver()
+      await api(`${delayed.url}/api/jobs`, { body: { prompt: 'after a pause', width: 256, height: 256, webhookUrl: hook.url } })
+      const [received] = await hook.received(1)
+      expect(received!.at - Date.parse(JSON.parse(received!.body).finishedAt)).toBeGreaterThanOrEqual(550)
+    } finally {
+      await delayed.close()
+    }
+  })
+
   it('gives up after the last attempt of the schedule', async () => {
     const hook = await receiver(() => ({ status: 502 }))
     const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'never', width: 256, height: 256, webhook_url: hook.url } })

@@ -47,7 +47,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           : undefined,
         webhookLoc: ['body', 'webhookUrl'],
       })
-      noteJob(request, job.id)
+      await noteJob(request, job.id)
       return reply.code(202).send(renderJob(job, urlContext(request, config.publicUrl, signer)))
     },
   )

@@ -44,6 +44,8 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     const gone = new AbortController()
     const onClose = () => gone.abort()
     request.raw.socket.once('close', onClose)
+    // A client that left before we started listening never fires 'close' for us.
+    if (request.raw.socket.destroyed) onClose()
     let done
     try {
       done = await services.jobs.wait(jobId, request.apiKey, AbortSignal.any([timeout, gone.signal]))
@@ -51,7 +53,7 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       if (timeout.aborted) throw new SyncTimeout(jobId)
       if (gone.signal.aborted) {
         // Nobody to answer; a retry with the same Idempotency-Key gets this job's result.
-        await settleIdempotency(services.idempotency, request, { status: 499, body: null, contentType: null })
+        await settleIdempotency(request, { status: 499, body: null, contentType: null })
         reply.hijack()
         return
       }
@@ -116,7 +118,7 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
         }),
       )
 
-      noteJob(request, job.id)
+      await noteJob(request, job.id)
       return answer(request, reply, job.id, body.response_format)
     },
   )

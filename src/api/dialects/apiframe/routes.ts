@@ -76,7 +76,7 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
           ? { source: { url: params.image_prompt }, strength: params.image_prompt_strength ?? 0.5, loc: ['body', 'fluxParams', 'image_prompt'] }
           : undefined,
       })
-      noteJob(request, job.id)
+      await noteJob(request, job.id)
       return reply.code(202).send({ jobId: job.id, status: 'QUEUED' })
     },
   )

@@ -53,7 +53,7 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         },
         imagePrompt,
       })
-      noteJob(request, job.id)
+      await noteJob(request, job.id)
       return renderSubmit(job, urlContext(request, config.publicUrl, signer))
     },
   )

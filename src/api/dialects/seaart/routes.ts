@@ -59,7 +59,7 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           ? { source: { data: decodeBase64Field(body.image_prompt, ['body', 'image_prompt']) }, strength: BFL_IMAGE_PROMPT_STRENGTH, loc: ['body', 'image_prompt'] }
           : undefined,
       })
-      noteJob(request, job.id)
+      await noteJob(request, job.id)
       return {
         request_id: job.id,
         ...requestUrls(job, urlContext(request, config.publicUrl, signer)),
