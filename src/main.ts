@@ -19,6 +19,7 @@ import { createUuidV7 } from './domain/uuid7.js'
 import { MODEL_IDS, type ModelId } from './domain/models.js'
 import type { ImageEngine } from './engines/engine.js'
 import { createPreviewEngine } from './engines/preview/preview-engine.js'
+import { createBflEngine } from './engines/bfl/bfl-engine.js'
 import { createEngineRouter } from './engines/router.js'
 import { withSimulation } from './engines/simulation.js'
 import { createOutbound } from './net/outbound.js'
@@ -106,7 +107,17 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
 
   const preview: ImageEngine = createPreviewEngine({ steps: config.previewSteps })
   const engineFor = (engine: ImageEngine) => (config.allowSimulate && engine.name !== 'preview' ? withSimulation(engine) : engine)
-  const routeTable = Object.fromEntries(MODEL_IDS.map((id) => [id, [preview].map(engineFor)])) as Record<ModelId, ImageEngine[]>
+  // With a BFL key, the models BFL serves go to its cloud; everything else to preview.
+  const bfl = config.bfl
+    ? createBflEngine({ apiKey: config.bfl.apiKey, baseUrl: config.bfl.url, maxActive: config.bfl.maxActive, pollMinMs: config.bfl.pollMs })
+    : undefined
+  const engines: Record<string, ImageEngine | undefined> = { preview, bfl }
+  const routeTable = Object.fromEntries(
+    MODEL_IDS.map((id) => {
+      const named = config.routes?.[id]?.map((name) => engines[name]!).filter((engine) => engine.supports(id))
+      return [id, (named && named.length > 0 ? named : bfl?.supports(id) ? [bfl] : [preview]).map(engineFor)]
+    }),
+  ) as Record<ModelId, ImageEngine[]>
   const router = createEngineRouter(routeTable)
 
   // The classifier's thread starts on first use (or warmUp), never in processes without workers.

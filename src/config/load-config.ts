@@ -27,6 +27,10 @@ export interface Config {
     concurrency: number
   }
   idempotencyTtlMs: number
+  /** Engines per model from FLUXHOST_ROUTES; null: the default (bfl with a key, else preview). */
+  routes: Partial<Record<ModelId, string[]>> | null
+  /** null: BFL's cloud is not used. */
+  bfl: { apiKey: string; url: string; maxActive: number; pollMs: number } | null
   /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
   upsampler: { url: string; model: string; key: string | null } | null
   safety: {
@@ -80,6 +84,9 @@ export function loadConfig(
   if (problems.length > 0) throw new ConfigError(problems)
 
   const v = values as { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> }
+  if (v.routes && v.bflApiKey === null && Object.values(v.routes).some((engines) => engines?.includes('bfl'))) {
+    throw new ConfigError(['FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set'])
+  }
   const pricesUsd = Object.fromEntries(
     MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd]),
   ) as Record<ModelId, number>
@@ -107,6 +114,8 @@ export function loadConfig(
       concurrency: v.webhookConcurrency,
     }),
     idempotencyTtlMs: durationMs(v.idempotencyTtl),
+    routes: v.routes,
+    bfl: v.bflApiKey === null ? null : Object.freeze({ apiKey: v.bflApiKey, url: v.bflUrl, maxActive: v.bflMaxActive, pollMs: v.bflPollMs }),
     upsampler: v.upsamplerUrl === null ? null : Object.freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
     safety: Object.freeze({
       checker: v.safetyChecker,

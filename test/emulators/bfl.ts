@@ -1,0 +1,100 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import sharp from 'sharp'
+
+/** What the emulator does with one submit (decided by the test, from the request body). */
+export interface BflScript {
+  /** Answer the POST with this status instead of accepting it (402, 429, 500, …). */
+  submitStatus?: number
+  submitHeaders?: Record<string, string>
+  /** How the task ends; default Ready. */
+  outcome?: 'Ready' | 'Request Moderated' | 'Content Moderated' | 'Error'
+  /** Polls answered Pending before the outcome; default 2. */
+  pendingPolls?: number
+  /** How long this task's sample URL stays valid (default: the emulator's). */
+  sampleTtlMs?: number
+}
+
+interface Task {
+  id: string
+  body: any
+  polls: number
+  script: BflScript
+  done: boolean
+}
+
+/**
+ * Black Forest Labs' API as its documents describe it (reference/api-anchors.md §1): POST a
+ * model path with `x-key` → `{id, polling_url}`; GET the polling URL → `{id, status, result,
+ * progress, details, preview}` with BFL's status strings; `result.sample` is a signed URL that
+ * expires (`sampleTtlMs`). Only the network edge is emulated: fluxhost talks to it over HTTP.
+ */
+export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: number; script?: (body: any, n: number) => BflScript }) {
+  const tasks = new Map<string, Task>()
+  const submits: { body: any; headers: http.IncomingHttpHeaders; at: number }[] = []
+  let active = 0
+  let maxActive = 0
+  let next = 0
+  const sampleTtlMs = options.sampleTtlMs ?? 600_000
+  const json = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host}`)
+    let raw = ''
+    req.on('data', (chunk) => (raw += chunk))
+    req.on('end', () => {
+      if (url.pathname.startsWith('/samples/')) {
+        const [, id, exp] = /^\/samples\/([^.]+)\.\w+$/.exec(url.pathname) ? [null, url.pathname.slice(9).split('.')[0], url.searchParams.get('exp')] : []
+        if (!id || !tasks.has(id)) return json(res, 404, { detail: 'Not Found' })
+        if (Number(exp) <= Date.now()) return res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>')
+        const task = tasks.get(id)!
+        const format = (task.body.output_format ?? 'jpeg') as 'jpeg' | 'png' | 'webp'
+        void sharp({ create: { width: task.body.width ?? 1024, height: task.body.height ?? 768, channels: 3, background: { r: 30, g: 120, b: 200 } } })
+          .toFormat(format)
+          .toBuffer()
+          .then((data) => res.writeHead(200, { 'content-type': `image/${format}` }).end(data))
+        return
+      }
+      if (req.headers['x-key'] !== options.apiKey) return json(res, 403, { detail: 'Not authenticated - Invalid Authentication' })
+      if (req.method === 'POST' && url.pathname === '/v1/flux-pro-1.1') {
+        const body = JSON.parse(raw || '{}')
+        submits.push({ body, headers: req.headers, at: Date.now() })
+        const script = options.script?.(body, submits.length - 1) ?? {}
+        if (script.submitStatus) return json(res, script.submitStatus, { detail: `emulated ${script.submitStatus}` }, script.submitHeaders)
+        const id = `emu-${++next}`
+        tasks.set(id, { id, body, polls: 0, script, done: false })
+        maxActive = Math.max(maxActive, ++active)
+        const base = `http://${req.headers.host}`
+        return json(res, 200, { id, polling_url: `${base}/v1/get_result?id=${id}`, cost: 4, input_mp: null, output_mp: 0.79 })
+      }
+      if (req.method === 'GET' && url.pathname === '/v1/get_result') {
+        const task = tasks.get(url.searchParams.get('id') ?? '')
+        if (!task) return json(res, 404, { id: url.searchParams.get('id'), status: 'Task not found', result: null, progress: null, details: null, preview: null })
+        task.polls++
+        const pending = task.script.pendingPolls ?? 2
+        if (task.polls <= pending) return json(res, 200, { id: task.id, status: 'Pending', result: null, progress: task.polls / (pending + 1), details: null, preview: null })
+        if (!task.done) {
+          task.done = true
+          active--
+        }
+        const outcome = task.script.outcome ?? 'Ready'
+        if (outcome !== 'Ready') return json(res, 200, { id: task.id, status: outcome, result: null, progress: null, details: { 'Moderation Reasons': ['emulated'] }, preview: null })
+        const base = `http://${req.headers.host}`
+        const sample = `${base}/samples/${task.id}.${task.body.output_format ?? 'jpeg'}?exp=${Date.now() + (task.script.sampleTtlMs ?? sampleTtlMs)}`
+        return json(res, 200, { id: task.id, status: 'Ready', result: { sample, prompt: task.body.prompt, seed: task.body.seed }, progress: 1, details: null, preview: null })
+      }
+      json(res, 404, { detail: 'Not Found' })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    submits,
+    maxActive: () => maxActive,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise((resolve) => server.close(resolve))
+    },
+  }
+}

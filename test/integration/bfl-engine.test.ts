@@ -1,0 +1,137 @@
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startBflEmulator, type BflScript } from '../emulators/bfl.js'
+import { loadConfig } from '../../src/config/load-config.js'
+import { api, startTestServer, type TestServer } from '../helpers/server.js'
+
+let emulator: Awaited<ReturnType<typeof startBflEmulator>>
+let server: TestServer
+const seen = new Map<string, number>()
+
+/** The test decides each submit's fate from its prompt. */
+function script(body: any): BflScript {
+  const prompt = String(body.prompt)
+  const n = seen.get(prompt) ?? 0
+  seen.set(prompt, n + 1)
+  if (prompt.startsWith('moderate output')) return { outcome: 'Content Moderated' }
+  if (prompt.startsWith('moderate request')) return { outcome: 'Request Moderated' }
+  if (prompt.startsWith('no credits')) return { submitStatus: 402 }
+  if (prompt.startsWith('server error')) return { submitStatus: 500 }
+  if (prompt.startsWith('busy') && n === 0) return { submitStatus: 429, submitHeaders: { 'retry-after': '1' } }
+  if (prompt.startsWith('expired')) return { sampleTtlMs: 0 }
+  if (prompt.startsWith('forever')) return { pendingPolls: 1_000_000 }
+  return { pendingPolls: 3 }
+}
+
+beforeAll(async () => {
+  emulator = await startBflEmulator({ apiKey: 'bfl-key', script })
+  server = await startTestServer({
+    FLUXHOST_BFL_API_KEY: 'bfl-key',
+    FLUXHOST_BFL_URL: emulator.url,
+    FLUXHOST_BFL_POLL_MS: '10',
+    FLUXHOST_BFL_MAX_ACTIVE: '3',
+    FLUXHOST_WORKER_CONCURRENCY: '8',
+  })
+})
+afterAll(async () => {
+  await server.close()
+  await emulator.close()
+})
+
+const submit = (body: Record<string, unknown>) => api(`${server.url}/v1/flux-pro-1.1`, { body: { width: 512, height: 256, ...body } })
+const settle = async (id: string) => {
+  const job = await server.waitForJob(id)
+  return { job, bfl: (await api(`${server.url}/v1/get_result?id=${id}`)).body }
+}
+
+describe('the bfl engine against an emulated api.bfl.ai', () => {
+  it('submits with x-key, polls the polling_url, downloads the sample into our store', async () => {
+    const created = await submit({ prompt: 'a lighthouse', output_format: 'png', seed: 9, prompt_upsampling: true, safety_tolerance: 4 })
+    const { job, bfl } = await settle(created.body.id)
+    expect(job).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+    expect(bfl.status).toBe('Ready')
+    expect(bfl.result.prompt_upsampling).toEqual({ applied: true, by: 'engine' })
+    const sent = emulator.submits.find((s) => s.body.prompt === 'a lighthouse')!
+    expect(sent.headers['x-key']).toBe('bfl-key')
+    expect(sent.body).toMatchObject({ prompt: 'a lighthouse', width: 512, height: 256, seed: 9, prompt_upsampling: true, safety_tolerance: 4, output_format: 'png' })
+    // The file is ours now (a fluxhost /files URL), byte for byte what BFL made.
+    expect(bfl.result.sample).toContain(`${server.url}/files/`)
+    const png = Buffer.from(await (await fetch(bfl.result.sample)).arrayBuffer())
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true })
+    expect([info.width, info.height, data[0], data[1], data[2]]).toEqual([512, 256, 30, 120, 200])
+  })
+
+  it("maps BFL's moderation to ours, uncharged", async () => {
+    const before = (await api(`${server.url}/api/usage`)).body.total.jobs
+    const output = await settle((await submit({ prompt: 'moderate output' })).body.id)
+    const request = await settle((await submit({ prompt: 'moderate request' })).body.id)
+    expect(output.bfl.status).toBe('Content Moderated')
+    expect(request.bfl.status).toBe('Request Moderated')
+    expect((await api(`${server.url}/api/usage`)).body.total.jobs).toBe(before)
+  })
+
+  it('402 ends the job as INSUFFICIENT_CREDITS (with no other engine to fail over to)', async () => {
+    const { job } = await settle((await submit({ prompt: 'no credits' })).body.id)
+    expect(job.error?.code).toBe('INSUFFICIENT_CREDITS')
+  })
+
+  it('a submit answered 5xx is never sent again: the task may exist and be billed', async () => {
+    const { job } = await settle((await submit({ prompt: 'server error' })).body.id)
+    expect(job.state).toBe('failed')
+    expect(job.error?.message).toMatch(/not re-sent/)
+    expect(emulator.submits.filter((s) => s.body.prompt === 'server error')).toHaveLength(1)
+  })
+
+  it('429 waits for Retry-After, then the job goes through', async () => {
+    const { job } = await settle((await submit({ prompt: 'busy' })).body.id)
+    expect(job.state).toBe('succeeded')
+    const posts = emulator.submits.filter((s) => s.body.prompt === 'busy')
+    expect(posts).toHaveLength(2)
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(950)
+  })
+
+  it('a sample URL that has expired before the download fails the job clearly', async () => {
+    const { job } = await settle((await submit({ prompt: 'expired' })).body.id)
+    expect(job.error?.message).toMatch(/could not be downloaded \(403\); its URL may have expired/)
+  })
+
+  it('never has more than FLUXHOST_BFL_MAX_ACTIVE tasks upstream', async () => {
+    const created = await Promise.all(Array.from({ length: 12 }, (_, i) => submit({ prompt: `capped ${i}` })))
+    const jobs = await Promise.all(created.map((c) => server.waitForJob(c.body.id)))
+    expect(jobs.every((j) => j.state === 'succeeded')).toBe(true)
+    expect(emulator.maxActive()).toBeLessThanOrEqual(3)
+    expect(emulator.maxActive()).toBe(3)
+  })
+
+  it('a job can be canceled while BFL is still working on it', async () => {
+    const created = await submit({ prompt: 'forever' })
+    await server.waitUntilRunning(created.body.id)
+    const canceled = await api(`${server.url}/api/jobs/${created.body.id}/cancel`, { method: 'POST' })
+    expect(canceled.body.state).toBe('canceled')
+    expect((await server.waitForJob(created.body.id)).state).toBe('canceled')
+  })
+})
+
+describe('routes and failover', () => {
+  it('FLUXHOST_ROUTES=flux-pro-1.1=bfl,preview: a BFL out of credits hands the job to preview', async () => {
+    const routed = await startTestServer({ FLUXHOST_BFL_API_KEY: 'bfl-key', FLUXHOST_BFL_URL: emulator.url, FLUXHOST_BFL_POLL_MS: '10', FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview' })
+    try {
+      expect(routed.fluxhost.routes['flux-pro-1.1']).toEqual(['bfl', 'preview'])
+      const poor = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'no credits, fall over', width: 256, height: 256 } })
+      expect(await routed.waitForJob(poor.body.id)).toMatchObject({ state: 'succeeded', engine: 'preview' })
+      const fine = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'a harbour', width: 256, height: 256 } })
+      expect(await routed.waitForJob(fine.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+      // Moderation is final: no failover.
+      const moderated = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'moderate output, no failover', width: 256, height: 256 } })
+      expect((await routed.waitForJob(moderated.body.id)).error?.code).toBe('CONTENT_MODERATED')
+    } finally {
+      await routed.close()
+    }
+  })
+
+  it('refuses routes it cannot honour, naming the variable', () => {
+    expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })).toThrow(/FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set/)
+    expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=comfy' })).toThrow(/FLUXHOST_ROUTES unknown engine 'comfy'/)
+    expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-9=preview' })).toThrow(/unknown model 'flux-9'/)
+  })
+})
