@@ -16,8 +16,10 @@ const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 200)
 const SYNC_REQUESTS = Number(process.env.BENCH_SYNC_REQUESTS ?? 300)
 const WEBHOOK_JOBS = Number(process.env.BENCH_WEBHOOK_JOBS ?? 100)
 const SAFETY_IMAGES = Number(process.env.BENCH_SAFETY_IMAGES ?? 30)
-/** `all` (default), or `delivery` for the issue-4 sections only (classifier, webhooks). */
+/** `all` (default), `delivery` (classifier, webhooks) or `engines` (the bfl engine) alone. */
 const ONLY = process.env.BENCH_ONLY ?? 'all'
+const ENGINE_JOBS = Number(process.env.BENCH_ENGINE_JOBS ?? 100)
+const BFL_TASK_MS = Number(process.env.BENCH_BFL_TASK_MS ?? 2000)
 const KEY = 'bench-key'
 const children: ChildProcess[] = []
 
@@ -199,6 +201,49 @@ async function webhookLatency(url: string, jobs: number) {
   return { jobs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), seconds: Math.round(seconds * 100) / 100 }
 }
 
+/**
+ * The bfl engine against the BFL emulator: `jobs` jobs in flight at once, each task Ready
+ * `BFL_TASK_MS` after its submit. Per job, fluxhost's added time is its startedAt→finishedAt
+ * (a worker took it; queueing for one of the 24 is the account limit's) less BFL_TASK_MS:
+ * submit, polling lag, download, encode, store. And the completed jobs per second.
+ */
+async function bflEngine(scratch: string, jobs: number) {
+  const { startBflEmulator } = await import('../test/emulators/bfl.js')
+  const emulator = await startBflEmulator({ apiKey: 'bench', script: () => ({ readyAfterMs: BFL_TASK_MS }) })
+  const server = await fluxhost(path.join(scratch, 'bfl'), { FLUXHOST_BFL_API_KEY: 'bench', FLUXHOST_BFL_URL: emulator.url, FLUXHOST_WORKER_CONCURRENCY: '24', FLUXHOST_SAFETY_CHECKER: '0' })
+  try {
+    const started = performance.now()
+    const created = await Promise.all(
+      Array.from({ length: jobs }, (_, i) => json(`${server.url}/api/jobs`, { method: 'POST', body: JSON.stringify({ prompt: 'a harbour', width: 512, height: 512, seed: 1000 + i }) })),
+    )
+    while ((await finishedJobs(server.url)) < jobs) await new Promise((resolve) => setTimeout(resolve, 50))
+    const seconds = (performance.now() - started) / 1000
+    const added: number[] = []
+    const ratios: number[] = []
+    for (const c of created) {
+      const job = await json(`${server.url}/api/jobs/${c.id}`)
+      const total = Date.parse(job.finishedAt) - Date.parse(job.createdAt)
+      // Time queued for a worker (24, as many as upstream slots) is the account limit's, not ours.
+      // The emulator's own latency: each task is Ready BFL_TASK_MS after its submit.
+      const up = BFL_TASK_MS
+      const queued = Date.parse(job.startedAt) - Date.parse(job.createdAt)
+      added.push(total - queued - up)
+      ratios.push((total - queued) / up)
+    }
+    return {
+      jobs,
+      taskMs: BFL_TASK_MS,
+      maxActive: emulator.maxActive(),
+      addedMs: { p50: percentile(added, 50), p99: percentile(added, 99) },
+      ratio: { p50: Math.round(percentile(ratios, 50) * 100) / 100, p99: Math.round(percentile(ratios, 99) * 100) / 100 },
+      jobsPerS: Math.round((jobs / seconds) * 10) / 10,
+    }
+  } finally {
+    await stop(server.child)
+    await emulator.close()
+  }
+}
+
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
   return response.json()
@@ -240,6 +285,17 @@ async function main() {
     connections: CONNECTIONS,
   }
   try {
+    if (ONLY === 'engines' || ONLY === 'all') {
+      const bfl = await bflEngine(scratch, ENGINE_JOBS)
+      results.engines = { bfl }
+      console.log(
+        `\nbfl engine vs the BFL emulator (tasks Ready ${bfl.taskMs} ms after submit), ${bfl.jobs} jobs in flight: added time p50 ${bfl.addedMs.p50} ms, p99 ${bfl.addedMs.p99} ms; (job time less slot wait) ÷ upstream time p50 ${bfl.ratio.p50}, p99 ${bfl.ratio.p99}; ${bfl.jobsPerS} jobs/s with ${bfl.maxActive} upstream tasks at most`,
+      )
+      if (ONLY === 'engines') {
+        fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
+        return
+      }
+    }
     if (ONLY === 'delivery' || ONLY === 'all') {
       const classifier = await classifierTime(SAFETY_IMAGES)
       const plain = await fluxhost(path.join(scratch, 'plain'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0', FLUXHOST_ALLOW_PRIVATE_URLS: '1' })

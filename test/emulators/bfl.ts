@@ -13,6 +13,8 @@ export interface BflScript {
   pendingPolls?: number
   /** How long this task's sample URL stays valid (default: the emulator's). */
   sampleTtlMs?: number
+  /** Ready this long after the submit (instead of after `pendingPolls` polls). */
+  readyAfterMs?: number
 }
 
 interface Task {
@@ -21,6 +23,7 @@ interface Task {
   polls: number
   script: BflScript
   done: boolean
+  submittedAt: number
 }
 
 /**
@@ -63,7 +66,7 @@ export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: 
         const script = options.script?.(body, submits.length - 1) ?? {}
         if (script.submitStatus) return json(res, script.submitStatus, { detail: `emulated ${script.submitStatus}` }, script.submitHeaders)
         const id = `emu-${++next}`
-        tasks.set(id, { id, body, polls: 0, script, done: false })
+        tasks.set(id, { id, body, polls: 0, script, done: false, submittedAt: Date.now() })
         maxActive = Math.max(maxActive, ++active)
         const base = `http://${req.headers.host}`
         return json(res, 200, { id, polling_url: `${base}/v1/get_result?id=${id}`, cost: 4, input_mp: null, output_mp: 0.79 })
@@ -73,7 +76,8 @@ export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: 
         if (!task) return json(res, 404, { id: url.searchParams.get('id'), status: 'Task not found', result: null, progress: null, details: null, preview: null })
         task.polls++
         const pending = task.script.pendingPolls ?? 2
-        if (task.polls <= pending) return json(res, 200, { id: task.id, status: 'Pending', result: null, progress: task.polls / (pending + 1), details: null, preview: null })
+        const waiting = task.script.readyAfterMs !== undefined ? Date.now() - task.submittedAt < task.script.readyAfterMs : task.polls <= pending
+        if (waiting) return json(res, 200, { id: task.id, status: 'Pending', result: null, progress: task.polls / (pending + 1), details: null, preview: null })
         if (!task.done) {
           task.done = true
           active--

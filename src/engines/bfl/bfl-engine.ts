@@ -9,7 +9,7 @@ export interface BflEngineOptions {
   baseUrl: string
   /** Upstream tasks in flight at once, across all jobs (BFL's account default is 24). */
   maxActive: number
-  /** First poll delay; it grows ×1.5 up to `pollMaxMs`. */
+  /** First poll delay; it grows ×1.5 up to `pollMaxMs` (default 1 s). */
   pollMinMs?: number
   pollMaxMs?: number
   /** Gives up on a task that is still Pending after this long. */
@@ -86,7 +86,9 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
   const base = options.baseUrl.replace(/\/+$/, '')
   const slots = createSemaphore(options.maxActive)
   const pollMin = options.pollMinMs ?? 500
-  const pollMax = options.pollMaxMs ?? 5000
+  // At most a second between polls: a finished task waits for us ≤ 1 s (0.5 s on average),
+  // for about one GET a second per task in flight (24 a second at the account's limit).
+  const pollMax = options.pollMaxMs ?? Math.max(1000, pollMin)
   const taskTimeout = options.taskTimeoutMs ?? 10 * 60_000
   const requestTimeout = options.requestTimeoutMs ?? 30_000
   const headers = { 'x-key': options.apiKey, accept: 'application/json' }
