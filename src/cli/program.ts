@@ -9,6 +9,7 @@ import { keysCommand } from './keys.js'
 import { serveCommand } from './serve.js'
 import { usageCommand } from './usage.js'
 import { webhooksCommand } from './webhooks.js'
+import { doctorCommand } from './doctor.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 import { withLocalFluxhost } from './local.js'
 
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo): Command {
   jobsCommand(program, io)
   usageCommand(program, io)
   webhooksCommand(program, io)
+  doctorCommand(program, io)
   addSettingOptions(program.command('migrate').description('Create or upgrade the database in the data dir, then exit.'), ['dataDir'])
     .action(async (opts: Record<string, unknown>) => {
       const config = configFrom(io, opts)

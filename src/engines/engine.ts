@@ -37,6 +37,12 @@ export interface EngineContext {
   progress(fraction: number): void
 }
 
+export interface EngineCheck {
+  reachable: boolean
+  /** What was found: `credits 1234`, `key refused (403)`, `could not connect: …`. */
+  detail: string
+}
+
 /** Turns a task into images. Engines never touch HTTP routes, the store or the queue. */
 export interface ImageEngine {
   readonly name: string
@@ -47,6 +53,8 @@ export interface ImageEngine {
   readonly local: boolean
   /** Rewrites prompts itself when asked (`prompt_upsampling`), as BFL's API does. */
   readonly upsamplesPrompts?: boolean
+  /** Whether the engine can be reached and will work now (for /api/models and `doctor`). */
+  check?(signal: AbortSignal): Promise<EngineCheck>
   supports(model: ModelId): boolean
   generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput>
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { MODEL_IDS, getModel, type ModelId, type ModelSpec } from '../domain/models.js'
+import type { EngineCheck, ImageEngine } from '../engines/engine.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
@@ -9,7 +10,12 @@ import type { Store } from '../store/store.js'
 export interface ModelInfo extends ModelSpec {
   priceUsd: number
   engines: string[]
+  /** Each engine's last check (at most `CHECK_TTL_MS` old), in the same order. */
+  engineStatus: { name: string; reachable: boolean; detail: string }[]
 }
+
+/** Engine checks are cached this long, so /api/models does not hit upstreams per request. */
+const CHECK_TTL_MS = 30_000
 
 export interface UsageTotals {
   amountMicros: number
@@ -43,13 +49,24 @@ export interface SystemServiceDeps {
 
 /** Models, health and usage: what the server can tell about itself. */
 export function createSystemService({ store, queue, router, clock, pricesUsd }: SystemServiceDeps) {
+  const checks = new Map<string, { at: number; result: Promise<EngineCheck> }>()
+  const checkEngine = (engine: ImageEngine, fresh: boolean): Promise<EngineCheck> => {
+    const cached = checks.get(engine.name)
+    if (!fresh && cached && clock.now() - cached.at < CHECK_TTL_MS) return cached.result
+    const result = engine.check ? engine.check(AbortSignal.timeout(15_000)) : Promise.resolve({ reachable: true, detail: 'no check' })
+    checks.set(engine.name, { at: clock.now(), result })
+    return result
+  }
   return {
-    models(): ModelInfo[] {
-      return MODEL_IDS.map((id) => ({
-        ...getModel(id),
-        priceUsd: pricesUsd[id],
-        engines: router.enginesFor(id).map((engine) => engine.name),
-      }))
+    /** The models, their limits and prices, and their engines with whether each is reachable. */
+    async models(options: { fresh?: boolean } = {}): Promise<ModelInfo[]> {
+      return Promise.all(
+        MODEL_IDS.map(async (id) => {
+          const engines = router.enginesFor(id)
+          const status = await Promise.all(engines.map(async (engine) => ({ name: engine.name, ...(await checkEngine(engine, options.fresh ?? false)) })))
+          return { ...getModel(id), priceUsd: pricesUsd[id], engines: engines.map((engine) => engine.name), engineStatus: status }
+        }),
+      )
     },
 
     async health(): Promise<Health> {

@@ -60,6 +60,7 @@ export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: 
         return
       }
       if (req.headers['x-key'] !== options.apiKey) return json(res, 403, { detail: 'Not authenticated - Invalid Authentication' })
+      if (req.method === 'GET' && url.pathname === '/v1/credits') return json(res, 200, { credits: 1234.5 })
       if (req.method === 'POST' && url.pathname === '/v1/flux-pro-1.1') {
         const body = JSON.parse(raw || '{}')
         submits.push({ body, headers: req.headers, at: Date.now() })

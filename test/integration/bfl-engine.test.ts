@@ -2,6 +2,7 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBflEmulator, type BflScript } from '../emulators/bfl.js'
 import { loadConfig } from '../../src/config/load-config.js'
+import { runCli } from '../helpers/child.js'
 import { api, startTestServer, type TestServer } from '../helpers/server.js'
 
 let emulator: Awaited<ReturnType<typeof startBflEmulator>>
@@ -133,5 +134,24 @@ describe('routes and failover', () => {
     expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })).toThrow(/FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set/)
     expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=comfy' })).toThrow(/FLUXHOST_ROUTES unknown engine 'comfy'/)
     expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-9=preview' })).toThrow(/unknown model 'flux-9'/)
+  })
+})
+
+describe('engine checks', () => {
+  it('/api/models shows each engine and whether it is reachable', async () => {
+    const models = await api(`${server.url}/api/models`, { key: null })
+    expect(models.body.data[0]).toMatchObject({ id: 'flux-pro-1.1', engines: ['bfl'], engineStatus: [{ name: 'bfl', reachable: true, detail: 'credits 1234.5' }] })
+  })
+
+  it('fluxhost doctor checks the configured engines; exit 1 when a model has none that works', async () => {
+    const env = { FLUXHOST_DATA_DIR: server.dataDir, FLUXHOST_BFL_URL: emulator.url, FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview' }
+    const ok = await runCli(['doctor'], { ...env, FLUXHOST_BFL_API_KEY: 'bfl-key' })
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.stdout).toMatch(/flux-pro-1\.1\s+1\. bfl\s+ok\s+credits 1234\.5/)
+    expect(ok.stdout).toMatch(/2\. preview\s+ok\s+built in/)
+    const refused = await runCli(['doctor', '--json'], { ...env, FLUXHOST_BFL_API_KEY: 'wrong', FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })
+    expect(refused.code).toBe(1)
+    expect(JSON.parse(refused.stdout)).toEqual([{ model: 'flux-pro-1.1', engines: [{ name: 'bfl', reachable: false, detail: 'key refused (403)' }] }])
+    expect(refused.stderr).toContain('no reachable engine for flux-pro-1.1')
   })
 })

@@ -145,7 +145,7 @@ describe('system routes', () => {
     const health = await api(`${server.url}/api/health`, { key: null })
     expect(health.body).toMatchObject({ status: 'ok', database: 'ok', worker: { enabled: true, concurrency: 2 } })
     const models = await api(`${server.url}/api/models`, { key: null })
-    expect(models.body.data[0]).toMatchObject({ id: 'flux-pro-1.1', priceUsd: 0.04, engines: ['preview'], size: { min: 256, max: 1440, multipleOf: 32 } })
+    expect(models.body.data[0]).toMatchObject({ id: 'flux-pro-1.1', priceUsd: 0.04, engines: ['preview'], engineStatus: [{ name: 'preview', reachable: true }], size: { min: 256, max: 1440, multipleOf: 32 } })
     const metrics = await fetch(`${server.url}/metrics`)
     const text = await metrics.text()
     for (const name of ['fluxhost_jobs{state="succeeded"}', 'fluxhost_queue_depth', 'fluxhost_engine_duration_seconds_bucket', 'fluxhost_http_request_duration_seconds_bucket']) {

@@ -26,9 +26,11 @@ export function renderUsage(usage: Usage) {
 export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { services, metrics, worker } = deps
 
-  app.get('/api/models', { schema: { tags: ['System'], summary: 'The models served, their limits, prices and engines' } }, async () => ({
-    data: services.system.models(),
-  }))
+  app.get(
+    '/api/models',
+    { schema: { tags: ['System'], summary: 'The models served, their limits, prices, and their engines with whether each is reachable (checked at most every 30 s)' } },
+    async () => ({ data: await services.system.models() }),
+  )
 
   app.get(
     '/api/health',

@@ -209,6 +209,21 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     upsamplesPrompts: true,
     supports: (model) => PATHS[model] !== undefined,
     active: () => slots.active(),
+    /** GET /v1/credits: reachable, key accepted, and how many credits are left. */
+    async check(signal) {
+      try {
+        const response = await request(`${base}/v1/credits`, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]), headers })
+        const text = await response.body.text()
+        if (response.statusCode === 200) {
+          const credits = (JSON.parse(text) as { credits?: number }).credits
+          return { reachable: true, detail: typeof credits === 'number' ? `credits ${credits}` : 'key accepted' }
+        }
+        if (response.statusCode === 401 || response.statusCode === 403) return { reachable: false, detail: `key refused (${response.statusCode})` }
+        return { reachable: false, detail: `answered ${response.statusCode}` }
+      } catch (error) {
+        return { reachable: false, detail: `could not connect: ${(error as Error).message}` }
+      }
+    },
     async generate(task, ctx): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
       const images = []

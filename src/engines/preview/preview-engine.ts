@@ -21,6 +21,7 @@ export function createPreviewEngine(options: PreviewEngineOptions): ImageEngine 
   return {
     name: 'preview',
     local: true,
+    check: async () => ({ reachable: true, detail: 'built in' }),
     supports: () => true,
     async generate(task, ctx) {
       const simulate = task.simulate ?? {}
