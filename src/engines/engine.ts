@@ -53,6 +53,8 @@ export interface ImageEngine {
   readonly local: boolean
   /** Rewrites prompts itself when asked (`prompt_upsampling`), as BFL's API does. */
   readonly upsamplesPrompts?: boolean
+  /** False when a started task cannot be stopped upstream (BFL has no cancel). Default true. */
+  readonly cancelsUpstream?: boolean
   /** Whether the engine can be reached and will work now (for /api/models and `doctor`). */
   check?(signal: AbortSignal): Promise<EngineCheck>
   supports(model: ModelId): boolean

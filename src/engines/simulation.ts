@@ -10,6 +10,7 @@ export function withSimulation(engine: ImageEngine): ImageEngine {
     name: engine.name,
     local: engine.local,
     upsamplesPrompts: engine.upsamplesPrompts,
+    cancelsUpstream: engine.cancelsUpstream,
     check: engine.check ? (signal) => engine.check!(signal) : undefined,
     supports: (model) => engine.supports(model),
     async generate(task, ctx) {

@@ -170,8 +170,13 @@ export function createJobService(deps: JobServiceDeps) {
      * running it (if any) is told to abort. Canceling a canceled job is a no-op.
      */
     async cancel(id: string, apiKey: ApiKey | undefined): Promise<Job> {
-      await getOwned(id, apiKey)
-      const outcome = await store.jobs.cancel(id, clock.now())
+      const current = await getOwned(id, apiKey)
+      // A running job may be on an engine that cannot stop its task upstream: say so.
+      const upstream = current.state === 'running' ? router.enginesFor(current.model).find((engine) => engine.cancelsUpstream === false) : undefined
+      const message = upstream
+        ? `The job was canceled. If ${upstream.name} had started it, ${upstream.name} cannot cancel a task: it may still finish there, and be billed there.`
+        : undefined
+      const outcome = await store.jobs.cancel(id, clock.now(), message)
       if (outcome.kind === 'not_found') throw new FluxhostError('JOB_NOT_FOUND')
       if (outcome.kind === 'finished') {
         if (outcome.job.state === 'canceled') return outcome.job

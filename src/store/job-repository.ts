@@ -92,7 +92,7 @@ export function createJobRepository(db: Kysely<Database>, queries: JobQueries) {
     },
 
     /** Cancels a queued or running job in one statement; says why when it cannot. */
-    async cancel(id: string, now: number): Promise<CancelOutcome> {
+    async cancel(id: string, now: number, message = 'The job was canceled.'): Promise<CancelOutcome> {
       const row = await db
         .updateTable('jobs')
         .set({
@@ -101,7 +101,7 @@ export function createJobRepository(db: Kysely<Database>, queries: JobQueries) {
           lease_owner: null,
           lease_expires_at: null,
           error_code: 'JOB_CANCELED',
-          error_message: 'The job was canceled.',
+          error_message: message,
         })
         .where('id', '=', id)
         .where('state', 'in', ['queued', 'running'])

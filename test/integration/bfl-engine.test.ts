@@ -104,11 +104,12 @@ describe('the bfl engine against an emulated api.bfl.ai', () => {
     expect(emulator.maxActive()).toBe(3)
   })
 
-  it('a job can be canceled while BFL is still working on it', async () => {
+  it('cancel stops the job while BFL works on it, and says BFL cannot cancel upstream', async () => {
     const created = await submit({ prompt: 'forever' })
     await server.waitUntilRunning(created.body.id)
     const canceled = await api(`${server.url}/api/jobs/${created.body.id}/cancel`, { method: 'POST' })
     expect(canceled.body.state).toBe('canceled')
+    expect(canceled.body.error.message).toMatch(/bfl cannot cancel a task: it may still finish there, and be billed there/)
     expect((await server.waitForJob(created.body.id)).state).toBe('canceled')
   })
 })

@@ -207,6 +207,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     name: 'bfl',
     local: false,
     upsamplesPrompts: true,
+    cancelsUpstream: false,
     supports: (model) => PATHS[model] !== undefined,
     active: () => slots.active(),
     /** GET /v1/credits: reachable, key accepted, and how many credits are left. */
