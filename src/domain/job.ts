@@ -90,6 +90,8 @@ export interface JobResult {
   safetyMs?: number
   /** Present when `prompt_upsampling` was asked for: whether it happened, by whom, or why not. */
   upsampling?: UpsamplingOutcome
+  /** Present after a failover: each engine tried in order, and why the earlier ones gave up. */
+  engineAttempts?: { engine: string; error?: { kind: string; message: string } }[]
 }
 
 export interface JobError {

@@ -5,7 +5,7 @@ import type { Job, JobImage } from '../domain/job.js'
 import type { BlobStore } from '../blobs/blob-store.js'
 import type { EngineTask } from '../engines/engine.js'
 import { EngineError, isEngineError, type EngineErrorKind } from '../engines/engine-error.js'
-import { RoutedEngineError, type EngineRouter } from '../engines/router.js'
+import { RoutedEngineError, type EngineAttempt, type EngineRouter } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { JobEvents } from '../queue/job-events.js'
@@ -133,7 +133,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     }
     if (signal.aborted) throw new EngineError('canceled', 'aborted after generation')
 
-    const result = { images, prompt: routed.output.prompt ?? prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10, encodeMs: Math.round((performance.now() - encodeStarted) * 10) / 10, ...(nsfw ? { nsfw } : {}), ...(safetyMs === undefined ? {} : { safetyMs }), ...(upsampling ? { upsampling } : {}) }
+    const result = { images, prompt: routed.output.prompt ?? prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10, encodeMs: Math.round((performance.now() - encodeStarted) * 10) / 10, ...(nsfw ? { nsfw } : {}), ...(safetyMs === undefined ? {} : { safetyMs }), ...(upsampling ? { upsampling } : {}), ...(routed.attempts.length > 1 ? { engineAttempts: routed.attempts } : {}) }
     // Blacked-out images are not charged: only the clean ones are.
     const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length
     const costMicros = nsfw ? Math.round((job.costMicros * clean) / images.length) : undefined
@@ -256,6 +256,10 @@ export function decide(kind: EngineErrorKind, message: string, attempts: number,
   }
 }
 
+function describeAttempts(attempts: readonly EngineAttempt[]): string {
+  return attempts.map((a) => (a.error ? `${a.engine}: ${a.error.kind}` : `${a.engine}: ok`)).join('; ')
+}
+
 async function settleFailure(
   job: Job,
   owner: string,
@@ -277,7 +281,9 @@ async function settleFailure(
   }
   let decision: Decision
   if (isEngineError(error)) {
-    decision = decide(error.kind, error.message, job.attempts, deps.maxAttempts, error.retryAfterMs)
+    // After a failover, the message names every engine tried and why each gave up.
+    const tried = error instanceof RoutedEngineError && error.attempts.length > 1 ? ` (engines tried: ${describeAttempts(error.attempts)})` : ''
+    decision = decide(error.kind, `${error.message}${tried}`, job.attempts, deps.maxAttempts, error.retryAfterMs)
   } else {
     // Not an engine's verdict (disk full, encoder crash): worth another attempt.
     log.error({ err: error }, 'job:internal-error')

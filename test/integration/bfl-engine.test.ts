@@ -121,6 +121,11 @@ describe('routes and failover', () => {
       expect(routed.fluxhost.routes['flux-pro-1.1']).toEqual(['bfl', 'preview'])
       const poor = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'no credits, fall over', width: 256, height: 256 } })
       expect(await routed.waitForJob(poor.body.id)).toMatchObject({ state: 'succeeded', engine: 'preview' })
+      // The job records the failover.
+      expect((await api(`${routed.url}/api/jobs/${poor.body.id}`)).body.result.engineAttempts).toEqual([
+        { engine: 'bfl', error: { kind: 'insufficient_credits', message: 'the BFL account has no credits left (402)' } },
+        { engine: 'preview' },
+      ])
       const fine = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'a harbour', width: 256, height: 256 } })
       expect(await routed.waitForJob(fine.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
       // Moderation is final: no failover.

@@ -42,6 +42,7 @@ export function renderJob(job: Job, urls: UrlContext) {
           seed: job.result.seed,
           ...(job.result.upsampling ? { upsampling: job.result.upsampling } : {}),
           ...(job.result.nsfw ? { nsfw: job.result.nsfw } : {}),
+          ...(job.result.engineAttempts ? { engineAttempts: job.result.engineAttempts } : {}),
         }
       : null,
     error: job.error,

@@ -115,6 +115,11 @@ export const jobSchema = {
         seed: { type: 'integer' },
         upsampling: upsamplingSchema,
         nsfw: { type: 'array', items: { type: 'boolean' }, description: 'Per image, when the safety checker blacked one out (AIML jobs).' },
+        engineAttempts: {
+          type: 'array',
+          description: 'After a failover: each engine tried, in order, with why the earlier ones gave up.',
+          items: { type: 'object', properties: { engine: { type: 'string' }, error: { type: 'object', properties: { kind: { type: 'string' }, message: { type: 'string' } } } } },
+        },
       },
     },
     error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
