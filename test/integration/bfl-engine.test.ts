@@ -140,6 +140,10 @@ describe('routes and failover', () => {
     expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })).toThrow(/FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set/)
     expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=comfy' })).toThrow(/FLUXHOST_ROUTES unknown engine 'comfy'/)
     expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-9=preview' })).toThrow(/unknown model 'flux-9'/)
+    expect(loadConfig({ FLUXHOST_BFL_API_KEY: 'k', FLUXHOST_BFL_URL: 'eu' }).bfl?.url).toBe('https://api.eu.bfl.ai')
+    expect(loadConfig({ FLUXHOST_BFL_API_KEY: 'k', FLUXHOST_BFL_URL: 'US' }).bfl?.url).toBe('https://api.us.bfl.ai')
+    expect(loadConfig({ FLUXHOST_BFL_API_KEY: 'k' }).bfl?.url).toBe('https://api.bfl.ai')
+    expect(() => loadConfig({ FLUXHOST_BFL_URL: 'mars' })).toThrow(/FLUXHOST_BFL_URL/)
   })
 })
 
