@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks'
 import type { Clock } from '../domain/clock.js'
 import { isTerminal, type Job } from '../domain/job.js'
 import { FetchRefused, type Outbound } from '../net/outbound.js'
+import { parseRetryAfter } from '../net/retry-after.js'
 import type { JobEvents } from '../queue/job-events.js'
 import { isOwnerDead } from '../queue/owner.js'
 import type { DeliveryRow } from '../store/delivery-repository.js'
@@ -40,17 +41,6 @@ export interface WebhookDispatcher {
   wake(): void
   /** In flight right now. */
   active(): number
-}
-
-/** The longest `Retry-After` honoured: a receiver cannot park a delivery for longer. */
-const MAX_RETRY_AFTER_MS = 24 * 3_600_000
-
-function retryAfterMs(header: string | string[] | undefined, now: number): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header
-  if (!value) return undefined
-  if (/^\d+$/.test(value.trim())) return Math.min(MAX_RETRY_AFTER_MS, Number(value.trim()) * 1000)
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now))
 }
 
 /**
@@ -109,7 +99,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
       }
       if (job.request.webhook?.secret) headers['x-webhook-secret'] = job.request.webhook.secret
       const answer = await outbound.post(delivery.url, body, headers, { timeoutMs, signal: abort.signal })
-      result = { status: answer.status, retryAfter: retryAfterMs(answer.headers['retry-after'], clock.now()), retryable: false }
+      result = { status: answer.status, retryAfter: parseRetryAfter(answer.headers['retry-after'], clock.now()), retryable: false }
     } catch (error) {
       if (abort.signal.aborted) {
         // Shutting down: not the receiver's fault, so the attempt does not count.

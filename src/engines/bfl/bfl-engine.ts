@@ -1,7 +1,8 @@
 import { request } from 'undici'
 import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { EngineError, throwIfAborted } from '../engine-error.js'
+import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
+import { parseRetryAfter } from '../../net/retry-after.js'
 
 export interface BflEngineOptions {
   apiKey: string
@@ -53,27 +54,6 @@ function createSemaphore(limit: number) {
     },
     active: () => active,
   }
-}
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', stop)
-      resolve()
-    }, ms)
-    const stop = () => {
-      clearTimeout(timer)
-      reject(new EngineError('canceled', 'canceled while polling BFL (BFL has no cancel: the upstream task runs on and may be billed)'))
-    }
-    signal.addEventListener('abort', stop, { once: true })
-  })
-
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header
-  if (!value) return undefined
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000)
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
 
 /**
@@ -135,7 +115,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
       case status === 402:
         throw new EngineError('insufficient_credits', 'the BFL account has no credits left (402)')
       case status === 429:
-        throw new EngineError('rate_limited', 'BFL is rate limiting this account (429)', { retryAfterMs: retryAfterMs(response.headers['retry-after']) ?? 5000 })
+        throw new EngineError('rate_limited', 'BFL is rate limiting this account (429)', { retryAfterMs: parseRetryAfter(response.headers['retry-after'], Date.now()) ?? 5000 })
       case status === 401 || status === 403:
         throw new EngineError('unavailable', `BFL refused the API key (${status}); check FLUXHOST_BFL_API_KEY`)
       case status === 400 || status === 422:
@@ -151,7 +131,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     const started = Date.now()
     let delay = pollMin
     for (;;) {
-      await sleep(delay, ctx.signal)
+      await abortableDelay(delay, ctx.signal)
       delay = Math.min(pollMax, Math.round(delay * 1.5))
       if (Date.now() - started > taskTimeout) throw new EngineError('failed', `BFL's task was still not ready after ${taskTimeout / 1000} s`)
       let json: { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
@@ -159,7 +139,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
         const response = await request(pollingUrl, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(requestTimeout)]), headers })
         const text = await response.body.text()
         if (response.statusCode === 429) {
-          delay = Math.max(delay, retryAfterMs(response.headers['retry-after']) ?? pollMax)
+          delay = Math.max(delay, parseRetryAfter(response.headers['retry-after'], Date.now()) ?? pollMax)
           continue
         }
         if (response.statusCode === 404) throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
