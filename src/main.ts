@@ -20,6 +20,9 @@ import { MODEL_IDS, type ModelId } from './domain/models.js'
 import type { ImageEngine } from './engines/engine.js'
 import { createPreviewEngine } from './engines/preview/preview-engine.js'
 import { createBflEngine } from './engines/bfl/bfl-engine.js'
+import { createComfyUiEngine } from './engines/comfyui/comfyui-engine.js'
+import { loadWorkflows } from './engines/comfyui/workflows.js'
+import { createSdcppEngine } from './engines/sdcpp/sdcpp-engine.js'
 import { createEngineRouter } from './engines/router.js'
 import { withSimulation } from './engines/simulation.js'
 import { createOutbound } from './net/outbound.js'
@@ -95,6 +98,36 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       throw new ConfigError([`FLUXHOST_PROMPT_BLOCKLIST ${config.safety.blocklistFile}: ${(error as Error).message}`])
     }
   }
+  const preview: ImageEngine = createPreviewEngine({ steps: config.previewSteps })
+  const engineFor = (engine: ImageEngine) => (config.allowSimulate && engine.name !== 'preview' ? withSimulation(engine) : engine)
+  const bfl = config.bfl
+    ? createBflEngine({ apiKey: config.bfl.apiKey, baseUrl: config.bfl.url, maxActive: config.bfl.maxActive, pollMinMs: config.bfl.pollMs })
+    : undefined
+  let comfyui: ImageEngine | undefined
+  if (config.comfyui) {
+    let workflows
+    try {
+      workflows = loadWorkflows(config.comfyui.workflow, config.comfyui.img2imgWorkflow)
+    } catch (error) {
+      throw new ConfigError([`FLUXHOST_COMFYUI_WORKFLOW ${(error as Error).message}`])
+    }
+    comfyui = createComfyUiEngine({ url: config.comfyui.url, workflows, maxQueued: config.comfyui.maxQueued })
+  }
+  const sdcpp = config.sdcpp ? createSdcppEngine({ url: config.sdcpp.url, maxQueued: config.sdcpp.maxQueued, steps: config.sdcpp.steps ?? undefined }) : undefined
+  const engines: Record<string, ImageEngine | undefined> = { preview, bfl, comfyui, sdcpp }
+  // FLUXHOST_ROUTES, else every configured engine in this order (failing over down the
+  // list), else preview. Preview is never added behind real engines by default: a
+  // placeholder image in place of a real one would be a silent failure.
+  const configured = [bfl, comfyui, sdcpp].filter((engine): engine is ImageEngine => engine !== undefined)
+  const routeTable = Object.fromEntries(
+    MODEL_IDS.map((id) => {
+      const chosen = config.routes?.[id] ? config.routes[id]!.map((name) => engines[name]!) : configured
+      const serving = chosen.filter((engine) => engine.supports(id))
+      const refused = config.routes?.[id] ? chosen.filter((engine) => !engine.supports(id)) : []
+      if (refused.length > 0) throw new ConfigError([`FLUXHOST_ROUTES sends ${id} to ${refused.map((e) => e.name).join(', ')}, which cannot serve it`])
+      return [id, (serving.length > 0 ? serving : [preview]).map(engineFor)]
+    }),
+  ) as Record<ModelId, ImageEngine[]>
   fs.mkdirSync(config.dataDir, { recursive: true })
   const { store, migrations } = await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
@@ -105,19 +138,6 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
   const queue = createSqliteQueue({ db, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
 
-  const preview: ImageEngine = createPreviewEngine({ steps: config.previewSteps })
-  const engineFor = (engine: ImageEngine) => (config.allowSimulate && engine.name !== 'preview' ? withSimulation(engine) : engine)
-  // With a BFL key, the models BFL serves go to its cloud; everything else to preview.
-  const bfl = config.bfl
-    ? createBflEngine({ apiKey: config.bfl.apiKey, baseUrl: config.bfl.url, maxActive: config.bfl.maxActive, pollMinMs: config.bfl.pollMs })
-    : undefined
-  const engines: Record<string, ImageEngine | undefined> = { preview, bfl }
-  const routeTable = Object.fromEntries(
-    MODEL_IDS.map((id) => {
-      const named = config.routes?.[id]?.map((name) => engines[name]!).filter((engine) => engine.supports(id))
-      return [id, (named && named.length > 0 ? named : bfl?.supports(id) ? [bfl] : [preview]).map(engineFor)]
-    }),
-  ) as Record<ModelId, ImageEngine[]>
   const router = createEngineRouter(routeTable)
 
   // The classifier's thread starts on first use (or warmUp), never in processes without workers.

@@ -31,6 +31,10 @@ export interface Config {
   routes: Partial<Record<ModelId, string[]>> | null
   /** null: BFL's cloud is not used. */
   bfl: { apiKey: string; url: string; maxActive: number; pollMs: number } | null
+  /** null: no ComfyUI. `workflow` is `schnell`, `dev` or an absolute file path. */
+  comfyui: { url: string; workflow: string; img2imgWorkflow: string | null; maxQueued: number } | null
+  /** null: no sd-server. */
+  sdcpp: { url: string; maxQueued: number; steps: number | null } | null
   /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
   upsampler: { url: string; model: string; key: string | null } | null
   safety: {
@@ -84,9 +88,13 @@ export function loadConfig(
   if (problems.length > 0) throw new ConfigError(problems)
 
   const v = values as { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> }
-  if (v.routes && v.bflApiKey === null && Object.values(v.routes).some((engines) => engines?.includes('bfl'))) {
-    throw new ConfigError(['FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set'])
+  const needs = { bfl: ['FLUXHOST_BFL_API_KEY', v.bflApiKey], comfyui: ['FLUXHOST_COMFYUI_URL', v.comfyuiUrl], sdcpp: ['FLUXHOST_SDCPP_URL', v.sdcppUrl] } as const
+  for (const [engine, [variable, value]] of Object.entries(needs)) {
+    if (v.routes && value === null && Object.values(v.routes).some((engines) => engines?.includes(engine))) {
+      throw new ConfigError([`FLUXHOST_ROUTES names ${engine}, but ${variable} is not set`])
+    }
   }
+  const workflowFile = (name: string) => (name === 'schnell' || name === 'dev' ? name : path.resolve(cwd, name))
   const pricesUsd = Object.fromEntries(
     MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd]),
   ) as Record<ModelId, number>
@@ -116,6 +124,8 @@ export function loadConfig(
     idempotencyTtlMs: durationMs(v.idempotencyTtl),
     routes: v.routes,
     bfl: v.bflApiKey === null ? null : Object.freeze({ apiKey: v.bflApiKey, url: v.bflUrl, maxActive: v.bflMaxActive, pollMs: v.bflPollMs }),
+    comfyui: v.comfyuiUrl === null ? null : Object.freeze({ url: v.comfyuiUrl, workflow: workflowFile(v.comfyuiWorkflow), img2imgWorkflow: v.comfyuiImg2imgWorkflow === null ? null : path.resolve(cwd, v.comfyuiImg2imgWorkflow), maxQueued: v.comfyuiMaxQueued }),
+    sdcpp: v.sdcppUrl === null ? null : Object.freeze({ url: v.sdcppUrl, maxQueued: v.sdcppMaxQueued, steps: v.sdcppSteps }),
     upsampler: v.upsamplerUrl === null ? null : Object.freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
     safety: Object.freeze({
       checker: v.safetyChecker,

@@ -67,7 +67,7 @@ function bflUrl(raw: string): string {
   return url
 }
 
-export const ENGINE_NAMES = ['preview', 'bfl'] as const
+export const ENGINE_NAMES = ['preview', 'bfl', 'comfyui', 'sdcpp'] as const
 
 function routes(raw: string): Partial<Record<ModelId, string[]>> | null {
   if (raw.trim() === '') return null
@@ -160,7 +160,14 @@ export const SETTINGS = {
   bflUrl: { env: 'FLUXHOST_BFL_URL', flag: 'bfl-url', kind: 'string', default: 'https://api.bfl.ai', describe: "BFL's API host: `global` (https://api.bfl.ai), `eu` (https://api.eu.bfl.ai), `us` (https://api.us.bfl.ai), or a URL.", parse: bflUrl },
   bflMaxActive: { env: 'FLUXHOST_BFL_MAX_ACTIVE', flag: 'bfl-max-active', kind: 'integer', default: 24, describe: "BFL tasks in flight at once from this process (BFL's account limit is 24 by default).", parse: integer(1, 1000) },
   bflPollMs: { env: 'FLUXHOST_BFL_POLL_MS', flag: 'bfl-poll-ms', kind: 'integer', default: 500, describe: 'First delay before polling a BFL task; it grows ×1.5 to 1 s (or this, if longer).', parse: integer(10, 60_000) },
-  routes: { env: 'FLUXHOST_ROUTES', flag: 'routes', kind: 'string', default: null as Partial<Record<ModelId, string[]>> | null, describe: 'Which engines serve each model, in failover order, e.g. `flux-pro-1.1=bfl,preview` (models separated by `;`). Default: bfl when FLUXHOST_BFL_API_KEY is set, else preview.', parse: routes },
+  comfyuiUrl: { env: 'FLUXHOST_COMFYUI_URL', flag: 'comfyui-url', kind: 'string', default: null as string | null, describe: 'A ComfyUI server (e.g. http://127.0.0.1:8188) that generates with open FLUX.1 weights; the `comfyui` engine.', parse: publicUrl },
+  comfyuiWorkflow: { env: 'FLUXHOST_COMFYUI_WORKFLOW', flag: 'comfyui-workflow', kind: 'string', default: 'schnell', describe: 'The ComfyUI workflow: `schnell` or `dev` (built in, see docs/engines.md), or an API-format JSON file with {{prompt}}, {{seed}}, {{width}}, {{height}}, {{steps}}, {{guidance}}, {{batch_size}} placeholders.', parse: text },
+  comfyuiImg2imgWorkflow: { env: 'FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW', flag: 'comfyui-img2img-workflow', kind: 'string', default: null as string | null, describe: 'API-format JSON file used for requests with an image prompt (needs {{image}}, and {{denoise}} = 1 − strength); the built-in workflows have their own.', parse: optionalText },
+  comfyuiMaxQueued: { env: 'FLUXHOST_COMFYUI_MAX_QUEUED', flag: 'comfyui-max-queued', kind: 'integer', default: 2, describe: "Prompts this process keeps in ComfyUI's queue at once (one running, one ready); the rest wait in fluxhost's queue, where they can still be canceled or fail over.", parse: integer(1, 1000) },
+  sdcppUrl: { env: 'FLUXHOST_SDCPP_URL', flag: 'sdcpp-url', kind: 'string', default: null as string | null, describe: "stable-diffusion.cpp's sd-server (e.g. http://127.0.0.1:1234), used through its native async API; the `sdcpp` engine.", parse: publicUrl },
+  sdcppMaxQueued: { env: 'FLUXHOST_SDCPP_MAX_QUEUED', flag: 'sdcpp-max-queued', kind: 'integer', default: 2, describe: "Jobs this process keeps in sd-server's queue at once (sd-server holds 64 before it answers 429).", parse: integer(1, 1000) },
+  sdcppSteps: { env: 'FLUXHOST_SDCPP_STEPS', flag: 'sdcpp-steps', kind: 'integer', default: null as number | null, describe: "Sampling steps sent to sd-server when the request names none (default: sd-server's own, from its --steps).", parse: integer(1, 150) },
+  routes: { env: 'FLUXHOST_ROUTES', flag: 'routes', kind: 'string', default: null as Partial<Record<ModelId, string[]>> | null, describe: 'Which engines serve each model, in failover order, e.g. `flux-pro-1.1=bfl,preview` (models separated by `;`). Default: every configured engine in the order bfl, comfyui, sdcpp; preview when none is.', parse: routes },
   upsamplerUrl: { env: 'FLUXHOST_UPSAMPLER_URL', flag: 'upsampler-url', kind: 'string', default: null as string | null, describe: 'Base URL of an OpenAI-compatible API (…/v1) whose chat completions rewrite prompts for prompt_upsampling on engines that cannot.', parse: publicUrl },
   upsamplerModel: { env: 'FLUXHOST_UPSAMPLER_MODEL', flag: 'upsampler-model', kind: 'string', default: 'gpt-4o-mini', describe: 'The chat model the upsampler asks.', parse: text },
   upsamplerKey: { env: 'FLUXHOST_UPSAMPLER_KEY', flag: 'upsampler-key', kind: 'string', default: null as string | null, describe: 'Bearer key for the upsampler, if it needs one.', parse: optionalText },

@@ -13,6 +13,9 @@ export interface EngineTask {
   promptUpsampling: boolean
   raw: boolean
   safetyTolerance: number
+  /** Sampling steps and distilled guidance, when the model takes them (flux-dev); engines default them otherwise. */
+  steps?: number
+  guidance?: number
   /** The input image as stored (encoded bytes), with how strongly to follow it. */
   imagePrompt?: { data: Buffer; strength: number }
   output: { format: OutputFormat; quality: number }

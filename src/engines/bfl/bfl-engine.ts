@@ -3,6 +3,7 @@ import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
 import { parseRetryAfter } from '../../net/retry-after.js'
+import { createSemaphore, notSentCode } from '../semaphore.js'
 
 export interface BflEngineOptions {
   apiKey: string
@@ -18,43 +19,8 @@ export interface BflEngineOptions {
   requestTimeoutMs?: number
 }
 
-/** Connection errors that happen before a request is sent: safe to try again elsewhere. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
-
 /** The BFL models this engine serves, and their submit paths. */
 const PATHS: Partial<Record<ModelId, string>> = { 'flux-pro-1.1': '/v1/flux-pro-1.1' }
-
-/** A counting semaphore whose waiters can give up (a canceled job stops waiting). */
-function createSemaphore(limit: number) {
-  let active = 0
-  const waiting: (() => void)[] = []
-  return {
-    async acquire(signal: AbortSignal): Promise<void> {
-      if (active < limit) {
-        active++
-        return
-      }
-      await new Promise<void>((resolve, reject) => {
-        const go = () => {
-          signal.removeEventListener('abort', stop)
-          active++
-          resolve()
-        }
-        const stop = () => {
-          waiting.splice(waiting.indexOf(go), 1)
-          reject(new EngineError('canceled', 'canceled while waiting for a free BFL slot'))
-        }
-        waiting.push(go)
-        signal.addEventListener('abort', stop, { once: true })
-      })
-    },
-    release(): void {
-      active--
-      waiting.shift()?.()
-    },
-    active: () => active,
-  }
-}
 
 /**
  * Black Forest Labs' cloud (api.bfl.ai): submit, poll the returned `polling_url`, download
@@ -64,7 +30,7 @@ function createSemaphore(limit: number) {
  */
 export function createBflEngine(options: BflEngineOptions): ImageEngine & { active(): number } {
   const base = options.baseUrl.replace(/\/+$/, '')
-  const slots = createSemaphore(options.maxActive)
+  const slots = createSemaphore(options.maxActive, 'BFL')
   const pollMin = options.pollMinMs ?? 500
   // At most a second between polls: a finished task waits for us ≤ 1 s (0.5 s on average),
   // for about one GET a second per task in flight (24 a second at the account's limit).
@@ -99,8 +65,9 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
       if (signal.aborted) throw new EngineError('canceled', 'canceled before BFL answered the submit (the task may exist upstream)', { cause: error })
       // Only a connection that was never made proves the task was not sent; anything later
       // (a reset, a timeout waiting for the answer) may have created a billed task.
-      if (NOT_SENT.has((error as NodeJS.ErrnoException).code ?? '')) {
-        throw new EngineError('unavailable', `BFL could not be reached (${(error as NodeJS.ErrnoException).code})`, { cause: error })
+      const code = notSentCode(error)
+      if (code) {
+        throw new EngineError('unavailable', `BFL could not be reached (${code})`, { cause: error })
       }
       throw new EngineError('failed', 'BFL did not answer the submit; not re-sent, as the task may exist and be billed', { cause: error })
     }

@@ -1,0 +1,207 @@
+import { request } from 'undici'
+import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
+import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
+import { parseRetryAfter } from '../../net/retry-after.js'
+import { createSemaphore, notSentCode } from '../semaphore.js'
+
+export interface SdcppEngineOptions {
+  /** sd-server's address, e.g. http://127.0.0.1:1234. */
+  url: string
+  /** Jobs this process keeps in sd-server's queue at once. */
+  maxQueued: number
+  /** Sampling steps when the task names none; undefined: sd-server's own default. */
+  steps?: number
+  /** First poll delay; it grows ×1.5 up to 1 s. */
+  pollMinMs?: number
+  /** How long a full queue (429) is waited out before the job is handed back as rate limited. */
+  queueWaitMs?: number
+  taskTimeoutMs?: number
+  requestTimeoutMs?: number
+}
+
+interface SdJob {
+  id?: string
+  status?: 'queued' | 'generating' | 'completed' | 'failed' | 'cancelled'
+  queue_position?: number
+  progress_step?: number
+  progress_steps?: number
+  result?: { output_format?: string; images?: { index: number; b64_json: string }[] } | null
+  error?: { code?: string; message?: string } | null
+}
+
+/** The upstream lost the job (410 Gone, or 404 after a restart): submitted again, once. */
+class LostUpstream extends Error {}
+
+/**
+ * stable-diffusion.cpp's sd-server through its native async API (api-anchors.md §5):
+ * `POST /sdcpp/v1/img_gen` → 202 with a job id; poll `/sdcpp/v1/jobs/{id}`; cancel with
+ * `POST /sdcpp/v1/jobs/{id}/cancel`. A full queue (429) is waited out; a job sd-server no
+ * longer knows (410, or 404 after a restart) is submitted again once.
+ */
+export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { queued(): number } {
+  const base = options.url.replace(/\/+$/, '')
+  const slots = createSemaphore(options.maxQueued, 'sd-server')
+  const pollMin = options.pollMinMs ?? 250
+  const queueWait = options.queueWaitMs ?? 10 * 60_000
+  const taskTimeout = options.taskTimeoutMs ?? 30 * 60_000
+  const requestTimeout = options.requestTimeoutMs ?? 30_000
+
+  const call = async (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) => {
+    try {
+      const response = await request(new URL(path, `${base}/`).toString(), {
+        method,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      return { status: response.statusCode, headers: response.headers, text: await response.body.text() }
+    } catch (error) {
+      if (signal.aborted) throw new EngineError('canceled', 'generation was aborted', { cause: error })
+      const code = notSentCode(error)
+      throw new EngineError('unavailable', code ? `sd-server could not be reached at ${base} (${code})` : `sd-server did not answer ${path}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  const body = (task: EngineTask) => ({
+    prompt: task.prompt,
+    width: task.width,
+    height: task.height,
+    seed: task.seed,
+    batch_count: task.numImages,
+    // FLUX is guidance-distilled: text CFG stays 1, the distilled guidance does the work.
+    sample_params: {
+      sample_method: 'euler',
+      ...(task.steps ?? options.steps ? { sample_steps: task.steps ?? options.steps } : {}),
+      guidance: { txt_cfg: 1, distilled_guidance: task.guidance ?? 3.5 },
+    },
+    // sd-server's strength is how far to move from the init image; ours is how closely to follow it.
+    ...(task.imagePrompt ? { init_image: task.imagePrompt.data.toString('base64'), strength: Math.round((1 - task.imagePrompt.strength) * 1000) / 1000 } : {}),
+    output_format: 'png',
+  })
+
+  /** Submits, waiting out a full queue (429) with Retry-After or backoff. Returns the poll path. */
+  const submit = async (task: EngineTask, signal: AbortSignal): Promise<string> => {
+    const started = Date.now()
+    let delay = 500
+    for (;;) {
+      const { status, headers, text } = await call('POST', '/sdcpp/v1/img_gen', signal, body(task))
+      switch (true) {
+        case status === 202 || status === 200: {
+          const json = JSON.parse(text) as { id?: string; poll_url?: string }
+          if (!json.id) throw new EngineError('failed', 'sd-server accepted the job without an id')
+          return json.poll_url ?? `/sdcpp/v1/jobs/${encodeURIComponent(json.id)}`
+        }
+        case status === 429: {
+          const wait = parseRetryAfter(headers['retry-after'], Date.now()) ?? delay
+          delay = Math.min(5_000, delay * 2)
+          if (Date.now() + wait - started > queueWait) throw new EngineError('rate_limited', `sd-server's queue stayed full for ${Math.round(queueWait / 1000)} s`, { retryAfterMs: wait })
+          await abortableDelay(wait, signal)
+          continue
+        }
+        case status === 400:
+          throw new EngineError('invalid', `sd-server rejected the request: ${describe(text)}`)
+        case status === 503:
+          throw new EngineError('unavailable', 'sd-server is not ready (503)')
+        default:
+          throw new EngineError('failed', `sd-server answered ${status} to the submit: ${describe(text)}`)
+      }
+    }
+  }
+
+  const cancelUpstream = async (path: string): Promise<void> => {
+    try {
+      // 200 canceled, 404/410 gone, 409 already finished: all fine.
+      await call('POST', `${path.replace(/\/+$/, '')}/cancel`, AbortSignal.timeout(5_000))
+    } catch {
+      // sd-server gone: nothing more to do.
+    }
+  }
+
+  const poll = async (path: string, ctx: EngineContext): Promise<EngineImage[]> => {
+    const started = Date.now()
+    let delay = pollMin
+    for (;;) {
+      await abortableDelay(delay, ctx.signal)
+      delay = Math.min(1_000, Math.round(delay * 1.5))
+      if (Date.now() - started > taskTimeout) {
+        await cancelUpstream(path)
+        throw new EngineError('failed', `sd-server had not finished the job after ${Math.round(taskTimeout / 1000)} s`)
+      }
+      const { status, text } = await call('GET', path, ctx.signal)
+      if (status === 410 || status === 404) throw new LostUpstream(`sd-server no longer knows the job (${status})`)
+      if (status >= 500) continue
+      if (status !== 200) throw new EngineError('failed', `sd-server answered ${status} when polling the job`)
+      const job = JSON.parse(text) as SdJob
+      switch (job.status) {
+        case 'queued':
+          continue
+        case 'generating':
+          if (job.progress_steps) ctx.progress(Math.min(0.95, (job.progress_step ?? 0) / job.progress_steps))
+          continue
+        case 'completed': {
+          const images = (job.result?.images ?? []).sort((a, b) => a.index - b.index)
+          if (images.length === 0) throw new EngineError('failed', 'sd-server completed the job without images')
+          ctx.progress(1)
+          return images.map((image) => ({ kind: 'encoded' as const, data: Buffer.from(image.b64_json, 'base64') }))
+        }
+        case 'failed':
+          throw new EngineError('failed', `sd-server failed the job: ${job.error?.message ?? job.error?.code ?? 'no reason given'}`)
+        case 'cancelled':
+          throw new EngineError('failed', `sd-server cancelled the job: ${job.error?.message ?? 'no reason given'}`)
+        default:
+          throw new EngineError('failed', `sd-server answered an unknown job status '${String(job.status).slice(0, 40)}'`)
+      }
+    }
+  }
+
+  return {
+    name: 'sdcpp',
+    local: true,
+    supports: () => true,
+    queued: () => slots.active(),
+    /** GET /sdcpp/v1/capabilities: reachable, with the loaded model and queue size. */
+    async check(signal) {
+      try {
+        const { status, text } = await call('GET', '/sdcpp/v1/capabilities', signal)
+        if (status !== 200) return { reachable: false, detail: `answered ${status}` }
+        const caps = JSON.parse(text) as { model?: { name?: string; stem?: string }; limits?: { max_queue_size?: number } }
+        const model = caps.model?.stem ?? caps.model?.name
+        return { reachable: true, detail: `sd-server${model ? ` with ${model}` : ''}${caps.limits?.max_queue_size ? `, queue ${caps.limits.max_queue_size}` : ''}` }
+      } catch (error) {
+        return { reachable: false, detail: `could not connect: ${(error as Error).message}` }
+      }
+    },
+    async generate(task, ctx): Promise<EngineOutput> {
+      throwIfAborted(ctx.signal)
+      await slots.acquire(ctx.signal)
+      try {
+        for (let attempt = 1; ; attempt++) {
+          const path = await submit(task, ctx.signal)
+          try {
+            return { images: await poll(path, ctx) }
+          } catch (error) {
+            if (error instanceof LostUpstream) {
+              if (attempt < 2) continue
+              throw new EngineError('failed', `${error.message}, again after submitting it a second time`)
+            }
+            if (ctx.signal.aborted) await cancelUpstream(path)
+            throw error
+          }
+        }
+      } finally {
+        slots.release()
+      }
+    },
+  }
+}
+
+function describe(text: string): string {
+  try {
+    const json = JSON.parse(text) as { error?: string | { message?: string }; message?: string }
+    const message = typeof json.error === 'string' ? json.error : (json.error?.message ?? json.message)
+    if (message) return message.slice(0, 300)
+  } catch {
+    // not JSON
+  }
+  return text.slice(0, 300) || 'no reason given'
+}
