@@ -54,6 +54,11 @@ export interface GenerationRequest {
   imagePrompt?: ImagePromptRef
   promptUpsampling: boolean
   raw: boolean
+  /** flux-dev: sampling steps and distilled guidance (absent: the model's defaults). */
+  steps?: number
+  guidance?: number
+  /** flux-pro-1.1-ultra: the aspect ratio asked for (`16:9`); width and height are derived from it. */
+  aspectRatio?: string
   /** 0 strictest … 6 most lenient. */
   safetyTolerance: number
   safetyChecker: boolean

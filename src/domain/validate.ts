@@ -1,6 +1,6 @@
 import type { FieldIssue } from './errors.js'
 import type { GenerationRequest } from './job.js'
-import { getModel } from './models.js'
+import { aspectRatioInRange, getModel, parseAspectRatio } from './models.js'
 
 export const MAX_PROMPT_LENGTH = 10_000
 
@@ -25,6 +25,24 @@ export function checkRequest(request: GenerationRequest): FieldIssue[] {
   }
   if (!(model.formats as readonly string[]).includes(request.output.format)) {
     issues.push({ loc: ['body', 'output', 'format'], msg: `Input should be ${model.formats.map((f) => `'${f}'`).join(', ')}`, type: 'enum', input: request.output.format })
+  }
+  for (const field of ['steps', 'guidance'] as const) {
+    const value = request[field]
+    if (value === undefined) continue
+    const range = model[field]
+    const loc = ['body', field]
+    if (!range) issues.push({ loc, msg: `${model.id} takes no ${field}`, type: 'extra_forbidden', input: value })
+    else if (field === 'steps' && !Number.isInteger(value)) issues.push({ loc, msg: 'Input should be a valid integer', type: 'int_type', input: value })
+    else if (typeof value !== 'number' || !Number.isFinite(value)) issues.push({ loc, msg: 'Input should be a valid number', type: 'float_type', input: value })
+    else if (value < range.min) issues.push({ loc, msg: `Input should be greater than or equal to ${range.min}`, type: 'greater_than_equal', input: value, ctx: { ge: range.min } })
+    else if (value > range.max) issues.push({ loc, msg: `Input should be less than or equal to ${range.max}`, type: 'less_than_equal', input: value, ctx: { le: range.max } })
+  }
+  if (request.aspectRatio !== undefined) {
+    const loc = ['body', 'aspect_ratio']
+    const ratio = parseAspectRatio(request.aspectRatio)
+    if (!model.aspectRatio) issues.push({ loc, msg: `${model.id} takes no aspect_ratio`, type: 'extra_forbidden', input: request.aspectRatio })
+    else if (!ratio) issues.push({ loc, msg: "Input should be a ratio like '16:9'", type: 'string_pattern_mismatch', input: request.aspectRatio })
+    else if (!aspectRatioInRange(ratio)) issues.push({ loc, msg: 'Aspect ratio should be between 21:9 and 9:21', type: 'value_error', input: request.aspectRatio })
   }
   if (!Number.isSafeInteger(request.seed)) {
     issues.push({ loc: ['body', 'seed'], msg: 'Input should be a valid integer', type: 'int_type', input: request.seed })

@@ -16,6 +16,8 @@ export interface EngineTask {
   /** Sampling steps and distilled guidance, when the model takes them (flux-dev); engines default them otherwise. */
   steps?: number
   guidance?: number
+  /** The aspect ratio asked for (ultra); width and height already match it. */
+  aspectRatio?: string
   /** The input image as stored (encoded bytes), with how strongly to follow it. */
   imagePrompt?: { data: Buffer; strength: number }
   output: { format: OutputFormat; quality: number }

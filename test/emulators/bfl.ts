@@ -34,7 +34,7 @@ interface Task {
  */
 export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: number; script?: (body: any, n: number) => BflScript }) {
   const tasks = new Map<string, Task>()
-  const submits: { body: any; headers: http.IncomingHttpHeaders; at: number }[] = []
+  const submits: { path: string; body: any; headers: http.IncomingHttpHeaders; at: number }[] = []
   let active = 0
   let maxActive = 0
   let next = 0
@@ -61,9 +61,9 @@ export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: 
       }
       if (req.headers['x-key'] !== options.apiKey) return json(res, 403, { detail: 'Not authenticated - Invalid Authentication' })
       if (req.method === 'GET' && url.pathname === '/v1/credits') return json(res, 200, { credits: 1234.5 })
-      if (req.method === 'POST' && url.pathname === '/v1/flux-pro-1.1') {
+      if (req.method === 'POST' && ['/v1/flux-pro-1.1', '/v1/flux-pro-1.1-ultra', '/v1/flux-dev'].includes(url.pathname)) {
         const body = JSON.parse(raw || '{}')
-        submits.push({ body, headers: req.headers, at: Date.now() })
+        submits.push({ path: url.pathname, body, headers: req.headers, at: Date.now() })
         const script = options.script?.(body, submits.length - 1) ?? {}
         if (script.submitStatus) return json(res, script.submitStatus, { detail: `emulated ${script.submitStatus}` }, script.submitHeaders)
         const id = `emu-${++next}`

@@ -219,3 +219,67 @@ describe('X-Fluxhost-Simulate', () => {
     expect((await api(body.polling_url)).body.status).toBe('Ready')
   })
 })
+
+describe('POST /v1/flux-pro-1.1-ultra and /v1/flux-dev', () => {
+  const post = (path: string, body: unknown) => api(`${server.url}${path}`, { body })
+
+  it('ultra renders its aspect ratio at about 4 megapixels and costs 6 credits', async () => {
+    const created = await post('/v1/flux-pro-1.1-ultra', { prompt: 'a wide valley', aspect_ratio: '21:9', raw: true, seed: 3, output_format: 'png' })
+    expect(created.status).toBe(200)
+    expect(created.body).toMatchObject({ cost: 6, output_mp: 4.21 })
+    expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', model: 'flux-pro-1.1-ultra' })
+    const result = await api(created.body.polling_url)
+    const meta = await sharp(Buffer.from(await (await fetch(result.body.result.sample)).arrayBuffer())).metadata()
+    expect(meta).toMatchObject({ width: 3136, height: 1344, format: 'png' })
+    const job = (await api(`${server.url}/api/jobs/${created.body.id}`)).body
+    expect(job.request).toMatchObject({ aspectRatio: '21:9', raw: true, width: 3136, height: 1344 })
+    // The default is 16:9.
+    const defaults = await post('/v1/flux-pro-1.1-ultra', { prompt: 'x' })
+    expect((await api(`${server.url}/api/jobs/${defaults.body.id}`)).body.request).toMatchObject({ aspectRatio: '16:9', width: 2720, height: 1536, raw: false })
+  })
+
+  it.each([
+    [{ aspect_ratio: '3:1' }, 'Aspect ratio should be between 21:9 and 9:21'],
+    [{ aspect_ratio: 'wide' }, "Input should be a ratio like '16:9'"],
+    [{ image_prompt_strength: 1.5 }, 'Input should be less than or equal to 1'],
+  ])('ultra refuses %j → 422 naming the field', async (body, msg) => {
+    const before = await server.fluxhost.store.jobs.countByState()
+    const response = await post('/v1/flux-pro-1.1-ultra', { prompt: 'x', ...body })
+    expect(response.status).toBe(422)
+    expect(response.body.detail).toContainEqual(expect.objectContaining({ loc: ['body', Object.keys(body)[0]], msg: expect.stringContaining(msg) }))
+    expect(await server.fluxhost.store.jobs.countByState()).toEqual(before)
+  })
+
+  it('ultra takes image_prompt_strength as the image prompt strength', async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#a0a' } }).png().toBuffer()
+    const created = await post('/v1/flux-pro-1.1-ultra', { prompt: 'guided', aspect_ratio: '1:1', image_prompt: png.toString('base64'), image_prompt_strength: 0.35 })
+    expect(created.status).toBe(200)
+    expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.request.imagePrompt).toEqual({ strength: 0.35 })
+  })
+
+  it('dev takes steps and guidance within BFL ranges and costs 2.5 credits', async () => {
+    const created = await post('/v1/flux-dev', { prompt: 'a violin', width: 512, height: 512, steps: 20, guidance: 4.5 })
+    expect(created.status).toBe(200)
+    expect(created.body.cost).toBe(2.5)
+    expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', model: 'flux-dev' })
+    expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.request).toMatchObject({ steps: 20, guidance: 4.5, width: 512, height: 512 })
+    const defaults = await post('/v1/flux-dev', { prompt: 'x', width: 256, height: 256 })
+    expect((await api(`${server.url}/api/jobs/${defaults.body.id}`)).body.request).toMatchObject({ steps: 28, guidance: 3 })
+    for (const [field, value] of [['steps', 51], ['steps', 0], ['guidance', 1], ['guidance', 5.5]] as const) {
+      const refused = await post('/v1/flux-dev', { prompt: 'x', [field]: value })
+      expect(refused.status, `${field}=${value}`).toBe(422)
+      expect(refused.body.detail[0].loc).toEqual(['body', field])
+    }
+  })
+
+  it('the native API takes steps and guidance only for flux-dev, aspectRatio only for ultra', async () => {
+    const wrong = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1', steps: 10 } })
+    expect(wrong.status).toBe(422)
+    expect(wrong.body.error.message).toMatch(/flux-pro-1\.1 takes no steps/)
+    const ratio = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-dev', aspectRatio: '1:1' } })
+    expect(ratio.status).toBe(422)
+    const ultra = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1-ultra', aspectRatio: '9:16' } })
+    expect(ultra.status).toBe(202)
+    expect(ultra.body.request).toMatchObject({ width: 1536, height: 2720, aspectRatio: '9:16' })
+  })
+})

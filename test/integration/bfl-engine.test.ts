@@ -114,6 +114,25 @@ describe('the bfl engine against an emulated api.bfl.ai', () => {
   })
 })
 
+describe('ultra and dev through BFL', () => {
+  it("ultra goes to /v1/flux-pro-1.1-ultra with aspect_ratio, raw and image_prompt_strength; dev to /v1/flux-dev with steps and guidance", async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#0a0' } }).png().toBuffer()
+    const ultra = await api(`${server.url}/v1/flux-pro-1.1-ultra`, { body: { prompt: 'ultra wide', aspect_ratio: '21:9', raw: true, seed: 4, image_prompt: png.toString('base64'), image_prompt_strength: 0.25 } })
+    expect(await server.waitForJob(ultra.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+    const sentUltra = emulator.submits.find((s) => s.body.prompt === 'ultra wide')!
+    expect(sentUltra.path).toBe('/v1/flux-pro-1.1-ultra')
+    expect(sentUltra.body).toMatchObject({ aspect_ratio: '21:9', raw: true, seed: 4, image_prompt_strength: 0.25, image_prompt: png.toString('base64') })
+    expect(sentUltra.body.width).toBeUndefined()
+
+    const dev = await api(`${server.url}/v1/flux-dev`, { body: { prompt: 'dev steps', width: 512, height: 256, steps: 12, guidance: 2.5 } })
+    expect(await server.waitForJob(dev.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+    const sentDev = emulator.submits.find((s) => s.body.prompt === 'dev steps')!
+    expect(sentDev.path).toBe('/v1/flux-dev')
+    expect(sentDev.body).toMatchObject({ width: 512, height: 256, steps: 12, guidance: 2.5 })
+    expect(sentDev.body.raw).toBeUndefined()
+  })
+})
+
 describe('routes and failover', () => {
   it('FLUXHOST_ROUTES=flux-pro-1.1=bfl,preview: a BFL out of credits hands the job to preview', async () => {
     const routed = await startTestServer({ FLUXHOST_BFL_API_KEY: 'bfl-key', FLUXHOST_BFL_URL: emulator.url, FLUXHOST_BFL_POLL_MS: '10', FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview' })
@@ -161,7 +180,13 @@ describe('engine checks', () => {
     expect(ok.stdout).toMatch(/2\. preview\s+ok\s+built in/)
     const refused = await runCli(['doctor', '--json'], { ...env, FLUXHOST_BFL_API_KEY: 'wrong', FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })
     expect(refused.code).toBe(1)
-    expect(JSON.parse(refused.stdout)).toEqual([{ model: 'flux-pro-1.1', engines: [{ name: 'bfl', reachable: false, detail: 'key refused (403)' }] }])
+    // Models the routes leave out go to the configured engines (here bfl) too.
+    const refusedBfl = { engines: [{ name: 'bfl', reachable: false, detail: 'key refused (403)' }] }
+    expect(JSON.parse(refused.stdout)).toEqual([
+      { model: 'flux-pro-1.1', ...refusedBfl },
+      { model: 'flux-pro-1.1-ultra', ...refusedBfl },
+      { model: 'flux-dev', ...refusedBfl },
+    ])
     expect(refused.stderr).toContain('no reachable engine for flux-pro-1.1')
   })
 })

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { CREATE_LOCK_MS, idempotent, noteJob } from '../idempotency.js'
-import { getModel } from '../../domain/models.js'
+import { getModel, sizeForAspectRatio } from '../../domain/models.js'
 import type { JobState } from '../../domain/job.js'
 import type { ApiDeps } from '../deps.js'
 import { decodeBase64Field, simulationFrom } from '../request-input.js'
@@ -24,18 +24,25 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     async (request, reply) => {
       const body = request.body
       const model = getModel(body.model)
+      // Ultra takes an aspect ratio (default 16:9) and derives its ~4 MP size, unless a size is given.
+      const size =
+        model.aspectRatio && body.width === undefined && body.height === undefined
+          ? sizeForAspectRatio(model, body.aspectRatio)
+          : { width: body.width ?? model.size.defaultWidth, height: body.height ?? model.size.defaultHeight }
       const job = await services.jobs.create({
         apiKey: request.apiKey,
         dialect: 'native',
         request: {
           model: body.model,
           prompt: body.prompt,
-          width: body.width ?? model.size.defaultWidth,
-          height: body.height ?? model.size.defaultHeight,
+          ...size,
           seed: body.seed,
           numImages: body.numImages,
           promptUpsampling: body.promptUpsampling,
           raw: body.raw,
+          ...(body.steps === undefined ? {} : { steps: body.steps }),
+          ...(body.guidance === undefined ? {} : { guidance: body.guidance }),
+          ...(body.aspectRatio === undefined ? {} : { aspectRatio: body.aspectRatio }),
           safetyTolerance: body.safetyTolerance,
           safetyChecker: true,
           output: { format: body.outputFormat, quality: body.outputQuality },

@@ -21,7 +21,10 @@ export const createJobBody = {
     outputQuality: { type: 'integer', minimum: 0, maximum: 100, default: 90 },
     safetyTolerance: { type: 'integer', minimum: 0, maximum: 6, default: 2 },
     promptUpsampling: { type: 'boolean', default: false },
-    raw: { type: 'boolean', default: false },
+    raw: { type: 'boolean', default: false, description: 'flux-pro-1.1-ultra (BFL): less processed, more natural-looking images.' },
+    steps: { type: 'integer', description: 'flux-dev only: sampling steps, 1–50 (default 28).' },
+    guidance: { type: 'number', description: 'flux-dev only: distilled guidance, 1.5–5 (default 3).' },
+    aspectRatio: { type: 'string', maxLength: 9, description: "flux-pro-1.1-ultra only: '21:9' to '9:21' (default '16:9'), rendered at about 4 megapixels; instead of width and height." },
     imagePrompt: {
       type: 'object',
       required: ['data'],
@@ -47,6 +50,9 @@ export interface CreateJobBody {
   safetyTolerance: number
   promptUpsampling: boolean
   raw: boolean
+  steps?: number
+  guidance?: number
+  aspectRatio?: string
   imagePrompt?: { data: string; strength: number }
   webhookUrl?: string
 }

@@ -20,7 +20,44 @@ export interface BflEngineOptions {
 }
 
 /** The BFL models this engine serves, and their submit paths. */
-const PATHS: Partial<Record<ModelId, string>> = { 'flux-pro-1.1': '/v1/flux-pro-1.1' }
+const PATHS: Partial<Record<ModelId, string>> = { 'flux-pro-1.1': '/v1/flux-pro-1.1', 'flux-pro-1.1-ultra': '/v1/flux-pro-1.1-ultra', 'flux-dev': '/v1/flux-dev' }
+
+/** A task's fields in the shape of the model's BFL input (FluxPro11Inputs, FluxUltraInput, FluxDevInputs). */
+function submitBody(task: EngineTask): Record<string, unknown> {
+  const common = {
+    prompt: task.prompt,
+    seed: task.seed,
+    prompt_upsampling: task.promptUpsampling,
+    safety_tolerance: task.safetyTolerance,
+    // BFL makes jpeg, png and webp; fluxhost converts anything else.
+    output_format: task.output.format,
+    ...(task.imagePrompt ? { image_prompt: task.imagePrompt.data.toString('base64') } : {}),
+  }
+  switch (task.model) {
+    case 'flux-pro-1.1':
+      return { ...common, width: task.width, height: task.height }
+    case 'flux-pro-1.1-ultra':
+      return {
+        ...common,
+        aspect_ratio: task.aspectRatio ?? aspectRatioOf(task.width, task.height),
+        raw: task.raw,
+        ...(task.imagePrompt ? { image_prompt_strength: task.imagePrompt.strength } : {}),
+      }
+    case 'flux-dev':
+      return { ...common, width: task.width, height: task.height, ...(task.steps === undefined ? {} : { steps: task.steps }), ...(task.guidance === undefined ? {} : { guidance: task.guidance }) }
+    default: {
+      const unreachable: never = task.model
+      throw new EngineError('invalid', `BFL does not serve ${String(unreachable)} here`)
+    }
+  }
+}
+
+/** `2720×1536` → `85:48`, for ultra tasks that came with a size instead of a ratio. */
+function aspectRatioOf(width: number, height: number): string {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+  const d = gcd(width, height)
+  return `${width / d}:${height / d}`
+}
 
 /**
  * Black Forest Labs' cloud (api.bfl.ai): submit, poll the returned `polling_url`, download
@@ -42,17 +79,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
   const submit = async (task: EngineTask, signal: AbortSignal): Promise<string> => {
     const path = PATHS[task.model]
     if (!path) throw new EngineError('invalid', `BFL does not serve ${task.model} here`)
-    const body = {
-      prompt: task.prompt,
-      width: task.width,
-      height: task.height,
-      seed: task.seed,
-      prompt_upsampling: task.promptUpsampling,
-      safety_tolerance: task.safetyTolerance,
-      // BFL makes jpeg, png and webp; fluxhost converts anything else.
-      output_format: task.output.format,
-      ...(task.imagePrompt ? { image_prompt: task.imagePrompt.data.toString('base64') } : {}),
-    }
+    const body = submitBody(task)
     let response
     try {
       response = await request(`${base}${path}`, {

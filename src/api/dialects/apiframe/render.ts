@@ -23,7 +23,7 @@ export function renderJob(job: Job, urls: UrlContext) {
   return {
     jobId: job.id,
     status,
-    model: getModel(job.model).aliases.apiframe,
+    model: getModel(job.model).aliases.apiframe ?? job.model,
     result:
       status === 'COMPLETED' && job.result
         ? {

@@ -22,6 +22,55 @@ export const fluxPro11Body = {
   },
 } as const
 
+const common = fluxPro11Body.properties
+
+/** BFL's `FluxUltraInput` (api-anchors §1.4): an aspect ratio instead of width and height. */
+export const fluxUltraBody = {
+  type: 'object',
+  properties: {
+    prompt: common.prompt,
+    prompt_upsampling: common.prompt_upsampling,
+    seed: common.seed,
+    aspect_ratio: { type: 'string', default: '16:9', maxLength: 9, description: 'Aspect ratio of the image, between 21:9 and 9:21; rendered at about 4 megapixels.', examples: ['16:9'] },
+    safety_tolerance: common.safety_tolerance,
+    output_format: common.output_format,
+    raw: { type: 'boolean', default: false, description: 'Less processed, more natural-looking images.' },
+    image_prompt: common.image_prompt,
+    image_prompt_strength: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'Blend between the prompt and the image prompt.' },
+    webhook_url: common.webhook_url,
+    webhook_secret: common.webhook_secret,
+  },
+} as const
+
+/** BFL's `FluxDevInputs`: pro-1.1's fields plus steps and guidance. */
+export const fluxDevBody = {
+  type: 'object',
+  properties: {
+    ...common,
+    steps: { type: 'integer', minimum: 1, maximum: 50, default: 28, description: 'Number of sampling steps.' },
+    guidance: { type: 'number', minimum: 1.5, maximum: 5, default: 3, description: 'Guidance scale: how closely the image follows the prompt.' },
+  },
+} as const
+
+export interface FluxUltraBody {
+  prompt: string | null
+  prompt_upsampling: boolean
+  seed?: number | null
+  aspect_ratio: string
+  safety_tolerance: number
+  output_format: 'jpeg' | 'png' | 'webp' | null
+  raw: boolean
+  image_prompt?: string | null
+  image_prompt_strength: number
+  webhook_url?: string | null
+  webhook_secret?: string | null
+}
+
+export interface FluxDevBody extends FluxPro11Body {
+  steps: number
+  guidance: number
+}
+
 export interface FluxPro11Body {
   prompt: string | null
   image_prompt?: string | null

@@ -22,7 +22,7 @@ export function seaartStatus(job: Job): SeaArtStatus {
 
 /** The queue URLs of a request, absolute, as the create response gives them. */
 export function requestUrls(job: Job, urls: UrlContext) {
-  const base = `${urls.base}/v1/queue/${getModel(job.model).aliases.seaart}/requests/${job.id}`
+  const base = `${urls.base}/v1/queue/${getModel(job.model).aliases.seaart ?? job.model}/requests/${job.id}`
   return { response_url: `${base}/response`, status_url: `${base}/status`, cancel_url: `${base}/cancel` }
 }
 
@@ -38,7 +38,7 @@ export function renderResponse(job: Job, urls: UrlContext) {
     body.usage = { cost: formatUsd(job.costMicros), discount: 0 }
   }
   body.metadata = {
-    model: getModel(job.model).aliases.seaart,
+    model: getModel(job.model).aliases.seaart ?? job.model,
     prompt: job.result?.prompt ?? request.prompt,
     seed: request.seed,
     width: request.width,
