@@ -20,6 +20,8 @@ const SAFETY_IMAGES = Number(process.env.BENCH_SAFETY_IMAGES ?? 30)
 const ONLY = process.env.BENCH_ONLY ?? 'all'
 const ENGINE_JOBS = Number(process.env.BENCH_ENGINE_JOBS ?? 100)
 const BFL_TASK_MS = Number(process.env.BENCH_BFL_TASK_MS ?? 2000)
+const LOCAL_STEPS = Number(process.env.BENCH_LOCAL_STEPS ?? 4)
+const LOCAL_STEP_MS = Number(process.env.BENCH_LOCAL_STEP_MS ?? 25)
 const KEY = 'bench-key'
 const children: ChildProcess[] = []
 
@@ -244,6 +246,70 @@ async function bflEngine(scratch: string, jobs: number) {
   }
 }
 
+/**
+ * A local engine (comfyui or sdcpp) against its emulator, on the defaults (2 workers, 2
+ * prompts upstream): `jobs` submitted at once. The emulator runs one prompt at a time, each
+ * LOCAL_STEPS × LOCAL_STEP_MS plus making its PNG. Per job, fluxhost's added time is the
+ * job's running time (startedAt→finishedAt) less the time the upstream held the prompt
+ * (accepted → history written / job finished): filling the workflow, the websocket, the
+ * submit, noticing the end, downloading, encoding, storing. Throughput is compared with
+ * the emulator's own bound (one prompt after another, no gaps).
+ */
+async function localEngine(kind: 'comfyui' | 'sdcpp', scratch: string, jobs: number) {
+  const stepMs = LOCAL_STEP_MS
+  const upstream =
+    kind === 'comfyui'
+      ? await (await import('../test/emulators/comfyui.js')).startComfyEmulator({ stepMs, script: () => ({ steps: LOCAL_STEPS }) })
+      : await (await import('../test/emulators/sdcpp.js')).startSdcppEmulator({ stepMs, script: () => ({ steps: LOCAL_STEPS }) })
+  const env: Record<string, string> = kind === 'comfyui' ? { FLUXHOST_COMFYUI_URL: upstream.url } : { FLUXHOST_SDCPP_URL: upstream.url }
+  const server = await fluxhost(path.join(scratch, kind), { ...env, FLUXHOST_SAFETY_CHECKER: '0' })
+  try {
+    const started = performance.now()
+    const created = await Promise.all(
+      Array.from({ length: jobs }, (_, i) => json(`${server.url}/api/jobs`, { method: 'POST', body: JSON.stringify({ prompt: `a harbour ${i}`, width: 512, height: 512, seed: 1000 + i }) })),
+    )
+    while ((await finishedJobs(server.url)) < jobs) await new Promise((resolve) => setTimeout(resolve, 50))
+    const seconds = (performance.now() - started) / 1000
+    // The upstream's own time per prompt: accepted → done, from the emulator's records.
+    const held = new Map<string, number>()
+    let busy = 0
+    if ('prompts' in upstream) {
+      for (const p of upstream.prompts) {
+        const text = String(Object.values(p.graph).find((n) => n.class_type === 'CLIPTextEncode')?.inputs.text)
+        held.set(text, p.endedAt! - p.receivedAt)
+        busy += p.endedAt! - p.startedAt!
+      }
+    } else {
+      for (const j of upstream.jobs) {
+        held.set(j.body.prompt, j.endedMs! - j.createdMs)
+        busy += j.endedMs! - j.startedMs!
+      }
+    }
+    const added: number[] = []
+    const ratios: number[] = []
+    for (const [i, c] of created.entries()) {
+      const job = await json(`${server.url}/api/jobs/${c.id}`)
+      const running = Date.parse(job.finishedAt) - Date.parse(job.startedAt)
+      const up = held.get(`a harbour ${i}`)!
+      added.push(running - up)
+      ratios.push(running / up)
+    }
+    const execMs = busy / jobs
+    return {
+      jobs,
+      execMs: Math.round(execMs),
+      addedMs: { p50: percentile(added, 50), p99: percentile(added, 99) },
+      ratio: { p50: Math.round(percentile(ratios, 50) * 100) / 100, p99: Math.round(percentile(ratios, 99) * 100) / 100 },
+      jobsPerS: Math.round((jobs / seconds) * 10) / 10,
+      boundJobsPerS: Math.round((1000 / execMs) * 10) / 10,
+      maxInQueue: upstream.maxInQueue(),
+    }
+  } finally {
+    await stop(server.child)
+    await upstream.close()
+  }
+}
+
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
   return response.json()
@@ -287,10 +353,17 @@ async function main() {
   try {
     if (ONLY === 'engines' || ONLY === 'all') {
       const bfl = await bflEngine(scratch, ENGINE_JOBS)
-      results.engines = { bfl }
       console.log(
         `\nbfl engine vs the BFL emulator (tasks Ready ${bfl.taskMs} ms after submit), ${bfl.jobs} jobs in flight: added time p50 ${bfl.addedMs.p50} ms, p99 ${bfl.addedMs.p99} ms; (job time less slot wait) ÷ upstream time p50 ${bfl.ratio.p50}, p99 ${bfl.ratio.p99}; ${bfl.jobsPerS} jobs/s with ${bfl.maxActive} upstream tasks at most`,
       )
+      const comfyui = await localEngine('comfyui', scratch, ENGINE_JOBS)
+      const sdcpp = await localEngine('sdcpp', scratch, ENGINE_JOBS)
+      results.engines = { bfl, comfyui, sdcpp }
+      for (const [name, r] of [['comfyui', comfyui], ['sdcpp', sdcpp]] as const) {
+        console.log(
+          `${name} engine vs its emulator (${r.execMs} ms a prompt, one at a time), ${r.jobs} jobs submitted at once: added time p50 ${r.addedMs.p50} ms, p99 ${r.addedMs.p99} ms; job time ÷ upstream time p50 ${r.ratio.p50}, p99 ${r.ratio.p99}; ${r.jobsPerS} jobs/s of the upstream's ${r.boundJobsPerS}, ${r.maxInQueue} prompts upstream at most`,
+        )
+      }
       if (ONLY === 'engines') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
         return

@@ -25,6 +25,10 @@ interface Prompt {
   script: ComfyScript
   interrupted: boolean
   wake?: () => void
+  /** Epoch ms: accepted by POST /prompt, started executing, history written. */
+  receivedAt: number
+  startedAt?: number
+  endedAt?: number
 }
 
 type HistoryEntry = { prompt: unknown[]; outputs: Record<string, { images: { filename: string; subfolder: string; type: string }[] }>; status: { status_str: string; completed: boolean; messages: [string, unknown][] }; meta: object }
@@ -59,6 +63,8 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
   const models = options.models ?? ['flux1-schnell.safetensors', 'flux1-dev.safetensors']
   const sockets = new Map<string, WebSocket>()
   const pending: Prompt[] = []
+  /** Every accepted prompt, in order, with its timings. */
+  const prompts: Prompt[] = []
   let running: Prompt | undefined
   const history = new Map<string, HistoryEntry>()
   const files = new Map<string, Buffer>()
@@ -131,7 +137,9 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
       send(clientId, type, data)
       changed()
     }
+    prompt.startedAt = Date.now()
     const finish = (status_str: string, outputs: HistoryEntry['outputs'] = {}) => {
+      prompt.endedAt = Date.now()
       history.set(id, { prompt: [prompt.number, id, graph, { client_id: clientId }, ['9']], outputs, status: { status_str, completed: status_str === 'success', messages }, meta: {} })
       send(clientId, 'executing', { node: null, prompt_id: id })
       changed()
@@ -200,7 +208,8 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
       received.push({ graph: body.prompt, clientId: body.client_id, headers: req.headers })
       const invalid = validate(body.prompt)
       if (invalid) return json(res, invalid.status, invalid.body)
-      const prompt: Prompt = { id: randomUUID(), number: number++, graph: body.prompt, clientId: body.client_id, script: options.script?.(body.prompt, received.length - 1) ?? {}, interrupted: false }
+      const prompt: Prompt = { id: randomUUID(), number: number++, graph: body.prompt, clientId: body.client_id, script: options.script?.(body.prompt, received.length - 1) ?? {}, interrupted: false, receivedAt: Date.now() }
+      prompts.push(prompt)
       pending.push(prompt)
       maxInQueue = Math.max(maxInQueue, pending.length + (running ? 1 : 0))
       void pump()
@@ -285,6 +294,7 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    prompts,
     uploads,
     interrupts,
     deletes,

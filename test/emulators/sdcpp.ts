@@ -29,6 +29,10 @@ interface Job {
   result: unknown
   error: unknown
   cancel?: () => void
+  /** Epoch ms: accepted, started generating, finished. */
+  createdMs: number
+  startedMs?: number
+  endedMs?: number
 }
 
 /**
@@ -57,7 +61,8 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
     while ((generating = order.find((j) => j.status === 'queued'))) {
       const job = generating
       job.status = 'generating'
-      job.started = Math.floor(Date.now() / 1000)
+      job.startedMs = Date.now()
+      job.started = Math.floor(job.startedMs / 1000)
       changed()
       const steps = job.script.steps ?? 4
       let canceled = false
@@ -73,7 +78,6 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
         if (!canceled) job.step++
         changed()
       }
-      job.completed = Math.floor(Date.now() / 1000)
       if (canceled) {
         job.status = 'cancelled'
         job.error = { code: 'cancelled', message: 'job cancelled by client' }
@@ -89,6 +93,8 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
         job.status = 'completed'
         job.result = { output_format: 'png', images }
       }
+      job.endedMs = Date.now()
+      job.completed = Math.floor(job.endedMs / 1000)
       if (job.script.lose) {
         jobs.delete(job.id)
         gone.add(job.id)
@@ -132,7 +138,7 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
         if (typeof body.prompt !== 'string' || body.prompt === '') return json(res, 400, { error: 'prompt is required' })
         if (inQueue() >= (options.maxQueue ?? 64)) return json(res, 429, { error: 'job queue is full' })
         const id = `job_${String(++next).padStart(6, '0')}`
-        const job: Job = { id, body, script, status: 'queued', step: 0, created: Math.floor(Date.now() / 1000), started: null, completed: null, result: null, error: null }
+        const job: Job = { id, body, script, status: 'queued', step: 0, createdMs: Date.now(), created: Math.floor(Date.now() / 1000), started: null, completed: null, result: null, error: null }
         jobs.set(id, job)
         order.push(job)
         maxInQueue = Math.max(maxInQueue, inQueue())

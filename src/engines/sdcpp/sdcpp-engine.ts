@@ -11,7 +11,7 @@ export interface SdcppEngineOptions {
   maxQueued: number
   /** Sampling steps when the task names none; undefined: sd-server's own default. */
   steps?: number
-  /** First poll delay; it grows ×1.5 up to 1 s. */
+  /** First poll delay (and again when the job starts generating); it grows ×1.5 up to 1 s. */
   pollMinMs?: number
   /** How long a full queue (429) is waited out before the job is handed back as rate limited. */
   queueWaitMs?: number
@@ -41,7 +41,7 @@ class LostUpstream extends Error {}
 export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { queued(): number } {
   const base = options.url.replace(/\/+$/, '')
   const slots = createSemaphore(options.maxQueued, 'sd-server')
-  const pollMin = options.pollMinMs ?? 250
+  const pollMin = options.pollMinMs ?? 100
   const queueWait = options.queueWaitMs ?? 10 * 60_000
   const taskTimeout = options.taskTimeoutMs ?? 30 * 60_000
   const requestTimeout = options.requestTimeoutMs ?? 30_000
@@ -120,6 +120,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
   const poll = async (path: string, ctx: EngineContext): Promise<EngineImage[]> => {
     const started = Date.now()
     let delay = pollMin
+    let last: SdJob['status']
     for (;;) {
       await abortableDelay(delay, ctx.signal)
       delay = Math.min(1_000, Math.round(delay * 1.5))
@@ -132,6 +133,9 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
       if (status >= 500) continue
       if (status !== 200) throw new EngineError('failed', `sd-server answered ${status} when polling the job`)
       const job = JSON.parse(text) as SdJob
+      // A job that just started generating is polled quickly again: short jobs end soon.
+      if (job.status !== last) delay = pollMin
+      last = job.status
       switch (job.status) {
         case 'queued':
           continue
