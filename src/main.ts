@@ -111,7 +111,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     } catch (error) {
       throw new ConfigError([`FLUXHOST_COMFYUI_WORKFLOW ${(error as Error).message}`])
     }
-    comfyui = createComfyUiEngine({ url: config.comfyui.url, workflows, maxQueued: config.comfyui.maxQueued })
+    comfyui = createComfyUiEngine({ url: config.comfyui.url, workflows, maxQueued: config.comfyui.maxQueued, pollMs: config.comfyui.pollMs })
   }
   const sdcpp = config.sdcpp ? createSdcppEngine({ url: config.sdcpp.url, maxQueued: config.sdcpp.maxQueued, steps: config.sdcpp.steps ?? undefined }) : undefined
   const engines: Record<string, ImageEngine | undefined> = { preview, bfl, comfyui, sdcpp }

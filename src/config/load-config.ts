@@ -32,7 +32,7 @@ export interface Config {
   /** null: BFL's cloud is not used. */
   bfl: { apiKey: string; url: string; maxActive: number; pollMs: number } | null
   /** null: no ComfyUI. `workflow` is `schnell`, `dev` or an absolute file path. */
-  comfyui: { url: string; workflow: string; img2imgWorkflow: string | null; maxQueued: number } | null
+  comfyui: { url: string; workflow: string; img2imgWorkflow: string | null; maxQueued: number; pollMs: number } | null
   /** null: no sd-server. */
   sdcpp: { url: string; maxQueued: number; steps: number | null } | null
   /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
@@ -124,7 +124,7 @@ export function loadConfig(
     idempotencyTtlMs: durationMs(v.idempotencyTtl),
     routes: v.routes,
     bfl: v.bflApiKey === null ? null : Object.freeze({ apiKey: v.bflApiKey, url: v.bflUrl, maxActive: v.bflMaxActive, pollMs: v.bflPollMs }),
-    comfyui: v.comfyuiUrl === null ? null : Object.freeze({ url: v.comfyuiUrl, workflow: workflowFile(v.comfyuiWorkflow), img2imgWorkflow: v.comfyuiImg2imgWorkflow === null ? null : path.resolve(cwd, v.comfyuiImg2imgWorkflow), maxQueued: v.comfyuiMaxQueued }),
+    comfyui: v.comfyuiUrl === null ? null : Object.freeze({ url: v.comfyuiUrl, workflow: workflowFile(v.comfyuiWorkflow), img2imgWorkflow: v.comfyuiImg2imgWorkflow === null ? null : path.resolve(cwd, v.comfyuiImg2imgWorkflow), maxQueued: v.comfyuiMaxQueued, pollMs: v.comfyuiPollMs }),
     sdcpp: v.sdcppUrl === null ? null : Object.freeze({ url: v.sdcppUrl, maxQueued: v.sdcppMaxQueued, steps: v.sdcppSteps }),
     upsampler: v.upsamplerUrl === null ? null : Object.freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
     safety: Object.freeze({

@@ -1,6 +1,6 @@
 import type { FieldIssue } from './errors.js'
 import type { GenerationRequest } from './job.js'
-import { aspectRatioInRange, getModel, parseAspectRatio } from './models.js'
+import { aspectRatioInRange, getModel, parseAspectRatio, ultraSize } from './models.js'
 
 export const MAX_PROMPT_LENGTH = 10_000
 
@@ -36,6 +36,18 @@ export function checkRequest(request: GenerationRequest): FieldIssue[] {
     else if (typeof value !== 'number' || !Number.isFinite(value)) issues.push({ loc, msg: 'Input should be a valid number', type: 'float_type', input: value })
     else if (value < range.min) issues.push({ loc, msg: `Input should be greater than or equal to ${range.min}`, type: 'greater_than_equal', input: value, ctx: { ge: range.min } })
     else if (value > range.max) issues.push({ loc, msg: `Input should be less than or equal to ${range.max}`, type: 'less_than_equal', input: value, ctx: { le: range.max } })
+  }
+  if (model.aspectRatio && Number.isInteger(request.width) && Number.isInteger(request.height) && request.width > 0 && request.height > 0) {
+    if (!aspectRatioInRange([request.width, request.height])) {
+      issues.push({ loc: ['body', 'width'], msg: 'width and height should make an aspect ratio between 21:9 and 9:21', type: 'value_error', input: `${request.width}x${request.height}` })
+    }
+    const ratio = request.aspectRatio === undefined ? undefined : parseAspectRatio(request.aspectRatio)
+    if (ratio && aspectRatioInRange(ratio)) {
+      const size = ultraSize(ratio)
+      if (size.width !== request.width || size.height !== request.height) {
+        issues.push({ loc: ['body', 'aspect_ratio'], msg: `aspect ratio ${request.aspectRatio} renders at ${size.width}x${size.height}; give an aspect ratio or a size, not both`, type: 'value_error', input: request.aspectRatio })
+      }
+    }
   }
   if (request.aspectRatio !== undefined) {
     const loc = ['body', 'aspect_ratio']

@@ -84,7 +84,9 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
     const ws = clientId ? sockets.get(clientId) : undefined
     if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type, data }))
   }
+  let drops = 0
   const dropSockets = () => {
+    drops++
     for (const ws of sockets.values()) ws.terminate()
     sockets.clear()
   }
@@ -304,6 +306,7 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
     inQueue: () => pending.length + (running ? 1 : 0),
     running: () => running?.id,
     connections: () => connections,
+    drops: () => drops,
     dropSockets,
     /** Resolves once `predicate` holds, checked now and after every change (no polling). */
     until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {

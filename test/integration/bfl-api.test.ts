@@ -264,7 +264,10 @@ describe('POST /v1/flux-pro-1.1-ultra and /v1/flux-dev', () => {
     expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', model: 'flux-dev' })
     expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.request).toMatchObject({ steps: 20, guidance: 4.5, width: 512, height: 512 })
     const defaults = await post('/v1/flux-dev', { prompt: 'x', width: 256, height: 256 })
-    expect((await api(`${server.url}/api/jobs/${defaults.body.id}`)).body.request).toMatchObject({ steps: 28, guidance: 3 })
+    // Absent, they stay absent: each engine applies its own defaults (BFL's are 28 and 3).
+    const request = (await api(`${server.url}/api/jobs/${defaults.body.id}`)).body.request
+    expect(request.steps).toBeUndefined()
+    expect(request.guidance).toBeUndefined()
     for (const [field, value] of [['steps', 51], ['steps', 0], ['guidance', 1], ['guidance', 5.5]] as const) {
       const refused = await post('/v1/flux-dev', { prompt: 'x', [field]: value })
       expect(refused.status, `${field}=${value}`).toBe(422)
@@ -281,5 +284,12 @@ describe('POST /v1/flux-pro-1.1-ultra and /v1/flux-dev', () => {
     const ultra = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1-ultra', aspectRatio: '9:16' } })
     expect(ultra.status).toBe(202)
     expect(ultra.body.request).toMatchObject({ width: 1536, height: 2720, aspectRatio: '9:16' })
+    // An explicit ultra size must keep within 21:9…9:21 and not contradict aspectRatio.
+    const thin = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1-ultra', width: 3200, height: 256 } })
+    expect(thin.status).toBe(422)
+    expect(thin.body.error.message).toMatch(/aspect ratio between 21:9 and 9:21/)
+    const both = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1-ultra', width: 2048, height: 2048, aspectRatio: '16:9' } })
+    expect(both.status).toBe(422)
+    expect(both.body.error.message).toMatch(/give an aspect ratio or a size, not both/)
   })
 })

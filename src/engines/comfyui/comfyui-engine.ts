@@ -3,7 +3,7 @@ import { FormData, request } from 'undici'
 import WebSocket from 'ws'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { createSemaphore, notSentCode } from '../semaphore.js'
+import { createSemaphore, notSentCode, parseJson } from '../upstream.js'
 import { fillGraph, type ComfyGraph, type ComfyWorkflows } from './workflows.js'
 
 export interface ComfyUiEngineOptions {
@@ -37,8 +37,15 @@ interface PromptState {
  * that queued it. The socket reconnects with the same client id when it drops; while it is
  * down, the engine reads /history instead, so a lost socket slows a job, never loses it.
  */
-function openEvents(wsUrl: string, onChange: () => void) {
+function openEvents(wsUrl: string) {
   const prompts = new Map<string, PromptState>()
+  /** Bumped on every change (an event, an open, a close); waiters compare it, so none is lost. */
+  let version = 0
+  const waiters = new Set<() => void>()
+  const onChange = () => {
+    version++
+    for (const wake of [...waiters]) wake()
+  }
   let socket: WebSocket | undefined
   let connected = false
   let closed = false
@@ -67,13 +74,14 @@ function openEvents(wsUrl: string, onChange: () => void) {
     })
     ws.on('message', (data, isBinary) => {
       if (isBinary) return // preview images
-      let message: { type?: string; data?: Record<string, unknown> }
+      let message: { type?: unknown; data?: Record<string, unknown> } | null
       try {
         message = JSON.parse(data.toString())
       } catch {
         return
       }
-      const id = message.data?.prompt_id
+      if (!message || typeof message !== 'object' || !message.data || typeof message.data !== 'object') return
+      const id = message.data.prompt_id
       if (typeof id !== 'string') return
       const s = state(id)
       switch (message.type) {
@@ -96,10 +104,12 @@ function openEvents(wsUrl: string, onChange: () => void) {
     })
     ws.on('error', () => undefined) // 'close' follows
     ws.on('close', () => {
+      const was = connected
       connected = false
       opened() // the first attempt failed: the caller goes on with /history
       if (closed) return
-      onChange()
+      // Losing the socket changes how often /history is read; failed reconnects change nothing.
+      if (was) onChange()
       retry = setTimeout(connect, backoff)
       backoff = Math.min(2_000, backoff * 2)
     })
@@ -110,9 +120,30 @@ function openEvents(wsUrl: string, onChange: () => void) {
     ready: () => Promise.race([firstOpen, new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref())]),
     connected: () => connected,
     opens: () => opens,
+    version: () => version,
     state,
+    /**
+     * Resolves true after `ms` with no change since `since`, false at once if there was one
+     * (or on a change or an abort meanwhile).
+     */
+    waitForChange(since: number, ms: number, signal: AbortSignal): Promise<boolean> {
+      if (version !== since || signal.aborted) return Promise.resolve(false)
+      return new Promise((resolve) => {
+        const done = (timedOut: boolean) => {
+          clearTimeout(timer)
+          waiters.delete(wake)
+          signal.removeEventListener('abort', wake)
+          resolve(timedOut)
+        }
+        const wake = () => done(false)
+        const timer = setTimeout(() => done(true), ms)
+        waiters.add(wake)
+        signal.addEventListener('abort', wake, { once: true })
+      })
+    },
     close() {
       closed = true
+      for (const wake of [...waiters]) wake()
       clearTimeout(retry)
       socket?.terminate()
     },
@@ -159,59 +190,77 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
     form.append('image', new Blob([data]), name)
     form.append('type', 'input')
     form.append('overwrite', 'true')
-    let response
+    let status: number
+    let text: string
     try {
-      response = await request(`${base}/upload/image`, { method: 'POST', body: form, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]) })
+      const response = await request(`${base}/upload/image`, { method: 'POST', body: form, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]) })
+      status = response.statusCode
+      text = await response.body.text()
     } catch (error) {
       throw transportError(error, signal, '/upload/image')
     }
-    const text = await response.body.text()
-    if (response.statusCode !== 200) throw new EngineError('failed', `ComfyUI refused the image prompt upload (${response.statusCode}): ${text.slice(0, 200)}`)
-    const json = JSON.parse(text) as { name: string; subfolder?: string }
+    const json = parseJson<{ name?: string; subfolder?: string }>(text)
+    if (status !== 200 || !json?.name) throw new EngineError('failed', `ComfyUI refused the image prompt upload (${status}): ${text.slice(0, 200)}`)
     return json.subfolder ? `${json.subfolder}/${json.name}` : json.name
   }
 
   const queuePrompt = async (graph: ComfyGraph, clientId: string, signal: AbortSignal): Promise<string> => {
     const { status, text } = await call('POST', '/prompt', signal, { prompt: graph, client_id: clientId })
-    let json: { prompt_id?: string; error?: { type?: string; message?: string; details?: string } | string; node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }> }
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = {}
-    }
-    if (status === 200 && json.prompt_id) return json.prompt_id
+    const json = parseJson<{ prompt_id?: string; error?: { type?: string; message?: string; details?: string } | string; node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }> }>(text) ?? {}
+    if (status === 200 && typeof json.prompt_id === 'string') return json.prompt_id
     if (status >= 500) throw new EngineError('unavailable', `ComfyUI answered ${status} to /prompt`)
     if (status === 403) throw new EngineError('unavailable', 'ComfyUI refused the request (403): check its --listen and origin settings')
+    if (status === 200) throw new EngineError('failed', `ComfyUI answered /prompt without a prompt_id: ${text.slice(0, 200)}`)
     throw new EngineError('failed', `ComfyUI rejected the workflow '${workflows.name}': ${describeRejection(json)}`)
   }
 
+  /** The prompt's history entry, undefined while it is queued or running. */
   const history = async (promptId: string, signal: AbortSignal): Promise<HistoryEntry | undefined> => {
     const { status, text } = await call('GET', `/history/${encodeURIComponent(promptId)}`, signal)
-    if (status !== 200) throw new EngineError('unavailable', `ComfyUI answered ${status} to /history`)
-    return (JSON.parse(text) as Record<string, HistoryEntry>)[promptId]
+    const json = parseJson<Record<string, HistoryEntry>>(text)
+    if (status !== 200 || !json || typeof json !== 'object') throw new EngineError('unavailable', `ComfyUI answered ${status} to /history`)
+    return json[promptId] ?? undefined
   }
 
-  /** Takes the prompt out of ComfyUI's queue, or interrupts it if it is running. Best effort. */
-  const cancelUpstream = async (promptId: string): Promise<void> => {
+  /** ComfyUI's queue items ([number, prompt_id, prompt, extra_data, outputs]), running and waiting. */
+  const queueItems = async (signal: AbortSignal) => {
+    const { status, text } = await call('GET', '/queue', signal)
+    const json = parseJson<{ queue_running?: unknown[][]; queue_pending?: unknown[][] }>(text)
+    if (status !== 200 || !json) throw new EngineError('unavailable', `ComfyUI answered ${status} to /queue`)
+    return { running: json.queue_running ?? [], pending: json.queue_pending ?? [] }
+  }
+  const ownedBy = (clientId: string) => (item: unknown[]) => (item[3] as { client_id?: unknown } | undefined)?.client_id === clientId
+
+  /**
+   * Removes whatever this task's client id has in ComfyUI's queue: waiting prompts are
+   * deleted, a running one is interrupted. By client id, so it also finds a prompt whose
+   * POST was never answered. Best effort.
+   */
+  const cancelUpstream = async (clientId: string): Promise<void> => {
     const signal = AbortSignal.timeout(5_000)
     try {
-      await call('POST', '/queue', signal, { delete: [promptId] })
-      const queue = JSON.parse((await call('GET', '/queue', signal)).text) as { queue_running?: unknown[][] }
-      // Only when ours is the one running: /interrupt without a prompt id stops anyone's.
-      if (queue.queue_running?.some((item) => item[1] === promptId)) await call('POST', '/interrupt', signal, { prompt_id: promptId })
+      const queue = await queueItems(signal)
+      const waiting = queue.pending.filter(ownedBy(clientId)).map((item) => item[1])
+      if (waiting.length > 0) await call('POST', '/queue', signal, { delete: waiting })
+      // Only ours: /interrupt without a prompt id stops whatever runs. (Between this read and
+      // the POST, ours could end and another start; ComfyUI versions that take a prompt_id
+      // ignore the interrupt then.)
+      for (const item of queue.running.filter(ownedBy(clientId))) await call('POST', '/interrupt', signal, { prompt_id: item[1] })
     } catch {
-      // ComfyUI gone or slow: nothing more to do; the job is canceled on our side regardless.
+      // ComfyUI gone or slow: nothing more to do; the job ends on our side regardless.
     }
   }
 
   /** Waits for the prompt to end, from websocket events, or /history when they do not come. */
-  const waitFor = async (promptId: string, events: ReturnType<typeof openEvents>, ctx: EngineContext, wake: { notify?: () => void }): Promise<HistoryEntry> => {
+  const waitFor = async (promptId: string, events: ReturnType<typeof openEvents>, ctx: EngineContext): Promise<HistoryEntry> => {
     const started = Date.now()
     let lastProgress = -1
-    let timedOut = false
+    let quiet = false
     let opens = events.opens()
+    let unreachableSince: number | undefined
     for (;;) {
       throwIfAborted(ctx.signal)
+      const seen = events.version()
       const s = events.state(promptId)
       if (s.progress && s.progress.max > 0) {
         const fraction = Math.min(1, s.progress.value / s.progress.max)
@@ -220,30 +269,36 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
       if (s.error) throw new EngineError('failed', describeExecutionError(s.error))
       if (s.interrupted) throw new EngineError('failed', 'ComfyUI interrupted the prompt (it was stopped on the ComfyUI side)')
       // /history is read when the socket says the prompt ended, after it reconnects (events
-      // sent meanwhile are lost), and on every quiet wait: often while the socket is down,
-      // rarely while it is up.
+      // sent meanwhile are lost), and after every quiet wait: each second while the socket is
+      // down, every five while it is up.
       const reconnected = events.opens() !== opens
       opens = events.opens()
-      if (s.finished || timedOut || reconnected) {
-        const entry = await history(promptId, ctx.signal)
-        if (entry && (entry.status ? entry.status.completed || entry.status.status_str === 'error' : entry.outputs)) return entry
-      }
-      if (Date.now() - started > taskTimeout) {
-        await cancelUpstream(promptId)
-        throw new EngineError('failed', `ComfyUI had not finished the prompt after ${Math.round(taskTimeout / 1000)} s`)
-      }
-      timedOut = await new Promise<boolean>((resolve) => {
-        const done = (byTimer: boolean) => {
-          clearTimeout(timer)
-          ctx.signal.removeEventListener('abort', onAbort)
-          wake.notify = undefined
-          resolve(byTimer)
+      if (s.finished || quiet || reconnected) {
+        let lost = false
+        try {
+          const entry = await history(promptId, ctx.signal)
+          if (entry && (entry.status ? entry.status.completed || entry.status.status_str === 'error' : entry.outputs)) return entry
+          if (!entry && quiet) {
+            // Nothing happened for a while: is the prompt still queued or running at all?
+            const queue = await queueItems(ctx.signal)
+            const listed = [...queue.running, ...queue.pending].some((item) => item[1] === promptId)
+            if (!listed) {
+              const last = await history(promptId, ctx.signal) // it may have ended just now
+              if (last) return last
+              lost = true
+            }
+          }
+          unreachableSince = undefined
+        } catch (error) {
+          // GETs are safe to repeat: ComfyUI briefly unreachable delays the job; for a minute, it fails over.
+          if (!(error instanceof EngineError) || error.kind !== 'unavailable') throw error
+          unreachableSince ??= Date.now()
+          if (Date.now() - unreachableSince > UNREACHABLE_MS) throw new EngineError('unavailable', `ComfyUI stopped answering while the prompt ran (${error.message})`)
         }
-        const onAbort = () => done(false)
-        const timer = setTimeout(() => done(true), events.connected() ? pollMs * 5 : pollMs)
-        wake.notify = () => done(false)
-        ctx.signal.addEventListener('abort', onAbort, { once: true })
-      })
+        if (lost) throw new EngineError('unavailable', 'ComfyUI lost the prompt: it is neither queued, running nor in its history (its queue was cleared, or it restarted)')
+      }
+      if (Date.now() - started > taskTimeout) throw new EngineError('failed', `ComfyUI had not finished the prompt after ${Math.round(taskTimeout / 1000)} s`)
+      quiet = await events.waitForChange(seen, events.connected() ? pollMs * 5 : pollMs, ctx.signal)
     }
   }
 
@@ -264,14 +319,16 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
     const images: EngineImage[] = []
     for (const file of files) {
       const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })
-      let response
+      let status: number
+      let data: Buffer
       try {
-        response = await request(`${base}/view?${query}`, { signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]) })
+        const response = await request(`${base}/view?${query}`, { signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]) })
+        status = response.statusCode
+        data = Buffer.from(await response.body.arrayBuffer())
       } catch (error) {
         throw transportError(error, signal, '/view')
       }
-      const data = Buffer.from(await response.body.arrayBuffer())
-      if (response.statusCode !== 200) throw new EngineError('failed', `ComfyUI could not serve ${file.filename} (${response.statusCode})`)
+      if (status !== 200) throw new EngineError('failed', `ComfyUI could not serve ${file.filename} (${status})`)
       images.push({ kind: 'encoded', data })
     }
     return images
@@ -287,7 +344,7 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
       try {
         const { status, text } = await call('GET', '/system_stats', signal)
         if (status !== 200) return { reachable: false, detail: `answered ${status}` }
-        const stats = JSON.parse(text) as { system?: { comfyui_version?: string }; devices?: { name?: string }[] }
+        const stats = parseJson<{ system?: { comfyui_version?: string }; devices?: { name?: string }[] }>(text) ?? {}
         const version = stats.system?.comfyui_version ? `ComfyUI ${stats.system.comfyui_version}` : 'ComfyUI'
         return { reachable: true, detail: `${version}${stats.devices?.[0]?.name ? ` on ${stats.devices[0].name}` : ''}, workflow ${workflows.name}` }
       } catch (error) {
@@ -299,10 +356,9 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
       const template = task.imagePrompt ? workflows.img2img : workflows.txt2img
       if (!template) throw new EngineError('invalid', `ComfyUI's workflow '${workflows.name}' takes no image prompt (set FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW)`)
       await slots.acquire(ctx.signal)
-      const wake: { notify?: () => void } = {}
       const clientId = `fluxhost-${randomUUID()}`
-      const events = openEvents(`${wsUrl}?clientId=${clientId}`, () => wake.notify?.())
-      let promptId: string | undefined
+      const events = openEvents(`${wsUrl}?clientId=${clientId}`)
+      let submitted = false
       try {
         const image = task.imagePrompt ? await upload(task.imagePrompt.data, `fluxhost-${task.jobId}.png`, ctx.signal) : ''
         const graph = fillGraph(template, {
@@ -319,14 +375,17 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
           filename_prefix: `fluxhost/${task.jobId}`,
         })
         await events.ready()
-        promptId = await queuePrompt(graph, clientId, ctx.signal)
+        submitted = true
+        const promptId = await queuePrompt(graph, clientId, ctx.signal)
         ctx.progress(0.02)
-        const entry = await waitFor(promptId, events, ctx, wake)
+        const entry = await waitFor(promptId, events, ctx)
         const images = await collect(entry, ctx.signal)
         ctx.progress(1)
         return { images }
       } catch (error) {
-        if (promptId && ctx.signal.aborted) await cancelUpstream(promptId)
+        // Canceled, timed out, lost the socket and the HTTP API, or failed over: whatever this
+        // task left in ComfyUI's queue goes, so the GPU does not make what nobody will read.
+        if (submitted) await cancelUpstream(clientId)
         throw error
       } finally {
         events.close()
@@ -335,6 +394,9 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
     },
   }
 }
+
+/** How long ComfyUI may stay unreachable while a prompt runs before the job fails over. */
+const UNREACHABLE_MS = 60_000
 
 function describeRejection(json: { error?: { type?: string; message?: string; details?: string } | string; node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }> }): string {
   const parts: string[] = []

@@ -2,7 +2,7 @@ import { request } from 'undici'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
 import { parseRetryAfter } from '../../net/retry-after.js'
-import { createSemaphore, notSentCode } from '../semaphore.js'
+import { createSemaphore, notSentCode, parseJson } from '../upstream.js'
 
 export interface SdcppEngineOptions {
   /** sd-server's address, e.g. http://127.0.0.1:1234. */
@@ -46,6 +46,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
   const taskTimeout = options.taskTimeoutMs ?? 30 * 60_000
   const requestTimeout = options.requestTimeoutMs ?? 30_000
 
+  /** One request; a POST that was sent but not answered is `failed` (it may be queued there). */
   const call = async (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) => {
     try {
       const response = await request(new URL(path, `${base}/`).toString(), {
@@ -58,7 +59,11 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     } catch (error) {
       if (signal.aborted) throw new EngineError('canceled', 'generation was aborted', { cause: error })
       const code = notSentCode(error)
-      throw new EngineError('unavailable', code ? `sd-server could not be reached at ${base} (${code})` : `sd-server did not answer ${path}: ${(error as Error).message}`, { cause: error })
+      if (code) throw new EngineError('unavailable', `sd-server could not be reached at ${base} (${code})`, { cause: error })
+      if (method === 'POST' && path === SUBMIT) {
+        throw new EngineError('failed', `sd-server did not answer the submit (${(error as Error).message}); not re-sent, as the job may be queued there`, { cause: error })
+      }
+      throw new EngineError('unavailable', `sd-server did not answer ${path}: ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -84,11 +89,11 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     const started = Date.now()
     let delay = 500
     for (;;) {
-      const { status, headers, text } = await call('POST', '/sdcpp/v1/img_gen', signal, body(task))
+      const { status, headers, text } = await call('POST', SUBMIT, signal, body(task))
       switch (true) {
         case status === 202 || status === 200: {
-          const json = JSON.parse(text) as { id?: string; poll_url?: string }
-          if (!json.id) throw new EngineError('failed', 'sd-server accepted the job without an id')
+          const json = parseJson<{ id?: string; poll_url?: string }>(text)
+          if (!json?.id) throw new EngineError('failed', `sd-server accepted the job without an id: ${text.slice(0, 200)}`)
           return json.poll_url ?? `/sdcpp/v1/jobs/${encodeURIComponent(json.id)}`
         }
         case status === 429: {
@@ -100,8 +105,11 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
         }
         case status === 400:
           throw new EngineError('invalid', `sd-server rejected the request: ${describe(text)}`)
-        case status === 503:
-          throw new EngineError('unavailable', 'sd-server is not ready (503)')
+        // Nothing was queued: 404 is an sd-server without the native API (built before 2026-04).
+        case status === 404:
+          throw new EngineError('unavailable', 'sd-server has no /sdcpp/v1 API (404): it needs a build from 2026-04 or later')
+        case status >= 500:
+          throw new EngineError('unavailable', `sd-server answered ${status} to the submit: ${describe(text)}`)
         default:
           throw new EngineError('failed', `sd-server answered ${status} to the submit: ${describe(text)}`)
       }
@@ -121,18 +129,28 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     const started = Date.now()
     let delay = pollMin
     let last: SdJob['status']
+    let unreachableSince: number | undefined
     for (;;) {
       await abortableDelay(delay, ctx.signal)
       delay = Math.min(1_000, Math.round(delay * 1.5))
-      if (Date.now() - started > taskTimeout) {
-        await cancelUpstream(path)
-        throw new EngineError('failed', `sd-server had not finished the job after ${Math.round(taskTimeout / 1000)} s`)
+      if (Date.now() - started > taskTimeout) throw new EngineError('failed', `sd-server had not finished the job after ${Math.round(taskTimeout / 1000)} s`)
+      let status: number
+      let job: SdJob | undefined
+      try {
+        const answer = await call('GET', path, ctx.signal)
+        status = answer.status
+        job = parseJson<SdJob>(answer.text)
+        unreachableSince = undefined
+      } catch (error) {
+        // GETs are safe to repeat: sd-server briefly unreachable delays the job; for a minute, it fails over.
+        if (!(error instanceof EngineError) || error.kind !== 'unavailable') throw error
+        unreachableSince ??= Date.now()
+        if (Date.now() - unreachableSince > UNREACHABLE_MS) throw new EngineError('unavailable', `sd-server stopped answering while the job ran (${error.message})`)
+        continue
       }
-      const { status, text } = await call('GET', path, ctx.signal)
       if (status === 410 || status === 404) throw new LostUpstream(`sd-server no longer knows the job (${status})`)
-      if (status >= 500) continue
+      if (status >= 500 || !job) continue
       if (status !== 200) throw new EngineError('failed', `sd-server answered ${status} when polling the job`)
-      const job = JSON.parse(text) as SdJob
       // A job that just started generating is polled quickly again: short jobs end soon.
       if (job.status !== last) delay = pollMin
       last = job.status
@@ -149,9 +167,9 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
           return images.map((image) => ({ kind: 'encoded' as const, data: Buffer.from(image.b64_json, 'base64') }))
         }
         case 'failed':
-          throw new EngineError('failed', `sd-server failed the job: ${job.error?.message ?? job.error?.code ?? 'no reason given'}`)
+          throw ended(new EngineError('failed', `sd-server failed the job: ${job.error?.message ?? job.error?.code ?? 'no reason given'}`))
         case 'cancelled':
-          throw new EngineError('failed', `sd-server cancelled the job: ${job.error?.message ?? 'no reason given'}`)
+          throw ended(new EngineError('failed', `sd-server cancelled the job: ${job.error?.message ?? 'no reason given'}`))
         default:
           throw new EngineError('failed', `sd-server answered an unknown job status '${String(job.status).slice(0, 40)}'`)
       }
@@ -168,7 +186,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
       try {
         const { status, text } = await call('GET', '/sdcpp/v1/capabilities', signal)
         if (status !== 200) return { reachable: false, detail: `answered ${status}` }
-        const caps = JSON.parse(text) as { model?: { name?: string; stem?: string }; limits?: { max_queue_size?: number } }
+        const caps = parseJson<{ model?: { name?: string; stem?: string }; limits?: { max_queue_size?: number } }>(text) ?? {}
         const model = caps.model?.stem ?? caps.model?.name
         return { reachable: true, detail: `sd-server${model ? ` with ${model}` : ''}${caps.limits?.max_queue_size ? `, queue ${caps.limits.max_queue_size}` : ''}` }
       } catch (error) {
@@ -188,7 +206,8 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
               if (attempt < 2) continue
               throw new EngineError('failed', `${error.message}, again after submitting it a second time`)
             }
-            if (ctx.signal.aborted) await cancelUpstream(path)
+            // Canceled, timed out or failing over: the job goes from sd-server's queue too.
+            if (!endedUpstream.has(error as object)) await cancelUpstream(path)
             throw error
           }
         }
@@ -198,6 +217,18 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     },
   }
 }
+
+const SUBMIT = '/sdcpp/v1/img_gen'
+
+/** Errors for jobs that ended on sd-server (failed, cancelled there): nothing to cancel. */
+const endedUpstream = new WeakSet<object>()
+function ended(error: EngineError): EngineError {
+  endedUpstream.add(error)
+  return error
+}
+
+/** How long sd-server may stay unreachable while a job runs before the job fails over. */
+const UNREACHABLE_MS = 60_000
 
 function describe(text: string): string {
   try {

@@ -88,8 +88,8 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     model: 'flux-dev',
     width: body.width,
     height: body.height,
-    steps: body.steps,
-    guidance: body.guidance,
+    ...(body.steps === undefined ? {} : { steps: body.steps }),
+    ...(body.guidance === undefined ? {} : { guidance: body.guidance }),
     imagePromptStrength: BFL_IMAGE_PROMPT_STRENGTH,
   }))
 

@@ -47,8 +47,10 @@ export const fluxDevBody = {
   type: 'object',
   properties: {
     ...common,
-    steps: { type: 'integer', minimum: 1, maximum: 50, default: 28, description: 'Number of sampling steps.' },
-    guidance: { type: 'number', minimum: 1.5, maximum: 5, default: 3, description: 'Guidance scale: how closely the image follows the prompt.' },
+    // No defaults filled in here: absent, each engine uses its own (BFL 28 and 3; a ComfyUI
+    // workflow's; sd-server's --steps), so a schnell workflow is not run at dev's 28 steps.
+    steps: { type: 'integer', minimum: 1, maximum: 50, description: 'Number of sampling steps (BFL default 28).' },
+    guidance: { type: 'number', minimum: 1.5, maximum: 5, description: 'Guidance scale: how closely the image follows the prompt (BFL default 3).' },
   },
 } as const
 
@@ -67,8 +69,8 @@ export interface FluxUltraBody {
 }
 
 export interface FluxDevBody extends FluxPro11Body {
-  steps: number
-  guidance: number
+  steps?: number
+  guidance?: number
 }
 
 export interface FluxPro11Body {

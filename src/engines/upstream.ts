@@ -1,3 +1,4 @@
+/** What the engines share when they talk to an upstream over HTTP. */
 import { EngineError } from './engine-error.js'
 
 /**
@@ -42,4 +43,13 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 export function notSentCode(error: unknown): string | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code
   return code && NOT_SENT.has(code) ? code : undefined
+}
+
+/** An upstream's JSON body, or undefined when it is not JSON. */
+export function parseJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    return undefined
+  }
 }
