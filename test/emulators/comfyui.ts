@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import sharp from 'sharp'
+import { createChanges } from './changes.js'
 import { WebSocketServer, type WebSocket } from 'ws'
 
 /** What the emulator does with one prompt (decided by the test, from the graph). */
@@ -77,8 +77,7 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
   let maxInQueue = 0
   let counter = 0
   let connections = 0
-  const changes = new EventEmitter().setMaxListeners(0)
-  const changed = () => changes.emit('change')
+  const { changed, until } = createChanges('ComfyUI')
 
   const send = (clientId: string | undefined, type: string, data: Record<string, unknown>) => {
     const ws = clientId ? sockets.get(clientId) : undefined
@@ -308,23 +307,7 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
     connections: () => connections,
     drops: () => drops,
     dropSockets,
-    /** Resolves once `predicate` holds, checked now and after every change (no polling). */
-    until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-      return new Promise((done, fail) => {
-        const check = () => {
-          if (!predicate()) return
-          clearTimeout(timer)
-          changes.off('change', check)
-          done()
-        }
-        const timer = setTimeout(() => {
-          changes.off('change', check)
-          fail(new Error('the ComfyUI emulator never reached the expected state'))
-        }, timeoutMs)
-        changes.on('change', check)
-        check()
-      })
-    },
+    until,
     async close() {
       for (const p of [...pending, ...(running ? [running] : [])]) {
         p.interrupted = true

@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import sharp from 'sharp'
+import { createChanges } from './changes.js'
 
 /** What the emulator does with one submit (decided by the test, from the request body). */
 export interface SdcppScript {
@@ -50,8 +50,7 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
   let generating: Job | undefined
   let next = 0
   let maxInQueue = 0
-  const changes = new EventEmitter().setMaxListeners(0)
-  const changed = () => changes.emit('change')
+  const { changed, until } = createChanges('sd-server')
   const json = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
   const inQueue = () => order.filter((j) => j.status === 'queued' || j.status === 'generating').length
@@ -176,23 +175,7 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
     jobs: order,
     maxInQueue: () => maxInQueue,
     inQueue,
-    /** Resolves once `predicate` holds, checked now and after every change (no polling). */
-    until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-      return new Promise((done, fail) => {
-        const check = () => {
-          if (!predicate()) return
-          clearTimeout(timer)
-          changes.off('change', check)
-          done()
-        }
-        const timer = setTimeout(() => {
-          changes.off('change', check)
-          fail(new Error('the sd-server emulator never reached the expected state'))
-        }, timeoutMs)
-        changes.on('change', check)
-        check()
-      })
-    },
+    until,
     async close() {
       for (const job of order) job.cancel?.()
       server.closeAllConnections()
