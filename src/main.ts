@@ -28,7 +28,7 @@ import { withSimulation } from './engines/simulation.js'
 import { createOutbound } from './net/outbound.js'
 import { MAX_INPUT_BYTES } from './images/probe.js'
 import { createMetrics } from './observability/metrics.js'
-import { createSqliteQueue } from './queue/embedded/sqlite-queue.js'
+import { createRecordsQueue } from './queue/records/records-queue.js'
 import { createLocalJobEvents } from './queue/job-events.js'
 import { createJobService } from './services/jobs.js'
 import { createKeyService } from './services/keys.js'
@@ -38,7 +38,7 @@ import { createWebhookService } from './services/webhooks.js'
 import { createIdempotencyService } from './services/idempotency.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
 import { createWebhookBodies } from './api/webhook-bodies.js'
-import { openSqliteStore } from './store/open-store.js'
+import { openPostgresStore, openSqliteStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
 import { createRunner, type Runner } from './worker/runner.js'
 
@@ -129,14 +129,16 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     }),
   ) as Record<ModelId, ImageEngine[]>
   fs.mkdirSync(config.dataDir, { recursive: true })
-  const { store, migrations } = await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
+  const { store, migrations } = config.database
+    ? await openPostgresStore(config.database.url, config.database.schema ? { schema: config.database.schema } : {})
+    : await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
   const db = store.db
   const blobs = createFsBlobStore(path.join(config.dataDir, 'blobs'))
   const signer = createUrlSigner(loadOrCreateSecret(path.join(config.dataDir, 'secret')), clock, config.fileUrlTtlS)
   const events = createLocalJobEvents()
   const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
-  const queue = createSqliteQueue({ db, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
+  const queue = createRecordsQueue({ db, dialect: store.kind, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
 
   const router = createEngineRouter(routeTable)
 

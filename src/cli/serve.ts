@@ -4,6 +4,13 @@ import { createFluxhost, readVersion } from '../main.js'
 import type { CliIo } from './io.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
+/** The URL without its password, for printing. */
+function redactUrl(raw: string): string {
+  const url = new URL(raw)
+  if (url.password) url.password = '***'
+  return url.toString()
+}
+
 export function serveCommand(program: Command, io: CliIo): void {
   const command = program
     .command('serve')
@@ -17,6 +24,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} listening on ${url}`)
     out(`  data dir  ${config.dataDir}`)
+    out(`  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}${config.database.schema ? ` (schema ${config.database.schema})` : ''}` : 'SQLite in the data dir'}`)
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
     out(`  safety    ${config.safety.checker ? 'prompt blocklist + output classifier (nsfwjs)' : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'}`)

@@ -5,8 +5,10 @@ import { durationMs, SETTINGS, type LogLevel, type SettingName } from './setting
 export interface Config {
   host: string
   port: number
-  /** Absolute. */
+  /** Absolute. Images (unless in a bucket), the server secret, and the SQLite records when there is no database. */
   dataDir: string
+  /** null: the records are in SQLite in the data dir. */
+  database: { url: string; schema: string | null } | null
   apiKeys: readonly string[]
   publicUrl: string | null
   worker: {
@@ -103,6 +105,7 @@ export function loadConfig(
     host: v.host,
     port: v.port,
     dataDir: path.resolve(cwd, v.dataDir),
+    database: v.databaseUrl === null ? null : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema }),
     apiKeys: Object.freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,
     worker: Object.freeze({

@@ -2,7 +2,8 @@ import { MODEL_IDS, MODELS, isModelId, type ModelId } from '../domain/models.js'
 
 /** One configuration key: its env name, flag, default, help line and parser. */
 export interface Setting<T> {
-  env: `FLUXHOST_${string}`
+  /** FLUXHOST_*, or the names every deployment tool already uses (DATABASE_URL). */
+  env: `FLUXHOST_${string}` | 'DATABASE_URL'
   /** Long flag name without dashes; booleans also get `--no-<flag>`. */
   flag: string
   kind: 'string' | 'integer' | 'boolean' | 'list' | 'map'
@@ -57,6 +58,26 @@ function publicUrl(raw: string): string | null {
 }
 
 /** BFL's hosts by name: the global one routes anywhere; eu and us stay in their region. */
+function postgresUrl(raw: string): string | null {
+  const value = raw.trim()
+  if (value === '') return null
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error('must be a URL like postgres://user:password@host:5432/database')
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error(`must be a postgres:// URL, got '${url.protocol}//…'`)
+  return value
+}
+
+function schemaName(raw: string): string | null {
+  const value = raw.trim()
+  if (value === '') return null
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`must be a lower-case SQL identifier (letters, digits, _), got '${raw}'`)
+  return value
+}
+
 export const BFL_HOSTS = { global: 'https://api.bfl.ai', eu: 'https://api.eu.bfl.ai', us: 'https://api.us.bfl.ai' } as const
 
 function bflUrl(raw: string): string {
@@ -138,6 +159,8 @@ function logLevel(raw: string): LogLevel {
 export const SETTINGS = {
   host: { env: 'FLUXHOST_HOST', flag: 'host', kind: 'string', default: '127.0.0.1', describe: 'Address the HTTP server listens on.', parse: text },
   port: { env: 'FLUXHOST_PORT', flag: 'port', kind: 'integer', default: 8080, describe: 'TCP port the HTTP server listens on (0 picks a free one).', parse: integer(0, 65535) },
+  databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', kind: 'string', default: null as string | null, describe: 'postgres://user:pass@host:5432/db: keep the records (jobs, keys, charges, webhooks) in PostgreSQL instead of SQLite in the data dir; many fluxhost processes can share it.', parse: postgresUrl },
+  databaseSchema: { env: 'FLUXHOST_DATABASE_SCHEMA', flag: 'database-schema', kind: 'string', default: null as string | null, describe: "PostgreSQL schema for fluxhost's tables (default: the connection's search_path, normally public); created if missing.", parse: schemaName },
   dataDir: { env: 'FLUXHOST_DATA_DIR', flag: 'data-dir', kind: 'string', default: './.fluxhost', describe: 'Where the SQLite database, the images and the server secret live.', parse: text },
   apiKeys: { env: 'FLUXHOST_API_KEYS', flag: 'api-keys', kind: 'list', default: [] as string[], describe: 'Comma-separated static API keys accepted besides the keys in the database.', parse: list },
   publicUrl: { env: 'FLUXHOST_PUBLIC_URL', flag: 'public-url', kind: 'string', default: null as string | null, describe: 'Base URL clients reach the server at, for polling and file URLs (default: from each request\'s Host).', parse: publicUrl },

@@ -114,7 +114,8 @@ export function createDeliveryRepository(db: Kysely<Database>) {
           .set({ state: 'pending', lease_owner: null, lease_expires_at: null, next_attempt_at: now })
           .where('id', '=', row.id)
           .where('state', '=', 'delivering')
-          .where('lease_owner', 'is', row.lease_owner)
+          // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.)
+          .where((eb) => (row.lease_owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', row.lease_owner)))
           .executeTakeFirst()
         if (Number(result.numUpdatedRows) === 1) recovered.push(row.id)
       }

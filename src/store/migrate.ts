@@ -13,10 +13,13 @@ const MIGRATIONS: Record<string, Migration> = {
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+// `schema` (PostgreSQL): keep Kysely's own migration tables in the records' schema, so
+// several fluxhosts (or test files) can share one database in schemas of their own.
+export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<string[]> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => MIGRATIONS },
+    ...(schema ? { migrationTableSchema: schema } : {}),
   })
   const result: MigrationResultSet = await migrator.migrateToLatest()
   if (result.error) {

@@ -8,11 +8,11 @@ import { compileKeyQueries, createKeyRepository, type KeyRepository } from './ke
 import type { Database } from './schema.js'
 
 /**
- * The records: one repository per table over one Kysely database (SQLite today,
- * PostgreSQL later). `transaction` gives the same repositories bound to one transaction.
+ * The records: one repository per table over one Kysely database (SQLite embedded, or
+ * PostgreSQL). `transaction` gives the same repositories bound to one transaction.
  */
 export interface Store {
-  readonly kind: 'sqlite'
+  readonly kind: 'sqlite' | 'postgres'
   readonly db: Kysely<Database>
   readonly jobs: JobRepository
   readonly keys: KeyRepository

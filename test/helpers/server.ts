@@ -6,6 +6,9 @@ import { loadConfig } from '../../src/config/load-config.js'
 import type { Clock } from '../../src/domain/clock.js'
 import type { Job } from '../../src/domain/job.js'
 import { createFluxhost, type Fluxhost } from '../../src/main.js'
+import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
+import type { Store } from '../../src/store/store.js'
+import { createSchema, POSTGRES_URL } from './services.js'
 
 export const KEY_A = 'test-key-alpha'
 export const KEY_B = 'test-key-bravo'
@@ -30,6 +33,10 @@ export interface TestServer {
   dataDir: string
   fluxhost: Fluxhost
   clock: ReturnType<typeof testClock>
+  /** The env that points a spawned CLI at this server's records (data dir, and database if any). */
+  recordsEnv: Record<string, string>
+  /** Opens this server's records again (to look at them after `fluxhost.close()`); close it yourself. */
+  openRecords(): Promise<Store>
   /** Resolves when the job is terminal (event-driven, not a sleep). */
   waitForJob(id: string): Promise<Job>
   /** Resolves once the job is running (checked now, then on each of its events). */
@@ -44,6 +51,14 @@ export interface TestServer {
  */
 export async function startTestServer(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir()
+  // FLUXHOST_TEST_STORE=postgres (the `postgres` test project): the same tests with the
+  // records in PostgreSQL, each server in a schema of its own.
+  let dropSchema = async () => {}
+  if (process.env.FLUXHOST_TEST_STORE === 'postgres' && env.DATABASE_URL === undefined) {
+    const { schema, drop } = await createSchema()
+    dropSchema = drop
+    env = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...env }
+  }
   const config = loadConfig({
     FLUXHOST_DATA_DIR: dataDir,
     FLUXHOST_PORT: '0',
@@ -56,11 +71,21 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const fluxhost = await createFluxhost(config, { clock, logger: pino({ level: 'silent' }), worker: options.worker })
   const url = (await fluxhost.start())!
   if (config.safety.checker) await fluxhost.warmUp()
+  const recordsEnv: Record<string, string> = {
+    FLUXHOST_DATA_DIR: dataDir,
+    ...(config.database ? { DATABASE_URL: config.database.url, ...(config.database.schema ? { FLUXHOST_DATABASE_SCHEMA: config.database.schema } : {}) } : {}),
+  }
   return {
     url,
     dataDir,
     fluxhost,
     clock,
+    recordsEnv,
+    openRecords: async () =>
+      (config.database
+        ? await openPostgresStore(config.database.url, config.database.schema ? { schema: config.database.schema } : {})
+        : await openSqliteStore(path.join(dataDir, 'fluxhost.db'))
+      ).store,
     waitForJob: (id) => fluxhost.services.jobs.wait(id, undefined, AbortSignal.timeout(20_000)),
     waitUntilRunning: (id) =>
       new Promise<Job>((resolve, reject) => {
@@ -75,6 +100,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       }),
     async close() {
       await fluxhost.close(0)
+      await dropSchema()
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
     },
   }

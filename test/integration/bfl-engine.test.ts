@@ -173,7 +173,7 @@ describe('engine checks', () => {
   })
 
   it('fluxhost doctor checks the configured engines; exit 1 when a model has none that works', async () => {
-    const env = { FLUXHOST_DATA_DIR: server.dataDir, FLUXHOST_BFL_URL: emulator.url, FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview' }
+    const env = { ...server.recordsEnv, FLUXHOST_BFL_URL: emulator.url, FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview' }
     const ok = await runCli(['doctor'], { ...env, FLUXHOST_BFL_API_KEY: 'bfl-key' })
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.stdout).toMatch(/flux-pro-1\.1\s+1\. bfl\s+ok\s+credits 1234\.5/)

@@ -16,7 +16,7 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true })
 })
 
-const local = () => ({ FLUXHOST_DATA_DIR: server.dataDir })
+const local = () => server.recordsEnv
 
 describe('fluxhost CLI', () => {
   it('prints help for every command and exits 0', async () => {

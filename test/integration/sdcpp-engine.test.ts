@@ -119,7 +119,7 @@ describe('the sdcpp engine against an emulated sd-server', () => {
     } finally {
       await stepped.close()
     }
-    const doctor = await runCli(['doctor'], { FLUXHOST_DATA_DIR: server.dataDir, FLUXHOST_SDCPP_URL: sd.url })
+    const doctor = await runCli(['doctor'], { ...server.recordsEnv, FLUXHOST_SDCPP_URL: sd.url })
     expect(doctor.code, doctor.stderr).toBe(0)
     expect(doctor.stdout).toMatch(/flux-pro-1\.1\s+1\. sdcpp\s+ok\s+sd-server with flux1-schnell-q8_0, queue 64/)
   })

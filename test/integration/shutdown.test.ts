@@ -1,8 +1,5 @@
-import fs from 'node:fs'
 import net from 'node:net'
-import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { openSqliteStore } from '../../src/store/open-store.js'
 import { api, KEY_A, startTestServer } from '../helpers/server.js'
 
 describe('shutdown', () => {
@@ -29,12 +26,12 @@ describe('shutdown with every worker slot busy', () => {
     await server.waitUntilRunning(created.body.id)
     // With the only slot busy, stop() used to wait for the job instead of aborting it.
     await server.fluxhost.close(0)
-    const { store: reopened } = await openSqliteStore(path.join(server.dataDir, 'fluxhost.db'))
+    const reopened = await server.openRecords()
     try {
       expect(await reopened.jobs.get(created.body.id)).toMatchObject({ state: 'queued', attempts: 0 })
     } finally {
       await reopened.close()
-      fs.rmSync(server.dataDir, { recursive: true, force: true })
+      await server.close() // removes the data dir (and the test's schema)
     }
   })
 })

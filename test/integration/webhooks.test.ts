@@ -209,7 +209,7 @@ describe('webhooks', () => {
 
 describe('webhooks from the CLI', () => {
   it('keys webhook-secret, webhooks list and webhooks redeliver work on the data dir a server uses', async () => {
-    const local = { FLUXHOST_DATA_DIR: server.dataDir }
+    const local = server.recordsEnv
     const id = await keyIdOf(KEY_A)
     const shown = await runCli(['keys', 'webhook-secret', id], local)
     expect(shown.code, shown.stderr).toBe(0)

@@ -2,19 +2,23 @@ import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openSqliteStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
-import { openTestStore, queuedJob } from '../helpers/store.js'
+import { probePostgres } from '../helpers/services.js'
+import { openTestStore, queuedJob, type StoreKind } from '../helpers/store.js'
 
 let t: Awaited<ReturnType<typeof openTestStore>>
 let store: Store
-beforeEach(async () => {
-  t = await openTestStore()
-  store = t.store
-})
-afterEach(() => t.close())
+const postgres = await probePostgres()
+const KINDS: StoreKind[] = postgres.ok ? ['sqlite', 'postgres'] : ['sqlite']
 
 const job = (id: string, apiKeyId = 'k') => queuedJob(id, { apiKeyId })
 
-describe('job inserts (group commit)', () => {
+describe.each(KINDS)('job inserts (group commit) on %s', (kind) => {
+  beforeEach(async () => {
+    t = await openTestStore(kind)
+    store = t.store
+  })
+  afterEach(() => t.close())
+
   it('commits concurrent inserts and round-trips every field', async () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.jobs.insert(job(`j${String(i).padStart(2, '0')}`))))
     expect((await store.jobs.countByState()).queued).toBe(50)
@@ -28,7 +32,7 @@ describe('job inserts (group commit)', () => {
     expect((await store.jobs.list({ limit: 10 })).map((j) => j.id).sort()).toEqual(['a', 'c', 'dup'])
   })
 
-  it('sees another connection\'s commits through dataVersion', async () => {
+  it.runIf(kind === 'sqlite')('sees another connection\'s commits through dataVersion', async () => {
     const other = (await openSqliteStore(path.join(t.dir, 'test.db'))).store
     try {
       const before = store.dataVersion()

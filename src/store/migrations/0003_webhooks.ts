@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely'
+import { isPostgres } from './dialect.js'
 
 // Append-only: once shipped, never edit this file; add 0004_… instead.
 //
@@ -44,6 +45,26 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addPrimaryKeyConstraint('webhook_attempts_pk', ['delivery_id', 'attempt'])
     .execute()
 
+  // PostgreSQL (added with the PostgreSQL store; SQLite databases are unaffected): one
+  // trigger function for both cases, the same row as SQLite's triggers make.
+  if (isPostgres(db)) {
+    await sql`create function fluxhost_webhook_on_finish() returns trigger language plpgsql as $$
+      declare
+        now_ms bigint := coalesce(new.finished_at, (extract(epoch from clock_timestamp()) * 1000)::bigint);
+      begin
+        if new.state in ('succeeded', 'failed', 'canceled')
+           and (tg_op = 'INSERT' or old.state not in ('succeeded', 'failed', 'canceled'))
+           and (new.request::jsonb #>> '{webhook,url}') is not null then
+          insert into webhook_deliveries (id, job_id, api_key_id, url, state, attempts, round_attempts, next_attempt_at, created_at)
+          values ('msg_' || replace(gen_random_uuid()::text, '-', ''), new.id, new.api_key_id, new.request::jsonb #>> '{webhook,url}',
+                  'pending', 0, 0, now_ms, now_ms);
+        end if;
+        return new;
+      end $$`.execute(db)
+    await sql`create trigger jobs_webhook_on_finish after insert or update of state on jobs
+      for each row execute function fluxhost_webhook_on_finish()`.execute(db)
+    return
+  }
   const insertDelivery = sql`
     insert into webhook_deliveries (id, job_id, api_key_id, url, state, attempts, round_attempts, next_attempt_at, created_at)
     values ('msg_' || lower(hex(randomblob(16))), new.id, new.api_key_id, json_extract(new.request, '$.webhook.url'), 'pending', 0, 0,

@@ -1,21 +1,19 @@
 import os from 'node:os'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createSqliteQueue } from '../../src/queue/embedded/sqlite-queue.js'
+import { createRecordsQueue } from '../../src/queue/records/records-queue.js'
 import { isOwnerDead, newOwnerId } from '../../src/queue/owner.js'
 import type { Store } from '../../src/store/store.js'
 import { testClock } from '../helpers/server.js'
-import { openTestStore, queuedJob } from '../helpers/store.js'
+import { probePostgres } from '../helpers/services.js'
+import { openTestStore, queuedJob, type StoreKind } from '../helpers/store.js'
 
 let t: Awaited<ReturnType<typeof openTestStore>>
 let store: Store
 const clock = testClock()
 const LEASE = 10_000
 
-beforeEach(async () => {
-  t = await openTestStore()
-  store = t.store
-})
-afterEach(() => t.close())
+const postgres = await probePostgres()
+const KINDS: StoreKind[] = postgres.ok ? ['sqlite', 'postgres'] : ['sqlite']
 
 let counter = 0
 async function addJob(createdAt = clock.now()): Promise<string> {
@@ -24,9 +22,16 @@ async function addJob(createdAt = clock.now()): Promise<string> {
   return id
 }
 
-const queue = (maxAttempts = 3) => createSqliteQueue({ db: store.db, clock, leaseMs: LEASE, maxAttempts })
+const queue = (maxAttempts = 3) => createRecordsQueue({ db: store.db, dialect: store.kind, clock, leaseMs: LEASE, maxAttempts })
 
-describe('embedded sqlite queue', () => {
+// The same behaviour from the queue in the records, on SQLite and on PostgreSQL.
+describe.each(KINDS)('the records queue on %s', (kind) => {
+  beforeEach(async () => {
+    t = await openTestStore(kind)
+    store = t.store
+  })
+  afterEach(() => t.close())
+
   it('hands each job to exactly one claimer, oldest first', async () => {
     const ids = [await addJob(), await addJob(), await addJob()]
     const q = queue()

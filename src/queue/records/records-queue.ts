@@ -7,8 +7,10 @@ import type { Database } from '../../store/schema.js'
 import type { JobQueue, RecoveryReport } from '../job-queue.js'
 import { isOwnerDead } from '../owner.js'
 
-export interface SqliteQueueOptions {
+export interface RecordsQueueOptions {
   db: Kysely<Database>
+  /** Which database `db` is: the SQL of the claim and of queue positions differs a little. */
+  dialect: 'sqlite' | 'postgres'
   clock: Clock
   leaseMs: number
   maxAttempts: number
@@ -16,15 +18,18 @@ export interface SqliteQueueOptions {
   pollMs?: number
 }
 
-/**
- * The embedded queue: the jobs table itself. A queued row is a queue entry, so a job and
- * its queue entry are written in the same insert and can never be half-written.
- */
 /** Past this many jobs behind a job, its position is counted from the front instead. */
 const CAP = 256
 
-export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
-  const { db, clock, leaseMs, maxAttempts } = options
+/**
+ * The queue in the records: the jobs table itself, on SQLite (embedded) or PostgreSQL. A
+ * queued row is a queue entry, so a job and its queue entry are written in the same insert
+ * and can never be half-written.
+ */
+export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
+  const { db, clock, leaseMs, maxAttempts, dialect } = options
+  // `indexed by` keeps SQLite on the queue's partial index; PostgreSQL's planner finds it.
+  const queueIndex = dialect === 'sqlite' ? sql` indexed by jobs_queue` : sql``
   const pollMs = options.pollMs ?? 1000
   const waiters = new Set<() => void>()
   // Set by every wake-up and consumed by the next wait, so a job enqueued between a
@@ -55,8 +60,8 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
   // Queue order is (priority desc, run_after, id). Counting the jobs ahead of a job costs a
   // step per job, so count the side that is short: its position is the depth (kept by
   // triggers, migration 0002) less the jobs behind it, and a new job has next to nothing
-  // behind it. Depth and count come from one statement, so from one snapshot. `indexed by`
-  // keeps SQLite on the queue's partial index for the ranges. Compiled once: hot path.
+  // behind it. Depth and count come from one statement, so from one snapshot. Compiled
+  // once: hot path.
   const positions = {
     fromBack: compileOnce<{ depth: number; behind: number }>(
       {
@@ -64,11 +69,11 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
           sql<{ depth: number; behind: number }>`
             select
               (select depth from queue_stats where id = 1) as depth,
-              (select count(*) from (select 1 from jobs j indexed by jobs_queue
-                  where j.state = 'queued' and j.priority < me.priority limit ${CAP}))
-              + (select count(*) from (select 1 from jobs j indexed by jobs_queue
+              (select count(*) from (select 1 from jobs j${queueIndex}
+                  where j.state = 'queued' and j.priority < me.priority limit ${CAP}) lower_priority)
+              + (select count(*) from (select 1 from jobs j${queueIndex}
                   where j.state = 'queued' and j.priority = me.priority
-                    and (j.run_after, j.id) > (me.run_after, me.id) limit ${CAP})) as behind
+                    and (j.run_after, j.id) > (me.run_after, me.id) limit ${CAP}) later_in_line) as behind
             from jobs me
             where me.id = ${''} and me.state = 'queued'
           `.compile(db),
@@ -80,8 +85,8 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
         compile: () =>
           sql<{ ahead: number }>`
             select
-              (select count(*) from jobs j indexed by jobs_queue where j.state = 'queued' and j.priority > me.priority)
-              + (select count(*) from jobs j indexed by jobs_queue
+              (select count(*) from jobs j${queueIndex} where j.state = 'queued' and j.priority > me.priority)
+              + (select count(*) from jobs j${queueIndex}
                   where j.state = 'queued' and j.priority = me.priority and (j.run_after, j.id) < (me.run_after, me.id)) as ahead
             from jobs me
             where me.id = ${''} and me.state = 'queued'
@@ -98,8 +103,10 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
 
     async claim(owner, filter) {
       const now = clock.now()
-      // One statement: pick and lease the head of the queue. Two claimers cannot both win
-      // because the outer UPDATE re-checks `state = 'queued'` under SQLite's write lock.
+      // One statement: pick and lease the head of the queue. Two claimers cannot both win:
+      // the outer UPDATE re-checks `state = 'queued'` under the row's lock. On PostgreSQL,
+      // `for update skip locked` makes concurrent claimers take different heads instead of
+      // queueing on the same one (and one of them coming back empty).
       const row = await db
         .updateTable('jobs')
         .set((eb) => ({
@@ -116,11 +123,8 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
             .where('state', '=', 'queued')
             .where('run_after', '<=', now)
           if (filter?.apiKeyId !== undefined) head = head.where('api_key_id', '=', filter.apiKeyId)
-          return head
-            .orderBy('priority', 'desc')
-            .orderBy('run_after')
-            .orderBy('id')
-            .limit(1)
+          head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
+          return dialect === 'postgres' ? head.forUpdate().skipLocked() : head
         })
         .where('state', '=', 'queued')
         .returningAll()
@@ -206,7 +210,8 @@ export function createSqliteQueue(options: SqliteQueueOptions): JobQueue {
             })
             .where('id', '=', job.id)
             .where('state', '=', 'running')
-            .where('lease_owner', 'is', job.lease_owner)
+            // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.)
+            .where((eb) => (job.lease_owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', job.lease_owner)))
             .executeTakeFirst()
           if (Number(failed.numUpdatedRows) === 1) report.abandoned.push(job.id)
         } else if (await requeue(job.id, owner, now, 0)) {
