@@ -1,13 +1,15 @@
 import { defineConfig } from 'vitest/config'
 import { probePostgres } from './test/helpers/services.js'
 
-// Two projects: every test on the embedded defaults (SQLite records), and the integration
-// tests again with the records in PostgreSQL (each test server in a schema of its own).
-// Without a PostgreSQL the second is skipped, saying why; with CI=true that is a failure.
+// Two projects: every test on the embedded defaults (SQLite records, files on disk), and the
+// integration tests again distributed: records in PostgreSQL (each test server in a schema of
+// its own) and images in an S3 bucket (s3rver). Without a PostgreSQL the second is skipped,
+// saying why; with CI=true that is a failure.
 export default defineConfig(async () => {
   const postgres = await probePostgres()
   const shared = {
-    testTimeout: 30_000,
+    // Generous: tests that spawn the CLI from source take seconds per child on two busy cores.
+    testTimeout: 60_000,
     hookTimeout: 30_000,
   }
   return {
@@ -22,12 +24,11 @@ export default defineConfig(async () => {
               {
                 test: {
                   ...shared,
-                  name: 'postgres',
+                  name: 'distributed',
                   include: ['test/integration/**/*.test.ts'],
-                  // Crash durability of the embedded mode: SQLite's file and WAL (the
-                  // distributed mode has its own chaos test).
-                  exclude: ['test/integration/durability.test.ts'],
-                  env: { FLUXHOST_TEST_STORE: 'postgres' },
+                  // Crash durability of the embedded mode: SQLite's file and WAL, files on disk.
+                  exclude: ['test/integration/durability.test.ts', 'test/integration/distributed.test.ts'],
+                  env: { FLUXHOST_TEST_MODE: 'distributed' },
                 },
               },
             ]

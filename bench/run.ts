@@ -16,7 +16,7 @@ const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 200)
 const SYNC_REQUESTS = Number(process.env.BENCH_SYNC_REQUESTS ?? 300)
 const WEBHOOK_JOBS = Number(process.env.BENCH_WEBHOOK_JOBS ?? 100)
 const SAFETY_IMAGES = Number(process.env.BENCH_SAFETY_IMAGES ?? 30)
-/** `all` (default), `delivery` (classifier, webhooks) or `engines` (the bfl engine) alone. */
+/** `all` (default), or one part alone: `scale` (SQLite vs PostgreSQL creates), `engines`, `delivery`. */
 const ONLY = process.env.BENCH_ONLY ?? 'all'
 const ENGINE_JOBS = Number(process.env.BENCH_ENGINE_JOBS ?? 100)
 const BFL_TASK_MS = Number(process.env.BENCH_BFL_TASK_MS ?? 2000)
@@ -310,6 +310,32 @@ async function localEngine(kind: 'comfyui' | 'sdcpp', scratch: string, jobs: num
   }
 }
 
+/**
+ * Submit throughput of an API-only process with its records in SQLite and in PostgreSQL
+ * (FLUXHOST_BENCH_DATABASE_URL, default the local test database, a fresh schema), side by side.
+ */
+async function submitThroughput(scratch: string) {
+  const pgUrl = process.env.FLUXHOST_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  const schema = `bench_${process.pid}`
+  const sqlite = await fluxhost(path.join(scratch, 'scale-sqlite'), {}, ['--no-worker'])
+  const postgres = await fluxhost(path.join(scratch, 'scale-pg'), { DATABASE_URL: pgUrl, FLUXHOST_DATABASE_SCHEMA: schema }, ['--no-worker'])
+  const create = (url: string) => load({ url: `${url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', 'x-key': KEY }, body: createBody })
+  try {
+    for (const server of [sqlite, postgres]) await load({ url: `${server.url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', 'x-key': KEY }, body: createBody, duration: 2 })
+    const onSqlite = await create(sqlite.url)
+    const onPostgres = await create(postgres.url)
+    return { sqlite: onSqlite, postgres: onPostgres, ratio: Math.round((onPostgres.rps / onSqlite.rps) * 100) / 100 }
+  } finally {
+    await stop(sqlite.child)
+    await stop(postgres.child)
+    const { default: pg } = await import('pg')
+    const client = new pg.Client({ connectionString: pgUrl })
+    await client.connect()
+    await client.query(`drop schema if exists ${schema} cascade`)
+    await client.end()
+  }
+}
+
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
   return response.json()
@@ -351,6 +377,17 @@ async function main() {
     connections: CONNECTIONS,
   }
   try {
+    if (ONLY === 'scale' || ONLY === 'all') {
+      const scale = await submitThroughput(scratch)
+      results.scale = scale
+      console.log(
+        `\ncreates, --no-worker server, ${CONNECTIONS} connections: SQLite ${scale.sqlite.rps} req/s (p99 ${scale.sqlite.p99} ms), PostgreSQL ${scale.postgres.rps} req/s (p99 ${scale.postgres.p99} ms); PostgreSQL ÷ SQLite ${scale.ratio}`,
+      )
+      if (ONLY === 'scale') {
+        fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
+        return
+      }
+    }
     if (ONLY === 'engines' || ONLY === 'all') {
       const bfl = await bflEngine(scratch, ENGINE_JOBS)
       console.log(

@@ -134,8 +134,15 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     : await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
   const db = store.db
-  const blobs = createFsBlobStore(path.join(config.dataDir, 'blobs'))
-  const signer = createUrlSigner(loadOrCreateSecret(path.join(config.dataDir, 'secret')), clock, config.fileUrlTtlS)
+  // Loaded only when configured: the AWS SDK is a large import for every CLI command otherwise.
+  const s3 = config.s3
+    ? (await import('./blobs/s3/s3-blob-store.js')).createS3BlobStore({ bucket: config.s3.bucket, prefix: config.s3.prefix, region: config.s3.region, ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}), ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}) })
+    : undefined
+  const blobs: BlobStore = s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs'))
+  const secret = config.fileUrlSecret ? Buffer.from(config.fileUrlSecret, 'hex') : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
+  const signer = createUrlSigner(secret, clock, config.fileUrlTtlS)
+  // FLUXHOST_FILE_DELIVERY=redirect: a checked file URL answers 302 to a presigned bucket URL.
+  const presign = s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined
   const events = createLocalJobEvents()
   const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
   const queue = createRecordsQueue({ db, dialect: store.kind, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
@@ -236,6 +243,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
             config,
             signer,
             blobs,
+            ...(presign ? { presign } : {}),
             metrics,
             clock,
             version: readVersion(),
@@ -297,6 +305,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         clearInterval(sweeper)
         await Promise.all([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
         await Promise.all([store.close(), outbound.close(), classifier?.close()])
+        s3?.close()
       })()
       return closing
     },

@@ -17,6 +17,8 @@ export interface ApiDeps {
   config: Config
   signer: UrlSigner
   blobs: BlobStore
+  /** Set when file URLs redirect to presigned bucket URLs (FLUXHOST_FILE_DELIVERY=redirect). */
+  presign?: (key: string, ttlS: number) => Promise<string>
   metrics: Metrics
   worker: WorkerInfo
   clock: Clock

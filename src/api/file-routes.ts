@@ -24,9 +24,14 @@ export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       const verdict = signer.verify(key, request.query.exp, request.query.sig)
       if (verdict === 'invalid') throw new FluxhostError('FILE_SIGNATURE_INVALID')
       if (verdict === 'expired') throw new FluxhostError('FILE_URL_EXPIRED')
+      const maxAge = Math.max(0, Number(request.query.exp) - Math.floor(deps.clock.now() / 1000))
+      if (deps.presign) {
+        // The bytes come from the bucket: a presigned URL as long-lived as ours (a minute at least).
+        if (!(await blobs.stat(key))) throw new FluxhostError('FILE_NOT_FOUND')
+        return reply.header('cache-control', 'private, no-store').redirect(await deps.presign(key, Math.max(60, maxAge)), 302)
+      }
       const file = await blobs.stream(key)
       if (!file) throw new FluxhostError('FILE_NOT_FOUND')
-      const maxAge = Math.max(0, Number(request.query.exp) - Math.floor(deps.clock.now() / 1000))
       return reply
         .header('content-type', file.info.contentType)
         .header('content-length', String(file.info.size))

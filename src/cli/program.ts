@@ -6,7 +6,7 @@ import { generateCommand } from './generate.js'
 import { CliExit, type CliIo } from './io.js'
 import { jobsCommand } from './jobs.js'
 import { keysCommand } from './keys.js'
-import { serveCommand } from './serve.js'
+import { serveCommand, workerCommand } from './serve.js'
 import { usageCommand } from './usage.js'
 import { webhooksCommand } from './webhooks.js'
 import { doctorCommand } from './doctor.js'
@@ -25,6 +25,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError()
     .addHelpText('after', `\n${environmentHelp()}\n`)
   serveCommand(program, io)
+  workerCommand(program, io)
   generateCommand(program, io)
   keysCommand(program, io)
   jobsCommand(program, io)

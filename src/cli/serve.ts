@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { createFluxhost, readVersion } from '../main.js'
 import type { CliIo } from './io.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
@@ -24,6 +24,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} listening on ${url}`)
     out(`  data dir  ${config.dataDir}`)
+    out(`  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`)
     out(`  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}${config.database.schema ? ` (schema ${config.database.schema})` : ''}` : 'SQLite in the data dir'}`)
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
@@ -45,28 +46,58 @@ export function serveCommand(program: Command, io: CliIo): void {
       )
     }
 
-    await new Promise<void>((resolve) => {
-      let stopping = false
-      const remove = io.onSignal((signal) => {
-        if (stopping) {
-          // A second signal means "now": leave the running jobs to lease expiry.
-          logger.warn({ signal }, 'server:forced-exit')
-          process.exit(1)
-        }
-        stopping = true
-        logger.info({ signal, graceMs: config.worker.shutdownGraceMs }, 'server:stopping')
-        fluxhost
-          .close()
-          .then(() => {
-            logger.info('server:stopped')
-            return io.log.flush()
-          })
-          .catch((error: unknown) => logger.error({ err: error }, 'server:stop-failed'))
-          .finally(() => {
-            remove()
-            resolve()
-          })
-      })
+    await untilStopped(fluxhost, config.worker.shutdownGraceMs, logger, io)
+  })
+}
+
+/**
+ * `fluxhost worker`: workers only, no HTTP — for GPU hosts that share the records (and the
+ * bucket) with the API processes. Any number of them may run.
+ */
+export function workerCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('worker')
+    .description('Run workers only (no HTTP API), against the records and images the API processes use.')
+  addSettingOptions(command).action(async (opts: Record<string, unknown>) => {
+    const config = configFrom(io, opts)
+    const logger = pino({ level: config.logLevel }, io.log.stream)
+    const fluxhost = await createFluxhost(config, { logger, http: false, worker: true })
+    await fluxhost.start()
+    const out = (line = '') => io.stdout.write(`${line}\n`)
+    out(`fluxhost ${readVersion()} worker: ${config.worker.concurrency} at a time, pid ${process.pid}`)
+    out(`  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`)
+    out(`  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}` : `SQLite in ${config.dataDir}`}`)
+    out(`  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}` : `${config.dataDir}/blobs`}`)
+    for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
+    out()
+    await fluxhost.warmUp().catch((error: unknown) => logger.error({ err: error }, 'safety:classifier-failed'))
+    await untilStopped(fluxhost, config.worker.shutdownGraceMs, logger, io)
+  })
+}
+
+/** Waits for SIGINT/SIGTERM, then stops gracefully; a second signal exits at once. */
+function untilStopped(fluxhost: Awaited<ReturnType<typeof createFluxhost>>, graceMs: number, logger: Logger, io: CliIo): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false
+    const remove = io.onSignal((signal) => {
+      if (stopping) {
+        // A second signal means "now": leave the running jobs to lease expiry.
+        logger.warn({ signal }, 'server:forced-exit')
+        process.exit(1)
+      }
+      stopping = true
+      logger.info({ signal, graceMs }, 'server:stopping')
+      fluxhost
+        .close()
+        .then(() => {
+          logger.info('server:stopped')
+          return io.log.flush()
+        })
+        .catch((error: unknown) => logger.error({ err: error }, 'server:stop-failed'))
+        .finally(() => {
+          remove()
+          resolve()
+        })
     })
   })
 }

@@ -7,6 +7,12 @@ export interface Config {
   port: number
   /** Absolute. Images (unless in a bucket), the server secret, and the SQLite records when there is no database. */
   dataDir: string
+  /** null: images are files under the data dir. */
+  s3: { bucket: string; prefix: string; endpoint: string | null; region: string; credentials: { accessKeyId: string; secretAccessKey: string } | null } | null
+  /** With a bucket: fluxhost streams files (`proxy`) or redirects to a presigned URL. */
+  fileDelivery: 'proxy' | 'redirect'
+  /** null: the `secret` file in the data dir. */
+  fileUrlSecret: string | null
   /** null: the records are in SQLite in the data dir. */
   database: { url: string; schema: string | null } | null
   apiKeys: readonly string[]
@@ -96,6 +102,12 @@ export function loadConfig(
       throw new ConfigError([`FLUXHOST_ROUTES names ${engine}, but ${variable} is not set`])
     }
   }
+  if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null)) {
+    throw new ConfigError(['FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither'])
+  }
+  if (v.fileDelivery === 'redirect' && v.s3Bucket === null) {
+    throw new ConfigError(['FLUXHOST_FILE_DELIVERY=redirect needs FLUXHOST_S3_BUCKET: files on disk are always served by fluxhost'])
+  }
   const workflowFile = (name: string) => (name === 'schnell' || name === 'dev' ? name : path.resolve(cwd, name))
   const pricesUsd = Object.fromEntries(
     MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd]),
@@ -105,6 +117,18 @@ export function loadConfig(
     host: v.host,
     port: v.port,
     dataDir: path.resolve(cwd, v.dataDir),
+    s3:
+      v.s3Bucket === null
+        ? null
+        : Object.freeze({
+            bucket: v.s3Bucket,
+            prefix: v.s3Prefix,
+            endpoint: v.s3Endpoint,
+            region: v.s3Region,
+            credentials: v.s3AccessKeyId && v.s3SecretAccessKey ? { accessKeyId: v.s3AccessKeyId, secretAccessKey: v.s3SecretAccessKey } : null,
+          }),
+    fileDelivery: v.fileDelivery,
+    fileUrlSecret: v.fileUrlSecret,
     database: v.databaseUrl === null ? null : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema }),
     apiKeys: Object.freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,

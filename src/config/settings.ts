@@ -58,6 +58,25 @@ function publicUrl(raw: string): string | null {
 }
 
 /** BFL's hosts by name: the global one routes anywhere; eu and us stay in their region. */
+function s3Prefix(raw: string): string {
+  const value = raw.trim().replace(/^\/+/, '')
+  if (value !== '' && !/^[A-Za-z0-9_.\-/]+\/$/.test(value)) throw new Error(`must be letters, digits, _ . - and /, ending in /, got '${raw}'`)
+  return value
+}
+
+function fileDelivery(raw: string): 'proxy' | 'redirect' {
+  const value = raw.trim().toLowerCase()
+  if (value !== 'proxy' && value !== 'redirect') throw new Error(`must be proxy or redirect, got '${raw}'`)
+  return value
+}
+
+function hexSecret(raw: string): string | null {
+  const value = raw.trim().toLowerCase()
+  if (value === '') return null
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new Error('must be 64 hex digits (32 random bytes: `openssl rand -hex 32`)')
+  return value
+}
+
 function postgresUrl(raw: string): string | null {
   const value = raw.trim()
   if (value === '') return null
@@ -161,6 +180,14 @@ export const SETTINGS = {
   port: { env: 'FLUXHOST_PORT', flag: 'port', kind: 'integer', default: 8080, describe: 'TCP port the HTTP server listens on (0 picks a free one).', parse: integer(0, 65535) },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', kind: 'string', default: null as string | null, describe: 'postgres://user:pass@host:5432/db: keep the records (jobs, keys, charges, webhooks) in PostgreSQL instead of SQLite in the data dir; many fluxhost processes can share it.', parse: postgresUrl },
   databaseSchema: { env: 'FLUXHOST_DATABASE_SCHEMA', flag: 'database-schema', kind: 'string', default: null as string | null, describe: "PostgreSQL schema for fluxhost's tables (default: the connection's search_path, normally public); created if missing.", parse: schemaName },
+  s3Bucket: { env: 'FLUXHOST_S3_BUCKET', flag: 's3-bucket', kind: 'string', default: null as string | null, describe: 'Keep the images (outputs and image prompts) in this S3-compatible bucket instead of the data dir; every process that serves or makes images must reach it.', parse: optionalText },
+  s3Prefix: { env: 'FLUXHOST_S3_PREFIX', flag: 's3-prefix', kind: 'string', default: '', describe: 'Key prefix inside the bucket (e.g. `fluxhost/`).', parse: s3Prefix },
+  s3Endpoint: { env: 'FLUXHOST_S3_ENDPOINT', flag: 's3-endpoint', kind: 'string', default: null as string | null, describe: 'An S3-compatible endpoint (MinIO, R2, …; path-style URLs); default: AWS S3 in FLUXHOST_S3_REGION.', parse: publicUrl },
+  s3Region: { env: 'FLUXHOST_S3_REGION', flag: 's3-region', kind: 'string', default: 'us-east-1', describe: "The bucket's region.", parse: text },
+  s3AccessKeyId: { env: 'FLUXHOST_S3_ACCESS_KEY_ID', flag: 's3-access-key-id', kind: 'string', default: null as string | null, describe: "Access key for the bucket; default: the AWS SDK's own chain (AWS_ACCESS_KEY_ID, instance roles, …).", parse: optionalText },
+  s3SecretAccessKey: { env: 'FLUXHOST_S3_SECRET_ACCESS_KEY', flag: 's3-secret-access-key', kind: 'string', default: null as string | null, describe: 'Secret for FLUXHOST_S3_ACCESS_KEY_ID.', parse: optionalText },
+  fileDelivery: { env: 'FLUXHOST_FILE_DELIVERY', flag: 'file-delivery', kind: 'string', default: 'proxy' as 'proxy' | 'redirect', describe: "How fluxhost's signed file URLs serve images kept in a bucket: `proxy` (fluxhost streams them) or `redirect` (302 to a presigned bucket URL, so the bytes come from the bucket).", parse: fileDelivery },
+  fileUrlSecret: { env: 'FLUXHOST_FILE_URL_SECRET', flag: 'file-url-secret', kind: 'string', default: null as string | null, describe: 'The secret (64 hex digits) that signs file URLs; give every API process the same one. Default: `secret` in the data dir, made at first start.', parse: hexSecret },
   dataDir: { env: 'FLUXHOST_DATA_DIR', flag: 'data-dir', kind: 'string', default: './.fluxhost', describe: 'Where the SQLite database, the images and the server secret live.', parse: text },
   apiKeys: { env: 'FLUXHOST_API_KEYS', flag: 'api-keys', kind: 'list', default: [] as string[], describe: 'Comma-separated static API keys accepted besides the keys in the database.', parse: list },
   publicUrl: { env: 'FLUXHOST_PUBLIC_URL', flag: 'public-url', kind: 'string', default: null as string | null, describe: 'Base URL clients reach the server at, for polling and file URLs (default: from each request\'s Host).', parse: publicUrl },

@@ -18,18 +18,26 @@ export interface JobEvents {
   subscribe(jobId: string, listener: JobEventListener): () => void
   /** Every job's `state` events (the webhook dispatcher wakes on terminal states). */
   subscribeStates(listener: JobEventListener): () => void
+  /** Every job's `state` and `progress` events. */
+  subscribeAll(listener: JobEventListener): () => void
 }
 
 export function createLocalJobEvents(): JobEvents {
   const byJob = new Map<string, Set<JobEventListener>>()
   const stateListeners = new Set<JobEventListener>()
+  const allListeners = new Set<JobEventListener>()
   return {
     publish(event) {
       if (event.type === 'state') for (const listener of [...stateListeners]) listener(event)
+      for (const listener of [...allListeners]) listener(event)
       const listeners = byJob.get(event.jobId)
       if (!listeners) return
       // Copy: a listener may unsubscribe itself while we iterate.
       for (const listener of [...listeners]) listener(event)
+    },
+    subscribeAll(listener) {
+      allListeners.add(listener)
+      return () => allListeners.delete(listener)
     },
     subscribeStates(listener) {
       stateListeners.add(listener)

@@ -61,7 +61,22 @@ export function createJobService(deps: JobServiceDeps) {
   const finished = new Map<string, Job>()
   let finishedAt = -1
   const MAX_FINISHED = 10_000
+  // Progress of the jobs this process runs, as it happens: the records get it with the lease
+  // heartbeat (at most twice a second, and a database round trip later), so reads here
+  // show whichever is further along.
+  const live = new Map<string, number>()
+  events.subscribeAll((event) => {
+    if (event.type === 'progress') {
+      if (live.size >= 10_000 && !live.has(event.jobId)) live.clear() // entries of jobs aborted elsewhere
+      live.set(event.jobId, event.progress)
+    } else if (event.type === 'cancel' || (event.type === 'state' && event.state !== 'running')) live.delete(event.jobId)
+  })
   const read = async (id: string): Promise<Job | undefined> => {
+    const job = await readRecord(id)
+    const progress = live.get(id)
+    return job && job.state === 'running' && progress !== undefined && progress > job.progress ? { ...job, progress } : job
+  }
+  const readRecord = async (id: string): Promise<Job | undefined> => {
     const version = store.dataVersion()
     if (version !== finishedAt) {
       finished.clear()

@@ -60,9 +60,17 @@ export interface WebhookServiceDeps {
 
 /** Webhook deliveries as clients see them: per job, with their attempts; redelivery. */
 export function createWebhookService({ store, jobs, clock, wake }: WebhookServiceDeps) {
+  // A delivery's new state and its attempt are committed together, but on PostgreSQL each
+  // statement sees the latest commits, not one snapshot: read the attempts, then the rows
+  // again, and read once more if a row counts attempts the first read did not see.
   const withAttempts = async (rows: DeliveryRow[]) => {
-    const attempts = await store.deliveries.attempts(rows.map((r) => r.id))
-    return rows.map((row) => toDelivery(row, attempts.filter((a) => a.delivery_id === row.id)))
+    for (let tries = 1; ; tries++) {
+      const attempts = await store.deliveries.attempts(rows.map((r) => r.id))
+      const fresh = await Promise.all(rows.map(async (row) => (await store.deliveries.get(row.id)) ?? row))
+      const of = (row: DeliveryRow) => attempts.filter((a) => a.delivery_id === row.id)
+      if (tries < 3 && fresh.some((row) => of(row).length !== row.attempts)) continue
+      return fresh.map((row) => toDelivery(row, of(row)))
+    }
   }
   const getOwned = async (id: string, apiKey: ApiKey | undefined) => {
     const row = await store.deliveries.get(id)

@@ -20,6 +20,8 @@ export interface Runner {
    */
   stop(graceMs: number): Promise<void>
   running(): number
+  /** Resolves when the job is no longer running here (at once if it is not). */
+  settled(jobId: string): Promise<void>
 }
 
 export function createRunner(options: RunnerOptions): Runner {
@@ -95,5 +97,7 @@ export function createRunner(options: RunnerOptions): Runner {
     },
 
     running: () => active.size,
+
+    settled: (jobId) => active.get(jobId)?.done ?? Promise.resolve(),
   }
 }

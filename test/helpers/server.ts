@@ -8,6 +8,7 @@ import type { Job } from '../../src/domain/job.js'
 import { createFluxhost, type Fluxhost } from '../../src/main.js'
 import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
+import { startS3 } from './s3.js'
 import { createSchema, POSTGRES_URL } from './services.js'
 
 export const KEY_A = 'test-key-alpha'
@@ -51,13 +52,19 @@ export interface TestServer {
  */
 export async function startTestServer(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir()
-  // FLUXHOST_TEST_STORE=postgres (the `postgres` test project): the same tests with the
-  // records in PostgreSQL, each server in a schema of its own.
-  let dropSchema = async () => {}
-  if (process.env.FLUXHOST_TEST_STORE === 'postgres' && env.DATABASE_URL === undefined) {
+  // FLUXHOST_TEST_MODE=distributed (the `distributed` test project): the same tests with the
+  // records in PostgreSQL (each server in a schema of its own) and the images in an S3
+  // bucket (an s3rver of its own).
+  const cleanups: (() => Promise<void>)[] = []
+  if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.DATABASE_URL === undefined) {
     const { schema, drop } = await createSchema()
-    dropSchema = drop
+    cleanups.push(drop)
     env = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...env }
+  }
+  if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.FLUXHOST_S3_BUCKET === undefined) {
+    const s3 = await startS3()
+    cleanups.push(() => s3.close())
+    env = { ...s3.env, FLUXHOST_S3_PREFIX: 'fluxhost/', ...env }
   }
   const config = loadConfig({
     FLUXHOST_DATA_DIR: dataDir,
@@ -74,6 +81,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const recordsEnv: Record<string, string> = {
     FLUXHOST_DATA_DIR: dataDir,
     ...(config.database ? { DATABASE_URL: config.database.url, ...(config.database.schema ? { FLUXHOST_DATABASE_SCHEMA: config.database.schema } : {}) } : {}),
+    ...Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('FLUXHOST_S3_'))),
   }
   return {
     url,
@@ -100,7 +108,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       }),
     async close() {
       await fluxhost.close(0)
-      await dropSchema()
+      for (const cleanup of cleanups.splice(0)) await cleanup()
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
     },
   }

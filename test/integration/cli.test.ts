@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, startServe } from '../helpers/child.js'
+import { runCli, spawnCli, startServe } from '../helpers/child.js'
 import { api, KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
 
 let server: TestServer
@@ -20,12 +20,14 @@ const local = () => server.recordsEnv
 
 describe('fluxhost CLI', () => {
   it('prints help for every command and exits 0', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['generate', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['jobs', '--help'], ['jobs', 'list', '--help']]) {
-      const { code, stdout } = await runCli(args)
-      expect(code, args.join(' ')).toBe(0)
+    const commands = [['--help'], ['serve', '--help'], ['worker', '--help'], ['generate', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['jobs', '--help'], ['jobs', 'list', '--help']]
+    // Each child takes seconds to start from source: in parallel.
+    const results = await Promise.all(commands.map((args) => runCli(args)))
+    for (const [i, { code, stdout }] of results.entries()) {
+      expect(code, commands[i]!.join(' ')).toBe(0)
       expect(stdout).toMatch(/Usage: fluxhost/)
     }
-    const serveHelp = await runCli(['serve', '--help'])
+    const serveHelp = results[1]!
     expect(serveHelp.stdout).toContain('--worker-concurrency')
     expect(serveHelp.stdout).toContain('FLUXHOST_DATA_DIR')
   })
@@ -90,6 +92,21 @@ describe('fluxhost CLI', () => {
     const wrongKey = await runCli(['generate', 'remote', '--server', server.url, '--key', 'bad', '-o', out])
     expect(wrongKey.code).toBe(1)
     expect(wrongKey.stderr).toContain('UNAUTHORIZED')
+  })
+
+  it('worker runs, with no HTTP, the jobs a --no-worker server takes; SIGTERM stops it with exit 0', async () => {
+    const apiOnly = await startTestServer({}, { worker: false })
+    const worker = spawnCli(['worker', '--worker-concurrency', '1'], { ...apiOnly.recordsEnv, FLUXHOST_LOG_LEVEL: 'warn' })
+    try {
+      await worker.waitFor(/worker: 1 at a time/)
+      const created = await api(`${apiOnly.url}/v1/flux-pro-1.1`, { body: { prompt: 'made elsewhere', width: 256, height: 256 } })
+      expect(await apiOnly.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', engine: 'preview' })
+      worker.process.kill('SIGTERM')
+      expect((await worker.exited).code).toBe(0)
+    } finally {
+      worker.process.kill('SIGKILL')
+      await apiOnly.close()
+    }
   })
 
   it('jobs list, show and cancel work on the local data dir', async () => {
