@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely'
 import type { Job } from '../domain/job.js'
 import { insertParameters, type JobQueries } from './job-repository.js'
+import { jobToRow } from './job-row.js'
 import type { Database } from './schema.js'
 
 const MAX_BATCH = 500
 
 /**
  * Group commit for job inserts: every insert requested during one turn of the event loop
- * is written in one transaction. Each caller still resolves only after its row is
+ * is written in one statement (so one transaction). Each caller still resolves only after its row is
  * committed, so durability is unchanged; what is shared is the commit (SQLite appends the
  * touched B-tree pages to the WAL once per transaction, not once per row).
  */
@@ -25,9 +26,8 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
       return
     }
     try {
-      await db.transaction().execute(async (trx) => {
-        for (const item of batch) await insertOne(item.job, trx)
-      })
+      // One multi-row statement: one round trip to PostgreSQL, one commit on either.
+      await db.insertInto('jobs').values(batch.map((item) => jobToRow(item.job))).execute()
       for (const item of batch) item.resolve()
     } catch {
       // One bad row must not fail its neighbours: redo them one by one.
