@@ -1,12 +1,13 @@
 import { defineConfig } from 'vitest/config'
-import { probePostgres } from './test/helpers/services.js'
+import { probePostgres, probeRedis } from './test/helpers/services.js'
 
 // Two projects: every test on the embedded defaults (SQLite records, files on disk), and the
 // integration tests again distributed: records in PostgreSQL (each test server in a schema of
-// its own) and images in an S3 bucket (s3rver). Without a PostgreSQL the second is skipped,
-// saying why; with CI=true that is a failure.
+// its own), events over Redis and images in an S3 bucket (s3rver). Without PostgreSQL or
+// Redis the second is skipped, saying why; with CI=true that is a failure.
 export default defineConfig(async () => {
   const postgres = await probePostgres()
+  const redis = await probeRedis()
   const shared = {
     // Generous: tests that spawn the CLI from source take seconds per child on two busy cores.
     testTimeout: 60_000,
@@ -19,7 +20,7 @@ export default defineConfig(async () => {
       minWorkers: 1,
       projects: [
         { test: { ...shared, name: 'sqlite', include: ['test/**/*.test.ts'] } },
-        ...(postgres.ok
+        ...(postgres.ok && redis.ok
           ? [
               {
                 test: {

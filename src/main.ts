@@ -143,9 +143,23 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const signer = createUrlSigner(secret, clock, config.fileUrlTtlS)
   // FLUXHOST_FILE_DELIVERY=redirect: a checked file URL answers 302 to a presigned bucket URL.
   const presign = s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined
-  const events = createLocalJobEvents()
+  // REDIS_URL: events reach every process at once; else each process has its own.
+  const redisEvents = config.redis ? (await import('./queue/redis/redis-events.js')).createRedisJobEvents({ url: config.redis.url, prefix: config.redis.prefix, logger }) : undefined
+  await redisEvents?.ready()
+  const events = redisEvents ?? createLocalJobEvents()
   const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
-  const queue = createRecordsQueue({ db, dialect: store.kind, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
+  const recordsQueue = createRecordsQueue({ db, dialect: store.kind, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
+  // With Redis, an enqueue wakes idle workers in every process, not only this one's.
+  const queue = redisEvents
+    ? {
+        ...recordsQueue,
+        async enqueued(jobId: string) {
+          await recordsQueue.enqueued(jobId)
+          redisEvents.announceEnqueued()
+        },
+      }
+    : recordsQueue
+  redisEvents?.onEnqueued(() => void recordsQueue.enqueued(''))
 
   const router = createEngineRouter(routeTable)
 
@@ -304,7 +318,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       closing ??= (async () => {
         clearInterval(sweeper)
         await Promise.all([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
-        await Promise.all([store.close(), outbound.close(), classifier?.close()])
+        await Promise.all([store.close(), outbound.close(), classifier?.close(), redisEvents?.close()])
         s3?.close()
       })()
       return closing

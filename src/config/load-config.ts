@@ -13,6 +13,8 @@ export interface Config {
   fileDelivery: 'proxy' | 'redirect'
   /** null: the `secret` file in the data dir. */
   fileUrlSecret: string | null
+  /** null: job events stay in each process. */
+  redis: { url: string; prefix: string } | null
   /** null: the records are in SQLite in the data dir. */
   database: { url: string; schema: string | null } | null
   apiKeys: readonly string[]
@@ -129,6 +131,7 @@ export function loadConfig(
           }),
     fileDelivery: v.fileDelivery,
     fileUrlSecret: v.fileUrlSecret,
+    redis: v.redisUrl === null ? null : Object.freeze({ url: v.redisUrl, prefix: v.redisPrefix }),
     database: v.databaseUrl === null ? null : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema }),
     apiKeys: Object.freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,

@@ -3,7 +3,7 @@ import { MODEL_IDS, MODELS, isModelId, type ModelId } from '../domain/models.js'
 /** One configuration key: its env name, flag, default, help line and parser. */
 export interface Setting<T> {
   /** FLUXHOST_*, or the names every deployment tool already uses (DATABASE_URL). */
-  env: `FLUXHOST_${string}` | 'DATABASE_URL'
+  env: `FLUXHOST_${string}` | 'DATABASE_URL' | 'REDIS_URL'
   /** Long flag name without dashes; booleans also get `--no-<flag>`. */
   flag: string
   kind: 'string' | 'integer' | 'boolean' | 'list' | 'map'
@@ -74,6 +74,19 @@ function hexSecret(raw: string): string | null {
   const value = raw.trim().toLowerCase()
   if (value === '') return null
   if (!/^[0-9a-f]{64}$/.test(value)) throw new Error('must be 64 hex digits (32 random bytes: `openssl rand -hex 32`)')
+  return value
+}
+
+function redisUrl(raw: string): string | null {
+  const value = raw.trim()
+  if (value === '') return null
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error('must be a URL like redis://host:6379')
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`must be a redis:// or rediss:// URL, got '${url.protocol}//…'`)
   return value
 }
 
@@ -180,6 +193,8 @@ export const SETTINGS = {
   port: { env: 'FLUXHOST_PORT', flag: 'port', kind: 'integer', default: 8080, describe: 'TCP port the HTTP server listens on (0 picks a free one).', parse: integer(0, 65535) },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', kind: 'string', default: null as string | null, describe: 'postgres://user:pass@host:5432/db: keep the records (jobs, keys, charges, webhooks) in PostgreSQL instead of SQLite in the data dir; many fluxhost processes can share it.', parse: postgresUrl },
   databaseSchema: { env: 'FLUXHOST_DATABASE_SCHEMA', flag: 'database-schema', kind: 'string', default: null as string | null, describe: "PostgreSQL schema for fluxhost's tables (default: the connection's search_path, normally public); created if missing.", parse: schemaName },
+  redisUrl: { env: 'REDIS_URL', flag: 'redis-url', kind: 'string', default: null as string | null, describe: "redis://host:6379: job events (progress, cancels, new jobs, finished jobs for webhooks) reach every process at once over Redis pub/sub, instead of through each process's next look at the records.", parse: redisUrl },
+  redisPrefix: { env: 'FLUXHOST_REDIS_PREFIX', flag: 'redis-prefix', kind: 'string', default: 'fluxhost:', describe: 'Prefix of every Redis channel and key fluxhost uses, so deployments can share a Redis.', parse: text },
   s3Bucket: { env: 'FLUXHOST_S3_BUCKET', flag: 's3-bucket', kind: 'string', default: null as string | null, describe: 'Keep the images (outputs and image prompts) in this S3-compatible bucket instead of the data dir; every process that serves or makes images must reach it.', parse: optionalText },
   s3Prefix: { env: 'FLUXHOST_S3_PREFIX', flag: 's3-prefix', kind: 'string', default: '', describe: 'Key prefix inside the bucket (e.g. `fluxhost/`).', parse: s3Prefix },
   s3Endpoint: { env: 'FLUXHOST_S3_ENDPOINT', flag: 's3-endpoint', kind: 'string', default: null as string | null, describe: 'An S3-compatible endpoint (MinIO, R2, …; path-style URLs); default: AWS S3 in FLUXHOST_S3_REGION.', parse: publicUrl },

@@ -9,7 +9,7 @@ import { createFluxhost, type Fluxhost } from '../../src/main.js'
 import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
 import { startS3 } from './s3.js'
-import { createSchema, POSTGRES_URL } from './services.js'
+import { createSchema, POSTGRES_URL, REDIS_URL, redisPrefix } from './services.js'
 
 export const KEY_A = 'test-key-alpha'
 export const KEY_B = 'test-key-bravo'
@@ -53,13 +53,16 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir()
   // FLUXHOST_TEST_MODE=distributed (the `distributed` test project): the same tests with the
-  // records in PostgreSQL (each server in a schema of its own) and the images in an S3
-  // bucket (an s3rver of its own).
+  // records in PostgreSQL (each server in a schema of its own), events over Redis (a key
+  // prefix of its own) and the images in an S3 bucket (an s3rver of its own).
   const cleanups: (() => Promise<void>)[] = []
   if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.DATABASE_URL === undefined) {
     const { schema, drop } = await createSchema()
     cleanups.push(drop)
     env = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...env }
+  }
+  if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.REDIS_URL === undefined) {
+    env = { REDIS_URL, FLUXHOST_REDIS_PREFIX: redisPrefix(), ...env }
   }
   if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.FLUXHOST_S3_BUCKET === undefined) {
     const s3 = await startS3()
@@ -81,7 +84,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const recordsEnv: Record<string, string> = {
     FLUXHOST_DATA_DIR: dataDir,
     ...(config.database ? { DATABASE_URL: config.database.url, ...(config.database.schema ? { FLUXHOST_DATABASE_SCHEMA: config.database.schema } : {}) } : {}),
-    ...Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('FLUXHOST_S3_'))),
+    ...Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('FLUXHOST_S3_') || name === 'REDIS_URL' || name === 'FLUXHOST_REDIS_PREFIX')),
   }
   return {
     url,

@@ -4,16 +4,17 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startS3 } from '../helpers/s3.js'
 import { api, startTestServer, type TestServer } from '../helpers/server.js'
-import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
+import { createSchema, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, redisPrefix } from '../helpers/services.js'
 
 const postgres = await probePostgres()
+const redis = await probeRedis()
 
 /**
  * An API-only process and a worker-only process, each with a data dir of its own, sharing
  * the records (PostgreSQL), the images (an S3 bucket) and the file-URL secret: what runs on
  * many machines, in one test process.
  */
-describe.runIf(postgres.ok)('an API process and a worker process sharing PostgreSQL and a bucket', () => {
+describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sharing PostgreSQL, Redis and a bucket', () => {
   let s3: Awaited<ReturnType<typeof startS3>>
   let dropSchema: () => Promise<void>
   let apiServer: TestServer
@@ -24,7 +25,8 @@ describe.runIf(postgres.ok)('an API process and a worker process sharing Postgre
     s3 = await startS3()
     const { schema, drop } = await createSchema()
     dropSchema = drop
-    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...s3.env, FLUXHOST_S3_PREFIX: 'fh/', FLUXHOST_FILE_URL_SECRET: randomBytes(32).toString('hex'), FLUXHOST_LEASE_MS: '1500' }
+    // A long lease: a cancel that reaches the worker quickly came over Redis, not with a heartbeat.
+    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL, FLUXHOST_REDIS_PREFIX: redisPrefix(), ...s3.env, FLUXHOST_S3_PREFIX: 'fh/', FLUXHOST_FILE_URL_SECRET: randomBytes(32).toString('hex'), FLUXHOST_LEASE_MS: '60000' }
     apiServer = await startTestServer(shared, { worker: false })
     worker = await startTestServer(shared, { worker: true })
     redirecting = await startTestServer({ ...shared, FLUXHOST_FILE_DELIVERY: 'redirect' }, { worker: false })
@@ -80,16 +82,26 @@ describe.runIf(postgres.ok)('an API process and a worker process sharing Postgre
     expect((await fetch(missing, { redirect: 'manual' })).status).toBeGreaterThanOrEqual(400)
   })
 
-  it('a cancel sent to the API process stops the engine in the worker process', async () => {
+  it('a cancel sent to the API process stops the engine in the worker process at once; progress reaches the API process', async () => {
     const created = await api(`${apiServer.url}/api/jobs`, { body: { prompt: 'long', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=60000' } })
-    // The worker process runs it (its own events say so; the API process has none yet).
+    // Progress made in the worker process, heard in the API process (Redis pub/sub).
+    const heard = new Promise<number>((resolve) => {
+      const unsubscribe = apiServer.fluxhost.services.jobs.subscribe(created.body.id, (event) => {
+        if (event.type !== 'progress') return
+        unsubscribe()
+        resolve(event.progress)
+      })
+    })
     await worker.waitUntilRunning(created.body.id)
+    expect(await heard).toBeGreaterThan(0)
     const running = worker.fluxhost.runner!.settled(created.body.id)
     expect(worker.fluxhost.runner!.running()).toBe(1)
+    const started = performance.now()
     const canceled = await api(`${apiServer.url}/api/jobs/${created.body.id}/cancel`, { method: 'POST' })
     expect(canceled.body.state).toBe('canceled')
-    // The worker learns it from its lease heartbeat (a third of FLUXHOST_LEASE_MS) and aborts.
     await running
+    // The lease heartbeat comes every 20 s here: the cancel came over Redis.
+    expect(performance.now() - started).toBeLessThan(10_000)
     expect(worker.fluxhost.runner!.running()).toBe(0)
     expect((await apiServer.waitForJob(created.body.id)).state).toBe('canceled')
   })

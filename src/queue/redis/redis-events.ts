@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { createLocalJobEvents, type JobEvent, type JobEvents } from '../job-events.js'
+
+export interface RedisJobEvents extends JobEvents {
+  /** Tells every process that a job was enqueued (their idle workers look at once). */
+  announceEnqueued(): void
+  /** Called when another process announced an enqueue. */
+  onEnqueued(listener: () => void): () => void
+  /** Resolves once the subscription is live (events published after it are seen). */
+  ready(): Promise<void>
+  close(): Promise<void>
+}
+
+type Wire = { from: string; event: JobEvent } | { from: string; enqueued: true }
+
+/**
+ * Job events across processes over Redis pub/sub, on one channel (`<prefix>events`): every
+ * event is delivered to this process's listeners at once and published for the others,
+ * which deliver it to theirs. A cancel sent to any API process reaches the worker running
+ * the job; progress reaches server-sent event streams anywhere. Pub/sub is at-most-once:
+ * a process that is disconnected misses events, which is why nothing depends on them alone
+ * (the records stay the truth: leases, polls of the job).
+ */
+export function createRedisJobEvents(options: { url: string; prefix: string; logger: Logger }): RedisJobEvents {
+  const local = createLocalJobEvents()
+  const self = randomUUID()
+  const channel = `${options.prefix}events`
+  const redisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: true, lazyConnect: false } as const
+  const pub = new Redis(options.url, redisOptions)
+  const sub = new Redis(options.url, redisOptions)
+  const enqueuedListeners = new Set<() => void>()
+  for (const client of [pub, sub]) client.on('error', (error: Error) => options.logger.warn({ err: error }, 'redis:error'))
+
+  const subscribed = sub.subscribe(channel)
+  sub.on('message', (from: string, text: string) => {
+    if (from !== channel) return
+    let wire: Wire
+    try {
+      wire = JSON.parse(text) as Wire
+    } catch {
+      return
+    }
+    if (wire.from === self) return
+    if ('enqueued' in wire) for (const listener of [...enqueuedListeners]) listener()
+    else local.publish(wire.event)
+  })
+
+  const send = (wire: Wire) => {
+    pub.publish(channel, JSON.stringify(wire)).catch((error: unknown) => options.logger.warn({ err: error }, 'redis:publish-failed'))
+  }
+
+  return {
+    publish(event) {
+      local.publish(event)
+      send({ from: self, event })
+    },
+    subscribe: local.subscribe,
+    subscribeStates: local.subscribeStates,
+    subscribeAll: local.subscribeAll,
+    announceEnqueued() {
+      send({ from: self, enqueued: true })
+    },
+    onEnqueued(listener) {
+      enqueuedListeners.add(listener)
+      return () => enqueuedListeners.delete(listener)
+    },
+    async ready() {
+      await subscribed
+    },
+    async close() {
+      await Promise.allSettled([sub.quit(), pub.quit()])
+    },
+  }
+}
