@@ -77,31 +77,24 @@ function hexSecret(raw: string): string | null {
   return value
 }
 
-function redisUrl(raw: string): string | null {
-  const value = raw.trim()
-  if (value === '') return null
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new Error('must be a URL like redis://host:6379')
+/** A service's URL (postgres://…, redis://…): one of `protocols`, or null when empty. */
+function serviceUrl(protocols: readonly string[], example: string) {
+  return (raw: string): string | null => {
+    const value = raw.trim()
+    if (value === '') return null
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      throw new Error(`must be a URL like ${example}`)
+    }
+    if (!protocols.includes(url.protocol)) throw new Error(`must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL, got '${url.protocol}//…'`)
+    return value
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`must be a redis:// or rediss:// URL, got '${url.protocol}//…'`)
-  return value
 }
 
-function postgresUrl(raw: string): string | null {
-  const value = raw.trim()
-  if (value === '') return null
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new Error('must be a URL like postgres://user:password@host:5432/database')
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error(`must be a postgres:// URL, got '${url.protocol}//…'`)
-  return value
-}
+const postgresUrl = serviceUrl(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/database')
+const redisUrl = serviceUrl(['redis:', 'rediss:'], 'redis://host:6379')
 
 function schemaName(raw: string): string | null {
   const value = raw.trim()

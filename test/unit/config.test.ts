@@ -43,6 +43,28 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, { port: '-1' })).toThrow(/--port/)
   })
 
+  it('checks the scale-out settings: service URLs, schema, bucket keys, file delivery, secret', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env)
+        return ''
+      } catch (error) {
+        return (error as ConfigError).problems.join('\n')
+      }
+    }
+    const all = problems({ DATABASE_URL: 'mysql://db/x', REDIS_URL: 'http://r' })
+    expect(all).toContain("DATABASE_URL must be a postgres:// or postgresql:// URL, got 'mysql://…'")
+    expect(all).toContain("REDIS_URL must be a redis:// or rediss:// URL, got 'http://…'")
+    expect(problems({ FLUXHOST_DATABASE_SCHEMA: 'Bad-Name' })).toMatch(/FLUXHOST_DATABASE_SCHEMA must be a lower-case SQL identifier/)
+    expect(problems({ FLUXHOST_FILE_URL_SECRET: 'short' })).toMatch(/FLUXHOST_FILE_URL_SECRET must be 64 hex digits/)
+    expect(problems({ FLUXHOST_S3_BUCKET: 'b', FLUXHOST_S3_ACCESS_KEY_ID: 'k' })).toMatch(/set both or neither/)
+    expect(problems({ FLUXHOST_FILE_DELIVERY: 'redirect' })).toMatch(/needs FLUXHOST_S3_BUCKET/)
+    const ok = loadConfig({ DATABASE_URL: 'postgres://u@db/x', FLUXHOST_DATABASE_SCHEMA: 'fh', REDIS_URL: 'redis://r:6379', FLUXHOST_S3_BUCKET: 'b', FLUXHOST_S3_PREFIX: 'p/', FLUXHOST_FILE_DELIVERY: 'redirect' })
+    expect(ok.database).toEqual({ url: 'postgres://u@db/x', schema: 'fh' })
+    expect(ok.redis).toEqual({ url: 'redis://r:6379', prefix: 'fluxhost:' })
+    expect(ok.s3).toMatchObject({ bucket: 'b', prefix: 'p/', region: 'us-east-1', credentials: null })
+  })
+
   it('documents every key in docs/configuration.md and in --help', () => {
     const doc = fs.readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
     const help = environmentHelp()
