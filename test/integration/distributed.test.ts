@@ -3,7 +3,7 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startS3 } from '../helpers/s3.js'
-import { api, startTestServer, type TestServer } from '../helpers/server.js'
+import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 import { createSchema, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, redisPrefix } from '../helpers/services.js'
 
 const postgres = await probePostgres()
@@ -63,6 +63,17 @@ describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sha
     // The same signed URL works on any API process with the same FLUXHOST_FILE_URL_SECRET.
     const path = new URL(result.body.result.sample).pathname + new URL(result.body.result.sample).search
     expect((await fetch(`${worker.url}${path}`)).status).toBe(200)
+  })
+
+  it('the synchronous route on the API process answers with the image the worker process made', async () => {
+    const response = await api(`${apiServer.url}/v1/images/generations`, {
+      key: null,
+      headers: { authorization: `Bearer ${KEY_A}` },
+      body: { model: 'flux-pro/v1.1', prompt: 'made on another process', image_size: { width: 256, height: 256 } },
+    })
+    expect(response.status).toBe(201)
+    expect(response.body.images).toHaveLength(1)
+    expect((await fetch(response.body.images[0].url)).status).toBe(200)
   })
 
   it('FLUXHOST_FILE_DELIVERY=redirect: a signed file URL answers 302 to a presigned bucket URL', async () => {
