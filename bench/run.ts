@@ -398,17 +398,27 @@ async function workerScaling(scratch: string) {
   for (const row of rows) row.efficiency = Math.round((row.jobsPerS / (row.workers * rows[0]!.jobsPerS)) * 100) / 100
 
   // Bare BullMQ: the same jobs, the same sleeps, as many slots as fluxhost's largest run.
-  const { Queue, Worker } = await import('bullmq')
+  // bullmq is not a dependency (its optional native parts do not all resolve from this
+  // registry, which breaks `npm ci`): `npm i --no-save bullmq@6.7.0` before the bench to get it.
+  const largest = rows.at(-1)!
+  const bullmqModule = 'bullmq'
+  let bullmq: { Queue: any; Worker: any }
+  try {
+    bullmq = await import(bullmqModule)
+  } catch {
+    console.log('  (bare BullMQ comparison skipped: run `npm i --no-save bullmq@6.7.0` first)')
+    return { jobs, jobMs, concurrency, fluxhost: rows, bullmq: null, ratioToBullmq: null }
+  }
   const { Redis } = await import('ioredis')
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   const name = `bench-bare-${process.pid}`
-  const queue = new Queue(name, { connection, prefix: 'bench' })
+  const queue = new bullmq.Queue(name, { connection, prefix: 'bench' })
   const consumers = 4
   let done = 0
   let finish!: () => void
   const finished = new Promise<void>((resolve) => (finish = resolve))
   const bareWorkers = Array.from({ length: consumers }, () =>
-    new Worker(name, async () => new Promise((resolve) => setTimeout(resolve, jobMs)), { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: 'bench', concurrency }).on('completed', () => {
+    new bullmq.Worker(name, async () => new Promise((resolve) => setTimeout(resolve, jobMs)), { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: 'bench', concurrency }).on('completed', () => {
       if (++done === jobs) finish()
     }),
   )
@@ -416,11 +426,10 @@ async function workerScaling(scratch: string) {
   await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: 'job', data: { i } })))
   await finished
   const bareJobsPerS = Math.round((jobs / ((performance.now() - started) / 1000)) * 10) / 10
-  await Promise.all(bareWorkers.map((w) => w.close()))
+  await Promise.all(bareWorkers.map((w: { close(): Promise<void> }) => w.close()))
   await queue.obliterate({ force: true })
   await queue.close()
   connection.disconnect()
-  const largest = rows.at(-1)!
   return { jobs, jobMs, concurrency, fluxhost: rows, bullmq: { workers: consumers, jobsPerS: bareJobsPerS }, ratioToBullmq: Math.round((largest.jobsPerS / bareJobsPerS) * 100) / 100 }
 }
 
@@ -482,7 +491,7 @@ async function main() {
       results.workers = workers
       console.log(`\nworker processes on PostgreSQL + Redis, ${workers.jobs} jobs of ${workers.jobMs} ms each, ${workers.concurrency} per worker:`)
       for (const row of workers.fluxhost) console.log(`  ${row.workers} worker(s): ${row.jobsPerS} jobs/s, scaling efficiency ${row.efficiency} (bound ${row.bound} jobs/s)`)
-      console.log(`  bare BullMQ, ${workers.bullmq.workers} consumer(s) × ${workers.concurrency}: ${workers.bullmq.jobsPerS} jobs/s; fluxhost ÷ BullMQ at the same slots ${workers.ratioToBullmq}`)
+      if (workers.bullmq) console.log(`  bare BullMQ, ${workers.bullmq.workers} consumer(s) × ${workers.concurrency}: ${workers.bullmq.jobsPerS} jobs/s; fluxhost ÷ BullMQ at the same slots ${workers.ratioToBullmq}`)
       if (ONLY === 'workers') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
         return
