@@ -317,9 +317,11 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     close(graceMs = config.worker.shutdownGraceMs) {
       closing ??= (async () => {
         clearInterval(sweeper)
-        await Promise.all([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
-        await Promise.all([store.close(), outbound.close(), classifier?.close(), redisEvents?.close()])
+        // Every stage runs even if one part fails to stop, so no socket keeps the process alive.
+        const first = await Promise.allSettled([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
+        const second = await Promise.allSettled([store.close(), outbound.close(), classifier?.close(), redisEvents?.close()])
         s3?.close()
+        for (const outcome of [...first, ...second]) if (outcome.status === 'rejected') logger.error({ err: outcome.reason }, 'shutdown:part-failed')
       })()
       return closing
     },

@@ -26,9 +26,10 @@ export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       if (verdict === 'expired') throw new FluxhostError('FILE_URL_EXPIRED')
       const maxAge = Math.max(0, Number(request.query.exp) - Math.floor(deps.clock.now() / 1000))
       if (deps.presign) {
-        // The bytes come from the bucket: a presigned URL as long-lived as ours (a minute at least).
+        // The bytes come from the bucket: the client follows at once, so the presigned URL
+        // lives five minutes at most (never longer than ours), not as long as ours.
         if (!(await blobs.stat(key))) throw new FluxhostError('FILE_NOT_FOUND')
-        return reply.header('cache-control', 'private, no-store').redirect(await deps.presign(key, Math.max(60, maxAge)), 302)
+        return reply.header('cache-control', 'private, no-store').redirect(await deps.presign(key, Math.max(1, Math.min(300, maxAge))), 302)
       }
       const file = await blobs.stream(key)
       if (!file) throw new FluxhostError('FILE_NOT_FOUND')

@@ -24,6 +24,8 @@ export function openPostgres(url: string, options: { schema?: string; max?: numb
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
+    // An unreachable database fails a request (or the start) instead of hanging it.
+    connectionTimeoutMillis: 10_000,
     types,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   })

@@ -86,7 +86,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
 
     async delete(key) {
       if (!isValidKey(key)) return
-      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: objectKey(key) }], Quiet: true } }))
+      checkDeleted(await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: objectKey(key) }], Quiet: true } })))
     },
 
     async deletePrefix(keyPrefix) {
@@ -96,7 +96,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
       do {
         const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ContinuationToken: token }))
         const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []))
-        if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }))
+        if (keys.length > 0) checkDeleted(await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })))
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)
     },
@@ -109,4 +109,10 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
       client.destroy()
     },
   }
+}
+
+/** DeleteObjects answers 200 even when keys failed (AccessDenied, …): those are in `Errors`. */
+function checkDeleted(out: { Errors?: { Key?: string; Code?: string; Message?: string }[] }): void {
+  const failed = out.Errors ?? []
+  if (failed.length > 0) throw new Error(`the bucket refused to delete ${failed.length} object(s): ${failed[0]!.Code ?? 'error'} ${failed[0]!.Message ?? ''}`.trim())
 }

@@ -27,9 +27,10 @@ export function createRedisJobEvents(options: { url: string; prefix: string; log
   const local = createLocalJobEvents()
   const self = randomUUID()
   const channel = `${options.prefix}events`
-  const redisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: true, lazyConnect: false } as const
-  const pub = new Redis(options.url, redisOptions)
-  const sub = new Redis(options.url, redisOptions)
+  // Events are at most once: while Redis is away, publishing fails fast (nothing piles up in
+  // memory) and the records carry the news; both clients keep reconnecting.
+  const pub = new Redis(options.url, { enableOfflineQueue: false, connectTimeout: 10_000 })
+  const sub = new Redis(options.url, { maxRetriesPerRequest: null, connectTimeout: 10_000 })
   const enqueuedListeners = new Set<() => void>()
   for (const client of [pub, sub]) client.on('error', (error: Error) => options.logger.warn({ err: error }, 'redis:error'))
 
@@ -66,11 +67,38 @@ export function createRedisJobEvents(options: { url: string; prefix: string; log
       enqueuedListeners.add(listener)
       return () => enqueuedListeners.delete(listener)
     },
+    /** Rejects after 15 s without Redis: a process should not start half-connected. */
     async ready() {
-      await subscribed
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis at ${redactedUrl(options.url)} did not answer within 15 s`)), 15_000)
+      })
+      const connected = new Promise<void>((resolve) => (pub.status === 'ready' ? resolve() : pub.once('ready', () => resolve())))
+      try {
+        await Promise.race([Promise.all([subscribed, connected]), timeout])
+      } catch (error) {
+        sub.disconnect()
+        pub.disconnect()
+        throw error
+      } finally {
+        clearTimeout(timer)
+      }
     },
     async close() {
-      await Promise.allSettled([sub.quit(), pub.quit()])
+      const quit = Promise.allSettled([sub.quit(), pub.quit()])
+      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
+      sub.disconnect()
+      pub.disconnect()
     },
+  }
+}
+
+function redactedUrl(raw: string): string {
+  try {
+    const url = new URL(raw)
+    if (url.password) url.password = '***'
+    return url.toString()
+  } catch {
+    return 'REDIS_URL'
   }
 }

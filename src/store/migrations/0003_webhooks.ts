@@ -48,7 +48,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // PostgreSQL (added with the PostgreSQL store; SQLite databases are unaffected): one
   // trigger function for both cases, the same row as SQLite's triggers make.
   if (isPostgres(db)) {
-    await sql`create function fluxhost_webhook_on_finish() returns trigger language plpgsql as $$
+    await sql`create function fluxhost_webhook_on_finish() returns trigger language plpgsql set search_path from current as $$
       declare
         now_ms bigint := coalesce(new.finished_at, (extract(epoch from clock_timestamp()) * 1000)::bigint);
       begin
