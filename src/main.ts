@@ -148,7 +148,9 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   await redisEvents?.ready()
   const events = redisEvents ?? createLocalJobEvents()
   const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
-  const recordsQueue = createRecordsQueue({ db, dialect: store.kind, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts })
+  // Shared records (PostgreSQL): a lease ends only by expiring, never by a host:pid guess.
+  const trustOwnerIds = store.kind === 'sqlite'
+  const recordsQueue = createRecordsQueue({ db, dialect: store.kind, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts, trustOwnerIds })
   // With Redis, an enqueue wakes idle workers in every process, not only this one's.
   const queue = redisEvents
     ? {
@@ -235,6 +237,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       clock,
       logger,
       owner,
+      trustOwnerIds,
       scheduleMs: config.webhooks.scheduleMs,
       timeoutMs: config.webhooks.timeoutMs,
       concurrency: config.webhooks.concurrency,

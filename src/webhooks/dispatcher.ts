@@ -18,6 +18,12 @@ export interface DispatcherDeps {
   logger: Logger
   /** Lease owner id (`host:pid:token`), as the job runner's. */
   owner: string
+  /**
+   * Whether a lease whose owner id names a dead process on this host is recovered at once
+   * (default true). Off for shared records: containers can share a hostname, and then only
+   * lease expiry is proof.
+   */
+  trustOwnerIds?: boolean
   /** Delay before each attempt of a round, in ms (`FLUXHOST_WEBHOOK_RETRY_SCHEDULE`). */
   scheduleMs: readonly number[]
   timeoutMs: number
@@ -162,7 +168,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
   }
 
   const recover = async () => {
-    const recovered = await store.deliveries.recover(clock.now(), (other) => isOwnerDead(other, owner))
+    const recovered = await store.deliveries.recover(clock.now(), (other) => deps.trustOwnerIds !== false && isOwnerDead(other, owner))
     if (recovered.length > 0) logger.warn({ deliveries: recovered }, 'webhook:recovered')
   }
 

@@ -87,6 +87,16 @@ describe.each(KINDS)('the records queue on %s', (kind) => {
     expect(await q.recover(self)).toEqual({ requeued: [id], abandoned: [] })
   })
 
+  it('with trustOwnerIds off (shared records), waits for the lease to expire even for a dead-looking owner', async () => {
+    const id = await addJob()
+    const q = createRecordsQueue({ db: store.db, dialect: store.kind, clock, leaseMs: LEASE, maxAttempts: 3, trustOwnerIds: false })
+    const dead = `${os.hostname()}:4194305:dead`
+    await q.claim(dead)
+    expect(await q.recover(newOwnerId())).toEqual({ requeued: [], abandoned: [] })
+    clock.advance(LEASE + 1)
+    expect(await q.recover(newOwnerId())).toEqual({ requeued: [id], abandoned: [] })
+  })
+
   it('treats an earlier incarnation with our pid as dead, and ourselves and live pids as alive', () => {
     const self = newOwnerId()
     const [host, pid] = self.split(':')

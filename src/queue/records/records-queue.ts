@@ -16,6 +16,12 @@ export interface RecordsQueueOptions {
   maxAttempts: number
   /** How often an idle worker looks for jobs that another process enqueued. */
   pollMs?: number
+  /**
+   * Whether a job whose lease owner id names a dead process on this host is re-queued at
+   * once (default true: one SQLite file is one host's). Off on shared records, where
+   * containers can share a hostname: then only lease expiry is proof.
+   */
+  trustOwnerIds?: boolean
 }
 
 /** Past this many jobs behind a job, its position is counted from the front instead. */
@@ -196,7 +202,7 @@ export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
       for (const job of running) {
         const owner = job.lease_owner ?? ''
         const expired = job.lease_expires_at === null || Number(job.lease_expires_at) < now
-        if (!expired && !isOwnerDead(owner, self)) continue
+        if (!expired && !(options.trustOwnerIds !== false && isOwnerDead(owner, self))) continue
         if (job.attempts >= maxAttempts) {
           const failed = await db
             .updateTable('jobs')
