@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino'
 import { buildApp } from './api/app.js'
 import type { BlobStore } from './blobs/blob-store.js'
 import { createFsBlobStore } from './blobs/fs/fs-blob-store.js'
-import { loadOrCreateSecret } from './blobs/server-secret.js'
+import { loadOrCreateSecret, loadOrCreateSharedSecret } from './blobs/server-secret.js'
 import { createUrlSigner, type UrlSigner } from './blobs/url-signer.js'
 import { ConfigError, type Config } from './config/load-config.js'
 import { createNsfwClassifier } from './safety/classifier.js'
@@ -139,7 +139,13 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     ? (await import('./blobs/s3/s3-blob-store.js')).createS3BlobStore({ bucket: config.s3.bucket, prefix: config.s3.prefix, region: config.s3.region, ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}), ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}) })
     : undefined
   const blobs: BlobStore = s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs'))
-  const secret = config.fileUrlSecret ? Buffer.from(config.fileUrlSecret, 'hex') : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
+  // The file-URL key: configured; else, on shared records, kept in them (one for every
+  // process); else the data dir's `secret` file.
+  const secret = config.fileUrlSecret
+    ? Buffer.from(config.fileUrlSecret, 'hex')
+    : store.kind === 'postgres'
+      ? await loadOrCreateSharedSecret(store.db, 'file-url', clock.now())
+      : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
   const signer = createUrlSigner(secret, clock, config.fileUrlTtlS)
   // FLUXHOST_FILE_DELIVERY=redirect: a checked file URL answers 302 to a presigned bucket URL.
   const presign = s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined

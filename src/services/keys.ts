@@ -162,7 +162,8 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
             if (existing.revoked_at !== null) await tx.keys.unrevoke(id)
             continue
           }
-          await tx.keys.insert({
+          // Processes starting at once on shared records race to this insert: the loser's is a no-op.
+          await tx.keys.insertIfAbsent({
             id,
             name: `FLUXHOST_API_KEYS[${i}]`,
             key_hash: hashKey(key),

@@ -17,6 +17,11 @@ export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
       await db.insertInto('api_keys').values(row).execute()
     },
 
+    /** Inserts unless the key is already there (another process starting at once made it). */
+    async insertIfAbsent(row: Insertable<ApiKeysTable>): Promise<void> {
+      await db.insertInto('api_keys').values(row).onConflict((oc) => oc.doNothing()).execute()
+    },
+
     async findActiveByHash(hash: string): Promise<ApiKeyRow | undefined> {
       const { rows } = await db.executeQuery(queries.activeByHash([hash]))
       return rows[0]

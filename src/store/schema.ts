@@ -103,7 +103,15 @@ export interface IdempotencyKeysTable {
   expires_at: number
 }
 
+/** Secrets shared by every process of a deployment (migration 0005). */
+export interface SecretsTable {
+  name: string
+  value: string
+  created_at: number
+}
+
 export interface Database {
+  secrets: SecretsTable
   jobs: JobsTable
   queue_stats: QueueStatsTable
   webhook_deliveries: WebhookDeliveriesTable

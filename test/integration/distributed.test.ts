@@ -117,3 +117,24 @@ describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sha
     expect((await apiServer.waitForJob(created.body.id)).state).toBe('canceled')
   })
 })
+
+describe.runIf(postgres.ok && redis.ok)('the file-URL key, with no FLUXHOST_FILE_URL_SECRET', () => {
+  it('is made once in the shared records: a URL one process signs works on another', async () => {
+    const s3 = await startS3()
+    const { schema, drop } = await createSchema()
+    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL, FLUXHOST_REDIS_PREFIX: redisPrefix(), ...s3.env }
+    // Two processes starting at once, each with a data dir of its own.
+    const [maker, other] = await Promise.all([startTestServer(shared, { worker: true }), startTestServer(shared, { worker: false })])
+    try {
+      const created = await api(`${other.url}/v1/flux-pro-1.1`, { body: { prompt: 'signed once', width: 256, height: 256 } })
+      await maker.waitForJob(created.body.id)
+      const sample = (await api(`${maker.url}/v1/get_result?id=${created.body.id}`)).body.result.sample as string
+      const { pathname, search } = new URL(sample)
+      expect((await fetch(`${other.url}${pathname}${search}`)).status).toBe(200)
+    } finally {
+      await Promise.all([maker.close(), other.close()])
+      await drop()
+      await s3.close()
+    }
+  })
+})
