@@ -1,8 +1,18 @@
 import type { Command } from 'commander'
 import { pino, type Logger } from 'pino'
 import { createFluxhost, readVersion } from '../main.js'
+import type { Config } from '../config/load-config.js'
 import type { CliIo } from './io.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
+
+/** The start-up lines that say where records, images and events are, for serve and worker. */
+function whereThingsLive(config: Config): string[] {
+  return [
+    `  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}${config.database.schema ? ` (schema ${config.database.schema})` : ''}` : `SQLite in ${config.dataDir}`}`,
+    `  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`,
+    `  events    ${config.redis ? `Redis ${redactUrl(config.redis.url)} (${config.redis.prefix})` : 'in this process'}`,
+  ]
+}
 
 /** The URL without its password, for printing. */
 function redactUrl(raw: string): string {
@@ -24,8 +34,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} listening on ${url}`)
     out(`  data dir  ${config.dataDir}`)
-    out(`  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`)
-    out(`  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}${config.database.schema ? ` (schema ${config.database.schema})` : ''}` : 'SQLite in the data dir'}`)
+    for (const line of whereThingsLive(config)) out(line)
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
     out(`  safety    ${config.safety.checker ? 'prompt blocklist + output classifier (nsfwjs)' : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'}`)
@@ -65,9 +74,7 @@ export function workerCommand(program: Command, io: CliIo): void {
     await fluxhost.start()
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} worker: ${config.worker.concurrency} at a time, pid ${process.pid}`)
-    out(`  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`)
-    out(`  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}` : `SQLite in ${config.dataDir}`}`)
-    out(`  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}` : `${config.dataDir}/blobs`}`)
+    for (const line of whereThingsLive(config)) out(line)
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out()
     await fluxhost.warmUp().catch((error: unknown) => logger.error({ err: error }, 'safety:classifier-failed'))
