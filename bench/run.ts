@@ -356,11 +356,21 @@ async function workerScaling(scratch: string) {
     await client.query(sql)
     await client.end()
   }
-  const rows: { workers: number; jobsPerS: number; efficiency: number; bound: number }[] = []
+  const { Redis } = await import('ioredis')
+  const dropKeys = async (prefix: string) => {
+    const client = new Redis(redisUrl)
+    const keys: string[] = []
+    for await (const batch of client.scanStream({ match: `${prefix}*`, count: 1000 })) keys.push(...(batch as string[]))
+    for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500))
+    client.disconnect()
+  }
+  const rows: { queue: 'records' | 'bullmq'; workers: number; jobsPerS: number; efficiency: number; bound: number }[] = []
+  // Both queues over the same records: the jobs table claimed FOR UPDATE SKIP LOCKED, and BullMQ.
+  for (const queue of ['records', 'bullmq'] as const)
   for (const count of [1, 2, 4]) {
     const schema = `bench_w${count}_${process.pid}`
     await admin(`drop schema if exists ${schema} cascade`)
-    const env = { DATABASE_URL: pgUrl, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL: redisUrl, FLUXHOST_REDIS_PREFIX: `bench:${schema}:`, FLUXHOST_SAFETY_CHECKER: '0', FLUXHOST_ALLOW_SIMULATE: '1', FLUXHOST_WORKER_CONCURRENCY: String(concurrency) }
+    const env = { DATABASE_URL: pgUrl, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL: redisUrl, FLUXHOST_REDIS_PREFIX: `bench:${schema}:`, FLUXHOST_QUEUE: queue, FLUXHOST_SAFETY_CHECKER: '0', FLUXHOST_ALLOW_SIMULATE: '1', FLUXHOST_WORKER_CONCURRENCY: String(concurrency) }
     const api = await fluxhost(path.join(scratch, `w-api-${count}`), env, ['--no-worker'])
     const workers: ChildProcess[] = []
     try {
@@ -388,28 +398,22 @@ async function workerScaling(scratch: string) {
       while ((await countSucceeded(pgUrl, schema)) < jobs) await new Promise((resolve) => setTimeout(resolve, 50))
       const seconds = (performance.now() - started) / 1000
       const jobsPerS = Math.round((jobs / seconds) * 10) / 10
-      rows.push({ workers: count, jobsPerS, efficiency: 0, bound: Math.round(((count * concurrency * 1000) / jobMs) * 10) / 10 })
+      rows.push({ queue, workers: count, jobsPerS, efficiency: 0, bound: Math.round(((count * concurrency * 1000) / jobMs) * 10) / 10 })
     } finally {
       for (const child of workers) await stop(child)
       await stop(api.child)
       await admin(`drop schema if exists ${schema} cascade`)
+      await dropKeys(`bench:${schema}:`)
     }
   }
-  for (const row of rows) row.efficiency = Math.round((row.jobsPerS / (row.workers * rows[0]!.jobsPerS)) * 100) / 100
+  for (const row of rows) {
+    const single = rows.find((r) => r.queue === row.queue && r.workers === 1)!
+    row.efficiency = Math.round((row.jobsPerS / (row.workers * single.jobsPerS)) * 100) / 100
+  }
 
   // Bare BullMQ: the same jobs, the same sleeps, as many slots as fluxhost's largest run.
-  // bullmq is not a dependency (its optional native parts do not all resolve from this
-  // registry, which breaks `npm ci`): `npm i --no-save bullmq@6.7.0` before the bench to get it.
-  const largest = rows.at(-1)!
-  const bullmqModule = 'bullmq'
-  let bullmq: { Queue: any; Worker: any }
-  try {
-    bullmq = await import(bullmqModule)
-  } catch {
-    console.log('  (bare BullMQ comparison skipped: run `npm i --no-save bullmq@6.7.0` first)')
-    return { jobs, jobMs, concurrency, fluxhost: rows, bullmq: null, ratioToBullmq: null }
-  }
-  const { Redis } = await import('ioredis')
+  const largest = rows.filter((r) => r.queue === 'bullmq').at(-1)!
+  const bullmq = await import('bullmq')
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   const name = `bench-bare-${process.pid}`
   const queue = new bullmq.Queue(name, { connection, prefix: 'bench' })
@@ -426,7 +430,7 @@ async function workerScaling(scratch: string) {
   await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: 'job', data: { i } })))
   await finished
   const bareJobsPerS = Math.round((jobs / ((performance.now() - started) / 1000)) * 10) / 10
-  await Promise.all(bareWorkers.map((w: { close(): Promise<void> }) => w.close()))
+  await Promise.all(bareWorkers.map((w) => w.close()))
   await queue.obliterate({ force: true })
   await queue.close()
   connection.disconnect()
@@ -490,8 +494,8 @@ async function main() {
       const workers = await workerScaling(scratch)
       results.workers = workers
       console.log(`\nworker processes on PostgreSQL + Redis, ${workers.jobs} jobs of ${workers.jobMs} ms each, ${workers.concurrency} per worker:`)
-      for (const row of workers.fluxhost) console.log(`  ${row.workers} worker(s): ${row.jobsPerS} jobs/s, scaling efficiency ${row.efficiency} (bound ${row.bound} jobs/s)`)
-      if (workers.bullmq) console.log(`  bare BullMQ, ${workers.bullmq.workers} consumer(s) × ${workers.concurrency}: ${workers.bullmq.jobsPerS} jobs/s; fluxhost ÷ BullMQ at the same slots ${workers.ratioToBullmq}`)
+      for (const row of workers.fluxhost) console.log(`  ${row.queue} queue, ${row.workers} worker(s): ${row.jobsPerS} jobs/s, scaling efficiency ${row.efficiency} (bound ${row.bound} jobs/s)`)
+      console.log(`  bare BullMQ, ${workers.bullmq.workers} consumer(s) × ${workers.concurrency}: ${workers.bullmq.jobsPerS} jobs/s; fluxhost (BullMQ queue) ÷ bare BullMQ at the same slots ${workers.ratioToBullmq}`)
       if (ONLY === 'workers') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
         return

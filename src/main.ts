@@ -28,7 +28,6 @@ import { withSimulation } from './engines/simulation.js'
 import { createOutbound } from './net/outbound.js'
 import { MAX_INPUT_BYTES } from './images/probe.js'
 import { createMetrics } from './observability/metrics.js'
-import { createRecordsQueue } from './queue/records/records-queue.js'
 import { createLocalJobEvents } from './queue/job-events.js'
 import { createJobService } from './services/jobs.js'
 import { createKeyService } from './services/keys.js'
@@ -36,7 +35,10 @@ import type { Services } from './services/services.js'
 import { createSystemService } from './services/system.js'
 import { createWebhookService } from './services/webhooks.js'
 import { createIdempotencyService } from './services/idempotency.js'
+import { createAdminService } from './services/admin.js'
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
+import { newOwnerId } from './queue/owner.js'
+import { openQueues } from './queue/open-queues.js'
 import { createWebhookBodies } from './api/webhook-bodies.js'
 import { openPostgresStore, openSqliteStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
@@ -133,206 +135,216 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     ? await openPostgresStore(config.database.url, config.database.schema ? { schema: config.database.schema } : {})
     : await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
-  const db = store.db
-  // Loaded only when configured: the AWS SDK is a large import for every CLI command otherwise.
-  const s3 = config.s3
-    ? (await import('./blobs/s3/s3-blob-store.js')).createS3BlobStore({ bucket: config.s3.bucket, prefix: config.s3.prefix, region: config.s3.region, ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}), ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}) })
-    : undefined
-  const blobs: BlobStore = s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs'))
-  // The file-URL key: configured; else, on shared records, kept in them (one for every
-  // process); else the data dir's `secret` file.
-  const secret = config.fileUrlSecret
-    ? Buffer.from(config.fileUrlSecret, 'hex')
-    : store.kind === 'postgres'
-      ? await loadOrCreateSharedSecret(store.db, 'file-url', clock.now())
-      : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
-  const signer = createUrlSigner(secret, clock, config.fileUrlTtlS)
-  // FLUXHOST_FILE_DELIVERY=redirect: a checked file URL answers 302 to a presigned bucket URL.
-  const presign = s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined
-  // REDIS_URL: events reach every process at once; else each process has its own.
-  const redisEvents = config.redis ? (await import('./queue/redis/redis-events.js')).createRedisJobEvents({ url: config.redis.url, prefix: config.redis.prefix, logger }) : undefined
-  await redisEvents?.ready()
-  const events = redisEvents ?? createLocalJobEvents()
-  const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
-  // Shared records (PostgreSQL): a lease ends only by expiring, never by a host:pid guess.
-  const trustOwnerIds = store.kind === 'sqlite'
-  const recordsQueue = createRecordsQueue({ db, dialect: store.kind, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts, trustOwnerIds })
-  // With Redis, an enqueue wakes idle workers in every process, not only this one's.
-  const queue = redisEvents
-    ? {
-        ...recordsQueue,
-        async enqueued(jobId: string) {
-          await recordsQueue.enqueued(jobId)
-          redisEvents.announceEnqueued()
-        },
-      }
-    : recordsQueue
-  redisEvents?.onEnqueued(() => void recordsQueue.enqueued(''))
-
-  const router = createEngineRouter(routeTable)
-
-  // The classifier's thread starts on first use (or warmUp), never in processes without workers.
-  const classifier = config.safety.checker && withWorker ? createNsfwClassifier({ threads: config.safety.threads }) : undefined
-  const safety = createSafetyChecker(createPromptPolicy(blocklist), classifier)
-
-  const outbound = createOutbound({
-    allowPrivate: config.allowPrivateUrls,
-    timeoutMs: 15_000,
-    maxBytes: MAX_INPUT_BYTES,
-    maxRedirects: 3,
-  })
-
-  const metrics = createMetrics()
-  metrics.watch({ countByState: () => store.jobs.countByState(), queueDepth: () => queue.depth() })
-
-  let dispatcher: WebhookDispatcher | undefined
-  const jobs = createJobService({
-      store,
-      queue,
-      events,
-      blobs,
-      router,
-      outbound,
-      clock,
-      logger,
-      newJobId: uuidv7,
-      newSeed: () => randomInt(1, 2 ** 32),
-      pricesUsd: config.pricesUsd,
-      allowSimulate: config.allowSimulate,
-    })
-  const services: Services = {
-    jobs,
-    webhooks: createWebhookService({ store, jobs, clock, wake: () => dispatcher?.wake() }),
-    idempotency: createIdempotencyService({ store, clock, ttlMs: config.idempotencyTtlMs }),
-    keys: createKeyService({ store, clock, newId: () => `key_${uuidv7().replace(/-/g, '')}`, staticKeys: config.apiKeys }),
-    system: createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd }),
+  // From here on, a failure closes what was opened (pools, Redis clients) so the process
+  // can exit instead of hanging on open sockets.
+  const opened: (() => unknown)[] = [() => store.close()]
+  try {
+    return await assemble()
+  } catch (error) {
+    await Promise.allSettled(opened.reverse().map(async (close) => close()))
+    throw error
   }
-  await services.keys.syncStaticKeys()
 
-  const runner = withWorker
-    ? createRunner({
+  async function assemble(): Promise<Fluxhost> {
+    // Loaded only when configured: the AWS SDK is a large import for every CLI command otherwise.
+    const s3 = config.s3
+      ? (await import('./blobs/s3/s3-blob-store.js')).createS3BlobStore({ bucket: config.s3.bucket, prefix: config.s3.prefix, region: config.s3.region, ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}), ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}) })
+      : undefined
+    const blobs: BlobStore = s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs'))
+    if (s3) opened.push(() => s3.close())
+    // The file-URL key: configured; else, on shared records, kept in them (one for every
+    // process); else the data dir's `secret` file.
+    const secret = config.fileUrlSecret
+      ? Buffer.from(config.fileUrlSecret, 'hex')
+      : store.kind === 'postgres'
+        ? await loadOrCreateSharedSecret(store.db, 'file-url', clock.now())
+        : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
+    const signer = createUrlSigner(secret, clock, config.fileUrlTtlS)
+    // FLUXHOST_FILE_DELIVERY=redirect: a checked file URL answers 302 to a presigned bucket URL.
+    const presign = s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined
+    // REDIS_URL: events reach every process at once; else each process has its own.
+    const redisEvents = config.redis ? (await import('./queue/redis/redis-events.js')).createRedisJobEvents({ url: config.redis.url, prefix: config.redis.prefix, logger }) : undefined
+    if (redisEvents) opened.push(() => redisEvents.close())
+    await redisEvents?.ready()
+    const events = redisEvents ?? createLocalJobEvents()
+    const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
+    // One lease owner id for this process's job workers and webhook dispatcher.
+    const owner = newOwnerId()
+    // Webhooks go out from every process that runs workers for all keys (not the CLI's own).
+    const sendsWebhooks = withWorker && options.workerKeyId === undefined
+    const queues = await openQueues({ config, store, clock, logger, events, redisEvents, owner, takesJobs: sendsWebhooks, sendsWebhooks })
+    opened.push(() => queues.close())
+    const { queue, deliveries: deliveryQueue } = queues
+
+    const router = createEngineRouter(routeTable)
+
+    // The classifier's thread starts on first use (or warmUp), never in processes without workers.
+    const classifier = config.safety.checker && withWorker ? createNsfwClassifier({ threads: config.safety.threads }) : undefined
+    if (classifier) opened.push(() => classifier.close())
+    const safety = createSafetyChecker(createPromptPolicy(blocklist), classifier)
+
+    const outbound = createOutbound({
+      allowPrivate: config.allowPrivateUrls,
+      timeoutMs: 15_000,
+      maxBytes: MAX_INPUT_BYTES,
+      maxRedirects: 3,
+    })
+    opened.push(() => outbound.close())
+
+    const metrics = createMetrics()
+    metrics.watch({ countByState: () => store.jobs.countByState(), queueDepth: () => queue.depth() })
+
+    let dispatcher: WebhookDispatcher | undefined
+    const jobs = createJobService({
         store,
         queue,
         events,
         blobs,
         router,
+        outbound,
         clock,
         logger,
-        metrics,
-        leaseMs: config.worker.leaseMs,
-        maxAttempts: config.worker.maxAttempts,
-        concurrency: config.worker.concurrency,
-        safety,
-        upsampler: config.upsampler
-          ? createChatUpsampler({ baseUrl: config.upsampler.url, model: config.upsampler.model, apiKey: config.upsampler.key ?? undefined })
-          : undefined,
-        filter: options.workerKeyId === undefined ? undefined : { apiKeyId: options.workerKeyId },
+        newJobId: uuidv7,
+        newSeed: () => randomInt(1, 2 ** 32),
+        pricesUsd: config.pricesUsd,
+        allowSimulate: config.allowSimulate,
       })
-    : undefined
-
-  // Webhooks go out from every process that runs workers for all keys (not the CLI's own).
-  let listeningUrl: string | undefined
-  const webhookEvents = new EventEmitter()
-  webhookEvents.setMaxListeners(0)
-  const owner = runner?.owner
-  if (runner && owner && options.workerKeyId === undefined) {
-    dispatcher = createWebhookDispatcher({
-      store,
-      outbound,
-      events,
-      clock,
-      logger,
-      owner,
-      trustOwnerIds,
-      scheduleMs: config.webhooks.scheduleMs,
-      timeoutMs: config.webhooks.timeoutMs,
-      concurrency: config.webhooks.concurrency,
-      secretFor: (apiKeyId) => services.keys.webhookSecret(apiKeyId),
-      render: createWebhookBodies(signer, () => config.publicUrl ?? listeningUrl ?? `http://${config.host}:${config.port}`),
-      userAgent: `fluxhost/${readVersion()} (webhooks)`,
-      onAttempt: (attempt) => {
-        metrics.webhookAttempts.observe({ outcome: attempt.outcome }, attempt.latencyMs / 1000)
-        webhookEvents.emit('attempt', attempt)
-      },
-    })
-  }
-
-  const app =
-    options.http === false
-      ? undefined
-      : await buildApp(
-          {
-            services,
-            config,
-            signer,
-            blobs,
-            ...(presign ? { presign } : {}),
-            metrics,
-            clock,
-            version: readVersion(),
-            startedAt: clock.now(),
-            worker: { enabled: withWorker, concurrency: config.worker.concurrency, running: () => runner?.running() ?? 0 },
-          },
-          logger,
-        )
-
-  // Fastify's close stops listening and waits for requests in flight, but a client that
-  // stalls mid-request or stops reading its response would then hold the process open.
-  // After the grace period, or once close returns, cut whatever connections are left.
-  const closeHttp = async (graceMs: number) => {
-    if (!app) return
-    const timer = setTimeout(() => app.server.closeAllConnections(), graceMs + 100)
-    try {
-      await app.close()
-    } finally {
-      clearTimeout(timer)
-      app.server.closeAllConnections()
+    const keys = createKeyService({ store, clock, newId: () => `key_${uuidv7().replace(/-/g, '')}`, staticKeys: config.apiKeys })
+    const system = createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd })
+    const services: Services = {
+      jobs,
+      webhooks: createWebhookService({ store, jobs, clock, redelivered: (delivery) => deliveryQueue.redelivered(delivery) }),
+      idempotency: createIdempotencyService({ store, clock, ttlMs: config.idempotencyTtlMs }),
+      keys,
+      system,
+      admin: createAdminService({ store, keys, system, queue, clock }),
     }
-  }
+    await services.keys.syncStaticKeys()
 
-  let closing: Promise<void> | undefined
-  let sweeper: NodeJS.Timeout | undefined
-  return {
-    config,
-    logger,
-    store,
-    services,
-    blobs,
-    signer,
-    runner,
-    app,
-    webhookEvents,
-    routes: Object.fromEntries(MODEL_IDS.map((id) => [id, routeTable[id].map((e) => e.name)])) as Record<ModelId, string[]>,
+    const runner = withWorker
+      ? createRunner({
+          store,
+          queue,
+          events,
+          blobs,
+          router,
+          clock,
+          logger,
+          metrics,
+          leaseMs: config.worker.leaseMs,
+          maxAttempts: config.worker.maxAttempts,
+          concurrency: config.worker.concurrency,
+          safety,
+          upsampler: config.upsampler
+            ? createChatUpsampler({ baseUrl: config.upsampler.url, model: config.upsampler.model, apiKey: config.upsampler.key ?? undefined })
+            : undefined,
+          filter: options.workerKeyId === undefined ? undefined : { apiKeyId: options.workerKeyId },
+          owner,
+        })
+      : undefined
 
-    async start() {
-      await runner?.start()
-      await dispatcher?.start()
-      // Expired idempotency keys are refused on use; this only reclaims their space.
-      sweeper = setInterval(() => void services.idempotency.sweep().catch((error: unknown) => logger.warn({ err: error }, 'idempotency:sweep-failed')), 10 * 60_000)
-      sweeper.unref()
-      if (!app) return undefined
-      await app.listen({ host: config.host, port: config.port })
-      const address = app.server.address()
-      const port = typeof address === 'object' && address ? address.port : config.port
-      const host = config.host.includes(':') ? `[${config.host}]` : config.host
-      listeningUrl = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`
-      return listeningUrl
-    },
+    let listeningUrl: string | undefined
+    const webhookEvents = new EventEmitter()
+    webhookEvents.setMaxListeners(0)
+    if (sendsWebhooks) {
+      dispatcher = createWebhookDispatcher({
+        store,
+        outbound,
+        events,
+        clock,
+        logger,
+        owner,
+        queue: deliveryQueue,
+        scheduleMs: config.webhooks.scheduleMs,
+        timeoutMs: config.webhooks.timeoutMs,
+        concurrency: config.webhooks.concurrency,
+        secretFor: (apiKeyId) => services.keys.webhookSecret(apiKeyId),
+        render: createWebhookBodies(signer, () => config.publicUrl ?? listeningUrl ?? `http://${config.host}:${config.port}`),
+        userAgent: `fluxhost/${readVersion()} (webhooks)`,
+        onAttempt: (attempt) => {
+          metrics.webhookAttempts.observe({ outcome: attempt.outcome }, attempt.latencyMs / 1000)
+          webhookEvents.emit('attempt', attempt)
+        },
+      })
+    }
 
-    async warmUp() {
-      await classifier?.ready()
-    },
+    const app =
+      options.http === false
+        ? undefined
+        : await buildApp(
+            {
+              services,
+              config,
+              signer,
+              blobs,
+              ...(presign ? { presign } : {}),
+              metrics,
+              clock,
+              version: readVersion(),
+              startedAt: clock.now(),
+              worker: { enabled: withWorker, concurrency: config.worker.concurrency, running: () => runner?.running() ?? 0 },
+            },
+            logger,
+          )
 
-    close(graceMs = config.worker.shutdownGraceMs) {
-      closing ??= (async () => {
-        clearInterval(sweeper)
-        // Every stage runs even if one part fails to stop, so no socket keeps the process alive.
-        const first = await Promise.allSettled([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
-        const second = await Promise.allSettled([store.close(), outbound.close(), classifier?.close(), redisEvents?.close()])
-        s3?.close()
-        for (const outcome of [...first, ...second]) if (outcome.status === 'rejected') logger.error({ err: outcome.reason }, 'shutdown:part-failed')
-      })()
-      return closing
-    },
+    // Fastify's close stops listening and waits for requests in flight, but a client that
+    // stalls mid-request or stops reading its response would then hold the process open.
+    // After the grace period, or once close returns, cut whatever connections are left.
+    const closeHttp = async (graceMs: number) => {
+      if (!app) return
+      const timer = setTimeout(() => app.server.closeAllConnections(), graceMs + 100)
+      try {
+        await app.close()
+      } finally {
+        clearTimeout(timer)
+        app.server.closeAllConnections()
+      }
+    }
+
+    let closing: Promise<void> | undefined
+    let sweeper: NodeJS.Timeout | undefined
+    return {
+      config,
+      logger,
+      store,
+      services,
+      blobs,
+      signer,
+      runner,
+      app,
+      webhookEvents,
+      routes: Object.fromEntries(MODEL_IDS.map((id) => [id, routeTable[id].map((e) => e.name)])) as Record<ModelId, string[]>,
+
+      async start() {
+        await runner?.start()
+        await dispatcher?.start()
+        // Expired idempotency keys are refused on use; this only reclaims their space.
+        sweeper = setInterval(() => void services.idempotency.sweep().catch((error: unknown) => logger.warn({ err: error }, 'idempotency:sweep-failed')), 10 * 60_000)
+        sweeper.unref()
+        if (!app) return undefined
+        await app.listen({ host: config.host, port: config.port })
+        const address = app.server.address()
+        const port = typeof address === 'object' && address ? address.port : config.port
+        const host = config.host.includes(':') ? `[${config.host}]` : config.host
+        listeningUrl = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`
+        return listeningUrl
+      },
+
+      async warmUp() {
+        await classifier?.ready()
+      },
+
+      close(graceMs = config.worker.shutdownGraceMs) {
+        closing ??= (async () => {
+          clearInterval(sweeper)
+          // Every stage runs even if one part fails to stop, so no socket keeps the process alive.
+          const first = await Promise.allSettled([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
+          const second = await Promise.allSettled([store.close(), outbound.close(), classifier?.close(), redisEvents?.close(), queues.close()])
+          s3?.close()
+          for (const outcome of [...first, ...second]) if (outcome.status === 'rejected') logger.error({ err: outcome.reason }, 'shutdown:part-failed')
+        })()
+        return closing
+      },
+    }
   }
 }

@@ -17,8 +17,10 @@ import { jobRoutes } from './native/job-routes.js'
 import { webhookRoutes } from './native/webhook-routes.js'
 import { renderNativeError } from './native/render.js'
 import { systemRoutes } from './native/system-routes.js'
+import { adminRoutes } from './native/admin-routes.js'
 import { requireKey } from './auth.js'
 import { installValidators } from './validation.js'
+import { webRoutes } from '../web/routes.js'
 
 /** Builds the HTTP app; it does not listen. */
 export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyInstance> {
@@ -89,6 +91,8 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     await webhookRoutes(scope, deps)
   })
   await app.register(async (scope) => systemRoutes(scope, deps))
+  await app.register(async (scope) => adminRoutes(scope, deps))
   await app.register(async (scope) => fileRoutes(scope, deps))
+  await app.register(webRoutes)
   return app
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { pino, type Logger } from 'pino'
-import { createFluxhost, readVersion } from '../main.js'
+import { createFluxhost, readVersion, type Fluxhost } from '../main.js'
 import type { Config } from '../config/load-config.js'
 import type { CliIo } from './io.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
@@ -10,6 +10,7 @@ function whereThingsLive(config: Config): string[] {
   return [
     `  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}${config.database.schema ? ` (schema ${config.database.schema})` : ''}` : `SQLite in ${config.dataDir}`}`,
     `  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`,
+    `  queue     ${config.queue === 'bullmq' ? 'BullMQ on Redis (jobs and webhook deliveries)' : 'the jobs table'}`,
     `  events    ${config.redis ? `Redis ${redactUrl(config.redis.url)} (${config.redis.prefix})` : 'in this process'}`,
   ]
 }
@@ -21,6 +22,16 @@ function redactUrl(raw: string): string {
   return url.toString()
 }
 
+/** Runs the start-up steps; if one fails (a port in use), closes everything so the process can exit. */
+async function startedOrClosed<T>(fluxhost: Fluxhost, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start()
+  } catch (error) {
+    await fluxhost.close(0).catch(() => undefined)
+    throw error
+  }
+}
+
 export function serveCommand(program: Command, io: CliIo): void {
   const command = program
     .command('serve')
@@ -29,8 +40,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     const config = configFrom(io, opts)
     const logger = pino({ level: config.logLevel }, io.log.stream)
     const fluxhost = await createFluxhost(config, { logger })
-    const bootstrapKey = await fluxhost.services.keys.ensureBootstrapKey()
-    const url = await fluxhost.start()
+    const { bootstrapKey, url } = await startedOrClosed(fluxhost, async () => ({ bootstrapKey: await fluxhost.services.keys.ensureBootstrapKey(), url: await fluxhost.start() }))
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} listening on ${url}`)
     out(`  data dir  ${config.dataDir}`)
@@ -38,6 +48,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
     out(`  safety    ${config.safety.checker ? 'prompt blocklist + output classifier (nsfwjs)' : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'}`)
+    out(`  playground ${url}/`)
     out(`  API docs  ${url}/docs`)
     if (bootstrapKey) {
       out()
@@ -71,7 +82,7 @@ export function workerCommand(program: Command, io: CliIo): void {
     const config = configFrom(io, opts)
     const logger = pino({ level: config.logLevel }, io.log.stream)
     const fluxhost = await createFluxhost(config, { logger, http: false, worker: true })
-    await fluxhost.start()
+    await startedOrClosed(fluxhost, () => fluxhost.start())
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} worker: ${config.worker.concurrency} at a time, pid ${process.pid}`)
     for (const line of whereThingsLive(config)) out(line)

@@ -15,6 +15,8 @@ export interface Config {
   fileUrlSecret: string | null
   /** null: job events stay in each process. */
   redis: { url: string; prefix: string } | null
+  /** Who hands jobs to workers: BullMQ on Redis, or the jobs table itself. */
+  queue: 'records' | 'bullmq'
   /** null: the records are in SQLite in the data dir. */
   database: { url: string; schema: string | null } | null
   apiKeys: readonly string[]
@@ -107,6 +109,9 @@ export function loadConfig(
   if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null)) {
     throw new ConfigError(['FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither'])
   }
+  if (v.queue === 'bullmq' && v.redisUrl === null) {
+    throw new ConfigError(['FLUXHOST_QUEUE=bullmq needs REDIS_URL'])
+  }
   if (v.fileDelivery === 'redirect' && v.s3Bucket === null) {
     throw new ConfigError(['FLUXHOST_FILE_DELIVERY=redirect needs FLUXHOST_S3_BUCKET: files on disk are always served by fluxhost'])
   }
@@ -132,6 +137,7 @@ export function loadConfig(
     fileDelivery: v.fileDelivery,
     fileUrlSecret: v.fileUrlSecret,
     redis: v.redisUrl === null ? null : Object.freeze({ url: v.redisUrl, prefix: v.redisPrefix }),
+    queue: v.queue === 'auto' ? (v.redisUrl === null ? 'records' : 'bullmq') : v.queue,
     database: v.databaseUrl === null ? null : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema }),
     apiKeys: Object.freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,

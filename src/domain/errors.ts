@@ -40,6 +40,7 @@ export const ERRORS = {
     retryable: false,
     message: 'The job has already finished and cannot be canceled.',
   },
+  JOB_NOT_FINISHED: { status: 409, retryable: false, message: 'The job has not finished: cancel it first, then delete it.' },
   RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests; retry later.' },
   REQUEST_MODERATED: {
     status: 400,

@@ -121,4 +121,6 @@ export interface Job {
   createdAt: Date
   startedAt: Date | null
   finishedAt: Date | null
+  /** When its owner deleted it (reads no longer show it); absent or null: not deleted. */
+  deletedAt?: Date | null
 }

@@ -18,6 +18,11 @@ export interface JobEvents {
   subscribe(jobId: string, listener: JobEventListener): () => void
   /** Every job's `state` events (the webhook dispatcher wakes on terminal states). */
   subscribeStates(listener: JobEventListener): () => void
+  /**
+   * `state` events published by this process only (not heard from others): work that one
+   * process must do once per transition (adding a finished job's webhook deliveries to BullMQ).
+   */
+  subscribeOwnStates(listener: JobEventListener): () => void
   /** Every job's `state` and `progress` events. */
   subscribeAll(listener: JobEventListener): () => void
 }
@@ -40,6 +45,11 @@ export function createLocalJobEvents(): JobEvents {
       return () => allListeners.delete(listener)
     },
     subscribeStates(listener) {
+      stateListeners.add(listener)
+      return () => stateListeners.delete(listener)
+    },
+    // In one process every event is its own.
+    subscribeOwnStates(listener) {
       stateListeners.add(listener)
       return () => stateListeners.delete(listener)
     },

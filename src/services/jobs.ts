@@ -95,7 +95,7 @@ export function createJobService(deps: JobServiceDeps) {
   const getOwned = async (id: string, apiKey: ApiKey | undefined): Promise<Job> => {
     const job = id.length <= 64 ? await read(id) : undefined
     // Another key's job reads exactly like a missing one: ids must not leak across keys.
-    if (!job || (apiKey && job.apiKeyId !== apiKey.id)) throw new FluxhostError('JOB_NOT_FOUND')
+    if (!job || job.deletedAt || (apiKey && job.apiKeyId !== apiKey.id)) throw new FluxhostError('JOB_NOT_FOUND')
     return job
   }
 
@@ -205,6 +205,20 @@ export function createJobService(deps: JobServiceDeps) {
       await blobs.deletePrefix(outputPrefix(id))
       logger.info({ jobId: id }, 'job:canceled')
       return outcome.job
+    },
+
+    /**
+     * Deletes a finished job: it disappears from every read and its images (and image
+     * prompt) are removed; the record stays, unseen, because its charge refers to it.
+     */
+    async delete(id: string, apiKey: ApiKey | undefined): Promise<void> {
+      const current = await getOwned(id, apiKey)
+      if (!isTerminal(current.state)) throw new FluxhostError('JOB_NOT_FINISHED')
+      const deleted = await store.jobs.markDeleted(id, clock.now())
+      if (!deleted) throw new FluxhostError('JOB_NOT_FOUND')
+      finished.delete(id)
+      await Promise.all([blobs.deletePrefix(outputPrefix(id)), blobs.deletePrefix(inputPrefix(id))])
+      logger.info({ jobId: id }, 'job:deleted')
     },
 
     /** Resolves with the job once it is terminal; rejects when `signal` aborts. */

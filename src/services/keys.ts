@@ -195,9 +195,27 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
 
     /** When no key exists at all, creates an admin key and returns it (to print once). */
     async ensureBootstrapKey(): Promise<string | undefined> {
-      if (staticKeys.length > 0 || (await store.keys.countActive('db')) > 0) return undefined
-      const { key } = await create('default', 'admin')
-      return key
+      if (staticKeys.length > 0) return undefined
+      // Processes starting at once on empty shared records all get here: the id follows from
+      // how many keys were ever made (read in the same snapshot as "none is active"), so
+      // exactly one of their inserts wins and prints a key.
+      const { active, total } = await store.keys.counts('db')
+      if (active > 0) return undefined
+      const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`
+      const inserted = await store.keys.insertIfAbsent({
+        id: `key_bootstrap_${total}`,
+        name: 'default',
+        key_hash: hashKey(key),
+        key_prefix: key.slice(0, 10),
+        scope: 'admin',
+        source: 'db',
+        created_at: clock.now(),
+        revoked_at: null,
+        last_used_at: null,
+        webhook_secret: null,
+      })
+      cache.clear()
+      return inserted ? key : undefined
     },
 
     /** The owner of jobs made by the in-process CLI; its key is random and never shown. */

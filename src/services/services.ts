@@ -1,3 +1,4 @@
+import type { AdminService } from './admin.js'
 import type { IdempotencyService } from './idempotency.js'
 import type { JobService } from './jobs.js'
 import type { KeyService } from './keys.js'
@@ -11,4 +12,5 @@ export interface Services {
   system: SystemService
   webhooks: WebhookService
   idempotency: IdempotencyService
+  admin: AdminService
 }

@@ -82,7 +82,7 @@ export function createSystemService({ store, queue, router, clock, pricesUsd }: 
      * What was charged (succeeded jobs only): all time, and per UTC day and model over the
      * last `days` days. For one key, or every key (`undefined`, the operator's view).
      */
-    async usage(apiKey: ApiKey | undefined, days = 30): Promise<Usage> {
+    async usage(apiKey: Pick<ApiKey, 'id'> | undefined, days = 30): Promise<Usage> {
       const DAY = 24 * 3600 * 1000
       const since = (Math.floor(clock.now() / DAY) - days + 1) * DAY
       const [total, daily] = await Promise.all([

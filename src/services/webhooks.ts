@@ -54,12 +54,12 @@ export interface WebhookServiceDeps {
   store: Store
   jobs: JobService
   clock: Clock
-  /** Tells this process's dispatcher that a delivery is due now. */
-  wake(): void
+  /** A delivery is pending again: the delivery queue dispatches it. */
+  redelivered(delivery: DeliveryRow): Promise<void>
 }
 
 /** Webhook deliveries as clients see them: per job, with their attempts; redelivery. */
-export function createWebhookService({ store, jobs, clock, wake }: WebhookServiceDeps) {
+export function createWebhookService({ store, jobs, clock, redelivered }: WebhookServiceDeps) {
   // A delivery's new state and its attempt are committed together, but on PostgreSQL each
   // statement sees the latest commits, not one snapshot: read the attempts, then the rows
   // again, and read once more if a row counts attempts the first read did not see.
@@ -85,6 +85,11 @@ export function createWebhookService({ store, jobs, clock, wake }: WebhookServic
       return withAttempts(await store.deliveries.listByJob(jobId))
     },
 
+    /** The newest deliveries of every key (operators: the admin pages). */
+    async recent(options: { state?: DeliveryRow['state']; limit?: number } = {}): Promise<Delivery[]> {
+      return withAttempts(await store.deliveries.recent({ state: options.state, limit: Math.min(Math.max(options.limit ?? 50, 1), 200) }))
+    },
+
     async get(id: string, apiKey: ApiKey | undefined): Promise<Delivery> {
       return (await withAttempts([await getOwned(id, apiKey)]))[0]!
     },
@@ -94,7 +99,7 @@ export function createWebhookService({ store, jobs, clock, wake }: WebhookServic
       await getOwned(id, apiKey)
       const row = await store.deliveries.redeliver(id, clock.now())
       if (!row) throw new FluxhostError('DELIVERY_IN_PROGRESS')
-      wake()
+      await redelivered(row)
       return (await withAttempts([row]))[0]!
     },
   }

@@ -25,6 +25,7 @@ const TEMPLATE_ROW: JobsTable = {
   created_at: 0,
   started_at: null,
   finished_at: null,
+  deleted_at: null,
 }
 const COLUMNS = Object.keys(TEMPLATE_ROW) as (keyof JobsTable)[]
 
@@ -72,12 +73,40 @@ export function createJobRepository(db: Kysely<Database>, queries: JobQueries) {
       return rows[0] ? rowToJob(rows[0]) : undefined
     },
 
+    /** Deletes a finished job for its owner: the row stays (its charge refers to it) but reads no longer see it. */
+    async markDeleted(id: string, now: number): Promise<Job | undefined> {
+      const row = await db
+        .updateTable('jobs')
+        .set({ deleted_at: now })
+        .where('id', '=', id)
+        .where('state', 'in', ['succeeded', 'failed', 'canceled'])
+        .where('deleted_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst()
+      return row ? rowToJob(row) : undefined
+    },
+
     async list(filter: ListJobsFilter): Promise<Job[]> {
-      let query = db.selectFrom('jobs').selectAll().orderBy('id', 'desc').limit(filter.limit)
+      let query = db.selectFrom('jobs').selectAll().where('deleted_at', 'is', null).orderBy('id', 'desc').limit(filter.limit)
       if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId)
       if (filter.state !== undefined) query = query.where('state', '=', filter.state)
       if (filter.before !== undefined) query = query.where('id', '<', filter.before)
       return (await query.execute()).map(rowToJob)
+    },
+
+    /** How long the newest succeeded jobs took on their engine (started → finished), newest first. */
+    async recentDurations(limit: number): Promise<{ engine: string; ms: number; finishedAt: number }[]> {
+      const rows = await db
+        .selectFrom('jobs')
+        .select(['engine', 'started_at', 'finished_at'])
+        .where('state', '=', 'succeeded')
+        .where('started_at', 'is not', null)
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute()
+      return rows
+        .filter((row) => row.engine !== null && row.finished_at !== null)
+        .map((row) => ({ engine: row.engine!, ms: Number(row.finished_at) - Number(row.started_at), finishedAt: Number(row.finished_at) }))
     },
 
     async countByState(): Promise<Record<JobState, number>> {

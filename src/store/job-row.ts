@@ -21,6 +21,7 @@ export function rowToJob(row: JobsTable): Job {
     createdAt: new Date(Number(row.created_at)),
     startedAt: date(row.started_at),
     finishedAt: date(row.finished_at),
+    ...(row.deleted_at === null ? {} : { deletedAt: date(row.deleted_at) }),
   }
 }
 
@@ -46,5 +47,6 @@ export function jobToRow(job: Job): JobsTable {
     created_at: job.createdAt.getTime(),
     started_at: job.startedAt?.getTime() ?? null,
     finished_at: job.finishedAt?.getTime() ?? null,
+    deleted_at: null,
   }
 }

@@ -18,8 +18,10 @@ export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
     },
 
     /** Inserts unless the key is already there (another process starting at once made it). */
-    async insertIfAbsent(row: Insertable<ApiKeysTable>): Promise<void> {
-      await db.insertInto('api_keys').values(row).onConflict((oc) => oc.doNothing()).execute()
+    /** Inserts unless a key with this id exists; true when this call inserted it. */
+    async insertIfAbsent(row: Insertable<ApiKeysTable>): Promise<boolean> {
+      const result = await db.insertInto('api_keys').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst()
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1
     },
 
     async findActiveByHash(hash: string): Promise<ApiKeyRow | undefined> {
@@ -33,6 +35,16 @@ export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
 
     async list(): Promise<ApiKeyRow[]> {
       return db.selectFrom('api_keys').selectAll().orderBy('created_at').execute()
+    },
+
+    /** Keys of this source: active ones, and all ever made (revoked included), from one snapshot. */
+    async counts(source: ApiKeyRow['source']): Promise<{ active: number; total: number }> {
+      const row = await db
+        .selectFrom('api_keys')
+        .select((eb) => [eb.fn.countAll<number>().as('total'), eb.fn.count<number>('id').filterWhere('revoked_at', 'is', null).as('active')])
+        .where('source', '=', source)
+        .executeTakeFirstOrThrow()
+      return { active: Number(row.active), total: Number(row.total) }
     },
 
     async countActive(source: ApiKeyRow['source']): Promise<number> {

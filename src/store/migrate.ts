@@ -4,6 +4,7 @@ import * as m0002 from './migrations/0002_queue_depth.js'
 import * as m0003 from './migrations/0003_webhooks.js'
 import * as m0004 from './migrations/0004_idempotency.js'
 import * as m0005 from './migrations/0005_secrets.js'
+import * as m0006 from './migrations/0006_job_deletion.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_webhooks': m0003,
   '0004_idempotency': m0004,
   '0005_secrets': m0005,
+  '0006_job_deletion': m0006,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.

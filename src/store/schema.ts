@@ -23,6 +23,7 @@ export interface JobsTable {
   created_at: number
   started_at: number | null
   finished_at: number | null
+  deleted_at: number | null
 }
 
 export interface ApiKeysTable {

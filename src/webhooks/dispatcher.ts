@@ -5,10 +5,10 @@ import { isTerminal, type Job } from '../domain/job.js'
 import { FetchRefused, type Outbound } from '../net/outbound.js'
 import { parseRetryAfter } from '../net/retry-after.js'
 import type { JobEvents } from '../queue/job-events.js'
-import { isOwnerDead } from '../queue/owner.js'
 import type { DeliveryRow } from '../store/delivery-repository.js'
 import type { AttemptOutcome } from '../store/schema.js'
 import type { Store } from '../store/store.js'
+import type { DeliveryQueue } from './delivery-queue.js'
 
 export interface DispatcherDeps {
   store: Store
@@ -18,12 +18,8 @@ export interface DispatcherDeps {
   logger: Logger
   /** Lease owner id (`host:pid:token`), as the job runner's. */
   owner: string
-  /**
-   * Whether a lease whose owner id names a dead process on this host is recovered at once
-   * (default true). Off for shared records: containers can share a hostname, and then only
-   * lease expiry is proof.
-   */
-  trustOwnerIds?: boolean
+  /** Where due deliveries come from: the deliveries table, or BullMQ over it. */
+  queue: DeliveryQueue
   /** Delay before each attempt of a round, in ms (`FLUXHOST_WEBHOOK_RETRY_SCHEDULE`). */
   scheduleMs: readonly number[]
   timeoutMs: number
@@ -38,6 +34,9 @@ export interface DispatcherDeps {
   /** After each attempt is recorded (metrics; tests wait on it). */
   onAttempt?(attempt: { deliveryId: string; jobId: string; outcome: AttemptOutcome; latencyMs: number }): void
 }
+
+/** A delivery's lease: the longest POST and time to record it. */
+export const deliveryLeaseMs = (timeoutMs: number) => timeoutMs + 30_000
 
 export interface WebhookDispatcher {
   start(): Promise<void>
@@ -56,20 +55,15 @@ export interface WebhookDispatcher {
  * asks for longer); other answers (3xx, 4xx) and refused addresses fail it at once.
  */
 export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher {
-  const { store, outbound, clock, logger, owner, scheduleMs, timeoutMs, concurrency } = deps
+  const { store, outbound, clock, logger, owner, scheduleMs, timeoutMs, concurrency, queue } = deps
   const pollMs = deps.pollMs ?? 1000
-  const leaseMs = timeoutMs + 30_000
+  const leaseMs = deliveryLeaseMs(timeoutMs)
   const inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>()
   const stopping = new AbortController()
-  let wakeUp: (() => void) | undefined
-  let signalled = false
   let loop: Promise<void> | undefined
   let unsubscribe: (() => void) | undefined
 
-  const wake = () => {
-    signalled = true
-    wakeUp?.()
-  }
+  const wake = () => queue.wake()
 
   const decide = (delivery: DeliveryRow, now: number, result: { status?: number; retryAfter?: number; error?: string; retryable: boolean }) => {
     const { status } = result
@@ -109,7 +103,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     } catch (error) {
       if (abort.signal.aborted) {
         // Shutting down: not the receiver's fault, so the attempt does not count.
-        await store.deliveries.release(delivery.id, owner).catch(() => undefined)
+        await queue.release(delivery.id, owner).catch(() => undefined)
         return
       }
       if (error instanceof FetchRefused) result = { error: error.message, retryable: error.retryable }
@@ -121,54 +115,33 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     const latencyMs = performance.now() - started
     const now = clock.now()
     const decision = decide(delivery, now, result)
-    const settled = await store.transaction((tx) =>
-      tx.deliveries.settle(delivery, owner, {
-        startedAt,
-        latencyMs,
-        status: result.status ?? null,
-        error: decision.error,
-        outcome: decision.outcome,
-        nextAttemptAt: 'nextAttemptAt' in decision ? decision.nextAttemptAt : undefined,
-        now,
-      }),
-    )
+    let settled = false
+    try {
+      settled = await store.transaction((tx) =>
+        tx.deliveries.settle(delivery, owner, {
+          startedAt,
+          latencyMs,
+          status: result.status ?? null,
+          error: decision.error,
+          outcome: decision.outcome,
+          nextAttemptAt: 'nextAttemptAt' in decision ? decision.nextAttemptAt : undefined,
+          now,
+        }),
+      )
+    } finally {
+      if (!settled) queue.forget?.(delivery.id)
+    }
+    if (settled) await queue.settled(delivery.id, owner, 'nextAttemptAt' in decision ? decision.nextAttemptAt : undefined)
     if (settled) deps.onAttempt?.({ deliveryId: delivery.id, jobId: delivery.job_id, outcome: decision.outcome, latencyMs })
     if (!settled) log.warn('webhook:lease-lost')
     else if (decision.outcome === 'delivered') log.info({ status: result.status, ms: Math.round(latencyMs) }, 'webhook:delivered')
     else log.warn({ status: result.status, error: decision.error, outcome: decision.outcome }, 'webhook:attempt-failed')
-    if (decision.outcome === 'retry') wake()
   }
 
   const stopped = new Promise<void>((resolve) => stopping.signal.addEventListener('abort', () => resolve(), { once: true }))
 
-  const waitForWork = async () => {
-    if (signalled) {
-      signalled = false
-      return
-    }
-    const next = await store.deliveries.nextDueAt(scheduleMs[0] ?? 0)
-    // A wake-up or a stop while the query ran must not be slept through.
-    if (signalled || stopping.signal.aborted) {
-      signalled = false
-      return
-    }
-    const delay = Math.max(0, Math.min(pollMs, next === undefined ? pollMs : next - clock.now()))
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        wakeUp = undefined
-        stopping.signal.removeEventListener('abort', done)
-        signalled = false
-        resolve()
-      }
-      const timer = setTimeout(done, delay)
-      wakeUp = done
-      stopping.signal.addEventListener('abort', done, { once: true })
-    })
-  }
-
   const recover = async () => {
-    const recovered = await store.deliveries.recover(clock.now(), (other) => deps.trustOwnerIds !== false && isOwnerDead(other, owner))
+    const recovered = await queue.recover()
     if (recovered.length > 0) logger.warn({ deliveries: recovered }, 'webhook:recovered')
   }
 
@@ -184,9 +157,9 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
           await Promise.race([...[...inFlight.values()].map((f) => f.done), stopped])
           continue
         }
-        const delivery = await store.deliveries.claimDue(owner, clock.now(), leaseMs, scheduleMs[0] ?? 0)
+        const delivery = await queue.claim(owner)
         if (!delivery) {
-          await waitForWork()
+          await queue.waitForWork(stopping.signal, pollMs)
           continue
         }
         const abort = new AbortController()

@@ -28,6 +28,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const { queue, logger, concurrency, leaseMs } = options
   const owner = options.owner ?? newOwnerId()
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>()
+  const lettingGo = new Set<Promise<void>>()
   const stopping = new AbortController()
   let loop: Promise<void> | undefined
   let recoveryTimer: NodeJS.Timeout | undefined
@@ -36,6 +37,8 @@ export function createRunner(options: RunnerOptions): Runner {
     try {
       const report = await queue.recover(owner)
       if (report.requeued.length || report.abandoned.length) logger.warn(report, 'queue:recovered')
+      // Abandoned jobs have ended: waiters, streams and webhooks learn it now.
+      for (const jobId of report.abandoned) options.events.publish({ type: 'state', jobId, state: 'failed' })
     } catch (error) {
       logger.error({ err: error }, 'queue:recover-failed')
     }
@@ -45,7 +48,16 @@ export function createRunner(options: RunnerOptions): Runner {
     const abort = new AbortController()
     const done = runJob(job, owner, abort, options)
       .catch((error: unknown) => logger.error({ err: error, jobId: job.id }, 'job:runner-error'))
-      .finally(() => active.delete(job.id))
+      .finally(() => {
+        active.delete(job.id)
+        // The slot is free now; the queue lets go of its entry meanwhile (BullMQ), and
+        // `stop` waits for that too.
+        const letGo = queue.done?.(job.id, owner).catch((error: unknown) => logger.warn({ err: error, jobId: job.id }, 'queue:done-failed'))
+        if (letGo) {
+          lettingGo.add(letGo)
+          void letGo.finally(() => lettingGo.delete(letGo))
+        }
+      })
     active.set(job.id, { abort, done })
   }
 
@@ -58,16 +70,18 @@ export function createRunner(options: RunnerOptions): Runner {
         await Promise.race([stopped, ...[...active.values()].map((a) => a.done)])
         continue
       }
-      let job
       try {
-        job = await queue.claim(owner, options.filter)
+        const job = await queue.claim(owner, options.filter)
+        if (job) launch(job)
+        else await queue.waitForWork(stopping.signal)
       } catch (error) {
+        // The queue's store or Redis is away: log, pause, try again (never end the loop).
         logger.error({ err: error }, 'queue:claim-failed')
-        await queue.waitForWork(stopping.signal, 1000)
-        continue
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000)
+          stopping.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+        })
       }
-      if (job) launch(job)
-      else await queue.waitForWork(stopping.signal)
     }
   }
 
@@ -86,7 +100,10 @@ export function createRunner(options: RunnerOptions): Runner {
       stopping.abort()
       clearInterval(recoveryTimer)
       await loop
-      if (active.size === 0) return
+      if (active.size === 0) {
+        await Promise.all(lettingGo)
+        return
+      }
       logger.info({ running: active.size, graceMs }, 'runner:draining')
       let timer: NodeJS.Timeout | undefined
       const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))
@@ -94,6 +111,7 @@ export function createRunner(options: RunnerOptions): Runner {
       clearTimeout(timer)
       for (const { abort } of active.values()) abort.abort(ABORT.shutdown)
       await Promise.all([...active.values()].map((a) => a.done))
+      await Promise.all(lettingGo)
     },
 
     running: () => active.size,

@@ -67,3 +67,16 @@ export async function probeRedis(): Promise<{ ok: true } | { ok: false; why: str
 export function redisPrefix(): string {
   return `t:${process.pid}:${Math.random().toString(36).slice(2, 10)}:`
 }
+
+/** Deletes every Redis key under `prefix` (BullMQ's lists and hashes of one test). */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  try {
+    const keys: string[] = []
+    const stream = client.scanStream({ match: `${prefix}*`, count: 1000 })
+    for await (const batch of stream) keys.push(...(batch as string[]))
+    for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500))
+  } finally {
+    client.disconnect()
+  }
+}

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openPostgresStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
 import { spawnCli, startServe, type Child } from '../helpers/child.js'
 import { startS3 } from '../helpers/s3.js'
 import { KEY_A, tempDir } from '../helpers/server.js'
-import { createSchema, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, redisPrefix } from '../helpers/services.js'
+import { createSchema, dropRedisPrefix, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, redisPrefix } from '../helpers/services.js'
 import { startReceiver } from '../helpers/webhook-receiver.js'
 
 const postgres = await probePostgres()
@@ -33,13 +35,16 @@ describe.runIf(postgres.ok && redis.ok)('chaos: SIGKILLs among 2 API and 3 worke
     cleanups.push(() => s3.close())
     const { schema, drop } = await createSchema()
     cleanups.push(drop)
+    const prefix = redisPrefix()
+    cleanups.push(() => dropRedisPrefix(prefix))
     const hooks = await startReceiver()
     cleanups.push(() => hooks.close())
     const env = {
       DATABASE_URL: POSTGRES_URL,
       FLUXHOST_DATABASE_SCHEMA: schema,
       REDIS_URL,
-      FLUXHOST_REDIS_PREFIX: redisPrefix(),
+      FLUXHOST_REDIS_PREFIX: prefix,
+      FLUXHOST_QUEUE: 'bullmq',
       ...s3.env,
       FLUXHOST_FILE_URL_SECRET: randomBytes(32).toString('hex'),
       FLUXHOST_API_KEYS: KEY_A,
@@ -135,8 +140,22 @@ describe.runIf(postgres.ok && redis.ok)('chaos: SIGKILLs among 2 API and 3 worke
     const delivered = deliveredIds()
     expect(jobs.filter((job) => !delivered.has(job.id))).toEqual([])
 
+    // BullMQ carried the jobs, and holds none still waiting to be dispatched (entries being
+    // let go or put off may remain a moment; BullMQ never fails one itself).
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null })
+    const bull = new Queue('jobs', { connection: redis, prefix: prefix.replace(/:$/, '') })
+    const entries = await bull.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed')
+    // BullMQ's event stream names our jobs (it is capped: look at the latest events).
+    const recent = await redis.xrevrange(bull.toKey('events'), '+', '-', 'COUNT', 500)
+    const ids = new Set(jobs.map((job) => job.id))
+    const dispatched = recent.filter(([, fields]) => fields.some((field, i) => i % 2 === 1 && ids.has(field))).length
+    await bull.close()
+    redis.disconnect()
+    expect(dispatched).toBeGreaterThan(0)
+    expect(entries).toMatchObject({ wait: 0, prioritized: 0, failed: 0 })
+
     // What the kills did (reported, not asserted: a kill between two jobs re-runs none).
-    console.info(`chaos: ${submitted} jobs for ${JOBS} submissions; ${jobs.filter((j) => j.attempts > 1).length} re-run after the worker was killed; ${hooks.requests.length} webhook requests`)
+    console.info(`chaos: ${submitted} jobs for ${JOBS} submissions; ${jobs.filter((j) => j.attempts > 1).length} re-run after the worker was killed; ${hooks.requests.length} webhook requests; BullMQ entries left ${JSON.stringify(entries)}`)
 
     // Every succeeded job's images are downloadable, through either API.
     const succeeded = jobs.filter((job) => job.state === 'succeeded')

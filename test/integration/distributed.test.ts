@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import net from 'node:net'
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startS3 } from '../helpers/s3.js'
-import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
-import { createSchema, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, redisPrefix } from '../helpers/services.js'
+import { spawnCli } from '../helpers/child.js'
+import { api, KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+import { createSchema, dropRedisPrefix, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, redisPrefix } from '../helpers/services.js'
 
 const postgres = await probePostgres()
 const redis = await probeRedis()
@@ -135,6 +137,28 @@ describe.runIf(postgres.ok && redis.ok)('the file-URL key, with no FLUXHOST_FILE
       await Promise.all([maker.close(), other.close()])
       await drop()
       await s3.close()
+    }
+  })
+})
+
+// A start that fails after PostgreSQL and Redis were opened must close them, or the process
+// would hang on their sockets instead of exiting.
+describe.runIf(postgres.ok && redis.ok)('a failed start with shared records', () => {
+  it('exits with an error when the port is taken, instead of hanging on open connections', async () => {
+    const { schema, drop } = await createSchema()
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as net.AddressInfo).port
+    const prefix = redisPrefix()
+    try {
+      const child = spawnCli(['serve'], { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL, FLUXHOST_REDIS_PREFIX: prefix, FLUXHOST_PORT: String(port), FLUXHOST_DATA_DIR: tempDir(), FLUXHOST_API_KEYS: KEY_A, FLUXHOST_SAFETY_CHECKER: '0' })
+      const { code } = await child.exited
+      expect(code).not.toBe(0)
+      expect(child.stderr()).toContain('EADDRINUSE')
+    } finally {
+      taken.close()
+      await drop()
+      await dropRedisPrefix(prefix)
     }
   })
 })

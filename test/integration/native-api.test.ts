@@ -82,6 +82,30 @@ describe('native jobs API', () => {
     expect((await api(`${server.url}/api/jobs/nope/cancel`, { method: 'POST' })).status).toBe(404)
   })
 
+  it('deletes a finished job: gone from reads, lists and files, its charge kept; a running one is refused', async () => {
+    const { body } = await create()
+    const done = await server.waitForJob(body.id)
+    const image = (await api(`${server.url}/api/jobs/${body.id}`)).body.result.images[0].url
+    expect((await fetch(image)).status).toBe(200)
+    const usageBefore = (await api(`${server.url}/api/usage`)).body.total
+    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE', key: KEY_B })).status).toBe(404)
+    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(204)
+    expect((await api(`${server.url}/api/jobs/${body.id}`)).status).toBe(404)
+    expect((await api(`${server.url}/v1/get_result?id=${body.id}`)).body.status).toBe('Task not found')
+    expect((await api(`${server.url}/api/jobs?limit=100`)).body.data.map((j: { id: string }) => j.id)).not.toContain(body.id)
+    expect((await fetch(image)).status).toBe(404)
+    expect((await api(`${server.url}/api/usage`)).body.total).toEqual(usageBefore)
+    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(404)
+    expect(done.state).toBe('succeeded')
+
+    const slow = (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id
+    const refused = await api(`${server.url}/api/jobs/${slow}`, { method: 'DELETE' })
+    expect(refused.status).toBe(409)
+    expect(refused.body.error.code).toBe('JOB_NOT_FINISHED')
+    await api(`${server.url}/api/jobs/${slow}/cancel`, { method: 'POST' })
+    expect((await api(`${server.url}/api/jobs/${slow}`, { method: 'DELETE' })).status).toBe(204)
+  })
+
   it('streams state and progress as server-sent events until the job ends', async () => {
     const { body } = await create({}, { 'x-fluxhost-simulate': 'slow=800' })
     const response = await fetch(`${server.url}/api/jobs/${body.id}/events`, { headers: { 'x-key': KEY_A } })
@@ -157,5 +181,26 @@ describe('system routes', () => {
     const notFound = await api(`${server.url}/api/nothing`, { key: null })
     expect(notFound.body.error.code).toBe('NOT_FOUND')
     expect((await api(`${server.url}/v1/flux-nothing`, { body: {} })).body).toEqual({ detail: 'Not Found' })
+  })
+
+  it('/api/me names the calling key; no key or a wrong one is 401', async () => {
+    expect((await api(`${server.url}/api/me`)).body).toMatchObject({ name: 'FLUXHOST_API_KEYS[0]', scope: 'admin' })
+    expect((await api(`${server.url}/api/me`, { key: null })).status).toBe(401)
+    expect((await api(`${server.url}/api/me`, { key: 'fh_wrong' })).status).toBe(401)
+  })
+
+  it('serves the playground at / with its scripts, and nothing from elsewhere', async () => {
+    const page = await fetch(`${server.url}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toContain('text/html')
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const html = await page.text()
+    expect(html).not.toMatch(/https?:\/\//)
+    for (const asset of ['/web/app.js', '/web/common.js', '/web/snippets.js', '/web/style.css']) {
+      const response = await fetch(`${server.url}${asset}`)
+      expect(response.status, asset).toBe(200)
+      expect(await response.text(), asset).not.toMatch(/(src|href)=["']https?:/)
+    }
+    expect((await fetch(`${server.url}/web/%2e%2e/%2e%2e/%2e%2e/package.json`)).status).toBe(404)
   })
 })

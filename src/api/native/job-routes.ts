@@ -102,4 +102,21 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       return renderJob(job, urlContext(request, config.publicUrl, signer))
     },
   )
+
+  app.delete<{ Params: { id: string } }>(
+    '/api/jobs/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a finished job: it disappears from reads and its images are removed (its charge stays in the usage)',
+        params: jobIdParams,
+        response: { 204: { type: 'null' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await services.jobs.delete(request.params.id, request.apiKey)
+      return reply.code(204).send()
+    },
+  )
 }

@@ -69,6 +69,26 @@ export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   app.register(async (scoped) => {
     scoped.addHook('onRequest', requireKey(services.keys))
+    scoped.get(
+      '/api/me',
+      {
+        schema: {
+          tags: ['System'],
+          security: [{ bearer: [] }, { apiKey: [] }],
+          summary: 'The key you called with: its id, name and scope (the web pages check a key with it)',
+          response: {
+            200: {
+              type: 'object',
+              properties: { id: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', enum: ['user', 'admin'] }, prefix: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } },
+            },
+          },
+        },
+      },
+      async (request) => {
+        const key = request.apiKey
+        return { id: key.id, name: key.name, scope: key.scope, prefix: key.prefix, createdAt: key.createdAt.toISOString() }
+      },
+    )
     scoped.get<{ Querystring: { days: number } }>(
       '/api/usage',
       {

@@ -1,11 +1,13 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
 import type { Clock } from '../../domain/clock.js'
 import { ERRORS } from '../../domain/errors.js'
 import { compileOnce } from '../../store/compiled.js'
 import { rowToJob } from '../../store/job-row.js'
 import type { Database } from '../../store/schema.js'
+import type { Job } from '../../domain/job.js'
 import type { JobQueue, RecoveryReport } from '../job-queue.js'
 import { isOwnerDead } from '../owner.js'
+import { createWakeups } from '../wakeups.js'
 
 export interface RecordsQueueOptions {
   db: Kysely<Database>
@@ -24,6 +26,25 @@ export interface RecordsQueueOptions {
   trustOwnerIds?: boolean
 }
 
+/** Where a job stands when it could not be claimed by id. */
+export interface Unclaimable {
+  state: Job['state']
+  runAfter: number
+  leaseOwner: string | null
+  leaseExpiresAt: number | null
+}
+
+/**
+ * The records queue, plus what a dispatch layer over it (BullMQ) needs: claiming one given
+ * job, and knowing whose leases a recovery took.
+ */
+export interface RecordsQueue extends JobQueue {
+  /** Claims this job if it is queued and due; else says where it stands (undefined: no such job). */
+  claimById(jobId: string, owner: string): Promise<{ job: Job } | { job?: undefined; stands: Unclaimable | undefined }>
+  /** `recover`, and the lease owner each recovered job was taken from. */
+  recoverWithOwners(self: string): Promise<RecoveryReport & { owners: Map<string, string | null> }>
+}
+
 /** Past this many jobs behind a job, its position is counted from the front instead. */
 const CAP = 256
 
@@ -32,20 +53,21 @@ const CAP = 256
  * queued row is a queue entry, so a job and its queue entry are written in the same insert
  * and can never be half-written.
  */
-export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
+export function createRecordsQueue(options: RecordsQueueOptions): RecordsQueue {
   const { db, clock, leaseMs, maxAttempts, dialect } = options
   // `indexed by` keeps SQLite on the queue's partial index; PostgreSQL's planner finds it.
   const queueIndex = dialect === 'sqlite' ? sql` indexed by jobs_queue` : sql``
   const pollMs = options.pollMs ?? 1000
-  const waiters = new Set<() => void>()
-  // Set by every wake-up and consumed by the next wait, so a job enqueued between a
-  // worker's empty claim and its wait is never slept through.
-  let signalled = false
+  const wakeups = createWakeups()
+  const wakeAll = () => wakeups.wake()
 
-  const wakeAll = () => {
-    signalled = true
-    for (const wake of [...waiters]) wake()
-  }
+  const leased = (owner: string, now: number) => (eb: ExpressionBuilder<Database, 'jobs'>) => ({
+    state: 'running' as const,
+    lease_owner: owner,
+    lease_expires_at: now + leaseMs,
+    attempts: eb('attempts', '+', 1),
+    started_at: eb.fn.coalesce('started_at', eb.val(now)),
+  })
 
   const requeue = (id: string, owner: string, runAfter: number, attemptDelta: number) =>
     db
@@ -102,10 +124,12 @@ export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
     ),
   }
 
-  return {
+  const queue: RecordsQueue = {
     async enqueued() {
       wakeAll()
     },
+
+    wake: wakeAll,
 
     async claim(owner, filter) {
       const now = clock.now()
@@ -115,13 +139,7 @@ export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
       // queueing on the same one (and one of them coming back empty).
       const row = await db
         .updateTable('jobs')
-        .set((eb) => ({
-          state: 'running',
-          lease_owner: owner,
-          lease_expires_at: now + leaseMs,
-          attempts: eb('attempts', '+', 1),
-          started_at: eb.fn.coalesce('started_at', eb.val(now)),
-        }))
+        .set(leased(owner, now))
         .where('id', '=', (eb) => {
           let head = eb
             .selectFrom('jobs')
@@ -139,33 +157,41 @@ export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
     },
 
     async waitForWork(signal, maxWaitMs = pollMs) {
-      if (signal.aborted) return
-      if (signalled) {
-        signalled = false
-        return
-      }
-      let timer: NodeJS.Timeout | undefined
-      let done!: () => void
-      const woken = new Promise<void>((resolve) => {
-        done = () => {
-          clearTimeout(timer)
-          waiters.delete(done)
-          signal.removeEventListener('abort', done)
-          signalled = false
-          resolve()
-        }
-        waiters.add(done)
-        signal.addEventListener('abort', done, { once: true })
+      await wakeups.wait(signal, async () => {
+        // A retried job may be due before the poll interval is over: wake for it too.
+        const next = await db
+          .selectFrom('jobs')
+          .select((eb) => eb.fn.min('run_after').as('next'))
+          .where('state', '=', 'queued')
+          .executeTakeFirst()
+        return next?.next == null ? maxWaitMs : Math.min(maxWaitMs, Number(next.next) - clock.now())
       })
-      // A retried job may be due before the poll interval is over: wake for it too.
-      const next = await db
-        .selectFrom('jobs')
-        .select((eb) => eb.fn.min('run_after').as('next'))
+    },
+
+    async claimById(jobId, owner) {
+      const now = clock.now()
+      const row = await db
+        .updateTable('jobs')
+        .set(leased(owner, now))
+        .where('id', '=', jobId)
         .where('state', '=', 'queued')
+        .where('run_after', '<=', now)
+        .returningAll()
         .executeTakeFirst()
-      const dueIn = next?.next == null ? maxWaitMs : Number(next.next) - clock.now()
-      timer = setTimeout(done, Math.max(0, Math.min(maxWaitMs, dueIn)))
-      await woken
+      if (row) return { job: rowToJob(row) }
+      const stands = await db
+        .selectFrom('jobs')
+        .select(['state', 'run_after', 'lease_owner', 'lease_expires_at'])
+        .where('id', '=', jobId)
+        .executeTakeFirst()
+      return {
+        stands: stands && {
+          state: stands.state,
+          runAfter: Number(stands.run_after),
+          leaseOwner: stands.lease_owner,
+          leaseExpiresAt: stands.lease_expires_at === null ? null : Number(stands.lease_expires_at),
+        },
+      }
     },
 
     async extend(jobId, owner, progress) {
@@ -192,17 +218,23 @@ export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
     },
 
     async recover(self) {
+      const { requeued, abandoned } = await queue.recoverWithOwners(self)
+      return { requeued, abandoned }
+    },
+
+    async recoverWithOwners(self) {
       const now = clock.now()
       const running = await db
         .selectFrom('jobs')
         .select(['id', 'lease_owner', 'lease_expires_at', 'attempts'])
         .where('state', '=', 'running')
         .execute()
-      const report: RecoveryReport = { requeued: [], abandoned: [] }
+      const report: RecoveryReport & { owners: Map<string, string | null> } = { requeued: [], abandoned: [], owners: new Map() }
       for (const job of running) {
         const owner = job.lease_owner ?? ''
         const expired = job.lease_expires_at === null || Number(job.lease_expires_at) < now
         if (!expired && !(options.trustOwnerIds !== false && isOwnerDead(owner, self))) continue
+        report.owners.set(job.id, job.lease_owner)
         if (job.attempts >= maxAttempts) {
           const failed = await db
             .updateTable('jobs')
@@ -243,5 +275,5 @@ export function createRecordsQueue(options: RecordsQueueOptions): JobQueue {
       return Number(row?.depth ?? 0)
     },
   }
+  return queue
 }
-

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { createLocalJobEvents, type JobEvent, type JobEvents } from '../job-events.js'
+import { createLocalJobEvents, type JobEvent, type JobEventListener, type JobEvents } from '../job-events.js'
 
 export interface RedisJobEvents extends JobEvents {
   /** Tells every process that a job was enqueued (their idle workers look at once). */
@@ -32,6 +32,7 @@ export function createRedisJobEvents(options: { url: string; prefix: string; log
   const pub = new Redis(options.url, { enableOfflineQueue: false, connectTimeout: 10_000 })
   const sub = new Redis(options.url, { maxRetriesPerRequest: null, connectTimeout: 10_000 })
   const enqueuedListeners = new Set<() => void>()
+  const ownStateListeners = new Set<JobEventListener>()
   for (const client of [pub, sub]) client.on('error', (error: Error) => options.logger.warn({ err: error }, 'redis:error'))
 
   const subscribed = sub.subscribe(channel)
@@ -55,10 +56,15 @@ export function createRedisJobEvents(options: { url: string; prefix: string; log
   return {
     publish(event) {
       local.publish(event)
+      if (event.type === 'state') for (const listener of [...ownStateListeners]) listener(event)
       send({ from: self, event })
     },
     subscribe: local.subscribe,
     subscribeStates: local.subscribeStates,
+    subscribeOwnStates(listener) {
+      ownStateListeners.add(listener)
+      return () => ownStateListeners.delete(listener)
+    },
     subscribeAll: local.subscribeAll,
     announceEnqueued() {
       send({ from: self, enqueued: true })

@@ -1,0 +1,98 @@
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchBrowser, screenshotPath } from '../helpers/browser.js'
+import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+import { startReceiver } from '../helpers/webhook-receiver.js'
+
+const launched = await launchBrowser()
+
+/** The admin pages in a real browser, against a real server. */
+describe.runIf(launched.ok)('the admin pages in a browser', () => {
+  let browser: Browser
+  let server: TestServer
+  let hooks: Awaited<ReturnType<typeof startReceiver>>
+
+  beforeAll(async () => {
+    browser = (launched as { browser: Browser }).browser
+    server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1', FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0' })
+    hooks = await startReceiver()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    await hooks?.close()
+  })
+
+  const open = async (key: string, width = 1280) => {
+    const context = await browser.newContext({ viewport: { width, height: 900 } })
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    page.on('dialog', (dialog) => void dialog.accept())
+    await page.goto(`${server.url}/admin`)
+    await page.getByLabel('API key', { exact: true }).fill(key)
+    await page.getByRole('button', { name: 'Use key' }).click()
+    return { page, errors, close: () => context.close() }
+  }
+
+  it('tells a user key that it needs an admin key', async () => {
+    const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'just-a-user' } })).body
+    const { page, close } = await open(key)
+    await expect.poll(() => page.locator('#admin-gate').textContent()).toContain('these pages need an admin-scoped key')
+    expect(await page.locator('#keys-section').isHidden()).toBe(true)
+    await close()
+  })
+
+  it('creates a key, shows it once, and revokes it: the key stops working', async () => {
+    const { page, errors, close } = await open(KEY_A)
+    await page.getByLabel('Name', { exact: true }).fill('mobile app')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    const shown = page.locator('#shown-secret')
+    await shown.waitFor()
+    const key = (await shown.textContent())!
+    expect(key).toMatch(/^fh_/)
+    expect((await api(`${server.url}/api/me`, { key })).body.name).toBe('mobile app')
+
+    await page.getByRole('button', { name: 'Revoke mobile app' }).click()
+    await expect.poll(() => page.locator('tr[data-name="mobile app"] td').nth(5).textContent()).toMatch(/^revoked/)
+    expect((await api(`${server.url}/api/me`, { key })).status).toBe(401)
+    expect(errors).toEqual([])
+    await close()
+  })
+
+  it('shows spend per day, the queue with failures, deliveries with redelivery, and engines', async () => {
+    const failed = await api(`${server.url}/api/jobs`, { body: { prompt: 'doomed' }, headers: { 'x-fluxhost-simulate': 'error' } })
+    await server.waitForJob(failed.body.id)
+    const hooked = await api(`${server.url}/api/jobs`, { body: { prompt: 'hooked', webhookUrl: hooks.url } })
+    await server.waitForJob(hooked.body.id)
+    await hooks.received(1)
+
+    const { page, errors, close } = await open(KEY_A)
+    await expect.poll(() => page.locator('#spend-chart rect').count()).toBe(30)
+    expect(await page.locator('#spend-chart svg').getAttribute('aria-label')).toMatch(/Spend per day over the last 30 days: \$0\.[0-9]+ in all/)
+    await expect.poll(() => page.locator(`#failures tr[data-job="${failed.body.id}"]`).textContent()).toContain('simulated')
+    await expect.poll(() => page.locator('#engines').textContent()).toContain('preview: reachable')
+    await expect.poll(() => page.locator('#latency').textContent()).toContain('preview')
+
+    const row = page.locator('#deliveries tr[data-state="delivered"]').first()
+    await row.waitFor()
+    await row.getByRole('button', { name: /Redeliver/ }).click()
+    await hooks.received(2)
+    await page.evaluate('window.scrollTo(0, 0)')
+    await page.screenshot({ path: screenshotPath('admin'), fullPage: true })
+    expect(errors).toEqual([])
+    await close()
+  })
+
+  it('fits a phone screen, with every control labelled', async () => {
+    const { page, close } = await open(KEY_A, 390)
+    await page.locator('#keys tbody tr').first().waitFor()
+    const unlabelled = await page.evaluate<string[]>(
+      "[...document.querySelectorAll('input, select, textarea')].filter((input) => !input.labels?.length && !input.getAttribute('aria-label')).map((input) => input.id)",
+    )
+    expect(unlabelled).toEqual([])
+    // Wide tables scroll inside their box; the page itself does not.
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0)
+    await close()
+  })
+})

@@ -1,0 +1,285 @@
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest'
+import type { Job } from '../../src/domain/job.js'
+import { KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+
+// The playground's code samples (src/web/public/snippets.js, plain browser JavaScript): each
+// one is written to a file and run as a user would (bash, python3, node) against a real
+// server, and its last line must be an image URL that answers.
+
+type Dialect = 'bfl' | 'seaart' | 'apiframe' | 'aiml'
+type Language = 'curl' | 'python' | 'js'
+interface Settings {
+  model: 'flux-pro-1.1' | 'flux-pro-1.1-ultra' | 'flux-dev'
+  prompt: string
+  width: number
+  height: number
+  aspectRatio: string
+  seed: number | null
+  outputFormat: 'jpeg' | 'png' | 'webp'
+  quality: number
+  numImages: number
+  safetyTolerance: number
+  imagePrompt: { url: string; strength: number } | null
+}
+interface SnippetsModule {
+  DIALECTS: Dialect[]
+  snippets(settings: Settings, target: { baseUrl: string; key: string }): Record<Dialect, Record<Language, string>>
+  unsupported(settings: Settings, dialect: Dialect): string | null
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const LANGUAGES: Language[] = ['curl', 'python', 'js']
+const RUNNERS: Record<Language, { file: string; command: string }> = {
+  curl: { file: 'snippet.sh', command: 'bash' },
+  python: { file: 'snippet.py', command: 'python3' },
+  js: { file: 'snippet.mjs', command: 'node' },
+}
+const DEFAULTS: Settings = {
+  model: 'flux-pro-1.1',
+  prompt: 'A clean product photo of a red apple on a white table, soft studio lighting.',
+  width: 1024,
+  height: 768,
+  aspectRatio: '16:9',
+  seed: null,
+  outputFormat: 'jpeg',
+  quality: 90,
+  numImages: 1,
+  safetyTolerance: 2,
+  imagePrompt: null,
+}
+const TRICKY = `She said "don't" — it's $HOME's \`id\` $(echo no) \\n \\ '\\'' %s {x} \${y}\nsecond line\ttab: café 東京 🍎 👨‍👩‍👧 \u2028 end`
+
+let mod: SnippetsModule
+let server: TestServer
+let imageServer: http.Server
+let imageUrl: string
+let png: Buffer
+let workDir: string
+let pythonSkip: string | null = null
+
+beforeAll(async () => {
+  mod = (await import(pathToFileURL(path.resolve(here, '../../src/web/public/snippets.js')).href)) as SnippetsModule
+  // Apiframe's image_prompt is fetched by the server, from this test's loopback image server.
+  server = await startTestServer({ FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WORKER_CONCURRENCY: '4' })
+  png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3070c0' } }).png().toBuffer()
+  imageServer = http.createServer((req, res) => {
+    if (req.url === '/input.png') res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png)
+    else res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve))
+  imageUrl = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}/input.png`
+  workDir = tempDir('fluxhost-snippets-')
+  const probe = spawnSync('python3', ['-c', 'import requests'], { encoding: 'utf8' })
+  if (probe.status !== 0) pythonSkip = `python3 with requests is missing (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); the Python snippets are not run`
+  if (pythonSkip) console.warn(pythonSkip)
+})
+
+afterAll(async () => {
+  await server?.close()
+  await new Promise((resolve) => imageServer?.close(resolve))
+  if (workDir) fs.rmSync(workDir, { recursive: true, force: true })
+})
+
+/** At most twelve snippets run at once: each is a process, mostly waiting on the server. */
+const pool = (() => {
+  let active = 0
+  const waiting: (() => void)[] = []
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= 12) await new Promise<void>((resolve) => waiting.push(resolve))
+    active++
+    try {
+      return await task()
+    } finally {
+      active--
+      waiting.shift()?.()
+    }
+  }
+})()
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+let runs = 0
+function runSnippet(language: Language, source: string): Promise<Run> {
+  return pool(async () => {
+    const dir = path.join(workDir, String(runs++))
+    fs.mkdirSync(dir)
+    const file = path.join(dir, RUNNERS[language].file)
+    fs.writeFileSync(file, source)
+    return new Promise<Run>((resolve, reject) => {
+      const child = spawn(RUNNERS[language].command, [file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({ code, stdout, stderr }))
+    })
+  })
+}
+
+/** The job behind a signed file URL (`/files/jobs/<id>/a1/0.jpeg?...`). */
+async function jobOf(expect: ExpectStatic, url: string): Promise<Job> {
+  const id = /\/files\/jobs\/([^/]+)\//.exec(new URL(url).pathname)?.[1]
+  expect(id, url).toBeTruthy()
+  return server.fluxhost.services.jobs.get(id!, undefined)
+}
+
+/**
+ * Runs every snippet of `settings` (every dialect: one that cannot express a setting must
+ * still send a body the server takes) and checks the image each prints and the job behind it.
+ */
+async function runAll(expect: ExpectStatic, settings: Settings, check: (job: Job, dialect: Dialect, supported: boolean) => void): Promise<void> {
+  const all = mod.snippets(settings, { baseUrl: server.url, key: KEY_A })
+  const jobs = mod.DIALECTS.flatMap((dialect) =>
+    LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
+      const run = await runSnippet(language, all[dialect][language])
+      const label = `${dialect} ${language}\n--- stderr:\n${run.stderr}\n--- stdout:\n${run.stdout}\n--- snippet:\n${all[dialect][language]}`
+      expect(run.code, label).toBe(0)
+      const last = run.stdout.trimEnd().split('\n').pop() ?? ''
+      expect(last, label).toMatch(/^https?:\/\/\S+$/)
+      const image = await fetch(last)
+      expect(image.status, label).toBe(200)
+      expect(image.headers.get('content-type'), label).toMatch(/^image\//)
+      expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(0)
+      const job = await jobOf(expect, last)
+      expect(job.dialect).toBe(dialect)
+      expect(job.state).toBe('succeeded')
+      check(job, dialect, mod.unsupported(settings, dialect) === null)
+    }),
+  )
+  await Promise.all(jobs)
+}
+
+describe('playground snippets', () => {
+  it('exports the four dialects and a reason for each setting a dialect cannot express', () => {
+    expect(mod.DIALECTS).toEqual(['bfl', 'seaart', 'apiframe', 'aiml'])
+    for (const dialect of mod.DIALECTS) expect(mod.unsupported(DEFAULTS, dialect), dialect).toBeNull()
+    const ultra = { ...DEFAULTS, model: 'flux-pro-1.1-ultra' as const }
+    expect(mod.unsupported(ultra, 'bfl')).toBeNull()
+    for (const dialect of ['seaart', 'apiframe', 'aiml'] as const) expect(mod.unsupported(ultra, dialect)).toMatch(/FLUX 1.1 \[pro\] only/)
+    expect(mod.unsupported({ ...DEFAULTS, model: 'flux-dev' }, 'aiml')).toMatch(/FLUX 1.1 \[pro\] only/)
+    expect(mod.unsupported({ ...DEFAULTS, numImages: 3 }, 'bfl')).toMatch(/num_images/)
+    expect(mod.unsupported({ ...DEFAULTS, numImages: 3 }, 'seaart')).toMatch(/num_images/)
+    expect(mod.unsupported({ ...DEFAULTS, numImages: 3 }, 'aiml')).toBeNull()
+    expect(mod.unsupported({ ...DEFAULTS, outputFormat: 'webp' }, 'seaart')).toMatch(/webp/)
+    expect(mod.unsupported({ ...DEFAULTS, outputFormat: 'webp' }, 'aiml')).toMatch(/webp/)
+    expect(mod.unsupported({ ...DEFAULTS, outputFormat: 'webp' }, 'bfl')).toBeNull()
+    expect(mod.unsupported({ ...DEFAULTS, quality: 70 }, 'bfl')).toMatch(/quality/)
+    expect(mod.unsupported({ ...DEFAULTS, quality: 70 }, 'apiframe')).toBeNull()
+    expect(mod.unsupported({ ...DEFAULTS, quality: 70, outputFormat: 'png' }, 'bfl')).toBeNull()
+    expect(mod.unsupported({ ...DEFAULTS, safetyTolerance: 5 }, 'apiframe')).toMatch(/safety_tolerance/)
+    expect(mod.unsupported({ ...DEFAULTS, safetyTolerance: 0 }, 'aiml')).toMatch(/safety_tolerance/)
+    expect(mod.unsupported({ ...DEFAULTS, seed: 0 }, 'aiml')).toMatch(/seed/)
+    const withImage = { ...DEFAULTS, imagePrompt: { url: 'https://example.com/a.png', strength: 0.5 } }
+    expect(mod.unsupported(withImage, 'aiml')).toMatch(/image prompt/)
+    expect(mod.unsupported({ ...withImage, imagePrompt: { url: 'https://example.com/a.png', strength: 0.3 } }, 'bfl')).toMatch(/image_prompt_strength/)
+    expect(mod.unsupported({ ...withImage, model: 'flux-pro-1.1-ultra', imagePrompt: { url: 'https://example.com/a.png', strength: 0.3 } }, 'bfl')).toBeNull()
+    expect(mod.unsupported({ ...withImage, imagePrompt: { url: 'https://example.com/a.png', strength: 0.33 } }, 'apiframe')).toMatch(/0\.05/)
+    expect(mod.unsupported({ ...withImage, imagePrompt: { url: 'data:image/png;base64,iVBORw0KGgo=', strength: 0.5 } }, 'apiframe')).toMatch(/data: URL/)
+    expect(mod.unsupported({ ...DEFAULTS, prompt: '' }, 'seaart')).toMatch(/needs a prompt/)
+    expect(mod.unsupported({ ...DEFAULTS, prompt: '' }, 'bfl')).toBeNull()
+    expect(mod.unsupported({ ...DEFAULTS, prompt: 'x'.repeat(4001) }, 'aiml')).toMatch(/4000/)
+    // Left out of the body, and the snippet says so in a comment.
+    const webp = mod.snippets({ ...DEFAULTS, outputFormat: 'webp', numImages: 2 }, { baseUrl: 'http://h', key: 'k' })
+    expect(webp.seaart.python).toContain('"output_format": "jpeg"')
+    expect(webp.seaart.curl.split('BODY=')[1]).not.toContain('num_images')
+    expect(webp.seaart.js).toMatch(/^\/\/ Not expressible in this dialect .*webp/m)
+    expect(webp.aiml.js).toContain('num_images: 2')
+  })
+
+  it.concurrent('runs the defaults in every dialect and language', async ({ expect }) => {
+    await runAll(expect, DEFAULTS, (job) => {
+      expect(job.request).toMatchObject({ model: 'flux-pro-1.1', prompt: DEFAULTS.prompt, width: 1024, height: 768, numImages: 1, safetyTolerance: 2 })
+      expect(job.request.output.format).toBe('jpeg')
+    })
+  })
+
+  it.concurrent('quotes a prompt with quotes, an apostrophe, newlines, $, backslashes and non-ASCII in every language', async ({ expect }) => {
+    const settings = { ...DEFAULTS, prompt: TRICKY, width: 256, height: 256, seed: 7 }
+    await runAll(expect, settings, (job) => {
+      expect(job.request.prompt).toBe(TRICKY)
+      expect(job.request.seed).toBe(7)
+    })
+  })
+
+  it.concurrent('asks for two PNGs where the dialect can (AIML), and one elsewhere', async ({ expect }) => {
+    const settings = { ...DEFAULTS, outputFormat: 'png' as const, numImages: 2, width: 512, height: 384, seed: 11, safetyTolerance: 3 }
+    expect(mod.unsupported(settings, 'aiml')).toBeNull()
+    expect(mod.unsupported(settings, 'seaart')).toMatch(/num_images/)
+    await runAll(expect, settings, (job, dialect, supported) => {
+      expect(job.request.output.format).toBe('png')
+      expect(job.result!.images[0]!.contentType).toBe('image/png')
+      expect(job.request).toMatchObject({ width: 512, height: 384, seed: 11 })
+      expect(job.request.safetyTolerance).toBe(dialect === 'apiframe' ? 2 : 3)
+      expect(job.request.numImages).toBe(supported ? 2 : 1)
+      expect(job.result!.images).toHaveLength(supported ? 2 : 1)
+    })
+  })
+
+  it.concurrent('makes an ultra image at an aspect ratio on BFL (the gateways fall back to FLUX 1.1 [pro])', async ({ expect }) => {
+    const settings = { ...DEFAULTS, model: 'flux-pro-1.1-ultra' as const, aspectRatio: '21:9', width: 256, height: 256, seed: 3, outputFormat: 'webp' as const }
+    await runAll(expect, settings, (job, dialect) => {
+      if (dialect === 'bfl') {
+        expect(job.request).toMatchObject({ model: 'flux-pro-1.1-ultra', aspectRatio: '21:9', width: 3136, height: 1344, seed: 3 })
+        expect(job.request.output.format).toBe('webp')
+      } else {
+        expect(job.request).toMatchObject({ model: 'flux-pro-1.1', width: 256, height: 256 })
+      }
+    })
+  })
+
+  it.concurrent('sends an image prompt given as a URL (downloaded and encoded for BFL and SeaArt, fetched by the server for Apiframe)', async ({ expect }) => {
+    const settings = { ...DEFAULTS, width: 256, height: 320, imagePrompt: { url: imageUrl, strength: 0.5 } }
+    expect(mod.unsupported(settings, 'apiframe')).toBeNull()
+    await runAll(expect, settings, (job, dialect) => {
+      if (dialect === 'aiml') expect(job.request.imagePrompt).toBeUndefined()
+      else expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
+    })
+    const ultra = { ...settings, model: 'flux-pro-1.1-ultra' as const, aspectRatio: '1:1', imagePrompt: { url: imageUrl, strength: 0.3 } }
+    expect(mod.unsupported(ultra, 'bfl')).toBeNull()
+    const bfl = mod.snippets(ultra, { baseUrl: server.url, key: KEY_A }).bfl
+    await Promise.all(
+      LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
+        const run = await runSnippet(language, bfl[language])
+        expect(run.code, run.stderr).toBe(0)
+        const job = await jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
+        expect(job.request).toMatchObject({ model: 'flux-pro-1.1-ultra', aspectRatio: '1:1', imagePrompt: { strength: 0.3 } })
+      }),
+    )
+    // A data: URL (a file the user picked) goes into BFL's and SeaArt's base64 field as it is.
+    const inline = { ...settings, imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 } }
+    const both = mod.snippets(inline, { baseUrl: server.url, key: KEY_A })
+    await Promise.all(
+      (['bfl', 'seaart'] as const).map(async (dialect) => {
+        expect(mod.unsupported(inline, dialect)).toBeNull()
+        const run = await runSnippet('curl', both[dialect].curl)
+        expect(run.code, run.stderr).toBe(0)
+        const job = await jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
+        expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
+      }),
+    )
+  })
+
+  it.concurrent('leaves out what a dialect cannot say (webp, quality, seed 0, safety 0) and the server takes the rest', async ({ expect }) => {
+    const settings = { ...DEFAULTS, outputFormat: 'webp' as const, quality: 75, seed: 0, safetyTolerance: 0, width: 320, height: 256 }
+    expect(mod.unsupported(settings, 'apiframe')).toMatch(/safety_tolerance/)
+    expect(mod.unsupported(settings, 'aiml')).toMatch(/webp.*seed|seed.*webp/)
+    await runAll(expect, settings, (job, dialect) => {
+      expect(job.request.output.format).toBe(dialect === 'bfl' || dialect === 'apiframe' ? 'webp' : 'jpeg')
+      expect(job.request.output.quality).toBe(dialect === 'apiframe' ? 75 : 90)
+      if (dialect !== 'aiml') expect(job.request.seed).toBe(0)
+      expect(job.request.safetyTolerance).toBe(dialect === 'bfl' || dialect === 'seaart' ? 0 : 2)
+    })
+  })
+})
