@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely'
+import { Migrator, sql, type DatabaseIntrospector, type Kysely, type Migration, type MigrationResultSet, type TableMetadata } from 'kysely'
 import * as m0001 from './migrations/0001_init.js'
 import * as m0002 from './migrations/0002_queue_depth.js'
 import * as m0003 from './migrations/0003_webhooks.js'
@@ -17,11 +17,12 @@ const MIGRATIONS: Record<string, Migration> = {
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.
-// `schema` (PostgreSQL): keep Kysely's own migration tables in the records' schema, so
-// several fluxhosts (or test files) can share one database in schemas of their own.
-export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<string[]> {
+// `postgres.schema`: keep Kysely's own migration tables in the records' schema, so several
+// fluxhosts (or test files) can share one database in schemas of their own.
+export async function migrateToLatest(db: Kysely<any>, postgres?: { schema?: string }): Promise<string[]> {
+  const schema = postgres?.schema
   const migrator = new Migrator({
-    db,
+    db: postgres ? withOwnSchemaCatalog(db, schema) : db,
     provider: { getMigrations: async () => MIGRATIONS },
     ...(schema ? { migrationTableSchema: schema } : {}),
   })
@@ -33,4 +34,37 @@ export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise
     })
   }
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}
+
+/**
+ * `db` as the Migrator sees it, with an introspector that reads only our own schema.
+ * The Migrator asks "does kysely_migration exist?" through `getTables()`, and Kysely's
+ * PostgreSQL introspector answers by reading every table of the database with
+ * `has_schema_privilege(nspname)` per row: when another schema is dropped during that read
+ * (another fluxhost or test file sharing the database) it fails with 3F000 "schema does not
+ * exist", and so would our start. Without `schema` (the search_path's first schema) it also
+ * found migration tables of any schema. Here: table names of one schema, no functions on
+ * other schemas' names. Columns are not listed: the Migrator only needs names.
+ */
+function withOwnSchemaCatalog(db: Kysely<any>, schema: string | undefined): Kysely<any> {
+  const introspection: DatabaseIntrospector = {
+    getSchemas: () => db.introspection.getSchemas(),
+    async getTables(): Promise<TableMetadata[]> {
+      const { rows } = await sql<{ name: string; schema: string; kind: string }>`
+        select c.relname as name, ns.nspname as schema, c.relkind as kind
+        from pg_catalog.pg_class c join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
+        where ns.nspname = coalesce(${schema ?? null}::text, current_schema()) and c.relkind in ('r', 'v', 'p')`.execute(db)
+      return rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v', columns: [] }))
+    },
+    async getMetadata() {
+      return { tables: await this.getTables() }
+    },
+  }
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection
+      const value = Reflect.get(target, property, target) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
 }

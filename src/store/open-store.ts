@@ -18,7 +18,7 @@ export async function openSqliteStore(file: string): Promise<{ store: Store; mig
 export async function openPostgresStore(url: string, options: { schema?: string; max?: number } = {}): Promise<{ store: Store; migrations: string[] }> {
   const { db, dataVersion } = openPostgres(url, options)
   try {
-    const migrations = await migrateToLatest(db, options.schema)
+    const migrations = await migrateToLatest(db, { schema: options.schema })
     return { store: createStore(db, { kind: 'postgres', dataVersion }), migrations }
   } catch (error) {
     await db.destroy()

@@ -1,8 +1,9 @@
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openSqliteStore } from '../../src/store/open-store.js'
+import pg from 'pg'
+import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
-import { probePostgres } from '../helpers/services.js'
+import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
 import { openTestStore, queuedJob, type StoreKind } from '../helpers/store.js'
 
 let t: Awaited<ReturnType<typeof openTestStore>>
@@ -42,6 +43,38 @@ describe.each(KINDS)('job inserts (group commit) on %s', (kind) => {
       expect(store.dataVersion()).not.toBe(before)
     } finally {
       await other.close()
+    }
+  })
+})
+
+// Several fluxhosts (or test files) may share one database in schemas of their own. Kysely's
+// migrator reads the whole catalog (has_schema_privilege on every schema), which fails with
+// 3F000 when another schema is dropped during the read: a start must not fail for that.
+describe.runIf(postgres.ok)('migrations on a shared PostgreSQL', () => {
+  it('succeed while other schemas in the database are created and dropped', async () => {
+    const churn = new pg.Client({ connectionString: POSTGRES_URL })
+    await churn.connect()
+    let stop = false
+    const churning = (async () => {
+      for (let i = 0; !stop; i++) {
+        const name = `churn_${process.pid}_${i}`
+        await churn.query(`create schema ${name}; create table ${name}.t (id serial primary key)`)
+        await churn.query(`drop schema ${name} cascade`)
+      }
+    })()
+    const opened: Array<{ schema: string; drop(): Promise<void> }> = []
+    try {
+      for (let i = 0; i < 15; i++) {
+        const s = await createSchema()
+        opened.push(s)
+        const { store } = await openPostgresStore(POSTGRES_URL, { schema: s.schema, max: 1 })
+        await store.close()
+      }
+    } finally {
+      stop = true
+      await churning
+      await churn.end()
+      for (const s of opened) await s.drop()
     }
   })
 })
