@@ -64,7 +64,7 @@ describe.runIf(postgres.ok)('migrations on a shared PostgreSQL', () => {
     })()
     const opened: Array<{ schema: string; drop(): Promise<void> }> = []
     try {
-      for (let i = 0; i < 15; i++) {
+      for (let i = 0; i < 8; i++) {
         const s = await createSchema()
         opened.push(s)
         const { store } = await openPostgresStore(POSTGRES_URL, { schema: s.schema, max: 1 })
