@@ -16,7 +16,7 @@ const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 200)
 const SYNC_REQUESTS = Number(process.env.BENCH_SYNC_REQUESTS ?? 300)
 const WEBHOOK_JOBS = Number(process.env.BENCH_WEBHOOK_JOBS ?? 100)
 const SAFETY_IMAGES = Number(process.env.BENCH_SAFETY_IMAGES ?? 30)
-/** `all` (default), or one part alone: `workers` (worker scaling, bare BullMQ), `scale` (SQLite vs PostgreSQL creates), `engines`, `delivery`. */
+/** `all` (default), or one part alone: `workers` (worker scaling, bare BullMQ), `scale` (SQLite vs PostgreSQL creates), `engines`, `delivery`, `gallery` (thumbnails vs full images). */
 const ONLY = process.env.BENCH_ONLY ?? 'all'
 const ENGINE_JOBS = Number(process.env.BENCH_ENGINE_JOBS ?? 100)
 const BFL_TASK_MS = Number(process.env.BENCH_BFL_TASK_MS ?? 2000)
@@ -482,6 +482,48 @@ async function endToEnd(url: string, jobs: number, size = { width: 256, height: 
   return { jobsPerS: Math.round((jobs / seconds) * 10) / 10, seconds: Math.round(seconds * 100) / 100 }
 }
 
+/**
+ * What a gallery of 12 costs the browser and the server: the playground's default images
+ * (1024x768 JPEG, quality 90) fetched whole, against their thumbnails on the first request
+ * (rendered) and later (kept). 12 at once, as a browser loads a page of cards; median of
+ * ROUNDS rounds (first-request thumbnails: each round on 12 new jobs).
+ */
+async function gallery(scratch: string) {
+  const ROUNDS = 5
+  const server = await fluxhost(path.join(scratch, 'gallery'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0' })
+  const body = JSON.stringify({ prompt: 'a gallery card', width: 1024, height: 768, outputFormat: 'jpeg', outputQuality: 90 })
+  const page = async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 12; i++) ids.push((await json(`${server.url}/api/jobs`, { method: 'POST', body })).id)
+    for (const id of ids) {
+      while ((await json(`${server.url}/api/jobs/${id}`)).state !== 'succeeded') await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const list = await json(`${server.url}/api/jobs?limit=12`)
+    return list.data.map((job: { result: { images: Array<{ url: string; thumbnailUrl: string }> } }) => job.result.images[0]!)
+  }
+  const fetchAll = async (urls: string[]) => {
+    const started = performance.now()
+    const sizes = await Promise.all(urls.map(async (url) => (await fetch(url)).arrayBuffer().then((b) => b.byteLength)))
+    return { ms: performance.now() - started, bytes: sizes.reduce((a, b) => a + b, 0) }
+  }
+  const full: Array<{ ms: number; bytes: number }> = []
+  const first: Array<{ ms: number; bytes: number }> = []
+  const kept: Array<{ ms: number; bytes: number }> = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const images = await page()
+    full.push(await fetchAll(images.map((i: { url: string }) => i.url)))
+    first.push(await fetchAll(images.map((i: { thumbnailUrl: string }) => i.thumbnailUrl)))
+    kept.push(await fetchAll(images.map((i: { thumbnailUrl: string }) => i.thumbnailUrl)))
+  }
+  await stop(server.child)
+  const median = (rows: Array<{ ms: number; bytes: number }>) => {
+    const ms = rows.map((r) => r.ms).sort((a, b) => a - b)
+    return { ms: Math.round(ms[Math.floor(ms.length / 2)]!), kib: Math.round(rows[0]!.bytes / 1024) }
+  }
+  const result = { images: 12, rounds: ROUNDS, full: median(full), thumbnailsFirst: median(first), thumbnailsKept: median(kept) }
+  return { ...result, bytesRatio: round(result.thumbnailsKept.kib / result.full.kib) }
+}
+
 async function main() {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fluxhost-bench-'))
   const results: Record<string, unknown> = {
@@ -490,6 +532,17 @@ async function main() {
     connections: CONNECTIONS,
   }
   try {
+    if (ONLY === 'gallery' || ONLY === 'all') {
+      const g = await gallery(scratch)
+      results.gallery = g
+      console.log(
+        `\na gallery page of ${g.images} 1024x768 JPEGs, fetched at once (median of ${g.rounds}): full images ${g.full.kib} KiB in ${g.full.ms} ms; thumbnails on first request ${g.thumbnailsFirst.kib} KiB in ${g.thumbnailsFirst.ms} ms, afterwards ${g.thumbnailsKept.kib} KiB in ${g.thumbnailsKept.ms} ms; thumbnail bytes ÷ full ${g.bytesRatio}`,
+      )
+      if (ONLY === 'gallery') {
+        fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
+        return
+      }
+    }
     if (ONLY === 'workers' || ONLY === 'all') {
       const workers = await workerScaling(scratch)
       results.workers = workers

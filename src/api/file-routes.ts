@@ -1,14 +1,17 @@
 import type { FastifyInstance } from 'fastify'
 import { isValidKey } from '../blobs/blob-store.js'
 import { FluxhostError } from '../domain/errors.js'
+import { Thumbnails, thumbnailSource } from '../images/thumbnails.js'
 import type { ApiDeps } from './deps.js'
 
 /**
  * `GET /files/<key>?exp=&sig=`: stored images behind signed, expiring URLs. The signature
- * is the credential, so these URLs work in an <img> tag or a plain download.
+ * is the credential, so these URLs work in an <img> tag or a plain download. A key ending in
+ * `.thumb.webp` is its image's thumbnail, made on the first request (see images/thumbnails.ts).
  */
 export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { signer, blobs } = deps
+  const thumbnails = new Thumbnails(blobs)
   app.get<{ Params: { '*': string }; Querystring: { exp?: string; sig?: string } }>(
     '/files/*',
     {
@@ -24,6 +27,7 @@ export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       const verdict = signer.verify(key, request.query.exp, request.query.sig)
       if (verdict === 'invalid') throw new FluxhostError('FILE_SIGNATURE_INVALID')
       if (verdict === 'expired') throw new FluxhostError('FILE_URL_EXPIRED')
+      if (thumbnailSource(key) !== undefined && !(await thumbnails.ensure(key))) throw new FluxhostError('FILE_NOT_FOUND')
       const maxAge = Math.max(0, Number(request.query.exp) - Math.floor(deps.clock.now() / 1000))
       if (deps.presign) {
         // The bytes come from the bucket: the client follows at once, so the presigned URL

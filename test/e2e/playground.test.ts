@@ -90,6 +90,35 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     await close()
   })
 
+  it('takes flux-dev\'s steps and guidance, shown only for flux-dev, and re-runs with them', async () => {
+    const { page, errors, close } = await open({ key: KEY_A })
+    expect(await page.getByLabel('Steps').isVisible()).toBe(false)
+    await page.getByLabel('Model').selectOption('flux-dev')
+    await page.getByLabel('Steps').fill('12')
+    await page.getByLabel('Guidance').fill('4.5')
+    expect(await page.locator('#code').textContent()).toContain('"steps": 12')
+    await page.getByRole('button', { name: '1:1' }).click()
+    await generate(page, 'a dev job')
+    await page.locator('#images img').first().waitFor({ state: 'visible' })
+    const card = page.locator('#gallery li', { hasText: 'a dev job' })
+    await expect.poll(() => card.count()).toBe(1)
+    const id = (await card.getAttribute('data-job'))!
+    const dev = { model: 'flux-dev', prompt: 'a dev job', steps: 12, guidance: 4.5, width: 1024, height: 1024 }
+    expect((await server.fluxhost.services.jobs.get(id, undefined)).request).toMatchObject(dev)
+    await page.getByLabel('Model').selectOption('flux-pro-1.1')
+    expect(await page.getByLabel('Steps').isVisible()).toBe(false)
+    expect(await page.locator('#code').textContent()).not.toContain('steps')
+    // Re-run puts the model and its sampling back in the form and submits them.
+    await card.getByRole('button', { name: /Re-run/ }).click()
+    await expect.poll(() => card.count()).toBe(2)
+    expect(await page.getByLabel('Steps').inputValue()).toBe('12')
+    const again = (await card.first().getAttribute('data-job'))!
+    expect(again).not.toBe(id)
+    expect((await server.fluxhost.services.jobs.get(again, undefined)).request).toMatchObject(dev)
+    expect(errors).toEqual([])
+    await close()
+  })
+
   it('shows live progress of a slow job, and cancels it', async () => {
     const { page, errors, close } = await open({ key: KEY_A })
     // The page sends what a user's request would; the test makes this one slow (a 20 s engine).
@@ -115,6 +144,11 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     expect(await first.getAttribute('data-state')).toBe('succeeded')
     expect(await first.locator('.prompt').textContent()).toBe('history one')
     expect(await first.locator('.meta').allTextContents()).toEqual([expect.stringMatching(/flux-pro-1\.1 · 1024×768 · seed \d+/), expect.stringMatching(/succeeded · preview · \$0\.04/)])
+    // The cards show thumbnails (WebP inside 512 px), not the full images; the link opens the image.
+    const thumb = first.locator('img')
+    expect(await thumb.getAttribute('src')).toMatch(/\.thumb\.webp\?/)
+    await expect.poll(() => thumb.evaluate((node) => (node as unknown as { complete: boolean; naturalWidth: number }).naturalWidth)).toBe(512)
+    expect(await first.locator('a').getAttribute('href')).not.toMatch(/thumb/)
     const before = await cards.count()
     await first.getByRole('button', { name: /Re-run/ }).click()
     await expect.poll(() => cards.count()).toBe(Math.min(before + 1, 12))

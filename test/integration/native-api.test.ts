@@ -1,3 +1,4 @@
+import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readSse } from '../../src/cli/sse.js'
 import { api, fetchStatus, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
@@ -80,6 +81,30 @@ describe('native jobs API', () => {
     expect(finished.status).toBe(409)
     expect(finished.body.error.code).toBe('JOB_NOT_CANCELABLE')
     expect((await api(`${server.url}/api/jobs/nope/cancel`, { method: 'POST' })).status).toBe(404)
+  })
+
+  it('gives each image a thumbnail: a WebP inside 512 px, made once, signed like the image, gone with the job', async () => {
+    const { body } = await create({ width: 1440, height: 768 })
+    await server.waitForJob(body.id)
+    const [image] = (await api(`${server.url}/api/jobs/${body.id}`)).body.result.images
+    expect(image.thumbnailUrl).toMatch(/\.thumb\.webp\?exp=\d+&sig=/)
+    // A gallery asks for it several times at once; each answer is the same small WebP.
+    const answers = await Promise.all([1, 2, 3].map(() => fetch(image.thumbnailUrl)))
+    const [first, ...others] = await Promise.all(answers.map(async (r) => Buffer.from(await r.arrayBuffer())))
+    for (const r of answers) expect([r.status, r.headers.get('content-type')]).toEqual([200, 'image/webp'])
+    const meta = await sharp(first).metadata()
+    expect([meta.format, meta.width, meta.height]).toEqual(['webp', 512, 273])
+    for (const other of others) expect(other).toEqual(first)
+    expect(first!.length).toBeLessThan(image.bytes / 2)
+    const url = new URL(image.thumbnailUrl)
+    url.searchParams.set('sig', 'x'.repeat(url.searchParams.get('sig')!.length))
+    expect((await fetch(url)).status).toBe(403)
+    // Signing the image does not sign its thumbnail.
+    const forged = new URL(image.url)
+    forged.pathname += '.thumb.webp'
+    expect((await fetch(forged)).status).toBe(403)
+    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(204)
+    expect((await fetch(image.thumbnailUrl)).status).toBe(404)
   })
 
   it('deletes a finished job: gone from reads, lists and files, its charge kept; a running one is refused', async () => {

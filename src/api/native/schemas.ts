@@ -110,6 +110,7 @@ export const jobSchema = {
             type: 'object',
             properties: {
               url: { type: 'string' },
+              thumbnailUrl: { type: 'string', description: 'A WebP rendition inside a 512 px box, made on the first request; signed like `url`.' },
               width: { type: 'integer' },
               height: { type: 'integer' },
               contentType: { type: 'string' },
