@@ -26,6 +26,8 @@ interface Settings {
   quality: number
   numImages: number
   safetyTolerance: number
+  steps?: number | null
+  guidance?: number | null
   imagePrompt: { url: string; strength: number } | null
 }
 interface SnippetsModule {
@@ -161,7 +163,10 @@ async function runAll(expect: ExpectStatic, settings: Settings, check: (job: Job
   await Promise.all(jobs)
 }
 
-describe('playground snippets', () => {
+// The tests run at once and share one pool of twelve processes, so each one's clock includes
+// waiting for the others' snippets: on two busy cores (the chaos test beside it) the file has
+// taken 60 s. Hence a timeout for the whole queue, not for one test's own work.
+describe('playground snippets', { timeout: 240_000 }, () => {
   it('exports the four dialects and a reason for each setting a dialect cannot express', () => {
     expect(mod.DIALECTS).toEqual(['bfl', 'seaart', 'apiframe', 'aiml'])
     for (const dialect of mod.DIALECTS) expect(mod.unsupported(DEFAULTS, dialect), dialect).toBeNull()
@@ -237,6 +242,25 @@ describe('playground snippets', () => {
         expect(job.request).toMatchObject({ model: 'flux-pro-1.1', width: 256, height: 256 })
       }
     })
+  })
+
+  it.concurrent('sends flux-dev\'s steps and guidance on BFL', async ({ expect }) => {
+    const settings = { ...DEFAULTS, model: 'flux-dev' as const, width: 256, height: 256, steps: 12, guidance: 4.5 }
+    expect(mod.unsupported(settings, 'bfl')).toBeNull()
+    expect(mod.unsupported({ ...settings, steps: 51 }, 'bfl')).toMatch(/steps must be an integer 1–50/)
+    expect(mod.unsupported({ ...settings, guidance: 1 }, 'bfl')).toMatch(/guidance must be 1\.5–5/)
+    // Steps of another model are not sent: only flux-dev takes them.
+    expect(mod.snippets({ ...settings, model: 'flux-pro-1.1' }, { baseUrl: 'http://h', key: 'k' }).bfl.python).not.toContain('steps')
+    // BFL only: the gateways' fallback to FLUX 1.1 [pro] is what the tests above run.
+    const bfl = mod.snippets(settings, { baseUrl: server.url, key: KEY_A }).bfl
+    await Promise.all(
+      LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
+        const run = await runSnippet(language, bfl[language])
+        expect(run.code, run.stderr).toBe(0)
+        const job = await jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
+        expect(job.request).toMatchObject({ model: 'flux-dev', width: 256, height: 256, steps: 12, guidance: 4.5 })
+      }),
+    )
   })
 
   it.concurrent('sends an image prompt given as a URL (downloaded and encoded for BFL and SeaArt, fetched by the server for Apiframe)', async ({ expect }) => {

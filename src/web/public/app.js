@@ -12,6 +12,8 @@ const fields = {
   height: $('#height'),
   aspectRatio: $('#aspect-ratio'),
   raw: $('#raw'),
+  steps: $('#steps'),
+  guidance: $('#guidance'),
   seed: $('#seed'),
   format: $('#format'),
   quality: $('#quality'),
@@ -24,7 +26,7 @@ const fields = {
 let models = [
   { id: 'flux-pro-1.1', name: 'FLUX 1.1 [pro]', minSize: 256, maxSize: 1440, sizeMultiple: 32, defaultWidth: 1024, defaultHeight: 768, priceUsd: 0.04 },
   { id: 'flux-pro-1.1-ultra', name: 'FLUX 1.1 [pro] Ultra', priceUsd: 0.06 },
-  { id: 'flux-dev', name: 'FLUX.1 [dev]', minSize: 256, maxSize: 1440, sizeMultiple: 32, defaultWidth: 1024, defaultHeight: 768, priceUsd: 0.025 },
+  { id: 'flux-dev', name: 'FLUX.1 [dev]', minSize: 256, maxSize: 1440, sizeMultiple: 32, defaultWidth: 1024, defaultHeight: 768, priceUsd: 0.025, steps: { min: 1, max: 50, default: 28 }, guidance: { min: 1.5, max: 5, default: 3 } },
 ]
 const ULTRA_RATIOS = ['21:9', '16:9', '3:2', '4:3', '1:1', '3:4', '2:3', '9:16', '9:21']
 const PRESETS = [
@@ -61,6 +63,16 @@ function onModelChange() {
     }
     $('#size-hint').textContent = `${m.minSize ?? 256}–${m.maxSize ?? 1440} px, multiples of ${m.sizeMultiple ?? 32}.`
   }
+  // Steps and guidance, for the models that take them (flux-dev); empty = the model's default.
+  $('#dev-fields').hidden = !m.steps
+  if (m.steps && m.guidance) {
+    for (const [input, range] of [[fields.steps, m.steps], [fields.guidance, m.guidance]]) {
+      input.min = String(range.min)
+      input.max = String(range.max)
+      input.placeholder = String(range.default)
+    }
+    $('#sampling-hint').textContent = `Steps ${m.steps.min}–${m.steps.max} (default ${m.steps.default}); guidance ${m.guidance.min}–${m.guidance.max} (default ${m.guidance.default}). Empty = default.`
+  }
   updateCode()
 }
 
@@ -95,6 +107,7 @@ function markPreset() {
 /** The form as the playground's settings (also what the code snippets are made from). */
 function settings() {
   const seed = fields.seed.value.trim()
+  const sampling = (input) => (model().steps && input.value.trim() !== '' ? Number(input.value) : null)
   return {
     model: fields.model.value,
     prompt: fields.prompt.value,
@@ -102,6 +115,8 @@ function settings() {
     height: Number(fields.height.value),
     aspectRatio: fields.aspectRatio.value,
     raw: fields.raw.checked,
+    steps: sampling(fields.steps),
+    guidance: sampling(fields.guidance),
     seed: seed === '' ? null : Number(seed),
     outputFormat: fields.format.value,
     quality: Number(fields.quality.value),
@@ -132,6 +147,8 @@ async function requestBody(s) {
   }
   if (s.model === 'flux-pro-1.1-ultra') Object.assign(body, { aspectRatio: s.aspectRatio, raw: s.raw })
   else Object.assign(body, { width: s.width, height: s.height })
+  if (s.steps !== null) body.steps = s.steps
+  if (s.guidance !== null) body.guidance = s.guidance
   if (s.imagePrompt) body.imagePrompt = { data: await readAsDataUrl(s.imagePrompt.file), strength: s.imagePrompt.strength }
   return body
 }
@@ -235,7 +252,7 @@ function card(job) {
   return el(
     'li',
     { class: 'card', 'data-job': job.id, 'data-state': job.state },
-    image ? el('a', { href: image.url, target: '_blank', rel: 'noopener' }, el('img', { src: image.url, alt: job.request.prompt, loading: 'lazy' })) : el('div', { class: 'placeholder', text: job.state }),
+    image ? el('a', { href: image.url, target: '_blank', rel: 'noopener' }, el('img', { src: image.thumbnailUrl ?? image.url, alt: job.request.prompt, loading: 'lazy' })) : el('div', { class: 'placeholder', text: job.state }),
     el('p', { class: 'prompt', text: job.request.prompt }),
     el('p', { class: 'meta', text: `${job.model} · ${size} · seed ${job.result?.seed ?? job.request.seed ?? 'random'}` }),
     el('p', { class: 'meta', text: `${job.state}${job.engine ? ` · ${job.engine}` : ''}${job.cost?.charged ? ` · ${usd(job.cost.usd)}` : ''} · ${new Date(job.createdAt).toLocaleString()}` }),
@@ -298,6 +315,8 @@ function rerun(job) {
     markPreset()
   }
   fields.raw.checked = Boolean(r.raw)
+  fields.steps.value = r.steps === undefined ? '' : String(r.steps)
+  fields.guidance.value = r.guidance === undefined ? '' : String(r.guidance)
   fields.seed.value = String(job.result?.seed ?? r.seed ?? '')
   fields.format.value = r.outputFormat
   fields.quality.value = String(r.outputQuality)
@@ -369,7 +388,7 @@ fetch('/api/models')
   .then((response) => (response.ok ? response.json() : null))
   .then((list) => {
     if (!Array.isArray(list?.data)) return
-    models = list.data.map((m) => ({ id: m.id, name: m.name, priceUsd: m.priceUsd, minSize: m.size?.min, maxSize: m.size?.max, sizeMultiple: m.size?.multipleOf, engines: m.engines }))
+    models = list.data.map((m) => ({ id: m.id, name: m.name, priceUsd: m.priceUsd, minSize: m.size?.min, maxSize: m.size?.max, sizeMultiple: m.size?.multipleOf, steps: m.steps, guidance: m.guidance, engines: m.engines }))
     renderModels()
   })
   .catch(() => undefined)

@@ -66,6 +66,13 @@ function common(settings) {
   const ratio = /^(\d{1,3}):(\d{1,3})$/.exec(String(settings.aspectRatio ?? ''))
   const ratioOk = ratio !== null && +ratio[1] > 0 && +ratio[2] > 0 && +ratio[1] / +ratio[2] <= 21 / 9 + 1e-9 && +ratio[2] / +ratio[1] <= 21 / 9 + 1e-9
   if (model === 'flux-pro-1.1-ultra' && !ratioOk) reasons.push('the aspect ratio must be W:H between 21:9 and 9:21; 16:9 is used')
+  // flux-dev's sampling (null = the model's default): steps 1–50, guidance 1.5–5.
+  const dev = model === 'flux-dev'
+  const given = (value) => value !== null && value !== undefined
+  const steps = dev && Number.isInteger(settings.steps) && settings.steps >= 1 && settings.steps <= 50 ? settings.steps : null
+  if (dev && given(settings.steps) && steps === null) reasons.push('steps must be an integer 1–50; left out')
+  const guidance = dev && typeof settings.guidance === 'number' && settings.guidance >= 1.5 && settings.guidance <= 5 ? settings.guidance : null
+  if (dev && given(settings.guidance) && guidance === null) reasons.push('guidance must be 1.5–5; left out')
   let imagePrompt = null
   if (settings.imagePrompt) {
     const { url, strength } = settings.imagePrompt
@@ -84,6 +91,8 @@ function common(settings) {
     quality,
     numImages,
     tolerance,
+    steps,
+    guidance,
     imagePrompt,
   }
 }
@@ -118,6 +127,8 @@ function plan(settings, dialect) {
     else if (s.size) Object.assign(body, s.size)
     if (s.seed !== null) body.seed = s.seed
     if (s.tolerance !== null) body.safety_tolerance = s.tolerance
+    if (s.steps !== null) body.steps = s.steps
+    if (s.guidance !== null) body.guidance = s.guidance
     body.output_format = s.format
     if (s.imagePrompt) {
       body.image_prompt = base64Image()
