@@ -151,14 +151,17 @@ describe('Idempotency-Key when the request holding it dies', () => {
       const headers = { authorization: `Bearer ${KEY_B}`, 'idempotency-key': key, 'x-fluxhost-simulate': 'slow=1500' }
       const jobs = async () => (await api(`${s.url}/api/jobs?limit=100`, { key: KEY_B })).body.data as any[]
       const first = api(`${s.url}/v1/images/generations`, { body, key: null, headers })
-      // Once its job exists, the first request holds the key with the job written down.
-      const made = await new Promise<any>((resolve) => {
+      // Once its job exists and the key has it written down (a second statement after the
+      // job's insert), the first request holds the key with the job.
+      const attached = async () =>
+        (await s.fluxhost.store.db.selectFrom('idempotency_keys').select('job_id').where('key', '=', JSON.parse(key) as string).executeTakeFirst())?.job_id ?? null
+      const made = await new Promise<any>((resolve, reject) => {
         const check = async () => {
           const list = await jobs()
-          if (list.length > 0) resolve(list[0])
-          else setImmediate(() => void check())
+          if (list.length > 0 && (await attached()) === list[0].id) resolve(list[0])
+          else setImmediate(() => void check().catch(reject))
         }
-        void check()
+        void check().catch(reject)
       })
       // Its lock runs out (as if its server had died): a retry gets that job's images.
       s.clock.advance(62_001)
