@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { Job, JobError, JobResult, JobState } from '../domain/job.js'
+import type { GenerationRequest, Job, JobError, JobResult, JobState } from '../domain/job.js'
 import { compileOnce } from './compiled.js'
 import { jobToRow, rowToJob } from './job-row.js'
 import type { Database, JobsTable } from './schema.js'
@@ -73,13 +73,22 @@ export function createJobRepository(db: Kysely<Database>, queries: JobQueries) {
       return rows[0] ? rowToJob(rows[0]) : undefined
     },
 
-    /** Deletes a finished job for its owner: the row stays (its charge refers to it) but reads no longer see it. */
+    /**
+     * Deletes a finished job for its owner: the row stays (its charge refers to it) but reads
+     * no longer see it, and what the owner wrote or got is scrubbed from it: the prompt and
+     * the result (image keys, the upsampled prompt). Model, size, cost and times stay, for
+     * metering. The request cannot change once the job is finished, so read-then-update is safe.
+     */
     async markDeleted(id: string, now: number): Promise<Job | undefined> {
+      const finished = ['succeeded', 'failed', 'canceled'] as const
+      const current = await db.selectFrom('jobs').select('request').where('id', '=', id).where('state', 'in', finished).where('deleted_at', 'is', null).executeTakeFirst()
+      if (!current) return undefined
+      const request = { ...(JSON.parse(current.request) as GenerationRequest), prompt: '' }
       const row = await db
         .updateTable('jobs')
-        .set({ deleted_at: now })
+        .set({ deleted_at: now, request: JSON.stringify(request), result: null })
         .where('id', '=', id)
-        .where('state', 'in', ['succeeded', 'failed', 'canceled'])
+        .where('state', 'in', finished)
         .where('deleted_at', 'is', null)
         .returningAll()
         .executeTakeFirst()

@@ -87,6 +87,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     try {
       const job = await store.jobs.get(delivery.job_id)
       if (!job || !isTerminal(job.state)) throw new Error(`job ${delivery.job_id} is not finished`)
+      // Its owner deleted it while a retry was pending: nothing left to tell, and not worth retrying.
+      if (job.deletedAt) throw new FetchRefused('the job was deleted; not sent', false)
       const body = deps.render(job)
       const secret = await deps.secretFor(delivery.api_key_id)
       const timestamp = new Date(Math.floor(clock.now() / 1000) * 1000)

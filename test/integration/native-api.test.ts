@@ -122,6 +122,10 @@ describe('native jobs API', () => {
     expect((await api(`${server.url}/api/usage`)).body.total).toEqual(usageBefore)
     expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(404)
     expect(done.state).toBe('succeeded')
+    // The record kept for metering holds neither the prompt nor the result any more.
+    const kept = await server.fluxhost.store.jobs.get(body.id)
+    expect(kept).toMatchObject({ state: 'succeeded', result: null, costMicros: 40_000, request: { prompt: '', width: 256, height: 256 } })
+    expect(kept!.deletedAt).toBeInstanceOf(Date)
 
     const slow = (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id
     const refused = await api(`${server.url}/api/jobs/${slow}`, { method: 'DELETE' })

@@ -192,6 +192,26 @@ describe('webhooks', () => {
     expect((await api(`${server.url}/api/jobs/${created.body.id}/deliveries`, { key: KEY_B })).status).toBe(404)
   })
 
+  it('a delivery still retrying when its job is deleted is given up, not sent', async () => {
+    // The first attempt asks for a second's wait (Retry-After); the job is deleted meanwhile.
+    const hook = await receiver(() => ({ status: 503, headers: { 'retry-after': '1' } }))
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'deleted later', width: 256, height: 256, webhook_url: hook.url } })
+    await deliveriesOf(created.body.id, (d) => d[0]?.attempts.length === 1)
+    expect((await api(`${server.url}/api/jobs/${created.body.id}`, { method: 'DELETE' })).status).toBe(204)
+    const deliveryOf = async () => ((await api(`${server.url}/api/admin/deliveries?limit=200`)).body.data as any[]).find((d) => d.jobId === created.body.id)
+    const done = await new Promise<any>((resolve, reject) => {
+      const check = () =>
+        deliveryOf().then((d) => {
+          if (!settled([d])) return
+          server.fluxhost.webhookEvents.off('attempt', check)
+          resolve(d)
+        }, reject)
+      server.fluxhost.webhookEvents.on('attempt', check)
+    })
+    expect(done).toMatchObject({ state: 'failed', lastError: expect.stringMatching(/the job was deleted/) })
+    expect(hook.requests).toHaveLength(1)
+  })
+
   it('a receiver that does not answer in time is retried', async () => {
     const timeoutServer = await startTestServer({ ...ENV, FLUXHOST_WEBHOOK_TIMEOUT_S: '1' })
     try {
