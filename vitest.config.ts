@@ -12,6 +12,9 @@ export default defineConfig(async () => {
     // Generous: tests that spawn the CLI from source take seconds per child on two busy cores.
     testTimeout: 60_000,
     hookTimeout: 30_000,
+    // expect.poll waits for what a page or a server does next; 1 s (vitest's default) is too
+    // short on two busy cores.
+    expect: { poll: { timeout: 15_000 } },
   }
   return {
     test: {

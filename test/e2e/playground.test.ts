@@ -141,7 +141,8 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     const cards = page.locator('#gallery li')
     await expect.poll(() => cards.count()).toBeGreaterThan(1)
     const first = cards.first()
-    expect(await first.getAttribute('data-state')).toBe('succeeded')
+    // The gallery reloads after the job's stream ends: until then the card may still say running.
+    await expect.poll(() => first.getAttribute('data-state')).toBe('succeeded')
     expect(await first.locator('.prompt').textContent()).toBe('history one')
     expect(await first.locator('.meta').allTextContents()).toEqual([expect.stringMatching(/flux-pro-1\.1 · 1024×768 · seed \d+/), expect.stringMatching(/succeeded · preview · \$0\.04/)])
     // The cards show thumbnails (WebP inside 512 px), not the full images; the link opens the image.

@@ -50,6 +50,9 @@ describe.runIf(postgres.ok && redis.ok)('chaos: SIGKILLs among 2 API and 3 worke
       FLUXHOST_API_KEYS: KEY_A,
       FLUXHOST_ALLOW_PRIVATE_URLS: '1',
       FLUXHOST_LEASE_MS: '3000',
+      // A short lease finds the killed worker's jobs fast; on two starved cores a live worker
+      // may lose a lease too, so a job gets more than the default 3 attempts before it fails.
+      FLUXHOST_MAX_ATTEMPTS: '10',
       FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0,200ms,500ms,1s,2s,5s',
       FLUXHOST_LOG_LEVEL: 'warn',
       FLUXHOST_PREVIEW_STEPS: '2',

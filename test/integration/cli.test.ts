@@ -18,7 +18,8 @@ afterAll(async () => {
 
 const local = () => server.recordsEnv
 
-describe('fluxhost CLI', () => {
+// Tests here start up to eight CLI children from source, seconds each on two busy cores.
+describe('fluxhost CLI', { timeout: 180_000 }, () => {
   it('prints help for every command and exits 0', async () => {
     const commands = [['--help'], ['serve', '--help'], ['worker', '--help'], ['generate', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['jobs', '--help'], ['jobs', 'list', '--help']]
     // Each child takes seconds to start from source: in parallel.

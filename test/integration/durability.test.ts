@@ -91,8 +91,9 @@ describe('durability', () => {
     const dataDir = tempDir()
     dirs.push(dataDir)
     const first = await serve(dataDir, { FLUXHOST_SHUTDOWN_GRACE_MS: '200' })
-    const created = await api(`${first.url}/api/jobs`, { key: KEY, body: { prompt: 'too slow', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=2000' } })
+    const created = await api(`${first.url}/api/jobs`, { key: KEY, body: { prompt: 'too slow', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=6000' } })
     const id = created.body.id as string
+    // 6 s: the SIGTERM and the 200 ms grace must come well before the job could finish.
     await follow(first.url, id, (event) => event === 'progress')
     first.child.process.kill('SIGTERM')
     expect((await first.child.exited).code).toBe(0)

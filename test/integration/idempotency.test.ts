@@ -4,7 +4,8 @@ import { api, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/
 
 let server: TestServer
 beforeAll(async () => {
-  server = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '2', FLUXHOST_IDEMPOTENCY_TTL: '1h' })
+  // 5 s: the sync tests' jobs must finish inside it on a loaded machine, the 504 test's not.
+  server = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '5', FLUXHOST_IDEMPOTENCY_TTL: '1h' })
 })
 afterAll(() => server.close())
 
@@ -131,9 +132,9 @@ describe('Idempotency-Key on the synchronous route', () => {
     const key = ikey()
     const body = { model: 'flux-pro/v1.1', prompt: 'sync slow', image_size: 'square' }
     const before = await jobCount(KEY_B)
-    const timedOut = await generate(body, { 'idempotency-key': key, 'x-fluxhost-simulate': 'slow=2600' })
+    const timedOut = await generate(body, { 'idempotency-key': key, 'x-fluxhost-simulate': 'slow=7000' })
     expect(timedOut.status).toBe(504)
-    const retry = await generate(body, { 'idempotency-key': key, 'x-fluxhost-simulate': 'slow=2600' })
+    const retry = await generate(body, { 'idempotency-key': key, 'x-fluxhost-simulate': 'slow=7000' })
     expect(retry.status).toBe(201)
     expect(retry.headers.get('idempotent-replayed')).toBe('true')
     expect(retry.body.images[0].url).toContain(timedOut.body.error.job_id)
@@ -144,7 +145,7 @@ describe('Idempotency-Key on the synchronous route', () => {
 describe('Idempotency-Key when the request holding it dies', () => {
   it('a sync request that made its job and died leaves a key that replays that job, not a new one', async () => {
     // Long leases: the clock jump below must not make the running job look abandoned.
-    const s = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '2', FLUXHOST_LEASE_MS: '600000' })
+    const s = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '30', FLUXHOST_LEASE_MS: '600000' })
     try {
       const key = ikey()
       const body = { model: 'flux-pro/v1.1', prompt: 'holder dies', image_size: 'square' }
@@ -163,8 +164,8 @@ describe('Idempotency-Key when the request holding it dies', () => {
         }
         void check().catch(reject)
       })
-      // Its lock runs out (as if its server had died): a retry gets that job's images.
-      s.clock.advance(62_001)
+      // Its lock (sync timeout + 60 s) runs out, as if its server had died: a retry gets that job's images.
+      s.clock.advance(90_001)
       const retry = await api(`${s.url}/v1/images/generations`, { body, key: null, headers })
       expect(retry.status).toBe(201)
       expect(retry.headers.get('idempotent-replayed')).toBe('true')
