@@ -15,6 +15,9 @@ export default defineConfig(async () => {
     // expect.poll waits for what a page or a server does next; 1 s (vitest's default) is too
     // short on two busy cores.
     expect: { poll: { timeout: 15_000 } },
+    // The AWS SDK warns in every process that loads it that its 2027 releases need Node 22
+    // (docs/deploy.md says so once); here it was a dozen lines per spawned server.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   }
   return {
     test: {
@@ -32,7 +35,7 @@ export default defineConfig(async () => {
                   include: ['test/integration/**/*.test.ts'],
                   // Crash durability of the embedded mode: SQLite's file and WAL, files on disk.
                   exclude: ['test/integration/durability.test.ts', 'test/integration/distributed.test.ts', 'test/integration/chaos.test.ts'],
-                  env: { FLUXHOST_TEST_MODE: 'distributed' },
+                  env: { ...shared.env, FLUXHOST_TEST_MODE: 'distributed' },
                 },
               },
             ]
