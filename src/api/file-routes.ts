@@ -27,15 +27,16 @@ export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       const verdict = signer.verify(key, request.query.exp, request.query.sig)
       if (verdict === 'invalid') throw new FluxhostError('FILE_SIGNATURE_INVALID')
       if (verdict === 'expired') throw new FluxhostError('FILE_URL_EXPIRED')
-      if (thumbnailSource(key) !== undefined && !(await thumbnails.ensure(key))) throw new FluxhostError('FILE_NOT_FOUND')
+      // A missing thumbnail is made here, once; a stored one costs nothing more than an image.
+      const made = async () => thumbnailSource(key) !== undefined && (await thumbnails.ensure(key))
       const maxAge = Math.max(0, Number(request.query.exp) - Math.floor(deps.clock.now() / 1000))
       if (deps.presign) {
         // The bytes come from the bucket: the client follows at once, so the presigned URL
         // lives five minutes at most (never longer than ours), not as long as ours.
-        if (!(await blobs.stat(key))) throw new FluxhostError('FILE_NOT_FOUND')
+        if (!(await blobs.stat(key)) && !(await made())) throw new FluxhostError('FILE_NOT_FOUND')
         return reply.header('cache-control', 'private, no-store').redirect(await deps.presign(key, Math.max(1, Math.min(300, maxAge))), 302)
       }
-      const file = await blobs.stream(key)
+      const file = (await blobs.stream(key)) ?? ((await made()) ? await blobs.stream(key) : undefined)
       if (!file) throw new FluxhostError('FILE_NOT_FOUND')
       return reply
         .header('content-type', file.info.contentType)

@@ -93,6 +93,15 @@ describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sha
     // A file that is not there is still fluxhost's 404, not the bucket's.
     const missing = result.body.result.sample.replace(/\/0\.jpeg/, '/9.jpeg')
     expect((await fetch(missing, { redirect: 'manual' })).status).toBeGreaterThanOrEqual(400)
+    // A thumbnail is made in the bucket on its first request, then redirected to like the image.
+    const [image] = (await api(`${redirecting.url}/api/jobs/${created.body.id}`)).body.result.images
+    for (const round of [1, 2]) {
+      const thumb = await fetch(image.thumbnailUrl, { redirect: 'manual' })
+      expect(thumb.status, `request ${round}`).toBe(302)
+      expect(thumb.headers.get('location')).toContain('.thumb.webp')
+      const bytes = await fetch(thumb.headers.get('location')!)
+      expect([bytes.status, bytes.headers.get('content-type')]).toEqual([200, 'image/webp'])
+    }
   })
 
   it('a cancel sent to the API process stops the engine in the worker process at once; progress reaches the API process', async () => {

@@ -163,6 +163,18 @@ async function runAll(expect: ExpectStatic, settings: Settings, check: (job: Job
   await Promise.all(jobs)
 }
 
+/** Runs BFL's snippet of `settings` in every language; the jobs they made. */
+async function runBfl(expect: ExpectStatic, settings: Settings): Promise<Job[]> {
+  const bfl = mod.snippets(settings, { baseUrl: server.url, key: KEY_A }).bfl
+  return Promise.all(
+    LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
+      const run = await runSnippet(language, bfl[language])
+      expect(run.code, `${language}: ${run.stderr}`).toBe(0)
+      return jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
+    }),
+  )
+}
+
 // The tests run at once and share one pool of twelve processes, so each one's clock includes
 // waiting for the others' snippets: on two busy cores (the chaos test beside it) the file has
 // taken 60 s. Hence a timeout for the whole queue, not for one test's own work.
@@ -252,15 +264,7 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     // Steps of another model are not sent: only flux-dev takes them.
     expect(mod.snippets({ ...settings, model: 'flux-pro-1.1' }, { baseUrl: 'http://h', key: 'k' }).bfl.python).not.toContain('steps')
     // BFL only: the gateways' fallback to FLUX 1.1 [pro] is what the tests above run.
-    const bfl = mod.snippets(settings, { baseUrl: server.url, key: KEY_A }).bfl
-    await Promise.all(
-      LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
-        const run = await runSnippet(language, bfl[language])
-        expect(run.code, run.stderr).toBe(0)
-        const job = await jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
-        expect(job.request).toMatchObject({ model: 'flux-dev', width: 256, height: 256, steps: 12, guidance: 4.5 })
-      }),
-    )
+    for (const job of await runBfl(expect, settings)) expect(job.request).toMatchObject({ model: 'flux-dev', width: 256, height: 256, steps: 12, guidance: 4.5 })
   })
 
   it.concurrent('sends an image prompt given as a URL (downloaded and encoded for BFL and SeaArt, fetched by the server for Apiframe)', async ({ expect }) => {
@@ -272,15 +276,7 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     })
     const ultra = { ...settings, model: 'flux-pro-1.1-ultra' as const, aspectRatio: '1:1', imagePrompt: { url: imageUrl, strength: 0.3 } }
     expect(mod.unsupported(ultra, 'bfl')).toBeNull()
-    const bfl = mod.snippets(ultra, { baseUrl: server.url, key: KEY_A }).bfl
-    await Promise.all(
-      LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
-        const run = await runSnippet(language, bfl[language])
-        expect(run.code, run.stderr).toBe(0)
-        const job = await jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
-        expect(job.request).toMatchObject({ model: 'flux-pro-1.1-ultra', aspectRatio: '1:1', imagePrompt: { strength: 0.3 } })
-      }),
-    )
+    for (const job of await runBfl(expect, ultra)) expect(job.request).toMatchObject({ model: 'flux-pro-1.1-ultra', aspectRatio: '1:1', imagePrompt: { strength: 0.3 } })
     // A data: URL (a file the user picked) goes into BFL's and SeaArt's base64 field as it is.
     const inline = { ...settings, imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 } }
     const both = mod.snippets(inline, { baseUrl: server.url, key: KEY_A })
