@@ -8,6 +8,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { Agent, request } from 'undici'
+import { printWorkerScaling, workerScaling } from './workers.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const DURATION = Number(process.env.BENCH_DURATION ?? 8)
@@ -16,7 +17,7 @@ const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 200)
 const SYNC_REQUESTS = Number(process.env.BENCH_SYNC_REQUESTS ?? 300)
 const WEBHOOK_JOBS = Number(process.env.BENCH_WEBHOOK_JOBS ?? 100)
 const SAFETY_IMAGES = Number(process.env.BENCH_SAFETY_IMAGES ?? 30)
-/** `all` (default), or one part alone: `workers` (worker scaling, bare BullMQ), `scale` (SQLite vs PostgreSQL creates), `engines`, `delivery`, `gallery` (thumbnails vs full images). */
+/** `all` (default), or one part alone: `workers` (worker scaling and claim latency on PostgreSQL), `scale` (SQLite vs PostgreSQL creates), `engines`, `delivery`, `gallery` (thumbnails vs full images). */
 const ONLY = process.env.BENCH_ONLY ?? 'all'
 const ENGINE_JOBS = Number(process.env.BENCH_ENGINE_JOBS ?? 100)
 const BFL_TASK_MS = Number(process.env.BENCH_BFL_TASK_MS ?? 2000)
@@ -336,119 +337,6 @@ async function submitThroughput(scratch: string) {
   }
 }
 
-/**
- * Completed jobs per second with 1, 2 and 4 `fluxhost worker` processes against a fixed-latency
- * engine (preview with `slow=<BENCH_WORKER_JOB_MS>`), records in PostgreSQL and events over
- * Redis, jobs submitted through one `--no-worker` API; efficiency is jobs/s ÷ (n × the
- * one-worker rate). Beside it, a bare BullMQ producer and consumers with the same number of
- * slots doing the same sleeps: the queue's own overhead to compare with.
- */
-async function workerScaling(scratch: string) {
-  const jobs = Number(process.env.BENCH_WORKER_JOBS ?? 200)
-  const jobMs = Number(process.env.BENCH_WORKER_JOB_MS ?? 200)
-  const concurrency = 2
-  const pgUrl = process.env.FLUXHOST_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-  const redisUrl = process.env.FLUXHOST_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
-  const { default: pg } = await import('pg')
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: pgUrl })
-    await client.connect()
-    await client.query(sql)
-    await client.end()
-  }
-  const { Redis } = await import('ioredis')
-  const dropKeys = async (prefix: string) => {
-    const client = new Redis(redisUrl)
-    const keys: string[] = []
-    for await (const batch of client.scanStream({ match: `${prefix}*`, count: 1000 })) keys.push(...(batch as string[]))
-    for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500))
-    client.disconnect()
-  }
-  const rows: { queue: 'records' | 'bullmq'; workers: number; jobsPerS: number; efficiency: number; bound: number }[] = []
-  // Both queues over the same records: the jobs table claimed FOR UPDATE SKIP LOCKED, and BullMQ.
-  for (const queue of ['records', 'bullmq'] as const)
-  for (const count of [1, 2, 4]) {
-    const schema = `bench_w${count}_${process.pid}`
-    await admin(`drop schema if exists ${schema} cascade`)
-    const env = { DATABASE_URL: pgUrl, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL: redisUrl, FLUXHOST_REDIS_PREFIX: `bench:${schema}:`, FLUXHOST_QUEUE: queue, FLUXHOST_SAFETY_CHECKER: '0', FLUXHOST_ALLOW_SIMULATE: '1', FLUXHOST_WORKER_CONCURRENCY: String(concurrency) }
-    const api = await fluxhost(path.join(scratch, `w-api-${count}`), env, ['--no-worker'])
-    const workers: ChildProcess[] = []
-    try {
-      for (let i = 0; i < count; i++) {
-        const child = spawn(process.execPath, ['bin/fluxhost.js', 'worker'], { cwd: ROOT, env: { ...process.env, ...env, FLUXHOST_DATA_DIR: path.join(scratch, `w-${count}-${i}`), FLUXHOST_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
-        children.push(child)
-        workers.push(child)
-        await new Promise<void>((resolve, reject) => {
-          let out = ''
-          child.stdout!.on('data', (chunk: Buffer) => {
-            out += chunk.toString()
-            if (/worker: \d+ at a time/.test(out)) resolve()
-          })
-          child.on('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)))
-        })
-        child.stdout!.resume()
-      }
-      const started = performance.now()
-      await Promise.all(
-        Array.from({ length: jobs }, (_, i) =>
-          json(`${api.url}/api/jobs`, { method: 'POST', headers: { 'x-fluxhost-simulate': `slow=${jobMs}` }, body: JSON.stringify({ prompt: `w ${i}`, width: 256, height: 256 }) }),
-        ),
-      )
-      // The API process runs no jobs itself: count them in the records.
-      while ((await countSucceeded(pgUrl, schema)) < jobs) await new Promise((resolve) => setTimeout(resolve, 50))
-      const seconds = (performance.now() - started) / 1000
-      const jobsPerS = Math.round((jobs / seconds) * 10) / 10
-      rows.push({ queue, workers: count, jobsPerS, efficiency: 0, bound: Math.round(((count * concurrency * 1000) / jobMs) * 10) / 10 })
-    } finally {
-      for (const child of workers) await stop(child)
-      await stop(api.child)
-      await admin(`drop schema if exists ${schema} cascade`)
-      await dropKeys(`bench:${schema}:`)
-    }
-  }
-  for (const row of rows) {
-    const single = rows.find((r) => r.queue === row.queue && r.workers === 1)!
-    row.efficiency = Math.round((row.jobsPerS / (row.workers * single.jobsPerS)) * 100) / 100
-  }
-
-  // Bare BullMQ: the same jobs, the same sleeps, as many slots as fluxhost's largest run.
-  const largest = rows.filter((r) => r.queue === 'bullmq').at(-1)!
-  const bullmq = await import('bullmq')
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
-  const name = `bench-bare-${process.pid}`
-  const queue = new bullmq.Queue(name, { connection, prefix: 'bench' })
-  const consumers = 4
-  let done = 0
-  let finish!: () => void
-  const finished = new Promise<void>((resolve) => (finish = resolve))
-  const bareWorkers = Array.from({ length: consumers }, () =>
-    new bullmq.Worker(name, async () => new Promise((resolve) => setTimeout(resolve, jobMs)), { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: 'bench', concurrency }).on('completed', () => {
-      if (++done === jobs) finish()
-    }),
-  )
-  const started = performance.now()
-  await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: 'job', data: { i } })))
-  await finished
-  const bareJobsPerS = Math.round((jobs / ((performance.now() - started) / 1000)) * 10) / 10
-  await Promise.all(bareWorkers.map((w) => w.close()))
-  await queue.obliterate({ force: true })
-  await queue.close()
-  connection.disconnect()
-  return { jobs, jobMs, concurrency, fluxhost: rows, bullmq: { workers: consumers, jobsPerS: bareJobsPerS }, ratioToBullmq: Math.round((largest.jobsPerS / bareJobsPerS) * 100) / 100 }
-}
-
-async function countSucceeded(url: string, schema: string): Promise<number> {
-  const { default: pg } = await import('pg')
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    const { rows } = await client.query(`select count(*)::int as n from ${schema}.jobs where state = 'succeeded'`)
-    return rows[0].n as number
-  } finally {
-    await client.end()
-  }
-}
-
 async function json(url: string, init: RequestInit = {}): Promise<any> {
   const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
   return response.json()
@@ -546,9 +434,7 @@ async function main() {
     if (ONLY === 'workers' || ONLY === 'all') {
       const workers = await workerScaling(scratch)
       results.workers = workers
-      console.log(`\nworker processes on PostgreSQL + Redis, ${workers.jobs} jobs of ${workers.jobMs} ms each, ${workers.concurrency} per worker:`)
-      for (const row of workers.fluxhost) console.log(`  ${row.queue} queue, ${row.workers} worker(s): ${row.jobsPerS} jobs/s, scaling efficiency ${row.efficiency} (bound ${row.bound} jobs/s)`)
-      console.log(`  bare BullMQ, ${workers.bullmq.workers} consumer(s) × ${workers.concurrency}: ${workers.bullmq.jobsPerS} jobs/s; fluxhost (BullMQ queue) ÷ bare BullMQ at the same slots ${workers.ratioToBullmq}`)
+      printWorkerScaling(workers)
       if (ONLY === 'workers') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
         return

@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino'
 import { buildApp } from './api/app.js'
 import type { BlobStore } from './blobs/blob-store.js'
 import { createFsBlobStore } from './blobs/fs/fs-blob-store.js'
-import { loadOrCreateSecret, loadOrCreateSharedSecret } from './blobs/server-secret.js'
+import { loadOrCreateSecret } from './blobs/server-secret.js'
 import { createUrlSigner, type UrlSigner } from './blobs/url-signer.js'
 import { ConfigError, type Config } from './config/load-config.js'
 import { createNsfwClassifier } from './safety/classifier.js'
@@ -29,6 +29,8 @@ import { createOutbound } from './net/outbound.js'
 import { MAX_INPUT_BYTES } from './images/probe.js'
 import { createMetrics } from './observability/metrics.js'
 import { createLocalJobEvents } from './queue/job-events.js'
+import { createJobQueue } from './queue/job-queue.js'
+import { createSharedJobEvents } from './queue/shared-events.js'
 import { createJobService } from './services/jobs.js'
 import { createKeyService } from './services/keys.js'
 import type { Services } from './services/services.js'
@@ -36,9 +38,9 @@ import { createSystemService } from './services/system.js'
 import { createWebhookService } from './services/webhooks.js'
 import { createIdempotencyService } from './services/idempotency.js'
 import { createAdminService } from './services/admin.js'
-import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/dispatcher.js'
-import { newOwnerId } from './queue/owner.js'
-import { openQueues } from './queue/open-queues.js'
+import { createDeliveryQueue } from './webhooks/delivery-queue.js'
+import { createWebhookDispatcher, deliveryLeaseMs, type WebhookDispatcher } from './webhooks/dispatcher.js'
+import { isOwnerDead, newOwnerId } from './queue/owner.js'
 import { createWebhookBodies } from './api/webhook-bodies.js'
 import { openPostgresStore, openSqliteStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
@@ -132,10 +134,15 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   ) as Record<ModelId, ImageEngine[]>
   fs.mkdirSync(config.dataDir, { recursive: true })
   const { store, migrations } = config.database
-    ? await openPostgresStore(config.database.url, config.database.schema ? { schema: config.database.schema } : {})
+    ? await openPostgresStore(config.database.url, {
+        ...(config.database.schema ? { schema: config.database.schema } : {}),
+        listen: config.database.listen,
+        onChannelStatus: ({ listening, error }) =>
+          listening ? logger.info('events:listening-again') : logger.warn({ err: error }, 'events:not-listening (reconnecting; idle workers poll meanwhile)'),
+      })
     : await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
-  // From here on, a failure closes what was opened (pools, Redis clients) so the process
+  // From here on, a failure closes what was opened (pools, connections) so the process
   // can exit instead of hanging on open sockets.
   const opened: (() => unknown)[] = [() => store.close()]
   try {
@@ -157,24 +164,31 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     const secret = config.fileUrlSecret
       ? Buffer.from(config.fileUrlSecret, 'hex')
       : store.kind === 'postgres'
-        ? await loadOrCreateSharedSecret(store.db, 'file-url', clock.now())
+        ? await store.secrets.loadOrCreate('file-url', clock.now())
         : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
     const signer = createUrlSigner(secret, clock, config.fileUrlTtlS)
     // FLUXHOST_FILE_DELIVERY=redirect: a checked file URL answers 302 to a presigned bucket URL.
     const presign = s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined
-    // REDIS_URL: events reach every process at once; else each process has its own.
-    const redisEvents = config.redis ? (await import('./queue/redis/redis-events.js')).createRedisJobEvents({ url: config.redis.url, prefix: config.redis.prefix, logger }) : undefined
-    if (redisEvents) opened.push(() => redisEvents.close())
-    await redisEvents?.ready()
-    const events = redisEvents ?? createLocalJobEvents()
+    // Shared records (PostgreSQL): events reach every process over LISTEN/NOTIFY; else each
+    // process has its own.
+    const shared = store.channel ? createSharedJobEvents(store.channel, logger) : undefined
+    await shared?.start()
+    const events = shared ?? createLocalJobEvents()
     const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
     // One lease owner id for this process's job workers and webhook dispatcher.
     const owner = newOwnerId()
     // Webhooks go out from every process that runs workers for all keys (not the CLI's own).
     const sendsWebhooks = withWorker && options.workerKeyId === undefined
-    const queues = await openQueues({ config, store, clock, logger, events, redisEvents, owner, takesJobs: sendsWebhooks, sendsWebhooks })
-    opened.push(() => queues.close())
-    const { queue, deliveries: deliveryQueue } = queues
+    // Shared records (PostgreSQL): a lease ends only by expiring, never by a host:pid guess.
+    const trustOwnerIds = store.kind === 'sqlite'
+    const queue = createJobQueue({ store, events, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts, trustOwnerIds })
+    const deliveryQueue = createDeliveryQueue({
+      store,
+      clock,
+      leaseMs: deliveryLeaseMs(config.webhooks.timeoutMs),
+      firstDelayMs: config.webhooks.scheduleMs[0] ?? 0,
+      isDead: (other) => trustOwnerIds && isOwnerDead(other, owner),
+    })
 
     const router = createEngineRouter(routeTable)
 
@@ -213,7 +227,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     const system = createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd })
     const services: Services = {
       jobs,
-      webhooks: createWebhookService({ store, jobs, clock, redelivered: (delivery) => deliveryQueue.redelivered(delivery) }),
+      webhooks: createWebhookService({ store, jobs, events, clock }),
       idempotency: createIdempotencyService({ store, clock, ttlMs: config.idempotencyTtlMs }),
       keys,
       system,
@@ -339,7 +353,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
           clearInterval(sweeper)
           // Every stage runs even if one part fails to stop, so no socket keeps the process alive.
           const first = await Promise.allSettled([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
-          const second = await Promise.allSettled([store.close(), outbound.close(), classifier?.close(), redisEvents?.close(), queues.close()])
+          const second = await Promise.allSettled([store.close(), outbound.close(), classifier?.close()])
           s3?.close()
           for (const outcome of [...first, ...second]) if (outcome.status === 'rejected') logger.error({ err: outcome.reason }, 'shutdown:part-failed')
         })()

@@ -10,8 +10,8 @@ function whereThingsLive(config: Config): string[] {
   return [
     `  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}${config.database.schema ? ` (schema ${config.database.schema})` : ''}` : `SQLite in ${config.dataDir}`}`,
     `  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`,
-    `  queue     ${config.queue === 'bullmq' ? 'BullMQ on Redis (jobs and webhook deliveries)' : 'the jobs table'}`,
-    `  events    ${config.redis ? `Redis ${redactUrl(config.redis.url)} (${config.redis.prefix})` : 'in this process'}`,
+    `  queue     the jobs table`,
+    `  events    ${config.database ? (config.database.listen ? 'PostgreSQL LISTEN/NOTIFY (every process)' : 'in this process; other processes are polled (FLUXHOST_DATABASE_LISTEN=0)') : 'in this process'}`,
   ]
 }
 

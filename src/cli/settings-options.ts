@@ -31,7 +31,9 @@ export function flagValues(opts: Record<string, unknown>): FlagValues {
 
 export function configFrom(io: CliIo, opts: Record<string, unknown>): Readonly<Config> {
   try {
-    return loadConfig(io.env, flagValues(opts), io.cwd)
+    const config = loadConfig(io.env, flagValues(opts), io.cwd)
+    for (const notice of config.notices) io.stderr.write(`warning: ${notice}\n`)
+    return config
   } catch (error) {
     if (error instanceof ConfigError) throw new CliExit(2, error.message)
     throw error

@@ -13,12 +13,8 @@ export interface Config {
   fileDelivery: 'proxy' | 'redirect'
   /** null: the `secret` file in the data dir. */
   fileUrlSecret: string | null
-  /** null: job events stay in each process. */
-  redis: { url: string; prefix: string } | null
-  /** Who hands jobs to workers: BullMQ on Redis, or the jobs table itself. */
-  queue: 'records' | 'bullmq'
-  /** null: the records are in SQLite in the data dir. */
-  database: { url: string; schema: string | null } | null
+  /** null: the records are in SQLite in the data dir. `listen`: job events over LISTEN/NOTIFY. */
+  database: { url: string; schema: string | null; listen: boolean } | null
   apiKeys: readonly string[]
   publicUrl: string | null
   worker: {
@@ -60,6 +56,15 @@ export interface Config {
   pricesUsd: Readonly<Record<ModelId, number>>
   previewSteps: number
   logLevel: LogLevel
+  /** Settings that were given but are no longer read, each with what to do instead. */
+  notices: readonly string[]
+}
+
+/** Environment variables fluxhost once read, and what replaced them. */
+const RETIRED: Record<string, string> = {
+  REDIS_URL: 'REDIS_URL is set but no longer used: the jobs table is the queue, and job events travel over PostgreSQL LISTEN/NOTIFY (docs/deploy.md).',
+  FLUXHOST_QUEUE: 'FLUXHOST_QUEUE is set but no longer used: the jobs table is the only queue.',
+  FLUXHOST_REDIS_PREFIX: 'FLUXHOST_REDIS_PREFIX is set but no longer used: fluxhost does not use Redis.',
 }
 
 export class ConfigError extends Error {
@@ -109,9 +114,6 @@ export function loadConfig(
   if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null)) {
     throw new ConfigError(['FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither'])
   }
-  if (v.queue === 'bullmq' && v.redisUrl === null) {
-    throw new ConfigError(['FLUXHOST_QUEUE=bullmq needs REDIS_URL'])
-  }
   if (v.fileDelivery === 'redirect' && v.s3Bucket === null) {
     throw new ConfigError(['FLUXHOST_FILE_DELIVERY=redirect needs FLUXHOST_S3_BUCKET: files on disk are always served by fluxhost'])
   }
@@ -136,9 +138,7 @@ export function loadConfig(
           }),
     fileDelivery: v.fileDelivery,
     fileUrlSecret: v.fileUrlSecret,
-    redis: v.redisUrl === null ? null : Object.freeze({ url: v.redisUrl, prefix: v.redisPrefix }),
-    queue: v.queue === 'auto' ? (v.redisUrl === null ? 'records' : 'bullmq') : v.queue,
-    database: v.databaseUrl === null ? null : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema }),
+    database: v.databaseUrl === null ? null : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema, listen: v.databaseListen }),
     apiKeys: Object.freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,
     worker: Object.freeze({
@@ -172,6 +172,7 @@ export function loadConfig(
     pricesUsd: Object.freeze(pricesUsd),
     previewSteps: v.previewSteps,
     logLevel: v.logLevel,
+    notices: Object.freeze(Object.keys(RETIRED).filter((name) => env[name] !== undefined && env[name] !== '').map((name) => RETIRED[name]!)),
   }
   return Object.freeze(config)
 }

@@ -3,7 +3,7 @@ import { MODEL_IDS, MODELS, isModelId, type ModelId } from '../domain/models.js'
 /** One configuration key: its env name, flag, default, help line and parser. */
 export interface Setting<T> {
   /** FLUXHOST_*, or the names every deployment tool already uses (DATABASE_URL). */
-  env: `FLUXHOST_${string}` | 'DATABASE_URL' | 'REDIS_URL'
+  env: `FLUXHOST_${string}` | 'DATABASE_URL'
   /** Long flag name without dashes; booleans also get `--no-<flag>`. */
   flag: string
   kind: 'string' | 'integer' | 'boolean' | 'list' | 'map'
@@ -70,12 +70,6 @@ function fileDelivery(raw: string): 'proxy' | 'redirect' {
   return value
 }
 
-function queueKind(raw: string): 'auto' | 'records' | 'bullmq' {
-  const value = raw.trim().toLowerCase()
-  if (value !== 'auto' && value !== 'records' && value !== 'bullmq') throw new Error(`must be auto, records or bullmq, got '${raw}'`)
-  return value
-}
-
 function hexSecret(raw: string): string | null {
   const value = raw.trim().toLowerCase()
   if (value === '') return null
@@ -83,7 +77,7 @@ function hexSecret(raw: string): string | null {
   return value
 }
 
-/** A service's URL (postgres://…, redis://…): one of `protocols`, or null when empty. */
+/** A service's URL (postgres://…): one of `protocols`, or null when empty. */
 function serviceUrl(protocols: readonly string[], example: string) {
   return (raw: string): string | null => {
     const value = raw.trim()
@@ -100,7 +94,6 @@ function serviceUrl(protocols: readonly string[], example: string) {
 }
 
 const postgresUrl = serviceUrl(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/database')
-const redisUrl = serviceUrl(['redis:', 'rediss:'], 'redis://host:6379')
 
 function schemaName(raw: string): string | null {
   const value = raw.trim()
@@ -192,9 +185,7 @@ export const SETTINGS = {
   port: { env: 'FLUXHOST_PORT', flag: 'port', kind: 'integer', default: 8080, describe: 'TCP port the HTTP server listens on (0 picks a free one).', parse: integer(0, 65535) },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', kind: 'string', default: null as string | null, describe: 'postgres://user:pass@host:5432/db: keep the records (jobs, keys, charges, webhooks) in PostgreSQL instead of SQLite in the data dir; many fluxhost processes can share it.', parse: postgresUrl },
   databaseSchema: { env: 'FLUXHOST_DATABASE_SCHEMA', flag: 'database-schema', kind: 'string', default: null as string | null, describe: "PostgreSQL schema for fluxhost's tables (default: the connection's search_path, normally public); created if missing.", parse: schemaName },
-  redisUrl: { env: 'REDIS_URL', flag: 'redis-url', kind: 'string', default: null as string | null, describe: "redis://host:6379: the queue is BullMQ (see FLUXHOST_QUEUE), and job events (progress, cancels, new jobs, finished jobs for webhooks) reach every process at once over Redis pub/sub, instead of through each process's next look at the records.", parse: redisUrl },
-  queue: { env: 'FLUXHOST_QUEUE', flag: 'queue', kind: 'string', default: 'auto' as 'auto' | 'records' | 'bullmq', describe: '`bullmq`: BullMQ on REDIS_URL decides which worker runs which job (the records stay the truth); `records`: workers take jobs straight from the jobs table; `auto`: bullmq when REDIS_URL is set, else records.', parse: queueKind },
-  redisPrefix: { env: 'FLUXHOST_REDIS_PREFIX', flag: 'redis-prefix', kind: 'string', default: 'fluxhost:', describe: 'Prefix of every Redis channel and key fluxhost uses, so deployments can share a Redis.', parse: text },
+  databaseListen: { env: 'FLUXHOST_DATABASE_LISTEN', flag: 'database-listen', kind: 'boolean', default: true, describe: "With DATABASE_URL: one connection per process LISTENs for job events (new jobs wake idle workers at once; progress and cancels reach every process). Turn off behind a pooler that cannot LISTEN (PgBouncer in transaction mode): workers then find new jobs by polling, once a second.", parse: boolean },
   s3Bucket: { env: 'FLUXHOST_S3_BUCKET', flag: 's3-bucket', kind: 'string', default: null as string | null, describe: 'Keep the images (outputs and image prompts) in this S3-compatible bucket instead of the data dir; every process that serves or makes images must reach it.', parse: optionalText },
   s3Prefix: { env: 'FLUXHOST_S3_PREFIX', flag: 's3-prefix', kind: 'string', default: '', describe: 'Key prefix inside the bucket (e.g. `fluxhost/`).', parse: s3Prefix },
   s3Endpoint: { env: 'FLUXHOST_S3_ENDPOINT', flag: 's3-endpoint', kind: 'string', default: null as string | null, describe: 'An S3-compatible endpoint (MinIO, R2, …; path-style URLs); default: AWS S3 in FLUXHOST_S3_REGION.', parse: publicUrl },

@@ -5,53 +5,37 @@ export type JobEvent =
   | { type: 'progress'; jobId: string; progress: number }
   /** Asks whichever worker runs the job to abort it (the record is already `canceled`). */
   | { type: 'cancel'; jobId: string }
+  /** A webhook delivery of the job is due now (it was asked for again): dispatchers look. */
+  | { type: 'delivery'; jobId: string }
 
 export type JobEventListener = (event: JobEvent) => void
 
 /**
- * Job events within one process: progress and state for server-sent events and waiters,
- * cancel signals for workers. The distributed mode replaces it with pub/sub; a listener
- * must never rely on seeing every progress event, only the latest.
+ * Job events: progress and state for server-sent events and waiters, cancel signals for
+ * workers, wake-ups for idle workers and webhook dispatchers. Within one process they are
+ * delivered at once; across processes (shared records) as the channel carries them, at most
+ * once. A listener must never rely on seeing every event, only on the records.
  */
 export interface JobEvents {
   publish(event: JobEvent): void
   subscribe(jobId: string, listener: JobEventListener): () => void
-  /** Every job's `state` events (the webhook dispatcher wakes on terminal states). */
-  subscribeStates(listener: JobEventListener): () => void
-  /**
-   * `state` events published by this process only (not heard from others): work that one
-   * process must do once per transition (adding a finished job's webhook deliveries to BullMQ).
-   */
-  subscribeOwnStates(listener: JobEventListener): () => void
-  /** Every job's `state` and `progress` events. */
+  /** Every job's events. */
   subscribeAll(listener: JobEventListener): () => void
 }
 
 export function createLocalJobEvents(): JobEvents {
   const byJob = new Map<string, Set<JobEventListener>>()
-  const stateListeners = new Set<JobEventListener>()
-  const allListeners = new Set<JobEventListener>()
+  const everyJob = new Set<JobEventListener>()
   return {
     publish(event) {
-      if (event.type === 'state') for (const listener of [...stateListeners]) listener(event)
-      for (const listener of [...allListeners]) listener(event)
+      // Copies: a listener may unsubscribe itself while we iterate.
+      for (const listener of [...everyJob]) listener(event)
       const listeners = byJob.get(event.jobId)
-      if (!listeners) return
-      // Copy: a listener may unsubscribe itself while we iterate.
-      for (const listener of [...listeners]) listener(event)
+      if (listeners) for (const listener of [...listeners]) listener(event)
     },
     subscribeAll(listener) {
-      allListeners.add(listener)
-      return () => allListeners.delete(listener)
-    },
-    subscribeStates(listener) {
-      stateListeners.add(listener)
-      return () => stateListeners.delete(listener)
-    },
-    // In one process every event is its own.
-    subscribeOwnStates(listener) {
-      stateListeners.add(listener)
-      return () => stateListeners.delete(listener)
+      everyJob.add(listener)
+      return () => everyJob.delete(listener)
     },
     subscribe(jobId, listener) {
       let listeners = byJob.get(jobId)

@@ -43,7 +43,7 @@ export function createWakeups(): Wakeups {
         signal.addEventListener('abort', done, { once: true })
       })
       // The delay is computed while the wait already listens: a wake-up or an abort ends the
-      // wait even if computing the delay hangs (a store or Redis that is away). An error
+      // wait even if computing the delay hangs (records that are away). An error
       // computing it ends the wait and is thrown.
       let failure: { error: unknown } | undefined
       void delayMs().then(

@@ -151,7 +151,7 @@ export function createJobService(deps: JobServiceDeps) {
         if (request.imagePrompt) await blobs.deletePrefix(inputPrefix(id))
         throw error
       }
-      await queue.enqueued(id)
+      // Wakes idle workers, here at once and in other processes over the records' channel.
       events.publish({ type: 'state', jobId: id, state: 'queued' })
       logger.debug({ jobId: id, model: job.model, dialect: job.dialect, keyId: job.apiKeyId }, 'job:created')
       return job

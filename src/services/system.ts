@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { MODEL_IDS, getModel, type ModelId, type ModelSpec } from '../domain/models.js'
@@ -71,7 +70,7 @@ export function createSystemService({ store, queue, router, clock, pricesUsd }: 
 
     async health(): Promise<Health> {
       try {
-        await sql`select 1`.execute(store.db)
+        await store.ping()
         return { ok: true, database: 'ok', queueDepth: await queue.depth() }
       } catch {
         return { ok: false, database: 'error', queueDepth: null }

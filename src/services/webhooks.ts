@@ -2,6 +2,7 @@ import { FluxhostError } from '../domain/errors.js'
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import type { AttemptRow, DeliveryRow } from '../store/delivery-repository.js'
+import type { JobEvents } from '../queue/job-events.js'
 import type { Store } from '../store/store.js'
 import type { JobService } from './jobs.js'
 
@@ -53,13 +54,12 @@ function toDelivery(row: DeliveryRow, attempts: AttemptRow[]): Delivery {
 export interface WebhookServiceDeps {
   store: Store
   jobs: JobService
+  events: JobEvents
   clock: Clock
-  /** A delivery is pending again: the delivery queue dispatches it. */
-  redelivered(delivery: DeliveryRow): Promise<void>
 }
 
 /** Webhook deliveries as clients see them: per job, with their attempts; redelivery. */
-export function createWebhookService({ store, jobs, clock, redelivered }: WebhookServiceDeps) {
+export function createWebhookService({ store, jobs, events, clock }: WebhookServiceDeps) {
   // A delivery's new state and its attempt are committed together, but on PostgreSQL each
   // statement sees the latest commits, not one snapshot: read the attempts, then the rows
   // again, and read once more if a row counts attempts the first read did not see.
@@ -99,7 +99,8 @@ export function createWebhookService({ store, jobs, clock, redelivered }: Webhoo
       await getOwned(id, apiKey)
       const row = await store.deliveries.redeliver(id, clock.now())
       if (!row) throw new FluxhostError('DELIVERY_IN_PROGRESS')
-      await redelivered(row)
+      // Pending from now: a dispatcher in any process takes it.
+      events.publish({ type: 'delivery', jobId: row.job_id })
       return (await withAttempts([row]))[0]!
     },
   }

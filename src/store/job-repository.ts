@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { GenerationRequest, Job, JobError, JobResult, JobState } from '../domain/job.js'
+import type { GenerationRequest, Job, JobState } from '../domain/job.js'
 import { compileOnce } from './compiled.js'
 import { jobToRow, rowToJob } from './job-row.js'
 import type { Database, JobsTable } from './schema.js'
@@ -52,17 +52,8 @@ export interface ListJobsFilter {
   limit: number
 }
 
-export type CancelOutcome =
-  | { kind: 'canceled'; job: Job }
-  | { kind: 'finished'; job: Job }
-  | { kind: 'not_found' }
-
-/**
- * The jobs table. Every state transition is one guarded statement: a worker's write only
- * lands while the job is still `running` under that worker's lease, so a canceled job or
- * one whose lease expired and went to another worker can never be overwritten.
- */
-export function createJobRepository(db: Kysely<Database>, queries: JobQueries) {
+/** The jobs table as clients and operators read it; state changes are in job-transitions.ts. */
+export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
   return {
     async insert(job: Job): Promise<void> {
       await db.executeQuery(queries.insert(insertParameters(job)))
@@ -128,77 +119,7 @@ export function createJobRepository(db: Kysely<Database>, queries: JobQueries) {
       for (const row of rows) counts[row.state] = Number(row.n)
       return counts
     },
-
-    /** Cancels a queued or running job in one statement; says why when it cannot. */
-    async cancel(id: string, now: number, message = 'The job was canceled.'): Promise<CancelOutcome> {
-      const row = await db
-        .updateTable('jobs')
-        .set({
-          state: 'canceled',
-          finished_at: now,
-          lease_owner: null,
-          lease_expires_at: null,
-          error_code: 'JOB_CANCELED',
-          error_message: message,
-        })
-        .where('id', '=', id)
-        .where('state', 'in', ['queued', 'running'])
-        .returningAll()
-        .executeTakeFirst()
-      if (row) return { kind: 'canceled', job: rowToJob(row) }
-      const current = await this.get(id)
-      return current ? { kind: 'finished', job: current } : { kind: 'not_found' }
-    },
-
-    async complete(
-      id: string,
-      owner: string,
-      done: { result: JobResult; engine: string; now: number; costMicros?: number },
-    ): Promise<Job | undefined> {
-      const row = await db
-        .updateTable('jobs')
-        .set({
-          state: 'succeeded',
-          progress: 1,
-          ...(done.costMicros === undefined ? {} : { cost_micros: done.costMicros }),
-          result: JSON.stringify(done.result),
-          engine: done.engine,
-          finished_at: done.now,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', id)
-        .where('state', '=', 'running')
-        .where('lease_owner', '=', owner)
-        .returningAll()
-        .executeTakeFirst()
-      return row ? rowToJob(row) : undefined
-    },
-
-    async fail(
-      id: string,
-      owner: string,
-      failure: { error: JobError; engine: string | null; now: number },
-    ): Promise<Job | undefined> {
-      const row = await db
-        .updateTable('jobs')
-        .set({
-          state: 'failed',
-          error_code: failure.error.code,
-          error_message: failure.error.message,
-          engine: failure.engine,
-          finished_at: failure.now,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', id)
-        .where('state', '=', 'running')
-        .where('lease_owner', '=', owner)
-        .returningAll()
-        .executeTakeFirst()
-      return row ? rowToJob(row) : undefined
-    },
   }
 }
 
-export type JobRepository = ReturnType<typeof createJobRepository>
+export type JobReads = ReturnType<typeof createJobReads>

@@ -1,5 +1,6 @@
 import { migrateToLatest } from './migrate.js'
 import { openPostgres } from './postgres.js'
+import { createPostgresChannel } from './postgres-channel.js'
 import { openSqlite } from './sqlite.js'
 import { createStore, type Store } from './store.js'
 
@@ -10,16 +11,29 @@ export async function openSqliteStore(file: string): Promise<{ store: Store; mig
   return { store: createStore(db, { kind: 'sqlite', dataVersion }), migrations }
 }
 
+export interface PostgresStoreOptions {
+  schema?: string
+  max?: number
+  /** Whether the store carries a LISTEN/NOTIFY channel (default true; off behind poolers that cannot LISTEN). */
+  listen?: boolean
+  /** Told when the listening connection drops and comes back. */
+  onChannelStatus?(status: { listening: boolean; error?: Error }): void
+}
+
 /**
  * Opens the PostgreSQL records at `url` (in `schema`, when given), applies pending
  * migrations under Kysely's advisory lock (many processes may start at once), and returns
- * the store.
+ * the store. Its channel is not listening yet: whoever subscribes starts it.
  */
-export async function openPostgresStore(url: string, options: { schema?: string; max?: number } = {}): Promise<{ store: Store; migrations: string[] }> {
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<{ store: Store; migrations: string[] }> {
   const { db, dataVersion } = openPostgres(url, options)
   try {
     const migrations = await migrateToLatest(db, { schema: options.schema })
-    return { store: createStore(db, { kind: 'postgres', dataVersion }), migrations }
+    const channel =
+      options.listen === false
+        ? undefined
+        : createPostgresChannel({ db, url, ...(options.onChannelStatus ? { onStatus: options.onChannelStatus } : {}) })
+    return { store: createStore(db, { kind: 'postgres', dataVersion, ...(channel ? { channel } : {}) }), migrations }
   } catch (error) {
     await db.destroy()
     throw error

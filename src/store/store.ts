@@ -1,25 +1,40 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
+import type { Channel } from './channel.js'
 import { createChargeRepository, type ChargeRepository } from './charge-repository.js'
 import { createDeliveryRepository, type DeliveryRepository } from './delivery-repository.js'
 import { createIdempotencyRepository, type IdempotencyRepository } from './idempotency-repository.js'
 import { createInsertBatcher } from './insert-batcher.js'
-import { compileJobQueries, createJobRepository, type JobRepository } from './job-repository.js'
+import { compileJobQueries, createJobReads, type JobReads } from './job-repository.js'
+import { createJobTransitions, type JobTransitions } from './job-transitions.js'
 import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
+import { compilePositionQueries, createQueuePositions, type QueuePositions } from './queue-positions.js'
 import type { Database } from './schema.js'
+import { createSecretRepository, type SecretRepository } from './secret-repository.js'
+
+/** Which SQL database holds the records. */
+export type StoreKind = 'sqlite' | 'postgres'
+
+/** The jobs table: reads, the state machine, and where queued jobs stand. */
+export type JobRepository = JobReads & JobTransitions & QueuePositions
 
 /**
- * The records: one repository per table over one Kysely database (SQLite embedded, or
- * PostgreSQL). `transaction` gives the same repositories bound to one transaction.
+ * The records: one repository per table over one database (SQLite embedded, or PostgreSQL).
+ * Every SQL statement of fluxhost is in a repository here; `transaction` gives the same
+ * repositories bound to one transaction.
  */
 export interface Store {
-  readonly kind: 'sqlite' | 'postgres'
-  readonly db: Kysely<Database>
+  readonly kind: StoreKind
   readonly jobs: JobRepository
   readonly keys: KeyRepository
   readonly charges: ChargeRepository
   readonly deliveries: DeliveryRepository
   readonly idempotency: IdempotencyRepository
+  readonly secrets: SecretRepository
+  /** Messages to the other processes on these records; undefined where none can share them (SQLite). */
+  readonly channel: Channel | undefined
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
+  /** Resolves when the database answers a trivial query; rejects when it does not. */
+  ping(): Promise<void>
   /**
    * A number that changes when another process commits to the records. Caches of
    * records that this process did not write check it to know they may be stale.
@@ -28,25 +43,38 @@ export interface Store {
   close(): Promise<void>
 }
 
-export function createStore(db: Kysely<Database>, options: { kind?: Store['kind']; dataVersion(): number }): Store {
+export function createStore(db: Kysely<Database>, options: { kind: StoreKind; dataVersion(): number; channel?: Channel }): Store {
+  const { kind } = options
   const jobQueries = compileJobQueries(db)
   const keyQueries = compileKeyQueries(db)
+  const positionQueries = compilePositionQueries(db, kind)
   const batcher = createInsertBatcher(db, jobQueries)
   const bind = (executor: Kysely<Database>): Store => {
-    const jobs = createJobRepository(executor, jobQueries)
+    const reads = createJobReads(executor, jobQueries)
     return {
-      kind: options.kind ?? 'sqlite',
-      db: executor,
-      // Outside a transaction, concurrent creates share one commit.
-      jobs: executor.isTransaction ? jobs : { ...jobs, insert: batcher.insert },
+      kind,
+      jobs: {
+        ...reads,
+        // Outside a transaction, concurrent creates share one commit.
+        ...(executor.isTransaction ? {} : { insert: batcher.insert }),
+        ...createJobTransitions(executor, kind),
+        ...createQueuePositions(executor, positionQueries),
+      },
       keys: createKeyRepository(executor, keyQueries),
       charges: createChargeRepository(executor),
       deliveries: createDeliveryRepository(executor),
       idempotency: createIdempotencyRepository(executor),
-      transaction: (fn) =>
-        executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx))),
+      secrets: createSecretRepository(executor),
+      channel: options.channel,
+      transaction: (fn) => (executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx)))),
+      ping: async () => {
+        await sql`select 1`.execute(executor)
+      },
       dataVersion: options.dataVersion,
-      close: () => db.destroy(),
+      close: async () => {
+        await options.channel?.close()
+        await db.destroy()
+      },
     }
   }
   return bind(db)

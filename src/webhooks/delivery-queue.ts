@@ -4,31 +4,24 @@ import type { DeliveryRow } from '../store/delivery-repository.js'
 import type { Store } from '../store/store.js'
 
 /**
- * Hands due webhook deliveries to dispatchers. The delivery row is the truth (made by a
- * trigger when its job ends); the queue decides who sends what, and when. A claimed
- * delivery is `delivering` under the claimer's lease until its attempt is recorded.
+ * Hands due webhook deliveries to dispatchers, from the webhook_deliveries table. A delivery
+ * row is made by a trigger in the transaction that ends its job; a claimed delivery is
+ * `delivering` under the claimer's lease until its attempt is recorded.
  */
 export interface DeliveryQueue {
   /** Takes the next due delivery under a lease, or undefined when none is due. */
   claim(owner: string): Promise<DeliveryRow | undefined>
   /** Resolves when a delivery may be due, after `maxWaitMs`, or when `signal` aborts. */
   waitForWork(signal: AbortSignal, maxWaitMs: number): Promise<void>
-  /** A delivery may be due now (this process's dispatcher looks again). */
+  /** A delivery may be due now: the waiting dispatcher looks again. */
   wake(): void
-  /** The attempt is recorded: the delivery is finished, or pending again at `nextAttemptAt`. */
-  settled(id: string, owner: string, nextAttemptAt: number | undefined): Promise<void>
-  /** The attempt could not be recorded (the lease was lost): let go of any hold on it. */
-  forget?(id: string): void
   /** Back to pending at once, the attempt not counted (shutdown). */
   release(id: string, owner: string): Promise<void>
   /** Deliveries back to pending from dead or expired leases; returns their ids. */
   recover(): Promise<string[]>
-  /** A delivery was asked for again (it is pending from now). */
-  redelivered(delivery: DeliveryRow): Promise<void>
-  close?(): Promise<void>
 }
 
-export interface RecordsDeliveryQueueOptions {
+export interface DeliveryQueueOptions {
   store: Store
   clock: Clock
   leaseMs: number
@@ -38,8 +31,7 @@ export interface RecordsDeliveryQueueOptions {
   isDead(owner: string): boolean
 }
 
-/** Deliveries straight from the webhook_deliveries table: the embedded default. */
-export function createRecordsDeliveryQueue(options: RecordsDeliveryQueueOptions): DeliveryQueue {
+export function createDeliveryQueue(options: DeliveryQueueOptions): DeliveryQueue {
   const { store, clock, leaseMs, firstDelayMs } = options
   const wakeups = createWakeups()
   return {
@@ -53,21 +45,11 @@ export function createRecordsDeliveryQueue(options: RecordsDeliveryQueueOptions)
 
     wake: () => wakeups.wake(),
 
-    async settled(_id, _owner, nextAttemptAt) {
-      if (nextAttemptAt !== undefined) wakeups.wake()
-    },
-
-    async release(id, owner) {
-      await store.deliveries.release(id, owner)
-    },
+    release: (id, owner) => store.deliveries.release(id, owner),
 
     async recover() {
       const recovered = await store.deliveries.recover(clock.now(), options.isDead)
       return recovered.map((r) => r.id)
-    },
-
-    async redelivered() {
-      wakeups.wake()
     },
   }
 }

@@ -18,7 +18,7 @@ export interface DispatcherDeps {
   logger: Logger
   /** Lease owner id (`host:pid:token`), as the job runner's. */
   owner: string
-  /** Where due deliveries come from: the deliveries table, or BullMQ over it. */
+  /** Where due deliveries come from. */
   queue: DeliveryQueue
   /** Delay before each attempt of a round, in ms (`FLUXHOST_WEBHOOK_RETRY_SCHEDULE`). */
   scheduleMs: readonly number[]
@@ -117,23 +117,19 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     const latencyMs = performance.now() - started
     const now = clock.now()
     const decision = decide(delivery, now, result)
-    let settled = false
-    try {
-      settled = await store.transaction((tx) =>
-        tx.deliveries.settle(delivery, owner, {
-          startedAt,
-          latencyMs,
-          status: result.status ?? null,
-          error: decision.error,
-          outcome: decision.outcome,
-          nextAttemptAt: 'nextAttemptAt' in decision ? decision.nextAttemptAt : undefined,
-          now,
-        }),
-      )
-    } finally {
-      if (!settled) queue.forget?.(delivery.id)
-    }
-    if (settled) await queue.settled(delivery.id, owner, 'nextAttemptAt' in decision ? decision.nextAttemptAt : undefined)
+    const settled = await store.transaction((tx) =>
+      tx.deliveries.settle(delivery, owner, {
+        startedAt,
+        latencyMs,
+        status: result.status ?? null,
+        error: decision.error,
+        outcome: decision.outcome,
+        nextAttemptAt: 'nextAttemptAt' in decision ? decision.nextAttemptAt : undefined,
+        now,
+      }),
+    )
+    // A retry is due later: the waiting loop works out when.
+    if (settled && decision.outcome === 'retry') queue.wake()
     if (settled) deps.onAttempt?.({ deliveryId: delivery.id, jobId: delivery.job_id, outcome: decision.outcome, latencyMs })
     if (!settled) log.warn('webhook:lease-lost')
     else if (decision.outcome === 'delivered') log.info({ status: result.status, ms: Math.round(latencyMs) }, 'webhook:delivered')
@@ -179,8 +175,9 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
   return {
     async start() {
       await recover()
-      unsubscribe = deps.events.subscribeStates((event) => {
-        if (event.type === 'state' && isTerminal(event.state)) wake()
+      // A job that ended may have made deliveries (its trigger did); a redelivery is due now.
+      unsubscribe = deps.events.subscribeAll((event) => {
+        if ((event.type === 'state' && isTerminal(event.state)) || event.type === 'delivery') wake()
       })
       loop = claimLoop()
     },

@@ -28,7 +28,6 @@ export function createRunner(options: RunnerOptions): Runner {
   const { queue, logger, concurrency, leaseMs } = options
   const owner = options.owner ?? newOwnerId()
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>()
-  const lettingGo = new Set<Promise<void>>()
   const stopping = new AbortController()
   let loop: Promise<void> | undefined
   let recoveryTimer: NodeJS.Timeout | undefined
@@ -48,16 +47,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const abort = new AbortController()
     const done = runJob(job, owner, abort, options)
       .catch((error: unknown) => logger.error({ err: error, jobId: job.id }, 'job:runner-error'))
-      .finally(() => {
-        active.delete(job.id)
-        // The slot is free now; the queue lets go of its entry meanwhile (BullMQ), and
-        // `stop` waits for that too.
-        const letGo = queue.done?.(job.id, owner).catch((error: unknown) => logger.warn({ err: error, jobId: job.id }, 'queue:done-failed'))
-        if (letGo) {
-          lettingGo.add(letGo)
-          void letGo.finally(() => lettingGo.delete(letGo))
-        }
-      })
+      .finally(() => active.delete(job.id))
     active.set(job.id, { abort, done })
   }
 
@@ -75,7 +65,7 @@ export function createRunner(options: RunnerOptions): Runner {
         if (job) launch(job)
         else await queue.waitForWork(stopping.signal)
       } catch (error) {
-        // The queue's store or Redis is away: log, pause, try again (never end the loop).
+        // The records are away: log, pause, try again (never end the loop).
         logger.error({ err: error }, 'queue:claim-failed')
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 1000)
@@ -100,10 +90,7 @@ export function createRunner(options: RunnerOptions): Runner {
       stopping.abort()
       clearInterval(recoveryTimer)
       await loop
-      if (active.size === 0) {
-        await Promise.all(lettingGo)
-        return
-      }
+      if (active.size === 0) return
       logger.info({ running: active.size, graceMs }, 'runner:draining')
       let timer: NodeJS.Timeout | undefined
       const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))
@@ -111,7 +98,6 @@ export function createRunner(options: RunnerOptions): Runner {
       clearTimeout(timer)
       for (const { abort } of active.values()) abort.abort(ABORT.shutdown)
       await Promise.all([...active.values()].map((a) => a.done))
-      await Promise.all(lettingGo)
     },
 
     running: () => active.size,

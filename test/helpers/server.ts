@@ -6,10 +6,10 @@ import { loadConfig } from '../../src/config/load-config.js'
 import type { Clock } from '../../src/domain/clock.js'
 import type { Job } from '../../src/domain/job.js'
 import { createFluxhost, type Fluxhost } from '../../src/main.js'
-import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
 import { startS3 } from './s3.js'
-import { createSchema, POSTGRES_URL, REDIS_URL, redisPrefix } from './services.js'
+import { createSchema, POSTGRES_URL } from './services.js'
+import { openStoreAt, type RecordsAt } from './store.js'
 
 export const KEY_A = 'test-key-alpha'
 export const KEY_B = 'test-key-bravo'
@@ -36,6 +36,8 @@ export interface TestServer {
   clock: ReturnType<typeof testClock>
   /** The env that points a spawned CLI at this server's records (data dir, and database if any). */
   recordsEnv: Record<string, string>
+  /** Where this server's records are (for `openRawDb`, or a store of a test's own). */
+  recordsAt: RecordsAt
   /** Opens this server's records again (to look at them after `fluxhost.close()`); close it yourself. */
   openRecords(): Promise<Store>
   /** Resolves when the job is terminal (event-driven, not a sleep). */
@@ -53,16 +55,13 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir()
   // FLUXHOST_TEST_MODE=distributed (the `distributed` test project): the same tests with the
-  // records in PostgreSQL (each server in a schema of its own), events over Redis (a key
-  // prefix of its own) and the images in an S3 bucket (an s3rver of its own).
+  // records in PostgreSQL (each server in a schema of its own; events over its LISTEN/NOTIFY)
+  // and the images in an S3 bucket (an s3rver of its own).
   const cleanups: (() => Promise<void>)[] = []
   if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.DATABASE_URL === undefined) {
     const { schema, drop } = await createSchema()
     cleanups.push(drop)
     env = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...env }
-  }
-  if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.REDIS_URL === undefined) {
-    env = { REDIS_URL, FLUXHOST_REDIS_PREFIX: redisPrefix(), ...env }
   }
   if (process.env.FLUXHOST_TEST_MODE === 'distributed' && env.FLUXHOST_S3_BUCKET === undefined) {
     const s3 = await startS3()
@@ -84,19 +83,19 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const recordsEnv: Record<string, string> = {
     FLUXHOST_DATA_DIR: dataDir,
     ...(config.database ? { DATABASE_URL: config.database.url, ...(config.database.schema ? { FLUXHOST_DATABASE_SCHEMA: config.database.schema } : {}) } : {}),
-    ...Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('FLUXHOST_S3_') || name === 'REDIS_URL' || name === 'FLUXHOST_REDIS_PREFIX')),
+    ...Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('FLUXHOST_S3_'))),
   }
+  const recordsAt: RecordsAt = config.database
+    ? { kind: 'postgres', url: config.database.url, ...(config.database.schema ? { schema: config.database.schema } : {}) }
+    : { kind: 'sqlite', file: path.join(dataDir, 'fluxhost.db') }
   return {
     url,
     dataDir,
     fluxhost,
     clock,
     recordsEnv,
-    openRecords: async () =>
-      (config.database
-        ? await openPostgresStore(config.database.url, config.database.schema ? { schema: config.database.schema } : {})
-        : await openSqliteStore(path.join(dataDir, 'fluxhost.db'))
-      ).store,
+    recordsAt,
+    openRecords: () => openStoreAt(recordsAt, { listen: false }),
     waitForJob: (id) => fluxhost.services.jobs.wait(id, undefined, AbortSignal.timeout(20_000)),
     waitUntilRunning: (id) =>
       new Promise<Job>((resolve, reject) => {

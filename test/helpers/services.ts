@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis'
 import pg from 'pg'
 
 /** The PostgreSQL the tests use (trust auth on the CI machine); override with FLUXHOST_TEST_DATABASE_URL. */
@@ -39,44 +38,5 @@ export async function createSchema(): Promise<{ schema: string; drop(): Promise<
       await client.query(`drop schema if exists ${schema} cascade`)
       await client.end()
     },
-  }
-}
-
-/** The Redis the tests use; override with FLUXHOST_TEST_REDIS_URL. */
-export const REDIS_URL = process.env.FLUXHOST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-
-/** Whether Redis answers; as probePostgres: a skip with the reason, or a failure with CI=true. */
-export async function probeRedis(): Promise<{ ok: true } | { ok: false; why: string }> {
-  const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3_000, retryStrategy: () => null })
-  client.on('error', () => undefined)
-  try {
-    await client.connect()
-    await client.ping()
-    return { ok: true }
-  } catch (error) {
-    const why = `Redis at ${REDIS_URL} is not reachable (${(error as Error).message})`
-    if (process.env.CI === 'true') throw new Error(`${why}; CI needs it (.ci/run starts it)`)
-    console.warn(`skipping the Redis suites: ${why}`)
-    return { ok: false, why }
-  } finally {
-    client.disconnect()
-  }
-}
-
-/** A Redis key prefix of its own, for one test server or group of them. */
-export function redisPrefix(): string {
-  return `t:${process.pid}:${Math.random().toString(36).slice(2, 10)}:`
-}
-
-/** Deletes every Redis key under `prefix` (BullMQ's lists and hashes of one test). */
-export async function dropRedisPrefix(prefix: string): Promise<void> {
-  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-  try {
-    const keys: string[] = []
-    const stream = client.scanStream({ match: `${prefix}*`, count: 1000 })
-    for await (const batch of stream) keys.push(...(batch as string[]))
-    for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500))
-  } finally {
-    client.disconnect()
   }
 }

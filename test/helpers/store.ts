@@ -1,33 +1,69 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import type { Kysely } from 'kysely'
 import type { Job } from '../../src/domain/job.js'
-import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
-import type { Store } from '../../src/store/store.js'
+import { openPostgresStore, openSqliteStore, type PostgresStoreOptions } from '../../src/store/open-store.js'
+import { openPostgres } from '../../src/store/postgres.js'
+import type { Database } from '../../src/store/schema.js'
+import { openSqlite } from '../../src/store/sqlite.js'
+import type { Store, StoreKind } from '../../src/store/store.js'
 import { tempDir } from './server.js'
 import { createSchema, POSTGRES_URL } from './services.js'
 
-export type StoreKind = Store['kind']
+export type { StoreKind }
+
+/** Where a store's records are: what `openStoreAt` and `openRawDb` take. */
+export type RecordsAt = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string }
+
+export interface TestStore {
+  store: Store
+  dir: string
+  at: RecordsAt
+  /**
+   * Kysely on the same records, for what a test must look at or arrange behind fluxhost's
+   * back (an oracle, a row made old); fluxhost's own code never queries outside the store.
+   */
+  raw: Kysely<Database>
+  close(): Promise<void>
+}
+
+/** Opens another store (another process, as it were) on the same records. */
+export async function openStoreAt(at: RecordsAt, options: PostgresStoreOptions = {}): Promise<Store> {
+  return at.kind === 'sqlite'
+    ? (await openSqliteStore(at.file)).store
+    : (await openPostgresStore(at.url, { ...(at.schema ? { schema: at.schema } : {}), max: 4, ...options })).store
+}
+
+/** A plain Kysely on the records at `at`; close it with `destroy()`. */
+export function openRawDb(at: RecordsAt): Kysely<Database> {
+  return at.kind === 'sqlite' ? openSqlite(at.file).db : openPostgres(at.url, { ...(at.schema ? { schema: at.schema } : {}), max: 2 }).db
+}
 
 /**
  * A fresh store with one API key `k`: SQLite in a temporary directory, or PostgreSQL in a
  * schema of its own (dropped on close).
  */
-export async function openTestStore(kind: StoreKind = 'sqlite'): Promise<{ store: Store; dir: string; close(): Promise<void> }> {
+export async function openTestStore(kind: StoreKind = 'sqlite', options: PostgresStoreOptions = {}): Promise<TestStore> {
   const dir = tempDir()
   let dropSchema = async () => {}
-  let store: Store
+  let at: RecordsAt
   if (kind === 'postgres') {
     const { schema, drop } = await createSchema()
     dropSchema = drop
-    store = (await openPostgresStore(POSTGRES_URL, { schema, max: 4 })).store
+    at = { kind, url: POSTGRES_URL, schema }
   } else {
-    store = (await openSqliteStore(path.join(dir, 'test.db'))).store
+    at = { kind, file: path.join(dir, 'test.db') }
   }
+  const store = await openStoreAt(at, options)
+  const raw = openRawDb(at)
   await store.keys.insert({ id: 'k', name: 'k', key_hash: 'h', key_prefix: 'p', scope: 'user', source: 'db', created_at: 0, revoked_at: null, last_used_at: null })
   return {
     store,
     dir,
+    at,
+    raw,
     async close() {
+      await raw.destroy()
       await store.close()
       await dropSchema()
       fs.rmSync(dir, { recursive: true, force: true })

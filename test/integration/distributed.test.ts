@@ -6,17 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startS3 } from '../helpers/s3.js'
 import { spawnCli } from '../helpers/child.js'
 import { api, KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
-import { createSchema, dropRedisPrefix, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, redisPrefix } from '../helpers/services.js'
+import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
 
 const postgres = await probePostgres()
-const redis = await probeRedis()
 
 /**
  * An API-only process and a worker-only process, each with a data dir of its own, sharing
  * the records (PostgreSQL), the images (an S3 bucket) and the file-URL secret: what runs on
  * many machines, in one test process.
  */
-describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sharing PostgreSQL, Redis and a bucket', () => {
+describe.runIf(postgres.ok)('an API process and a worker process sharing PostgreSQL and a bucket', () => {
   let s3: Awaited<ReturnType<typeof startS3>>
   let dropSchema: () => Promise<void>
   let apiServer: TestServer
@@ -27,8 +26,8 @@ describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sha
     s3 = await startS3()
     const { schema, drop } = await createSchema()
     dropSchema = drop
-    // A long lease: a cancel that reaches the worker quickly came over Redis, not with a heartbeat.
-    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL, FLUXHOST_REDIS_PREFIX: redisPrefix(), ...s3.env, FLUXHOST_S3_PREFIX: 'fh/', FLUXHOST_FILE_URL_SECRET: randomBytes(32).toString('hex'), FLUXHOST_LEASE_MS: '60000' }
+    // A long lease: a cancel that reaches the worker quickly came over LISTEN/NOTIFY, not with a heartbeat.
+    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...s3.env, FLUXHOST_S3_PREFIX: 'fh/', FLUXHOST_FILE_URL_SECRET: randomBytes(32).toString('hex'), FLUXHOST_LEASE_MS: '60000' }
     apiServer = await startTestServer(shared, { worker: false })
     worker = await startTestServer(shared, { worker: true })
     redirecting = await startTestServer({ ...shared, FLUXHOST_FILE_DELIVERY: 'redirect' }, { worker: false })
@@ -106,7 +105,7 @@ describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sha
 
   it('a cancel sent to the API process stops the engine in the worker process at once; progress reaches the API process', async () => {
     const created = await api(`${apiServer.url}/api/jobs`, { body: { prompt: 'long', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=60000' } })
-    // Progress made in the worker process, heard in the API process (Redis pub/sub).
+    // Progress made in the worker process, heard in the API process (LISTEN/NOTIFY).
     const heard = new Promise<number>((resolve) => {
       const unsubscribe = apiServer.fluxhost.services.jobs.subscribe(created.body.id, (event) => {
         if (event.type !== 'progress') return
@@ -122,18 +121,18 @@ describe.runIf(postgres.ok && redis.ok)('an API process and a worker process sha
     const canceled = await api(`${apiServer.url}/api/jobs/${created.body.id}/cancel`, { method: 'POST' })
     expect(canceled.body.state).toBe('canceled')
     await running
-    // The lease heartbeat comes every 20 s here: the cancel came over Redis.
+    // The lease heartbeat comes every 20 s here: the cancel came over LISTEN/NOTIFY.
     expect(performance.now() - started).toBeLessThan(10_000)
     expect(worker.fluxhost.runner!.running()).toBe(0)
     expect((await apiServer.waitForJob(created.body.id)).state).toBe('canceled')
   })
 })
 
-describe.runIf(postgres.ok && redis.ok)('the file-URL key, with no FLUXHOST_FILE_URL_SECRET', () => {
+describe.runIf(postgres.ok)('the file-URL key, with no FLUXHOST_FILE_URL_SECRET', () => {
   it('is made once in the shared records: a URL one process signs works on another', async () => {
     const s3 = await startS3()
     const { schema, drop } = await createSchema()
-    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL, FLUXHOST_REDIS_PREFIX: redisPrefix(), ...s3.env }
+    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...s3.env }
     // Two processes starting at once, each with a data dir of its own.
     const [maker, other] = await Promise.all([startTestServer(shared, { worker: true }), startTestServer(shared, { worker: false })])
     try {
@@ -150,24 +149,44 @@ describe.runIf(postgres.ok && redis.ok)('the file-URL key, with no FLUXHOST_FILE
   })
 })
 
-// A start that fails after PostgreSQL and Redis were opened must close them, or the process
+describe.runIf(postgres.ok)('a worker process that cannot LISTEN (FLUXHOST_DATABASE_LISTEN=0, as behind PgBouncer)', () => {
+  it('still takes the jobs another process queued: it polls', async () => {
+    const s3 = await startS3()
+    const { schema, drop } = await createSchema()
+    const shared = { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, ...s3.env }
+    const [apiOnly, deaf] = await Promise.all([
+      startTestServer(shared, { worker: false }),
+      startTestServer({ ...shared, FLUXHOST_DATABASE_LISTEN: '0' }, { worker: true }),
+    ])
+    try {
+      expect(deaf.fluxhost.store.channel).toBeUndefined()
+      const created = await Promise.all([1, 2, 3].map((i) => api(`${apiOnly.url}/api/jobs`, { body: { prompt: `polled ${i}`, width: 256, height: 256 } })))
+      // The API process hears nothing from the deaf worker either: wait on the worker's side.
+      for (const { body } of created) expect((await deaf.waitForJob(body.id)).state).toBe('succeeded')
+    } finally {
+      await Promise.all([apiOnly.close(), deaf.close()])
+      await drop()
+      await s3.close()
+    }
+  })
+})
+
+// A start that fails after PostgreSQL (pool and listening connection) was opened must close it, or the process
 // would hang on their sockets instead of exiting.
-describe.runIf(postgres.ok && redis.ok)('a failed start with shared records', () => {
+describe.runIf(postgres.ok)('a failed start with shared records', () => {
   it('exits with an error when the port is taken, instead of hanging on open connections', async () => {
     const { schema, drop } = await createSchema()
     const taken = net.createServer()
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
     const port = (taken.address() as net.AddressInfo).port
-    const prefix = redisPrefix()
     try {
-      const child = spawnCli(['serve'], { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, REDIS_URL, FLUXHOST_REDIS_PREFIX: prefix, FLUXHOST_PORT: String(port), FLUXHOST_DATA_DIR: tempDir(), FLUXHOST_API_KEYS: KEY_A, FLUXHOST_SAFETY_CHECKER: '0' })
+      const child = spawnCli(['serve'], { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema, FLUXHOST_PORT: String(port), FLUXHOST_DATA_DIR: tempDir(), FLUXHOST_API_KEYS: KEY_A, FLUXHOST_SAFETY_CHECKER: '0' })
       const { code } = await child.exited
       expect(code).not.toBe(0)
       expect(child.stderr()).toContain('EADDRINUSE')
     } finally {
       taken.close()
       await drop()
-      await dropRedisPrefix(prefix)
     }
   })
 })

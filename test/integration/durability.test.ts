@@ -5,6 +5,7 @@ import { readSse } from '../../src/cli/sse.js'
 import { openSqliteStore } from '../../src/store/open-store.js'
 import { startServe, type Child } from '../helpers/child.js'
 import { api, fetchStatus, tempDir } from '../helpers/server.js'
+import { openRawDb } from '../helpers/store.js'
 
 const KEY = 'durability-key'
 const children: Child[] = []
@@ -34,11 +35,13 @@ async function follow(url: string, id: string, stop: (event: string, data: any) 
 
 async function readRecords(dataDir: string, id: string) {
   const { store } = await openSqliteStore(path.join(dataDir, 'fluxhost.db'))
+  const raw = openRawDb({ kind: 'sqlite', file: path.join(dataDir, 'fluxhost.db') })
   try {
     const job = await store.jobs.get(id)
-    const charges = await store.db.selectFrom('charges').selectAll().where('job_id', '=', id).execute()
+    const charges = await raw.selectFrom('charges').selectAll().where('job_id', '=', id).execute()
     return { job, charges }
   } finally {
+    await raw.destroy()
     await store.close()
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { api, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
+import { openRawDb } from '../helpers/store.js'
 
 let server: TestServer
 beforeAll(async () => {
@@ -154,8 +155,9 @@ describe('Idempotency-Key when the request holding it dies', () => {
       const first = api(`${s.url}/v1/images/generations`, { body, key: null, headers })
       // Once its job exists and the key has it written down (a second statement after the
       // job's insert), the first request holds the key with the job.
+      const raw = openRawDb(s.recordsAt)
       const attached = async () =>
-        (await s.fluxhost.store.db.selectFrom('idempotency_keys').select('job_id').where('key', '=', JSON.parse(key) as string).executeTakeFirst())?.job_id ?? null
+        (await raw.selectFrom('idempotency_keys').select('job_id').where('key', '=', JSON.parse(key) as string).executeTakeFirst())?.job_id ?? null
       const made = await new Promise<any>((resolve, reject) => {
         const check = async () => {
           const list = await jobs()
@@ -164,6 +166,7 @@ describe('Idempotency-Key when the request holding it dies', () => {
         }
         void check().catch(reject)
       })
+      await raw.destroy()
       // Its lock (sync timeout + 60 s) runs out, as if its server had died: a retry gets that job's images.
       s.clock.advance(90_001)
       const retry = await api(`${s.url}/v1/images/generations`, { body, key: null, headers })

@@ -52,17 +52,24 @@ describe('loadConfig', () => {
         return (error as ConfigError).problems.join('\n')
       }
     }
-    const all = problems({ DATABASE_URL: 'mysql://db/x', REDIS_URL: 'http://r' })
+    const all = problems({ DATABASE_URL: 'mysql://db/x', FLUXHOST_DATABASE_LISTEN: 'maybe' })
     expect(all).toContain("DATABASE_URL must be a postgres:// or postgresql:// URL, got 'mysql://…'")
-    expect(all).toContain("REDIS_URL must be a redis:// or rediss:// URL, got 'http://…'")
+    expect(all).toContain("FLUXHOST_DATABASE_LISTEN must be true or false (or 1/0), got 'maybe'")
     expect(problems({ FLUXHOST_DATABASE_SCHEMA: 'Bad-Name' })).toMatch(/FLUXHOST_DATABASE_SCHEMA must be a lower-case SQL identifier/)
     expect(problems({ FLUXHOST_FILE_URL_SECRET: 'short' })).toMatch(/FLUXHOST_FILE_URL_SECRET must be 64 hex digits/)
     expect(problems({ FLUXHOST_S3_BUCKET: 'b', FLUXHOST_S3_ACCESS_KEY_ID: 'k' })).toMatch(/set both or neither/)
     expect(problems({ FLUXHOST_FILE_DELIVERY: 'redirect' })).toMatch(/needs FLUXHOST_S3_BUCKET/)
-    const ok = loadConfig({ DATABASE_URL: 'postgres://u@db/x', FLUXHOST_DATABASE_SCHEMA: 'fh', REDIS_URL: 'redis://r:6379', FLUXHOST_S3_BUCKET: 'b', FLUXHOST_S3_PREFIX: 'p/', FLUXHOST_FILE_DELIVERY: 'redirect' })
-    expect(ok.database).toEqual({ url: 'postgres://u@db/x', schema: 'fh' })
-    expect(ok.redis).toEqual({ url: 'redis://r:6379', prefix: 'fluxhost:' })
+    const ok = loadConfig({ DATABASE_URL: 'postgres://u@db/x', FLUXHOST_DATABASE_SCHEMA: 'fh', FLUXHOST_S3_BUCKET: 'b', FLUXHOST_S3_PREFIX: 'p/', FLUXHOST_FILE_DELIVERY: 'redirect' })
+    expect(ok.database).toEqual({ url: 'postgres://u@db/x', schema: 'fh', listen: true })
+    expect(ok.notices).toEqual([])
     expect(ok.s3).toMatchObject({ bucket: 'b', prefix: 'p/', region: 'us-east-1', credentials: null })
+  })
+
+  it('says which retired settings it no longer reads, instead of ignoring them silently', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://r:6379', FLUXHOST_QUEUE: 'bullmq' })
+    expect(config.notices).toHaveLength(2)
+    expect(config.notices[0]).toMatch(/REDIS_URL is set but no longer used: .*LISTEN\/NOTIFY/)
+    expect(config.notices[1]).toMatch(/FLUXHOST_QUEUE is set but no longer used/)
   })
 
   it('documents every key in docs/configuration.md and in --help', () => {

@@ -1,0 +1,191 @@
+import type { ExpressionBuilder, Kysely } from 'kysely'
+import type { Job, JobError, JobResult } from '../domain/job.js'
+import { ERRORS } from '../domain/errors.js'
+import { rowToJob } from './job-row.js'
+import type { Database } from './schema.js'
+
+export type CancelOutcome = { kind: 'canceled'; job: Job } | { kind: 'finished'; job: Job } | { kind: 'not_found' }
+
+/** A running job's lease, as recovery looks at it. */
+export interface Lease {
+  id: string
+  owner: string | null
+  expiresAt: number | null
+  attempts: number
+}
+
+export interface ClaimOptions {
+  owner: string
+  now: number
+  leaseMs: number
+  /** Claim only this key's jobs (the CLI's in-process worker runs only its own). */
+  apiKeyId?: string
+}
+
+/**
+ * Every change of a job's state, each one guarded statement: a worker's write lands only
+ * while the job is still `running` under that worker's lease, so a job canceled, or taken
+ * over after its lease ran out, is never overwritten by a late worker.
+ */
+export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'postgres') {
+  const leased = (owner: string, now: number, leaseMs: number) => (eb: ExpressionBuilder<Database, 'jobs'>) => ({
+    state: 'running' as const,
+    lease_owner: owner,
+    lease_expires_at: now + leaseMs,
+    attempts: eb('attempts', '+', 1),
+    started_at: eb.fn.coalesce('started_at', eb.val(now)),
+  })
+  // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.)
+  const heldBy = (owner: string | null) => (eb: ExpressionBuilder<Database, 'jobs'>) =>
+    owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', owner)
+  const changed = (result: { numUpdatedRows: bigint }) => Number(result.numUpdatedRows) === 1
+
+  return {
+    /**
+     * Leases the head of the queue (priority, then due time, then id) in one statement. Two
+     * claimers cannot both win: the UPDATE re-checks `state = 'queued'` under the row's lock.
+     * On PostgreSQL the head is picked `for update skip locked`, so concurrent claimers take
+     * different heads instead of queueing on one. SQLite's write lock makes it exclusive.
+     */
+    async claim(options: ClaimOptions): Promise<Job | undefined> {
+      const { owner, now, leaseMs } = options
+      const row = await db
+        .updateTable('jobs')
+        .set(leased(owner, now, leaseMs))
+        .where('id', '=', (eb) => {
+          let head = eb.selectFrom('jobs').select('id').where('state', '=', 'queued').where('run_after', '<=', now)
+          if (options.apiKeyId !== undefined) head = head.where('api_key_id', '=', options.apiKeyId)
+          head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
+          return kind === 'postgres' ? head.forUpdate().skipLocked() : head
+        })
+        .where('state', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst()
+      return row ? rowToJob(row) : undefined
+    },
+
+    /** The heartbeat: extends the lease and saves progress. False: the lease is gone. */
+    async extend(id: string, owner: string, expiresAt: number, progress: number): Promise<boolean> {
+      const result = await db
+        .updateTable('jobs')
+        .set({ lease_expires_at: expiresAt, progress })
+        .where('id', '=', id)
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst()
+      return changed(result)
+    },
+
+    /** Back to the queue, due at `runAfter`; `attemptDelta` -1 does not count the attempt. */
+    async requeue(id: string, owner: string | null, runAfter: number, attemptDelta: 0 | -1): Promise<boolean> {
+      const result = await db
+        .updateTable('jobs')
+        .set((eb) => ({
+          state: 'queued',
+          run_after: runAfter,
+          lease_owner: null,
+          lease_expires_at: null,
+          attempts: eb('attempts', '+', attemptDelta),
+        }))
+        .where('id', '=', id)
+        .where('state', '=', 'running')
+        .where(heldBy(owner))
+        .executeTakeFirst()
+      return changed(result)
+    },
+
+    /** Every running job's lease, for recovery to judge. */
+    async leases(): Promise<Lease[]> {
+      const rows = await db.selectFrom('jobs').select(['id', 'lease_owner', 'lease_expires_at', 'attempts']).where('state', '=', 'running').execute()
+      return rows.map((row) => ({
+        id: row.id,
+        owner: row.lease_owner,
+        expiresAt: row.lease_expires_at === null ? null : Number(row.lease_expires_at),
+        attempts: row.attempts,
+      }))
+    },
+
+    /** Fails a job whose worker died during every attempt (JOB_ABANDONED), if `owner` still holds it. */
+    async abandon(id: string, owner: string | null, now: number): Promise<boolean> {
+      const result = await db
+        .updateTable('jobs')
+        .set({
+          state: 'failed',
+          error_code: 'JOB_ABANDONED',
+          error_message: ERRORS.JOB_ABANDONED.message,
+          finished_at: now,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .where('id', '=', id)
+        .where('state', '=', 'running')
+        .where(heldBy(owner))
+        .executeTakeFirst()
+      return changed(result)
+    },
+
+    /** Cancels a queued or running job in one statement; says why when it cannot. */
+    async cancel(id: string, now: number, message = 'The job was canceled.'): Promise<CancelOutcome> {
+      const row = await db
+        .updateTable('jobs')
+        .set({
+          state: 'canceled',
+          finished_at: now,
+          lease_owner: null,
+          lease_expires_at: null,
+          error_code: 'JOB_CANCELED',
+          error_message: message,
+        })
+        .where('id', '=', id)
+        .where('state', 'in', ['queued', 'running'])
+        .returningAll()
+        .executeTakeFirst()
+      if (row) return { kind: 'canceled', job: rowToJob(row) }
+      const current = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()
+      return current ? { kind: 'finished', job: rowToJob(current) } : { kind: 'not_found' }
+    },
+
+    async complete(id: string, owner: string, done: { result: JobResult; engine: string; now: number; costMicros?: number }): Promise<Job | undefined> {
+      const row = await db
+        .updateTable('jobs')
+        .set({
+          state: 'succeeded',
+          progress: 1,
+          ...(done.costMicros === undefined ? {} : { cost_micros: done.costMicros }),
+          result: JSON.stringify(done.result),
+          engine: done.engine,
+          finished_at: done.now,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .where('id', '=', id)
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', owner)
+        .returningAll()
+        .executeTakeFirst()
+      return row ? rowToJob(row) : undefined
+    },
+
+    async fail(id: string, owner: string, failure: { error: JobError; engine: string | null; now: number }): Promise<Job | undefined> {
+      const row = await db
+        .updateTable('jobs')
+        .set({
+          state: 'failed',
+          error_code: failure.error.code,
+          error_message: failure.error.message,
+          engine: failure.engine,
+          finished_at: failure.now,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .where('id', '=', id)
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', owner)
+        .returningAll()
+        .executeTakeFirst()
+      return row ? rowToJob(row) : undefined
+    },
+  }
+}
+
+export type JobTransitions = ReturnType<typeof createJobTransitions>
