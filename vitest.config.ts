@@ -33,7 +33,12 @@ export default defineConfig(async () => {
                   name: 'distributed',
                   include: ['test/integration/**/*.test.ts'],
                   // Crash durability of the embedded mode: SQLite's file and WAL, files on disk.
-                  exclude: ['test/integration/durability.test.ts', 'test/integration/distributed.test.ts', 'test/integration/chaos.test.ts', 'test/integration/listen-notify.test.ts'],
+                  exclude: [
+                    'test/integration/durability.test.ts',
+                    'test/integration/distributed.test.ts',
+                    'test/integration/chaos.test.ts',
+                    'test/integration/listen-notify.test.ts',
+                  ],
                   env: { ...shared.env, FLUXHOST_TEST_MODE: 'distributed' },
                 },
               },

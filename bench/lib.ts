@@ -11,8 +11,16 @@ export const PG_URL = process.env.FLUXHOST_BENCH_DATABASE_URL ?? 'postgres://pos
 const children = new Set<ChildProcess>()
 
 /** Spawns `node <args>` in the repository and resolves once its stdout matches `ready`. */
-export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+export function spawnReady(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return new Promise((resolve, reject) => {
@@ -57,7 +65,10 @@ export async function stopAll(): Promise<void> {
 }
 
 export async function json(url: string, init: RequestInit = {}): Promise<any> {
-  const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
+  const response = await fetch(url, {
+    ...init,
+    headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  })
   return response.json()
 }
 

@@ -27,7 +27,11 @@ const KEY = 'bench-key'
 const children: ChildProcess[] = []
 
 function start(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   children.push(child)
   return new Promise((resolve, reject) => {
     let out = ''
@@ -82,14 +86,33 @@ async function load(opts: autocannon.Options): Promise<Load> {
 
 const createBody = JSON.stringify({ prompt: 'a red apple on a white table', width: 1024, height: 768, seed: 42 })
 const post = (url: string, headers: Record<string, string> = {}) =>
-  load({ url: `${url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: createBody })
+  load({
+    url: `${url}/v1/flux-pro-1.1`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: createBody,
+  })
 
 // The create route of each dialect, with a body it accepts and its own way of passing the key.
 const seaartCreate = (url: string) =>
-  load({ url: `${url}/v1/queue/flux_pro_11`, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: createBody })
-const apiframeBody = JSON.stringify({ prompt: 'a red apple on a white table', model: 'flux-1.1-pro', fluxParams: { aspect_ratio: '4:3', seed: 42 } })
+  load({
+    url: `${url}/v1/queue/flux_pro_11`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: createBody,
+  })
+const apiframeBody = JSON.stringify({
+  prompt: 'a red apple on a white table',
+  model: 'flux-1.1-pro',
+  fluxParams: { aspect_ratio: '4:3', seed: 42 },
+})
 const apiframeCreate = (url: string) =>
-  load({ url: `${url}/v2/images/generate`, method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: apiframeBody })
+  load({
+    url: `${url}/v2/images/generate`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+    body: apiframeBody,
+  })
 
 /**
  * The synchronous route's latency over the engine's own time: sequential requests (one at
@@ -130,7 +153,12 @@ async function syncOverhead(url: string, requests: number) {
     requests,
     size: '512x512 jpeg',
     overheadMs: { p50: pct(overhead, 50), p90: pct(overhead, 90), p99: pct(overhead, 99), max: pct(overhead, 100) },
-    overheadWithoutEncodeMs: { p50: pct(ownOverhead, 50), p90: pct(ownOverhead, 90), p99: pct(ownOverhead, 99), max: pct(ownOverhead, 100) },
+    overheadWithoutEncodeMs: {
+      p50: pct(ownOverhead, 50),
+      p90: pct(ownOverhead, 90),
+      p99: pct(ownOverhead, 99),
+      max: pct(ownOverhead, 100),
+    },
     encodeMs: { p50: pct(encode, 50), p99: pct(encode, 99) },
     latencyMs: { p50: pct(latency, 50), p99: pct(latency, 99) },
     inferenceMs: { p50: pct(inference, 50), p99: pct(inference, 99) },
@@ -158,7 +186,19 @@ async function classifierTime(images: number) {
   const inWorker: number[] = []
   for (let i = 0; i < images + 3; i++) {
     const output = await engine.generate(
-      { jobId: 'b', model: 'flux-pro-1.1', prompt: `bench ${i % 5}`, width: 1024, height: 768, seed: i, numImages: 1, promptUpsampling: false, raw: false, safetyTolerance: 2, output: { format: 'jpeg', quality: 90 } },
+      {
+        jobId: 'b',
+        model: 'flux-pro-1.1',
+        prompt: `bench ${i % 5}`,
+        width: 1024,
+        height: 768,
+        seed: i,
+        numImages: 1,
+        promptUpsampling: false,
+        raw: false,
+        safetyTolerance: 2,
+        output: { format: 'jpeg', quality: 90 },
+      },
       { signal: new AbortController().signal, progress: () => undefined },
     )
     const image = output.images[0]!
@@ -171,7 +211,14 @@ async function classifierTime(images: number) {
     }
   }
   await classifier.close()
-  return { images, size: '1024x768', loadMs: Math.round(loadMs), p50: percentile(times, 50), p99: percentile(times, 99), inWorkerP50: percentile(inWorker, 50) }
+  return {
+    images,
+    size: '1024x768',
+    loadMs: Math.round(loadMs),
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    inWorkerP50: percentile(inWorker, 50),
+  }
 }
 
 /**
@@ -197,11 +244,24 @@ async function webhookLatency(url: string, jobs: number) {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
   const hook = `http://127.0.0.1:${(receiver.address() as import('node:net').AddressInfo).port}/hook`
   const started = performance.now()
-  await Promise.all(Array.from({ length: jobs }, () => json(`${url}/api/jobs`, { method: 'POST', body: JSON.stringify({ prompt: 'hooked', width: 256, height: 256, webhookUrl: hook }) })))
+  await Promise.all(
+    Array.from({ length: jobs }, () =>
+      json(`${url}/api/jobs`, {
+        method: 'POST',
+        body: JSON.stringify({ prompt: 'hooked', width: 256, height: 256, webhookUrl: hook }),
+      }),
+    ),
+  )
   await done
   const seconds = (performance.now() - started) / 1000
   await new Promise((resolve) => receiver.close(resolve))
-  return { jobs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), seconds: Math.round(seconds * 100) / 100 }
+  return {
+    jobs,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: Math.max(...latencies),
+    seconds: Math.round(seconds * 100) / 100,
+  }
 }
 
 /**
@@ -213,11 +273,21 @@ async function webhookLatency(url: string, jobs: number) {
 async function bflEngine(scratch: string, jobs: number) {
   const { startBflEmulator } = await import('../test/emulators/bfl.js')
   const emulator = await startBflEmulator({ apiKey: 'bench', script: () => ({ readyAfterMs: BFL_TASK_MS }) })
-  const server = await fluxhost(path.join(scratch, 'bfl'), { FLUXHOST_BFL_API_KEY: 'bench', FLUXHOST_BFL_URL: emulator.url, FLUXHOST_WORKER_CONCURRENCY: '24', FLUXHOST_SAFETY_CHECKER: '0' })
+  const server = await fluxhost(path.join(scratch, 'bfl'), {
+    FLUXHOST_BFL_API_KEY: 'bench',
+    FLUXHOST_BFL_URL: emulator.url,
+    FLUXHOST_WORKER_CONCURRENCY: '24',
+    FLUXHOST_SAFETY_CHECKER: '0',
+  })
   try {
     const started = performance.now()
     const created = await Promise.all(
-      Array.from({ length: jobs }, (_, i) => json(`${server.url}/api/jobs`, { method: 'POST', body: JSON.stringify({ prompt: 'a harbour', width: 512, height: 512, seed: 1000 + i }) })),
+      Array.from({ length: jobs }, (_, i) =>
+        json(`${server.url}/api/jobs`, {
+          method: 'POST',
+          body: JSON.stringify({ prompt: 'a harbour', width: 512, height: 512, seed: 1000 + i }),
+        }),
+      ),
     )
     while ((await finishedJobs(server.url)) < jobs) await new Promise((resolve) => setTimeout(resolve, 50))
     const seconds = (performance.now() - started) / 1000
@@ -238,7 +308,10 @@ async function bflEngine(scratch: string, jobs: number) {
       taskMs: BFL_TASK_MS,
       maxActive: emulator.maxActive(),
       addedMs: { p50: percentile(added, 50), p99: percentile(added, 99) },
-      ratio: { p50: Math.round(percentile(ratios, 50) * 100) / 100, p99: Math.round(percentile(ratios, 99) * 100) / 100 },
+      ratio: {
+        p50: Math.round(percentile(ratios, 50) * 100) / 100,
+        p99: Math.round(percentile(ratios, 99) * 100) / 100,
+      },
       jobsPerS: Math.round((jobs / seconds) * 10) / 10,
     }
   } finally {
@@ -260,14 +333,26 @@ async function localEngine(kind: 'comfyui' | 'sdcpp', scratch: string, jobs: num
   const stepMs = LOCAL_STEP_MS
   const upstream =
     kind === 'comfyui'
-      ? await (await import('../test/emulators/comfyui.js')).startComfyEmulator({ stepMs, script: () => ({ steps: LOCAL_STEPS }) })
-      : await (await import('../test/emulators/sdcpp.js')).startSdcppEmulator({ stepMs, script: () => ({ steps: LOCAL_STEPS }) })
-  const env: Record<string, string> = kind === 'comfyui' ? { FLUXHOST_COMFYUI_URL: upstream.url } : { FLUXHOST_SDCPP_URL: upstream.url }
+      ? await (await import('../test/emulators/comfyui.js')).startComfyEmulator({
+          stepMs,
+          script: () => ({ steps: LOCAL_STEPS }),
+        })
+      : await (await import('../test/emulators/sdcpp.js')).startSdcppEmulator({
+          stepMs,
+          script: () => ({ steps: LOCAL_STEPS }),
+        })
+  const env: Record<string, string> =
+    kind === 'comfyui' ? { FLUXHOST_COMFYUI_URL: upstream.url } : { FLUXHOST_SDCPP_URL: upstream.url }
   const server = await fluxhost(path.join(scratch, kind), { ...env, FLUXHOST_SAFETY_CHECKER: '0' })
   try {
     const started = performance.now()
     const created = await Promise.all(
-      Array.from({ length: jobs }, (_, i) => json(`${server.url}/api/jobs`, { method: 'POST', body: JSON.stringify({ prompt: `a harbour ${i}`, width: 512, height: 512, seed: 1000 + i }) })),
+      Array.from({ length: jobs }, (_, i) =>
+        json(`${server.url}/api/jobs`, {
+          method: 'POST',
+          body: JSON.stringify({ prompt: `a harbour ${i}`, width: 512, height: 512, seed: 1000 + i }),
+        }),
+      ),
     )
     while ((await finishedJobs(server.url)) < jobs) await new Promise((resolve) => setTimeout(resolve, 50))
     const seconds = (performance.now() - started) / 1000
@@ -300,7 +385,10 @@ async function localEngine(kind: 'comfyui' | 'sdcpp', scratch: string, jobs: num
       jobs,
       execMs: Math.round(execMs),
       addedMs: { p50: percentile(added, 50), p99: percentile(added, 99) },
-      ratio: { p50: Math.round(percentile(ratios, 50) * 100) / 100, p99: Math.round(percentile(ratios, 99) * 100) / 100 },
+      ratio: {
+        p50: Math.round(percentile(ratios, 50) * 100) / 100,
+        p99: Math.round(percentile(ratios, 99) * 100) / 100,
+      },
       jobsPerS: Math.round((jobs / seconds) * 10) / 10,
       boundJobsPerS: Math.round((1000 / execMs) * 10) / 10,
       maxInQueue: upstream.maxInQueue(),
@@ -319,10 +407,27 @@ async function submitThroughput(scratch: string) {
   const pgUrl = process.env.FLUXHOST_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
   const schema = `bench_${process.pid}`
   const sqlite = await fluxhost(path.join(scratch, 'scale-sqlite'), {}, ['--no-worker'])
-  const postgres = await fluxhost(path.join(scratch, 'scale-pg'), { DATABASE_URL: pgUrl, FLUXHOST_DATABASE_SCHEMA: schema }, ['--no-worker'])
-  const create = (url: string) => load({ url: `${url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', 'x-key': KEY }, body: createBody })
+  const postgres = await fluxhost(
+    path.join(scratch, 'scale-pg'),
+    { DATABASE_URL: pgUrl, FLUXHOST_DATABASE_SCHEMA: schema },
+    ['--no-worker'],
+  )
+  const create = (url: string) =>
+    load({
+      url: `${url}/v1/flux-pro-1.1`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-key': KEY },
+      body: createBody,
+    })
   try {
-    for (const server of [sqlite, postgres]) await load({ url: `${server.url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', 'x-key': KEY }, body: createBody, duration: 2 })
+    for (const server of [sqlite, postgres])
+      await load({
+        url: `${server.url}/v1/flux-pro-1.1`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-key': KEY },
+        body: createBody,
+        duration: 2,
+      })
     const onSqlite = await create(sqlite.url)
     const onPostgres = await create(postgres.url)
     return { sqlite: onSqlite, postgres: onPostgres, ratio: Math.round((onPostgres.rps / onSqlite.rps) * 100) / 100 }
@@ -338,12 +443,18 @@ async function submitThroughput(scratch: string) {
 }
 
 async function json(url: string, init: RequestInit = {}): Promise<any> {
-  const response = await fetch(url, { ...init, headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) } })
+  const response = await fetch(url, {
+    ...init,
+    headers: { 'x-key': KEY, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  })
   return response.json()
 }
 
 async function readyJob(url: string): Promise<string> {
-  const { id } = await json(`${url}/v1/flux-pro-1.1`, { method: 'POST', body: JSON.stringify({ prompt: 'bench', width: 256, height: 256 }) })
+  const { id } = await json(`${url}/v1/flux-pro-1.1`, {
+    method: 'POST',
+    body: JSON.stringify({ prompt: 'bench', width: 256, height: 256 }),
+  })
   for (;;) {
     const result = await json(`${url}/v1/get_result?id=${id}`)
     if (result.status === 'Ready') return id
@@ -360,7 +471,11 @@ async function finishedJobs(url: string): Promise<number> {
 }
 
 /** Submits `jobs` BFL jobs at once and times them until all have finished (moderated ones too). */
-async function endToEnd(url: string, jobs: number, size = { width: 256, height: 256 }): Promise<{ jobsPerS: number; seconds: number }> {
+async function endToEnd(
+  url: string,
+  jobs: number,
+  size = { width: 256, height: 256 },
+): Promise<{ jobsPerS: number; seconds: number }> {
   const before = await finishedJobs(url)
   const started = performance.now()
   const body = JSON.stringify({ prompt: 'end to end', ...size })
@@ -378,16 +493,28 @@ async function endToEnd(url: string, jobs: number, size = { width: 256, height: 
  */
 async function gallery(scratch: string) {
   const ROUNDS = 5
-  const server = await fluxhost(path.join(scratch, 'gallery'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0' })
-  const body = JSON.stringify({ prompt: 'a gallery card', width: 1024, height: 768, outputFormat: 'jpeg', outputQuality: 90 })
+  const server = await fluxhost(path.join(scratch, 'gallery'), {
+    FLUXHOST_WORKER_CONCURRENCY: '2',
+    FLUXHOST_SAFETY_CHECKER: '0',
+  })
+  const body = JSON.stringify({
+    prompt: 'a gallery card',
+    width: 1024,
+    height: 768,
+    outputFormat: 'jpeg',
+    outputQuality: 90,
+  })
   const page = async () => {
     const ids: string[] = []
     for (let i = 0; i < 12; i++) ids.push((await json(`${server.url}/api/jobs`, { method: 'POST', body })).id)
     for (const id of ids) {
-      while ((await json(`${server.url}/api/jobs/${id}`)).state !== 'succeeded') await new Promise((resolve) => setTimeout(resolve, 20))
+      while ((await json(`${server.url}/api/jobs/${id}`)).state !== 'succeeded')
+        await new Promise((resolve) => setTimeout(resolve, 20))
     }
     const list = await json(`${server.url}/api/jobs?limit=12`)
-    return list.data.map((job: { result: { images: Array<{ url: string; thumbnailUrl: string }> } }) => job.result.images[0]!)
+    return list.data.map(
+      (job: { result: { images: Array<{ url: string; thumbnailUrl: string }> } }) => job.result.images[0]!,
+    )
   }
   const fetchAll = async (urls: string[]) => {
     const started = performance.now()
@@ -408,7 +535,13 @@ async function gallery(scratch: string) {
     const ms = rows.map((r) => r.ms).sort((a, b) => a - b)
     return { ms: Math.round(ms[Math.floor(ms.length / 2)]!), kib: Math.round(rows[0]!.bytes / 1024) }
   }
-  const result = { images: 12, rounds: ROUNDS, full: median(full), thumbnailsFirst: median(first), thumbnailsKept: median(kept) }
+  const result = {
+    images: 12,
+    rounds: ROUNDS,
+    full: median(full),
+    thumbnailsFirst: median(first),
+    thumbnailsKept: median(kept),
+  }
   return { ...result, bytesRatio: round(result.thumbnailsKept.kib / result.full.kib) }
 }
 
@@ -459,7 +592,10 @@ async function main() {
       const comfyui = await localEngine('comfyui', scratch, ENGINE_JOBS)
       const sdcpp = await localEngine('sdcpp', scratch, ENGINE_JOBS)
       results.engines = { bfl, comfyui, sdcpp }
-      for (const [name, r] of [['comfyui', comfyui], ['sdcpp', sdcpp]] as const) {
+      for (const [name, r] of [
+        ['comfyui', comfyui],
+        ['sdcpp', sdcpp],
+      ] as const) {
         console.log(
           `${name} engine vs its emulator (${r.execMs} ms a prompt, one at a time), ${r.jobs} jobs submitted at once: added time p50 ${r.addedMs.p50} ms, p99 ${r.addedMs.p99} ms; job time ÷ upstream time p50 ${r.ratio.p50}, p99 ${r.ratio.p99}; ${r.jobsPerS} jobs/s of the upstream's ${r.boundJobsPerS}, ${r.maxInQueue} prompts upstream at most`,
         )
@@ -471,12 +607,23 @@ async function main() {
     }
     if (ONLY === 'delivery' || ONLY === 'all') {
       const classifier = await classifierTime(SAFETY_IMAGES)
-      const plain = await fluxhost(path.join(scratch, 'plain'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0', FLUXHOST_ALLOW_PRIVATE_URLS: '1' })
+      const plain = await fluxhost(path.join(scratch, 'plain'), {
+        FLUXHOST_WORKER_CONCURRENCY: '2',
+        FLUXHOST_SAFETY_CHECKER: '0',
+        FLUXHOST_ALLOW_PRIVATE_URLS: '1',
+      })
       const safe = await fluxhost(path.join(scratch, 'safe'), { FLUXHOST_WORKER_CONCURRENCY: '2' })
-      const safe2 = await fluxhost(path.join(scratch, 'safe2'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_THREADS: '2' })
+      const safe2 = await fluxhost(path.join(scratch, 'safe2'), {
+        FLUXHOST_WORKER_CONCURRENCY: '2',
+        FLUXHOST_SAFETY_THREADS: '2',
+      })
       await Promise.all([readyJob(safe.url), readyJob(safe2.url)]) // loads the classifiers
       const e2e = {
-        small: { off: (await endToEnd(plain.url, 100)).jobsPerS, on: (await endToEnd(safe.url, 100)).jobsPerS, onTwoThreads: (await endToEnd(safe2.url, 100)).jobsPerS },
+        small: {
+          off: (await endToEnd(plain.url, 100)).jobsPerS,
+          on: (await endToEnd(safe.url, 100)).jobsPerS,
+          onTwoThreads: (await endToEnd(safe2.url, 100)).jobsPerS,
+        },
         large: {
           off: (await endToEnd(plain.url, 40, { width: 1024, height: 768 })).jobsPerS,
           on: (await endToEnd(safe.url, 40, { width: 1024, height: 768 })).jobsPerS,
@@ -487,9 +634,15 @@ async function main() {
       await Promise.all([stop(plain.child), stop(safe.child), stop(safe2.child)])
       results.safety = { classifier, endToEndJobsPerS: e2e }
       results.webhooks = webhooks
-      console.log(`\noutput classifier (nsfwjs MobileNetV2, tfjs wasm, worker thread), 1024x768, ${classifier.images} images: p50 ${classifier.p50} ms, p99 ${classifier.p99} ms (in the worker p50 ${classifier.inWorkerP50} ms; model load ${classifier.loadMs} ms)`)
-      console.log(`end to end, 2 workers, checker off → on (1 thread) → on (2 threads): 256x256 ${e2e.small.off} → ${e2e.small.on} → ${e2e.small.onTwoThreads} jobs/s; 1024x768 ${e2e.large.off} → ${e2e.large.on} → ${e2e.large.onTwoThreads} jobs/s`)
-      console.log(`webhook delivery after completion, ${webhooks.jobs} jobs at once: p50 ${webhooks.p50} ms, p99 ${webhooks.p99} ms, max ${webhooks.max} ms (all delivered in ${webhooks.seconds} s)\n`)
+      console.log(
+        `\noutput classifier (nsfwjs MobileNetV2, tfjs wasm, worker thread), 1024x768, ${classifier.images} images: p50 ${classifier.p50} ms, p99 ${classifier.p99} ms (in the worker p50 ${classifier.inWorkerP50} ms; model load ${classifier.loadMs} ms)`,
+      )
+      console.log(
+        `end to end, 2 workers, checker off → on (1 thread) → on (2 threads): 256x256 ${e2e.small.off} → ${e2e.small.on} → ${e2e.small.onTwoThreads} jobs/s; 1024x768 ${e2e.large.off} → ${e2e.large.on} → ${e2e.large.onTwoThreads} jobs/s`,
+      )
+      console.log(
+        `webhook delivery after completion, ${webhooks.jobs} jobs at once: p50 ${webhooks.p50} ms, p99 ${webhooks.p99} ms, max ${webhooks.max} ms (all delivered in ${webhooks.seconds} s)\n`,
+      )
       if (ONLY === 'delivery') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
         return
@@ -503,13 +656,35 @@ async function main() {
     const apiframeApi = await fluxhost(path.join(scratch, 'api-apiframe'), {}, ['--no-worker'])
     // The classifier is off here so these figures stay comparable with issue 3's; the
     // classifier's own cost is measured above.
-    const full = await fluxhost(path.join(scratch, 'full'), { FLUXHOST_WORKER_CONCURRENCY: '2', FLUXHOST_SAFETY_CHECKER: '0' })
+    const full = await fluxhost(path.join(scratch, 'full'), {
+      FLUXHOST_WORKER_CONCURRENCY: '2',
+      FLUXHOST_SAFETY_CHECKER: '0',
+    })
     const readyId = await readyJob(full.url)
 
     // Warm-up so JIT and SQLite caches are in the same state for every contender.
-    for (const url of [bare.url, api.url, apiInfo.url]) await load({ url: `${url}/v1/flux-pro-1.1`, method: 'POST', headers: { 'content-type': 'application/json', 'x-key': KEY }, body: createBody, duration: 2 })
-    await load({ url: `${seaartApi.url}/v1/queue/flux_pro_11`, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: createBody, duration: 2 })
-    await load({ url: `${apiframeApi.url}/v2/images/generate`, method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: apiframeBody, duration: 2 })
+    for (const url of [bare.url, api.url, apiInfo.url])
+      await load({
+        url: `${url}/v1/flux-pro-1.1`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-key': KEY },
+        body: createBody,
+        duration: 2,
+      })
+    await load({
+      url: `${seaartApi.url}/v1/queue/flux_pro_11`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: createBody,
+      duration: 2,
+    })
+    await load({
+      url: `${apiframeApi.url}/v2/images/generate`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+      body: apiframeBody,
+      duration: 2,
+    })
 
     const bareCreate = await post(bare.url)
     const create = await post(api.url, { 'x-key': KEY })
@@ -518,16 +693,32 @@ async function main() {
     const apiframe = await apiframeCreate(apiframeApi.url)
     const bareGet = await load({ url: `${bare.url}/v1/get_result?id=${readyId}` })
     const get = await load({ url: `${full.url}/v1/get_result?id=${readyId}`, headers: { 'x-key': KEY } })
-    const seaartStatus = await load({ url: `${full.url}/v1/queue/flux_pro_11/requests/${readyId}/status`, headers: { authorization: `Bearer ${KEY}` } })
-    const seaartResponse = await load({ url: `${full.url}/v1/queue/flux_pro_11/requests/${readyId}/response`, headers: { authorization: `Bearer ${KEY}` } })
+    const seaartStatus = await load({
+      url: `${full.url}/v1/queue/flux_pro_11/requests/${readyId}/status`,
+      headers: { authorization: `Bearer ${KEY}` },
+    })
+    const seaartResponse = await load({
+      url: `${full.url}/v1/queue/flux_pro_11/requests/${readyId}/response`,
+      headers: { authorization: `Bearer ${KEY}` },
+    })
     const apiframeGet = await load({ url: `${full.url}/v2/jobs/${readyId}`, headers: { 'x-api-key': KEY } })
     const nativeGet = await load({ url: `${full.url}/api/jobs/${readyId}`, headers: { 'x-key': KEY } })
     const sync = await syncOverhead(full.url, SYNC_REQUESTS)
     const e2e = await endToEnd(full.url, E2E_JOBS)
 
     const vs = (l: Load, bareLoad: Load) => ({ ...l, ratio: round(l.rps / bareLoad.rps) })
-    results.create = { bare: bareCreate, fluxhost: create, fluxhostInfoLogs: createInfo, ratio: round(create.rps / bareCreate.rps), ratioInfoLogs: round(createInfo.rps / bareCreate.rps) }
-    results.create_by_dialect = { bfl: vs(create, bareCreate), seaart: vs(seaart, bareCreate), apiframe: vs(apiframe, bareCreate) }
+    results.create = {
+      bare: bareCreate,
+      fluxhost: create,
+      fluxhostInfoLogs: createInfo,
+      ratio: round(create.rps / bareCreate.rps),
+      ratioInfoLogs: round(createInfo.rps / bareCreate.rps),
+    }
+    results.create_by_dialect = {
+      bfl: vs(create, bareCreate),
+      seaart: vs(seaart, bareCreate),
+      apiframe: vs(apiframe, bareCreate),
+    }
     results.get_result = { bare: bareGet, fluxhost: get, ratio: round(get.rps / bareGet.rps) }
     results.read_by_dialect = {
       bfl: vs(get, bareGet),

@@ -34,7 +34,10 @@ function rng(seed) {
   }
 }
 
-const render = (grid) => sharp(Buffer.from(Uint8ClampedArray.from(grid)), { raw: { width: G, height: G, channels: 3 } }).resize(S, S, { kernel: 'cubic' })
+const render = (grid) =>
+  sharp(Buffer.from(Uint8ClampedArray.from(grid)), { raw: { width: G, height: G, channels: 3 } }).resize(S, S, {
+    kernel: 'cubic',
+  })
 
 async function scores(grid) {
   const pixels = await render(grid).raw().toBuffer()
@@ -61,7 +64,8 @@ for (let iteration = 0; iteration < 3000 && best.porn < 0.98; iteration++) {
   const delta = [random() * 2 - 1, random() * 2 - 1, random() * 2 - 1].map((v) => v * 40)
   for (let y = by; y < Math.min(G, by + size); y++)
     for (let x = bx; x < Math.min(G, bx + size); x++)
-      for (let c = 0; c < 3; c++) candidate[(y * G + x) * 3 + c] = Math.max(0, Math.min(255, candidate[(y * G + x) * 3 + c] + delta[c]))
+      for (let c = 0; c < 3; c++)
+        candidate[(y * G + x) * 3 + c] = Math.max(0, Math.min(255, candidate[(y * G + x) * 3 + c] + delta[c]))
   const tried = await scores(candidate)
   if (objective(tried) > objective(best)) {
     best = tried

@@ -103,9 +103,15 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     }
   }
   const preview: ImageEngine = createPreviewEngine({ steps: config.previewSteps })
-  const engineFor = (engine: ImageEngine) => (config.allowSimulate && engine.name !== 'preview' ? withSimulation(engine) : engine)
+  const engineFor = (engine: ImageEngine) =>
+    config.allowSimulate && engine.name !== 'preview' ? withSimulation(engine) : engine
   const bfl = config.bfl
-    ? createBflEngine({ apiKey: config.bfl.apiKey, baseUrl: config.bfl.url, maxActive: config.bfl.maxActive, pollMinMs: config.bfl.pollMs })
+    ? createBflEngine({
+        apiKey: config.bfl.apiKey,
+        baseUrl: config.bfl.url,
+        maxActive: config.bfl.maxActive,
+        pollMinMs: config.bfl.pollMs,
+      })
     : undefined
   let comfyui: ImageEngine | undefined
   if (config.comfyui) {
@@ -115,9 +121,20 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     } catch (error) {
       throw new ConfigError([`FLUXHOST_COMFYUI_WORKFLOW ${(error as Error).message}`])
     }
-    comfyui = createComfyUiEngine({ url: config.comfyui.url, workflows, maxQueued: config.comfyui.maxQueued, pollMs: config.comfyui.pollMs })
+    comfyui = createComfyUiEngine({
+      url: config.comfyui.url,
+      workflows,
+      maxQueued: config.comfyui.maxQueued,
+      pollMs: config.comfyui.pollMs,
+    })
   }
-  const sdcpp = config.sdcpp ? createSdcppEngine({ url: config.sdcpp.url, maxQueued: config.sdcpp.maxQueued, steps: config.sdcpp.steps ?? undefined }) : undefined
+  const sdcpp = config.sdcpp
+    ? createSdcppEngine({
+        url: config.sdcpp.url,
+        maxQueued: config.sdcpp.maxQueued,
+        steps: config.sdcpp.steps ?? undefined,
+      })
+    : undefined
   const engines: Record<string, ImageEngine | undefined> = { preview, bfl, comfyui, sdcpp }
   // FLUXHOST_ROUTES, else every configured engine in this order (failing over down the
   // list), else preview. Preview is never added behind real engines by default: a
@@ -128,7 +145,10 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       const chosen = config.routes?.[id] ? config.routes[id]!.map((name) => engines[name]!) : configured
       const serving = chosen.filter((engine) => engine.supports(id))
       const refused = config.routes?.[id] ? chosen.filter((engine) => !engine.supports(id)) : []
-      if (refused.length > 0) throw new ConfigError([`FLUXHOST_ROUTES sends ${id} to ${refused.map((e) => e.name).join(', ')}, which cannot serve it`])
+      if (refused.length > 0)
+        throw new ConfigError([
+          `FLUXHOST_ROUTES sends ${id} to ${refused.map((e) => e.name).join(', ')}, which cannot serve it`,
+        ])
       return [id, (serving.length > 0 ? serving : [preview]).map(engineFor)]
     }),
   ) as Record<ModelId, ImageEngine[]>
@@ -138,7 +158,9 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         ...(config.database.schema ? { schema: config.database.schema } : {}),
         listen: config.database.listen,
         onChannelStatus: ({ listening, error }) =>
-          listening ? logger.info('events:listening-again') : logger.warn({ err: error }, 'events:not-listening (reconnecting; idle workers poll meanwhile)'),
+          listening
+            ? logger.info('events:listening-again')
+            : logger.warn({ err: error }, 'events:not-listening (reconnecting; idle workers poll meanwhile)'),
       })
     : await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
@@ -155,7 +177,13 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   async function assemble(): Promise<Fluxhost> {
     // Loaded only when configured: the AWS SDK is a large import for every CLI command otherwise.
     const s3 = config.s3
-      ? (await import('./blobs/s3/s3-blob-store.js')).createS3BlobStore({ bucket: config.s3.bucket, prefix: config.s3.prefix, region: config.s3.region, ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}), ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}) })
+      ? (await import('./blobs/s3/s3-blob-store.js')).createS3BlobStore({
+          bucket: config.s3.bucket,
+          prefix: config.s3.prefix,
+          region: config.s3.region,
+          ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}),
+          ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}),
+        })
       : undefined
     const blobs: BlobStore = s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs'))
     if (s3) opened.push(() => s3.close())
@@ -168,20 +196,31 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
     const signer = createUrlSigner(secret, clock, config.fileUrlTtlS)
     // FLUXHOST_FILE_DELIVERY=redirect: a checked file URL answers 302 to a presigned bucket URL.
-    const presign = s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined
+    const presign =
+      s3 && config.fileDelivery === 'redirect' ? (key: string, ttlS: number) => s3.presign(key, ttlS) : undefined
     // Shared records (PostgreSQL): events reach every process over LISTEN/NOTIFY; else each
     // process has its own.
     const shared = store.channel ? createSharedJobEvents(store.channel, logger) : undefined
     await shared?.start()
     const events = shared ?? createLocalJobEvents()
-    const uuidv7 = createUuidV7(() => clock.now(), (buffer) => randomFillSync(buffer))
+    const uuidv7 = createUuidV7(
+      () => clock.now(),
+      (buffer) => randomFillSync(buffer),
+    )
     // One lease owner id for this process's job workers and webhook dispatcher.
     const owner = newOwnerId()
     // Webhooks go out from every process that runs workers for all keys (not the CLI's own).
     const sendsWebhooks = withWorker && options.workerKeyId === undefined
     // Shared records (PostgreSQL): a lease ends only by expiring, never by a host:pid guess.
     const trustOwnerIds = store.kind === 'sqlite'
-    const queue = createJobQueue({ store, events, clock, leaseMs: config.worker.leaseMs, maxAttempts: config.worker.maxAttempts, trustOwnerIds })
+    const queue = createJobQueue({
+      store,
+      events,
+      clock,
+      leaseMs: config.worker.leaseMs,
+      maxAttempts: config.worker.maxAttempts,
+      trustOwnerIds,
+    })
     const deliveryQueue = createDeliveryQueue({
       store,
       clock,
@@ -193,7 +232,8 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     const router = createEngineRouter(routeTable)
 
     // The classifier's thread starts on first use (or warmUp), never in processes without workers.
-    const classifier = config.safety.checker && withWorker ? createNsfwClassifier({ threads: config.safety.threads }) : undefined
+    const classifier =
+      config.safety.checker && withWorker ? createNsfwClassifier({ threads: config.safety.threads }) : undefined
     if (classifier) opened.push(() => classifier.close())
     const safety = createSafetyChecker(createPromptPolicy(blocklist), classifier)
 
@@ -210,20 +250,25 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
 
     let dispatcher: WebhookDispatcher | undefined
     const jobs = createJobService({
-        store,
-        queue,
-        events,
-        blobs,
-        router,
-        outbound,
-        clock,
-        logger,
-        newJobId: uuidv7,
-        newSeed: () => randomInt(1, 2 ** 32),
-        pricesUsd: config.pricesUsd,
-        allowSimulate: config.allowSimulate,
-      })
-    const keys = createKeyService({ store, clock, newId: () => `key_${uuidv7().replace(/-/g, '')}`, staticKeys: config.apiKeys })
+      store,
+      queue,
+      events,
+      blobs,
+      router,
+      outbound,
+      clock,
+      logger,
+      newJobId: uuidv7,
+      newSeed: () => randomInt(1, 2 ** 32),
+      pricesUsd: config.pricesUsd,
+      allowSimulate: config.allowSimulate,
+    })
+    const keys = createKeyService({
+      store,
+      clock,
+      newId: () => `key_${uuidv7().replace(/-/g, '')}`,
+      staticKeys: config.apiKeys,
+    })
     const system = createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd })
     const services: Services = {
       jobs,
@@ -250,7 +295,11 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
           concurrency: config.worker.concurrency,
           safety,
           upsampler: config.upsampler
-            ? createChatUpsampler({ baseUrl: config.upsampler.url, model: config.upsampler.model, apiKey: config.upsampler.key ?? undefined })
+            ? createChatUpsampler({
+                baseUrl: config.upsampler.url,
+                model: config.upsampler.model,
+                apiKey: config.upsampler.key ?? undefined,
+              })
             : undefined,
           filter: options.workerKeyId === undefined ? undefined : { apiKeyId: options.workerKeyId },
           owner,
@@ -273,7 +322,10 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         timeoutMs: config.webhooks.timeoutMs,
         concurrency: config.webhooks.concurrency,
         secretFor: (apiKeyId) => services.keys.webhookSecret(apiKeyId),
-        render: createWebhookBodies(signer, () => config.publicUrl ?? listeningUrl ?? `http://${config.host}:${config.port}`),
+        render: createWebhookBodies(
+          signer,
+          () => config.publicUrl ?? listeningUrl ?? `http://${config.host}:${config.port}`,
+        ),
         userAgent: `fluxhost/${readVersion()} (webhooks)`,
         onAttempt: (attempt) => {
           metrics.webhookAttempts.observe({ outcome: attempt.outcome }, attempt.latencyMs / 1000)
@@ -296,7 +348,11 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
               clock,
               version: readVersion(),
               startedAt: clock.now(),
-              worker: { enabled: withWorker, concurrency: config.worker.concurrency, running: () => runner?.running() ?? 0 },
+              worker: {
+                enabled: withWorker,
+                concurrency: config.worker.concurrency,
+                running: () => runner?.running() ?? 0,
+              },
             },
             logger,
           )
@@ -327,13 +383,22 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       runner,
       app,
       webhookEvents,
-      routes: Object.fromEntries(MODEL_IDS.map((id) => [id, routeTable[id].map((e) => e.name)])) as Record<ModelId, string[]>,
+      routes: Object.fromEntries(MODEL_IDS.map((id) => [id, routeTable[id].map((e) => e.name)])) as Record<
+        ModelId,
+        string[]
+      >,
 
       async start() {
         await runner?.start()
         await dispatcher?.start()
         // Expired idempotency keys are refused on use; this only reclaims their space.
-        sweeper = setInterval(() => void services.idempotency.sweep().catch((error: unknown) => logger.warn({ err: error }, 'idempotency:sweep-failed')), 10 * 60_000)
+        sweeper = setInterval(
+          () =>
+            void services.idempotency
+              .sweep()
+              .catch((error: unknown) => logger.warn({ err: error }, 'idempotency:sweep-failed')),
+          10 * 60_000,
+        )
         sweeper.unref()
         if (!app) return undefined
         await app.listen({ host: config.host, port: config.port })
@@ -355,7 +420,8 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
           const first = await Promise.allSettled([closeHttp(graceMs), runner?.stop(graceMs), dispatcher?.stop(graceMs)])
           const second = await Promise.allSettled([store.close(), outbound.close(), classifier?.close()])
           s3?.close()
-          for (const outcome of [...first, ...second]) if (outcome.status === 'rejected') logger.error({ err: outcome.reason }, 'shutdown:part-failed')
+          for (const outcome of [...first, ...second])
+            if (outcome.status === 'rejected') logger.error({ err: outcome.reason }, 'shutdown:part-failed')
         })()
         return closing
       },

@@ -4,15 +4,17 @@
 import { parentPort } from 'node:worker_threads'
 
 // TensorFlow.js and nsfwjs greet on the console; a server's stdout is for its own lines.
-const quiet = (fn) => async (...args) => {
-  const saved = [console.log, console.info, console.warn]
-  console.log = console.info = console.warn = () => {}
-  try {
-    return await fn(...args)
-  } finally {
-    ;[console.log, console.info, console.warn] = saved
+const quiet =
+  (fn) =>
+  async (...args) => {
+    const saved = [console.log, console.info, console.warn]
+    console.log = console.info = console.warn = () => {}
+    try {
+      return await fn(...args)
+    } finally {
+      ;[console.log, console.info, console.warn] = saved
+    }
   }
-}
 
 const boot = quiet(async () => {
   const tf = await import('@tensorflow/tfjs')

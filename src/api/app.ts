@@ -44,9 +44,15 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   })
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    deps.metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    deps.metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
     const level = reply.statusCode >= 500 ? 'error' : 'info'
-    request.log[level]({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+    request.log[level](
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    )
     done()
   })
 
@@ -57,7 +63,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
         title: 'fluxhost',
         version: deps.version,
         description:
-          'Self-hosted FLUX 1.1 [pro] image generation. Black Forest Labs\' API under /v1, fluxhost\'s own API under /api. Errors: see docs/errors.md.',
+          "Self-hosted FLUX 1.1 [pro] image generation. Black Forest Labs' API under /v1, fluxhost's own API under /api. Errors: see docs/errors.md.",
       },
       components: {
         securitySchemes: {
@@ -76,7 +82,10 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   app.setNotFoundHandler((request, reply) => {
     // BFL clients expect FastAPI's 404 body; everyone else gets ours.
     if (request.url.startsWith('/v1/')) return reply.code(404).send({ detail: 'Not Found' })
-    const { status, body } = renderNativeError(new FluxhostError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}` }), request.id)
+    const { status, body } = renderNativeError(
+      new FluxhostError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}` }),
+      request.id,
+    )
     return reply.code(status).send(body)
   })
 

@@ -24,7 +24,9 @@ export function keyFromHeaders(headers: FastifyRequest['headers']): string | und
 }
 
 const missing = () =>
-  new FluxhostError('UNAUTHORIZED', { message: 'Missing API key: send it as Authorization: Bearer <key>, X-API-Key or x-key.' })
+  new FluxhostError('UNAUTHORIZED', {
+    message: 'Missing API key: send it as Authorization: Bearer <key>, X-API-Key or x-key.',
+  })
 const invalid = () => new FluxhostError('UNAUTHORIZED', { message: 'Invalid or revoked API key.' })
 
 /**

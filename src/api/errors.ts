@@ -34,7 +34,9 @@ export function invalidJson(reason: string): FluxhostError {
  * Builds a Fastify error handler that renders registry errors in one dialect's shape.
  * Server faults are logged with the request id; the client sees only the code.
  */
-export function dialectErrorHandler(render: (error: FluxhostError, request: FastifyRequest) => { status: number; body: unknown }) {
+export function dialectErrorHandler(
+  render: (error: FluxhostError, request: FastifyRequest) => { status: number; body: unknown },
+) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const fx = toFluxhostError(error)
     if (fx.status >= 500) request.log.error({ err: fx.cause ?? error, code: fx.code }, 'request failed')

@@ -34,7 +34,9 @@ export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
         // The bytes come from the bucket: the client follows at once, so the presigned URL
         // lives five minutes at most (never longer than ours), not as long as ours.
         if (!(await blobs.stat(key)) && !(await made())) throw new FluxhostError('FILE_NOT_FOUND')
-        return reply.header('cache-control', 'private, no-store').redirect(await deps.presign(key, Math.max(1, Math.min(300, maxAge))), 302)
+        return reply
+          .header('cache-control', 'private, no-store')
+          .redirect(await deps.presign(key, Math.max(1, Math.min(300, maxAge))), 302)
       }
       const file = (await blobs.stream(key)) ?? ((await made()) ? await blobs.stream(key) : undefined)
       if (!file) throw new FluxhostError('FILE_NOT_FOUND')

@@ -33,7 +33,14 @@ const MAX_KEY_LENGTH = 255
 export function parseIdempotencyKey(raw: string | string[] | undefined): string | undefined {
   if (raw === undefined) return undefined
   const issue = (msg: string) =>
-    validationError([{ loc: ['header', 'idempotency-key'], msg, type: 'value_error', input: Array.isArray(raw) ? raw.join(', ').slice(0, 100) : raw.slice(0, 100) }])
+    validationError([
+      {
+        loc: ['header', 'idempotency-key'],
+        msg,
+        type: 'value_error',
+        input: Array.isArray(raw) ? raw.join(', ').slice(0, 100) : raw.slice(0, 100),
+      },
+    ])
   if (Array.isArray(raw)) throw issue('Send one Idempotency-Key header, not several')
   const value = raw.trim()
   let key: string
@@ -42,10 +49,12 @@ export function parseIdempotencyKey(raw: string | string[] | undefined): string 
     if (!match) throw issue('Idempotency-Key must be a quoted string of printable ASCII ("…"), as in RFC 8941')
     key = match[1]!.replace(/\\(["\\])/g, '$1')
   } else {
-    if (!/^[\x21-\x7E]+$/.test(value)) throw issue('Idempotency-Key must be printable ASCII without spaces, or a quoted string')
+    if (!/^[\x21-\x7E]+$/.test(value))
+      throw issue('Idempotency-Key must be printable ASCII without spaces, or a quoted string')
     key = value
   }
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw issue(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`)
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH)
+    throw issue(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`)
   return key
 }
 
@@ -64,7 +73,14 @@ function canonical(value: unknown): string {
 function fingerprint(request: FastifyRequest): string {
   const simulate = request.headers['x-fluxhost-simulate'] ?? null
   return createHash('sha256')
-    .update(canonical({ method: request.method, route: request.routeOptions.url ?? request.url, body: request.body ?? null, simulate }))
+    .update(
+      canonical({
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        body: request.body ?? null,
+        simulate,
+      }),
+    )
     .digest('base64url')
 }
 
@@ -72,7 +88,10 @@ function fingerprint(request: FastifyRequest): string {
 const isTransient = (status: number) => status >= 500 || status === 429 || status === 408
 
 /** Keeps the request's answer for replays (called on send, or by a route that hijacks). */
-export async function settleIdempotency(request: FastifyRequest, answer: { status: number; body: string | null; contentType: string | null }): Promise<void> {
+export async function settleIdempotency(
+  request: FastifyRequest,
+  answer: { status: number; body: string | null; contentType: string | null },
+): Promise<void> {
   const held = request.idempotency
   if (!held || held.settled) return
   held.settled = true
@@ -92,7 +111,10 @@ export async function settleIdempotency(request: FastifyRequest, answer: { statu
  * a different request → 422 IDEMPOTENCY_KEY_REUSED; while the first is still being answered
  * → 409 IDEMPOTENCY_KEY_IN_USE. Without the header the hooks cost one property read.
  */
-export function idempotent(options: IdempotencyOptions): { preValidation: preValidationHookHandler; onSend: onSendHookHandler } {
+export function idempotent(options: IdempotencyOptions): {
+  preValidation: preValidationHookHandler
+  onSend: onSendHookHandler
+} {
   const { service } = options
 
   /** True when it has answered (a replay); throws the dialect's error otherwise. */
@@ -112,9 +134,16 @@ export function idempotent(options: IdempotencyOptions): { preValidation: preVal
         void reply.header('idempotent-replayed', 'true')
         const { row } = claim
         if (row.job_id !== null && options.replayJob) await options.replayJob(request, reply, row.job_id)
-        else if (row.status !== null) void reply.code(row.status).type(row.content_type ?? 'application/json; charset=utf-8').send(row.body ?? '')
+        else if (row.status !== null)
+          void reply
+            .code(row.status)
+            .type(row.content_type ?? 'application/json; charset=utf-8')
+            .send(row.body ?? '')
         // Its holder made a job and died before answering, and this route cannot re-render.
-        else throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', { message: `The first request with this Idempotency-Key made job ${row.job_id} and did not answer; read it with GET /api/jobs/${row.job_id}.` })
+        else
+          throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
+            message: `The first request with this Idempotency-Key made job ${row.job_id} and did not answer; read it with GET /api/jobs/${row.job_id}.`,
+          })
         return true
       }
     }

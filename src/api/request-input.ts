@@ -22,7 +22,9 @@ export function decodeBase64Field(value: string, loc: (string | number)[]): Buff
   const comma = value.startsWith('data:') ? value.indexOf(',') : -1
   const payload = (comma >= 0 ? value.slice(comma + 1) : value).replace(/\s+/g, '')
   if (payload === '' || !BASE64.test(payload)) {
-    throw validationError([{ loc, msg: 'Input should be a base64-encoded image', type: 'value_error', input: `${value.slice(0, 40)}…` }])
+    throw validationError([
+      { loc, msg: 'Input should be a base64-encoded image', type: 'value_error', input: `${value.slice(0, 40)}…` },
+    ])
   }
   return Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64')
 }

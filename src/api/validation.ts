@@ -23,9 +23,7 @@ const common: Options = {
 export function installValidators(app: FastifyInstance): void {
   const bodyAjv = addFormats(new Ajv({ ...common, coerceTypes: false }))
   const urlAjv = addFormats(new Ajv({ ...common, coerceTypes: true }))
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? bodyAjv : urlAjv).compile(schema as object),
-  )
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : urlAjv).compile(schema as object))
 }
 
 const PART_NAMES: Record<string, string> = {
@@ -73,14 +71,26 @@ function toIssue(error: ErrorObject, part: string): FieldIssue | undefined {
     case 'required':
       return { loc: [...loc, String(params.missingProperty)], msg: 'Field required', type: 'missing' }
     case 'additionalProperties':
-      return { loc: [...loc, String(params.additionalProperty)], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' }
+      return {
+        loc: [...loc, String(params.additionalProperty)],
+        msg: 'Extra inputs are not permitted',
+        type: 'extra_forbidden',
+      }
     case 'type': {
       if (error.data == null && loc.length === 1) return { loc, msg: 'Field required', type: 'missing' }
-      const wanted = String(params.type).split(',').find((t) => t !== 'null') ?? 'null'
+      const wanted =
+        String(params.type)
+          .split(',')
+          .find((t) => t !== 'null') ?? 'null'
       switch (wanted) {
         case 'integer':
           return typeof error.data === 'number'
-            ? { loc, msg: 'Input should be a valid integer, got a number with a fractional part', type: 'int_from_float', input }
+            ? {
+                loc,
+                msg: 'Input should be a valid integer, got a number with a fractional part',
+                type: 'int_from_float',
+                input,
+              }
             : { loc, msg: 'Input should be a valid integer', type: 'int_type', input }
         case 'number':
           return { loc, msg: 'Input should be a valid number', type: 'float_type', input }
@@ -90,7 +100,12 @@ function toIssue(error: ErrorObject, part: string): FieldIssue | undefined {
           return { loc, msg: 'Input should be a valid boolean', type: 'bool_type', input }
         case 'object':
           return loc.length === 1
-            ? { loc, msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type', input }
+            ? {
+                loc,
+                msg: 'Input should be a valid dictionary or object to extract fields from',
+                type: 'model_attributes_type',
+                input,
+              }
             : { loc, msg: 'Input should be a valid dictionary', type: 'dict_type', input }
         case 'array':
           return { loc, msg: 'Input should be a valid list', type: 'list_type', input }
@@ -99,15 +114,45 @@ function toIssue(error: ErrorObject, part: string): FieldIssue | undefined {
       }
     }
     case 'minimum':
-      return { loc, msg: `Input should be greater than or equal to ${String(params.limit)}`, type: 'greater_than_equal', input, ctx: { ge: params.limit } }
+      return {
+        loc,
+        msg: `Input should be greater than or equal to ${String(params.limit)}`,
+        type: 'greater_than_equal',
+        input,
+        ctx: { ge: params.limit },
+      }
     case 'exclusiveMinimum':
-      return { loc, msg: `Input should be greater than ${String(params.limit)}`, type: 'greater_than', input, ctx: { gt: params.limit } }
+      return {
+        loc,
+        msg: `Input should be greater than ${String(params.limit)}`,
+        type: 'greater_than',
+        input,
+        ctx: { gt: params.limit },
+      }
     case 'maximum':
-      return { loc, msg: `Input should be less than or equal to ${String(params.limit)}`, type: 'less_than_equal', input, ctx: { le: params.limit } }
+      return {
+        loc,
+        msg: `Input should be less than or equal to ${String(params.limit)}`,
+        type: 'less_than_equal',
+        input,
+        ctx: { le: params.limit },
+      }
     case 'exclusiveMaximum':
-      return { loc, msg: `Input should be less than ${String(params.limit)}`, type: 'less_than', input, ctx: { lt: params.limit } }
+      return {
+        loc,
+        msg: `Input should be less than ${String(params.limit)}`,
+        type: 'less_than',
+        input,
+        ctx: { lt: params.limit },
+      }
     case 'multipleOf':
-      return { loc, msg: `Input should be a multiple of ${String(params.multipleOf)}`, type: 'multiple_of', input, ctx: { multiple_of: params.multipleOf } }
+      return {
+        loc,
+        msg: `Input should be a multiple of ${String(params.multipleOf)}`,
+        type: 'multiple_of',
+        input,
+        ctx: { multiple_of: params.multipleOf },
+      }
     case 'enum': {
       const expected = quoteList((params.allowedValues as unknown[]).filter((v) => v !== null))
       return { loc, msg: `Input should be ${expected}`, type: 'enum', input, ctx: { expected } }
@@ -115,11 +160,28 @@ function toIssue(error: ErrorObject, part: string): FieldIssue | undefined {
     case 'const':
       return { loc, msg: `Input should be '${String(params.allowedValue)}'`, type: 'literal_error', input }
     case 'minLength':
-      return { loc, msg: `String should have at least ${String(params.limit)} character${params.limit === 1 ? '' : 's'}`, type: 'string_too_short', input, ctx: { min_length: params.limit } }
+      return {
+        loc,
+        msg: `String should have at least ${String(params.limit)} character${params.limit === 1 ? '' : 's'}`,
+        type: 'string_too_short',
+        input,
+        ctx: { min_length: params.limit },
+      }
     case 'maxLength':
-      return { loc, msg: `String should have at most ${String(params.limit)} characters`, type: 'string_too_long', input, ctx: { max_length: params.limit } }
+      return {
+        loc,
+        msg: `String should have at most ${String(params.limit)} characters`,
+        type: 'string_too_long',
+        input,
+        ctx: { max_length: params.limit },
+      }
     case 'pattern':
-      return { loc, msg: `String should match pattern '${String(params.pattern)}'`, type: 'string_pattern_mismatch', input }
+      return {
+        loc,
+        msg: `String should match pattern '${String(params.pattern)}'`,
+        type: 'string_pattern_mismatch',
+        input,
+      }
     case 'format':
       return params.format === 'uri'
         ? { loc, msg: 'Input should be a valid URL', type: 'url_parsing', input }

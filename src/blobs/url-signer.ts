@@ -18,8 +18,7 @@ const EXPIRY_STEP_S = 60
  * repeated polls get the same URL (browsers cache it) and the signature is computed once.
  */
 export function createUrlSigner(secret: Buffer, clock: Clock, ttlS: number) {
-  const mac = (key: string, exp: number) =>
-    createHmac('sha256', secret).update(`${key}\n${exp}`).digest('base64url')
+  const mac = (key: string, exp: number) => createHmac('sha256', secret).update(`${key}\n${exp}`).digest('base64url')
   const recent = new Map<string, SignedQuery>()
 
   return {

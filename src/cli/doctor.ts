@@ -6,14 +6,34 @@ import { addSettingOptions, configFrom } from './settings-options.js'
 
 /** `fluxhost doctor`: checks every configured engine and prints what serves each model. */
 export function doctorCommand(program: Command, io: CliIo): void {
-  addSettingOptions(program.command('doctor').description('Check every configured engine (reachable? key accepted?) and print which engines serve each model.'))
+  addSettingOptions(
+    program
+      .command('doctor')
+      .description(
+        'Check every configured engine (reachable? key accepted?) and print which engines serve each model.',
+      ),
+  )
     .option('--json', 'print JSON', false)
     .action(async (opts: Record<string, unknown>) => {
       await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
         const models = await services.system.models({ fresh: true })
-        if (opts.json) io.stdout.write(`${JSON.stringify(models.map((m) => ({ model: m.id, engines: m.engineStatus })), null, 2)}\n`)
+        if (opts.json)
+          io.stdout.write(
+            `${JSON.stringify(
+              models.map((m) => ({ model: m.id, engines: m.engineStatus })),
+              null,
+              2,
+            )}\n`,
+          )
         else {
-          const rows = models.flatMap((m) => m.engineStatus.map((e, i) => [i === 0 ? m.id : '', `${i + 1}. ${e.name}`, e.reachable ? 'ok' : 'UNREACHABLE', e.detail]))
+          const rows = models.flatMap((m) =>
+            m.engineStatus.map((e, i) => [
+              i === 0 ? m.id : '',
+              `${i + 1}. ${e.name}`,
+              e.reachable ? 'ok' : 'UNREACHABLE',
+              e.detail,
+            ]),
+          )
           io.stdout.write(`${table([['MODEL', 'ENGINE', 'STATUS', 'DETAIL'], ...rows])}\n`)
         }
         // A model none of whose engines works cannot be served: say so in the exit status.

@@ -4,7 +4,9 @@ import { formatUsd } from '../domain/money.js'
 export function table(rows: string[][]): string {
   if (rows.length === 0) return ''
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n')
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n')
 }
 
 export function jobRow(job: Job): string[] {

@@ -70,28 +70,45 @@ function formatFrom(opts: GenerateOptions): OutputFormat {
 export function generateCommand(program: Command, io: CliIo): void {
   const command = program
     .command('generate')
-    .description('Generate an image and save it: in this process on the local data dir, or on a server with --server and --key.')
+    .description(
+      'Generate an image and save it: in this process on the local data dir, or on a server with --server and --key.',
+    )
     .argument('<prompt>', 'what to draw')
     .option('-o, --output <file>', 'where to save the image (default: fluxhost-<job id>.<format>)')
     .option('--width <px>', 'width, a multiple of 32 from 256 to 1440 (default 1024)', integer('--width'))
     .option('--height <px>', 'height, a multiple of 32 from 256 to 1440 (default 768)', integer('--height'))
     .option('--seed <n>', 'seed; the same seed and prompt give the same image', integer('--seed'))
-    .option('--format <format>', `${OUTPUT_FORMATS.join(', ')} (default: from --output's extension, else jpeg)`, (value: string) => {
-      if (!(OUTPUT_FORMATS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`)
-      return value as OutputFormat
-    })
+    .option(
+      '--format <format>',
+      `${OUTPUT_FORMATS.join(', ')} (default: from --output's extension, else jpeg)`,
+      (value: string) => {
+        if (!(OUTPUT_FORMATS as readonly string[]).includes(value))
+          throw new InvalidArgumentError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`)
+        return value as OutputFormat
+      },
+    )
     .option('--quality <0-100>', 'jpeg/webp quality', integer('--quality'), 90)
-    .option('--model <id>', `model: ${MODEL_IDS.join(', ')}`, (value: string) => {
-      if (!isModelId(value)) throw new InvalidArgumentError(`--model must be one of ${MODEL_IDS.join(', ')}`)
-      return value
-    }, MODEL_IDS[0])
+    .option(
+      '--model <id>',
+      `model: ${MODEL_IDS.join(', ')}`,
+      (value: string) => {
+        if (!isModelId(value)) throw new InvalidArgumentError(`--model must be one of ${MODEL_IDS.join(', ')}`)
+        return value
+      },
+      MODEL_IDS[0],
+    )
     .option('--num-images <n>', 'images to make, 1–4', integer('--num-images'), 1)
     .option('--image-prompt <file>', 'an image (jpeg, png, webp, gif) to guide the picture')
-    .option('--strength <0-1>', 'how closely to follow --image-prompt', (value: string) => {
-      const n = Number(value)
-      if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('--strength must be a number from 0 to 1')
-      return n
-    }, 0.5)
+    .option(
+      '--strength <0-1>',
+      'how closely to follow --image-prompt',
+      (value: string) => {
+        const n = Number(value)
+        if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('--strength must be a number from 0 to 1')
+        return n
+      },
+      0.5,
+    )
     .option('--simulate <what>', 'failure injection, as X-Fluxhost-Simulate (e.g. slow=3000, error)')
     .option('--server <url>', 'generate on this fluxhost server instead of in this process')
     .option('--key <key>', 'API key for --server')
@@ -114,7 +131,11 @@ export function generateCommand(program: Command, io: CliIo): void {
   )
 }
 
-async function generateLocal(prompt: string, opts: GenerateOptions & Record<string, unknown>, io: CliIo): Promise<Made> {
+async function generateLocal(
+  prompt: string,
+  opts: GenerateOptions & Record<string, unknown>,
+  io: CliIo,
+): Promise<Made> {
   const config = configFrom(io, opts)
   const fluxhost = await createFluxhost(config, {
     http: false,
@@ -190,9 +211,15 @@ async function generateRemote(prompt: string, opts: GenerateOptions, io: CliIo):
     numImages: opts.numImages,
     outputFormat: formatFrom(opts),
     outputQuality: opts.quality,
-    ...(opts.imagePrompt ? { imagePrompt: { data: (await fs.readFile(opts.imagePrompt)).toString('base64'), strength: opts.strength } } : {}),
+    ...(opts.imagePrompt
+      ? { imagePrompt: { data: (await fs.readFile(opts.imagePrompt)).toString('base64'), strength: opts.strength } }
+      : {}),
   }
-  const created = await request(`${base}/api/jobs`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const created = await request(`${base}/api/jobs`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   const id = (created as { id: string }).id
   const bar = progressDisplay(io, 'generating')
   const controller = new AbortController()
@@ -230,13 +257,20 @@ interface RemoteJob {
 }
 
 /** Follows a job's server-sent events to its end; re-polls if the stream breaks. */
-async function follow(base: string, id: string, headers: Record<string, string>, bar: ProgressDisplay, signal: AbortSignal): Promise<RemoteJob> {
+async function follow(
+  base: string,
+  id: string,
+  headers: Record<string, string>,
+  bar: ProgressDisplay,
+  signal: AbortSignal,
+): Promise<RemoteJob> {
   for (;;) {
     try {
       const response = await fetch(`${base}/api/jobs/${id}/events`, { headers, signal })
       if (response.ok && response.body) {
         for await (const event of readSse(response.body)) {
-          if (event.event === 'progress') bar.update((JSON.parse(event.data) as { progress: number }).progress, 'running')
+          if (event.event === 'progress')
+            bar.update((JSON.parse(event.data) as { progress: number }).progress, 'running')
           if (event.event === 'state') {
             const job = JSON.parse(event.data) as RemoteJob
             bar.update(job.progress, job.state)

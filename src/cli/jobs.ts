@@ -11,7 +11,12 @@ export function jobsCommand(program: Command, io: CliIo): void {
   const jobs = program.command('jobs').description('Inspect and cancel jobs in the local data dir (all keys).')
   const out = (text: string) => io.stdout.write(`${text}\n`)
 
-  addSettingOptions(jobs.command('list').description('List jobs, newest first.'), ['dataDir', 'publicUrl', 'host', 'port'])
+  addSettingOptions(jobs.command('list').description('List jobs, newest first.'), [
+    'dataDir',
+    'publicUrl',
+    'host',
+    'port',
+  ])
     .option('--state <state>', `only jobs in this state: ${JOB_STATES.join(', ')}`)
     .option('--limit <n>', 'how many (1–100)', '20')
     .option('--json', 'print JSON', false)
@@ -21,19 +26,31 @@ export function jobsCommand(program: Command, io: CliIo): void {
         throw new CliExit(2, `--state must be one of ${JOB_STATES.join(', ')}`)
       }
       const limit = Number(opts.limit)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new CliExit(2, '--limit must be a whole number from 1 to 100')
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw new CliExit(2, '--limit must be a whole number from 1 to 100')
       const config = configFrom(io, opts)
       await withLocalFluxhost(config, async ({ services, signer }) => {
         const page = await services.jobs.list(undefined, { limit, state: state as JobState | undefined })
         if (opts.json) {
           const urls = urlsFor(baseUrlOf(config), signer)
-          return out(JSON.stringify(page.jobs.map((job) => renderJob(job, urls)), null, 2))
+          return out(
+            JSON.stringify(
+              page.jobs.map((job) => renderJob(job, urls)),
+              null,
+              2,
+            ),
+          )
         }
         out(table([JOB_HEADER, ...page.jobs.map(jobRow)]))
       })
     })
 
-  addSettingOptions(jobs.command('show').description('Show one job as JSON, with signed image URLs.'), ['dataDir', 'publicUrl', 'host', 'port'])
+  addSettingOptions(jobs.command('show').description('Show one job as JSON, with signed image URLs.'), [
+    'dataDir',
+    'publicUrl',
+    'host',
+    'port',
+  ])
     .argument('<id>', 'job id')
     .action(async (id: string, opts: Record<string, unknown>) => {
       const config = configFrom(io, opts)

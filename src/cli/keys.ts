@@ -10,14 +10,19 @@ export function keysCommand(program: Command, io: CliIo): void {
   const keys = program.command('keys').description('Manage API keys in the local data dir.')
   const out = (text: string) => io.stdout.write(`${text}\n`)
 
-  addSettingOptions(keys.command('create').description('Create an API key and print it (the only time it is shown).'), ['dataDir', 'apiKeys'])
+  addSettingOptions(keys.command('create').description('Create an API key and print it (the only time it is shown).'), [
+    'dataDir',
+    'apiKeys',
+  ])
     .requiredOption('--name <name>', 'a name to recognise the key by')
     .option('--admin', 'make it an admin key', false)
     .action(async (opts: Record<string, unknown>) => {
       await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
         const { key, apiKey } = await services.keys.create(String(opts.name), opts.admin ? 'admin' : 'user')
         out(key)
-        io.stderr.write(`created ${apiKey.scope} key ${apiKey.id} (${apiKey.name}); store it now, it will not be shown again\n`)
+        io.stderr.write(
+          `created ${apiKey.scope} key ${apiKey.id} (${apiKey.name}); store it now, it will not be shown again\n`,
+        )
       })
     })
 
@@ -30,13 +35,25 @@ export function keysCommand(program: Command, io: CliIo): void {
         out(
           table([
             ['ID', 'NAME', 'SCOPE', 'SOURCE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
-            ...list.map((k) => [k.id, k.name, k.scope, k.source, `${k.prefix}…`, iso(k.createdAt), iso(k.lastUsedAt), iso(k.revokedAt)]),
+            ...list.map((k) => [
+              k.id,
+              k.name,
+              k.scope,
+              k.source,
+              `${k.prefix}…`,
+              iso(k.createdAt),
+              iso(k.lastUsedAt),
+              iso(k.revokedAt),
+            ]),
           ]),
         )
       })
     })
 
-  addSettingOptions(keys.command('revoke').description('Revoke an API key; it stops working at once.'), ['dataDir', 'apiKeys'])
+  addSettingOptions(keys.command('revoke').description('Revoke an API key; it stops working at once.'), [
+    'dataDir',
+    'apiKeys',
+  ])
     .argument('<id>', 'the key id (from keys list)')
     .action(async (id: string, opts: Record<string, unknown>) => {
       await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
@@ -46,7 +63,9 @@ export function keysCommand(program: Command, io: CliIo): void {
     })
 
   addSettingOptions(
-    keys.command('webhook-secret').description("Print the key's webhook signing secret (Standard Webhooks, whsec_…); --rotate replaces it."),
+    keys
+      .command('webhook-secret')
+      .description("Print the key's webhook signing secret (Standard Webhooks, whsec_…); --rotate replaces it."),
     ['dataDir', 'apiKeys'],
   )
     .argument('<id>', 'the key id (from keys list)')

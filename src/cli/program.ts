@@ -32,12 +32,14 @@ export function buildProgram(io: CliIo): Command {
   usageCommand(program, io)
   webhooksCommand(program, io)
   doctorCommand(program, io)
-  addSettingOptions(program.command('migrate').description('Create or upgrade the database in the data dir, then exit.'), ['dataDir'])
-    .action(async (opts: Record<string, unknown>) => {
-      const config = configFrom(io, opts)
-      await withLocalFluxhost(config, async () => undefined)
-      io.stdout.write(`database in ${config.dataDir} is up to date\n`)
-    })
+  addSettingOptions(
+    program.command('migrate').description('Create or upgrade the database in the data dir, then exit.'),
+    ['dataDir'],
+  ).action(async (opts: Record<string, unknown>) => {
+    const config = configFrom(io, opts)
+    await withLocalFluxhost(config, async () => undefined)
+    io.stdout.write(`database in ${config.dataDir} is up to date\n`)
+  })
   // Every subcommand shares the same overrides and output as the root.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput())
@@ -54,7 +56,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 0
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2
+      return error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+        ? 0
+        : 2
     }
     if (error instanceof CliExit) {
       if (error.message) io.stderr.write(`error: ${error.message}\n`)

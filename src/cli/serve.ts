@@ -40,14 +40,19 @@ export function serveCommand(program: Command, io: CliIo): void {
     const config = configFrom(io, opts)
     const logger = pino({ level: config.logLevel }, io.log.stream)
     const fluxhost = await createFluxhost(config, { logger })
-    const { bootstrapKey, url } = await startedOrClosed(fluxhost, async () => ({ bootstrapKey: await fluxhost.services.keys.ensureBootstrapKey(), url: await fluxhost.start() }))
+    const { bootstrapKey, url } = await startedOrClosed(fluxhost, async () => ({
+      bootstrapKey: await fluxhost.services.keys.ensureBootstrapKey(),
+      url: await fluxhost.start(),
+    }))
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} listening on ${url}`)
     out(`  data dir  ${config.dataDir}`)
     for (const line of whereThingsLive(config)) out(line)
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
-    out(`  safety    ${config.safety.checker ? 'prompt blocklist + output classifier (nsfwjs)' : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'}`)
+    out(
+      `  safety    ${config.safety.checker ? 'prompt blocklist + output classifier (nsfwjs)' : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'}`,
+    )
     out(`  playground ${url}/`)
     out(`  API docs  ${url}/docs`)
     if (bootstrapKey) {
@@ -94,7 +99,12 @@ export function workerCommand(program: Command, io: CliIo): void {
 }
 
 /** Waits for SIGINT/SIGTERM, then stops gracefully; a second signal exits at once. */
-function untilStopped(fluxhost: Awaited<ReturnType<typeof createFluxhost>>, graceMs: number, logger: Logger, io: CliIo): Promise<void> {
+function untilStopped(
+  fluxhost: Awaited<ReturnType<typeof createFluxhost>>,
+  graceMs: number,
+  logger: Logger,
+  io: CliIo,
+): Promise<void> {
   return new Promise<void>((resolve) => {
     let stopping = false
     const remove = io.onSignal((signal) => {

@@ -6,7 +6,10 @@ import { CliExit, type CliIo } from './io.js'
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
 
 /** Adds a `--flag` for each named setting (all of them by default). */
-export function addSettingOptions(command: Command, names: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[]): Command {
+export function addSettingOptions(
+  command: Command,
+  names: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[],
+): Command {
   for (const name of names) {
     const setting = SETTINGS[name]
     if (setting.kind === 'boolean') {

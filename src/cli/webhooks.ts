@@ -11,7 +11,17 @@ function render(deliveries: Delivery[]): string {
   const rows: string[][] = [['DELIVERY', 'STATE', 'ATTEMPT', 'AT', 'STATUS', 'MS', 'OUTCOME', 'ERROR']]
   for (const d of deliveries) {
     if (d.attempts.length === 0) rows.push([d.id, d.state, '', iso(d.nextAttemptAt), '', '', 'due', ''])
-    for (const a of d.attempts) rows.push([d.id, d.state, String(a.attempt), iso(a.at), a.status === null ? '' : String(a.status), String(a.latencyMs), a.outcome, a.error ?? ''])
+    for (const a of d.attempts)
+      rows.push([
+        d.id,
+        d.state,
+        String(a.attempt),
+        iso(a.at),
+        a.status === null ? '' : String(a.status),
+        String(a.latencyMs),
+        a.outcome,
+        a.error ?? '',
+      ])
   }
   return table(rows)
 }
@@ -31,7 +41,9 @@ export function webhooksCommand(program: Command, io: CliIo): void {
     })
 
   addSettingOptions(
-    webhooks.command('redeliver').description('Send a finished delivery again (same webhook-id); a running server makes the attempts.'),
+    webhooks
+      .command('redeliver')
+      .description('Send a finished delivery again (same webhook-id); a running server makes the attempts.'),
     ['dataDir'],
   )
     .argument('<delivery-id>', 'the delivery (from webhooks list)')

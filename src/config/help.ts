@@ -3,7 +3,8 @@ import { SETTINGS } from './settings.js'
 function showDefault(value: unknown): string {
   if (value === null) return '(none)'
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',')
-  if (typeof value === 'object') return Object.keys(value as object).length === 0 ? '(list prices)' : JSON.stringify(value)
+  if (typeof value === 'object')
+    return Object.keys(value as object).length === 0 ? '(list prices)' : JSON.stringify(value)
   return String(value)
 }
 

@@ -8,7 +8,13 @@ export interface Config {
   /** Absolute. Images (unless in a bucket), the server secret, and the SQLite records when there is no database. */
   dataDir: string
   /** null: images are files under the data dir. */
-  s3: { bucket: string; prefix: string; endpoint: string | null; region: string; credentials: { accessKeyId: string; secretAccessKey: string } | null } | null
+  s3: {
+    bucket: string
+    prefix: string
+    endpoint: string | null
+    region: string
+    credentials: { accessKeyId: string; secretAccessKey: string } | null
+  } | null
   /** With a bucket: fluxhost streams files (`proxy`) or redirects to a presigned URL. */
   fileDelivery: 'proxy' | 'redirect'
   /** null: the `secret` file in the data dir. */
@@ -62,7 +68,8 @@ export interface Config {
 
 /** Environment variables fluxhost once read, and what replaced them. */
 const RETIRED: Record<string, string> = {
-  REDIS_URL: 'REDIS_URL is set but no longer used: the jobs table is the queue, and job events travel over PostgreSQL LISTEN/NOTIFY (docs/deploy.md).',
+  REDIS_URL:
+    'REDIS_URL is set but no longer used: the jobs table is the queue, and job events travel over PostgreSQL LISTEN/NOTIFY (docs/deploy.md).',
   FLUXHOST_QUEUE: 'FLUXHOST_QUEUE is set but no longer used: the jobs table is the only queue.',
   FLUXHOST_REDIS_PREFIX: 'FLUXHOST_REDIS_PREFIX is set but no longer used: fluxhost does not use Redis.',
 }
@@ -105,22 +112,31 @@ export function loadConfig(
   if (problems.length > 0) throw new ConfigError(problems)
 
   const v = values as { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> }
-  const needs = { bfl: ['FLUXHOST_BFL_API_KEY', v.bflApiKey], comfyui: ['FLUXHOST_COMFYUI_URL', v.comfyuiUrl], sdcpp: ['FLUXHOST_SDCPP_URL', v.sdcppUrl] } as const
+  const needs = {
+    bfl: ['FLUXHOST_BFL_API_KEY', v.bflApiKey],
+    comfyui: ['FLUXHOST_COMFYUI_URL', v.comfyuiUrl],
+    sdcpp: ['FLUXHOST_SDCPP_URL', v.sdcppUrl],
+  } as const
   for (const [engine, [variable, value]] of Object.entries(needs)) {
     if (v.routes && value === null && Object.values(v.routes).some((engines) => engines?.includes(engine))) {
       throw new ConfigError([`FLUXHOST_ROUTES names ${engine}, but ${variable} is not set`])
     }
   }
   if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null)) {
-    throw new ConfigError(['FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither'])
+    throw new ConfigError([
+      'FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither',
+    ])
   }
   if (v.fileDelivery === 'redirect' && v.s3Bucket === null) {
-    throw new ConfigError(['FLUXHOST_FILE_DELIVERY=redirect needs FLUXHOST_S3_BUCKET: files on disk are always served by fluxhost'])
+    throw new ConfigError([
+      'FLUXHOST_FILE_DELIVERY=redirect needs FLUXHOST_S3_BUCKET: files on disk are always served by fluxhost',
+    ])
   }
   const workflowFile = (name: string) => (name === 'schnell' || name === 'dev' ? name : path.resolve(cwd, name))
-  const pricesUsd = Object.fromEntries(
-    MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd]),
-  ) as Record<ModelId, number>
+  const pricesUsd = Object.fromEntries(MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd])) as Record<
+    ModelId,
+    number
+  >
 
   const config: Config = {
     host: v.host,
@@ -134,11 +150,17 @@ export function loadConfig(
             prefix: v.s3Prefix,
             endpoint: v.s3Endpoint,
             region: v.s3Region,
-            credentials: v.s3AccessKeyId && v.s3SecretAccessKey ? { accessKeyId: v.s3AccessKeyId, secretAccessKey: v.s3SecretAccessKey } : null,
+            credentials:
+              v.s3AccessKeyId && v.s3SecretAccessKey
+                ? { accessKeyId: v.s3AccessKeyId, secretAccessKey: v.s3SecretAccessKey }
+                : null,
           }),
     fileDelivery: v.fileDelivery,
     fileUrlSecret: v.fileUrlSecret,
-    database: v.databaseUrl === null ? null : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema, listen: v.databaseListen }),
+    database:
+      v.databaseUrl === null
+        ? null
+        : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema, listen: v.databaseListen }),
     apiKeys: Object.freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,
     worker: Object.freeze({
@@ -159,10 +181,26 @@ export function loadConfig(
     }),
     idempotencyTtlMs: durationMs(v.idempotencyTtl),
     routes: v.routes,
-    bfl: v.bflApiKey === null ? null : Object.freeze({ apiKey: v.bflApiKey, url: v.bflUrl, maxActive: v.bflMaxActive, pollMs: v.bflPollMs }),
-    comfyui: v.comfyuiUrl === null ? null : Object.freeze({ url: v.comfyuiUrl, workflow: workflowFile(v.comfyuiWorkflow), img2imgWorkflow: v.comfyuiImg2imgWorkflow === null ? null : path.resolve(cwd, v.comfyuiImg2imgWorkflow), maxQueued: v.comfyuiMaxQueued, pollMs: v.comfyuiPollMs }),
-    sdcpp: v.sdcppUrl === null ? null : Object.freeze({ url: v.sdcppUrl, maxQueued: v.sdcppMaxQueued, steps: v.sdcppSteps }),
-    upsampler: v.upsamplerUrl === null ? null : Object.freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
+    bfl:
+      v.bflApiKey === null
+        ? null
+        : Object.freeze({ apiKey: v.bflApiKey, url: v.bflUrl, maxActive: v.bflMaxActive, pollMs: v.bflPollMs }),
+    comfyui:
+      v.comfyuiUrl === null
+        ? null
+        : Object.freeze({
+            url: v.comfyuiUrl,
+            workflow: workflowFile(v.comfyuiWorkflow),
+            img2imgWorkflow: v.comfyuiImg2imgWorkflow === null ? null : path.resolve(cwd, v.comfyuiImg2imgWorkflow),
+            maxQueued: v.comfyuiMaxQueued,
+            pollMs: v.comfyuiPollMs,
+          }),
+    sdcpp:
+      v.sdcppUrl === null ? null : Object.freeze({ url: v.sdcppUrl, maxQueued: v.sdcppMaxQueued, steps: v.sdcppSteps }),
+    upsampler:
+      v.upsamplerUrl === null
+        ? null
+        : Object.freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
     safety: Object.freeze({
       checker: v.safetyChecker,
       threads: v.safetyThreads,
@@ -172,7 +210,11 @@ export function loadConfig(
     pricesUsd: Object.freeze(pricesUsd),
     previewSteps: v.previewSteps,
     logLevel: v.logLevel,
-    notices: Object.freeze(Object.keys(RETIRED).filter((name) => env[name] !== undefined && env[name] !== '').map((name) => RETIRED[name]!)),
+    notices: Object.freeze(
+      Object.keys(RETIRED)
+        .filter((name) => env[name] !== undefined && env[name] !== '')
+        .map((name) => RETIRED[name]!),
+    ),
   }
   return Object.freeze(config)
 }

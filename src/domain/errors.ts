@@ -34,13 +34,21 @@ export const ERRORS = {
     message: 'A request with this Idempotency-Key is still being answered; retry when it has been.',
   },
   DELIVERY_NOT_FOUND: { status: 404, retryable: false, message: 'No webhook delivery with that id.' },
-  DELIVERY_IN_PROGRESS: { status: 409, retryable: true, message: 'That delivery is still being attempted; redeliver it once it has ended.' },
+  DELIVERY_IN_PROGRESS: {
+    status: 409,
+    retryable: true,
+    message: 'That delivery is still being attempted; redeliver it once it has ended.',
+  },
   JOB_NOT_CANCELABLE: {
     status: 409,
     retryable: false,
     message: 'The job has already finished and cannot be canceled.',
   },
-  JOB_NOT_FINISHED: { status: 409, retryable: false, message: 'The job has not finished: cancel it first, then delete it.' },
+  JOB_NOT_FINISHED: {
+    status: 409,
+    retryable: false,
+    message: 'The job has not finished: cancel it first, then delete it.',
+  },
   RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests; retry later.' },
   REQUEST_MODERATED: {
     status: 400,

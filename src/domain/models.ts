@@ -114,7 +114,12 @@ export function ultraSize([w, h]: [number, number]): { width: number; height: nu
  * An ultra request's size from its aspect ratio, or the model's default size when the ratio
  * is missing or invalid (the request check then reports it, naming the field).
  */
-export function sizeForAspectRatio(model: ModelSpec, aspectRatio: string | undefined): { width: number; height: number } {
+export function sizeForAspectRatio(
+  model: ModelSpec,
+  aspectRatio: string | undefined,
+): { width: number; height: number } {
   const ratio = parseAspectRatio(aspectRatio ?? model.aspectRatio?.default ?? '')
-  return ratio && aspectRatioInRange(ratio) ? ultraSize(ratio) : { width: model.size.defaultWidth, height: model.size.defaultHeight }
+  return ratio && aspectRatioInRange(ratio)
+    ? ultraSize(ratio)
+    : { width: model.size.defaultWidth, height: model.size.defaultHeight }
 }

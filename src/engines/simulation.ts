@@ -16,11 +16,14 @@ export function withSimulation(engine: ImageEngine): ImageEngine {
     async generate(task, ctx) {
       const simulate = task.simulate
       if (!simulate) return engine.generate(task, ctx)
-      if (simulate.fail === 'request_moderated') throw new EngineError('request_moderated', 'simulated: the prompt was flagged (X-Fluxhost-Simulate)')
+      if (simulate.fail === 'request_moderated')
+        throw new EngineError('request_moderated', 'simulated: the prompt was flagged (X-Fluxhost-Simulate)')
       if (simulate.slowMs) await abortableDelay(simulate.slowMs, ctx.signal)
-      if (simulate.fail === 'error') throw new EngineError('failed', 'simulated: the upstream engine failed (X-Fluxhost-Simulate)')
+      if (simulate.fail === 'error')
+        throw new EngineError('failed', 'simulated: the upstream engine failed (X-Fluxhost-Simulate)')
       const output = await engine.generate({ ...task, simulate: undefined }, ctx)
-      if (simulate.fail === 'content_moderated') throw new EngineError('content_moderated', 'simulated: the output was flagged (X-Fluxhost-Simulate)')
+      if (simulate.fail === 'content_moderated')
+        throw new EngineError('content_moderated', 'simulated: the output was flagged (X-Fluxhost-Simulate)')
       return output
     },
   }

@@ -38,7 +38,14 @@ export function createSemaphore(limit: number, what: string) {
 }
 
 /** Connection errors raised before a request was sent: the upstream never saw it. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
 
 export function notSentCode(error: unknown): string | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code

@@ -20,7 +20,10 @@ export interface EncodedImage {
  * Encodes an engine's image in the requested format. An upstream file already in that
  * format is kept byte for byte (re-encoding a JPEG only loses quality).
  */
-export async function encodeImage(image: EngineImage, output: { format: OutputFormat; quality: number }): Promise<EncodedImage> {
+export async function encodeImage(
+  image: EngineImage,
+  output: { format: OutputFormat; quality: number },
+): Promise<EncodedImage> {
   const input =
     image.kind === 'raw'
       ? sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
@@ -28,7 +31,13 @@ export async function encodeImage(image: EngineImage, output: { format: OutputFo
   if (image.kind === 'encoded') {
     const meta = await input.metadata()
     if (meta.format === output.format && meta.width && meta.height) {
-      return { data: image.data, width: meta.width, height: meta.height, format: output.format, contentType: CONTENT_TYPES[output.format] }
+      return {
+        data: image.data,
+        width: meta.width,
+        height: meta.height,
+        format: output.format,
+        contentType: CONTENT_TYPES[output.format],
+      }
     }
   }
   const quality = Math.min(100, Math.max(1, Math.round(output.quality)))
@@ -39,5 +48,11 @@ export async function encodeImage(image: EngineImage, output: { format: OutputFo
         ? input.webp({ quality })
         : input.png()
   const { data, info } = await encoder.toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height, format: output.format, contentType: CONTENT_TYPES[output.format] }
+  return {
+    data,
+    width: info.width,
+    height: info.height,
+    format: output.format,
+    contentType: CONTENT_TYPES[output.format],
+  }
 }

@@ -11,7 +11,8 @@ export type ProbeResult =
 /** Checks that bytes are an image fluxhost accepts as an input, without decoding pixels. */
 export async function probeInputImage(data: Buffer): Promise<ProbeResult> {
   if (data.length === 0) return { ok: false, reason: 'the image is empty' }
-  if (data.length > MAX_INPUT_BYTES) return { ok: false, reason: `the image is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB` }
+  if (data.length > MAX_INPUT_BYTES)
+    return { ok: false, reason: `the image is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB` }
   let meta: Metadata
   try {
     meta = await sharp(data).metadata()

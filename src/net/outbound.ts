@@ -25,7 +25,11 @@ export class FetchRefused extends Error {
   }
 }
 
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void
 
 /** How long a create waits on DNS to vet a URL before accepting it for the connect-time check. */
 const VET_DNS_TIMEOUT_MS = 3000
@@ -54,7 +58,12 @@ export function createOutbound(policy: FetchPolicy) {
       if (error) return callback(error, [])
       const usable = addresses.filter((a) => allowed(a.address))
       if (usable.length === 0) {
-        return callback(Object.assign(new FetchRefused(`${hostname} resolves only to private or reserved addresses`), { code: 'EREFUSED' }), [])
+        return callback(
+          Object.assign(new FetchRefused(`${hostname} resolves only to private or reserved addresses`), {
+            code: 'EREFUSED',
+          }),
+          [],
+        )
       }
       if (options.all) callback(null, usable)
       else callback(null, usable[0]!.address, usable[0]!.family)
@@ -74,7 +83,8 @@ export function createOutbound(policy: FetchPolicy) {
     } catch {
       throw new FetchRefused('not a valid URL')
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchRefused(`only http and https URLs can be fetched, not ${url.protocol}`)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new FetchRefused(`only http and https URLs can be fetched, not ${url.protocol}`)
     const host = url.hostname.replace(/^\[|\]$/g, '')
     if (net.isIP(host) && !allowed(host)) {
       throw new FetchRefused(`${host} is a private or reserved address (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)
@@ -98,20 +108,26 @@ export function createOutbound(policy: FetchPolicy) {
         addresses = await Promise.race([
           dns.promises.lookup(host, { all: true }),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(Object.assign(new Error('DNS lookup timed out'), { code: 'ETIMEOUT' })), VET_DNS_TIMEOUT_MS)
+            timer = setTimeout(
+              () => reject(Object.assign(new Error('DNS lookup timed out'), { code: 'ETIMEOUT' })),
+              VET_DNS_TIMEOUT_MS,
+            )
           }),
         ])
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         // A name that does not exist is refused; a resolver that is slow or failing now is not
         // the client's fault, and every connection is checked again when it is made.
-        if (code === 'ENOTFOUND' || code === 'ENODATA') throw new FetchRefused(`${host} could not be resolved (${code})`)
+        if (code === 'ENOTFOUND' || code === 'ENODATA')
+          throw new FetchRefused(`${host} could not be resolved (${code})`)
         return
       } finally {
         clearTimeout(timer)
       }
       if (!addresses.some((a) => allowed(a.address))) {
-        throw new FetchRefused(`${host} resolves only to private or reserved addresses (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`)
+        throw new FetchRefused(
+          `${host} resolves only to private or reserved addresses (set FLUXHOST_ALLOW_PRIVATE_URLS=1 to allow)`,
+        )
       }
     },
 
@@ -120,7 +136,12 @@ export function createOutbound(policy: FetchPolicy) {
      * like any other); the whole exchange is bounded by `timeoutMs`. Throws FetchRefused when
      * there is no answer: refused address, connection error, timeout.
      */
-    async post(raw: string, body: string, headers: Record<string, string>, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PostOutcome> {
+    async post(
+      raw: string,
+      body: string,
+      headers: Record<string, string>,
+      options: { timeoutMs?: number; signal?: AbortSignal } = {},
+    ): Promise<PostOutcome> {
       const deadline = AbortSignal.timeout(options.timeoutMs ?? policy.timeoutMs)
       const abort = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline
       const url = check(raw)
@@ -136,7 +157,8 @@ export function createOutbound(policy: FetchPolicy) {
         }
         return { status: response.statusCode, headers: response.headers, bodyStart }
       } catch (error) {
-        if (deadline.aborted) throw new FetchRefused(`no answer within ${(options.timeoutMs ?? policy.timeoutMs) / 1000} s`, true)
+        if (deadline.aborted)
+          throw new FetchRefused(`no answer within ${(options.timeoutMs ?? policy.timeoutMs) / 1000} s`, true)
         if (options.signal?.aborted) throw new FetchRefused('stopped', true)
         const cause = (error as { cause?: unknown }).cause ?? error
         if (cause instanceof FetchRefused || (error as Error).message.includes('private or reserved')) {

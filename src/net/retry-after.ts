@@ -5,7 +5,11 @@ export const MAX_RETRY_AFTER_MS = 24 * 3_600_000
  * A `Retry-After` header (seconds, decimals allowed, or an HTTP date) as milliseconds from
  * `now`, at most `maxMs`; undefined when absent or unreadable.
  */
-export function parseRetryAfter(header: string | string[] | undefined, now: number, maxMs = MAX_RETRY_AFTER_MS): number | undefined {
+export function parseRetryAfter(
+  header: string | string[] | undefined,
+  now: number,
+  maxMs = MAX_RETRY_AFTER_MS,
+): number | undefined {
   const value = (Array.isArray(header) ? header[0] : header)?.trim()
   if (!value) return undefined
   if (/^\d+(\.\d+)?$/.test(value)) return Math.min(maxMs, Math.round(Number(value) * 1000))

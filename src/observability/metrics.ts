@@ -37,7 +37,7 @@ export function createMetrics() {
 
   const safetyDuration = new Histogram({
     name: 'fluxhost_safety_check_duration_seconds',
-    help: 'Time the output classifier took for one job\'s images, by outcome (passed, flagged).',
+    help: "Time the output classifier took for one job's images, by outcome (passed, flagged).",
     labelNames: ['outcome'] as const,
     buckets: [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2],
     registers: [registry],

@@ -37,7 +37,12 @@ export const UPSAMPLE_INSTRUCTIONS =
  * Ollama or vLLM, …): `POST {baseUrl}/chat/completions` with a system instruction and the
  * prompt, the answer's first choice being the new prompt.
  */
-export function createChatUpsampler(options: { baseUrl: string; model: string; apiKey?: string; timeoutMs?: number }): PromptUpsampler {
+export function createChatUpsampler(options: {
+  baseUrl: string
+  model: string
+  apiKey?: string
+  timeoutMs?: number
+}): PromptUpsampler {
   const url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`
   const timeoutMs = options.timeoutMs ?? 30_000
   return {
@@ -62,19 +67,35 @@ export function createChatUpsampler(options: { baseUrl: string; model: string; a
           }),
         })
       } catch (error) {
-        if (deadline.aborted) throw new UpsamplerError(`the upsampler did not answer within ${timeoutMs / 1000} s`, `POST ${url} timed out`)
+        if (deadline.aborted)
+          throw new UpsamplerError(`the upsampler did not answer within ${timeoutMs / 1000} s`, `POST ${url} timed out`)
         throw new UpsamplerError('the upsampler could not be reached', `POST ${url}: ${(error as Error).message}`)
       }
       const text = await response.body.text()
-      if (response.statusCode !== 200) throw new UpsamplerError(`the upsampler answered HTTP ${response.statusCode}`, `POST ${url} → ${response.statusCode}: ${text.slice(0, 500)}`)
+      if (response.statusCode !== 200)
+        throw new UpsamplerError(
+          `the upsampler answered HTTP ${response.statusCode}`,
+          `POST ${url} → ${response.statusCode}: ${text.slice(0, 500)}`,
+        )
       let content: unknown
       try {
-        content = (JSON.parse(text) as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message?.content
+        content = (JSON.parse(text) as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message
+          ?.content
       } catch {
-        throw new UpsamplerError('the upsampler answered something other than JSON', `POST ${url}: ${text.slice(0, 500)}`)
+        throw new UpsamplerError(
+          'the upsampler answered something other than JSON',
+          `POST ${url}: ${text.slice(0, 500)}`,
+        )
       }
-      if (typeof content !== 'string' || content.trim() === '') throw new UpsamplerError('the upsampler answered without a prompt', `POST ${url}: no choices[0].message.content in ${text.slice(0, 500)}`)
-      return content.trim().replace(/^"(.*)"$/s, '$1').slice(0, 10_000)
+      if (typeof content !== 'string' || content.trim() === '')
+        throw new UpsamplerError(
+          'the upsampler answered without a prompt',
+          `POST ${url}: no choices[0].message.content in ${text.slice(0, 500)}`,
+        )
+      return content
+        .trim()
+        .replace(/^"(.*)"$/s, '$1')
+        .slice(0, 10_000)
     },
   }
 }

@@ -20,8 +20,12 @@ export interface SafetyChecker {
 
 /** An engine image as packed RGB, decoding or dropping alpha when needed. */
 export async function toRgb(image: EngineImage): Promise<RgbImage> {
-  if (image.kind === 'raw' && image.channels === 3) return { data: image.data, width: image.width, height: image.height }
-  const input = image.kind === 'raw' ? sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }) : sharp(image.data)
+  if (image.kind === 'raw' && image.channels === 3)
+    return { data: image.data, width: image.width, height: image.height }
+  const input =
+    image.kind === 'raw'
+      ? sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
+      : sharp(image.data)
   const { data, info } = await input.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true })
   return { data, width: info.width, height: info.height }
 }

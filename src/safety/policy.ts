@@ -43,9 +43,35 @@ export interface BlockedTerm {
  * refused at every tolerance. Replace it with `FLUXHOST_PROMPT_BLOCKLIST`.
  */
 export const DEFAULT_BLOCKLIST: readonly BlockedTerm[] = [
-  ...['child porn', 'cp porn', 'underage sex', 'underage nude', 'loli', 'shota', 'pedo', 'pedophile', 'preteen nude'].map((term) => ({ term, upTo: 6 })),
-  ...['porn', 'porno', 'pornographic', 'hardcore', 'sex act', 'intercourse', 'blowjob', 'cumshot', 'genitals', 'penis', 'vagina', 'xxx'].map((term) => ({ term, upTo: 5 })),
-  ...['nude', 'nudes', 'naked', 'nsfw', 'topless', 'explicit', 'erotic', 'nipples', 'fetish'].map((term) => ({ term, upTo: 3 })),
+  ...[
+    'child porn',
+    'cp porn',
+    'underage sex',
+    'underage nude',
+    'loli',
+    'shota',
+    'pedo',
+    'pedophile',
+    'preteen nude',
+  ].map((term) => ({ term, upTo: 6 })),
+  ...[
+    'porn',
+    'porno',
+    'pornographic',
+    'hardcore',
+    'sex act',
+    'intercourse',
+    'blowjob',
+    'cumshot',
+    'genitals',
+    'penis',
+    'vagina',
+    'xxx',
+  ].map((term) => ({ term, upTo: 5 })),
+  ...['nude', 'nudes', 'naked', 'nsfw', 'topless', 'explicit', 'erotic', 'nipples', 'fetish'].map((term) => ({
+    term,
+    upTo: 3,
+  })),
   ...['gore', 'gory', 'dismembered', 'decapitated', 'beheading', 'mutilated'].map((term) => ({ term, upTo: 2 })),
   ...['lingerie', 'underwear', 'bikini', 'sexy', 'seductive', 'bloody', 'corpse'].map((term) => ({ term, upTo: 0 })),
 ]
@@ -75,7 +101,9 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 export function createPromptPolicy(terms: readonly BlockedTerm[]) {
   const byLevel = Array.from({ length: 7 }, (_, tolerance) => {
     const active = terms.filter((t) => t.upTo >= tolerance).map((t) => escape(t.term).replace(/\s+/g, '\\s+'))
-    return active.length === 0 ? undefined : new RegExp(`(?<![\\p{L}\\p{N}])(?:${active.join('|')})(?![\\p{L}\\p{N}])`, 'iu')
+    return active.length === 0
+      ? undefined
+      : new RegExp(`(?<![\\p{L}\\p{N}])(?:${active.join('|')})(?![\\p{L}\\p{N}])`, 'iu')
   })
   return {
     /** The blocked term the prompt contains at this tolerance, or undefined. */

@@ -28,7 +28,8 @@ export interface EngineLatency {
 
 const DAY = 24 * 3600 * 1000
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
 
 /**
  * What the admin pages show, for admin-scoped keys: every key with its spend, the queue,
@@ -41,19 +42,29 @@ export function createAdminService({ store, keys, system, queue, clock }: AdminS
       const all = await keys.list()
       return Promise.all(
         all.map(async (key) => {
-          const [total, last30Days] = await Promise.all([store.charges.totals(key.id), store.charges.totals(key.id, since)])
+          const [total, last30Days] = await Promise.all([
+            store.charges.totals(key.id),
+            store.charges.totals(key.id, since),
+          ])
           return { ...key, usage: { total, last30Days } }
         }),
       )
     },
 
     /** Spend per UTC day for one key (or every key), the last `days` days, with empty days filled in. */
-    async spendPerDay(keyId: string | undefined, days: number): Promise<{ day: string; amountMicros: number; images: number; jobs: number }[]> {
+    async spendPerDay(
+      keyId: string | undefined,
+      days: number,
+    ): Promise<{ day: string; amountMicros: number; images: number; jobs: number }[]> {
       const usage = await system.usage(keyId === undefined ? undefined : { id: keyId }, days)
       const byDay = new Map<string, UsageTotals>()
       for (const row of usage.daily) {
         const sum = byDay.get(row.day) ?? { amountMicros: 0, images: 0, jobs: 0 }
-        byDay.set(row.day, { amountMicros: sum.amountMicros + row.amountMicros, images: sum.images + row.images, jobs: sum.jobs + row.jobs })
+        byDay.set(row.day, {
+          amountMicros: sum.amountMicros + row.amountMicros,
+          images: sum.images + row.images,
+          jobs: sum.jobs + row.jobs,
+        })
       }
       const today = Math.floor(clock.now() / DAY)
       return Array.from({ length: days }, (_, i) => {
@@ -62,7 +73,12 @@ export function createAdminService({ store, keys, system, queue, clock }: AdminS
       })
     },
 
-    async queue(): Promise<{ depth: number; counts: Record<Job['state'], number>; running: Job[]; recentFailures: Job[] }> {
+    async queue(): Promise<{
+      depth: number
+      counts: Record<Job['state'], number>
+      running: Job[]
+      recentFailures: Job[]
+    }> {
       const [depth, counts, running, recentFailures] = await Promise.all([
         queue.depth(),
         store.jobs.countByState(),
@@ -83,7 +99,13 @@ export function createAdminService({ store, keys, system, queue, clock }: AdminS
       }
       return [...byEngine].map(([engine, { ms, lastAt }]) => {
         const sorted = ms.sort((a, b) => a - b)
-        return { engine, jobs: sorted.length, p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), lastAt: new Date(lastAt) }
+        return {
+          engine,
+          jobs: sorted.length,
+          p50Ms: percentile(sorted, 50),
+          p95Ms: percentile(sorted, 95),
+          lastAt: new Date(lastAt),
+        }
       })
     },
   }

@@ -22,17 +22,33 @@ export function createIdempotencyService({ store, clock, ttlMs }: IdempotencySer
   return {
     ttlMs,
     /** Takes `key` for a request with this fingerprint, held at most `lockMs`; or says why not. */
-    async claim(apiKeyId: string, key: string, fingerprint: string, lockMs: number): Promise<{ claim: Claim; hold: Hold }> {
+    async claim(
+      apiKeyId: string,
+      key: string,
+      fingerprint: string,
+      lockMs: number,
+    ): Promise<{ claim: Claim; hold: Hold }> {
       const now = clock.now()
       const hold = { apiKeyId, key, holder: randomUUID() }
-      const claim = await store.idempotency.claim(apiKeyId, key, fingerprint, hold.holder, now, now + lockMs, now + ttlMs)
+      const claim = await store.idempotency.claim(
+        apiKeyId,
+        key,
+        fingerprint,
+        hold.holder,
+        now,
+        now + lockMs,
+        now + ttlMs,
+      )
       return { claim, hold }
     },
     attachJob(hold: Hold, jobId: string): Promise<void> {
       return store.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, jobId)
     },
     /** Keeps the answer (or the job to re-render it from) for replays. */
-    complete(hold: Hold, answer: { status: number; body: string | null; contentType: string | null; jobId: string | null }): Promise<void> {
+    complete(
+      hold: Hold,
+      answer: { status: number; body: string | null; contentType: string | null; jobId: string | null },
+    ): Promise<void> {
       return store.idempotency.complete(hold.apiKeyId, hold.key, hold.holder, answer)
     },
     /** Forgets a key whose request should run afresh when retried. */

@@ -14,14 +14,24 @@ export interface ImagePromptInput {
  * Gets the image's bytes (fetching a URL safely) and checks they are an image fluxhost
  * accepts. Any problem is a validation error naming the client's field.
  */
-export async function loadImagePrompt(input: ImagePromptInput, fetcher: Outbound): Promise<{ data: Buffer; probe: Extract<ProbeResult, { ok: true }> }> {
+export async function loadImagePrompt(
+  input: ImagePromptInput,
+  fetcher: Outbound,
+): Promise<{ data: Buffer; probe: Extract<ProbeResult, { ok: true }> }> {
   let data: Buffer
   if ('url' in input.source) {
     try {
       data = (await fetcher.fetch(input.source.url)).data
     } catch (error) {
       if (!(error instanceof FetchRefused)) throw error
-      throw validationError([{ loc: input.loc, msg: `Could not fetch the image: ${error.message}`, type: 'url_fetch_error', input: input.source.url.slice(0, 200) }])
+      throw validationError([
+        {
+          loc: input.loc,
+          msg: `Could not fetch the image: ${error.message}`,
+          type: 'url_fetch_error',
+          input: input.source.url.slice(0, 200),
+        },
+      ])
     }
   } else {
     data = input.source.data

@@ -69,12 +69,15 @@ export function createJobService(deps: JobServiceDeps) {
     if (event.type === 'progress') {
       if (live.size >= 10_000 && !live.has(event.jobId)) live.clear() // entries of jobs aborted elsewhere
       live.set(event.jobId, event.progress)
-    } else if (event.type === 'cancel' || (event.type === 'state' && event.state !== 'running')) live.delete(event.jobId)
+    } else if (event.type === 'cancel' || (event.type === 'state' && event.state !== 'running'))
+      live.delete(event.jobId)
   })
   const read = async (id: string): Promise<Job | undefined> => {
     const job = await readRecord(id)
     const progress = live.get(id)
-    return job && job.state === 'running' && progress !== undefined && progress > job.progress ? { ...job, progress } : job
+    return job && job.state === 'running' && progress !== undefined && progress > job.progress
+      ? { ...job, progress }
+      : job
   }
   const readRecord = async (id: string): Promise<Job | undefined> => {
     const version = store.dataVersion()
@@ -105,7 +108,10 @@ export function createJobService(deps: JobServiceDeps) {
       const issues = checkRequest(request)
       if (issues.length > 0) throw validationError(issues)
       if (request.simulate?.rateLimited && router.simulates(request.model, deps.allowSimulate)) {
-        throw new FluxhostError('RATE_LIMITED', { message: 'simulated: too many requests (X-Fluxhost-Simulate)', retryAfterS: 2 })
+        throw new FluxhostError('RATE_LIMITED', {
+          message: 'simulated: too many requests (X-Fluxhost-Simulate)',
+          retryAfterS: 2,
+        })
       }
       if (request.simulate && !router.simulates(request.model, deps.allowSimulate)) delete request.simulate
       if (request.webhook) {
@@ -114,7 +120,14 @@ export function createJobService(deps: JobServiceDeps) {
         } catch (error) {
           if (!(error instanceof FetchRefused)) throw error
           const loc = input.webhookLoc ?? ['body', 'webhook_url']
-          throw validationError([{ loc, msg: `Webhook URL refused: ${error.message}`, type: 'url_refused', input: request.webhook.url.slice(0, 200) }])
+          throw validationError([
+            {
+              loc,
+              msg: `Webhook URL refused: ${error.message}`,
+              type: 'url_refused',
+              input: request.webhook.url.slice(0, 200),
+            },
+          ])
         }
       }
       // Fetched (for a URL) only once everything else is known to be valid.
@@ -187,7 +200,10 @@ export function createJobService(deps: JobServiceDeps) {
     async cancel(id: string, apiKey: ApiKey | undefined): Promise<Job> {
       const current = await getOwned(id, apiKey)
       // A running job may be on an engine that cannot stop its task upstream: say so.
-      const upstream = current.state === 'running' ? router.enginesFor(current.model).find((engine) => engine.cancelsUpstream === false) : undefined
+      const upstream =
+        current.state === 'running'
+          ? router.enginesFor(current.model).find((engine) => engine.cancelsUpstream === false)
+          : undefined
       const message = upstream
         ? `The job was canceled. If ${upstream.name} had started it, ${upstream.name} cannot cancel a task: it may still finish there, and be billed there.`
         : undefined

@@ -141,7 +141,9 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
       const existing = await store.keys.get(id)
       if (!existing || existing.source === 'local') throw new FluxhostError('KEY_NOT_FOUND')
       if (existing.source === 'env') {
-        throw new FluxhostError('FORBIDDEN', { message: 'This key comes from FLUXHOST_API_KEYS; remove it there and restart.' })
+        throw new FluxhostError('FORBIDDEN', {
+          message: 'This key comes from FLUXHOST_API_KEYS; remove it there and restart.',
+        })
       }
       const row = await store.keys.revoke(id, clock.now())
       cache.clear()
@@ -222,7 +224,13 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
     async localKey(): Promise<ApiKey> {
       const existing = (await store.keys.list()).find((row) => row.source === 'local')
       if (existing) return toApiKey(existing)
-      return insert('local CLI', 'admin', 'local', `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`, LOCAL_KEY_ID)
+      return insert(
+        'local CLI',
+        'admin',
+        'local',
+        `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`,
+        LOCAL_KEY_ID,
+      )
     },
   }
 }

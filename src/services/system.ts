@@ -52,7 +52,9 @@ export function createSystemService({ store, queue, router, clock, pricesUsd }: 
   const checkEngine = (engine: ImageEngine, fresh: boolean): Promise<EngineCheck> => {
     const cached = checks.get(engine.name)
     if (!fresh && cached && clock.now() - cached.at < CHECK_TTL_MS) return cached.result
-    const result = engine.check ? engine.check(AbortSignal.timeout(15_000)) : Promise.resolve({ reachable: true, detail: 'no check' })
+    const result = engine.check
+      ? engine.check(AbortSignal.timeout(15_000))
+      : Promise.resolve({ reachable: true, detail: 'no check' })
     checks.set(engine.name, { at: clock.now(), result })
     return result
   }
@@ -62,8 +64,18 @@ export function createSystemService({ store, queue, router, clock, pricesUsd }: 
       return Promise.all(
         MODEL_IDS.map(async (id) => {
           const engines = router.enginesFor(id)
-          const status = await Promise.all(engines.map(async (engine) => ({ name: engine.name, ...(await checkEngine(engine, options.fresh ?? false)) })))
-          return { ...getModel(id), priceUsd: pricesUsd[id], engines: engines.map((engine) => engine.name), engineStatus: status }
+          const status = await Promise.all(
+            engines.map(async (engine) => ({
+              name: engine.name,
+              ...(await checkEngine(engine, options.fresh ?? false)),
+            })),
+          )
+          return {
+            ...getModel(id),
+            priceUsd: pricesUsd[id],
+            engines: engines.map((engine) => engine.name),
+            engineStatus: status,
+          }
         }),
       )
     },
@@ -91,9 +103,20 @@ export function createSystemService({ store, queue, router, clock, pricesUsd }: 
       const byModel = new Map<string, UsageTotals>()
       for (const row of daily) {
         const sum = byModel.get(row.model) ?? { amountMicros: 0, images: 0, jobs: 0 }
-        byModel.set(row.model, { amountMicros: sum.amountMicros + row.amountMicros, images: sum.images + row.images, jobs: sum.jobs + row.jobs })
+        byModel.set(row.model, {
+          amountMicros: sum.amountMicros + row.amountMicros,
+          images: sum.images + row.images,
+          jobs: sum.jobs + row.jobs,
+        })
       }
-      const window = daily.reduce((t, r) => ({ amountMicros: t.amountMicros + r.amountMicros, images: t.images + r.images, jobs: t.jobs + r.jobs }), { amountMicros: 0, images: 0, jobs: 0 })
+      const window = daily.reduce(
+        (t, r) => ({
+          amountMicros: t.amountMicros + r.amountMicros,
+          images: t.images + r.images,
+          jobs: t.jobs + r.jobs,
+        }),
+        { amountMicros: 0, images: 0, jobs: 0 },
+      )
       return {
         total,
         days,

@@ -87,7 +87,9 @@ export function createWebhookService({ store, jobs, events, clock }: WebhookServ
 
     /** The newest deliveries of every key (operators: the admin pages). */
     async recent(options: { state?: DeliveryRow['state']; limit?: number } = {}): Promise<Delivery[]> {
-      return withAttempts(await store.deliveries.recent({ state: options.state, limit: Math.min(Math.max(options.limit ?? 50, 1), 200) }))
+      return withAttempts(
+        await store.deliveries.recent({ state: options.state, limit: Math.min(Math.max(options.limit ?? 50, 1), 200) }),
+      )
     },
 
     async get(id: string, apiKey: ApiKey | undefined): Promise<Delivery> {

@@ -18,7 +18,10 @@ export function createChargeRepository(db: Kysely<Database>) {
      * `day` is days since the epoch; plain integer division works the same in SQLite and
      * PostgreSQL.
      */
-    async daily(apiKeyId: string | undefined, since: number): Promise<{ day: number; model: string; amountMicros: number; images: number; jobs: number }[]> {
+    async daily(
+      apiKeyId: string | undefined,
+      since: number,
+    ): Promise<{ day: number; model: string; amountMicros: number; images: number; jobs: number }[]> {
       let query = db
         .selectFrom('charges')
         .select((eb) => [
@@ -34,7 +37,13 @@ export function createChargeRepository(db: Kysely<Database>) {
         .orderBy('model')
       if (apiKeyId !== undefined) query = query.where('api_key_id', '=', apiKeyId)
       const rows = await query.execute()
-      return rows.map((r) => ({ day: Number(r.day), model: r.model, amountMicros: Number(r.amount), images: Number(r.images), jobs: Number(r.jobs) }))
+      return rows.map((r) => ({
+        day: Number(r.day),
+        model: r.model,
+        amountMicros: Number(r.amount),
+        images: Number(r.images),
+        jobs: Number(r.jobs),
+      }))
     },
 
     /** Total spend and images for one key since a time (inclusive). */

@@ -44,7 +44,19 @@ export function createDeliveryRepository(db: Kysely<Database>) {
     },
 
     /** Claims this delivery if it is pending and due; else returns where it stands (undefined: no such delivery). */
-    async claimById(id: string, owner: string, now: number, leaseMs: number, firstDelayMs = 0): Promise<{ delivery: DeliveryRow } | { delivery?: undefined; stands: Pick<DeliveryRow, 'state' | 'next_attempt_at' | 'round_attempts' | 'lease_expires_at'> | undefined }> {
+    async claimById(
+      id: string,
+      owner: string,
+      now: number,
+      leaseMs: number,
+      firstDelayMs = 0,
+    ): Promise<
+      | { delivery: DeliveryRow }
+      | {
+          delivery?: undefined
+          stands: Pick<DeliveryRow, 'state' | 'next_attempt_at' | 'round_attempts' | 'lease_expires_at'> | undefined
+        }
+    > {
       const delivery = await db
         .updateTable('webhook_deliveries')
         .set({ state: 'delivering', lease_owner: owner, lease_expires_at: now + leaseMs })
@@ -55,13 +67,24 @@ export function createDeliveryRepository(db: Kysely<Database>) {
         .returningAll()
         .executeTakeFirst()
       if (delivery) return { delivery }
-      const stands = await db.selectFrom('webhook_deliveries').select(['state', 'next_attempt_at', 'round_attempts', 'lease_expires_at']).where('id', '=', id).executeTakeFirst()
+      const stands = await db
+        .selectFrom('webhook_deliveries')
+        .select(['state', 'next_attempt_at', 'round_attempts', 'lease_expires_at'])
+        .where('id', '=', id)
+        .executeTakeFirst()
       return { stands }
     },
 
     /** Pending deliveries, by id after `after` (one job's with `jobId`): what a dispatch layer must hold entries for. */
-    async pending(options: { jobId?: string; after?: string; limit: number }): Promise<Pick<DeliveryRow, 'id' | 'next_attempt_at' | 'round_attempts'>[]> {
-      let query = db.selectFrom('webhook_deliveries').select(['id', 'next_attempt_at', 'round_attempts']).where('state', '=', 'pending')
+    async pending(options: {
+      jobId?: string
+      after?: string
+      limit: number
+    }): Promise<Pick<DeliveryRow, 'id' | 'next_attempt_at' | 'round_attempts'>[]> {
+      let query = db
+        .selectFrom('webhook_deliveries')
+        .select(['id', 'next_attempt_at', 'round_attempts'])
+        .where('state', '=', 'pending')
       if (options.jobId !== undefined) query = query.where('job_id', '=', options.jobId)
       if (options.after !== undefined) query = query.where('id', '>', options.after)
       return query.orderBy('id').limit(options.limit).execute()
@@ -70,7 +93,11 @@ export function createDeliveryRepository(db: Kysely<Database>) {
     async nextDueAt(firstDelayMs = 0): Promise<number | undefined> {
       const row = await db
         .selectFrom('webhook_deliveries')
-        .select((eb) => eb.fn.min(sql<number>`next_attempt_at + case when round_attempts = 0 then ${firstDelayMs} else 0 end`).as('next'))
+        .select((eb) =>
+          eb.fn
+            .min(sql<number>`next_attempt_at + case when round_attempts = 0 then ${firstDelayMs} else 0 end`)
+            .as('next'),
+        )
         .where('state', '=', 'pending')
         .executeTakeFirst()
       return row?.next == null ? undefined : Number(row.next)
@@ -129,7 +156,11 @@ export function createDeliveryRepository(db: Kysely<Database>) {
     /** Deliveries whose dispatcher died mid-POST go back to pending; returns their ids. */
     /** Deliveries back to pending from dead or expired leases, with the owner each was taken from. */
     async recover(now: number, isDead: (owner: string) => boolean): Promise<{ id: string; owner: string | null }[]> {
-      const stuck = await db.selectFrom('webhook_deliveries').select(['id', 'lease_owner', 'lease_expires_at']).where('state', '=', 'delivering').execute()
+      const stuck = await db
+        .selectFrom('webhook_deliveries')
+        .select(['id', 'lease_owner', 'lease_expires_at'])
+        .where('state', '=', 'delivering')
+        .execute()
       const recovered: { id: string; owner: string | null }[] = []
       for (const row of stuck) {
         const expired = row.lease_expires_at === null || Number(row.lease_expires_at) < now
@@ -140,7 +171,9 @@ export function createDeliveryRepository(db: Kysely<Database>) {
           .where('id', '=', row.id)
           .where('state', '=', 'delivering')
           // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.)
-          .where((eb) => (row.lease_owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', row.lease_owner)))
+          .where((eb) =>
+            row.lease_owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', row.lease_owner),
+          )
           .executeTakeFirst()
         if (Number(result.numUpdatedRows) === 1) recovered.push({ id: row.id, owner: row.lease_owner })
       }
@@ -153,7 +186,12 @@ export function createDeliveryRepository(db: Kysely<Database>) {
 
     /** The newest deliveries of every key (the admin view), optionally in one state. */
     async recent(options: { state?: DeliveryRow['state']; limit: number }): Promise<DeliveryRow[]> {
-      let query = db.selectFrom('webhook_deliveries').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit)
+      let query = db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit)
       if (options.state !== undefined) query = query.where('state', '=', options.state)
       return query.execute()
     },
@@ -164,7 +202,13 @@ export function createDeliveryRepository(db: Kysely<Database>) {
 
     async attempts(deliveryIds: readonly string[]): Promise<AttemptRow[]> {
       if (deliveryIds.length === 0) return []
-      return db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('delivery_id').orderBy('attempt').execute()
+      return db
+        .selectFrom('webhook_attempts')
+        .selectAll()
+        .where('delivery_id', 'in', deliveryIds)
+        .orderBy('delivery_id')
+        .orderBy('attempt')
+        .execute()
     },
 
     /** Starts a new round of attempts now, for a delivery that is not already under way. */

@@ -21,14 +21,42 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
      * row is (re)written only when it is absent, expired, or held by a request presumed
      * dead (lock expired) that made no job. Otherwise the row is read and judged.
      */
-    async claim(apiKeyId: string, key: string, fingerprint: string, holder: string, now: number, lockedUntil: number, expiresAt: number): Promise<Claim> {
+    async claim(
+      apiKeyId: string,
+      key: string,
+      fingerprint: string,
+      holder: string,
+      now: number,
+      lockedUntil: number,
+      expiresAt: number,
+    ): Promise<Claim> {
       const taken = await db
         .insertInto('idempotency_keys')
-        .values({ api_key_id: apiKeyId, key, fingerprint, holder, state: 'in_flight', locked_until: lockedUntil, created_at: now, expires_at: expiresAt })
+        .values({
+          api_key_id: apiKeyId,
+          key,
+          fingerprint,
+          holder,
+          state: 'in_flight',
+          locked_until: lockedUntil,
+          created_at: now,
+          expires_at: expiresAt,
+        })
         .onConflict((oc) =>
           oc
             .columns(['api_key_id', 'key'])
-            .doUpdateSet({ fingerprint, holder, state: 'in_flight', locked_until: lockedUntil, status: null, body: null, content_type: null, job_id: null, created_at: now, expires_at: expiresAt })
+            .doUpdateSet({
+              fingerprint,
+              holder,
+              state: 'in_flight',
+              locked_until: lockedUntil,
+              status: null,
+              body: null,
+              content_type: null,
+              job_id: null,
+              created_at: now,
+              expires_at: expiresAt,
+            })
             .where((eb) =>
               eb.or([
                 eb('idempotency_keys.expires_at', '<=', now),
@@ -44,25 +72,49 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .returning('holder')
         .executeTakeFirst()
       if (taken?.holder === holder) return { kind: 'acquired' }
-      const row = await db.selectFrom('idempotency_keys').selectAll().where('api_key_id', '=', apiKeyId).where('key', '=', key).executeTakeFirst()
+      const row = await db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('api_key_id', '=', apiKeyId)
+        .where('key', '=', key)
+        .executeTakeFirst()
       if (!row) return { kind: 'in_flight' } // deleted between the two statements: let the client retry
       if (row.fingerprint !== fingerprint) return { kind: 'mismatch' }
       if (row.state === 'done') return { kind: 'done', row }
       // Held by a request presumed dead that had made its job: answer from that job.
-      if (row.job_id !== null && row.locked_until !== null && Number(row.locked_until) <= now) return { kind: 'done', row }
+      if (row.job_id !== null && row.locked_until !== null && Number(row.locked_until) <= now)
+        return { kind: 'done', row }
       return { kind: 'in_flight' }
     },
 
     /** Records the job the holder made, so the key points at it even if the holder dies. */
     async attachJob(apiKeyId: string, key: string, holder: string, jobId: string): Promise<void> {
-      await db.updateTable('idempotency_keys').set({ job_id: jobId }).where('api_key_id', '=', apiKeyId).where('key', '=', key).where('holder', '=', holder).execute()
+      await db
+        .updateTable('idempotency_keys')
+        .set({ job_id: jobId })
+        .where('api_key_id', '=', apiKeyId)
+        .where('key', '=', key)
+        .where('holder', '=', holder)
+        .execute()
     },
 
     /** Stores the answer (or the job to re-render it from) for replays, if `holder` still holds the key. */
-    async complete(apiKeyId: string, key: string, holder: string, answer: { status: number; body: string | null; contentType: string | null; jobId: string | null }): Promise<void> {
+    async complete(
+      apiKeyId: string,
+      key: string,
+      holder: string,
+      answer: { status: number; body: string | null; contentType: string | null; jobId: string | null },
+    ): Promise<void> {
       await db
         .updateTable('idempotency_keys')
-        .set({ state: 'done', locked_until: null, status: answer.status, body: answer.body, content_type: answer.contentType, job_id: answer.jobId })
+        .set({
+          state: 'done',
+          locked_until: null,
+          status: answer.status,
+          body: answer.body,
+          content_type: answer.contentType,
+          job_id: answer.jobId,
+        })
         .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
         .where('holder', '=', holder)

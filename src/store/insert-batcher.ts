@@ -15,7 +15,8 @@ const MAX_BATCH = 500
 export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
   let pending: { job: Job; resolve(): void; reject(error: unknown): void }[] = []
 
-  const insertOne = (job: Job, executor: Kysely<Database>) => executor.executeQuery(queries.insert(insertParameters(job)))
+  const insertOne = (job: Job, executor: Kysely<Database>) =>
+    executor.executeQuery(queries.insert(insertParameters(job)))
 
   const flush = async () => {
     const batch = pending.splice(0, MAX_BATCH)
@@ -27,7 +28,10 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
     }
     try {
       // One multi-row statement: one round trip to PostgreSQL, one commit on either.
-      await db.insertInto('jobs').values(batch.map((item) => jobToRow(item.job))).execute()
+      await db
+        .insertInto('jobs')
+        .values(batch.map((item) => jobToRow(item.job)))
+        .execute()
       for (const item of batch) item.resolve()
     } catch {
       // One bad row must not fail its neighbours: redo them one by one.

@@ -72,7 +72,13 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
      */
     async markDeleted(id: string, now: number): Promise<Job | undefined> {
       const finished = ['succeeded', 'failed', 'canceled'] as const
-      const current = await db.selectFrom('jobs').select('request').where('id', '=', id).where('state', 'in', finished).where('deleted_at', 'is', null).executeTakeFirst()
+      const current = await db
+        .selectFrom('jobs')
+        .select('request')
+        .where('id', '=', id)
+        .where('state', 'in', finished)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst()
       if (!current) return undefined
       const request = { ...(JSON.parse(current.request) as GenerationRequest), prompt: '' }
       const row = await db
@@ -87,7 +93,12 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
     },
 
     async list(filter: ListJobsFilter): Promise<Job[]> {
-      let query = db.selectFrom('jobs').selectAll().where('deleted_at', 'is', null).orderBy('id', 'desc').limit(filter.limit)
+      let query = db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('deleted_at', 'is', null)
+        .orderBy('id', 'desc')
+        .limit(filter.limit)
       if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId)
       if (filter.state !== undefined) query = query.where('state', '=', filter.state)
       if (filter.before !== undefined) query = query.where('id', '<', filter.before)
@@ -106,7 +117,11 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
         .execute()
       return rows
         .filter((row) => row.engine !== null && row.finished_at !== null)
-        .map((row) => ({ engine: row.engine!, ms: Number(row.finished_at) - Number(row.started_at), finishedAt: Number(row.finished_at) }))
+        .map((row) => ({
+          engine: row.engine!,
+          ms: Number(row.finished_at) - Number(row.started_at),
+          finishedAt: Number(row.finished_at),
+        }))
     },
 
     async countByState(): Promise<Record<JobState, number>> {

@@ -96,7 +96,11 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
 
     /** Every running job's lease, for recovery to judge. */
     async leases(): Promise<Lease[]> {
-      const rows = await db.selectFrom('jobs').select(['id', 'lease_owner', 'lease_expires_at', 'attempts']).where('state', '=', 'running').execute()
+      const rows = await db
+        .selectFrom('jobs')
+        .select(['id', 'lease_owner', 'lease_expires_at', 'attempts'])
+        .where('state', '=', 'running')
+        .execute()
       return rows.map((row) => ({
         id: row.id,
         owner: row.lease_owner,
@@ -145,7 +149,11 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       return current ? { kind: 'finished', job: rowToJob(current) } : { kind: 'not_found' }
     },
 
-    async complete(id: string, owner: string, done: { result: JobResult; engine: string; now: number; costMicros?: number }): Promise<Job | undefined> {
+    async complete(
+      id: string,
+      owner: string,
+      done: { result: JobResult; engine: string; now: number; costMicros?: number },
+    ): Promise<Job | undefined> {
       const row = await db
         .updateTable('jobs')
         .set({
@@ -166,7 +174,11 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       return row ? rowToJob(row) : undefined
     },
 
-    async fail(id: string, owner: string, failure: { error: JobError; engine: string | null; now: number }): Promise<Job | undefined> {
+    async fail(
+      id: string,
+      owner: string,
+      failure: { error: JobError; engine: string | null; now: number },
+    ): Promise<Job | undefined> {
       const row = await db
         .updateTable('jobs')
         .set({

@@ -6,7 +6,10 @@ export type ApiKeyRow = Selectable<ApiKeysTable>
 
 export function compileKeyQueries(db: Kysely<Database>) {
   return {
-    activeByHash: compileOnce(db.selectFrom('api_keys').selectAll().where('key_hash', '=', '').where('revoked_at', 'is', null), 1),
+    activeByHash: compileOnce(
+      db.selectFrom('api_keys').selectAll().where('key_hash', '=', '').where('revoked_at', 'is', null),
+      1,
+    ),
   }
 }
 export type KeyQueries = ReturnType<typeof compileKeyQueries>
@@ -20,7 +23,11 @@ export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
     /** Inserts unless the key is already there (another process starting at once made it). */
     /** Inserts unless a key with this id exists; true when this call inserted it. */
     async insertIfAbsent(row: Insertable<ApiKeysTable>): Promise<boolean> {
-      const result = await db.insertInto('api_keys').values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst()
+      const result = await db
+        .insertInto('api_keys')
+        .values(row)
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst()
       return Number(result.numInsertedOrUpdatedRows ?? 0) === 1
     },
 
@@ -41,7 +48,10 @@ export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
     async counts(source: ApiKeyRow['source']): Promise<{ active: number; total: number }> {
       const row = await db
         .selectFrom('api_keys')
-        .select((eb) => [eb.fn.countAll<number>().as('total'), eb.fn.count<number>('id').filterWhere('revoked_at', 'is', null).as('active')])
+        .select((eb) => [
+          eb.fn.countAll<number>().as('total'),
+          eb.fn.count<number>('id').filterWhere('revoked_at', 'is', null).as('active'),
+        ])
         .where('source', '=', source)
         .executeTakeFirstOrThrow()
       return { active: Number(row.active), total: Number(row.total) }

@@ -1,4 +1,12 @@
-import { Migrator, sql, type DatabaseIntrospector, type Kysely, type Migration, type MigrationResultSet, type TableMetadata } from 'kysely'
+import {
+  Migrator,
+  sql,
+  type DatabaseIntrospector,
+  type Kysely,
+  type Migration,
+  type MigrationResultSet,
+  type TableMetadata,
+} from 'kysely'
 import * as m0001 from './migrations/0001_init.js'
 import * as m0002 from './migrations/0002_queue_depth.js'
 import * as m0003 from './migrations/0003_webhooks.js'
@@ -53,7 +61,9 @@ function withOwnSchemaCatalog(db: Kysely<any>, schema: string | undefined): Kyse
       const { rows } = await sql<{ name: string; schema: string; kind: string }>`
         select c.relname as name, ns.nspname as schema, c.relkind as kind
         from pg_catalog.pg_class c join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
-        where ns.nspname = coalesce(${schema ?? null}::text, current_schema()) and c.relkind in ('r', 'v', 'p')`.execute(db)
+        where ns.nspname = coalesce(${schema ?? null}::text, current_schema()) and c.relkind in ('r', 'v', 'p')`.execute(
+        db,
+      )
       return rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v', columns: [] }))
     },
     async getMetadata() {

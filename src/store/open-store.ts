@@ -25,7 +25,10 @@ export interface PostgresStoreOptions {
  * migrations under Kysely's advisory lock (many processes may start at once), and returns
  * the store. Its channel is not listening yet: whoever subscribes starts it.
  */
-export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<{ store: Store; migrations: string[] }> {
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<{ store: Store; migrations: string[] }> {
   const { db, dataVersion } = openPostgres(url, options)
   try {
     const migrations = await migrateToLatest(db, { schema: options.schema })

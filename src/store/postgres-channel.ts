@@ -26,7 +26,9 @@ export function createPostgresChannel(options: PostgresChannelOptions): Channel 
       ({ rows }) => {
         const full = `fluxhost:${rows[0]?.schema ?? 'public'}`
         // Channel names are identifiers: 63 bytes at most.
-        return Buffer.byteLength(full) <= 63 ? full : `fluxhost:${createHash('sha256').update(full).digest('hex').slice(0, 40)}`
+        return Buffer.byteLength(full) <= 63
+          ? full
+          : `fluxhost:${createHash('sha256').update(full).digest('hex').slice(0, 40)}`
       },
       (error: unknown) => {
         name = undefined

@@ -15,8 +15,10 @@ export function compilePositionQueries(db: Kysely<Database>, kind: 'sqlite' | 'p
   // `indexed by` keeps SQLite on the queue's partial index; PostgreSQL's planner finds it.
   const queueIndex = kind === 'sqlite' ? sql` indexed by jobs_queue` : sql``
   // Compiled once: SeaArt's create answers with a position, so this is on a hot path.
-  const fromBack = compileOnce<{ depth: number; behind: number }>({
-    compile: () => sql<{ depth: number; behind: number }>`
+  const fromBack = compileOnce<{ depth: number; behind: number }>(
+    {
+      compile: () =>
+        sql<{ depth: number; behind: number }>`
       select
         (select depth from queue_stats where id = 1) as depth,
         (select count(*) from (select 1 from jobs j${queueIndex}
@@ -27,9 +29,13 @@ export function compilePositionQueries(db: Kysely<Database>, kind: 'sqlite' | 'p
       from jobs me
       where me.id = ${''} and me.state = 'queued'
     `.compile(db),
-  }, 3)
-  const fromFront = compileOnce<{ ahead: number }>({
-    compile: () => sql<{ ahead: number }>`
+    },
+    3,
+  )
+  const fromFront = compileOnce<{ ahead: number }>(
+    {
+      compile: () =>
+        sql<{ ahead: number }>`
       select
         (select count(*) from jobs j${queueIndex} where j.state = 'queued' and j.priority > me.priority)
         + (select count(*) from jobs j${queueIndex}
@@ -37,7 +43,9 @@ export function compilePositionQueries(db: Kysely<Database>, kind: 'sqlite' | 'p
       from jobs me
       where me.id = ${''} and me.state = 'queued'
     `.compile(db),
-  }, 1)
+    },
+    1,
+  )
   return { fromBack, fromFront }
 }
 export type PositionQueries = ReturnType<typeof compilePositionQueries>

@@ -43,7 +43,10 @@ export interface Store {
   close(): Promise<void>
 }
 
-export function createStore(db: Kysely<Database>, options: { kind: StoreKind; dataVersion(): number; channel?: Channel }): Store {
+export function createStore(
+  db: Kysely<Database>,
+  options: { kind: StoreKind; dataVersion(): number; channel?: Channel },
+): Store {
   const { kind } = options
   const jobQueries = compileJobQueries(db)
   const keyQueries = compileKeyQueries(db)
@@ -66,7 +69,8 @@ export function createStore(db: Kysely<Database>, options: { kind: StoreKind; da
       idempotency: createIdempotencyRepository(executor),
       secrets: createSecretRepository(executor),
       channel: options.channel,
-      transaction: (fn) => (executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx)))),
+      transaction: (fn) =>
+        executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx))),
       ping: async () => {
         await sql`select 1`.execute(executor)
       },

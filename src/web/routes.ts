@@ -18,7 +18,8 @@ export function webRoot(): string {
 
 // The pages load nothing from elsewhere: no CDN, no fonts. Images may come from a bucket
 // (FLUXHOST_FILE_DELIVERY=redirect), so any http(s) image source is allowed.
-const CSP = "default-src 'self'; img-src 'self' data: blob: http: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+const CSP =
+  "default-src 'self'; img-src 'self' data: blob: http: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 /**
  * The playground (`/`) and the admin pages (`/admin`): static files that talk to the
@@ -38,7 +39,11 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
     },
   })
   const page = (file: string) => async (_request: FastifyRequest, reply: FastifyReply) =>
-    reply.header('content-security-policy', CSP).header('cache-control', 'no-cache').type('text/html; charset=utf-8').sendFile(file)
+    reply
+      .header('content-security-policy', CSP)
+      .header('cache-control', 'no-cache')
+      .type('text/html; charset=utf-8')
+      .sendFile(file)
   app.get('/', { schema: { hide: true } }, page('index.html'))
   app.get('/admin', { schema: { hide: true } }, page('admin.html'))
 }

@@ -65,18 +65,30 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
 
   const wake = () => queue.wake()
 
-  const decide = (delivery: DeliveryRow, now: number, result: { status?: number; retryAfter?: number; error?: string; retryable: boolean }) => {
+  const decide = (
+    delivery: DeliveryRow,
+    now: number,
+    result: { status?: number; retryAfter?: number; error?: string; retryable: boolean },
+  ) => {
     const { status } = result
     if (status !== undefined && status >= 200 && status < 300) return { outcome: 'delivered' as const, error: null }
-    if (status === 410) return { outcome: 'stopped' as const, error: 'HTTP 410 Gone: the receiver asked for no more deliveries' }
+    if (status === 410)
+      return { outcome: 'stopped' as const, error: 'HTTP 410 Gone: the receiver asked for no more deliveries' }
     const error =
       result.error ??
-      (status !== undefined && status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`)
+      (status !== undefined && status >= 300 && status < 400
+        ? `HTTP ${status}: redirects are not followed`
+        : `HTTP ${status}`)
     const retryable = status === undefined ? result.retryable : status === 429 || status >= 500
     if (!retryable) return { outcome: 'failed' as const, error }
     const next = delivery.round_attempts + 1
-    if (next >= scheduleMs.length) return { outcome: 'failed' as const, error: `${error}; gave up after ${next} attempts` }
-    return { outcome: 'retry' as const, error, nextAttemptAt: now + Math.max(scheduleMs[next]!, result.retryAfter ?? 0) }
+    if (next >= scheduleMs.length)
+      return { outcome: 'failed' as const, error: `${error}; gave up after ${next} attempts` }
+    return {
+      outcome: 'retry' as const,
+      error,
+      nextAttemptAt: now + Math.max(scheduleMs[next]!, result.retryAfter ?? 0),
+    }
   }
 
   const deliver = async (delivery: DeliveryRow, abort: AbortController) => {
@@ -101,7 +113,11 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
       }
       if (job.request.webhook?.secret) headers['x-webhook-secret'] = job.request.webhook.secret
       const answer = await outbound.post(delivery.url, body, headers, { timeoutMs, signal: abort.signal })
-      result = { status: answer.status, retryAfter: parseRetryAfter(answer.headers['retry-after'], clock.now()), retryable: false }
+      result = {
+        status: answer.status,
+        retryAfter: parseRetryAfter(answer.headers['retry-after'], clock.now()),
+        retryable: false,
+      }
     } catch (error) {
       if (abort.signal.aborted) {
         // Shutting down: not the receiver's fault, so the attempt does not count.
@@ -130,13 +146,17 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     )
     // A retry is due later: the waiting loop works out when.
     if (settled && decision.outcome === 'retry') queue.wake()
-    if (settled) deps.onAttempt?.({ deliveryId: delivery.id, jobId: delivery.job_id, outcome: decision.outcome, latencyMs })
+    if (settled)
+      deps.onAttempt?.({ deliveryId: delivery.id, jobId: delivery.job_id, outcome: decision.outcome, latencyMs })
     if (!settled) log.warn('webhook:lease-lost')
-    else if (decision.outcome === 'delivered') log.info({ status: result.status, ms: Math.round(latencyMs) }, 'webhook:delivered')
+    else if (decision.outcome === 'delivered')
+      log.info({ status: result.status, ms: Math.round(latencyMs) }, 'webhook:delivered')
     else log.warn({ status: result.status, error: decision.error, outcome: decision.outcome }, 'webhook:attempt-failed')
   }
 
-  const stopped = new Promise<void>((resolve) => stopping.signal.addEventListener('abort', () => resolve(), { once: true }))
+  const stopped = new Promise<void>((resolve) =>
+    stopping.signal.addEventListener('abort', () => resolve(), { once: true }),
+  )
 
   const recover = async () => {
     const recovered = await queue.recover()

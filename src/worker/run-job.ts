@@ -86,7 +86,11 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     const tolerance = job.request.safetyTolerance
     const checkPrompt = (prompt: string, which: string) => {
       const blocked = deps.safety?.checkPrompt(prompt, tolerance)
-      if (blocked) throw new EngineError('request_moderated', `${which} contains '${blocked}', which is blocked at safety_tolerance ${tolerance}`)
+      if (blocked)
+        throw new EngineError(
+          'request_moderated',
+          `${which} contains '${blocked}', which is blocked at safety_tolerance ${tolerance}`,
+        )
     }
     checkPrompt(job.request.prompt, 'the prompt')
     const { prompt, upsampling, nativeUpsampling } = await upsample(job, deps, signal)
@@ -113,11 +117,15 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
       const checkStarted = performance.now()
       const verdicts = await Promise.all(outputs.map((image) => deps.safety!.checkOutput!(image, tolerance, signal)))
       safetyMs = Math.round((performance.now() - checkStarted) * 10) / 10
-      metrics.safetyDuration.observe({ outcome: verdicts.some((v) => v.flagged) ? 'flagged' : 'passed' }, safetyMs / 1000)
+      metrics.safetyDuration.observe(
+        { outcome: verdicts.some((v) => v.flagged) ? 'flagged' : 'passed' },
+        safetyMs / 1000,
+      )
       const flagged = verdicts.find((v) => v.flagged)
       if (flagged) {
         log.info({ scores: verdicts.map((v) => v.scores) }, 'job:output-flagged')
-        if (job.request.flaggedOutput !== 'blackout') throw new EngineError('content_moderated', `the output was flagged: ${flagged.flagged}`)
+        if (job.request.flaggedOutput !== 'blackout')
+          throw new EngineError('content_moderated', `the output was flagged: ${flagged.flagged}`)
         nsfw = verdicts.map((v) => v.flagged !== undefined)
         outputs = await Promise.all(outputs.map((image, i) => (nsfw![i] ? blackLike(image) : image)))
       }
@@ -129,16 +137,37 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
       const encoded = await encodeImage(image, job.request.output)
       const key = `${prefix}/${index}.${encoded.format}`
       await blobs.put(key, encoded.data, encoded.contentType)
-      images.push({ key, width: encoded.width, height: encoded.height, contentType: encoded.contentType, bytes: encoded.data.length })
+      images.push({
+        key,
+        width: encoded.width,
+        height: encoded.height,
+        contentType: encoded.contentType,
+        bytes: encoded.data.length,
+      })
     }
     if (signal.aborted) throw new EngineError('canceled', 'aborted after generation')
 
-    const result = { images, prompt: routed.output.prompt ?? prompt, seed: job.request.seed, inferenceMs: Math.round(inferenceMs * 10) / 10, encodeMs: Math.round((performance.now() - encodeStarted) * 10) / 10, ...(nsfw ? { nsfw } : {}), ...(safetyMs === undefined ? {} : { safetyMs }), ...(upsampling ? { upsampling } : {}), ...(routed.attempts.length > 1 ? { engineAttempts: routed.attempts } : {}) }
+    const result = {
+      images,
+      prompt: routed.output.prompt ?? prompt,
+      seed: job.request.seed,
+      inferenceMs: Math.round(inferenceMs * 10) / 10,
+      encodeMs: Math.round((performance.now() - encodeStarted) * 10) / 10,
+      ...(nsfw ? { nsfw } : {}),
+      ...(safetyMs === undefined ? {} : { safetyMs }),
+      ...(upsampling ? { upsampling } : {}),
+      ...(routed.attempts.length > 1 ? { engineAttempts: routed.attempts } : {}),
+    }
     // Blacked-out images are not charged: only the clean ones are.
     const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length
     const costMicros = nsfw ? Math.round((job.costMicros * clean) / images.length) : undefined
     const completed = await store.transaction(async (tx) => {
-      const done = await tx.jobs.complete(job.id, owner, { result, engine: routed.engine, now: clock.now(), costMicros })
+      const done = await tx.jobs.complete(job.id, owner, {
+        result,
+        engine: routed.engine,
+        now: clock.now(),
+        costMicros,
+      })
       if (done && clean > 0) {
         await tx.charges.insert({
           job_id: job.id,
@@ -179,21 +208,35 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
  * configured upsampler rewrites the prompt; otherwise the result says it was not applied.
  * An upsampler that fails leaves the prompt as given, and the result says why.
  */
-async function upsample(job: Job, deps: RunJobDeps, signal: AbortSignal): Promise<{ prompt: string; upsampling?: UpsamplingOutcome; nativeUpsampling: boolean }> {
+async function upsample(
+  job: Job,
+  deps: RunJobDeps,
+  signal: AbortSignal,
+): Promise<{ prompt: string; upsampling?: UpsamplingOutcome; nativeUpsampling: boolean }> {
   const { request } = job
   if (!request.promptUpsampling || request.raw) return { prompt: request.prompt, nativeUpsampling: false }
   if (deps.router.enginesFor(request.model)[0]?.upsamplesPrompts) {
     return { prompt: request.prompt, upsampling: { applied: true, by: 'engine' }, nativeUpsampling: true }
   }
   if (!deps.upsampler) {
-    return { prompt: request.prompt, upsampling: { applied: false, reason: 'the engine does not upsample prompts and no upsampler is configured (FLUXHOST_UPSAMPLER_URL)' }, nativeUpsampling: false }
+    return {
+      prompt: request.prompt,
+      upsampling: {
+        applied: false,
+        reason: 'the engine does not upsample prompts and no upsampler is configured (FLUXHOST_UPSAMPLER_URL)',
+      },
+      nativeUpsampling: false,
+    }
   }
   try {
     const prompt = await deps.upsampler.rewrite(request.prompt, signal)
     return { prompt, upsampling: { applied: true, by: 'upsampler' }, nativeUpsampling: false }
   } catch (error) {
     if (signal.aborted) throw new EngineError('canceled', 'aborted while upsampling the prompt')
-    deps.logger.warn({ jobId: job.id, err: error, detail: (error as { detail?: string }).detail }, 'job:upsampling-failed')
+    deps.logger.warn(
+      { jobId: job.id, err: error, detail: (error as { detail?: string }).detail },
+      'job:upsampling-failed',
+    )
     // Clients see the reason without upstream addresses or text (those are in the log).
     const reason = error instanceof UpsamplerError ? error.message : 'the upsampler failed'
     return { prompt: request.prompt, upsampling: { applied: false, reason }, nativeUpsampling: false }
@@ -228,10 +271,18 @@ async function buildTask(job: Job, blobs: BlobStore): Promise<EngineTask> {
   }
 }
 
-type Decision = { kind: 'fail'; code: ErrorCode; message: string } | { kind: 'retry'; delayMs: number; code: ErrorCode; message: string }
+type Decision =
+  | { kind: 'fail'; code: ErrorCode; message: string }
+  | { kind: 'retry'; delayMs: number; code: ErrorCode; message: string }
 
 /** The one place that turns an engine failure into what happens to the job. */
-export function decide(kind: EngineErrorKind, message: string, attempts: number, maxAttempts: number, retryAfterMs?: number): Decision {
+export function decide(
+  kind: EngineErrorKind,
+  message: string,
+  attempts: number,
+  maxAttempts: number,
+  retryAfterMs?: number,
+): Decision {
   const retryOr = (code: ErrorCode, delayMs: number): Decision =>
     attempts < maxAttempts ? { kind: 'retry', delayMs, code, message } : { kind: 'fail', code, message }
   switch (kind) {
@@ -285,14 +336,22 @@ async function settleFailure(
   let decision: Decision
   if (isEngineError(error)) {
     // After a failover, the message names every engine tried and why each gave up.
-    const tried = error instanceof RoutedEngineError && error.attempts.length > 1 ? ` (engines tried: ${describeAttempts(error.attempts)})` : ''
+    const tried =
+      error instanceof RoutedEngineError && error.attempts.length > 1
+        ? ` (engines tried: ${describeAttempts(error.attempts)})`
+        : ''
     decision = decide(error.kind, `${error.message}${tried}`, job.attempts, deps.maxAttempts, error.retryAfterMs)
   } else {
     // Not an engine's verdict (disk full, encoder crash): worth another attempt.
     log.error({ err: error }, 'job:internal-error')
     decision =
       job.attempts < deps.maxAttempts
-        ? { kind: 'retry', delayMs: 1_000 * 2 ** job.attempts, code: 'INTERNAL_ERROR', message: ERRORS.INTERNAL_ERROR.message }
+        ? {
+            kind: 'retry',
+            delayMs: 1_000 * 2 ** job.attempts,
+            code: 'INTERNAL_ERROR',
+            message: ERRORS.INTERNAL_ERROR.message,
+          }
         : { kind: 'fail', code: 'INTERNAL_ERROR', message: ERRORS.INTERNAL_ERROR.message }
   }
   if (decision.kind === 'retry') {
@@ -300,7 +359,11 @@ async function settleFailure(
     log.warn({ code: decision.code, delayMs: decision.delayMs }, 'job:retrying')
     return
   }
-  const failed = await store.jobs.fail(job.id, owner, { error: { code: decision.code, message: decision.message }, engine, now: clock.now() })
+  const failed = await store.jobs.fail(job.id, owner, {
+    error: { code: decision.code, message: decision.message },
+    engine,
+    now: clock.now(),
+  })
   if (failed) {
     metrics.jobsFinished.inc({ state: 'failed' })
     events.publish({ type: 'state', jobId: job.id, state: 'failed' })

@@ -51,7 +51,9 @@ export function createRunner(options: RunnerOptions): Runner {
     active.set(job.id, { abort, done })
   }
 
-  const stopped = new Promise<void>((resolve) => stopping.signal.addEventListener('abort', () => resolve(), { once: true }))
+  const stopped = new Promise<void>((resolve) =>
+    stopping.signal.addEventListener('abort', () => resolve(), { once: true }),
+  )
 
   const claimLoop = async () => {
     while (!stopping.signal.aborted) {

@@ -26,7 +26,14 @@ async function addJob(createdAt = clock.now()): Promise<string> {
 
 /** The queue under test, over the test's store. */
 const queue = async (maxAttempts = 3, trustOwnerIds?: boolean): Promise<JobQueue> =>
-  createJobQueue({ store, events, clock, leaseMs: LEASE, maxAttempts, ...(trustOwnerIds === undefined ? {} : { trustOwnerIds }) })
+  createJobQueue({
+    store,
+    events,
+    clock,
+    leaseMs: LEASE,
+    maxAttempts,
+    ...(trustOwnerIds === undefined ? {} : { trustOwnerIds }),
+  })
 
 /** Claims until the job comes, waiting for work between tries (a retry's delay is real time). */
 async function claimWhenDue(q: JobQueue, owner: string) {
@@ -74,7 +81,13 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     expect(await q.extend(id, 'someone-else', 0.6)).toBe(false)
     await store.jobs.cancel(id, clock.now())
     expect(await q.extend(id, 'me', 0.7)).toBe(false)
-    expect(await store.jobs.complete(id, 'me', { result: { images: [], prompt: 'p', seed: 1 }, engine: 'x', now: clock.now() })).toBeUndefined()
+    expect(
+      await store.jobs.complete(id, 'me', {
+        result: { images: [], prompt: 'p', seed: 1 },
+        engine: 'x',
+        now: clock.now(),
+      }),
+    ).toBeUndefined()
     expect((await store.jobs.get(id))?.state).toBe('canceled')
   })
 
@@ -150,7 +163,10 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     const stillWaiting = q.waitForWork(AbortSignal.timeout(200), 600_000)
     events.publish({ type: 'state', jobId: 'x', state: 'succeeded' })
     events.publish({ type: 'progress', jobId: 'x', progress: 0.5 })
-    const woke = await Promise.race([stillWaiting.then(() => 'ended'), new Promise((resolve) => setTimeout(resolve, 50, 'waiting'))])
+    const woke = await Promise.race([
+      stillWaiting.then(() => 'ended'),
+      new Promise((resolve) => setTimeout(resolve, 50, 'waiting')),
+    ])
     expect(woke).toBe('waiting')
   })
 
@@ -169,20 +185,27 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     expect(queuedAgain).toEqual([id, id, id])
   })
 
-  it('knows every queued job\'s position and the depth, through claims, retries, cancels and priorities', async () => {
+  it("knows every queued job's position and the depth, through claims, retries, cancels and priorities", async () => {
     const q = await queue()
     // More than twice the counting cap (256), so both ways of counting are exercised.
     const ids = await Promise.all(Array.from({ length: 600 }, (_, i) => addJob(clock.now() + i)))
     // The oracle: every queued row, sorted in claim order.
     const expected = async () => {
-      const rows = await t.raw.selectFrom('jobs').select(['id', 'priority', 'run_after']).where('state', '=', 'queued').execute()
-      rows.sort((a, b) => b.priority - a.priority || a.run_after - b.run_after || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      const rows = await t.raw
+        .selectFrom('jobs')
+        .select(['id', 'priority', 'run_after'])
+        .where('state', '=', 'queued')
+        .execute()
+      rows.sort(
+        (a, b) => b.priority - a.priority || a.run_after - b.run_after || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      )
       return rows.map((row) => row.id)
     }
     const check = async (sample: string[]) => {
       const order = await expected()
       expect(await q.depth()).toBe(order.length)
-      for (const id of sample) expect(await q.positionOf(id), id).toBe(order.includes(id) ? order.indexOf(id) : undefined)
+      for (const id of sample)
+        expect(await q.positionOf(id), id).toBe(order.includes(id) ? order.indexOf(id) : undefined)
     }
     const sample = () => [ids[0]!, ids[1]!, ids[100]!, ids[300]!, ids[343]!, ids[344]!, ids[345]!, ids[500]!, ids[599]!]
     await check(sample())

@@ -14,7 +14,11 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
 
   beforeAll(async () => {
     browser = (launched as { browser: Browser }).browser
-    server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1', FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0' })
+    server = await startTestServer({
+      FLUXHOST_ALLOW_SIMULATE: '1',
+      FLUXHOST_ALLOW_PRIVATE_URLS: '1',
+      FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0',
+    })
     hooks = await startReceiver()
   })
   afterAll(async () => {
@@ -61,7 +65,10 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
   })
 
   it('shows spend per day, the queue with failures, deliveries with redelivery, and engines', async () => {
-    const failed = await api(`${server.url}/api/jobs`, { body: { prompt: 'doomed' }, headers: { 'x-fluxhost-simulate': 'error' } })
+    const failed = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'doomed' },
+      headers: { 'x-fluxhost-simulate': 'error' },
+    })
     await server.waitForJob(failed.body.id)
     const hooked = await api(`${server.url}/api/jobs`, { body: { prompt: 'hooked', webhookUrl: hooks.url } })
     await server.waitForJob(hooked.body.id)
@@ -69,8 +76,12 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
 
     const { page, errors, close } = await open(KEY_A)
     await expect.poll(() => page.locator('#spend-chart rect').count()).toBe(30)
-    expect(await page.locator('#spend-chart svg').getAttribute('aria-label')).toMatch(/Spend per day over the last 30 days: \$0\.[0-9]+ in all/)
-    await expect.poll(() => page.locator(`#failures tr[data-job="${failed.body.id}"]`).textContent()).toContain('simulated')
+    expect(await page.locator('#spend-chart svg').getAttribute('aria-label')).toMatch(
+      /Spend per day over the last 30 days: \$0\.[0-9]+ in all/,
+    )
+    await expect
+      .poll(() => page.locator(`#failures tr[data-job="${failed.body.id}"]`).textContent())
+      .toContain('simulated')
     await expect.poll(() => page.locator('#engines').textContent()).toContain('preview: reachable')
     await expect.poll(() => page.locator('#latency').textContent()).toContain('preview')
 
@@ -92,7 +103,9 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     )
     expect(unlabelled).toEqual([])
     // Wide tables scroll inside their box; the page itself does not.
-    expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0)
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(
+      0,
+    )
     await close()
   })
 })

@@ -76,10 +76,11 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     await generate(page, 'A clean product photo of a red apple on a white table')
     const image = page.locator('#images img').first()
     await image.waitFor({ state: 'visible' })
-    const loadedWidth = () => image.evaluate((node) => {
-      const img = node as unknown as { complete: boolean; naturalWidth: number }
-      return img.complete ? img.naturalWidth : 0
-    })
+    const loadedWidth = () =>
+      image.evaluate((node) => {
+        const img = node as unknown as { complete: boolean; naturalWidth: number }
+        return img.complete ? img.naturalWidth : 0
+      })
     await expect.poll(loadedWidth).toBe(1344)
     await expect.poll(() => page.locator('#job-status').textContent()).toContain('seed 42')
     expect(await page.getByRole('link', { name: 'Download' }).first().getAttribute('download')).toMatch(/^fluxhost-/)
@@ -90,7 +91,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     await close()
   })
 
-  it('takes flux-dev\'s steps and guidance, shown only for flux-dev, and re-runs with them', async () => {
+  it("takes flux-dev's steps and guidance, shown only for flux-dev, and re-runs with them", async () => {
     const { page, errors, close } = await open({ key: KEY_A })
     expect(await page.getByLabel('Steps').isVisible()).toBe(false)
     await page.getByLabel('Model').selectOption('flux-dev')
@@ -123,10 +124,14 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     const { page, errors, close } = await open({ key: KEY_A })
     // The page sends what a user's request would; the test makes this one slow (a 20 s engine).
     await page.route('**/api/jobs', (route) =>
-      route.request().method() === 'POST' ? route.continue({ headers: { ...route.request().headers(), 'x-fluxhost-simulate': 'slow=20000' } }) : route.continue(),
+      route.request().method() === 'POST'
+        ? route.continue({ headers: { ...route.request().headers(), 'x-fluxhost-simulate': 'slow=20000' } })
+        : route.continue(),
     )
     await generate(page, 'a slow job')
-    await expect.poll(() => page.locator('#progress').getAttribute('aria-valuenow').then(Number), { timeout: 15_000 }).toBeGreaterThan(0)
+    await expect
+      .poll(() => page.locator('#progress').getAttribute('aria-valuenow').then(Number), { timeout: 15_000 })
+      .toBeGreaterThan(0)
     await page.getByRole('button', { name: 'Cancel', exact: true }).first().click()
     await expect.poll(() => page.locator('#job-status').textContent()).toContain('Canceled')
     await expect.poll(() => page.locator('#gallery li[data-state="canceled"]').count()).toBeGreaterThan(0)
@@ -144,11 +149,18 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     // The gallery reloads after the job's stream ends: until then the card may still say running.
     await expect.poll(() => first.getAttribute('data-state')).toBe('succeeded')
     expect(await first.locator('.prompt').textContent()).toBe('history one')
-    expect(await first.locator('.meta').allTextContents()).toEqual([expect.stringMatching(/flux-pro-1\.1 · 1024×768 · seed \d+/), expect.stringMatching(/succeeded · preview · \$0\.04/)])
+    expect(await first.locator('.meta').allTextContents()).toEqual([
+      expect.stringMatching(/flux-pro-1\.1 · 1024×768 · seed \d+/),
+      expect.stringMatching(/succeeded · preview · \$0\.04/),
+    ])
     // The cards show thumbnails (WebP inside 512 px), not the full images; the link opens the image.
     const thumb = first.locator('img')
     expect(await thumb.getAttribute('src')).toMatch(/\.thumb\.webp\?/)
-    await expect.poll(() => thumb.evaluate((node) => (node as unknown as { complete: boolean; naturalWidth: number }).naturalWidth)).toBe(512)
+    await expect
+      .poll(() =>
+        thumb.evaluate((node) => (node as unknown as { complete: boolean; naturalWidth: number }).naturalWidth),
+      )
+      .toBe(512)
     expect(await first.locator('a').getAttribute('href')).not.toMatch(/thumb/)
     const before = await cards.count()
     await first.getByRole('button', { name: /Re-run/ }).click()
@@ -168,7 +180,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
 
   it('gives the request as code that runs and returns an image, in every API', async () => {
     const { page, close } = await open({ key: KEY_A })
-    await page.getByLabel('Prompt').fill("Tom's \"red\" apple — $5")
+    await page.getByLabel('Prompt').fill('Tom\'s "red" apple — $5')
     await page.getByLabel('Seed', { exact: true }).fill('7')
     const dir = tempDir()
     for (const [dialect, language] of [
@@ -183,7 +195,11 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
       expect(code).toContain(KEY_A)
       const file = path.join(dir, `${dialect}.${language === 'curl' ? 'sh' : language === 'python' ? 'py' : 'mjs'}`)
       fs.writeFileSync(file, code)
-      const { stdout } = await run(language === 'curl' ? 'bash' : language === 'python' ? 'python3' : process.execPath, [file], { timeout: 30_000 })
+      const { stdout } = await run(
+        language === 'curl' ? 'bash' : language === 'python' ? 'python3' : process.execPath,
+        [file],
+        { timeout: 30_000 },
+      )
       const url = stdout.trim().split('\n').at(-1)!
       expect(url, `${dialect} ${language}`).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\//)
       const image = await fetch(url)

@@ -32,7 +32,11 @@ interface Task {
  * progress, details, preview}` with BFL's status strings; `result.sample` is a signed URL that
  * expires (`sampleTtlMs`). Only the network edge is emulated: fluxhost talks to it over HTTP.
  */
-export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: number; script?: (body: any, n: number) => BflScript }) {
+export async function startBflEmulator(options: {
+  apiKey: string
+  sampleTtlMs?: number
+  script?: (body: any, n: number) => BflScript
+}) {
   const tasks = new Map<string, Task>()
   const submits: { path: string; body: any; headers: http.IncomingHttpHeaders; at: number }[] = []
   let active = 0
@@ -48,46 +52,103 @@ export async function startBflEmulator(options: { apiKey: string; sampleTtlMs?: 
     req.on('data', (chunk) => (raw += chunk))
     req.on('end', () => {
       if (url.pathname.startsWith('/samples/')) {
-        const [, id, exp] = /^\/samples\/([^.]+)\.\w+$/.exec(url.pathname) ? [null, url.pathname.slice(9).split('.')[0], url.searchParams.get('exp')] : []
+        const [, id, exp] = /^\/samples\/([^.]+)\.\w+$/.exec(url.pathname)
+          ? [null, url.pathname.slice(9).split('.')[0], url.searchParams.get('exp')]
+          : []
         if (!id || !tasks.has(id)) return json(res, 404, { detail: 'Not Found' })
-        if (Number(exp) <= Date.now()) return res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>')
+        if (Number(exp) <= Date.now())
+          return res
+            .writeHead(403, { 'content-type': 'application/xml' })
+            .end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>')
         const task = tasks.get(id)!
         const format = (task.body.output_format ?? 'jpeg') as 'jpeg' | 'png' | 'webp'
-        void sharp({ create: { width: task.body.width ?? 1024, height: task.body.height ?? 768, channels: 3, background: { r: 30, g: 120, b: 200 } } })
+        void sharp({
+          create: {
+            width: task.body.width ?? 1024,
+            height: task.body.height ?? 768,
+            channels: 3,
+            background: { r: 30, g: 120, b: 200 },
+          },
+        })
           .toFormat(format)
           .toBuffer()
           .then((data) => res.writeHead(200, { 'content-type': `image/${format}` }).end(data))
         return
       }
-      if (req.headers['x-key'] !== options.apiKey) return json(res, 403, { detail: 'Not authenticated - Invalid Authentication' })
+      if (req.headers['x-key'] !== options.apiKey)
+        return json(res, 403, { detail: 'Not authenticated - Invalid Authentication' })
       if (req.method === 'GET' && url.pathname === '/v1/credits') return json(res, 200, { credits: 1234.5 })
-      if (req.method === 'POST' && ['/v1/flux-pro-1.1', '/v1/flux-pro-1.1-ultra', '/v1/flux-dev'].includes(url.pathname)) {
+      if (
+        req.method === 'POST' &&
+        ['/v1/flux-pro-1.1', '/v1/flux-pro-1.1-ultra', '/v1/flux-dev'].includes(url.pathname)
+      ) {
         const body = JSON.parse(raw || '{}')
         submits.push({ path: url.pathname, body, headers: req.headers, at: Date.now() })
         const script = options.script?.(body, submits.length - 1) ?? {}
-        if (script.submitStatus) return json(res, script.submitStatus, { detail: `emulated ${script.submitStatus}` }, script.submitHeaders)
+        if (script.submitStatus)
+          return json(res, script.submitStatus, { detail: `emulated ${script.submitStatus}` }, script.submitHeaders)
         const id = `emu-${++next}`
         tasks.set(id, { id, body, polls: 0, script, done: false, submittedAt: Date.now() })
         maxActive = Math.max(maxActive, ++active)
         const base = `http://${req.headers.host}`
-        return json(res, 200, { id, polling_url: `${base}/v1/get_result?id=${id}`, cost: 4, input_mp: null, output_mp: 0.79 })
+        return json(res, 200, {
+          id,
+          polling_url: `${base}/v1/get_result?id=${id}`,
+          cost: 4,
+          input_mp: null,
+          output_mp: 0.79,
+        })
       }
       if (req.method === 'GET' && url.pathname === '/v1/get_result') {
         const task = tasks.get(url.searchParams.get('id') ?? '')
-        if (!task) return json(res, 404, { id: url.searchParams.get('id'), status: 'Task not found', result: null, progress: null, details: null, preview: null })
+        if (!task)
+          return json(res, 404, {
+            id: url.searchParams.get('id'),
+            status: 'Task not found',
+            result: null,
+            progress: null,
+            details: null,
+            preview: null,
+          })
         task.polls++
         const pending = task.script.pendingPolls ?? 2
-        const waiting = task.script.readyAfterMs !== undefined ? Date.now() - task.submittedAt < task.script.readyAfterMs : task.polls <= pending
-        if (waiting) return json(res, 200, { id: task.id, status: 'Pending', result: null, progress: task.polls / (pending + 1), details: null, preview: null })
+        const waiting =
+          task.script.readyAfterMs !== undefined
+            ? Date.now() - task.submittedAt < task.script.readyAfterMs
+            : task.polls <= pending
+        if (waiting)
+          return json(res, 200, {
+            id: task.id,
+            status: 'Pending',
+            result: null,
+            progress: task.polls / (pending + 1),
+            details: null,
+            preview: null,
+          })
         if (!task.done) {
           task.done = true
           active--
         }
         const outcome = task.script.outcome ?? 'Ready'
-        if (outcome !== 'Ready') return json(res, 200, { id: task.id, status: outcome, result: null, progress: null, details: { 'Moderation Reasons': ['emulated'] }, preview: null })
+        if (outcome !== 'Ready')
+          return json(res, 200, {
+            id: task.id,
+            status: outcome,
+            result: null,
+            progress: null,
+            details: { 'Moderation Reasons': ['emulated'] },
+            preview: null,
+          })
         const base = `http://${req.headers.host}`
         const sample = `${base}/samples/${task.id}.${task.body.output_format ?? 'jpeg'}?exp=${Date.now() + (task.script.sampleTtlMs ?? sampleTtlMs)}`
-        return json(res, 200, { id: task.id, status: 'Ready', result: { sample, prompt: task.body.prompt, seed: task.body.seed }, progress: 1, details: null, preview: null })
+        return json(res, 200, {
+          id: task.id,
+          status: 'Ready',
+          result: { sample, prompt: task.body.prompt, seed: task.body.seed },
+          progress: 1,
+          details: null,
+          preview: null,
+        })
       }
       json(res, 404, { detail: 'Not Found' })
     })

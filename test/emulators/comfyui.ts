@@ -31,7 +31,12 @@ interface Prompt {
   endedAt?: number
 }
 
-type HistoryEntry = { prompt: unknown[]; outputs: Record<string, { images: { filename: string; subfolder: string; type: string }[] }>; status: { status_str: string; completed: boolean; messages: [string, unknown][] }; meta: object }
+type HistoryEntry = {
+  prompt: unknown[]
+  outputs: Record<string, { images: { filename: string; subfolder: string; type: string }[] }>
+  status: { status_str: string; completed: boolean; messages: [string, unknown][] }
+  meta: object
+}
 
 /** Node classes the emulator knows (enough for FLUX.1 workflows), with their required inputs. */
 const NODES: Record<string, string[]> = {
@@ -41,7 +46,18 @@ const NODES: Record<string, string[]> = {
   CLIPTextEncode: ['clip', 'text'],
   EmptySD3LatentImage: ['width', 'height', 'batch_size'],
   FluxGuidance: ['conditioning', 'guidance'],
-  KSampler: ['model', 'positive', 'negative', 'latent_image', 'seed', 'steps', 'cfg', 'sampler_name', 'scheduler', 'denoise'],
+  KSampler: [
+    'model',
+    'positive',
+    'negative',
+    'latent_image',
+    'seed',
+    'steps',
+    'cfg',
+    'sampler_name',
+    'scheduler',
+    'denoise',
+  ],
   VAEDecode: ['samples', 'vae'],
   VAEEncode: ['pixels', 'vae'],
   SaveImage: ['images', 'filename_prefix'],
@@ -59,7 +75,9 @@ const NODES: Record<string, string[]> = {
  * delete), `/interrupt`, `/upload/image`, `/system_stats`; every route also under `/api`.
  * Requests whose Origin does not match the Host get 403, as ComfyUI's origin middleware does.
  */
-export async function startComfyEmulator(options: { models?: string[]; stepMs?: number; script?: (graph: Prompt['graph'], n: number) => ComfyScript } = {}) {
+export async function startComfyEmulator(
+  options: { models?: string[]; stepMs?: number; script?: (graph: Prompt['graph'], n: number) => ComfyScript } = {},
+) {
   const models = options.models ?? ['flux1-schnell.safetensors', 'flux1-dev.safetensors']
   const sockets = new Map<string, WebSocket>()
   const pending: Prompt[] = []
@@ -89,34 +107,87 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
     for (const ws of sockets.values()) ws.terminate()
     sockets.clear()
   }
-  const json = (res: http.ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
-  const resolve = (graph: Prompt['graph'], value: unknown): any => (Array.isArray(value) ? resolve(graph, graph[value[0]]?.inputs) : value)
+  const json = (res: http.ServerResponse, status: number, body: unknown) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  const resolve = (graph: Prompt['graph'], value: unknown): any =>
+    Array.isArray(value) ? resolve(graph, graph[value[0]]?.inputs) : value
 
   const validate = (graph: Prompt['graph']) => {
     for (const [id, node] of Object.entries(graph)) {
-      if (!NODES[node.class_type]) return { status: 400, body: { error: { type: 'invalid_prompt', message: `Cannot execute because node ${node.class_type} does not exist.`, details: `Node ID '#${id}'`, extra_info: {} }, node_errors: {} } }
+      if (!NODES[node.class_type])
+        return {
+          status: 400,
+          body: {
+            error: {
+              type: 'invalid_prompt',
+              message: `Cannot execute because node ${node.class_type} does not exist.`,
+              details: `Node ID '#${id}'`,
+              extra_info: {},
+            },
+            node_errors: {},
+          },
+        }
     }
     if (!Object.values(graph).some((n) => n.class_type === 'SaveImage' || n.class_type === 'PreviewImage')) {
-      return { status: 400, body: { error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} }, node_errors: [] } }
+      return {
+        status: 400,
+        body: {
+          error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} },
+          node_errors: [],
+        },
+      }
     }
     const nodeErrors: Record<string, unknown> = {}
     for (const [id, node] of Object.entries(graph)) {
       const errors: unknown[] = []
       for (const input of NODES[node.class_type]!) {
-        if (!(input in node.inputs)) errors.push({ type: 'required_input_missing', message: 'Required input is missing', details: input, extra_info: { input_name: input } })
+        if (!(input in node.inputs))
+          errors.push({
+            type: 'required_input_missing',
+            message: 'Required input is missing',
+            details: input,
+            extra_info: { input_name: input },
+          })
       }
       if (node.class_type === 'UNETLoader' && !models.includes(node.inputs.unet_name)) {
-        errors.push({ type: 'value_not_in_list', message: 'Value not in list', details: `unet_name: '${node.inputs.unet_name}' not in ${JSON.stringify(models)}`, extra_info: { input_name: 'unet_name' } })
+        errors.push({
+          type: 'value_not_in_list',
+          message: 'Value not in list',
+          details: `unet_name: '${node.inputs.unet_name}' not in ${JSON.stringify(models)}`,
+          extra_info: { input_name: 'unet_name' },
+        })
       }
       if (node.class_type === 'LoadImage' && !uploads.has(node.inputs.image)) {
-        errors.push({ type: 'custom_validation_failed', message: 'Failed to validate prompt for output 9', details: `Invalid image file: ${node.inputs.image}`, extra_info: {} })
+        errors.push({
+          type: 'custom_validation_failed',
+          message: 'Failed to validate prompt for output 9',
+          details: `Invalid image file: ${node.inputs.image}`,
+          extra_info: {},
+        })
       }
       if (node.class_type === 'KSampler' && !(Number(node.inputs.denoise) >= 0 && Number(node.inputs.denoise) <= 1)) {
-        errors.push({ type: 'value_bigger_than_max', message: 'Value out of range', details: `denoise: ${node.inputs.denoise}`, extra_info: { input_name: 'denoise' } })
+        errors.push({
+          type: 'value_bigger_than_max',
+          message: 'Value out of range',
+          details: `denoise: ${node.inputs.denoise}`,
+          extra_info: { input_name: 'denoise' },
+        })
       }
       if (errors.length > 0) nodeErrors[id] = { errors, dependent_outputs: ['9'], class_type: node.class_type }
     }
-    if (Object.keys(nodeErrors).length > 0) return { status: 400, body: { error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '', extra_info: {} }, node_errors: nodeErrors } }
+    if (Object.keys(nodeErrors).length > 0)
+      return {
+        status: 400,
+        body: {
+          error: {
+            type: 'prompt_outputs_failed_validation',
+            message: 'Prompt outputs failed validation',
+            details: '',
+            extra_info: {},
+          },
+          node_errors: nodeErrors,
+        },
+      }
     return undefined
   }
 
@@ -141,7 +212,12 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
     prompt.startedAt = Date.now()
     const finish = (status_str: string, outputs: HistoryEntry['outputs'] = {}) => {
       prompt.endedAt = Date.now()
-      history.set(id, { prompt: [prompt.number, id, graph, { client_id: clientId }, ['9']], outputs, status: { status_str, completed: status_str === 'success', messages }, meta: {} })
+      history.set(id, {
+        prompt: [prompt.number, id, graph, { client_id: clientId }, ['9']],
+        outputs,
+        status: { status_str, completed: status_str === 'success', messages },
+        meta: {},
+      })
       send(clientId, 'executing', { node: null, prompt_id: id })
       changed()
     }
@@ -155,19 +231,40 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
         for (let step = 1; step <= steps; step++) {
           await sleep(prompt, prompt.script.stepMs ?? options.stepMs ?? 5)
           if (prompt.interrupted) {
-            event('execution_interrupted', { prompt_id: id, node_id: nodeId, node_type: node.class_type, executed: [], timestamp: Date.now() }, true)
+            event(
+              'execution_interrupted',
+              { prompt_id: id, node_id: nodeId, node_type: node.class_type, executed: [], timestamp: Date.now() },
+              true,
+            )
             return finish('error')
           }
           event('progress', { value: step, max: steps, prompt_id: id, node: nodeId })
           if (prompt.script.dropSocketsAfterStep === step) dropSockets()
         }
         if (prompt.script.error) {
-          event('execution_error', { prompt_id: id, node_id: nodeId, node_type: node.class_type, executed: [], exception_message: prompt.script.error, exception_type: 'RuntimeError', traceback: [], current_inputs: {}, current_outputs: {}, timestamp: Date.now() }, true)
+          event(
+            'execution_error',
+            {
+              prompt_id: id,
+              node_id: nodeId,
+              node_type: node.class_type,
+              executed: [],
+              exception_message: prompt.script.error,
+              exception_type: 'RuntimeError',
+              traceback: [],
+              current_inputs: {},
+              current_outputs: {},
+              timestamp: Date.now(),
+            },
+            true,
+          )
           return finish('error')
         }
       }
       if (node.class_type === 'SaveImage') {
-        const latent = Object.values(graph).find((n) => n.class_type === 'EmptySD3LatentImage' || n.class_type === 'RepeatLatentBatch')!
+        const latent = Object.values(graph).find(
+          (n) => n.class_type === 'EmptySD3LatentImage' || n.class_type === 'RepeatLatentBatch',
+        )!
         const scale = Object.values(graph).find((n) => n.class_type === 'ImageScale')
         const size = latent.class_type === 'EmptySD3LatentImage' ? latent.inputs : scale!.inputs
         const count = Number(latent.inputs.batch_size ?? latent.inputs.amount)
@@ -177,7 +274,12 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
           const filename = `${String(node.inputs.filename_prefix).split('/').pop()}_${String(++counter).padStart(5, '0')}_.png`
           const subfolder = String(node.inputs.filename_prefix).split('/').slice(0, -1).join('/')
           const background = { r: (seed * 37 + i * 50) % 256, g: (seed * 11) % 256, b: 140 }
-          files.set(`${subfolder}/${filename}`, await sharp({ create: { width: Number(size.width), height: Number(size.height), channels: 3, background } }).png().toBuffer())
+          files.set(
+            `${subfolder}/${filename}`,
+            await sharp({ create: { width: Number(size.width), height: Number(size.height), channels: 3, background } })
+              .png()
+              .toBuffer(),
+          )
           images.push({ filename, subfolder, type: 'output' })
         }
         outputs[nodeId] = { images }
@@ -205,11 +307,23 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
     }
     if (req.method === 'POST' && path === '/prompt') {
       const body = JSON.parse(raw.toString() || '{}')
-      if (!body.prompt || typeof body.prompt !== 'object') return json(res, 400, { error: { type: 'no_prompt', message: 'No prompt provided', details: '', extra_info: {} }, node_errors: [] })
+      if (!body.prompt || typeof body.prompt !== 'object')
+        return json(res, 400, {
+          error: { type: 'no_prompt', message: 'No prompt provided', details: '', extra_info: {} },
+          node_errors: [],
+        })
       received.push({ graph: body.prompt, clientId: body.client_id, headers: req.headers })
       const invalid = validate(body.prompt)
       if (invalid) return json(res, invalid.status, invalid.body)
-      const prompt: Prompt = { id: randomUUID(), number: number++, graph: body.prompt, clientId: body.client_id, script: options.script?.(body.prompt, received.length - 1) ?? {}, interrupted: false, receivedAt: Date.now() }
+      const prompt: Prompt = {
+        id: randomUUID(),
+        number: number++,
+        graph: body.prompt,
+        clientId: body.client_id,
+        script: options.script?.(body.prompt, received.length - 1) ?? {},
+        interrupted: false,
+        receivedAt: Date.now(),
+      }
       prompts.push(prompt)
       pending.push(prompt)
       maxInQueue = Math.max(maxInQueue, pending.length + (running ? 1 : 0))
@@ -253,14 +367,23 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
       return res.writeHead(200).end()
     }
     if (req.method === 'POST' && path === '/upload/image') {
-      const form = await new Request(`http://emulator${req.url}`, { method: 'POST', headers: req.headers as Record<string, string>, body: raw }).formData()
+      const form = await new Request(`http://emulator${req.url}`, {
+        method: 'POST',
+        headers: req.headers as Record<string, string>,
+        body: raw,
+      }).formData()
       const image = form.get('image')
       if (!(image instanceof File)) return res.writeHead(400).end()
       uploads.set(image.name, Buffer.from(await image.arrayBuffer()))
       return json(res, 200, { name: image.name, subfolder: '', type: String(form.get('type') ?? 'input') })
     }
     if (req.method === 'GET' && path === '/system_stats') {
-      return json(res, 200, { system: { os: 'posix', comfyui_version: '0.3.60', python_version: '3.12', embedded_python: false }, devices: [{ name: 'cuda:0 Emulated GPU', type: 'cuda', index: 0, vram_total: 25769803776, vram_free: 20000000000 }] })
+      return json(res, 200, {
+        system: { os: 'posix', comfyui_version: '0.3.60', python_version: '3.12', embedded_python: false },
+        devices: [
+          { name: 'cuda:0 Emulated GPU', type: 'cuda', index: 0, vram_total: 25769803776, vram_free: 20000000000 },
+        ],
+      })
     }
     json(res, 404, { error: 'not found' })
   }
@@ -275,7 +398,10 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
   const wss = new WebSocketServer({ noServer: true })
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host}`)
-    if (url.pathname.replace(/^\/api/, '') !== '/ws' || (req.headers.origin && new URL(req.headers.origin).host !== req.headers.host)) {
+    if (
+      url.pathname.replace(/^\/api/, '') !== '/ws' ||
+      (req.headers.origin && new URL(req.headers.origin).host !== req.headers.host)
+    ) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n')
       return
     }
@@ -287,7 +413,12 @@ export async function startComfyEmulator(options: { models?: string[]; stepMs?: 
       ws.on('close', () => {
         if (sockets.get(sid) === ws) sockets.delete(sid)
       })
-      ws.send(JSON.stringify({ type: 'status', data: { status: { exec_info: { queue_remaining: pending.length + (running ? 1 : 0) } }, sid } }))
+      ws.send(
+        JSON.stringify({
+          type: 'status',
+          data: { status: { exec_info: { queue_remaining: pending.length + (running ? 1 : 0) } }, sid },
+        }),
+      )
     })
   })
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))

@@ -41,7 +41,9 @@ interface Job {
  * (429 when its queue is full); `GET /sdcpp/v1/jobs/{id}` → the job (404 unknown, 410 expired);
  * `POST /sdcpp/v1/jobs/{id}/cancel`; `GET /sdcpp/v1/capabilities`. One job generates at a time.
  */
-export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: number; script?: (body: any, n: number) => SdcppScript } = {}) {
+export async function startSdcppEmulator(
+  options: { stepMs?: number; maxQueue?: number; script?: (body: any, n: number) => SdcppScript } = {},
+) {
   const jobs = new Map<string, Job>()
   const gone = new Set<string>()
   const order: Job[] = []
@@ -86,7 +88,16 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
       } else {
         const images = []
         for (let i = 0; i < (job.body.batch_count ?? 1); i++) {
-          const png = await sharp({ create: { width: job.body.width ?? 512, height: job.body.height ?? 512, channels: 3, background: { r: 90, g: (job.body.seed * 13 + i * 40) % 256, b: 60 } } }).png().toBuffer()
+          const png = await sharp({
+            create: {
+              width: job.body.width ?? 512,
+              height: job.body.height ?? 512,
+              channels: 3,
+              background: { r: 90, g: (job.body.seed * 13 + i * 40) % 256, b: 60 },
+            },
+          })
+            .png()
+            .toBuffer()
           images.push({ index: i, b64_json: png.toString('base64') })
         }
         job.status = 'completed'
@@ -122,7 +133,24 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
     req.on('end', () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host}`)
       if (req.method === 'GET' && url.pathname === '/sdcpp/v1/capabilities') {
-        return json(res, 200, { model: { name: 'flux1-schnell-q8_0.gguf', stem: 'flux1-schnell-q8_0', path: '/models/flux1-schnell-q8_0.gguf' }, current_mode: 'img_gen', supported_modes: ['img_gen'], limits: { min_width: 64, max_width: 4096, min_height: 64, max_height: 4096, max_batch_count: 8, max_queue_size: options.maxQueue ?? 64 }, features_by_mode: { img_gen: { init_image: true, cancel_queued: true, cancel_generating: true } } })
+        return json(res, 200, {
+          model: {
+            name: 'flux1-schnell-q8_0.gguf',
+            stem: 'flux1-schnell-q8_0',
+            path: '/models/flux1-schnell-q8_0.gguf',
+          },
+          current_mode: 'img_gen',
+          supported_modes: ['img_gen'],
+          limits: {
+            min_width: 64,
+            max_width: 4096,
+            min_height: 64,
+            max_height: 4096,
+            max_batch_count: 8,
+            max_queue_size: options.maxQueue ?? 64,
+          },
+          features_by_mode: { img_gen: { init_image: true, cancel_queued: true, cancel_generating: true } },
+        })
       }
       if (req.method === 'POST' && url.pathname === '/sdcpp/v1/img_gen') {
         let body
@@ -133,17 +161,37 @@ export async function startSdcppEmulator(options: { stepMs?: number; maxQueue?: 
         }
         submits.push(body)
         const script = options.script?.(body, submits.length - 1) ?? {}
-        if (script.submitStatus) return json(res, script.submitStatus, { error: `emulated ${script.submitStatus}` }, script.submitHeaders)
-        if (typeof body.prompt !== 'string' || body.prompt === '') return json(res, 400, { error: 'prompt is required' })
+        if (script.submitStatus)
+          return json(res, script.submitStatus, { error: `emulated ${script.submitStatus}` }, script.submitHeaders)
+        if (typeof body.prompt !== 'string' || body.prompt === '')
+          return json(res, 400, { error: 'prompt is required' })
         if (inQueue() >= (options.maxQueue ?? 64)) return json(res, 429, { error: 'job queue is full' })
         const id = `job_${String(++next).padStart(6, '0')}`
-        const job: Job = { id, body, script, status: 'queued', step: 0, createdMs: Date.now(), created: Math.floor(Date.now() / 1000), started: null, completed: null, result: null, error: null }
+        const job: Job = {
+          id,
+          body,
+          script,
+          status: 'queued',
+          step: 0,
+          createdMs: Date.now(),
+          created: Math.floor(Date.now() / 1000),
+          started: null,
+          completed: null,
+          result: null,
+          error: null,
+        }
         jobs.set(id, job)
         order.push(job)
         maxInQueue = Math.max(maxInQueue, inQueue())
         void run()
         changed()
-        return json(res, 202, { id, kind: 'img_gen', status: 'queued', created: job.created, poll_url: `/sdcpp/v1/jobs/${id}` })
+        return json(res, 202, {
+          id,
+          kind: 'img_gen',
+          status: 'queued',
+          created: job.created,
+          poll_url: `/sdcpp/v1/jobs/${id}`,
+        })
       }
       const match = /^\/sdcpp\/v1\/jobs\/([^/]+)(\/cancel)?$/.exec(url.pathname)
       if (match) {

@@ -4,7 +4,10 @@ import { chromium, type Browser } from 'playwright-core'
 import { REPO } from './child.js'
 
 /** Debian's chromium (`.ci/run` installs it with apt when missing); override with FLUXHOST_TEST_CHROMIUM. */
-export const CHROMIUM = process.env.FLUXHOST_TEST_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => fs.existsSync(file)) ?? '/usr/bin/chromium'
+export const CHROMIUM =
+  process.env.FLUXHOST_TEST_CHROMIUM ??
+  ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => fs.existsSync(file)) ??
+  '/usr/bin/chromium'
 
 /** Where the browser tests save their screenshots (a CI artifact; not committed). */
 export const ARTIFACTS = path.join(REPO, 'test-artifacts')
@@ -23,7 +26,16 @@ export async function launchBrowser(): Promise<{ ok: true; browser: Browser } | 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   return { ok: true, browser }
 }

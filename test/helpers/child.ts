@@ -16,13 +16,23 @@ export interface Child {
 
 /** Runs the fluxhost CLI from source in a child process. */
 export function spawnCli(args: string[], env: Record<string, string> = {}, cwd = REPO): Child {
-  const child = spawn(process.execPath, ['--import', path.join(REPO, 'node_modules/tsx/dist/loader.mjs'), ENTRY, ...args], {
-    cwd,
-    // The output classifier (a TensorFlow.js thread) is off unless a test turns it on: the
-    // tests of the classifier run it in-process (test/*/safety.test.ts).
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', FLUXHOST_LOG_LEVEL: 'info', FLUXHOST_SAFETY_CHECKER: '0', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', path.join(REPO, 'node_modules/tsx/dist/loader.mjs'), ENTRY, ...args],
+    {
+      cwd,
+      // The output classifier (a TensorFlow.js thread) is off unless a test turns it on: the
+      // tests of the classifier run it in-process (test/*/safety.test.ts).
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        FLUXHOST_LOG_LEVEL: 'info',
+        FLUXHOST_SAFETY_CHECKER: '0',
+        ...env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
   let out = ''
   let err = ''
   const waiters = new Set<() => void>()

@@ -4,7 +4,9 @@ import sharp from 'sharp'
 
 /** A real HTTP server with a few images, standing in for the web an image URL points to. */
 export async function startImageServer() {
-  const jpeg = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#ffffff' } }).jpeg().toBuffer()
+  const jpeg = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#ffffff' } })
+    .jpeg()
+    .toBuffer()
   const server = http.createServer((req, res) => {
     if (req.url === '/input.jpg') return res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg)
     if (req.url === '/not-an-image') return res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>')

@@ -11,7 +11,13 @@ import { tempDir } from './server.js'
  */
 export async function startS3(bucket = 'fluxhost-test') {
   const directory = tempDir('fluxhost-s3-')
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] })
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  })
   const address = (await server.run()) as AddressInfo
   const endpoint = `http://127.0.0.1:${address.port}`
   return {

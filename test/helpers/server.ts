@@ -52,7 +52,10 @@ export interface TestServer {
  * off unless `env` turns it on (FLUXHOST_SAFETY_CHECKER=1); then its model is loaded before
  * this resolves, so no test's first job waits for it.
  */
-export async function startTestServer(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { worker?: boolean; dataDir?: string } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir()
   // FLUXHOST_TEST_MODE=distributed (the `distributed` test project): the same tests with the
   // records in PostgreSQL (each server in a schema of its own; events over its LISTEN/NOTIFY)
@@ -82,11 +85,20 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   if (config.safety.checker) await fluxhost.warmUp()
   const recordsEnv: Record<string, string> = {
     FLUXHOST_DATA_DIR: dataDir,
-    ...(config.database ? { DATABASE_URL: config.database.url, ...(config.database.schema ? { FLUXHOST_DATABASE_SCHEMA: config.database.schema } : {}) } : {}),
+    ...(config.database
+      ? {
+          DATABASE_URL: config.database.url,
+          ...(config.database.schema ? { FLUXHOST_DATABASE_SCHEMA: config.database.schema } : {}),
+        }
+      : {}),
     ...Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('FLUXHOST_S3_'))),
   }
   const recordsAt: RecordsAt = config.database
-    ? { kind: 'postgres', url: config.database.url, ...(config.database.schema ? { schema: config.database.schema } : {}) }
+    ? {
+        kind: 'postgres',
+        url: config.database.url,
+        ...(config.database.schema ? { schema: config.database.schema } : {}),
+      }
     : { kind: 'sqlite', file: path.join(dataDir, 'fluxhost.db') }
   return {
     url,
@@ -126,7 +138,13 @@ export interface ApiResponse<T = any> {
 /** A JSON request over real HTTP. */
 export async function api<T = any>(
   url: string,
-  init: { method?: string; key?: string | null; body?: unknown; headers?: Record<string, string>; rawBody?: string | Buffer } = {},
+  init: {
+    method?: string
+    key?: string | null
+    body?: unknown
+    headers?: Record<string, string>
+    rawBody?: string | Buffer
+  } = {},
 ): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...init.headers }
   if (init.key !== null) headers['x-key'] ??= init.key ?? KEY_A

@@ -36,14 +36,19 @@ export async function openStoreAt(at: RecordsAt, options: PostgresStoreOptions =
 
 /** A plain Kysely on the records at `at`; close it with `destroy()`. */
 export function openRawDb(at: RecordsAt): Kysely<Database> {
-  return at.kind === 'sqlite' ? openSqlite(at.file).db : openPostgres(at.url, { ...(at.schema ? { schema: at.schema } : {}), max: 2 }).db
+  return at.kind === 'sqlite'
+    ? openSqlite(at.file).db
+    : openPostgres(at.url, { ...(at.schema ? { schema: at.schema } : {}), max: 2 }).db
 }
 
 /**
  * A fresh store with one API key `k`: SQLite in a temporary directory, or PostgreSQL in a
  * schema of its own (dropped on close).
  */
-export async function openTestStore(kind: StoreKind = 'sqlite', options: PostgresStoreOptions = {}): Promise<TestStore> {
+export async function openTestStore(
+  kind: StoreKind = 'sqlite',
+  options: PostgresStoreOptions = {},
+): Promise<TestStore> {
   const dir = tempDir()
   let dropSchema = async () => {}
   let at: RecordsAt
@@ -56,7 +61,17 @@ export async function openTestStore(kind: StoreKind = 'sqlite', options: Postgre
   }
   const store = await openStoreAt(at, options)
   const raw = openRawDb(at)
-  await store.keys.insert({ id: 'k', name: 'k', key_hash: 'h', key_prefix: 'p', scope: 'user', source: 'db', created_at: 0, revoked_at: null, last_used_at: null })
+  await store.keys.insert({
+    id: 'k',
+    name: 'k',
+    key_hash: 'h',
+    key_prefix: 'p',
+    scope: 'user',
+    source: 'db',
+    created_at: 0,
+    revoked_at: null,
+    last_used_at: null,
+  })
   return {
     store,
     dir,
@@ -80,7 +95,19 @@ export function queuedJob(id: string, overrides: Partial<Job> = {}): Job {
     dialect: 'bfl',
     state: 'queued',
     progress: 0,
-    request: { model: 'flux-pro-1.1', prompt: `p ${id}`, width: 256, height: 256, seed: 1, numImages: 1, promptUpsampling: false, raw: false, safetyTolerance: 2, safetyChecker: true, output: { format: 'jpeg', quality: 90 } },
+    request: {
+      model: 'flux-pro-1.1',
+      prompt: `p ${id}`,
+      width: 256,
+      height: 256,
+      seed: 1,
+      numImages: 1,
+      promptUpsampling: false,
+      raw: false,
+      safetyTolerance: 2,
+      safetyChecker: true,
+      output: { format: 'jpeg', quality: 90 },
+    },
     result: null,
     error: null,
     costMicros: 40_000,

@@ -6,7 +6,11 @@ let server: TestServer
 let hooks: Awaited<ReturnType<typeof startReceiver>>
 
 beforeAll(async () => {
-  server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1', FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0' })
+  server = await startTestServer({
+    FLUXHOST_ALLOW_SIMULATE: '1',
+    FLUXHOST_ALLOW_PRIVATE_URLS: '1',
+    FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0',
+  })
   hooks = await startReceiver()
 })
 afterAll(async () => {
@@ -14,7 +18,8 @@ afterAll(async () => {
   await hooks?.close()
 })
 
-const admin = (path: string, init: Parameters<typeof api>[1] = {}) => api(`${server.url}${path}`, { key: KEY_A, ...init })
+const admin = (path: string, init: Parameters<typeof api>[1] = {}) =>
+  api(`${server.url}${path}`, { key: KEY_A, ...init })
 
 describe('the admin API', () => {
   it('is for admin-scoped keys only: 401 without a key, 403 with a user key', async () => {
@@ -22,7 +27,13 @@ describe('the admin API', () => {
     expect(created.status).toBe(201)
     expect(created.body.apiKey).toMatchObject({ name: 'alice', scope: 'user', revokedAt: null })
     const user = created.body.key as string
-    for (const path of ['/api/admin/keys', '/api/admin/queue', '/api/admin/deliveries', '/api/admin/engines', '/api/admin/usage']) {
+    for (const path of [
+      '/api/admin/keys',
+      '/api/admin/queue',
+      '/api/admin/deliveries',
+      '/api/admin/engines',
+      '/api/admin/usage',
+    ]) {
       expect((await api(`${server.url}${path}`, { key: null })).status, path).toBe(401)
       const forbidden = await api(`${server.url}${path}`, { key: user })
       expect(forbidden.status, path).toBe(403)
@@ -37,7 +48,10 @@ describe('the admin API', () => {
     const job = await api(`${server.url}/api/jobs`, { key, body: { prompt: 'bob pays', numImages: 2 } })
     expect((await server.waitForJob(job.body.id)).state).toBe('succeeded')
     const listed = (await admin('/api/admin/keys')).body.data.find((k: { id: string }) => k.id === apiKey.id)
-    expect(listed.usage).toEqual({ total: { usd: '0.08', images: 2, jobs: 1 }, last30Days: { usd: '0.08', images: 2, jobs: 1 } })
+    expect(listed.usage).toEqual({
+      total: { usd: '0.08', images: 2, jobs: 1 },
+      last30Days: { usd: '0.08', images: 2, jobs: 1 },
+    })
     expect(listed.lastUsedAt).not.toBeNull()
 
     const revoked = await admin(`/api/admin/keys/${apiKey.id}/revoke`, { method: 'POST' })
@@ -46,7 +60,7 @@ describe('the admin API', () => {
     expect((await admin('/api/admin/keys/key_nope/revoke', { method: 'POST' })).status).toBe(404)
   })
 
-  it('rotates a key\'s webhook secret', async () => {
+  it("rotates a key's webhook secret", async () => {
     const { key, apiKey } = (await admin('/api/admin/keys', { body: { name: 'carol' } })).body
     const before = (await api(`${server.url}/api/webhook-secret`, { key })).body.secret
     const rotated = await admin(`/api/admin/keys/${apiKey.id}/webhook-secret`, { method: 'POST' })
@@ -70,7 +84,10 @@ describe('the admin API', () => {
 
     const queue = (await admin('/api/admin/queue')).body
     expect(queue).toMatchObject({ depth: 0, counts: { failed: expect.any(Number) } })
-    expect(queue.recentFailures[0]).toMatchObject({ id: failed.body.id, error: { code: expect.any(String), message: expect.stringContaining('simulated') } })
+    expect(queue.recentFailures[0]).toMatchObject({
+      id: failed.body.id,
+      error: { code: expect.any(String), message: expect.stringContaining('simulated') },
+    })
 
     const deliveries = (await admin('/api/admin/deliveries')).body.data
     const delivery = deliveries.find((d: { jobId: string }) => d.jobId === hooked.body.id)
@@ -82,6 +99,13 @@ describe('the admin API', () => {
 
     const engines = (await admin('/api/admin/engines')).body
     expect(engines.models[0]).toMatchObject({ id: 'flux-pro-1.1', engines: [{ name: 'preview', reachable: true }] })
-    expect(engines.latency).toEqual([expect.objectContaining({ engine: 'preview', jobs: expect.any(Number), p50Ms: expect.any(Number), p95Ms: expect.any(Number) })])
+    expect(engines.latency).toEqual([
+      expect.objectContaining({
+        engine: 'preview',
+        jobs: expect.any(Number),
+        p50Ms: expect.any(Number),
+        p95Ms: expect.any(Number),
+      }),
+    ])
   })
 })

@@ -43,9 +43,22 @@ describe('POST /v1/flux-pro-1.1 → GET /v1/get_result', () => {
   })
 
   it('applies every documented default and honours each field', async () => {
-    const created = await submit({ prompt: 'x', width: 512, height: 256, output_format: 'webp', safety_tolerance: 6, prompt_upsampling: true, webhook_url: 'https://93.184.215.14/hook', webhook_secret: 's3cret' })
+    const created = await submit({
+      prompt: 'x',
+      width: 512,
+      height: 256,
+      output_format: 'webp',
+      safety_tolerance: 6,
+      prompt_upsampling: true,
+      webhook_url: 'https://93.184.215.14/hook',
+      webhook_secret: 's3cret',
+    })
     expect(created.status).toBe(200)
-    expect(created.body).toMatchObject({ status: 'Pending', webhook_url: 'https://93.184.215.14/hook', output_mp: 0.13 })
+    expect(created.body).toMatchObject({
+      status: 'Pending',
+      webhook_url: 'https://93.184.215.14/hook',
+      output_mp: 0.13,
+    })
     const job = await server.waitForJob(created.body.id)
     expect(job.request).toMatchObject({
       width: 512,
@@ -57,7 +70,14 @@ describe('POST /v1/flux-pro-1.1 → GET /v1/get_result', () => {
     })
     const defaults = await submit({})
     const byDefault = await server.waitForJob(defaults.body.id)
-    expect(byDefault.request).toMatchObject({ prompt: '', width: 1024, height: 768, safetyTolerance: 2, promptUpsampling: false, output: { format: 'jpeg' } })
+    expect(byDefault.request).toMatchObject({
+      prompt: '',
+      width: 1024,
+      height: 768,
+      safetyTolerance: 2,
+      promptUpsampling: false,
+      output: { format: 'jpeg' },
+    })
     expect(Number.isSafeInteger(byDefault.request.seed)).toBe(true)
   })
 
@@ -74,7 +94,9 @@ describe('POST /v1/flux-pro-1.1 → GET /v1/get_result', () => {
   })
 
   it('accepts an image_prompt as base64 and reports input_mp', async () => {
-    const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#00ff00' } }).png().toBuffer()
+    const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#00ff00' } })
+      .png()
+      .toBuffer()
     const created = await submit({ prompt: 'guided', image_prompt: png.toString('base64'), width: 256, height: 256 })
     expect(created.status).toBe(200)
     expect(created.body.input_mp).toBe(0.07)
@@ -109,17 +131,30 @@ describe('bad input gets FastAPI-shaped 422s naming the field', () => {
 
   it('reports every bad field at once', async () => {
     const response = await submit({ width: 100, height: 3000, safety_tolerance: -1 })
-    expect(response.body.detail.map((d: { loc: string[] }) => d.loc[1]).sort()).toEqual(['height', 'safety_tolerance', 'width'])
+    expect(response.body.detail.map((d: { loc: string[] }) => d.loc[1]).sort()).toEqual([
+      'height',
+      'safety_tolerance',
+      'width',
+    ])
   })
 
   it('malformed JSON → 422 json_invalid; wrong content type → 415; empty body → 422 missing', async () => {
-    const bad = await api(`${server.url}/v1/flux-pro-1.1`, { rawBody: '{"prompt": ', headers: { 'content-type': 'application/json' } })
+    const bad = await api(`${server.url}/v1/flux-pro-1.1`, {
+      rawBody: '{"prompt": ',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(bad.status).toBe(422)
     expect(bad.body.detail[0]).toMatchObject({ type: 'json_invalid', loc: ['body', 11], msg: 'JSON decode error' })
-    const form = await api(`${server.url}/v1/flux-pro-1.1`, { rawBody: 'prompt=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    const form = await api(`${server.url}/v1/flux-pro-1.1`, {
+      rawBody: 'prompt=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
     expect(form.status).toBe(415)
     expect(form.body).toEqual({ detail: expect.stringContaining('application/json') })
-    const empty = await api(`${server.url}/v1/flux-pro-1.1`, { rawBody: '', headers: { 'content-type': 'application/json' } })
+    const empty = await api(`${server.url}/v1/flux-pro-1.1`, {
+      rawBody: '',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(empty.status).toBe(422)
     expect(empty.body.detail[0]).toMatchObject({ type: 'missing', loc: ['body'] })
   })
@@ -142,7 +177,14 @@ describe('bad input gets FastAPI-shaped 422s naming the field', () => {
     expect(missing.body.detail[0]).toMatchObject({ loc: ['query', 'id'], type: 'missing' })
     const unknown = await api(`${server.url}/v1/get_result?id=nope`)
     expect(unknown.status).toBe(404)
-    expect(unknown.body).toEqual({ id: 'nope', status: 'Task not found', result: null, progress: null, details: null, preview: null })
+    expect(unknown.body).toEqual({
+      id: 'nope',
+      status: 'Task not found',
+      result: null,
+      progress: null,
+      details: null,
+      preview: null,
+    })
   })
 })
 
@@ -154,7 +196,10 @@ describe('keys', () => {
     const wrong = await submit({ prompt: 'x' }, {}, 'wrong')
     expect(wrong.status).toBe(401)
     expect(wrong.body).toEqual({ detail: 'Invalid or revoked API key.' })
-    for (const headers of [{ authorization: `Bearer ${KEY_A}` }, { 'x-api-key': KEY_A }, { 'x-key': KEY_A }] as Record<string, string>[]) {
+    for (const headers of [{ authorization: `Bearer ${KEY_A}` }, { 'x-api-key': KEY_A }, { 'x-key': KEY_A }] as Record<
+      string,
+      string
+    >[]) {
       expect((await submit({ prompt: 'x', width: 256, height: 256 }, headers, null)).status).toBe(200)
     }
   })
@@ -177,8 +222,15 @@ describe('X-Fluxhost-Simulate', () => {
   }
 
   it('request_moderated, content_moderated and error end in BFL statuses and are not charged', async () => {
-    expect(await outcome('request_moderated')).toMatchObject({ status: 'Request Moderated', result: null, details: { code: 'REQUEST_MODERATED', 'Moderation Reasons': [expect.any(String)] } })
-    expect(await outcome('content_moderated')).toMatchObject({ status: 'Content Moderated', details: { code: 'CONTENT_MODERATED' } })
+    expect(await outcome('request_moderated')).toMatchObject({
+      status: 'Request Moderated',
+      result: null,
+      details: { code: 'REQUEST_MODERATED', 'Moderation Reasons': [expect.any(String)] },
+    })
+    expect(await outcome('content_moderated')).toMatchObject({
+      status: 'Content Moderated',
+      details: { code: 'CONTENT_MODERATED' },
+    })
     const error = await outcome('error')
     expect(error).toMatchObject({ status: 'Error', details: { code: 'GENERATION_FAILED' } })
     expect(await server.fluxhost.store.charges.forJob(error.id)).toBeUndefined()
@@ -224,7 +276,13 @@ describe('POST /v1/flux-pro-1.1-ultra and /v1/flux-dev', () => {
   const post = (path: string, body: unknown) => api(`${server.url}${path}`, { body })
 
   it('ultra renders its aspect ratio at about 4 megapixels and costs 6 credits', async () => {
-    const created = await post('/v1/flux-pro-1.1-ultra', { prompt: 'a wide valley', aspect_ratio: '21:9', raw: true, seed: 3, output_format: 'png' })
+    const created = await post('/v1/flux-pro-1.1-ultra', {
+      prompt: 'a wide valley',
+      aspect_ratio: '21:9',
+      raw: true,
+      seed: 3,
+      output_format: 'png',
+    })
     expect(created.status).toBe(200)
     expect(created.body).toMatchObject({ cost: 6, output_mp: 4.21 })
     expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', model: 'flux-pro-1.1-ultra' })
@@ -235,7 +293,12 @@ describe('POST /v1/flux-pro-1.1-ultra and /v1/flux-dev', () => {
     expect(job.request).toMatchObject({ aspectRatio: '21:9', raw: true, width: 3136, height: 1344 })
     // The default is 16:9.
     const defaults = await post('/v1/flux-pro-1.1-ultra', { prompt: 'x' })
-    expect((await api(`${server.url}/api/jobs/${defaults.body.id}`)).body.request).toMatchObject({ aspectRatio: '16:9', width: 2720, height: 1536, raw: false })
+    expect((await api(`${server.url}/api/jobs/${defaults.body.id}`)).body.request).toMatchObject({
+      aspectRatio: '16:9',
+      width: 2720,
+      height: 1536,
+      raw: false,
+    })
     await server.waitForJob(defaults.body.id)
   })
 
@@ -249,29 +312,56 @@ describe('POST /v1/flux-pro-1.1-ultra and /v1/flux-dev', () => {
     const before = await total()
     const response = await post('/v1/flux-pro-1.1-ultra', { prompt: 'x', ...body })
     expect(response.status).toBe(422)
-    expect(response.body.detail).toContainEqual(expect.objectContaining({ loc: ['body', Object.keys(body)[0]], msg: expect.stringContaining(msg) }))
+    expect(response.body.detail).toContainEqual(
+      expect.objectContaining({ loc: ['body', Object.keys(body)[0]], msg: expect.stringContaining(msg) }),
+    )
     expect(await total()).toBe(before)
   })
 
   it('ultra takes image_prompt_strength as the image prompt strength', async () => {
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#a0a' } }).png().toBuffer()
-    const created = await post('/v1/flux-pro-1.1-ultra', { prompt: 'guided', aspect_ratio: '1:1', image_prompt: png.toString('base64'), image_prompt_strength: 0.35 })
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#a0a' } })
+      .png()
+      .toBuffer()
+    const created = await post('/v1/flux-pro-1.1-ultra', {
+      prompt: 'guided',
+      aspect_ratio: '1:1',
+      image_prompt: png.toString('base64'),
+      image_prompt_strength: 0.35,
+    })
     expect(created.status).toBe(200)
-    expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.request.imagePrompt).toEqual({ strength: 0.35 })
+    expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.request.imagePrompt).toEqual({
+      strength: 0.35,
+    })
   })
 
   it('dev takes steps and guidance within BFL ranges and costs 2.5 credits', async () => {
-    const created = await post('/v1/flux-dev', { prompt: 'a violin', width: 512, height: 512, steps: 20, guidance: 4.5 })
+    const created = await post('/v1/flux-dev', {
+      prompt: 'a violin',
+      width: 512,
+      height: 512,
+      steps: 20,
+      guidance: 4.5,
+    })
     expect(created.status).toBe(200)
     expect(created.body.cost).toBe(2.5)
     expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', model: 'flux-dev' })
-    expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.request).toMatchObject({ steps: 20, guidance: 4.5, width: 512, height: 512 })
+    expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.request).toMatchObject({
+      steps: 20,
+      guidance: 4.5,
+      width: 512,
+      height: 512,
+    })
     const defaults = await post('/v1/flux-dev', { prompt: 'x', width: 256, height: 256 })
     // Absent, they stay absent: each engine applies its own defaults (BFL's are 28 and 3).
     const request = (await api(`${server.url}/api/jobs/${defaults.body.id}`)).body.request
     expect(request.steps).toBeUndefined()
     expect(request.guidance).toBeUndefined()
-    for (const [field, value] of [['steps', 51], ['steps', 0], ['guidance', 1], ['guidance', 5.5]] as const) {
+    for (const [field, value] of [
+      ['steps', 51],
+      ['steps', 0],
+      ['guidance', 1],
+      ['guidance', 5.5],
+    ] as const) {
       const refused = await post('/v1/flux-dev', { prompt: 'x', [field]: value })
       expect(refused.status, `${field}=${value}`).toBe(422)
       expect(refused.body.detail[0].loc).toEqual(['body', field])
@@ -284,14 +374,20 @@ describe('POST /v1/flux-pro-1.1-ultra and /v1/flux-dev', () => {
     expect(wrong.body.error.message).toMatch(/flux-pro-1\.1 takes no steps/)
     const ratio = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-dev', aspectRatio: '1:1' } })
     expect(ratio.status).toBe(422)
-    const ultra = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1-ultra', aspectRatio: '9:16' } })
+    const ultra = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'x', model: 'flux-pro-1.1-ultra', aspectRatio: '9:16' },
+    })
     expect(ultra.status).toBe(202)
     expect(ultra.body.request).toMatchObject({ width: 1536, height: 2720, aspectRatio: '9:16' })
     // An explicit ultra size must keep within 21:9…9:21 and not contradict aspectRatio.
-    const thin = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1-ultra', width: 3200, height: 256 } })
+    const thin = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'x', model: 'flux-pro-1.1-ultra', width: 3200, height: 256 },
+    })
     expect(thin.status).toBe(422)
     expect(thin.body.error.message).toMatch(/aspect ratio between 21:9 and 9:21/)
-    const both = await api(`${server.url}/api/jobs`, { body: { prompt: 'x', model: 'flux-pro-1.1-ultra', width: 2048, height: 2048, aspectRatio: '16:9' } })
+    const both = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'x', model: 'flux-pro-1.1-ultra', width: 2048, height: 2048, aspectRatio: '16:9' },
+    })
     expect(both.status).toBe(422)
     expect(both.body.error.message).toMatch(/give an aspect ratio or a size, not both/)
   })

@@ -39,7 +39,8 @@ afterAll(async () => {
   await emulator.close()
 })
 
-const submit = (body: Record<string, unknown>) => api(`${server.url}/v1/flux-pro-1.1`, { body: { width: 512, height: 256, ...body } })
+const submit = (body: Record<string, unknown>) =>
+  api(`${server.url}/v1/flux-pro-1.1`, { body: { width: 512, height: 256, ...body } })
 const settle = async (id: string) => {
   const job = await server.waitForJob(id)
   return { job, bfl: (await api(`${server.url}/v1/get_result?id=${id}`)).body }
@@ -47,14 +48,28 @@ const settle = async (id: string) => {
 
 describe('the bfl engine against an emulated api.bfl.ai', () => {
   it('submits with x-key, polls the polling_url, downloads the sample into our store', async () => {
-    const created = await submit({ prompt: 'a lighthouse', output_format: 'png', seed: 9, prompt_upsampling: true, safety_tolerance: 4 })
+    const created = await submit({
+      prompt: 'a lighthouse',
+      output_format: 'png',
+      seed: 9,
+      prompt_upsampling: true,
+      safety_tolerance: 4,
+    })
     const { job, bfl } = await settle(created.body.id)
     expect(job).toMatchObject({ state: 'succeeded', engine: 'bfl' })
     expect(bfl.status).toBe('Ready')
     expect(bfl.result.prompt_upsampling).toEqual({ applied: true, by: 'engine' })
     const sent = emulator.submits.find((s) => s.body.prompt === 'a lighthouse')!
     expect(sent.headers['x-key']).toBe('bfl-key')
-    expect(sent.body).toMatchObject({ prompt: 'a lighthouse', width: 512, height: 256, seed: 9, prompt_upsampling: true, safety_tolerance: 4, output_format: 'png' })
+    expect(sent.body).toMatchObject({
+      prompt: 'a lighthouse',
+      width: 512,
+      height: 256,
+      seed: 9,
+      prompt_upsampling: true,
+      safety_tolerance: 4,
+      output_format: 'png',
+    })
     // The file is ours now (a fluxhost /files URL), byte for byte what BFL made.
     expect(bfl.result.sample).toContain(`${server.url}/files/`)
     const png = Buffer.from(await (await fetch(bfl.result.sample)).arrayBuffer())
@@ -109,22 +124,43 @@ describe('the bfl engine against an emulated api.bfl.ai', () => {
     await server.waitUntilRunning(created.body.id)
     const canceled = await api(`${server.url}/api/jobs/${created.body.id}/cancel`, { method: 'POST' })
     expect(canceled.body.state).toBe('canceled')
-    expect(canceled.body.error.message).toMatch(/bfl cannot cancel a task: it may still finish there, and be billed there/)
+    expect(canceled.body.error.message).toMatch(
+      /bfl cannot cancel a task: it may still finish there, and be billed there/,
+    )
     expect((await server.waitForJob(created.body.id)).state).toBe('canceled')
   })
 })
 
 describe('ultra and dev through BFL', () => {
-  it("ultra goes to /v1/flux-pro-1.1-ultra with aspect_ratio, raw and image_prompt_strength; dev to /v1/flux-dev with steps and guidance", async () => {
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#0a0' } }).png().toBuffer()
-    const ultra = await api(`${server.url}/v1/flux-pro-1.1-ultra`, { body: { prompt: 'ultra wide', aspect_ratio: '21:9', raw: true, seed: 4, image_prompt: png.toString('base64'), image_prompt_strength: 0.25 } })
+  it('ultra goes to /v1/flux-pro-1.1-ultra with aspect_ratio, raw and image_prompt_strength; dev to /v1/flux-dev with steps and guidance', async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#0a0' } })
+      .png()
+      .toBuffer()
+    const ultra = await api(`${server.url}/v1/flux-pro-1.1-ultra`, {
+      body: {
+        prompt: 'ultra wide',
+        aspect_ratio: '21:9',
+        raw: true,
+        seed: 4,
+        image_prompt: png.toString('base64'),
+        image_prompt_strength: 0.25,
+      },
+    })
     expect(await server.waitForJob(ultra.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
     const sentUltra = emulator.submits.find((s) => s.body.prompt === 'ultra wide')!
     expect(sentUltra.path).toBe('/v1/flux-pro-1.1-ultra')
-    expect(sentUltra.body).toMatchObject({ aspect_ratio: '21:9', raw: true, seed: 4, image_prompt_strength: 0.25, image_prompt: png.toString('base64') })
+    expect(sentUltra.body).toMatchObject({
+      aspect_ratio: '21:9',
+      raw: true,
+      seed: 4,
+      image_prompt_strength: 0.25,
+      image_prompt: png.toString('base64'),
+    })
     expect(sentUltra.body.width).toBeUndefined()
 
-    const dev = await api(`${server.url}/v1/flux-dev`, { body: { prompt: 'dev steps', width: 512, height: 256, steps: 12, guidance: 2.5 } })
+    const dev = await api(`${server.url}/v1/flux-dev`, {
+      body: { prompt: 'dev steps', width: 512, height: 256, steps: 12, guidance: 2.5 },
+    })
     expect(await server.waitForJob(dev.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
     const sentDev = emulator.submits.find((s) => s.body.prompt === 'dev steps')!
     expect(sentDev.path).toBe('/v1/flux-dev')
@@ -135,20 +171,34 @@ describe('ultra and dev through BFL', () => {
 
 describe('routes and failover', () => {
   it('FLUXHOST_ROUTES=flux-pro-1.1=bfl,preview: a BFL out of credits hands the job to preview', async () => {
-    const routed = await startTestServer({ FLUXHOST_BFL_API_KEY: 'bfl-key', FLUXHOST_BFL_URL: emulator.url, FLUXHOST_BFL_POLL_MS: '10', FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview' })
+    const routed = await startTestServer({
+      FLUXHOST_BFL_API_KEY: 'bfl-key',
+      FLUXHOST_BFL_URL: emulator.url,
+      FLUXHOST_BFL_POLL_MS: '10',
+      FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview',
+    })
     try {
       expect(routed.fluxhost.routes['flux-pro-1.1']).toEqual(['bfl', 'preview'])
-      const poor = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'no credits, fall over', width: 256, height: 256 } })
+      const poor = await api(`${routed.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'no credits, fall over', width: 256, height: 256 },
+      })
       expect(await routed.waitForJob(poor.body.id)).toMatchObject({ state: 'succeeded', engine: 'preview' })
       // The job records the failover.
       expect((await api(`${routed.url}/api/jobs/${poor.body.id}`)).body.result.engineAttempts).toEqual([
-        { engine: 'bfl', error: { kind: 'insufficient_credits', message: 'the BFL account has no credits left (402)' } },
+        {
+          engine: 'bfl',
+          error: { kind: 'insufficient_credits', message: 'the BFL account has no credits left (402)' },
+        },
         { engine: 'preview' },
       ])
-      const fine = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'a harbour', width: 256, height: 256 } })
+      const fine = await api(`${routed.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'a harbour', width: 256, height: 256 },
+      })
       expect(await routed.waitForJob(fine.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
       // Moderation is final: no failover.
-      const moderated = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'moderate output, no failover', width: 256, height: 256 } })
+      const moderated = await api(`${routed.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'moderate output, no failover', width: 256, height: 256 },
+      })
       expect((await routed.waitForJob(moderated.body.id)).error?.code).toBe('CONTENT_MODERATED')
     } finally {
       await routed.close()
@@ -156,8 +206,12 @@ describe('routes and failover', () => {
   })
 
   it('refuses routes it cannot honour, naming the variable', () => {
-    expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })).toThrow(/FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set/)
-    expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=comfy' })).toThrow(/FLUXHOST_ROUTES unknown engine 'comfy'/)
+    expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })).toThrow(
+      /FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set/,
+    )
+    expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-pro-1.1=comfy' })).toThrow(
+      /FLUXHOST_ROUTES unknown engine 'comfy'/,
+    )
     expect(() => loadConfig({ FLUXHOST_ROUTES: 'flux-9=preview' })).toThrow(/unknown model 'flux-9'/)
     expect(loadConfig({ FLUXHOST_BFL_API_KEY: 'k', FLUXHOST_BFL_URL: 'eu' }).bfl?.url).toBe('https://api.eu.bfl.ai')
     expect(loadConfig({ FLUXHOST_BFL_API_KEY: 'k', FLUXHOST_BFL_URL: 'US' }).bfl?.url).toBe('https://api.us.bfl.ai')
@@ -169,7 +223,11 @@ describe('routes and failover', () => {
 describe('engine checks', () => {
   it('/api/models shows each engine and whether it is reachable', async () => {
     const models = await api(`${server.url}/api/models`, { key: null })
-    expect(models.body.data[0]).toMatchObject({ id: 'flux-pro-1.1', engines: ['bfl'], engineStatus: [{ name: 'bfl', reachable: true, detail: 'credits 1234.5' }] })
+    expect(models.body.data[0]).toMatchObject({
+      id: 'flux-pro-1.1',
+      engines: ['bfl'],
+      engineStatus: [{ name: 'bfl', reachable: true, detail: 'credits 1234.5' }],
+    })
   })
 
   it('fluxhost doctor checks the configured engines; exit 1 when a model has none that works', async () => {
@@ -178,7 +236,11 @@ describe('engine checks', () => {
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.stdout).toMatch(/flux-pro-1\.1\s+1\. bfl\s+ok\s+credits 1234\.5/)
     expect(ok.stdout).toMatch(/2\. preview\s+ok\s+built in/)
-    const refused = await runCli(['doctor', '--json'], { ...env, FLUXHOST_BFL_API_KEY: 'wrong', FLUXHOST_ROUTES: 'flux-pro-1.1=bfl' })
+    const refused = await runCli(['doctor', '--json'], {
+      ...env,
+      FLUXHOST_BFL_API_KEY: 'wrong',
+      FLUXHOST_ROUTES: 'flux-pro-1.1=bfl',
+    })
     expect(refused.code).toBe(1)
     // Models the routes leave out go to the configured engines (here bfl) too.
     const refusedBfl = { engines: [{ name: 'bfl', reachable: false, detail: 'key refused (403)' }] }

@@ -61,7 +61,13 @@ describe.runIf(postgres.ok)('chaos: SIGKILLs among 2 API and 3 worker processes'
       return worker
     }
     // Migrations run under an advisory lock: all five start at once.
-    const [apiA, apiB, w1, w2, w3] = await Promise.all([startApi(), startApi(), startWorker(), startWorker(), startWorker()])
+    const [apiA, apiB, w1, w2, w3] = await Promise.all([
+      startApi(),
+      startApi(),
+      startWorker(),
+      startWorker(),
+      startWorker(),
+    ])
     void w2
     void w3
     const apis = [apiA.url, apiB.url]
@@ -149,7 +155,9 @@ describe.runIf(postgres.ok)('chaos: SIGKILLs among 2 API and 3 worker processes'
     expect(charges).toHaveLength(counts.succeeded)
 
     // What the kills did (reported, not asserted: a kill between two jobs re-runs none).
-    console.info(`chaos: ${JOBS} answered, ${inRecords} in the records; ${jobs.filter((j) => j.attempts > 1).length} re-run after the worker was killed; ${hooks.requests.length} webhook requests`)
+    console.info(
+      `chaos: ${JOBS} answered, ${inRecords} in the records; ${jobs.filter((j) => j.attempts > 1).length} re-run after the worker was killed; ${hooks.requests.length} webhook requests`,
+    )
 
     // Every answered job's images are downloadable, through either API.
     const ids = [...answered]
@@ -158,7 +166,9 @@ describe.runIf(postgres.ok)('chaos: SIGKILLs among 2 API and 3 worker processes'
       await Promise.all(
         ids.slice(at, at + 25).map(async (id, k) => {
           const api = apis[k % apis.length]!
-          const result = (await (await fetch(`${api}/v1/get_result?id=${id}`, { headers: { 'x-key': KEY_A } })).json()) as { result: { sample: string } }
+          const result = (await (
+            await fetch(`${api}/v1/get_result?id=${id}`, { headers: { 'x-key': KEY_A } })
+          ).json()) as { result: { sample: string } }
           const image = await fetch(result.result.sample)
           if (image.status !== 200 || (await image.arrayBuffer()).byteLength === 0) failures++
         }),

@@ -21,7 +21,16 @@ const local = () => server.recordsEnv
 // Tests here start up to eight CLI children from source, seconds each on two busy cores.
 describe('fluxhost CLI', { timeout: 180_000 }, () => {
   it('prints help for every command and exits 0', async () => {
-    const commands = [['--help'], ['serve', '--help'], ['worker', '--help'], ['generate', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['jobs', '--help'], ['jobs', 'list', '--help']]
+    const commands = [
+      ['--help'],
+      ['serve', '--help'],
+      ['worker', '--help'],
+      ['generate', '--help'],
+      ['keys', '--help'],
+      ['keys', 'create', '--help'],
+      ['jobs', '--help'],
+      ['jobs', 'list', '--help'],
+    ]
     // Each child takes seconds to start from source: in parallel.
     const results = await Promise.all(commands.map((args) => runCli(args)))
     for (const [i, { code, stdout }] of results.entries()) {
@@ -52,7 +61,9 @@ describe('fluxhost CLI', { timeout: 180_000 }, () => {
     expect((await api(`${server.url}/api/jobs`, { key: KEY_A })).status).toBe(200)
 
     const listed = await runCli(['keys', 'list', '--json'], local())
-    const entry = (JSON.parse(listed.stdout) as { id: string; name: string; prefix: string }[]).find((k) => k.name === 'ci-bot')!
+    const entry = (JSON.parse(listed.stdout) as { id: string; name: string; prefix: string }[]).find(
+      (k) => k.name === 'ci-bot',
+    )!
     expect(key.startsWith(entry.prefix)).toBe(true)
     expect(listed.stdout).not.toContain(key)
 
@@ -76,9 +87,15 @@ describe('fluxhost CLI', { timeout: 180_000 }, () => {
 
   it('generate writes one file per image and reports a failed job with exit 1', async () => {
     const out = path.join(work, 'many.jpg')
-    const made = await runCli(['generate', 'many', '--num-images', '2', '--width', '256', '--height', '256', '-o', out], { FLUXHOST_DATA_DIR: path.join(work, 'data') })
+    const made = await runCli(
+      ['generate', 'many', '--num-images', '2', '--width', '256', '--height', '256', '-o', out],
+      { FLUXHOST_DATA_DIR: path.join(work, 'data') },
+    )
     expect(made.stdout.trim().split('\n')).toEqual([out, path.join(work, 'many-2.jpg')])
-    const failed = await runCli(['generate', 'nope', '--simulate', 'content_moderated', '-o', path.join(work, 'never.jpg')], { FLUXHOST_DATA_DIR: path.join(work, 'data') })
+    const failed = await runCli(
+      ['generate', 'nope', '--simulate', 'content_moderated', '-o', path.join(work, 'never.jpg')],
+      { FLUXHOST_DATA_DIR: path.join(work, 'data') },
+    )
     expect(failed.code).toBe(1)
     expect(failed.stderr).toContain('CONTENT_MODERATED')
     expect(fs.existsSync(path.join(work, 'never.jpg'))).toBe(false)
@@ -86,7 +103,20 @@ describe('fluxhost CLI', { timeout: 180_000 }, () => {
 
   it('generate --server talks to a running server', async () => {
     const out = path.join(work, 'remote.webp')
-    const { code, stdout, stderr } = await runCli(['generate', 'remote', '--server', server.url, '--key', KEY_A, '--width', '256', '--height', '256', '-o', out])
+    const { code, stdout, stderr } = await runCli([
+      'generate',
+      'remote',
+      '--server',
+      server.url,
+      '--key',
+      KEY_A,
+      '--width',
+      '256',
+      '--height',
+      '256',
+      '-o',
+      out,
+    ])
     expect(code, stderr).toBe(0)
     expect(stdout.trim()).toBe(out)
     expect((await sharp(out).metadata()).format).toBe('webp')
@@ -97,10 +127,15 @@ describe('fluxhost CLI', { timeout: 180_000 }, () => {
 
   it('worker runs, with no HTTP, the jobs a --no-worker server takes; SIGTERM stops it with exit 0', async () => {
     const apiOnly = await startTestServer({}, { worker: false })
-    const worker = spawnCli(['worker', '--worker-concurrency', '1'], { ...apiOnly.recordsEnv, FLUXHOST_LOG_LEVEL: 'warn' })
+    const worker = spawnCli(['worker', '--worker-concurrency', '1'], {
+      ...apiOnly.recordsEnv,
+      FLUXHOST_LOG_LEVEL: 'warn',
+    })
     try {
       await worker.waitFor(/worker: 1 at a time/)
-      const created = await api(`${apiOnly.url}/v1/flux-pro-1.1`, { body: { prompt: 'made elsewhere', width: 256, height: 256 } })
+      const created = await api(`${apiOnly.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'made elsewhere', width: 256, height: 256 },
+      })
       expect(await apiOnly.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', engine: 'preview' })
       worker.process.kill('SIGTERM')
       expect((await worker.exited).code).toBe(0)
@@ -111,7 +146,10 @@ describe('fluxhost CLI', { timeout: 180_000 }, () => {
   })
 
   it('jobs list, show and cancel work on the local data dir', async () => {
-    const created = await api(`${server.url}/api/jobs`, { body: { prompt: 'cancel from the CLI', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=30000' } })
+    const created = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'cancel from the CLI', width: 256, height: 256 },
+      headers: { 'x-fluxhost-simulate': 'slow=30000' },
+    })
     const id = created.body.id as string
     await server.waitUntilRunning(id)
     const listed = await runCli(['jobs', 'list', '--state', 'running'], local())
@@ -127,10 +165,19 @@ describe('fluxhost CLI', { timeout: 180_000 }, () => {
 
   it('usage prints what one key was charged, per day and model, as a table and as JSON', async () => {
     const key = (await runCli(['keys', 'create', '--name', 'usage-bot'], local())).stdout.trim()
-    const id = (JSON.parse((await runCli(['keys', 'list', '--json'], local())).stdout) as { id: string; name: string }[]).find((k) => k.name === 'usage-bot')!.id
-    const made = await api(`${server.url}/v1/images/generations`, { key, body: { model: 'flux-pro/v1.1', prompt: 'two apples', image_size: 'square', num_images: 2 } })
+    const id = (
+      JSON.parse((await runCli(['keys', 'list', '--json'], local())).stdout) as { id: string; name: string }[]
+    ).find((k) => k.name === 'usage-bot')!.id
+    const made = await api(`${server.url}/v1/images/generations`, {
+      key,
+      body: { model: 'flux-pro/v1.1', prompt: 'two apples', image_size: 'square', num_images: 2 },
+    })
     expect(made.status).toBe(201)
-    const failed = await api(`${server.url}/v1/images/generations`, { key, body: { model: 'flux-pro/v1.1', prompt: 'x', image_size: 'square' }, headers: { 'x-fluxhost-simulate': 'error' } })
+    const failed = await api(`${server.url}/v1/images/generations`, {
+      key,
+      body: { model: 'flux-pro/v1.1', prompt: 'x', image_size: 'square' },
+      headers: { 'x-fluxhost-simulate': 'error' },
+    })
     expect(failed.status).toBe(500)
 
     const json = await runCli(['usage', '--key', id, '--json'], local())

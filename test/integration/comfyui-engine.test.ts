@@ -20,14 +20,21 @@ function script(graph: Record<string, { class_type: string; inputs: Record<strin
 
 beforeAll(async () => {
   comfy = await startComfyEmulator({ script, stepMs: 2 })
-  server = await startTestServer({ FLUXHOST_COMFYUI_URL: comfy.url, FLUXHOST_COMFYUI_MAX_QUEUED: '2', FLUXHOST_WORKER_CONCURRENCY: '4', FLUXHOST_COMFYUI_POLL_MS: '50', FLUXHOST_MAX_ATTEMPTS: '1' })
+  server = await startTestServer({
+    FLUXHOST_COMFYUI_URL: comfy.url,
+    FLUXHOST_COMFYUI_MAX_QUEUED: '2',
+    FLUXHOST_WORKER_CONCURRENCY: '4',
+    FLUXHOST_COMFYUI_POLL_MS: '50',
+    FLUXHOST_MAX_ATTEMPTS: '1',
+  })
 })
 afterAll(async () => {
   await server?.close()
   await comfy?.close()
 })
 
-const submit = (body: Record<string, unknown>, url = server.url) => api(`${url}/v1/flux-pro-1.1`, { body: { width: 512, height: 256, ...body } })
+const submit = (body: Record<string, unknown>, url = server.url) =>
+  api(`${url}/v1/flux-pro-1.1`, { body: { width: 512, height: 256, ...body } })
 const lastGraph = () => comfy.received.at(-1)!.graph
 const image = async (url: string, id: string, index = 0) => {
   const result = (await api(`${url}/api/jobs/${id}`)).body.result
@@ -62,15 +69,28 @@ describe('the comfyui engine against an emulated ComfyUI', () => {
   })
 
   it('several images are one prompt with batch_size', async () => {
-    const created = await api(`${server.url}/api/jobs`, { body: { prompt: 'four lanterns', numImages: 3, width: 256, height: 256, seed: 5 } })
+    const created = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'four lanterns', numImages: 3, width: 256, height: 256, seed: 5 },
+    })
     expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded' })
     expect(lastGraph()['6']!.inputs.batch_size).toBe(3)
     expect((await api(`${server.url}/api/jobs/${created.body.id}`)).body.result.images).toHaveLength(3)
   })
 
   it('an image prompt is uploaded and sampled from, with denoise = 1 − strength', async () => {
-    const guide = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer()
-    const created = await api(`${server.url}/api/jobs`, { body: { prompt: 'a red barn', width: 256, height: 256, imagePrompt: { data: guide.toString('base64'), strength: 0.7 } } })
+    const guide = await sharp({
+      create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 10, b: 10 } },
+    })
+      .png()
+      .toBuffer()
+    const created = await api(`${server.url}/api/jobs`, {
+      body: {
+        prompt: 'a red barn',
+        width: 256,
+        height: 256,
+        imagePrompt: { data: guide.toString('base64'), strength: 0.7 },
+      },
+    })
     expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded' })
     const graph = lastGraph()
     const name = `fluxhost-${created.body.id}.png`
@@ -83,7 +103,10 @@ describe('the comfyui engine against an emulated ComfyUI', () => {
   it("an execution_error fails the job with ComfyUI's message and node", async () => {
     const job = await server.waitForJob((await submit({ prompt: 'out of memory please' })).body.id)
     expect(job.state).toBe('failed')
-    expect(job.error).toEqual({ code: 'GENERATION_FAILED', message: 'ComfyUI failed in node 7 (KSampler): RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB' })
+    expect(job.error).toEqual({
+      code: 'GENERATION_FAILED',
+      message: 'ComfyUI failed in node 7 (KSampler): RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB',
+    })
   })
 
   it('a websocket that drops mid-job: the engine reconnects or reads /history, and the job succeeds', async () => {
@@ -97,7 +120,9 @@ describe('the comfyui engine against an emulated ComfyUI', () => {
 
   it('cancel while running interrupts that prompt; cancel while queued in ComfyUI deletes it', async () => {
     const running = await submit({ prompt: 'slow, interrupt me' })
-    await comfy.until(() => comfy.running() !== undefined && comfy.received.at(-1)!.graph['4']!.inputs.text === 'slow, interrupt me')
+    await comfy.until(
+      () => comfy.running() !== undefined && comfy.received.at(-1)!.graph['4']!.inputs.text === 'slow, interrupt me',
+    )
     const runningId = comfy.running()!
     const waiting = await submit({ prompt: 'slow, delete me' })
     await comfy.until(() => comfy.inQueue() === 2)
@@ -121,19 +146,29 @@ describe('the comfyui engine against an emulated ComfyUI', () => {
     const waiting = await submit({ prompt: 'slow, about to be cleared' })
     await comfy.until(() => comfy.inQueue() === 2)
     // Someone clears ComfyUI's queue from its own UI: no websocket event says so.
-    expect((await fetch(`${comfy.url}/queue`, { method: 'POST', body: JSON.stringify({ clear: true }) })).status).toBe(200)
+    expect((await fetch(`${comfy.url}/queue`, { method: 'POST', body: JSON.stringify({ clear: true }) })).status).toBe(
+      200,
+    )
     const job = await server.waitForJob(waiting.body.id)
     expect(job.state).toBe('failed')
-    expect(job.error).toEqual({ code: 'ENGINE_UNAVAILABLE', message: 'ComfyUI lost the prompt: it is neither queued, running nor in its history (its queue was cleared, or it restarted)' })
+    expect(job.error).toEqual({
+      code: 'ENGINE_UNAVAILABLE',
+      message:
+        'ComfyUI lost the prompt: it is neither queued, running nor in its history (its queue was cleared, or it restarted)',
+    })
     await api(`${server.url}/api/jobs/${running.body.id}/cancel`, { method: 'POST' })
     await comfy.until(() => comfy.inQueue() === 0)
   })
 
   it("flux-dev's steps and guidance fill the workflow; absent, the workflow's own defaults apply", async () => {
-    const dev = await api(`${server.url}/v1/flux-dev`, { body: { prompt: 'dev on schnell', width: 256, height: 256, steps: 8, guidance: 4 } })
+    const dev = await api(`${server.url}/v1/flux-dev`, {
+      body: { prompt: 'dev on schnell', width: 256, height: 256, steps: 8, guidance: 4 },
+    })
     expect(await server.waitForJob(dev.body.id)).toMatchObject({ state: 'succeeded', engine: 'comfyui' })
     expect(lastGraph()['7']!.inputs.steps).toBe(8)
-    const plain = await api(`${server.url}/v1/flux-dev`, { body: { prompt: 'dev, default steps', width: 256, height: 256 } })
+    const plain = await api(`${server.url}/v1/flux-dev`, {
+      body: { prompt: 'dev, default steps', width: 256, height: 256 },
+    })
     expect(await server.waitForJob(plain.body.id)).toMatchObject({ state: 'succeeded' })
     expect(lastGraph()['7']!.inputs.steps).toBe(4) // the schnell workflow's, not dev's 28
   })
@@ -142,15 +177,23 @@ describe('the comfyui engine against an emulated ComfyUI', () => {
     const models = await api(`${server.url}/api/models`, { key: null })
     expect(models.body.data.find((m: any) => m.id === 'flux-pro-1.1')).toMatchObject({
       engines: ['comfyui'],
-      engineStatus: [{ name: 'comfyui', reachable: true, detail: 'ComfyUI 0.3.60 on cuda:0 Emulated GPU, workflow schnell' }],
+      engineStatus: [
+        { name: 'comfyui', reachable: true, detail: 'ComfyUI 0.3.60 on cuda:0 Emulated GPU, workflow schnell' },
+      ],
     })
   })
 
   it('never keeps more than FLUXHOST_COMFYUI_MAX_QUEUED prompts in ComfyUI under 100 submitted jobs', async () => {
     const capped = await startComfyEmulator({ stepMs: 1 })
-    const busy = await startTestServer({ FLUXHOST_COMFYUI_URL: capped.url, FLUXHOST_COMFYUI_MAX_QUEUED: '3', FLUXHOST_WORKER_CONCURRENCY: '16' })
+    const busy = await startTestServer({
+      FLUXHOST_COMFYUI_URL: capped.url,
+      FLUXHOST_COMFYUI_MAX_QUEUED: '3',
+      FLUXHOST_WORKER_CONCURRENCY: '16',
+    })
     try {
-      const created = await Promise.all(Array.from({ length: 100 }, (_, i) => submit({ prompt: `capped ${i}`, width: 256, height: 256 }, busy.url)))
+      const created = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => submit({ prompt: `capped ${i}`, width: 256, height: 256 }, busy.url)),
+      )
       const jobs = await Promise.all(created.map((c) => busy.waitForJob(c.body.id)))
       expect(jobs.filter((j) => j.state === 'succeeded')).toHaveLength(100)
       expect(capped.received).toHaveLength(100)
@@ -186,7 +229,9 @@ describe('workflows', () => {
   it('a user template gets its placeholders filled, as values or inside text', async () => {
     const dir = tempDir()
     const file = path.join(dir, 'mine.json')
-    const mine = JSON.parse(JSON.stringify((await import('../../src/engines/comfyui/workflows.js')).BUILT_IN_WORKFLOWS.schnell.txt2img))
+    const mine = JSON.parse(
+      JSON.stringify((await import('../../src/engines/comfyui/workflows.js')).BUILT_IN_WORKFLOWS.schnell.txt2img),
+    )
     mine['4'].inputs.text = '{{prompt}}, in the style of an etching'
     mine['7'].inputs.steps = 6
     mine['9'].inputs.filename_prefix = 'mine'
@@ -198,9 +243,22 @@ describe('workflows', () => {
       expect(lastGraph()['4']!.inputs.text).toBe('a harbour, in the style of an etching')
       expect(lastGraph()['7']!.inputs).toMatchObject({ seed: 3, steps: 6 })
       // It has no image-prompt workflow: a request with one is refused clearly.
-      const guide = (await sharp({ create: { width: 64, height: 64, channels: 3, background: '#888' } }).png().toBuffer()).toString('base64')
-      const refused = await custom.waitForJob((await api(`${custom.url}/api/jobs`, { body: { prompt: 'x', width: 256, height: 256, imagePrompt: { data: guide } } })).body.id)
-      expect(refused.error).toEqual({ code: 'VALIDATION_FAILED', message: `ComfyUI's workflow '${file}' takes no image prompt (set FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW)` })
+      const guide = (
+        await sharp({ create: { width: 64, height: 64, channels: 3, background: '#888' } })
+          .png()
+          .toBuffer()
+      ).toString('base64')
+      const refused = await custom.waitForJob(
+        (
+          await api(`${custom.url}/api/jobs`, {
+            body: { prompt: 'x', width: 256, height: 256, imagePrompt: { data: guide } },
+          })
+        ).body.id,
+      )
+      expect(refused.error).toEqual({
+        code: 'VALIDATION_FAILED',
+        message: `ComfyUI's workflow '${file}' takes no image prompt (set FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW)`,
+      })
     } finally {
       await custom.close()
     }
@@ -209,26 +267,42 @@ describe('workflows', () => {
   it('refuses templates it cannot use at start, naming the problem', async () => {
     const dir = tempDir()
     const bad = path.join(dir, 'bad.json')
-    fs.writeFileSync(bad, JSON.stringify({ '1': { class_type: 'CLIPTextEncode', inputs: { text: '{{prompt}} {{negative}}' } } }))
-    await expect(startTestServer({ FLUXHOST_COMFYUI_URL: comfy.url, FLUXHOST_COMFYUI_WORKFLOW: bad })).rejects.toThrow(/FLUXHOST_COMFYUI_WORKFLOW .*bad\.json: unknown placeholder \{\{negative\}\}/)
+    fs.writeFileSync(
+      bad,
+      JSON.stringify({ '1': { class_type: 'CLIPTextEncode', inputs: { text: '{{prompt}} {{negative}}' } } }),
+    )
+    await expect(startTestServer({ FLUXHOST_COMFYUI_URL: comfy.url, FLUXHOST_COMFYUI_WORKFLOW: bad })).rejects.toThrow(
+      /FLUXHOST_COMFYUI_WORKFLOW .*bad\.json: unknown placeholder \{\{negative\}\}/,
+    )
     const ui = path.join(dir, 'ui.json')
     fs.writeFileSync(ui, JSON.stringify({ nodes: [], links: [] }))
-    await expect(startTestServer({ FLUXHOST_COMFYUI_URL: comfy.url, FLUXHOST_COMFYUI_WORKFLOW: ui })).rejects.toThrow(/UI format; export it with "Save \(API\)"/)
-    await expect(startTestServer({ FLUXHOST_COMFYUI_URL: comfy.url, FLUXHOST_COMFYUI_WORKFLOW: path.join(dir, 'none.json') })).rejects.toThrow(/none\.json: no such file/)
+    await expect(startTestServer({ FLUXHOST_COMFYUI_URL: comfy.url, FLUXHOST_COMFYUI_WORKFLOW: ui })).rejects.toThrow(
+      /UI format; export it with "Save \(API\)"/,
+    )
+    await expect(
+      startTestServer({ FLUXHOST_COMFYUI_URL: comfy.url, FLUXHOST_COMFYUI_WORKFLOW: path.join(dir, 'none.json') }),
+    ).rejects.toThrow(/none\.json: no such file/)
   })
 })
 
 describe('failover to ComfyUI', () => {
   it('a BFL that answers 402 hands the job to a ComfyUI that works; both attempts are on the job', async () => {
     const bfl = await startBflEmulator({ apiKey: 'k', script: () => ({ submitStatus: 402 }) })
-    const routed = await startTestServer({ FLUXHOST_BFL_API_KEY: 'k', FLUXHOST_BFL_URL: bfl.url, FLUXHOST_COMFYUI_URL: comfy.url })
+    const routed = await startTestServer({
+      FLUXHOST_BFL_API_KEY: 'k',
+      FLUXHOST_BFL_URL: bfl.url,
+      FLUXHOST_COMFYUI_URL: comfy.url,
+    })
     try {
       // With both configured and no FLUXHOST_ROUTES: bfl first, then comfyui.
       expect(routed.fluxhost.routes['flux-pro-1.1']).toEqual(['bfl', 'comfyui'])
       const created = await submit({ prompt: 'a poor account' }, routed.url)
       expect(await routed.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', engine: 'comfyui' })
       expect((await api(`${routed.url}/api/jobs/${created.body.id}`)).body.result.engineAttempts).toEqual([
-        { engine: 'bfl', error: { kind: 'insufficient_credits', message: 'the BFL account has no credits left (402)' } },
+        {
+          engine: 'bfl',
+          error: { kind: 'insufficient_credits', message: 'the BFL account has no credits left (402)' },
+        },
         { engine: 'comfyui' },
       ])
     } finally {
@@ -247,7 +321,9 @@ describe('failover to ComfyUI', () => {
       expect(job).toMatchObject({ state: 'succeeded', engine: 'preview' })
       const attempts = (await api(`${routed.url}/api/jobs/${job.id}`)).body.result.engineAttempts
       expect(attempts[0]).toMatchObject({ engine: 'comfyui', error: { kind: 'unavailable' } })
-      expect(attempts[0].error.message).toMatch(/ComfyUI could not be reached at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
+      expect(attempts[0].error.message).toMatch(
+        /ComfyUI could not be reached at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+      )
     } finally {
       await routed.close()
     }

@@ -51,7 +51,11 @@ describe('durability', () => {
     const dataDir = tempDir()
     dirs.push(dataDir)
     const first = await serve(dataDir)
-    const created = await api(`${first.url}/v1/flux-pro-1.1`, { key: KEY, body: { prompt: 'survive', seed: 3, width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=3000' } })
+    const created = await api(`${first.url}/v1/flux-pro-1.1`, {
+      key: KEY,
+      body: { prompt: 'survive', seed: 3, width: 256, height: 256 },
+      headers: { 'x-fluxhost-simulate': 'slow=3000' },
+    })
     const id = created.body.id as string
     // Kill it mid-generation: after the first progress event, before the end.
     await follow(first.url, id, (event) => event === 'progress')
@@ -64,7 +68,11 @@ describe('durability', () => {
 
     // Same host, dead pid: the new process re-queues the job at once instead of waiting out the 30 s lease.
     const second = await serve(dataDir)
-    const events = await follow(second.url, id, (event, data) => event === 'state' && ['succeeded', 'failed', 'canceled'].includes(data.state))
+    const events = await follow(
+      second.url,
+      id,
+      (event, data) => event === 'state' && ['succeeded', 'failed', 'canceled'].includes(data.state),
+    )
     const final = events.at(-1)!.data
     expect(final).toMatchObject({ state: 'succeeded', attempts: 2 })
     expect(await fetchStatus(final.result.images[0].url)).toBe(200)
@@ -82,7 +90,11 @@ describe('durability', () => {
     const dataDir = tempDir()
     dirs.push(dataDir)
     const { child, url } = await serve(dataDir, { FLUXHOST_SHUTDOWN_GRACE_MS: '20000' })
-    const created = await api(`${url}/api/jobs`, { key: KEY, body: { prompt: 'finish me', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=1500' } })
+    const created = await api(`${url}/api/jobs`, {
+      key: KEY,
+      body: { prompt: 'finish me', width: 256, height: 256 },
+      headers: { 'x-fluxhost-simulate': 'slow=1500' },
+    })
     await follow(url, created.body.id, (event) => event === 'progress')
     child.process.kill('SIGTERM')
     expect(await child.exited).toEqual({ code: 0, signal: null })
@@ -94,7 +106,11 @@ describe('durability', () => {
     const dataDir = tempDir()
     dirs.push(dataDir)
     const first = await serve(dataDir, { FLUXHOST_SHUTDOWN_GRACE_MS: '200' })
-    const created = await api(`${first.url}/api/jobs`, { key: KEY, body: { prompt: 'too slow', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=6000' } })
+    const created = await api(`${first.url}/api/jobs`, {
+      key: KEY,
+      body: { prompt: 'too slow', width: 256, height: 256 },
+      headers: { 'x-fluxhost-simulate': 'slow=6000' },
+    })
     const id = created.body.id as string
     // 6 s: the SIGTERM and the 200 ms grace must come well before the job could finish.
     await follow(first.url, id, (event) => event === 'progress')

@@ -11,15 +11,44 @@ beforeAll(async () => {
 afterAll(() => server.close())
 
 const ikey = () => `"${randomUUID()}"`
-const jobCount = async (key = KEY_A) => (await api(`${server.url}/api/jobs?limit=100`, { key })).body.data.length as number
+const jobCount = async (key = KEY_A) =>
+  (await api(`${server.url}/api/jobs?limit=100`, { key })).body.data.length as number
 const charged = async (key = KEY_A) => (await api(`${server.url}/api/usage`, { key })).body.total.jobs as number
 
 // One body per create route, each valid for its dialect.
 const routes = [
-  { name: 'BFL', path: '/v1/flux-pro-1.1', body: { prompt: 'an idempotent apple', width: 256, height: 256 }, status: 200, id: (b: any) => b.id },
-  { name: 'SeaArt', path: '/v1/queue/flux_pro_11', body: { prompt: 'an idempotent apple', width: 256, height: 256 }, status: 200, id: (b: any) => b.request_id },
-  { name: 'Apiframe', path: '/v2/images/generate', body: { prompt: 'an idempotent apple', model: 'flux-1.1-pro', fluxParams: { aspect_ratio: 'custom', width: 256, height: 256 } }, status: 202, id: (b: any) => b.jobId },
-  { name: 'native', path: '/api/jobs', body: { prompt: 'an idempotent apple', width: 256, height: 256 }, status: 202, id: (b: any) => b.id },
+  {
+    name: 'BFL',
+    path: '/v1/flux-pro-1.1',
+    body: { prompt: 'an idempotent apple', width: 256, height: 256 },
+    status: 200,
+    id: (b: any) => b.id,
+  },
+  {
+    name: 'SeaArt',
+    path: '/v1/queue/flux_pro_11',
+    body: { prompt: 'an idempotent apple', width: 256, height: 256 },
+    status: 200,
+    id: (b: any) => b.request_id,
+  },
+  {
+    name: 'Apiframe',
+    path: '/v2/images/generate',
+    body: {
+      prompt: 'an idempotent apple',
+      model: 'flux-1.1-pro',
+      fluxParams: { aspect_ratio: 'custom', width: 256, height: 256 },
+    },
+    status: 202,
+    id: (b: any) => b.jobId,
+  },
+  {
+    name: 'native',
+    path: '/api/jobs',
+    body: { prompt: 'an idempotent apple', width: 256, height: 256 },
+    status: 202,
+    id: (b: any) => b.id,
+  },
 ]
 
 describe('Idempotency-Key on every create route', () => {
@@ -42,7 +71,10 @@ describe('Idempotency-Key on every create route', () => {
     expect(await charged()).toBe(chargedBefore)
 
     // The same key with another body is refused, in the dialect's shape.
-    const other = await api(`${server.url}${route.path}`, { body: { ...route.body, prompt: 'a different apple' }, headers: { 'idempotency-key': key } })
+    const other = await api(`${server.url}${route.path}`, {
+      body: { ...route.body, prompt: 'a different apple' },
+      headers: { 'idempotency-key': key },
+    })
     expect(other.status).toBe(422)
     expect(other.text).toMatch(/already used with a different request/)
     expect(await jobCount()).toBe(before + 1)
@@ -50,31 +82,56 @@ describe('Idempotency-Key on every create route', () => {
 
   it('the key belongs to one API key: another key with the same Idempotency-Key makes its own job', async () => {
     const key = ikey()
-    const a = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'scoped', width: 256, height: 256 }, headers: { 'idempotency-key': key } })
-    const b = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'scoped', width: 256, height: 256 }, headers: { 'idempotency-key': key }, key: KEY_B })
+    const a = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'scoped', width: 256, height: 256 },
+      headers: { 'idempotency-key': key },
+    })
+    const b = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'scoped', width: 256, height: 256 },
+      headers: { 'idempotency-key': key },
+      key: KEY_B,
+    })
     expect(b.headers.get('idempotent-replayed')).toBeNull()
     expect(b.body.id).not.toBe(a.body.id)
   })
 
   it('the same key on another route is a different request', async () => {
     const key = ikey()
-    await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'route', width: 256, height: 256 }, headers: { 'idempotency-key': key } })
-    const seaart = await api(`${server.url}/v1/queue/flux_pro_11`, { body: { prompt: 'route', width: 256, height: 256 }, headers: { 'idempotency-key': key } })
+    await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'route', width: 256, height: 256 },
+      headers: { 'idempotency-key': key },
+    })
+    const seaart = await api(`${server.url}/v1/queue/flux_pro_11`, {
+      body: { prompt: 'route', width: 256, height: 256 },
+      headers: { 'idempotency-key': key },
+    })
     expect(seaart.status).toBe(422)
     expect(seaart.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED')
   })
 
   it('accepts a bare token as well as an sf-string; refuses malformed keys naming the header', async () => {
     const token = randomUUID()
-    const first = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'token' }, headers: { 'idempotency-key': token } })
-    const again = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'token' }, headers: { 'idempotency-key': `"${token}"` } })
+    const first = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'token' },
+      headers: { 'idempotency-key': token },
+    })
+    const again = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'token' },
+      headers: { 'idempotency-key': `"${token}"` },
+    })
     expect(again.headers.get('idempotent-replayed')).toBe('true')
     expect(again.body.id).toBe(first.body.id)
     for (const bad of ['"unterminated', '"a"b"', `"${'x'.repeat(300)}"`, '""']) {
-      const bfl = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'x' }, headers: { 'idempotency-key': bad } })
+      const bfl = await api(`${server.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'x' },
+        headers: { 'idempotency-key': bad },
+      })
       expect(bfl.status, bad).toBe(422)
       expect(bfl.body.detail[0].loc).toEqual(['header', 'idempotency-key'])
-      const apiframe = await api(`${server.url}/v2/images/generate`, { body: { prompt: 'x', model: 'flux-1.1-pro' }, headers: { 'idempotency-key': bad } })
+      const apiframe = await api(`${server.url}/v2/images/generate`, {
+        body: { prompt: 'x', model: 'flux-1.1-pro' },
+        headers: { 'idempotency-key': bad },
+      })
       expect(apiframe.status).toBe(400)
       expect(apiframe.body.error.details[0].field).toBe('header.idempotency-key')
     }
@@ -92,9 +149,15 @@ describe('Idempotency-Key on every create route', () => {
 
   it('a kept key expires after FLUXHOST_IDEMPOTENCY_TTL; then the key makes a new job', async () => {
     const key = ikey()
-    const first = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'expiring' }, headers: { 'idempotency-key': key } })
+    const first = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'expiring' },
+      headers: { 'idempotency-key': key },
+    })
     server.clock.advance(3_600_001)
-    const later = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'expiring' }, headers: { 'idempotency-key': key } })
+    const later = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'expiring' },
+      headers: { 'idempotency-key': key },
+    })
     expect(later.headers.get('idempotent-replayed')).toBeNull()
     expect(later.body.id).not.toBe(first.body.id)
     expect(await server.fluxhost.services.idempotency.sweep()).toBeGreaterThan(0)
@@ -103,7 +166,11 @@ describe('Idempotency-Key on every create route', () => {
 
 describe('Idempotency-Key on the synchronous route', () => {
   const generate = (body: unknown, headers: Record<string, string>) =>
-    api(`${server.url}/v1/images/generations`, { body, key: null, headers: { authorization: `Bearer ${KEY_B}`, ...headers } })
+    api(`${server.url}/v1/images/generations`, {
+      body,
+      key: null,
+      headers: { authorization: `Bearer ${KEY_B}`, ...headers },
+    })
 
   it('a duplicate while the first still waits → 409; afterwards the finished result is replayed', async () => {
     const key = ikey()
@@ -125,7 +192,9 @@ describe('Idempotency-Key on the synchronous route', () => {
     expect(replay.status).toBe(201)
     expect(replay.headers.get('idempotent-replayed')).toBe('true')
     expect(replay.body.seed).toBe(first.body.seed)
-    expect(replay.body.images.map((i: any) => new URL(i.url).pathname)).toEqual(first.body.images.map((i: any) => new URL(i.url).pathname))
+    expect(replay.body.images.map((i: any) => new URL(i.url).pathname)).toEqual(
+      first.body.images.map((i: any) => new URL(i.url).pathname),
+    )
     expect(await jobCount(KEY_B)).toBe(before + 1)
   })
 
@@ -157,7 +226,13 @@ describe('Idempotency-Key when the request holding it dies', () => {
       // job's insert), the first request holds the key with the job.
       const raw = openRawDb(s.recordsAt)
       const attached = async () =>
-        (await raw.selectFrom('idempotency_keys').select('job_id').where('key', '=', JSON.parse(key) as string).executeTakeFirst())?.job_id ?? null
+        (
+          await raw
+            .selectFrom('idempotency_keys')
+            .select('job_id')
+            .where('key', '=', JSON.parse(key) as string)
+            .executeTakeFirst()
+        )?.job_id ?? null
       const made = await new Promise<any>((resolve, reject) => {
         const check = async () => {
           const list = await jobs()

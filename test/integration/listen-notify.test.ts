@@ -69,7 +69,12 @@ describe.runIf(postgres.ok)('job events over LISTEN/NOTIFY', () => {
     const sender = hear(t.store, 0)
     const receiver = hear(other, 500)
     await Promise.all([sender.started, receiver.started])
-    for (let i = 0; i < 500; i++) sender.events.publish({ type: 'state', jobId: `job-with-a-long-id-${String(i).padStart(40, '0')}`, state: 'queued' })
+    for (let i = 0; i < 500; i++)
+      sender.events.publish({
+        type: 'state',
+        jobId: `job-with-a-long-id-${String(i).padStart(40, '0')}`,
+        state: 'queued',
+      })
     expect(new Set((await receiver.all).map((event) => event.jobId)).size).toBe(500)
   })
 

@@ -18,10 +18,22 @@ describe('native jobs API', () => {
   it('creates, gets and renders a job with signed image URLs and its cost', async () => {
     const created = await create({ numImages: 2, outputFormat: 'png', seed: 5 })
     expect(created.status).toBe(202)
-    expect(created.body).toMatchObject({ object: 'job', state: 'queued', model: 'flux-pro-1.1', dialect: 'native', cost: { usd: '0.08', charged: false } })
+    expect(created.body).toMatchObject({
+      object: 'job',
+      state: 'queued',
+      model: 'flux-pro-1.1',
+      dialect: 'native',
+      cost: { usd: '0.08', charged: false },
+    })
     await server.waitForJob(created.body.id)
     const { body: job } = await api(`${server.url}/api/jobs/${created.body.id}`)
-    expect(job).toMatchObject({ state: 'succeeded', progress: 1, engine: 'preview', attempts: 1, cost: { usd: '0.08', charged: true } })
+    expect(job).toMatchObject({
+      state: 'succeeded',
+      progress: 1,
+      engine: 'preview',
+      attempts: 1,
+      cost: { usd: '0.08', charged: true },
+    })
     expect(job.result.images).toHaveLength(2)
     expect(job.result.images[0]).toMatchObject({ width: 256, height: 256, contentType: 'image/png' })
     for (const image of job.result.images) expect(await fetchStatus(image.url)).toBe(200)
@@ -35,15 +47,21 @@ describe('native jobs API', () => {
     const response = await create({ width: 300, bogus: 1, numImages: 9 })
     expect(response.status).toBe(422)
     expect(response.body.error.code).toBe('VALIDATION_FAILED')
-    expect(response.body.error.issues.map((i: { loc: string[] }) => i.loc.join('.')).sort()).toEqual(['body.bogus', 'body.numImages'])
+    expect(response.body.error.issues.map((i: { loc: string[] }) => i.loc.join('.')).sort()).toEqual([
+      'body.bogus',
+      'body.numImages',
+    ])
     const size = await create({ width: 300 })
-    expect(size.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: 'width: Input should be a multiple of 32' })
+    expect(size.body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: 'width: Input should be a multiple of 32',
+    })
     const noKey = await api(`${server.url}/api/jobs`, { key: null })
     expect(noKey.status).toBe(401)
     expect(noKey.body.error).toMatchObject({ code: 'UNAUTHORIZED', requestId: noKey.headers.get('x-request-id') })
   })
 
-  it('lists only the caller\'s jobs, newest first, with a cursor', async () => {
+  it("lists only the caller's jobs, newest first, with a cursor", async () => {
     const mine = []
     for (let i = 0; i < 3; i++) mine.push((await create({ prompt: `list ${i}` }, {}, KEY_B)).body.id)
     const first = await api(`${server.url}/api/jobs?limit=2`, { key: KEY_B })
@@ -57,7 +75,10 @@ describe('native jobs API', () => {
 
   it('cancels a queued job and a running one (aborting the engine); canceling again is a no-op; finished → 409', async () => {
     // Two slow jobs fill both worker slots, so the third stays queued.
-    const running = [(await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id, (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id]
+    const running = [
+      (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id,
+      (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id,
+    ]
     const queued = (await create()).body.id
     await Promise.all(running.map((id) => server.waitUntilRunning(id)))
     expect((await api(`${server.url}/api/jobs/${queued}`)).body.state).toBe('queued')
@@ -65,7 +86,10 @@ describe('native jobs API', () => {
     const canceledQueued = await api(`${server.url}/api/jobs/${queued}/cancel`, { method: 'POST' })
     expect(canceledQueued.body).toMatchObject({ state: 'canceled', error: { code: 'JOB_CANCELED' } })
 
-    const canceledRunning = await api(`${server.url}/api/jobs/${running[0]}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } })
+    const canceledRunning = await api(`${server.url}/api/jobs/${running[0]}/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(canceledRunning.status).toBe(200)
     expect(canceledRunning.body.state).toBe('canceled')
     await api(`${server.url}/api/jobs/${running[1]}/cancel`, { method: 'POST' })
@@ -117,14 +141,21 @@ describe('native jobs API', () => {
     expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(204)
     expect((await api(`${server.url}/api/jobs/${body.id}`)).status).toBe(404)
     expect((await api(`${server.url}/v1/get_result?id=${body.id}`)).body.status).toBe('Task not found')
-    expect((await api(`${server.url}/api/jobs?limit=100`)).body.data.map((j: { id: string }) => j.id)).not.toContain(body.id)
+    expect((await api(`${server.url}/api/jobs?limit=100`)).body.data.map((j: { id: string }) => j.id)).not.toContain(
+      body.id,
+    )
     expect((await fetch(image)).status).toBe(404)
     expect((await api(`${server.url}/api/usage`)).body.total).toEqual(usageBefore)
     expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(404)
     expect(done.state).toBe('succeeded')
     // The record kept for metering holds neither the prompt nor the result any more.
     const kept = await server.fluxhost.store.jobs.get(body.id)
-    expect(kept).toMatchObject({ state: 'succeeded', result: null, costMicros: 40_000, request: { prompt: '', width: 256, height: 256 } })
+    expect(kept).toMatchObject({
+      state: 'succeeded',
+      result: null,
+      costMicros: 40_000,
+      request: { prompt: '', width: 256, height: 256 },
+    })
     expect(kept!.deletedAt).toBeInstanceOf(Date)
 
     const slow = (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id
@@ -178,8 +209,15 @@ describe('files', () => {
 
     const signer = server.fluxhost.signer
     const ghost = signer.sign('jobs/ghost/a1/0.jpeg')
-    expect((await api(`${server.url}/files/jobs/ghost/a1/0.jpeg?exp=${ghost.exp}&sig=${ghost.sig}`, { key: null })).status).toBe(404)
-    for (const path of ['/files/../secret', '/files/%2e%2e/secret', '/files/jobs/..%2f..%2fsecret', '/files/..%2Ffluxhost.db']) {
+    expect(
+      (await api(`${server.url}/files/jobs/ghost/a1/0.jpeg?exp=${ghost.exp}&sig=${ghost.sig}`, { key: null })).status,
+    ).toBe(404)
+    for (const path of [
+      '/files/../secret',
+      '/files/%2e%2e/secret',
+      '/files/jobs/..%2f..%2fsecret',
+      '/files/..%2Ffluxhost.db',
+    ]) {
       const escaped = signer.sign(decodeURIComponent(path.slice('/files/'.length)))
       const response = await fetch(`${server.url}${path}?exp=${escaped.exp}&sig=${escaped.sig}`)
       expect([403, 404], path).toContain(response.status)
@@ -198,14 +236,34 @@ describe('system routes', () => {
     const health = await api(`${server.url}/api/health`, { key: null })
     expect(health.body).toMatchObject({ status: 'ok', database: 'ok', worker: { enabled: true, concurrency: 2 } })
     const models = await api(`${server.url}/api/models`, { key: null })
-    expect(models.body.data[0]).toMatchObject({ id: 'flux-pro-1.1', priceUsd: 0.04, engines: ['preview'], engineStatus: [{ name: 'preview', reachable: true }], size: { min: 256, max: 1440, multipleOf: 32 } })
+    expect(models.body.data[0]).toMatchObject({
+      id: 'flux-pro-1.1',
+      priceUsd: 0.04,
+      engines: ['preview'],
+      engineStatus: [{ name: 'preview', reachable: true }],
+      size: { min: 256, max: 1440, multipleOf: 32 },
+    })
     const metrics = await fetch(`${server.url}/metrics`)
     const text = await metrics.text()
-    for (const name of ['fluxhost_jobs{state="succeeded"}', 'fluxhost_queue_depth', 'fluxhost_engine_duration_seconds_bucket', 'fluxhost_http_request_duration_seconds_bucket']) {
+    for (const name of [
+      'fluxhost_jobs{state="succeeded"}',
+      'fluxhost_queue_depth',
+      'fluxhost_engine_duration_seconds_bucket',
+      'fluxhost_http_request_duration_seconds_bucket',
+    ]) {
       expect(text).toContain(name)
     }
     const openapi = await api(`${server.url}/openapi.json`, { key: null })
-    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/flux-pro-1.1', '/v1/get_result', '/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/cancel', '/api/jobs/{id}/events']))
+    expect(Object.keys(openapi.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/flux-pro-1.1',
+        '/v1/get_result',
+        '/api/jobs',
+        '/api/jobs/{id}',
+        '/api/jobs/{id}/cancel',
+        '/api/jobs/{id}/events',
+      ]),
+    )
     expect(await fetchStatus(`${server.url}/docs`)).toBe(200)
     const notFound = await api(`${server.url}/api/nothing`, { key: null })
     expect(notFound.body.error.code).toBe('NOT_FOUND')

@@ -25,15 +25,21 @@ function script(body: any): SdcppScript {
 
 beforeAll(async () => {
   sd = await startSdcppEmulator({ script, stepMs: 2 })
-  server = await startTestServer({ FLUXHOST_SDCPP_URL: sd.url, FLUXHOST_SDCPP_MAX_QUEUED: '2', FLUXHOST_WORKER_CONCURRENCY: '6' })
+  server = await startTestServer({
+    FLUXHOST_SDCPP_URL: sd.url,
+    FLUXHOST_SDCPP_MAX_QUEUED: '2',
+    FLUXHOST_WORKER_CONCURRENCY: '6',
+  })
 })
 afterAll(async () => {
   await server?.close()
   await sd?.close()
 })
 
-const submit = (body: Record<string, unknown>, url = server.url) => api(`${url}/v1/flux-pro-1.1`, { body: { width: 512, height: 256, ...body } })
-const settle = async (prompt: string, extra: Record<string, unknown> = {}) => server.waitForJob((await submit({ prompt, ...extra })).body.id)
+const submit = (body: Record<string, unknown>, url = server.url) =>
+  api(`${url}/v1/flux-pro-1.1`, { body: { width: 512, height: 256, ...body } })
+const settle = async (prompt: string, extra: Record<string, unknown> = {}) =>
+  server.waitForJob((await submit({ prompt, ...extra })).body.id)
 
 describe('the sdcpp engine against an emulated sd-server', () => {
   it('submits to /sdcpp/v1/img_gen, polls the job, decodes its images', async () => {
@@ -46,7 +52,15 @@ describe('the sdcpp engine against an emulated sd-server', () => {
     unsubscribe()
     expect(job).toMatchObject({ state: 'succeeded', engine: 'sdcpp' })
     const body = sd.submits.at(-1)
-    expect(body).toMatchObject({ prompt: 'a copper kettle', width: 512, height: 256, seed: 12, batch_count: 1, output_format: 'png', sample_params: { sample_method: 'euler', guidance: { txt_cfg: 1, distilled_guidance: 3.5 } } })
+    expect(body).toMatchObject({
+      prompt: 'a copper kettle',
+      width: 512,
+      height: 256,
+      seed: 12,
+      batch_count: 1,
+      output_format: 'png',
+      sample_params: { sample_method: 'euler', guidance: { txt_cfg: 1, distilled_guidance: 3.5 } },
+    })
     // No steps configured or requested: sd-server's own default (its --steps).
     expect(body.sample_params.sample_steps).toBeUndefined()
     expect(body.init_image).toBeUndefined()
@@ -68,18 +82,37 @@ describe('the sdcpp engine against an emulated sd-server', () => {
     expect(await settle('lost once')).toMatchObject({ state: 'succeeded' })
     expect(sd.submits.filter((s) => s.prompt === 'lost once')).toHaveLength(2)
     const twice = await settle('lost always')
-    expect(twice.error).toEqual({ code: 'GENERATION_FAILED', message: 'sd-server no longer knows the job (410), again after submitting it a second time' })
+    expect(twice.error).toEqual({
+      code: 'GENERATION_FAILED',
+      message: 'sd-server no longer knows the job (410), again after submitting it a second time',
+    })
     expect(sd.submits.filter((s) => s.prompt === 'lost always')).toHaveLength(2)
   })
 
   it("sd-server's failures and refusals end the job with its message", async () => {
-    expect((await settle('fail please')).error).toEqual({ code: 'GENERATION_FAILED', message: 'sd-server failed the job: generate_image returned empty results' })
-    expect((await settle('bad request')).error).toEqual({ code: 'VALIDATION_FAILED', message: 'sd-server rejected the request: emulated 400' })
+    expect((await settle('fail please')).error).toEqual({
+      code: 'GENERATION_FAILED',
+      message: 'sd-server failed the job: generate_image returned empty results',
+    })
+    expect((await settle('bad request')).error).toEqual({
+      code: 'VALIDATION_FAILED',
+      message: 'sd-server rejected the request: emulated 400',
+    })
   })
 
   it('an image prompt goes as init_image with strength = 1 − image prompt strength', async () => {
-    const guide = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).png().toBuffer()
-    const created = await api(`${server.url}/api/jobs`, { body: { prompt: 'a blue door', width: 256, height: 256, numImages: 2, imagePrompt: { data: guide.toString('base64'), strength: 0.8 } } })
+    const guide = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer()
+    const created = await api(`${server.url}/api/jobs`, {
+      body: {
+        prompt: 'a blue door',
+        width: 256,
+        height: 256,
+        numImages: 2,
+        imagePrompt: { data: guide.toString('base64'), strength: 0.8 },
+      },
+    })
     expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded' })
     const body = sd.submits.at(-1)
     expect(body.strength).toBe(0.2)
@@ -89,7 +122,9 @@ describe('the sdcpp engine against an emulated sd-server', () => {
   })
 
   it('ultra goes to sd-server at its ~4 MP size', async () => {
-    const created = await api(`${server.url}/v1/flux-pro-1.1-ultra`, { body: { prompt: 'ultra square', aspect_ratio: '1:1' } })
+    const created = await api(`${server.url}/v1/flux-pro-1.1-ultra`, {
+      body: { prompt: 'ultra square', aspect_ratio: '1:1' },
+    })
     expect(await server.waitForJob(created.body.id)).toMatchObject({ state: 'succeeded', engine: 'sdcpp' })
     expect(sd.submits.at(-1)).toMatchObject({ prompt: 'ultra square', width: 2048, height: 2048 })
   })
@@ -105,7 +140,9 @@ describe('the sdcpp engine against an emulated sd-server', () => {
   })
 
   it('never keeps more than FLUXHOST_SDCPP_MAX_QUEUED jobs in sd-server', async () => {
-    const created = await Promise.all(Array.from({ length: 20 }, (_, i) => submit({ prompt: `capped ${i}`, width: 256, height: 256 })))
+    const created = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => submit({ prompt: `capped ${i}`, width: 256, height: 256 })),
+    )
     const jobs = await Promise.all(created.map((c) => server.waitForJob(c.body.id)))
     expect(jobs.every((j) => j.state === 'succeeded')).toBe(true)
     expect(sd.maxInQueue()).toBeLessThanOrEqual(2)
@@ -114,7 +151,9 @@ describe('the sdcpp engine against an emulated sd-server', () => {
   it('FLUXHOST_SDCPP_STEPS sets sample_steps; doctor shows the loaded model', async () => {
     const stepped = await startTestServer({ FLUXHOST_SDCPP_URL: sd.url, FLUXHOST_SDCPP_STEPS: '4' })
     try {
-      expect(await stepped.waitForJob((await submit({ prompt: 'four steps' }, stepped.url)).body.id)).toMatchObject({ state: 'succeeded' })
+      expect(await stepped.waitForJob((await submit({ prompt: 'four steps' }, stepped.url)).body.id)).toMatchObject({
+        state: 'succeeded',
+      })
       expect(sd.submits.at(-1).sample_params.sample_steps).toBe(4)
     } finally {
       await stepped.close()

@@ -12,7 +12,11 @@ afterAll(async () => {
 
 const bearer = (key = KEY_A) => ({ key: null, headers: { authorization: `Bearer ${key}` } })
 const create = (body: unknown, headers: Record<string, string> = {}, key = KEY_A) =>
-  api(`${server.url}/v1/queue/flux_pro_11`, { body, key: null, headers: { authorization: `Bearer ${key}`, ...headers } })
+  api(`${server.url}/v1/queue/flux_pro_11`, {
+    body,
+    key: null,
+    headers: { authorization: `Bearer ${key}`, ...headers },
+  })
 
 // The request of seed 001's curl sample, as written there.
 const SEED_001 = {
@@ -48,29 +52,60 @@ describe('SeaArt queue API: the seeds replayed', () => {
       status: 'completed',
       output: [{ content: [{ type: 'image', url: expect.stringContaining('/files/jobs/') }] }],
       usage: { cost: '0.04', discount: 0 },
-      metadata: expect.objectContaining({ model: 'flux_pro_11', prompt: SEED_001.prompt, seed: 42, width: 1024, height: 768, output_format: 'jpeg', engine: 'preview' }),
+      metadata: expect.objectContaining({
+        model: 'flux_pro_11',
+        prompt: SEED_001.prompt,
+        seed: 42,
+        width: 1024,
+        height: 768,
+        output_format: 'jpeg',
+        engine: 'preview',
+      }),
     })
     expect(response.body.error).toBeUndefined()
     const image = await fetch(response.body.output[0].content[0].url)
-    expect(await sharp(Buffer.from(await image.arrayBuffer())).metadata()).toMatchObject({ format: 'jpeg', width: 1024, height: 768 })
+    expect(await sharp(Buffer.from(await image.arrayBuffer())).metadata()).toMatchObject({
+      format: 'jpeg',
+      width: 1024,
+      height: 768,
+    })
     // The same job, seen through fluxhost's own API.
     expect((await api(`${server.url}/api/jobs/${id}`)).body).toMatchObject({ dialect: 'seaart', state: 'succeeded' })
   })
 
-  it("seed 000: model in the body is accepted and checked; defaults are 1024×768, jpeg", async () => {
+  it('seed 000: model in the body is accepted and checked; defaults are 1024×768, jpeg', async () => {
     const created = await create({ model: 'flux_pro_11', prompt: 'defaults' })
     const job = await server.waitForJob(created.body.request_id)
-    expect(job.request).toMatchObject({ width: 1024, height: 768, safetyTolerance: 2, promptUpsampling: false, output: { format: 'jpeg' } })
+    expect(job.request).toMatchObject({
+      width: 1024,
+      height: 768,
+      safetyTolerance: 2,
+      promptUpsampling: false,
+      output: { format: 'jpeg' },
+    })
     const wrong = await create({ model: 'flux_dev', prompt: 'x' })
     expect(wrong.status).toBe(400)
     expect(wrong.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'model' }] })
   })
 
   it('png output, image_prompt as base64, webhook_url stored', async () => {
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ff0000' } }).png().toBuffer()
-    const created = await create({ prompt: 'guided', width: 256, height: 256, output_format: 'png', image_prompt: png.toString('base64'), webhook_url: 'https://93.184.215.14/hook' })
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ff0000' } })
+      .png()
+      .toBuffer()
+    const created = await create({
+      prompt: 'guided',
+      width: 256,
+      height: 256,
+      output_format: 'png',
+      image_prompt: png.toString('base64'),
+      webhook_url: 'https://93.184.215.14/hook',
+    })
     const job = await server.waitForJob(created.body.request_id)
-    expect(job.request).toMatchObject({ output: { format: 'png' }, imagePrompt: { strength: 0.5 }, webhook: { url: 'https://93.184.215.14/hook' } })
+    expect(job.request).toMatchObject({
+      output: { format: 'png' },
+      imagePrompt: { strength: 0.5 },
+      webhook: { url: 'https://93.184.215.14/hook' },
+    })
     const response = await api(created.body.response_url, bearer())
     expect(await fetchStatus(response.body.output[0].content[0].url)).toBe(200)
   })
@@ -85,7 +120,11 @@ describe('queue position and cancel', () => {
     const third = await create({ prompt: 'third', width: 256, height: 256 }, slow)
     expect(second.body.queue_position).toBe(0)
     expect(third.body.queue_position).toBe(1)
-    expect((await api(third.body.status_url, bearer())).body).toEqual({ request_id: third.body.request_id, status: 'queued', queue_position: 1 })
+    expect((await api(third.body.status_url, bearer())).body).toEqual({
+      request_id: third.body.request_id,
+      status: 'queued',
+      queue_position: 1,
+    })
     expect((await api(running.body.status_url, bearer())).body.status).toBe('in_progress')
     const pending = await api(running.body.response_url, bearer())
     expect(pending.body).toMatchObject({ status: 'in_progress' })
@@ -112,7 +151,7 @@ describe('queue position and cancel', () => {
   })
 })
 
-describe('errors in SeaArt\'s shape', () => {
+describe("errors in SeaArt's shape", () => {
   it.each([
     [{}, 'prompt', 'missing'],
     [{ prompt: '' }, 'prompt', 'string_too_short'],
@@ -152,7 +191,10 @@ describe('errors in SeaArt\'s shape', () => {
     const failed = await create({ prompt: 'x', width: 256, height: 256 }, { 'x-fluxhost-simulate': 'error' })
     await server.waitForJob(failed.body.request_id)
     const response = await api(failed.body.response_url, bearer())
-    expect(response.body).toMatchObject({ status: 'failed', error: { code: 'GENERATION_FAILED', message: expect.any(String) } })
+    expect(response.body).toMatchObject({
+      status: 'failed',
+      error: { code: 'GENERATION_FAILED', message: expect.any(String) },
+    })
     expect(response.body.output).toBeUndefined()
     expect(response.body.usage).toBeUndefined()
   })

@@ -10,7 +10,9 @@ describe('shutdown', () => {
     const socket = net.connect(Number(port), '127.0.0.1')
     await new Promise((resolve) => socket.once('connect', resolve))
     // Headers promise a body that never comes: the request stays in flight.
-    socket.write(`POST /v1/flux-pro-1.1 HTTP/1.1\r\nhost: x\r\nx-key: ${KEY_A}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"prompt":`)
+    socket.write(
+      `POST /v1/flux-pro-1.1 HTTP/1.1\r\nhost: x\r\nx-key: ${KEY_A}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"prompt":`,
+    )
     const closedByServer = new Promise((resolve) => socket.once('close', resolve))
     await requestSeen
     await server.close()
@@ -22,7 +24,10 @@ describe('shutdown', () => {
 describe('shutdown with every worker slot busy', () => {
   it('aborts the running jobs after the grace period and puts them back in the queue', async () => {
     const server = await startTestServer({ FLUXHOST_WORKER_CONCURRENCY: '1' })
-    const created = await api(`${server.url}/api/jobs`, { body: { prompt: 'long', width: 256, height: 256 }, headers: { 'x-fluxhost-simulate': 'slow=60000' } })
+    const created = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'long', width: 256, height: 256 },
+      headers: { 'x-fluxhost-simulate': 'slow=60000' },
+    })
     await server.waitUntilRunning(created.body.id)
     // With the only slot busy, stop() used to wait for the job instead of aborting it.
     await server.fluxhost.close(0)

@@ -25,7 +25,11 @@ async function receiver(answer?: (n: number, received: Received) => Answer) {
 }
 
 /** Resolves when the job's deliveries satisfy `done` (checked now, then after each attempt). */
-async function deliveriesOf(jobId: string, done: (deliveries: any[]) => boolean, on: TestServer = server): Promise<any[]> {
+async function deliveriesOf(
+  jobId: string,
+  done: (deliveries: any[]) => boolean,
+  on: TestServer = server,
+): Promise<any[]> {
   const read = async () => (await api(`${on.url}/api/jobs/${jobId}/deliveries`)).body.data as any[]
   return new Promise((resolve, reject) => {
     let finished = false
@@ -40,7 +44,8 @@ async function deliveriesOf(jobId: string, done: (deliveries: any[]) => boolean,
     void check()
   })
 }
-const settled = (deliveries: any[]) => deliveries.length > 0 && deliveries.every((d) => ['delivered', 'failed', 'stopped'].includes(d.state))
+const settled = (deliveries: any[]) =>
+  deliveries.length > 0 && deliveries.every((d) => ['delivered', 'failed', 'stopped'].includes(d.state))
 
 /**
  * `value` with the signatures of its file URLs cut off: a URL's expiry is rounded to the next
@@ -54,7 +59,14 @@ describe('webhooks', () => {
   it('BFL: a signed POST with the get_result body and X-Webhook-Secret, verified by standardwebhooks', async () => {
     const hook = await receiver()
     const created = await api(`${server.url}/v1/flux-pro-1.1`, {
-      body: { prompt: 'a red apple', width: 256, height: 256, seed: 5, webhook_url: hook.url, webhook_secret: 'bfl-shared-secret' },
+      body: {
+        prompt: 'a red apple',
+        width: 256,
+        height: 256,
+        seed: 5,
+        webhook_url: hook.url,
+        webhook_secret: 'bfl-shared-secret',
+      },
     })
     expect(created.status).toBe(200)
     expect(created.body).toMatchObject({ status: 'Pending', webhook_url: hook.url })
@@ -65,18 +77,31 @@ describe('webhooks', () => {
     const payload = new Webhook(secret).verify(received!.body, received!.headers as Record<string, string>) as any
     const polled = await api(`${server.url}/v1/get_result?id=${created.body.id}`)
     expect(unsigned(payload)).toEqual(unsigned(polled.body))
-    expect(payload).toMatchObject({ id: created.body.id, status: 'Ready', result: { sample: expect.stringContaining('/files/'), seed: 5 } })
+    expect(payload).toMatchObject({
+      id: created.body.id,
+      status: 'Ready',
+      result: { sample: expect.stringContaining('/files/'), seed: 5 },
+    })
     expect(received!.headers['x-webhook-secret']).toBe('bfl-shared-secret')
     expect(received!.headers['content-type']).toBe('application/json')
     expect(received!.headers['user-agent']).toMatch(/^fluxhost\//)
     // A tampered body does not verify.
-    expect(() => new Webhook(secret).verify(received!.body.replace('Ready', 'Error'), received!.headers as Record<string, string>)).toThrow()
+    expect(() =>
+      new Webhook(secret).verify(received!.body.replace('Ready', 'Error'), received!.headers as Record<string, string>),
+    ).toThrow()
     // The image the webhook points at downloads.
     expect((await fetch(payload.result.sample)).status).toBe(200)
 
     const [delivery] = await deliveriesOf(created.body.id, settled)
-    expect(delivery).toMatchObject({ id: received!.headers['webhook-id'], state: 'delivered', url: hook.url, lastStatus: 200 })
-    expect(delivery.attempts).toEqual([expect.objectContaining({ attempt: 1, status: 200, outcome: 'delivered', error: null })])
+    expect(delivery).toMatchObject({
+      id: received!.headers['webhook-id'],
+      state: 'delivered',
+      url: hook.url,
+      lastStatus: 200,
+    })
+    expect(delivery.attempts).toEqual([
+      expect.objectContaining({ attempt: 1, status: 200, outcome: 'delivered', error: null }),
+    ])
   })
 
   it('each key signs with its own secret; rotating it changes the signature', async () => {
@@ -90,10 +115,17 @@ describe('webhooks', () => {
 
   it('SeaArt and Apiframe: the body is what their read route returns', async () => {
     const hook = await receiver()
-    const seaart = await api(`${server.url}/v1/queue/flux_pro_11`, { body: { prompt: 'a teal boat', width: 256, height: 256, webhook_url: hook.url } })
+    const seaart = await api(`${server.url}/v1/queue/flux_pro_11`, {
+      body: { prompt: 'a teal boat', width: 256, height: 256, webhook_url: hook.url },
+    })
     expect(seaart.status).toBe(200)
     const apiframe = await api(`${server.url}/v2/images/generate`, {
-      body: { prompt: 'a teal boat', model: 'flux-1.1-pro', webhook_url: hook.url, fluxParams: { aspect_ratio: 'custom', width: 256, height: 256 } },
+      body: {
+        prompt: 'a teal boat',
+        model: 'flux-1.1-pro',
+        webhook_url: hook.url,
+        fluxParams: { aspect_ratio: 'custom', width: 256, height: 256 },
+      },
     })
     expect(apiframe.status).toBe(202)
     const received = await hook.received(2)
@@ -102,15 +134,25 @@ describe('webhooks', () => {
     const seaartBody = bodies.find((b) => b.request_id === seaart.body.request_id)
     const apiframeBody = bodies.find((b) => b.jobId === apiframe.body.jobId)
     expect(unsigned(seaartBody)).toEqual(unsigned((await api(seaart.body.response_url)).body))
-    expect(seaartBody).toMatchObject({ status: 'completed', output: [{ content: [{ type: 'image' }] }], usage: { cost: '0.04' } })
+    expect(seaartBody).toMatchObject({
+      status: 'completed',
+      output: [{ content: [{ type: 'image' }] }],
+      usage: { cost: '0.04' },
+    })
     expect(unsigned(apiframeBody)).toEqual(unsigned((await api(`${server.url}/v2/jobs/${apiframe.body.jobId}`)).body))
     expect(apiframeBody).toMatchObject({ status: 'COMPLETED', result: { images: [{ width: 256, height: 256 }] } })
   })
 
   it('a failed or canceled job is delivered too', async () => {
     const hook = await receiver()
-    const failed = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'x', width: 256, height: 256, webhook_url: hook.url }, headers: { 'x-fluxhost-simulate': 'content_moderated' } })
-    const slow = await api(`${server.url}/api/jobs`, { body: { prompt: 'slow', width: 256, height: 256, webhookUrl: hook.url }, headers: { 'x-fluxhost-simulate': 'slow=30000' } })
+    const failed = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'x', width: 256, height: 256, webhook_url: hook.url },
+      headers: { 'x-fluxhost-simulate': 'content_moderated' },
+    })
+    const slow = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'slow', width: 256, height: 256, webhookUrl: hook.url },
+      headers: { 'x-fluxhost-simulate': 'slow=30000' },
+    })
     await server.waitUntilRunning(slow.body.id)
     await api(`${server.url}/api/jobs/${slow.body.id}/cancel`, { method: 'POST' })
     const received = await hook.received(2)
@@ -120,9 +162,16 @@ describe('webhooks', () => {
   })
 
   it('retries 503, 500 and 429 on the schedule, then succeeds; the webhook-id stays the same', async () => {
-    const answers: Answer[] = [{ status: 503 }, { status: 500 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 204 }]
+    const answers: Answer[] = [
+      { status: 503 },
+      { status: 500 },
+      { status: 429, headers: { 'retry-after': '0' } },
+      { status: 204 },
+    ]
     const hook = await receiver((n) => answers[n] ?? { status: 200 })
-    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'retry me', width: 256, height: 256, webhook_url: hook.url } })
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'retry me', width: 256, height: 256, webhook_url: hook.url },
+    })
     const received = await hook.received(4)
     expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(1)
     const [delivery] = await deliveriesOf(created.body.id, settled)
@@ -138,7 +187,9 @@ describe('webhooks', () => {
 
   it('honours a Retry-After that asks for longer than the schedule', async () => {
     const hook = await receiver((n) => (n === 0 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }))
-    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'later please', width: 256, height: 256, webhook_url: hook.url } })
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'later please', width: 256, height: 256, webhook_url: hook.url },
+    })
     const [first, second] = await hook.received(2)
     // The schedule's next delay is 20 ms; the receiver asked for 1 s.
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950)
@@ -150,7 +201,9 @@ describe('webhooks', () => {
     const delayed = await startTestServer({ ...ENV, FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '600ms' })
     try {
       const hook = await receiver()
-      await api(`${delayed.url}/api/jobs`, { body: { prompt: 'after a pause', width: 256, height: 256, webhookUrl: hook.url } })
+      await api(`${delayed.url}/api/jobs`, {
+        body: { prompt: 'after a pause', width: 256, height: 256, webhookUrl: hook.url },
+      })
       const [received] = await hook.received(1)
       expect(received!.at - Date.parse(JSON.parse(received!.body).finishedAt)).toBeGreaterThanOrEqual(550)
     } finally {
@@ -160,7 +213,9 @@ describe('webhooks', () => {
 
   it('gives up after the last attempt of the schedule', async () => {
     const hook = await receiver(() => ({ status: 502 }))
-    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'never', width: 256, height: 256, webhook_url: hook.url } })
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'never', width: 256, height: 256, webhook_url: hook.url },
+    })
     const [delivery] = await deliveriesOf(created.body.id, settled)
     expect(delivery.state).toBe('failed')
     expect(delivery.attempts).toHaveLength(5)
@@ -174,7 +229,9 @@ describe('webhooks', () => {
       [{ status: 301, headers: { location: 'http://127.0.0.1:1/elsewhere' } }, 'failed', /redirects are not followed/],
     ] as const) {
       const hook = await receiver(() => answer)
-      const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'once', width: 256, height: 256, webhook_url: hook.url } })
+      const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'once', width: 256, height: 256, webhook_url: hook.url },
+      })
       const [delivery] = await deliveriesOf(created.body.id, settled)
       expect(delivery.state).toBe(state)
       expect(delivery.attempts).toHaveLength(1)
@@ -185,26 +242,37 @@ describe('webhooks', () => {
 
   it('redeliver sends the same message again; not while it is under way; not for another key', async () => {
     const hook = await receiver()
-    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'again', width: 256, height: 256, webhook_url: hook.url } })
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'again', width: 256, height: 256, webhook_url: hook.url },
+    })
     const [first] = await deliveriesOf(created.body.id, settled)
-    expect((await api(`${server.url}/api/deliveries/${first.id}/redeliver`, { method: 'POST', key: KEY_B })).status).toBe(404)
+    expect(
+      (await api(`${server.url}/api/deliveries/${first.id}/redeliver`, { method: 'POST', key: KEY_B })).status,
+    ).toBe(404)
     const again = await api(`${server.url}/api/deliveries/${first.id}/redeliver`, { method: 'POST' })
     expect(again.status).toBe(202)
     const received = await hook.received(2)
     expect(received[1]!.headers['webhook-id']).toBe(received[0]!.headers['webhook-id'])
     const [delivery] = await deliveriesOf(created.body.id, (d) => d[0]?.attempts.length === 2)
     expect(delivery.state).toBe('delivered')
-    expect((await api(`${server.url}/api/deliveries/nope/redeliver`, { method: 'POST' })).body.error.code).toBe('DELIVERY_NOT_FOUND')
+    expect((await api(`${server.url}/api/deliveries/nope/redeliver`, { method: 'POST' })).body.error.code).toBe(
+      'DELIVERY_NOT_FOUND',
+    )
     expect((await api(`${server.url}/api/jobs/${created.body.id}/deliveries`, { key: KEY_B })).status).toBe(404)
   })
 
   it('a delivery still retrying when its job is deleted is given up, not sent', async () => {
     // The first attempt asks for 5 s (Retry-After); the job is deleted meanwhile.
     const hook = await receiver(() => ({ status: 503, headers: { 'retry-after': '5' } }))
-    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'deleted later', width: 256, height: 256, webhook_url: hook.url } })
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'deleted later', width: 256, height: 256, webhook_url: hook.url },
+    })
     await deliveriesOf(created.body.id, (d) => d[0]?.attempts.length === 1)
     expect((await api(`${server.url}/api/jobs/${created.body.id}`, { method: 'DELETE' })).status).toBe(204)
-    const deliveryOf = async () => ((await api(`${server.url}/api/admin/deliveries?limit=200`)).body.data as any[]).find((d) => d.jobId === created.body.id)
+    const deliveryOf = async () =>
+      ((await api(`${server.url}/api/admin/deliveries?limit=200`)).body.data as any[]).find(
+        (d) => d.jobId === created.body.id,
+      )
     const done = await new Promise<any>((resolve, reject) => {
       const check = () =>
         deliveryOf().then((d) => {
@@ -223,10 +291,16 @@ describe('webhooks', () => {
     const timeoutServer = await startTestServer({ ...ENV, FLUXHOST_WEBHOOK_TIMEOUT_S: '1' })
     try {
       const hook = await receiver((n) => (n === 0 ? 'hang' : { status: 200 }))
-      const created = await api(`${timeoutServer.url}/v1/flux-pro-1.1`, { body: { prompt: 'slow receiver', width: 256, height: 256, webhook_url: hook.url } })
+      const created = await api(`${timeoutServer.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'slow receiver', width: 256, height: 256, webhook_url: hook.url },
+      })
       await hook.received(2)
       const deliveries = await deliveriesOf(created.body.id, (d) => d[0]?.state === 'delivered', timeoutServer)
-      expect(deliveries[0].attempts[0]).toMatchObject({ status: null, outcome: 'retry', error: expect.stringMatching(/no answer within 1 s/) })
+      expect(deliveries[0].attempts[0]).toMatchObject({
+        status: null,
+        outcome: 'retry',
+        error: expect.stringMatching(/no answer within 1 s/),
+      })
       expect(deliveries[0].attempts[1]).toMatchObject({ status: 200, outcome: 'delivered' })
     } finally {
       await timeoutServer.close()
@@ -244,10 +318,14 @@ describe('webhooks from the CLI', { timeout: 180_000 }, () => {
     expect(shown.stdout.trim()).toBe(await secretOf(KEY_A))
 
     const hook = await receiver()
-    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'cli', width: 256, height: 256, webhook_url: hook.url } })
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+      body: { prompt: 'cli', width: 256, height: 256, webhook_url: hook.url },
+    })
     const [delivery] = await deliveriesOf(created.body.id, settled)
     const listed = await runCli(['webhooks', 'list', created.body.id, '--json'], local)
-    expect(JSON.parse(listed.stdout)).toMatchObject([{ id: delivery.id, state: 'delivered', attempts: [{ attempt: 1, status: 200 }] }])
+    expect(JSON.parse(listed.stdout)).toMatchObject([
+      { id: delivery.id, state: 'delivered', attempts: [{ attempt: 1, status: 200 }] },
+    ])
     const table = await runCli(['webhooks', 'list', created.body.id], local)
     expect(table.stdout).toMatch(new RegExp(`${delivery.id}\\s+delivered\\s+1\\s+\\S+\\s+200`))
 
@@ -280,8 +358,13 @@ describe('webhook URLs that point inside the network are refused at create', () 
   ])('%s', async (url) => {
     const bfl = await api(`${strict.url}/v1/flux-pro-1.1`, { body: { prompt: 'x', webhook_url: url } })
     expect(bfl.status).toBe(422)
-    expect(bfl.body.detail[0]).toMatchObject({ loc: ['body', 'webhook_url'], type: expect.stringMatching(/url_refused|url_parsing|url_scheme/) })
-    const apiframe = await api(`${strict.url}/v2/images/generate`, { body: { prompt: 'x', model: 'flux-1.1-pro', webhook_url: url } })
+    expect(bfl.body.detail[0]).toMatchObject({
+      loc: ['body', 'webhook_url'],
+      type: expect.stringMatching(/url_refused|url_parsing|url_scheme/),
+    })
+    const apiframe = await api(`${strict.url}/v2/images/generate`, {
+      body: { prompt: 'x', model: 'flux-1.1-pro', webhook_url: url },
+    })
     expect(apiframe.status).toBe(400)
     expect(apiframe.body.error.details[0].field).toBe('webhook_url')
     const native = await api(`${strict.url}/api/jobs`, { body: { prompt: 'x', webhookUrl: url } })
@@ -297,10 +380,18 @@ describe('a delivery survives a restart', () => {
     const dataDir = tempDir('fluxhost-webhook-restart-')
     const hook = await startReceiver((n) => (n === 0 ? { status: 503 } : { status: 200 }))
     // The retry is due 2 s after the first attempt: long enough for the restart.
-    const env = { FLUXHOST_DATA_DIR: dataDir, FLUXHOST_API_KEYS: KEY_A, FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0,2s', FLUXHOST_LOG_LEVEL: 'warn' }
+    const env = {
+      FLUXHOST_DATA_DIR: dataDir,
+      FLUXHOST_API_KEYS: KEY_A,
+      FLUXHOST_ALLOW_PRIVATE_URLS: '1',
+      FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0,2s',
+      FLUXHOST_LOG_LEVEL: 'warn',
+    }
     try {
       const first = await startServe(env)
-      const created = await api(`${first.url}/v1/flux-pro-1.1`, { body: { prompt: 'durable', width: 256, height: 256, webhook_url: hook.url } })
+      const created = await api(`${first.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'durable', width: 256, height: 256, webhook_url: hook.url },
+      })
       await hook.received(1)
       first.child.process.kill('SIGTERM')
       expect((await first.child.exited).code).toBe(0)

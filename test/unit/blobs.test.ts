@@ -23,7 +23,18 @@ const dir = () => {
 describe('blob keys', () => {
   it('accepts only relative paths of safe segments', () => {
     expect(isValidKey('jobs/0190-abc/a1/0.jpeg')).toBe(true)
-    for (const bad of ['', '/etc/passwd', '../secret', 'jobs/../../secret', 'jobs/./x', 'jobs//x', 'a\\b', 'jobs/%2e%2e/x', '.hidden', 'a/b/c/d/e/f/g/h/i']) {
+    for (const bad of [
+      '',
+      '/etc/passwd',
+      '../secret',
+      'jobs/../../secret',
+      'jobs/./x',
+      'jobs//x',
+      'a\\b',
+      'jobs/%2e%2e/x',
+      '.hidden',
+      'a/b/c/d/e/f/g/h/i',
+    ]) {
       expect(isValidKey(bad), bad).toBe(false)
     }
   })
@@ -36,11 +47,20 @@ describe.each([
     's3',
     async () => {
       const s3 = await startS3()
-      const store = createS3BlobStore({ bucket: s3.bucket, prefix: 'fluxhost/', endpoint: s3.endpoint, credentials: s3.credentials })
-      return { store: store as BlobStore, s3, close: async () => {
-        store.close()
-        await s3.close()
-      } }
+      const store = createS3BlobStore({
+        bucket: s3.bucket,
+        prefix: 'fluxhost/',
+        endpoint: s3.endpoint,
+        credentials: s3.credentials,
+      })
+      return {
+        store: store as BlobStore,
+        s3,
+        close: async () => {
+          store.close()
+          await s3.close()
+        },
+      }
     },
   ],
 ] as const)('%s blob store', (_kind, open) => {

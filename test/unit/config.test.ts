@@ -13,7 +13,13 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe(path.resolve('/srv', '.fluxhost'))
     expect(config.apiKeys).toEqual([])
     expect(config.publicUrl).toBeNull()
-    expect(config.worker).toEqual({ enabled: true, concurrency: 2, leaseMs: 30_000, maxAttempts: 3, shutdownGraceMs: 10_000 })
+    expect(config.worker).toEqual({
+      enabled: true,
+      concurrency: 2,
+      leaseMs: 30_000,
+      maxAttempts: 3,
+      shutdownGraceMs: 10_000,
+    })
     expect(config.fileUrlTtlS).toBe(3600)
     expect(config.pricesUsd['flux-pro-1.1']).toBe(0.04)
     expect(Object.isFrozen(config)).toBe(true)
@@ -21,7 +27,13 @@ describe('loadConfig', () => {
 
   it('reads FLUXHOST_* and lets flags win', () => {
     const config = loadConfig(
-      { FLUXHOST_PORT: '9000', FLUXHOST_API_KEYS: ' a, b ,,c', FLUXHOST_PUBLIC_URL: 'https://img.example.com/', FLUXHOST_WORKER: 'false', FLUXHOST_PRICES: 'flux-pro-1.1=0.05' },
+      {
+        FLUXHOST_PORT: '9000',
+        FLUXHOST_API_KEYS: ' a, b ,,c',
+        FLUXHOST_PUBLIC_URL: 'https://img.example.com/',
+        FLUXHOST_WORKER: 'false',
+        FLUXHOST_PRICES: 'flux-pro-1.1=0.05',
+      },
       { port: '9001' },
     )
     expect(config.port).toBe(9001)
@@ -33,12 +45,18 @@ describe('loadConfig', () => {
 
   it('reports every bad key at once, naming each', () => {
     try {
-      loadConfig({ FLUXHOST_PORT: 'eighty', FLUXHOST_WORKER_CONCURRENCY: '0', FLUXHOST_PUBLIC_URL: 'ftp://x', FLUXHOST_PRICES: 'flux-9=1' })
+      loadConfig({
+        FLUXHOST_PORT: 'eighty',
+        FLUXHOST_WORKER_CONCURRENCY: '0',
+        FLUXHOST_PUBLIC_URL: 'ftp://x',
+        FLUXHOST_PRICES: 'flux-9=1',
+      })
       expect.unreachable()
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError)
       const problems = (error as ConfigError).problems.join('\n')
-      for (const name of ['FLUXHOST_PORT', 'FLUXHOST_WORKER_CONCURRENCY', 'FLUXHOST_PUBLIC_URL', 'FLUXHOST_PRICES']) expect(problems).toContain(name)
+      for (const name of ['FLUXHOST_PORT', 'FLUXHOST_WORKER_CONCURRENCY', 'FLUXHOST_PUBLIC_URL', 'FLUXHOST_PRICES'])
+        expect(problems).toContain(name)
     }
     expect(() => loadConfig({}, { port: '-1' })).toThrow(/--port/)
   })
@@ -55,11 +73,19 @@ describe('loadConfig', () => {
     const all = problems({ DATABASE_URL: 'mysql://db/x', FLUXHOST_DATABASE_LISTEN: 'maybe' })
     expect(all).toContain("DATABASE_URL must be a postgres:// or postgresql:// URL, got 'mysql://…'")
     expect(all).toContain("FLUXHOST_DATABASE_LISTEN must be true or false (or 1/0), got 'maybe'")
-    expect(problems({ FLUXHOST_DATABASE_SCHEMA: 'Bad-Name' })).toMatch(/FLUXHOST_DATABASE_SCHEMA must be a lower-case SQL identifier/)
+    expect(problems({ FLUXHOST_DATABASE_SCHEMA: 'Bad-Name' })).toMatch(
+      /FLUXHOST_DATABASE_SCHEMA must be a lower-case SQL identifier/,
+    )
     expect(problems({ FLUXHOST_FILE_URL_SECRET: 'short' })).toMatch(/FLUXHOST_FILE_URL_SECRET must be 64 hex digits/)
     expect(problems({ FLUXHOST_S3_BUCKET: 'b', FLUXHOST_S3_ACCESS_KEY_ID: 'k' })).toMatch(/set both or neither/)
     expect(problems({ FLUXHOST_FILE_DELIVERY: 'redirect' })).toMatch(/needs FLUXHOST_S3_BUCKET/)
-    const ok = loadConfig({ DATABASE_URL: 'postgres://u@db/x', FLUXHOST_DATABASE_SCHEMA: 'fh', FLUXHOST_S3_BUCKET: 'b', FLUXHOST_S3_PREFIX: 'p/', FLUXHOST_FILE_DELIVERY: 'redirect' })
+    const ok = loadConfig({
+      DATABASE_URL: 'postgres://u@db/x',
+      FLUXHOST_DATABASE_SCHEMA: 'fh',
+      FLUXHOST_S3_BUCKET: 'b',
+      FLUXHOST_S3_PREFIX: 'p/',
+      FLUXHOST_FILE_DELIVERY: 'redirect',
+    })
     expect(ok.database).toEqual({ url: 'postgres://u@db/x', schema: 'fh', listen: true })
     expect(ok.notices).toEqual([])
     expect(ok.s3).toMatchObject({ bucket: 'b', prefix: 'p/', region: 'us-east-1', credentials: null })

@@ -65,7 +65,9 @@ describe('checkRequest', () => {
 describe('parseSimulation', () => {
   it('parses every mode and combinations', () => {
     expect(parseSimulation('request_moderated')).toEqual({ simulation: { fail: 'request_moderated' } })
-    expect(parseSimulation('slow=1500, content_moderated')).toEqual({ simulation: { slowMs: 1500, fail: 'content_moderated' } })
+    expect(parseSimulation('slow=1500, content_moderated')).toEqual({
+      simulation: { slowMs: 1500, fail: 'content_moderated' },
+    })
     expect(parseSimulation('RATE_LIMITED')).toEqual({ simulation: { rateLimited: true } })
   })
 

@@ -32,25 +32,30 @@ async function twoProcesses(kind: 'sqlite' | 'postgres'): Promise<{ stores: [Sto
 let ids = 0
 const keys = (store: Store) => createKeyService({ store, clock, newId: () => `key_${++ids}`, staticKeys: [] })
 
-describe.each(postgres.ok ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const))('the bootstrap admin key on %s', (kind) => {
-  it('is made once when processes start at once on empty records, and again after every key is revoked', async () => {
-    const { stores, close } = await twoProcesses(kind)
-    try {
-      const services = [...stores, ...stores].map(keys)
-      const printed = (await Promise.all(services.map((s) => s.ensureBootstrapKey()))).filter((key) => key !== undefined)
-      expect(printed).toHaveLength(1)
-      expect(await stores[0].keys.countActive('db')).toBe(1)
-      const admin = await services[1]!.authenticate(printed[0])
-      expect(admin?.scope).toBe('admin')
-      // A key existing: nothing more is made.
-      expect(await services[2]!.ensureBootstrapKey()).toBeUndefined()
-      // Every key revoked: the next start makes a new one (not blocked by the old id).
-      await stores[0].keys.revoke(admin!.id, clock.now())
-      const again = await Promise.all(services.map((s) => s.ensureBootstrapKey()))
-      expect(again.filter((key) => key !== undefined)).toHaveLength(1)
-      expect(await stores[1].keys.countActive('db')).toBe(1)
-    } finally {
-      await close()
-    }
-  })
-})
+describe.each(postgres.ok ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const))(
+  'the bootstrap admin key on %s',
+  (kind) => {
+    it('is made once when processes start at once on empty records, and again after every key is revoked', async () => {
+      const { stores, close } = await twoProcesses(kind)
+      try {
+        const services = [...stores, ...stores].map(keys)
+        const printed = (await Promise.all(services.map((s) => s.ensureBootstrapKey()))).filter(
+          (key) => key !== undefined,
+        )
+        expect(printed).toHaveLength(1)
+        expect(await stores[0].keys.countActive('db')).toBe(1)
+        const admin = await services[1]!.authenticate(printed[0])
+        expect(admin?.scope).toBe('admin')
+        // A key existing: nothing more is made.
+        expect(await services[2]!.ensureBootstrapKey()).toBeUndefined()
+        // Every key revoked: the next start makes a new one (not blocked by the old id).
+        await stores[0].keys.revoke(admin!.id, clock.now())
+        const again = await Promise.all(services.map((s) => s.ensureBootstrapKey()))
+        expect(again.filter((key) => key !== undefined)).toHaveLength(1)
+        expect(await stores[1].keys.countActive('db')).toBe(1)
+      } finally {
+        await close()
+      }
+    })
+  },
+)

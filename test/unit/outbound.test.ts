@@ -10,11 +10,14 @@ const hanging = new Set<http.ServerResponse>()
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
-    if (url.pathname === '/image') return res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.from('png bytes'))
+    if (url.pathname === '/image')
+      return res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.from('png bytes'))
     if (url.pathname === '/redirect') return res.writeHead(302, { location: '/image' }).end()
     if (url.pathname === '/loop') return res.writeHead(302, { location: '/loop' }).end()
-    if (url.pathname === '/to-metadata') return res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end()
-    if (url.pathname === '/big') return res.writeHead(200, { 'content-length': String(10_000) }).end(Buffer.alloc(10_000))
+    if (url.pathname === '/to-metadata')
+      return res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end()
+    if (url.pathname === '/big')
+      return res.writeHead(200, { 'content-length': String(10_000) }).end(Buffer.alloc(10_000))
     if (url.pathname === '/big-chunked') {
       res.writeHead(200)
       for (let i = 0; i < 10; i++) res.write(Buffer.alloc(1_000))
@@ -35,17 +38,38 @@ const open = createOutbound({ allowPrivate: true, timeoutMs: 500, maxBytes: 5_00
 const strict = createOutbound({ allowPrivate: false, timeoutMs: 500, maxBytes: 5_000, maxRedirects: 3 })
 
 const refusal = async (promise: Promise<unknown>) => {
-  const error = await promise.then(() => undefined, (e: unknown) => e)
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(error).toBeInstanceOf(FetchRefused)
   return (error as Error).message
 }
 
 describe('address policy', () => {
   it('blocks loopback, private, link-local, metadata and IPv4-embedding IPv6; allows public', () => {
-    for (const address of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fd00:ec2::254', '::ffff:127.0.0.1', '::ffff:7f00:1', '64:ff9b::7f00:1', '2002:7f00:1::']) {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.20.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '224.0.0.1',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00:ec2::254',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '64:ff9b::7f00:1',
+      '2002:7f00:1::',
+    ]) {
       expect(isBlockedAddress(address), address).toBe(true)
     }
-    for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111']) expect(isBlockedAddress(address), address).toBe(false)
+    for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111'])
+      expect(isBlockedAddress(address), address).toBe(false)
   })
 })
 
@@ -56,7 +80,9 @@ describe('url fetcher', () => {
 
   it('refuses private addresses, by IP literal and by name, unless allowed', async () => {
     expect(await refusal(strict.fetch(`${base}/image`))).toMatch(/private or reserved.*FLUXHOST_ALLOW_PRIVATE_URLS/)
-    expect(await refusal(strict.fetch(`${base.replace('127.0.0.1', 'localhost')}/image`))).toMatch(/resolves only to private or reserved addresses/)
+    expect(await refusal(strict.fetch(`${base.replace('127.0.0.1', 'localhost')}/image`))).toMatch(
+      /resolves only to private or reserved addresses/,
+    )
     expect(await refusal(strict.fetch('http://[::1]/x'))).toMatch(/private or reserved/)
   })
 
@@ -71,7 +97,9 @@ describe('url fetcher', () => {
       isBlocked: (address) => address.startsWith('169.254.'),
     })
     expect((await metadataBlocked.fetch(`${base}/image`)).data.toString()).toBe('png bytes')
-    expect(await refusal(metadataBlocked.fetch(`${base}/to-metadata`))).toMatch(/169\.254\.169\.254 is a private or reserved address/)
+    expect(await refusal(metadataBlocked.fetch(`${base}/to-metadata`))).toMatch(
+      /169\.254\.169\.254 is a private or reserved address/,
+    )
     await metadataBlocked.close()
   })
 

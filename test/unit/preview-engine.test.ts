@@ -70,7 +70,9 @@ describe('preview engine', () => {
   })
 
   it('shows an image prompt through by its strength', async () => {
-    const white = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ffffff' } }).png().toBuffer()
+    const white = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer()
     const [plain] = await render({ prompt: 'black night' })
     const [guided] = await render({ prompt: 'black night', imagePrompt: { data: white, strength: 0.8 } })
     const [dark] = await meanColour(plain!.data)

@@ -13,6 +13,7 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('10', now, 5000)).toBe(5000)
   })
   it('ignores what it cannot read', () => {
-    for (const bad of [undefined, '', 'soon', '-5', '1e3']) expect(parseRetryAfter(bad, now), String(bad)).toBeUndefined()
+    for (const bad of [undefined, '', 'soon', '-5', '1e3'])
+      expect(parseRetryAfter(bad, now), String(bad)).toBeUndefined()
   })
 })

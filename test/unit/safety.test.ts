@@ -3,7 +3,13 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createPreviewEngine } from '../../src/engines/preview/preview-engine.js'
 import { createNsfwClassifier } from '../../src/safety/classifier.js'
 import { toRgb } from '../../src/safety/checker.js'
-import { createPromptPolicy, DEFAULT_BLOCKLIST, judgeOutput, OUTPUT_THRESHOLDS, parseBlocklist } from '../../src/safety/policy.js'
+import {
+  createPromptPolicy,
+  DEFAULT_BLOCKLIST,
+  judgeOutput,
+  OUTPUT_THRESHOLDS,
+  parseBlocklist,
+} from '../../src/safety/policy.js'
 
 // Abstract 16×16 colour grids, upscaled, found by hill-climbing on the classifier's own
 // scores (scripts/make-safety-fixtures.mjs): no real imagery, but the model reads them as
@@ -20,7 +26,15 @@ describe('output classifier (nsfwjs MobileNetV2 on tfjs wasm, in a worker thread
   it('flags the strong case at every tolerance', async () => {
     const scores = await scoresOf(fixture('grid-strong.png'))
     expect(scores.porn).toBeGreaterThan(0.95)
-    expect(tolerances.map((t) => judgeOutput(scores, t) !== undefined)).toEqual([true, true, true, true, true, true, true])
+    expect(tolerances.map((t) => judgeOutput(scores, t) !== undefined)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ])
     expect(judgeOutput(scores, 6)).toMatch(/explicit content \(porn 98% ≥ 97% at safety_tolerance 6\)/)
   })
 
@@ -28,13 +42,33 @@ describe('output classifier (nsfwjs MobileNetV2 on tfjs wasm, in a worker thread
     const scores = await scoresOf(fixture('grid-mid.png'))
     expect(scores.porn).toBeGreaterThan(0.5)
     expect(scores.porn).toBeLessThan(0.7)
-    expect(tolerances.map((t) => judgeOutput(scores, t) !== undefined)).toEqual([true, true, false, false, false, false, false])
+    expect(tolerances.map((t) => judgeOutput(scores, t) !== undefined)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ])
   })
 
   it('passes a neutral image (a preview render) at the strictest tolerance', async () => {
     const engine = createPreviewEngine({ steps: 4 })
     const output = await engine.generate(
-      { jobId: 'j', model: 'flux-pro-1.1', prompt: 'a teal lighthouse at dusk', width: 512, height: 384, seed: 3, numImages: 1, promptUpsampling: false, raw: false, safetyTolerance: 0, output: { format: 'png', quality: 90 } },
+      {
+        jobId: 'j',
+        model: 'flux-pro-1.1',
+        prompt: 'a teal lighthouse at dusk',
+        width: 512,
+        height: 384,
+        seed: 3,
+        numImages: 1,
+        promptUpsampling: false,
+        raw: false,
+        safetyTolerance: 0,
+        output: { format: 'png', quality: 90 },
+      },
       { signal: new AbortController().signal, progress: () => undefined },
     )
     const scores = await classifier.classify(await toRgb(output.images[0]!))
@@ -52,7 +86,15 @@ describe('output classifier (nsfwjs MobileNetV2 on tfjs wasm, in a worker thread
       expect(OUTPUT_THRESHOLDS[t]!.explicit).toBeGreaterThan(OUTPUT_THRESHOLDS[t - 1]!.explicit)
     }
     const sexy = { drawing: 0, hentai: 0, neutral: 0.25, porn: 0, sexy: 0.75 }
-    expect(tolerances.map((t) => judgeOutput(sexy, t) !== undefined)).toEqual([true, true, false, false, false, false, false])
+    expect(tolerances.map((t) => judgeOutput(sexy, t) !== undefined)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ])
   })
 })
 
@@ -60,11 +102,41 @@ describe('prompt blocklist', () => {
   const policy = createPromptPolicy(DEFAULT_BLOCKLIST)
 
   it('blocks more at stricter tolerances, whole words only', () => {
-    expect(tolerances.map((t) => policy.check('a nude statue in a museum', t))).toEqual(['nude', 'nude', 'nude', 'nude', undefined, undefined, undefined])
-    expect(tolerances.map((t) => policy.check('PORN poster', t) !== undefined)).toEqual([true, true, true, true, true, true, false])
-    expect(tolerances.map((t) => policy.check('a beach in a bikini', t) !== undefined)).toEqual([true, false, false, false, false, false, false])
+    expect(tolerances.map((t) => policy.check('a nude statue in a museum', t))).toEqual([
+      'nude',
+      'nude',
+      'nude',
+      'nude',
+      undefined,
+      undefined,
+      undefined,
+    ])
+    expect(tolerances.map((t) => policy.check('PORN poster', t) !== undefined)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ])
+    expect(tolerances.map((t) => policy.check('a beach in a bikini', t) !== undefined)).toEqual([
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ])
     expect(policy.check('loli art', 6)).toBe('loli')
-    for (const fine of ['a sextant on a chart', 'Essex countryside', 'a therapist office', 'expressionism', 'nudelman street']) {
+    for (const fine of [
+      'a sextant on a chart',
+      'Essex countryside',
+      'a therapist office',
+      'expressionism',
+      'nudelman street',
+    ]) {
       expect(policy.check(fine, 0), fine).toBeUndefined()
     }
     expect(policy.check('underage   sex', 6)).toBe('underage   sex')

@@ -70,16 +70,20 @@ beforeAll(async () => {
   mod = (await import(pathToFileURL(path.resolve(here, '../../src/web/public/snippets.js')).href)) as SnippetsModule
   // Apiframe's image_prompt is fetched by the server, from this test's loopback image server.
   server = await startTestServer({ FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WORKER_CONCURRENCY: '4' })
-  png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3070c0' } }).png().toBuffer()
+  png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3070c0' } })
+    .png()
+    .toBuffer()
   imageServer = http.createServer((req, res) => {
-    if (req.url === '/input.png') res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png)
+    if (req.url === '/input.png')
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png)
     else res.writeHead(404).end()
   })
   await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve))
   imageUrl = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}/input.png`
   workDir = tempDir('fluxhost-snippets-')
   const probe = spawnSync('python3', ['-c', 'import requests'], { encoding: 'utf8' })
-  if (probe.status !== 0) pythonSkip = `python3 with requests is missing (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); the Python snippets are not run`
+  if (probe.status !== 0)
+    pythonSkip = `python3 with requests is missing (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); the Python snippets are not run`
   if (pythonSkip) console.warn(pythonSkip)
 })
 
@@ -119,7 +123,11 @@ function runSnippet(language: Language, source: string): Promise<Run> {
     const file = path.join(dir, RUNNERS[language].file)
     fs.writeFileSync(file, source)
     return new Promise<Run>((resolve, reject) => {
-      const child = spawn(RUNNERS[language].command, [file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
+      const child = spawn(RUNNERS[language].command, [file], {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 60_000,
+      })
       let stdout = ''
       let stderr = ''
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
@@ -141,7 +149,11 @@ async function jobOf(expect: ExpectStatic, url: string): Promise<Job> {
  * Runs every snippet of `settings` (every dialect: one that cannot express a setting must
  * still send a body the server takes) and checks the image each prints and the job behind it.
  */
-async function runAll(expect: ExpectStatic, settings: Settings, check: (job: Job, dialect: Dialect, supported: boolean) => void): Promise<void> {
+async function runAll(
+  expect: ExpectStatic,
+  settings: Settings,
+  check: (job: Job, dialect: Dialect, supported: boolean) => void,
+): Promise<void> {
   const all = mod.snippets(settings, { baseUrl: server.url, key: KEY_A })
   const jobs = mod.DIALECTS.flatMap((dialect) =>
     LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
@@ -184,7 +196,8 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     for (const dialect of mod.DIALECTS) expect(mod.unsupported(DEFAULTS, dialect), dialect).toBeNull()
     const ultra = { ...DEFAULTS, model: 'flux-pro-1.1-ultra' as const }
     expect(mod.unsupported(ultra, 'bfl')).toBeNull()
-    for (const dialect of ['seaart', 'apiframe', 'aiml'] as const) expect(mod.unsupported(ultra, dialect)).toMatch(/FLUX 1.1 \[pro\] only/)
+    for (const dialect of ['seaart', 'apiframe', 'aiml'] as const)
+      expect(mod.unsupported(ultra, dialect)).toMatch(/FLUX 1.1 \[pro\] only/)
     expect(mod.unsupported({ ...DEFAULTS, model: 'flux-dev' }, 'aiml')).toMatch(/FLUX 1.1 \[pro\] only/)
     expect(mod.unsupported({ ...DEFAULTS, numImages: 3 }, 'bfl')).toMatch(/num_images/)
     expect(mod.unsupported({ ...DEFAULTS, numImages: 3 }, 'seaart')).toMatch(/num_images/)
@@ -200,10 +213,24 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     expect(mod.unsupported({ ...DEFAULTS, seed: 0 }, 'aiml')).toMatch(/seed/)
     const withImage = { ...DEFAULTS, imagePrompt: { url: 'https://example.com/a.png', strength: 0.5 } }
     expect(mod.unsupported(withImage, 'aiml')).toMatch(/image prompt/)
-    expect(mod.unsupported({ ...withImage, imagePrompt: { url: 'https://example.com/a.png', strength: 0.3 } }, 'bfl')).toMatch(/image_prompt_strength/)
-    expect(mod.unsupported({ ...withImage, model: 'flux-pro-1.1-ultra', imagePrompt: { url: 'https://example.com/a.png', strength: 0.3 } }, 'bfl')).toBeNull()
-    expect(mod.unsupported({ ...withImage, imagePrompt: { url: 'https://example.com/a.png', strength: 0.33 } }, 'apiframe')).toMatch(/0\.05/)
-    expect(mod.unsupported({ ...withImage, imagePrompt: { url: 'data:image/png;base64,iVBORw0KGgo=', strength: 0.5 } }, 'apiframe')).toMatch(/data: URL/)
+    expect(
+      mod.unsupported({ ...withImage, imagePrompt: { url: 'https://example.com/a.png', strength: 0.3 } }, 'bfl'),
+    ).toMatch(/image_prompt_strength/)
+    expect(
+      mod.unsupported(
+        { ...withImage, model: 'flux-pro-1.1-ultra', imagePrompt: { url: 'https://example.com/a.png', strength: 0.3 } },
+        'bfl',
+      ),
+    ).toBeNull()
+    expect(
+      mod.unsupported({ ...withImage, imagePrompt: { url: 'https://example.com/a.png', strength: 0.33 } }, 'apiframe'),
+    ).toMatch(/0\.05/)
+    expect(
+      mod.unsupported(
+        { ...withImage, imagePrompt: { url: 'data:image/png;base64,iVBORw0KGgo=', strength: 0.5 } },
+        'apiframe',
+      ),
+    ).toMatch(/data: URL/)
     expect(mod.unsupported({ ...DEFAULTS, prompt: '' }, 'seaart')).toMatch(/needs a prompt/)
     expect(mod.unsupported({ ...DEFAULTS, prompt: '' }, 'bfl')).toBeNull()
     expect(mod.unsupported({ ...DEFAULTS, prompt: 'x'.repeat(4001) }, 'aiml')).toMatch(/4000/)
@@ -217,12 +244,21 @@ describe('playground snippets', { timeout: 240_000 }, () => {
 
   it.concurrent('runs the defaults in every dialect and language', async ({ expect }) => {
     await runAll(expect, DEFAULTS, (job) => {
-      expect(job.request).toMatchObject({ model: 'flux-pro-1.1', prompt: DEFAULTS.prompt, width: 1024, height: 768, numImages: 1, safetyTolerance: 2 })
+      expect(job.request).toMatchObject({
+        model: 'flux-pro-1.1',
+        prompt: DEFAULTS.prompt,
+        width: 1024,
+        height: 768,
+        numImages: 1,
+        safetyTolerance: 2,
+      })
       expect(job.request.output.format).toBe('jpeg')
     })
   })
 
-  it.concurrent('quotes a prompt with quotes, an apostrophe, newlines, $, backslashes and non-ASCII in every language', async ({ expect }) => {
+  it.concurrent('quotes a prompt with quotes, an apostrophe, newlines, $, backslashes and non-ASCII in every language', async ({
+    expect,
+  }) => {
     const settings = { ...DEFAULTS, prompt: TRICKY, width: 256, height: 256, seed: 7 }
     await runAll(expect, settings, (job) => {
       expect(job.request.prompt).toBe(TRICKY)
@@ -231,7 +267,15 @@ describe('playground snippets', { timeout: 240_000 }, () => {
   })
 
   it.concurrent('asks for two PNGs where the dialect can (AIML), and one elsewhere', async ({ expect }) => {
-    const settings = { ...DEFAULTS, outputFormat: 'png' as const, numImages: 2, width: 512, height: 384, seed: 11, safetyTolerance: 3 }
+    const settings = {
+      ...DEFAULTS,
+      outputFormat: 'png' as const,
+      numImages: 2,
+      width: 512,
+      height: 384,
+      seed: 11,
+      safetyTolerance: 3,
+    }
     expect(mod.unsupported(settings, 'aiml')).toBeNull()
     expect(mod.unsupported(settings, 'seaart')).toMatch(/num_images/)
     await runAll(expect, settings, (job, dialect, supported) => {
@@ -244,11 +288,27 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     })
   })
 
-  it.concurrent('makes an ultra image at an aspect ratio on BFL (the gateways fall back to FLUX 1.1 [pro])', async ({ expect }) => {
-    const settings = { ...DEFAULTS, model: 'flux-pro-1.1-ultra' as const, aspectRatio: '21:9', width: 256, height: 256, seed: 3, outputFormat: 'webp' as const }
+  it.concurrent('makes an ultra image at an aspect ratio on BFL (the gateways fall back to FLUX 1.1 [pro])', async ({
+    expect,
+  }) => {
+    const settings = {
+      ...DEFAULTS,
+      model: 'flux-pro-1.1-ultra' as const,
+      aspectRatio: '21:9',
+      width: 256,
+      height: 256,
+      seed: 3,
+      outputFormat: 'webp' as const,
+    }
     await runAll(expect, settings, (job, dialect) => {
       if (dialect === 'bfl') {
-        expect(job.request).toMatchObject({ model: 'flux-pro-1.1-ultra', aspectRatio: '21:9', width: 3136, height: 1344, seed: 3 })
+        expect(job.request).toMatchObject({
+          model: 'flux-pro-1.1-ultra',
+          aspectRatio: '21:9',
+          width: 3136,
+          height: 1344,
+          seed: 3,
+        })
         expect(job.request.output.format).toBe('webp')
       } else {
         expect(job.request).toMatchObject({ model: 'flux-pro-1.1', width: 256, height: 256 })
@@ -256,29 +316,47 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     })
   })
 
-  it.concurrent('sends flux-dev\'s steps and guidance on BFL', async ({ expect }) => {
+  it.concurrent("sends flux-dev's steps and guidance on BFL", async ({ expect }) => {
     const settings = { ...DEFAULTS, model: 'flux-dev' as const, width: 256, height: 256, steps: 12, guidance: 4.5 }
     expect(mod.unsupported(settings, 'bfl')).toBeNull()
     expect(mod.unsupported({ ...settings, steps: 51 }, 'bfl')).toMatch(/steps must be an integer 1–50/)
     expect(mod.unsupported({ ...settings, guidance: 1 }, 'bfl')).toMatch(/guidance must be 1\.5–5/)
     // Steps of another model are not sent: only flux-dev takes them.
-    expect(mod.snippets({ ...settings, model: 'flux-pro-1.1' }, { baseUrl: 'http://h', key: 'k' }).bfl.python).not.toContain('steps')
+    expect(
+      mod.snippets({ ...settings, model: 'flux-pro-1.1' }, { baseUrl: 'http://h', key: 'k' }).bfl.python,
+    ).not.toContain('steps')
     // BFL only: the gateways' fallback to FLUX 1.1 [pro] is what the tests above run.
-    for (const job of await runBfl(expect, settings)) expect(job.request).toMatchObject({ model: 'flux-dev', width: 256, height: 256, steps: 12, guidance: 4.5 })
+    for (const job of await runBfl(expect, settings))
+      expect(job.request).toMatchObject({ model: 'flux-dev', width: 256, height: 256, steps: 12, guidance: 4.5 })
   })
 
-  it.concurrent('sends an image prompt given as a URL (downloaded and encoded for BFL and SeaArt, fetched by the server for Apiframe)', async ({ expect }) => {
+  it.concurrent('sends an image prompt given as a URL (downloaded and encoded for BFL and SeaArt, fetched by the server for Apiframe)', async ({
+    expect,
+  }) => {
     const settings = { ...DEFAULTS, width: 256, height: 320, imagePrompt: { url: imageUrl, strength: 0.5 } }
     expect(mod.unsupported(settings, 'apiframe')).toBeNull()
     await runAll(expect, settings, (job, dialect) => {
       if (dialect === 'aiml') expect(job.request.imagePrompt).toBeUndefined()
       else expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
     })
-    const ultra = { ...settings, model: 'flux-pro-1.1-ultra' as const, aspectRatio: '1:1', imagePrompt: { url: imageUrl, strength: 0.3 } }
+    const ultra = {
+      ...settings,
+      model: 'flux-pro-1.1-ultra' as const,
+      aspectRatio: '1:1',
+      imagePrompt: { url: imageUrl, strength: 0.3 },
+    }
     expect(mod.unsupported(ultra, 'bfl')).toBeNull()
-    for (const job of await runBfl(expect, ultra)) expect(job.request).toMatchObject({ model: 'flux-pro-1.1-ultra', aspectRatio: '1:1', imagePrompt: { strength: 0.3 } })
+    for (const job of await runBfl(expect, ultra))
+      expect(job.request).toMatchObject({
+        model: 'flux-pro-1.1-ultra',
+        aspectRatio: '1:1',
+        imagePrompt: { strength: 0.3 },
+      })
     // A data: URL (a file the user picked) goes into BFL's and SeaArt's base64 field as it is.
-    const inline = { ...settings, imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 } }
+    const inline = {
+      ...settings,
+      imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 },
+    }
     const both = mod.snippets(inline, { baseUrl: server.url, key: KEY_A })
     await Promise.all(
       (['bfl', 'seaart'] as const).map(async (dialect) => {
@@ -291,8 +369,18 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     )
   })
 
-  it.concurrent('leaves out what a dialect cannot say (webp, quality, seed 0, safety 0) and the server takes the rest', async ({ expect }) => {
-    const settings = { ...DEFAULTS, outputFormat: 'webp' as const, quality: 75, seed: 0, safetyTolerance: 0, width: 320, height: 256 }
+  it.concurrent('leaves out what a dialect cannot say (webp, quality, seed 0, safety 0) and the server takes the rest', async ({
+    expect,
+  }) => {
+    const settings = {
+      ...DEFAULTS,
+      outputFormat: 'webp' as const,
+      quality: 75,
+      seed: 0,
+      safetyTolerance: 0,
+      width: 320,
+      height: 256,
+    }
     expect(mod.unsupported(settings, 'apiframe')).toMatch(/safety_tolerance/)
     expect(mod.unsupported(settings, 'aiml')).toMatch(/webp.*seed|seed.*webp/)
     await runAll(expect, settings, (job, dialect) => {

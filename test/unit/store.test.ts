@@ -28,12 +28,17 @@ describe.each(KINDS)('job inserts (group commit) on %s', (kind) => {
 
   it('a bad row fails alone; its neighbours in the same batch are still written', async () => {
     await store.jobs.insert(job('dup'))
-    const results = await Promise.allSettled([store.jobs.insert(job('a')), store.jobs.insert(job('dup')), store.jobs.insert(job('b', 'no-such-key')), store.jobs.insert(job('c'))])
+    const results = await Promise.allSettled([
+      store.jobs.insert(job('a')),
+      store.jobs.insert(job('dup')),
+      store.jobs.insert(job('b', 'no-such-key')),
+      store.jobs.insert(job('c')),
+    ])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled'])
     expect((await store.jobs.list({ limit: 10 })).map((j) => j.id).sort()).toEqual(['a', 'c', 'dup'])
   })
 
-  it.runIf(kind === 'sqlite')('sees another connection\'s commits through dataVersion', async () => {
+  it.runIf(kind === 'sqlite')("sees another connection's commits through dataVersion", async () => {
     const other = (await openSqliteStore(path.join(t.dir, 'test.db'))).store
     try {
       const before = store.dataVersion()

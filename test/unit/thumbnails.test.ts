@@ -29,7 +29,10 @@ function countingStore() {
   return { store, puts, setAfterPut: (f: typeof afterPut) => (afterPut = f) }
 }
 
-const png = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#3a6' } }).png().toBuffer()
+const png = (width: number, height: number) =>
+  sharp({ create: { width, height, channels: 3, background: '#3a6' } })
+    .png()
+    .toBuffer()
 
 describe('thumbnails', () => {
   it('name their image and nothing else', () => {

@@ -20,7 +20,13 @@ export function renderGatewayError(error: FluxhostError, requestId: string): { s
         code: error.code,
         message: error.message,
         ...(error.issues.length > 0
-          ? { details: error.issues.map((issue) => ({ field: fieldName(issue.loc), message: issue.msg, type: issue.type })) }
+          ? {
+              details: error.issues.map((issue) => ({
+                field: fieldName(issue.loc),
+                message: issue.msg,
+                type: issue.type,
+              })),
+            }
           : {}),
         ...(error.retryAfterS !== undefined ? { retry_after: error.retryAfterS } : {}),
       },
@@ -37,7 +43,13 @@ const errorBody = {
       properties: {
         code: { type: 'string', description: 'A code from docs/errors.md.' },
         message: { type: 'string' },
-        details: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' }, type: { type: 'string' } } } },
+        details: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { field: { type: 'string' }, message: { type: 'string' }, type: { type: 'string' } },
+          },
+        },
         retry_after: { type: 'number' },
       },
     },

@@ -11,18 +11,32 @@ import { renderDelivery } from './webhook-routes.js'
 
 const tags = ['Admin']
 const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const
 
 const show = (t: UsageTotals) => ({ usd: formatUsd(t.amountMicros), images: t.images, jobs: t.jobs })
 const iso = (date: Date | null) => (date === null ? null : date.toISOString())
 
 export function renderKey(key: ApiKey) {
-  return { id: key.id, name: key.name, scope: key.scope, source: key.source, prefix: key.prefix, createdAt: iso(key.createdAt), revokedAt: iso(key.revokedAt), lastUsedAt: iso(key.lastUsedAt) }
+  return {
+    id: key.id,
+    name: key.name,
+    scope: key.scope,
+    source: key.source,
+    prefix: key.prefix,
+    createdAt: iso(key.createdAt),
+    revokedAt: iso(key.revokedAt),
+    lastUsedAt: iso(key.lastUsedAt),
+  }
 }
 
 /** After requireKey: only admin-scoped keys pass. */
 function requireAdmin(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
-  if (request.apiKey.scope !== 'admin') return done(new FluxhostError('FORBIDDEN', { message: 'This needs an admin-scoped API key.' }))
+  if (request.apiKey.scope !== 'admin')
+    return done(new FluxhostError('FORBIDDEN', { message: 'This needs an admin-scoped API key.' }))
   done()
 }
 
@@ -36,9 +50,22 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
   app.addHook('onRequest', requireKey(services.keys))
   app.addHook('onRequest', requireAdmin)
 
-  app.get('/api/admin/keys', { schema: { tags, security, summary: 'Every API key, with what it has been charged (all time and the last 30 days)' } }, async () => ({
-    data: (await services.admin.keys()).map((key) => ({ ...renderKey(key), usage: { total: show(key.usage.total), last30Days: show(key.usage.last30Days) } })),
-  }))
+  app.get(
+    '/api/admin/keys',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Every API key, with what it has been charged (all time and the last 30 days)',
+      },
+    },
+    async () => ({
+      data: (await services.admin.keys()).map((key) => ({
+        ...renderKey(key),
+        usage: { total: show(key.usage.total), last30Days: show(key.usage.last30Days) },
+      })),
+    }),
+  )
 
   app.post<{ Body: { name: string; scope: 'user' | 'admin' } }>(
     '/api/admin/keys',
@@ -51,7 +78,10 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           type: 'object',
           required: ['name'],
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, scope: { type: 'string', enum: ['user', 'admin'], default: 'user' } },
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 100 },
+            scope: { type: 'string', enum: ['user', 'admin'], default: 'user' },
+          },
         },
       },
     },
@@ -63,13 +93,27 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
 
   app.post<{ Params: { id: string } }>(
     '/api/admin/keys/:id/revoke',
-    { schema: { tags, security, summary: 'Revoke a key: it stops working at once (within a second in other processes)', params: idParams } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Revoke a key: it stops working at once (within a second in other processes)',
+        params: idParams,
+      },
+    },
     async (request) => renderKey(await services.keys.revoke(request.params.id)),
   )
 
   app.post<{ Params: { id: string } }>(
     '/api/admin/keys/:id/webhook-secret',
-    { schema: { tags, security, summary: "Rotate a key's webhook signing secret; returns the new one", params: idParams } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: "Rotate a key's webhook signing secret; returns the new one",
+        params: idParams,
+      },
+    },
     async (request) => {
       const key = (await services.keys.list()).find((k) => k.id === request.params.id)
       if (!key || key.revokedAt) throw new FluxhostError('KEY_NOT_FOUND')
@@ -84,21 +128,46 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
         tags,
         security,
         summary: 'Spend per UTC day (every key, or one), empty days included',
-        querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 30 }, keyId: { type: 'string', maxLength: 64 } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            days: { type: 'integer', minimum: 1, maximum: 366, default: 30 },
+            keyId: { type: 'string', maxLength: 64 },
+          },
+        },
       },
     },
     async (request) => ({
       keyId: request.query.keyId ?? null,
       days: request.query.days,
-      daily: (await services.admin.spendPerDay(request.query.keyId, request.query.days)).map(({ day, ...t }) => ({ day, ...show(t) })),
+      daily: (await services.admin.spendPerDay(request.query.keyId, request.query.days)).map(({ day, ...t }) => ({
+        day,
+        ...show(t),
+      })),
     }),
   )
 
-  app.get('/api/admin/queue', { schema: { tags, security, summary: 'Queue depth, jobs by state, running jobs and the latest failures with their errors' } }, async (request) => {
-    const urls = urlContext(request, config.publicUrl, signer)
-    const queue = await services.admin.queue()
-    return { depth: queue.depth, counts: queue.counts, running: queue.running.map((job) => renderJob(job, urls)), recentFailures: queue.recentFailures.map((job) => renderJob(job, urls)) }
-  })
+  app.get(
+    '/api/admin/queue',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Queue depth, jobs by state, running jobs and the latest failures with their errors',
+      },
+    },
+    async (request) => {
+      const urls = urlContext(request, config.publicUrl, signer)
+      const queue = await services.admin.queue()
+      return {
+        depth: queue.depth,
+        counts: queue.counts,
+        running: queue.running.map((job) => renderJob(job, urls)),
+        recentFailures: queue.recentFailures.map((job) => renderJob(job, urls)),
+      }
+    },
+  )
 
   app.get<{ Querystring: { state?: 'pending' | 'delivering' | 'delivered' | 'failed' | 'stopped'; limit: number } }>(
     '/api/admin/deliveries',
@@ -106,21 +175,29 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       schema: {
         tags,
         security,
-        summary: "The newest webhook deliveries of every key, with their attempts",
+        summary: 'The newest webhook deliveries of every key, with their attempts',
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { state: { type: 'string', enum: ['pending', 'delivering', 'delivered', 'failed', 'stopped'] }, limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          properties: {
+            state: { type: 'string', enum: ['pending', 'delivering', 'delivered', 'failed', 'stopped'] },
+            limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+          },
         },
       },
     },
-    async (request) => ({ data: (await services.webhooks.recent({ state: request.query.state, limit: request.query.limit })).map(renderDelivery) }),
+    async (request) => ({
+      data: (await services.webhooks.recent({ state: request.query.state, limit: request.query.limit })).map(
+        renderDelivery,
+      ),
+    }),
   )
 
   app.post<{ Params: { id: string } }>(
     '/api/admin/deliveries/:id/redeliver',
     { schema: { tags, security, summary: "Send any key's finished delivery again", params: idParams } },
-    async (request, reply) => reply.code(202).send(renderDelivery(await services.webhooks.redeliver(request.params.id, undefined))),
+    async (request, reply) =>
+      reply.code(202).send(renderDelivery(await services.webhooks.redeliver(request.params.id, undefined))),
   )
 
   app.get<{ Querystring: { fresh?: boolean } }>(
@@ -129,12 +206,19 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       schema: {
         tags,
         security,
-        summary: 'Each model\'s engines and whether they answer, and each engine\'s recent start-to-finish times',
-        querystring: { type: 'object', additionalProperties: false, properties: { fresh: { type: 'boolean', default: false } } },
+        summary: "Each model's engines and whether they answer, and each engine's recent start-to-finish times",
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { fresh: { type: 'boolean', default: false } },
+        },
       },
     },
     async (request) => {
-      const [models, latency] = await Promise.all([services.system.models({ fresh: request.query.fresh }), services.admin.engineLatency()])
+      const [models, latency] = await Promise.all([
+        services.system.models({ fresh: request.query.fresh }),
+        services.admin.engineLatency(),
+      ])
       return {
         models: models.map((m) => ({ id: m.id, name: m.name, engines: m.engineStatus })),
         latency: latency.map((l) => ({ ...l, lastAt: l.lastAt.toISOString() })),

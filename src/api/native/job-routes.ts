@@ -18,7 +18,13 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   app.post<{ Body: CreateJobBody }>(
     '/api/jobs',
     {
-      schema: { tags, security, summary: 'Create a job (fluxhost\'s own shape)', body: createJobBody, response: { 202: jobSchema, ...errors } },
+      schema: {
+        tags,
+        security,
+        summary: "Create a job (fluxhost's own shape)",
+        body: createJobBody,
+        response: { 202: jobSchema, ...errors },
+      },
       ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
     },
     async (request, reply) => {
@@ -50,7 +56,11 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           simulate: simulationFrom(request),
         },
         imagePrompt: body.imagePrompt
-          ? { source: { data: decodeBase64Field(body.imagePrompt.data, ['body', 'imagePrompt', 'data']) }, strength: body.imagePrompt.strength, loc: ['body', 'imagePrompt', 'data'] }
+          ? {
+              source: { data: decodeBase64Field(body.imagePrompt.data, ['body', 'imagePrompt', 'data']) },
+              strength: body.imagePrompt.strength,
+              loc: ['body', 'imagePrompt', 'data'],
+            }
           : undefined,
         webhookLoc: ['body', 'webhookUrl'],
       })
@@ -67,7 +77,13 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         security,
         summary: 'List your jobs, newest first',
         querystring: listJobsQuery,
-        response: { 200: { type: 'object', properties: { data: { type: 'array', items: jobSchema }, nextCursor: { type: ['string', 'null'] } } }, ...errors },
+        response: {
+          200: {
+            type: 'object',
+            properties: { data: { type: 'array', items: jobSchema }, nextCursor: { type: ['string', 'null'] } },
+          },
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -109,7 +125,8 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       schema: {
         tags,
         security,
-        summary: 'Delete a finished job: it disappears from reads and its images are removed (its charge stays in the usage)',
+        summary:
+          'Delete a finished job: it disappears from reads and its images are removed (its charge stays in the usage)',
         params: jobIdParams,
         response: { 204: { type: 'null' }, ...errors },
       },

@@ -13,18 +13,27 @@ export const createJobBody = {
   properties: {
     model: { type: 'string', enum: MODEL_IDS, default: MODEL_IDS[0] },
     prompt: { type: 'string', maxLength: MAX_PROMPT_LENGTH },
-    width: { type: 'integer', description: 'Default: the model\'s default width.' },
-    height: { type: 'integer', description: 'Default: the model\'s default height.' },
+    width: { type: 'integer', description: "Default: the model's default width." },
+    height: { type: 'integer', description: "Default: the model's default height." },
     seed: { type: ['integer', 'null'], minimum: -SAFE, maximum: SAFE },
     numImages: { type: 'integer', minimum: 1, maximum: 4, default: 1 },
     outputFormat: { type: 'string', enum: OUTPUT_FORMATS, default: 'jpeg' },
     outputQuality: { type: 'integer', minimum: 0, maximum: 100, default: 90 },
     safetyTolerance: { type: 'integer', minimum: 0, maximum: 6, default: 2 },
     promptUpsampling: { type: 'boolean', default: false },
-    raw: { type: 'boolean', default: false, description: 'flux-pro-1.1-ultra (BFL): less processed, more natural-looking images.' },
+    raw: {
+      type: 'boolean',
+      default: false,
+      description: 'flux-pro-1.1-ultra (BFL): less processed, more natural-looking images.',
+    },
     steps: { type: 'integer', description: 'flux-dev only: sampling steps, 1–50 (default 28).' },
     guidance: { type: 'number', description: 'flux-dev only: distilled guidance, 1.5–5 (default 3).' },
-    aspectRatio: { type: 'string', maxLength: 9, description: "flux-pro-1.1-ultra only: '21:9' to '9:21' (default '16:9'), rendered at about 4 megapixels; instead of width and height." },
+    aspectRatio: {
+      type: 'string',
+      maxLength: 9,
+      description:
+        "flux-pro-1.1-ultra only: '21:9' to '9:21' (default '16:9'), rendered at about 4 megapixels; instead of width and height.",
+    },
     imagePrompt: {
       type: 'object',
       required: ['data'],
@@ -110,7 +119,10 @@ export const jobSchema = {
             type: 'object',
             properties: {
               url: { type: 'string' },
-              thumbnailUrl: { type: 'string', description: 'A WebP rendition inside a 512 px box, made on the first request; signed like `url`.' },
+              thumbnailUrl: {
+                type: 'string',
+                description: 'A WebP rendition inside a 512 px box, made on the first request; signed like `url`.',
+              },
               width: { type: 'integer' },
               height: { type: 'integer' },
               contentType: { type: 'string' },
@@ -118,14 +130,27 @@ export const jobSchema = {
             },
           },
         },
-        prompt: { type: 'string', description: 'The prompt the engine used (the upsampled one, if upsampling was applied).' },
+        prompt: {
+          type: 'string',
+          description: 'The prompt the engine used (the upsampled one, if upsampling was applied).',
+        },
         seed: { type: 'integer' },
         upsampling: upsamplingSchema,
-        nsfw: { type: 'array', items: { type: 'boolean' }, description: 'Per image, when the safety checker blacked one out (AIML jobs).' },
+        nsfw: {
+          type: 'array',
+          items: { type: 'boolean' },
+          description: 'Per image, when the safety checker blacked one out (AIML jobs).',
+        },
         engineAttempts: {
           type: 'array',
           description: 'After a failover: each engine tried, in order, with why the earlier ones gave up.',
-          items: { type: 'object', properties: { engine: { type: 'string' }, error: { type: 'object', properties: { kind: { type: 'string' }, message: { type: 'string' } } } } },
+          items: {
+            type: 'object',
+            properties: {
+              engine: { type: 'string' },
+              error: { type: 'object', properties: { kind: { type: 'string' }, message: { type: 'string' } } },
+            },
+          },
         },
       },
     },

@@ -28,7 +28,13 @@ export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   app.get(
     '/api/models',
-    { schema: { tags: ['System'], summary: 'The models served, their limits, prices, and their engines with whether each is reachable (checked at most every 30 s)' } },
+    {
+      schema: {
+        tags: ['System'],
+        summary:
+          'The models served, their limits, prices, and their engines with whether each is reachable (checked at most every 30 s)',
+      },
+    },
     async () => ({ data: await services.system.models() }),
   )
 
@@ -47,7 +53,14 @@ export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise
               uptimeS: { type: 'number' },
               database: { type: 'string' },
               queueDepth: { type: ['integer', 'null'] },
-              worker: { type: 'object', properties: { enabled: { type: 'boolean' }, concurrency: { type: 'integer' }, running: { type: 'integer' } } },
+              worker: {
+                type: 'object',
+                properties: {
+                  enabled: { type: 'boolean' },
+                  concurrency: { type: 'integer' },
+                  running: { type: 'integer' },
+                },
+              },
             },
           },
           503: { type: 'object', additionalProperties: true },
@@ -79,14 +92,26 @@ export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           response: {
             200: {
               type: 'object',
-              properties: { id: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', enum: ['user', 'admin'] }, prefix: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } },
+              properties: {
+                id: { type: 'string' },
+                name: { type: 'string' },
+                scope: { type: 'string', enum: ['user', 'admin'] },
+                prefix: { type: 'string' },
+                createdAt: { type: 'string', format: 'date-time' },
+              },
             },
           },
         },
       },
       async (request) => {
         const key = request.apiKey
-        return { id: key.id, name: key.name, scope: key.scope, prefix: key.prefix, createdAt: key.createdAt.toISOString() }
+        return {
+          id: key.id,
+          name: key.name,
+          scope: key.scope,
+          prefix: key.prefix,
+          createdAt: key.createdAt.toISOString(),
+        }
       },
     )
     scoped.get<{ Querystring: { days: number } }>(
@@ -96,7 +121,10 @@ export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           tags: ['System'],
           security: [{ bearer: [] }, { apiKey: [] }],
           summary: 'What your key has been charged (succeeded jobs only), in total and per day and model',
-          querystring: { type: 'object', properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 30 } } },
+          querystring: {
+            type: 'object',
+            properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 30 } },
+          },
           response: {
             200: {
               type: 'object',
@@ -105,14 +133,30 @@ export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise
                 total: totals,
                 days: { type: 'integer' },
                 window: totals,
-                byModel: { type: 'array', items: { type: 'object', properties: { model: { type: 'string' }, ...totals.properties } } },
-                daily: { type: 'array', items: { type: 'object', properties: { day: { type: 'string', description: 'UTC date' }, model: { type: 'string' }, ...totals.properties } } },
+                byModel: {
+                  type: 'array',
+                  items: { type: 'object', properties: { model: { type: 'string' }, ...totals.properties } },
+                },
+                daily: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      day: { type: 'string', description: 'UTC date' },
+                      model: { type: 'string' },
+                      ...totals.properties,
+                    },
+                  },
+                },
               },
             },
           },
         },
       },
-      async (request) => ({ keyId: request.apiKey.id, ...renderUsage(await services.system.usage(request.apiKey, request.query.days)) }),
+      async (request) => ({
+        keyId: request.apiKey.id,
+        ...renderUsage(await services.system.usage(request.apiKey, request.query.days)),
+      }),
     )
   })
 

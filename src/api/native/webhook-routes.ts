@@ -9,7 +9,10 @@ const attemptSchema = {
     attempt: { type: 'integer' },
     at: { type: 'string' },
     latencyMs: { type: 'integer' },
-    status: { type: ['integer', 'null'], description: 'The receiver\'s HTTP status; null when it gave none (timeout, refused).' },
+    status: {
+      type: ['integer', 'null'],
+      description: "The receiver's HTTP status; null when it gave none (timeout, refused).",
+    },
     error: { type: ['string', 'null'] },
     outcome: { type: 'string', enum: ['delivered', 'retry', 'failed', 'stopped'] },
   },
@@ -47,7 +50,11 @@ export async function webhookRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   const tags = ['Webhooks']
   const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]
   const errors = { 401: errorResponse, 404: errorResponse, 409: errorResponse }
-  const deliveryParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const
+  const deliveryParams = {
+    type: 'object',
+    required: ['id'],
+    properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+  } as const
 
   app.get<{ Params: { id: string } }>(
     '/api/jobs/:id/deliveries',
@@ -57,15 +64,28 @@ export async function webhookRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         security,
         summary: 'The webhook deliveries of a job, with every attempt',
         params: jobIdParams,
-        response: { 200: { type: 'object', properties: { data: { type: 'array', items: deliverySchema } } }, ...errors },
+        response: {
+          200: { type: 'object', properties: { data: { type: 'array', items: deliverySchema } } },
+          ...errors,
+        },
       },
     },
-    async (request) => ({ data: (await services.webhooks.listForJob(request.params.id, request.apiKey)).map(renderDelivery) }),
+    async (request) => ({
+      data: (await services.webhooks.listForJob(request.params.id, request.apiKey)).map(renderDelivery),
+    }),
   )
 
   app.get<{ Params: { id: string } }>(
     '/api/deliveries/:id',
-    { schema: { tags, security, summary: 'One webhook delivery', params: deliveryParams, response: { 200: deliverySchema, ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'One webhook delivery',
+        params: deliveryParams,
+        response: { 200: deliverySchema, ...errors },
+      },
+    },
     async (request) => renderDelivery(await services.webhooks.get(request.params.id, request.apiKey)),
   )
 
@@ -80,7 +100,8 @@ export async function webhookRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         response: { 202: deliverySchema, ...errors },
       },
     },
-    async (request, reply) => reply.code(202).send(renderDelivery(await services.webhooks.redeliver(request.params.id, request.apiKey))),
+    async (request, reply) =>
+      reply.code(202).send(renderDelivery(await services.webhooks.redeliver(request.params.id, request.apiKey))),
   )
 
   app.get(
@@ -90,7 +111,10 @@ export async function webhookRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         tags,
         security,
         summary: "Your key's webhook signing secret (Standard Webhooks, whsec_…)",
-        response: { 200: { type: 'object', properties: { keyId: { type: 'string' }, secret: { type: 'string' } } }, ...errors },
+        response: {
+          200: { type: 'object', properties: { keyId: { type: 'string' }, secret: { type: 'string' } } },
+          ...errors,
+        },
       },
     },
     async (request) => ({ keyId: request.apiKey.id, secret: await services.keys.webhookSecret(request.apiKey.id) }),

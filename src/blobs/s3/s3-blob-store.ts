@@ -1,5 +1,15 @@
 import type { Readable } from 'node:stream'
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { contentTypeForKey, isValidKey, type BlobStore } from '../blob-store.js'
 
@@ -39,7 +49,11 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
     if (!isValidKey(key)) throw new Error('invalid blob key')
     return `${prefix}${key}`
   }
-  const missing = (error: unknown) => error instanceof NoSuchKey || error instanceof NotFound || (error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+  const missing = (error: unknown) =>
+    error instanceof NoSuchKey ||
+    error instanceof NotFound ||
+    (error as { name?: string }).name === 'NotFound' ||
+    (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
 
   const head = async (key: string) => {
     try {
@@ -62,7 +76,15 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
 
   return {
     async put(key, data, contentType) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey(key), Body: data, ContentType: contentType, ContentLength: data.length }))
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: objectKey(key),
+          Body: data,
+          ContentType: contentType,
+          ContentLength: data.length,
+        }),
+      )
     },
 
     async stat(key) {
@@ -81,12 +103,19 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
       if (!isValidKey(key)) return undefined
       const out = await get(key)
       if (!out?.Body) return undefined
-      return { body: out.Body as Readable, info: { size: Number(out.ContentLength ?? 0), contentType: out.ContentType ?? contentTypeForKey(key) } }
+      return {
+        body: out.Body as Readable,
+        info: { size: Number(out.ContentLength ?? 0), contentType: out.ContentType ?? contentTypeForKey(key) },
+      }
     },
 
     async delete(key) {
       if (!isValidKey(key)) return
-      checkDeleted(await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: objectKey(key) }], Quiet: true } })))
+      checkDeleted(
+        await client.send(
+          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: objectKey(key) }], Quiet: true } }),
+        ),
+      )
     },
 
     async deletePrefix(keyPrefix) {
@@ -94,9 +123,14 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
       const listPrefix = `${objectKey(keyPrefix)}/`
       let token: string | undefined
       do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ContinuationToken: token }))
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ContinuationToken: token }),
+        )
         const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []))
-        if (keys.length > 0) checkDeleted(await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })))
+        if (keys.length > 0)
+          checkDeleted(
+            await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })),
+          )
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)
     },
@@ -114,5 +148,8 @@ export function createS3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
 /** DeleteObjects answers 200 even when keys failed (AccessDenied, …): those are in `Errors`. */
 function checkDeleted(out: { Errors?: { Key?: string; Code?: string; Message?: string }[] }): void {
   const failed = out.Errors ?? []
-  if (failed.length > 0) throw new Error(`the bucket refused to delete ${failed.length} object(s): ${failed[0]!.Code ?? 'error'} ${failed[0]!.Message ?? ''}`.trim())
+  if (failed.length > 0)
+    throw new Error(
+      `the bucket refused to delete ${failed.length} object(s): ${failed[0]!.Code ?? 'error'} ${failed[0]!.Message ?? ''}`.trim(),
+    )
 }

@@ -20,7 +20,11 @@ export interface BflEngineOptions {
 }
 
 /** The BFL models this engine serves, and their submit paths. */
-const PATHS: Partial<Record<ModelId, string>> = { 'flux-pro-1.1': '/v1/flux-pro-1.1', 'flux-pro-1.1-ultra': '/v1/flux-pro-1.1-ultra', 'flux-dev': '/v1/flux-dev' }
+const PATHS: Partial<Record<ModelId, string>> = {
+  'flux-pro-1.1': '/v1/flux-pro-1.1',
+  'flux-pro-1.1-ultra': '/v1/flux-pro-1.1-ultra',
+  'flux-dev': '/v1/flux-dev',
+}
 
 /** A task's fields in the shape of the model's BFL input (FluxPro11Inputs, FluxUltraInput, FluxDevInputs). */
 function submitBody(task: EngineTask): Record<string, unknown> {
@@ -44,7 +48,13 @@ function submitBody(task: EngineTask): Record<string, unknown> {
         ...(task.imagePrompt ? { image_prompt_strength: task.imagePrompt.strength } : {}),
       }
     case 'flux-dev':
-      return { ...common, width: task.width, height: task.height, ...(task.steps === undefined ? {} : { steps: task.steps }), ...(task.guidance === undefined ? {} : { guidance: task.guidance }) }
+      return {
+        ...common,
+        width: task.width,
+        height: task.height,
+        ...(task.steps === undefined ? {} : { steps: task.steps }),
+        ...(task.guidance === undefined ? {} : { guidance: task.guidance }),
+      }
     default: {
       const unreachable: never = task.model
       throw new EngineError('invalid', `BFL does not serve ${String(unreachable)} here`)
@@ -89,14 +99,21 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
         body: JSON.stringify(body),
       })
     } catch (error) {
-      if (signal.aborted) throw new EngineError('canceled', 'canceled before BFL answered the submit (the task may exist upstream)', { cause: error })
+      if (signal.aborted)
+        throw new EngineError('canceled', 'canceled before BFL answered the submit (the task may exist upstream)', {
+          cause: error,
+        })
       // Only a connection that was never made proves the task was not sent; anything later
       // (a reset, a timeout waiting for the answer) may have created a billed task.
       const code = notSentCode(error)
       if (code) {
         throw new EngineError('unavailable', `BFL could not be reached (${code})`, { cause: error })
       }
-      throw new EngineError('failed', 'BFL did not answer the submit; not re-sent, as the task may exist and be billed', { cause: error })
+      throw new EngineError(
+        'failed',
+        'BFL did not answer the submit; not re-sent, as the task may exist and be billed',
+        { cause: error },
+      )
     }
     const text = await response.body.text()
     const status = response.statusCode
@@ -109,13 +126,18 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
       case status === 402:
         throw new EngineError('insufficient_credits', 'the BFL account has no credits left (402)')
       case status === 429:
-        throw new EngineError('rate_limited', 'BFL is rate limiting this account (429)', { retryAfterMs: parseRetryAfter(response.headers['retry-after'], Date.now()) ?? 5000 })
+        throw new EngineError('rate_limited', 'BFL is rate limiting this account (429)', {
+          retryAfterMs: parseRetryAfter(response.headers['retry-after'], Date.now()) ?? 5000,
+        })
       case status === 401 || status === 403:
         throw new EngineError('unavailable', `BFL refused the API key (${status}); check FLUXHOST_BFL_API_KEY`)
       case status === 400 || status === 422:
         throw new EngineError('invalid', `BFL rejected the request (${status}): ${text.slice(0, 300)}`)
       case status >= 500:
-        throw new EngineError('failed', `BFL answered ${status} to the submit; not re-sent, as the task may exist and be billed`)
+        throw new EngineError(
+          'failed',
+          `BFL answered ${status} to the submit; not re-sent, as the task may exist and be billed`,
+        )
       default:
         throw new EngineError('failed', `BFL answered ${status} to the submit`)
     }
@@ -127,21 +149,30 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     for (;;) {
       await abortableDelay(delay, ctx.signal)
       delay = Math.min(pollMax, Math.round(delay * 1.5))
-      if (Date.now() - started > taskTimeout) throw new EngineError('failed', `BFL's task was still not ready after ${taskTimeout / 1000} s`)
+      if (Date.now() - started > taskTimeout)
+        throw new EngineError('failed', `BFL's task was still not ready after ${taskTimeout / 1000} s`)
       let json: { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
       try {
-        const response = await request(pollingUrl, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(requestTimeout)]), headers })
+        const response = await request(pollingUrl, {
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(requestTimeout)]),
+          headers,
+        })
         const text = await response.body.text()
         if (response.statusCode === 429) {
           delay = Math.max(delay, parseRetryAfter(response.headers['retry-after'], Date.now()) ?? pollMax)
           continue
         }
-        if (response.statusCode === 404) throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
+        if (response.statusCode === 404)
+          throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
         if (response.statusCode >= 500) continue // transient: poll again
         json = JSON.parse(text)
       } catch (error) {
         if (error instanceof EngineError) throw error
-        if (ctx.signal.aborted) throw new EngineError('canceled', 'canceled while polling BFL (BFL has no cancel: the upstream task runs on and may be billed)')
+        if (ctx.signal.aborted)
+          throw new EngineError(
+            'canceled',
+            'canceled while polling BFL (BFL has no cancel: the upstream task runs on and may be billed)',
+          )
         continue // a network blip while polling is harmless: GET is safe to repeat
       }
       switch (json.status) {
@@ -152,13 +183,22 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
           if (typeof json.progress === 'number') ctx.progress(Math.min(0.99, Math.max(0, json.progress)))
           continue
         case 'Request Moderated':
-          throw new EngineError('request_moderated', `BFL moderated the request${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`)
+          throw new EngineError(
+            'request_moderated',
+            `BFL moderated the request${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`,
+          )
         case 'Content Moderated':
-          throw new EngineError('content_moderated', `BFL moderated the output${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`)
+          throw new EngineError(
+            'content_moderated',
+            `BFL moderated the output${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`,
+          )
         case 'Task not found':
           throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
         case 'Error':
-          throw new EngineError('failed', `BFL failed the task${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`)
+          throw new EngineError(
+            'failed',
+            `BFL failed the task${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`,
+          )
         default:
           throw new EngineError('failed', `BFL answered an unknown status '${String(json.status).slice(0, 40)}'`)
       }
@@ -167,13 +207,21 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
 
   const download = async (sampleUrl: string, signal: AbortSignal): Promise<Buffer> => {
     try {
-      const response = await request(sampleUrl, { signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]) })
+      const response = await request(sampleUrl, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
+      })
       const data = Buffer.from(await response.body.arrayBuffer())
-      if (response.statusCode !== 200) throw new EngineError('failed', `BFL's sample could not be downloaded (${response.statusCode}); its URL may have expired`)
+      if (response.statusCode !== 200)
+        throw new EngineError(
+          'failed',
+          `BFL's sample could not be downloaded (${response.statusCode}); its URL may have expired`,
+        )
       return data
     } catch (error) {
       if (error instanceof EngineError) throw error
-      throw new EngineError('failed', `BFL's sample could not be downloaded: ${(error as Error).message}`, { cause: error })
+      throw new EngineError('failed', `BFL's sample could not be downloaded: ${(error as Error).message}`, {
+        cause: error,
+      })
     }
   }
 
@@ -187,13 +235,17 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     /** GET /v1/credits: reachable, key accepted, and how many credits are left. */
     async check(signal) {
       try {
-        const response = await request(`${base}/v1/credits`, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]), headers })
+        const response = await request(`${base}/v1/credits`, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+          headers,
+        })
         const text = await response.body.text()
         if (response.statusCode === 200) {
           const credits = (JSON.parse(text) as { credits?: number }).credits
           return { reachable: true, detail: typeof credits === 'number' ? `credits ${credits}` : 'key accepted' }
         }
-        if (response.statusCode === 401 || response.statusCode === 403) return { reachable: false, detail: `key refused (${response.statusCode})` }
+        if (response.statusCode === 401 || response.statusCode === 403)
+          return { reachable: false, detail: `key refused (${response.statusCode})` }
         return { reachable: false, detail: `answered ${response.statusCode}` }
       } catch (error) {
         return { reachable: false, detail: `could not connect: ${(error as Error).message}` }

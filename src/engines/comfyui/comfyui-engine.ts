@@ -44,7 +44,10 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
       const response = await request(`${base}${path}`, {
         method,
         signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers:
+          body === undefined
+            ? { accept: 'application/json' }
+            : { accept: 'application/json', 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       })
       return { status: response.statusCode, text: await response.body.text() }
@@ -55,8 +58,11 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
   const transportError = (error: unknown, signal: AbortSignal, path: string): EngineError => {
     if (signal.aborted) return new EngineError('canceled', 'generation was aborted', { cause: error })
     const code = notSentCode(error)
-    if (code) return new EngineError('unavailable', `ComfyUI could not be reached at ${base} (${code})`, { cause: error })
-    return new EngineError('unavailable', `ComfyUI did not answer ${path}: ${(error as Error).message}`, { cause: error })
+    if (code)
+      return new EngineError('unavailable', `ComfyUI could not be reached at ${base} (${code})`, { cause: error })
+    return new EngineError('unavailable', `ComfyUI did not answer ${path}: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
 
   const upload = async (data: Buffer, name: string, signal: AbortSignal): Promise<string> => {
@@ -67,24 +73,36 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
     let status: number
     let text: string
     try {
-      const response = await request(`${base}/upload/image`, { method: 'POST', body: form, signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]) })
+      const response = await request(`${base}/upload/image`, {
+        method: 'POST',
+        body: form,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
+      })
       status = response.statusCode
       text = await response.body.text()
     } catch (error) {
       throw transportError(error, signal, '/upload/image')
     }
     const json = parseJson<{ name?: string; subfolder?: string }>(text)
-    if (status !== 200 || !json?.name) throw new EngineError('failed', `ComfyUI refused the image prompt upload (${status}): ${text.slice(0, 200)}`)
+    if (status !== 200 || !json?.name)
+      throw new EngineError('failed', `ComfyUI refused the image prompt upload (${status}): ${text.slice(0, 200)}`)
     return json.subfolder ? `${json.subfolder}/${json.name}` : json.name
   }
 
   const queuePrompt = async (graph: ComfyGraph, clientId: string, signal: AbortSignal): Promise<string> => {
     const { status, text } = await call('POST', '/prompt', signal, { prompt: graph, client_id: clientId })
-    const json = parseJson<{ prompt_id?: string; error?: { type?: string; message?: string; details?: string } | string; node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }> }>(text) ?? {}
+    const json =
+      parseJson<{
+        prompt_id?: string
+        error?: { type?: string; message?: string; details?: string } | string
+        node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }>
+      }>(text) ?? {}
     if (status === 200 && typeof json.prompt_id === 'string') return json.prompt_id
     if (status >= 500) throw new EngineError('unavailable', `ComfyUI answered ${status} to /prompt`)
-    if (status === 403) throw new EngineError('unavailable', 'ComfyUI refused the request (403): check its --listen and origin settings')
-    if (status === 200) throw new EngineError('failed', `ComfyUI answered /prompt without a prompt_id: ${text.slice(0, 200)}`)
+    if (status === 403)
+      throw new EngineError('unavailable', 'ComfyUI refused the request (403): check its --listen and origin settings')
+    if (status === 200)
+      throw new EngineError('failed', `ComfyUI answered /prompt without a prompt_id: ${text.slice(0, 200)}`)
     throw new EngineError('failed', `ComfyUI rejected the workflow '${workflows.name}': ${describeRejection(json)}`)
   }
 
@@ -92,7 +110,8 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
   const history = async (promptId: string, signal: AbortSignal): Promise<HistoryEntry | undefined> => {
     const { status, text } = await call('GET', `/history/${encodeURIComponent(promptId)}`, signal)
     const json = parseJson<Record<string, HistoryEntry>>(text)
-    if (status !== 200 || !json || typeof json !== 'object') throw new EngineError('unavailable', `ComfyUI answered ${status} to /history`)
+    if (status !== 200 || !json || typeof json !== 'object')
+      throw new EngineError('unavailable', `ComfyUI answered ${status} to /history`)
     return json[promptId] ?? undefined
   }
 
@@ -103,7 +122,8 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
     if (status !== 200 || !json) throw new EngineError('unavailable', `ComfyUI answered ${status} to /queue`)
     return { running: json.queue_running ?? [], pending: json.queue_pending ?? [] }
   }
-  const ownedBy = (clientId: string) => (item: unknown[]) => (item[3] as { client_id?: unknown } | undefined)?.client_id === clientId
+  const ownedBy = (clientId: string) => (item: unknown[]) =>
+    (item[3] as { client_id?: unknown } | undefined)?.client_id === clientId
 
   /**
    * Removes whatever this task's client id has in ComfyUI's queue: waiting prompts are
@@ -119,14 +139,19 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
       // Only ours: /interrupt without a prompt id stops whatever runs. (Between this read and
       // the POST, ours could end and another start; ComfyUI versions that take a prompt_id
       // ignore the interrupt then.)
-      for (const item of queue.running.filter(ownedBy(clientId))) await call('POST', '/interrupt', signal, { prompt_id: item[1] })
+      for (const item of queue.running.filter(ownedBy(clientId)))
+        await call('POST', '/interrupt', signal, { prompt_id: item[1] })
     } catch {
       // ComfyUI gone or slow: nothing more to do; the job ends on our side regardless.
     }
   }
 
   /** Waits for the prompt to end, from websocket events, or /history when they do not come. */
-  const waitFor = async (promptId: string, events: ReturnType<typeof openEvents>, ctx: EngineContext): Promise<HistoryEntry> => {
+  const waitFor = async (
+    promptId: string,
+    events: ReturnType<typeof openEvents>,
+    ctx: EngineContext,
+  ): Promise<HistoryEntry> => {
     const started = Date.now()
     let lastProgress = -1
     let quiet = false
@@ -141,7 +166,8 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
         if (fraction !== lastProgress) ctx.progress(0.05 + 0.9 * (lastProgress = fraction))
       }
       if (s.error) throw new EngineError('failed', describeExecutionError(s.error))
-      if (s.interrupted) throw new EngineError('failed', 'ComfyUI interrupted the prompt (it was stopped on the ComfyUI side)')
+      if (s.interrupted)
+        throw new EngineError('failed', 'ComfyUI interrupted the prompt (it was stopped on the ComfyUI side)')
       // /history is read when the socket says the prompt ended, after it reconnects (events
       // sent meanwhile are lost), and after every quiet wait: each second while the socket is
       // down, every five while it is up.
@@ -151,7 +177,8 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
         let lost = false
         try {
           const entry = await history(promptId, ctx.signal)
-          if (entry && (entry.status ? entry.status.completed || entry.status.status_str === 'error' : entry.outputs)) return entry
+          if (entry && (entry.status ? entry.status.completed || entry.status.status_str === 'error' : entry.outputs))
+            return entry
           if (!entry && quiet) {
             // Nothing happened for a while: is the prompt still queued or running at all?
             const queue = await queueItems(ctx.signal)
@@ -167,11 +194,17 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
           // GETs are safe to repeat: ComfyUI briefly unreachable delays the job; for a minute, it fails over.
           if (!(error instanceof EngineError) || error.kind !== 'unavailable') throw error
           unreachableSince ??= Date.now()
-          if (Date.now() - unreachableSince > UNREACHABLE_MS) throw new EngineError('unavailable', `ComfyUI stopped answering while the prompt ran (${error.message})`)
+          if (Date.now() - unreachableSince > UNREACHABLE_MS)
+            throw new EngineError('unavailable', `ComfyUI stopped answering while the prompt ran (${error.message})`)
         }
-        if (lost) throw new EngineError('unavailable', 'ComfyUI lost the prompt: it is neither queued, running nor in its history (its queue was cleared, or it restarted)')
+        if (lost)
+          throw new EngineError(
+            'unavailable',
+            'ComfyUI lost the prompt: it is neither queued, running nor in its history (its queue was cleared, or it restarted)',
+          )
       }
-      if (Date.now() - started > taskTimeout) throw new EngineError('failed', `ComfyUI had not finished the prompt after ${Math.round(taskTimeout / 1000)} s`)
+      if (Date.now() - started > taskTimeout)
+        throw new EngineError('failed', `ComfyUI had not finished the prompt after ${Math.round(taskTimeout / 1000)} s`)
       quiet = await events.waitForChange(seen, events.connected() ? pollMs * 5 : pollMs, ctx.signal)
     }
   }
@@ -181,7 +214,8 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
     if (status?.status_str === 'error') {
       const failure = status.messages?.find(([type]) => type === 'execution_error')?.[1]
       if (failure) throw new EngineError('failed', describeExecutionError(failure))
-      if (status.messages?.some(([type]) => type === 'execution_interrupted')) throw new EngineError('failed', 'ComfyUI interrupted the prompt (it was stopped on the ComfyUI side)')
+      if (status.messages?.some(([type]) => type === 'execution_interrupted'))
+        throw new EngineError('failed', 'ComfyUI interrupted the prompt (it was stopped on the ComfyUI side)')
       throw new EngineError('failed', 'ComfyUI reports the prompt failed')
     }
     // SaveImage outputs (type "output"), in node order; PreviewImage's "temp" files are not results.
@@ -189,14 +223,20 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
       .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
       .flatMap((node) => entry.outputs![node]!.images ?? [])
       .filter((image) => image.type === 'output')
-    if (files.length === 0) throw new EngineError('failed', `ComfyUI's workflow '${workflows.name}' saved no image (it needs a SaveImage node)`)
+    if (files.length === 0)
+      throw new EngineError(
+        'failed',
+        `ComfyUI's workflow '${workflows.name}' saved no image (it needs a SaveImage node)`,
+      )
     const images: EngineImage[] = []
     for (const file of files) {
       const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })
       let status: number
       let data: Buffer
       try {
-        const response = await request(`${base}/view?${query}`, { signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]) })
+        const response = await request(`${base}/view?${query}`, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
+        })
         status = response.statusCode
         data = Buffer.from(await response.body.arrayBuffer())
       } catch (error) {
@@ -220,7 +260,10 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
         if (status !== 200) return { reachable: false, detail: `answered ${status}` }
         const stats = parseJson<{ system?: { comfyui_version?: string }; devices?: { name?: string }[] }>(text) ?? {}
         const version = stats.system?.comfyui_version ? `ComfyUI ${stats.system.comfyui_version}` : 'ComfyUI'
-        return { reachable: true, detail: `${version}${stats.devices?.[0]?.name ? ` on ${stats.devices[0].name}` : ''}, workflow ${workflows.name}` }
+        return {
+          reachable: true,
+          detail: `${version}${stats.devices?.[0]?.name ? ` on ${stats.devices[0].name}` : ''}, workflow ${workflows.name}`,
+        }
       } catch (error) {
         return { reachable: false, detail: `could not connect: ${(error as Error).message}` }
       }
@@ -228,13 +271,19 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
     async generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
       const template = task.imagePrompt ? workflows.img2img : workflows.txt2img
-      if (!template) throw new EngineError('invalid', `ComfyUI's workflow '${workflows.name}' takes no image prompt (set FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW)`)
+      if (!template)
+        throw new EngineError(
+          'invalid',
+          `ComfyUI's workflow '${workflows.name}' takes no image prompt (set FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW)`,
+        )
       await slots.acquire(ctx.signal)
       const clientId = `fluxhost-${randomUUID()}`
       const events = openEvents(`${wsUrl}?clientId=${clientId}`)
       let submitted = false
       try {
-        const image = task.imagePrompt ? await upload(task.imagePrompt.data, `fluxhost-${task.jobId}.png`, ctx.signal) : ''
+        const image = task.imagePrompt
+          ? await upload(task.imagePrompt.data, `fluxhost-${task.jobId}.png`, ctx.signal)
+          : ''
         const graph = fillGraph(template, {
           prompt: task.prompt,
           seed: task.seed,
@@ -272,7 +321,10 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
 /** How long ComfyUI may stay unreachable while a prompt runs before the job fails over. */
 const UNREACHABLE_MS = 60_000
 
-function describeRejection(json: { error?: { type?: string; message?: string; details?: string } | string; node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }> }): string {
+function describeRejection(json: {
+  error?: { type?: string; message?: string; details?: string } | string
+  node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }>
+}): string {
   const parts: string[] = []
   const error = typeof json.error === 'string' ? { message: json.error } : json.error
   if (error?.message) parts.push(`${error.message}${error.details ? ` (${error.details})` : ''}`)
@@ -284,7 +336,11 @@ function describeRejection(json: { error?: { type?: string; message?: string; de
 }
 
 function describeExecutionError(data: Record<string, unknown>): string {
-  const node = data.node_id ? ` in node ${String(data.node_id)}${data.node_type ? ` (${String(data.node_type)})` : ''}` : ''
-  const message = String(data.exception_message ?? 'unknown error').trim().slice(0, 500)
+  const node = data.node_id
+    ? ` in node ${String(data.node_id)}${data.node_type ? ` (${String(data.node_type)})` : ''}`
+    : ''
+  const message = String(data.exception_message ?? 'unknown error')
+    .trim()
+    .slice(0, 500)
   return `ComfyUI failed${node}: ${data.exception_type ? `${String(data.exception_type)}: ` : ''}${message}`
 }

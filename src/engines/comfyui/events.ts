@@ -125,4 +125,3 @@ export function openEvents(wsUrl: string) {
     },
   }
 }
-

@@ -52,18 +52,28 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
       const response = await request(new URL(path, `${base}/`).toString(), {
         method,
         signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers:
+          body === undefined
+            ? { accept: 'application/json' }
+            : { accept: 'application/json', 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       })
       return { status: response.statusCode, headers: response.headers, text: await response.body.text() }
     } catch (error) {
       if (signal.aborted) throw new EngineError('canceled', 'generation was aborted', { cause: error })
       const code = notSentCode(error)
-      if (code) throw new EngineError('unavailable', `sd-server could not be reached at ${base} (${code})`, { cause: error })
+      if (code)
+        throw new EngineError('unavailable', `sd-server could not be reached at ${base} (${code})`, { cause: error })
       if (method === 'POST' && path === SUBMIT) {
-        throw new EngineError('failed', `sd-server did not answer the submit (${(error as Error).message}); not re-sent, as the job may be queued there`, { cause: error })
+        throw new EngineError(
+          'failed',
+          `sd-server did not answer the submit (${(error as Error).message}); not re-sent, as the job may be queued there`,
+          { cause: error },
+        )
       }
-      throw new EngineError('unavailable', `sd-server did not answer ${path}: ${(error as Error).message}`, { cause: error })
+      throw new EngineError('unavailable', `sd-server did not answer ${path}: ${(error as Error).message}`, {
+        cause: error,
+      })
     }
   }
 
@@ -76,11 +86,16 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     // FLUX is guidance-distilled: text CFG stays 1, the distilled guidance does the work.
     sample_params: {
       sample_method: 'euler',
-      ...(task.steps ?? options.steps ? { sample_steps: task.steps ?? options.steps } : {}),
+      ...((task.steps ?? options.steps) ? { sample_steps: task.steps ?? options.steps } : {}),
       guidance: { txt_cfg: 1, distilled_guidance: task.guidance ?? 3.5 },
     },
     // sd-server's strength is how far to move from the init image; ours is how closely to follow it.
-    ...(task.imagePrompt ? { init_image: task.imagePrompt.data.toString('base64'), strength: Math.round((1 - task.imagePrompt.strength) * 1000) / 1000 } : {}),
+    ...(task.imagePrompt
+      ? {
+          init_image: task.imagePrompt.data.toString('base64'),
+          strength: Math.round((1 - task.imagePrompt.strength) * 1000) / 1000,
+        }
+      : {}),
     output_format: 'png',
   })
 
@@ -93,13 +108,19 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
       switch (true) {
         case status === 202 || status === 200: {
           const json = parseJson<{ id?: string; poll_url?: string }>(text)
-          if (!json?.id) throw new EngineError('failed', `sd-server accepted the job without an id: ${text.slice(0, 200)}`)
+          if (!json?.id)
+            throw new EngineError('failed', `sd-server accepted the job without an id: ${text.slice(0, 200)}`)
           return json.poll_url ?? `/sdcpp/v1/jobs/${encodeURIComponent(json.id)}`
         }
         case status === 429: {
           const wait = parseRetryAfter(headers['retry-after'], Date.now()) ?? delay
           delay = Math.min(5_000, delay * 2)
-          if (Date.now() + wait - started > queueWait) throw new EngineError('rate_limited', `sd-server's queue stayed full for ${Math.round(queueWait / 1000)} s`, { retryAfterMs: wait })
+          if (Date.now() + wait - started > queueWait)
+            throw new EngineError(
+              'rate_limited',
+              `sd-server's queue stayed full for ${Math.round(queueWait / 1000)} s`,
+              { retryAfterMs: wait },
+            )
           await abortableDelay(wait, signal)
           continue
         }
@@ -107,7 +128,10 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
           throw new EngineError('invalid', `sd-server rejected the request: ${describe(text)}`)
         // Nothing was queued: 404 is an sd-server without the native API (built before 2026-04).
         case status === 404:
-          throw new EngineError('unavailable', 'sd-server has no /sdcpp/v1 API (404): it needs a build from 2026-04 or later')
+          throw new EngineError(
+            'unavailable',
+            'sd-server has no /sdcpp/v1 API (404): it needs a build from 2026-04 or later',
+          )
         case status >= 500:
           throw new EngineError('unavailable', `sd-server answered ${status} to the submit: ${describe(text)}`)
         default:
@@ -133,7 +157,8 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     for (;;) {
       await abortableDelay(delay, ctx.signal)
       delay = Math.min(1_000, Math.round(delay * 1.5))
-      if (Date.now() - started > taskTimeout) throw new EngineError('failed', `sd-server had not finished the job after ${Math.round(taskTimeout / 1000)} s`)
+      if (Date.now() - started > taskTimeout)
+        throw new EngineError('failed', `sd-server had not finished the job after ${Math.round(taskTimeout / 1000)} s`)
       let status: number
       let job: SdJob | undefined
       try {
@@ -145,7 +170,8 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
         // GETs are safe to repeat: sd-server briefly unreachable delays the job; for a minute, it fails over.
         if (!(error instanceof EngineError) || error.kind !== 'unavailable') throw error
         unreachableSince ??= Date.now()
-        if (Date.now() - unreachableSince > UNREACHABLE_MS) throw new EngineError('unavailable', `sd-server stopped answering while the job ran (${error.message})`)
+        if (Date.now() - unreachableSince > UNREACHABLE_MS)
+          throw new EngineError('unavailable', `sd-server stopped answering while the job ran (${error.message})`)
         continue
       }
       if (status === 410 || status === 404) throw new LostUpstream(`sd-server no longer knows the job (${status})`)
@@ -167,11 +193,21 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
           return images.map((image) => ({ kind: 'encoded' as const, data: Buffer.from(image.b64_json, 'base64') }))
         }
         case 'failed':
-          throw ended(new EngineError('failed', `sd-server failed the job: ${job.error?.message ?? job.error?.code ?? 'no reason given'}`))
+          throw ended(
+            new EngineError(
+              'failed',
+              `sd-server failed the job: ${job.error?.message ?? job.error?.code ?? 'no reason given'}`,
+            ),
+          )
         case 'cancelled':
-          throw ended(new EngineError('failed', `sd-server cancelled the job: ${job.error?.message ?? 'no reason given'}`))
+          throw ended(
+            new EngineError('failed', `sd-server cancelled the job: ${job.error?.message ?? 'no reason given'}`),
+          )
         default:
-          throw new EngineError('failed', `sd-server answered an unknown job status '${String(job.status).slice(0, 40)}'`)
+          throw new EngineError(
+            'failed',
+            `sd-server answered an unknown job status '${String(job.status).slice(0, 40)}'`,
+          )
       }
     }
   }
@@ -186,9 +222,13 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
       try {
         const { status, text } = await call('GET', '/sdcpp/v1/capabilities', signal)
         if (status !== 200) return { reachable: false, detail: `answered ${status}` }
-        const caps = parseJson<{ model?: { name?: string; stem?: string }; limits?: { max_queue_size?: number } }>(text) ?? {}
+        const caps =
+          parseJson<{ model?: { name?: string; stem?: string }; limits?: { max_queue_size?: number } }>(text) ?? {}
         const model = caps.model?.stem ?? caps.model?.name
-        return { reachable: true, detail: `sd-server${model ? ` with ${model}` : ''}${caps.limits?.max_queue_size ? `, queue ${caps.limits.max_queue_size}` : ''}` }
+        return {
+          reachable: true,
+          detail: `sd-server${model ? ` with ${model}` : ''}${caps.limits?.max_queue_size ? `, queue ${caps.limits.max_queue_size}` : ''}`,
+        }
       } catch (error) {
         return { reachable: false, detail: `could not connect: ${(error as Error).message}` }
       }

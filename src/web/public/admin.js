@@ -42,8 +42,22 @@ async function loadKeys() {
           el(
             'div',
             { class: 'actions-cell' },
-            active && key.source === 'db' ? el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke ${key.name}`, onclick: () => revoke(key) }) : null,
-            active ? el('button', { type: 'button', text: 'Rotate webhook secret', 'aria-label': `Rotate the webhook secret of ${key.name}`, onclick: () => rotate(key) }) : null,
+            active && key.source === 'db'
+              ? el('button', {
+                  type: 'button',
+                  text: 'Revoke',
+                  'aria-label': `Revoke ${key.name}`,
+                  onclick: () => revoke(key),
+                })
+              : null,
+            active
+              ? el('button', {
+                  type: 'button',
+                  text: 'Rotate webhook secret',
+                  'aria-label': `Rotate the webhook secret of ${key.name}`,
+                  onclick: () => rotate(key),
+                })
+              : null,
             key.source === 'env' ? el('span', { class: 'hint', text: 'from FLUXHOST_API_KEYS' }) : null,
           ),
         ),
@@ -51,7 +65,10 @@ async function loadKeys() {
     }),
   )
   const chosen = $('#spend-key').value
-  $('#spend-key').replaceChildren(el('option', { value: '', text: 'every key' }), ...data.map((key) => el('option', { value: key.id, text: key.name })))
+  $('#spend-key').replaceChildren(
+    el('option', { value: '', text: 'every key' }),
+    ...data.map((key) => el('option', { value: key.id, text: key.name })),
+  )
   $('#spend-key').value = data.some((key) => key.id === chosen) ? chosen : ''
 }
 
@@ -111,7 +128,10 @@ async function loadSpend() {
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`)
   svg.setAttribute('role', 'img')
   const total = values.reduce((a, b) => a + b, 0)
-  svg.setAttribute('aria-label', `Spend per day over the last ${daily.length} days: $${total.toFixed(2)} in all, at most $${Math.max(...values).toFixed(2)} in a day`)
+  svg.setAttribute(
+    'aria-label',
+    `Spend per day over the last ${daily.length} days: $${total.toFixed(2)} in all, at most $${Math.max(...values).toFixed(2)} in a day`,
+  )
   const plot = height - 20
   daily.forEach((d, i) => {
     const h = (Number(d.usd) / max) * (plot - 10)
@@ -127,9 +147,18 @@ async function loadSpend() {
     svg.append(rect)
   })
   const axis = document.createElementNS(ns, 'line')
-  for (const [name, value] of [['x1', 0], ['x2', width], ['y1', plot], ['y2', plot]]) axis.setAttribute(name, String(value))
+  for (const [name, value] of [
+    ['x1', 0],
+    ['x2', width],
+    ['y1', plot],
+    ['y2', plot],
+  ])
+    axis.setAttribute(name, String(value))
   svg.append(axis)
-  for (const [i, anchor] of [[0, 'start'], [daily.length - 1, 'end']]) {
+  for (const [i, anchor] of [
+    [0, 'start'],
+    [daily.length - 1, 'end'],
+  ]) {
     const label = document.createElementNS(ns, 'text')
     label.setAttribute('x', String(anchor === 'start' ? 0 : width))
     label.setAttribute('y', String(height - 4))
@@ -138,7 +167,8 @@ async function loadSpend() {
     svg.append(label)
   }
   $('#spend-chart').replaceChildren(svg)
-  $('#spend-caption').textContent = `$${total.toFixed(2)} over ${daily.length} days (UTC), ${keyId ? 'this key' : 'every key'}; highest day $${Math.max(...values).toFixed(2)}.`
+  $('#spend-caption').textContent =
+    `$${total.toFixed(2)} over ${daily.length} days (UTC), ${keyId ? 'this key' : 'every key'}; highest day $${Math.max(...values).toFixed(2)}.`
 }
 
 $('#spend-key').addEventListener('change', () => void loadSpend().catch(report))
@@ -148,13 +178,32 @@ $('#spend-key').addEventListener('change', () => void loadSpend().catch(report))
 async function loadQueue() {
   const queue = await api('/api/admin/queue')
   const c = queue.counts
-  $('#queue-summary').textContent = `${queue.depth} waiting · ${c.running} running · ${c.succeeded} succeeded · ${c.failed} failed · ${c.canceled} canceled`
+  $('#queue-summary').textContent =
+    `${queue.depth} waiting · ${c.running} running · ${c.succeeded} succeeded · ${c.failed} failed · ${c.canceled} canceled`
   $('#running tbody').replaceChildren(
-    ...queue.running.map((job) => el('tr', {}, el('td', {}, el('code', { text: job.id })), el('td', { text: job.model }), el('td', { text: `${Math.round(job.progress * 100)}%` }), el('td', { text: job.engine ?? '—' }), el('td', { text: when(job.startedAt) }))),
+    ...queue.running.map((job) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, el('code', { text: job.id })),
+        el('td', { text: job.model }),
+        el('td', { text: `${Math.round(job.progress * 100)}%` }),
+        el('td', { text: job.engine ?? '—' }),
+        el('td', { text: when(job.startedAt) }),
+      ),
+    ),
   )
   $('#failures tbody').replaceChildren(
     ...queue.recentFailures.map((job) =>
-      el('tr', { 'data-job': job.id }, el('td', {}, el('code', { text: job.id })), el('td', { text: job.model }), el('td', { class: 'error-text', text: `${job.error?.code}: ${job.error?.message}` }), el('td', { text: job.engine ?? '—' }), el('td', { text: when(job.finishedAt) })),
+      el(
+        'tr',
+        { 'data-job': job.id },
+        el('td', {}, el('code', { text: job.id })),
+        el('td', { text: job.model }),
+        el('td', { class: 'error-text', text: `${job.error?.code}: ${job.error?.message}` }),
+        el('td', { text: job.engine ?? '—' }),
+        el('td', { text: when(job.finishedAt) }),
+      ),
     ),
   )
 }
@@ -177,7 +226,18 @@ async function loadDeliveries() {
         el('td', { text: d.state }),
         el('td', { text: String(d.attempts.length) }),
         el('td', { text: last ? `${last.status ?? last.error ?? '—'} ${when(last.at)}` : '—' }),
-        el('td', {}, finished ? el('button', { type: 'button', text: 'Redeliver', 'aria-label': `Redeliver ${d.id}`, onclick: () => redeliver(d.id) }) : null),
+        el(
+          'td',
+          {},
+          finished
+            ? el('button', {
+                type: 'button',
+                text: 'Redeliver',
+                'aria-label': `Redeliver ${d.id}`,
+                onclick: () => redeliver(d.id),
+              })
+            : null,
+        ),
       )
     }),
   )
@@ -200,11 +260,30 @@ async function loadEngines(fresh = false) {
   const { models, latency } = await api(`/api/admin/engines${fresh ? '?fresh=true' : ''}`)
   $('#engines tbody').replaceChildren(
     ...models.map((m) =>
-      el('tr', {}, el('th', { scope: 'row', text: m.name }), el('td', { text: m.engines.map((e) => `${e.name}: ${e.reachable ? 'reachable' : `unreachable (${e.detail})`}`).join(' → ') })),
+      el(
+        'tr',
+        {},
+        el('th', { scope: 'row', text: m.name }),
+        el('td', {
+          text: m.engines
+            .map((e) => `${e.name}: ${e.reachable ? 'reachable' : `unreachable (${e.detail})`}`)
+            .join(' → '),
+        }),
+      ),
     ),
   )
   $('#latency tbody').replaceChildren(
-    ...latency.map((l) => el('tr', {}, el('th', { scope: 'row', text: l.engine }), el('td', { text: String(l.jobs) }), el('td', { text: `${(l.p50Ms / 1000).toFixed(2)} s` }), el('td', { text: `${(l.p95Ms / 1000).toFixed(2)} s` }), el('td', { text: when(l.lastAt) }))),
+    ...latency.map((l) =>
+      el(
+        'tr',
+        {},
+        el('th', { scope: 'row', text: l.engine }),
+        el('td', { text: String(l.jobs) }),
+        el('td', { text: `${(l.p50Ms / 1000).toFixed(2)} s` }),
+        el('td', { text: `${(l.p95Ms / 1000).toFixed(2)} s` }),
+        el('td', { text: when(l.lastAt) }),
+      ),
+    ),
   )
 }
 

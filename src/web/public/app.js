@@ -24,9 +24,29 @@ const fields = {
 
 // Used until /api/models answers (and when no key is set yet).
 let models = [
-  { id: 'flux-pro-1.1', name: 'FLUX 1.1 [pro]', minSize: 256, maxSize: 1440, sizeMultiple: 32, defaultWidth: 1024, defaultHeight: 768, priceUsd: 0.04 },
+  {
+    id: 'flux-pro-1.1',
+    name: 'FLUX 1.1 [pro]',
+    minSize: 256,
+    maxSize: 1440,
+    sizeMultiple: 32,
+    defaultWidth: 1024,
+    defaultHeight: 768,
+    priceUsd: 0.04,
+  },
   { id: 'flux-pro-1.1-ultra', name: 'FLUX 1.1 [pro] Ultra', priceUsd: 0.06 },
-  { id: 'flux-dev', name: 'FLUX.1 [dev]', minSize: 256, maxSize: 1440, sizeMultiple: 32, defaultWidth: 1024, defaultHeight: 768, priceUsd: 0.025, steps: { min: 1, max: 50, default: 28 }, guidance: { min: 1.5, max: 5, default: 3 } },
+  {
+    id: 'flux-dev',
+    name: 'FLUX.1 [dev]',
+    minSize: 256,
+    maxSize: 1440,
+    sizeMultiple: 32,
+    defaultWidth: 1024,
+    defaultHeight: 768,
+    priceUsd: 0.025,
+    steps: { min: 1, max: 50, default: 28 },
+    guidance: { min: 1.5, max: 5, default: 3 },
+  },
 ]
 const ULTRA_RATIOS = ['21:9', '16:9', '3:2', '4:3', '1:1', '3:4', '2:3', '9:16', '9:21']
 const PRESETS = [
@@ -45,7 +65,9 @@ const isUltra = () => fields.model.value === 'flux-pro-1.1-ultra'
 
 function renderModels() {
   const chosen = fields.model.value || 'flux-pro-1.1'
-  fields.model.replaceChildren(...models.map((m) => el('option', { value: m.id, text: `${m.name ?? m.id} — ${usd(m.priceUsd)}/image` })))
+  fields.model.replaceChildren(
+    ...models.map((m) => el('option', { value: m.id, text: `${m.name ?? m.id} — ${usd(m.priceUsd)}/image` })),
+  )
   fields.model.value = models.some((m) => m.id === chosen) ? chosen : models[0].id
   onModelChange()
 }
@@ -66,12 +88,16 @@ function onModelChange() {
   // Steps and guidance, for the models that take them (flux-dev); empty = the model's default.
   $('#dev-fields').hidden = !m.steps
   if (m.steps && m.guidance) {
-    for (const [input, range] of [[fields.steps, m.steps], [fields.guidance, m.guidance]]) {
+    for (const [input, range] of [
+      [fields.steps, m.steps],
+      [fields.guidance, m.guidance],
+    ]) {
       input.min = String(range.min)
       input.max = String(range.max)
       input.placeholder = String(range.default)
     }
-    $('#sampling-hint').textContent = `Steps ${m.steps.min}–${m.steps.max} (default ${m.steps.default}); guidance ${m.guidance.min}–${m.guidance.max} (default ${m.guidance.default}). Empty = default.`
+    $('#sampling-hint').textContent =
+      `Steps ${m.steps.min}–${m.steps.max} (default ${m.steps.default}); guidance ${m.guidance.min}–${m.guidance.max} (default ${m.guidance.default}). Empty = default.`
   }
   updateCode()
 }
@@ -122,7 +148,9 @@ function settings() {
     quality: Number(fields.quality.value),
     numImages: Number(fields.numImages.value),
     safetyTolerance: Number(fields.safety.value),
-    imagePrompt: fields.imagePrompt.files?.[0] ? { file: fields.imagePrompt.files[0], strength: Number(fields.strength.value) } : null,
+    imagePrompt: fields.imagePrompt.files?.[0]
+      ? { file: fields.imagePrompt.files[0], strength: Number(fields.strength.value) }
+      : null,
   }
 }
 
@@ -149,7 +177,8 @@ async function requestBody(s) {
   else Object.assign(body, { width: s.width, height: s.height })
   if (s.steps !== null) body.steps = s.steps
   if (s.guidance !== null) body.guidance = s.guidance
-  if (s.imagePrompt) body.imagePrompt = { data: await readAsDataUrl(s.imagePrompt.file), strength: s.imagePrompt.strength }
+  if (s.imagePrompt)
+    body.imagePrompt = { data: await readAsDataUrl(s.imagePrompt.file), strength: s.imagePrompt.strength }
   return body
 }
 
@@ -166,10 +195,17 @@ function setProgress(fraction) {
 
 function showJob(job) {
   const status = $('#job-status')
-  const labels = { queued: 'Queued…', running: 'Generating…', succeeded: 'Done.', failed: 'Failed.', canceled: 'Canceled.' }
+  const labels = {
+    queued: 'Queued…',
+    running: 'Generating…',
+    succeeded: 'Done.',
+    failed: 'Failed.',
+    canceled: 'Canceled.',
+  }
   let text = labels[job.state] ?? job.state
   if (job.state === 'failed' || job.state === 'canceled') text += ` ${job.error?.message ?? ''}`
-  if (job.state === 'succeeded') text += ` ${job.result.images.length} image(s), seed ${job.result.seed}, ${usd(job.cost?.usd)} on ${job.engine}.`
+  if (job.state === 'succeeded')
+    text += ` ${job.result.images.length} image(s), seed ${job.result.seed}, ${usd(job.cost?.usd)} on ${job.engine}.`
   status.textContent = text.trim()
   status.dataset.state = job.state
   setProgress(job.progress ?? 0)
@@ -182,8 +218,18 @@ function showJob(job) {
         el(
           'figure',
           {},
-          el('img', { src: image.url, alt: `Image ${i + 1} for: ${job.request.prompt}`, width: image.width, height: image.height }),
-          el('figcaption', {}, `${image.width}×${image.height} `, el('a', { href: image.url, download: `fluxhost-${job.id}-${i + 1}`, text: 'Download' })),
+          el('img', {
+            src: image.url,
+            alt: `Image ${i + 1} for: ${job.request.prompt}`,
+            width: image.width,
+            height: image.height,
+          }),
+          el(
+            'figcaption',
+            {},
+            `${image.width}×${image.height} `,
+            el('a', { href: image.url, download: `fluxhost-${job.id}-${i + 1}`, text: 'Download' }),
+          ),
         ),
       ),
     )
@@ -252,17 +298,48 @@ function card(job) {
   return el(
     'li',
     { class: 'card', 'data-job': job.id, 'data-state': job.state },
-    image ? el('a', { href: image.url, target: '_blank', rel: 'noopener' }, el('img', { src: image.thumbnailUrl ?? image.url, alt: job.request.prompt, loading: 'lazy' })) : el('div', { class: 'placeholder', text: job.state }),
+    image
+      ? el(
+          'a',
+          { href: image.url, target: '_blank', rel: 'noopener' },
+          el('img', { src: image.thumbnailUrl ?? image.url, alt: job.request.prompt, loading: 'lazy' }),
+        )
+      : el('div', { class: 'placeholder', text: job.state }),
     el('p', { class: 'prompt', text: job.request.prompt }),
-    el('p', { class: 'meta', text: `${job.model} · ${size} · seed ${job.result?.seed ?? job.request.seed ?? 'random'}` }),
-    el('p', { class: 'meta', text: `${job.state}${job.engine ? ` · ${job.engine}` : ''}${job.cost?.charged ? ` · ${usd(job.cost.usd)}` : ''} · ${new Date(job.createdAt).toLocaleString()}` }),
+    el('p', {
+      class: 'meta',
+      text: `${job.model} · ${size} · seed ${job.result?.seed ?? job.request.seed ?? 'random'}`,
+    }),
+    el('p', {
+      class: 'meta',
+      text: `${job.state}${job.engine ? ` · ${job.engine}` : ''}${job.cost?.charged ? ` · ${usd(job.cost.usd)}` : ''} · ${new Date(job.createdAt).toLocaleString()}`,
+    }),
     el(
       'div',
       { class: 'card-actions' },
-      el('button', { type: 'button', text: 'Re-run', 'aria-label': `Re-run: ${job.request.prompt}`, onclick: () => rerun(job) }),
-      running ? el('button', { type: 'button', text: 'Cancel', 'aria-label': `Cancel: ${job.request.prompt}`, onclick: () => cancelJob(job.id) }) : null,
+      el('button', {
+        type: 'button',
+        text: 'Re-run',
+        'aria-label': `Re-run: ${job.request.prompt}`,
+        onclick: () => rerun(job),
+      }),
+      running
+        ? el('button', {
+            type: 'button',
+            text: 'Cancel',
+            'aria-label': `Cancel: ${job.request.prompt}`,
+            onclick: () => cancelJob(job.id),
+          })
+        : null,
       running ? el('button', { type: 'button', text: 'Watch', onclick: () => void follow(job) }) : null,
-      running ? null : el('button', { type: 'button', text: 'Delete', 'aria-label': `Delete: ${job.request.prompt}`, onclick: () => deleteJob(job) }),
+      running
+        ? null
+        : el('button', {
+            type: 'button',
+            text: 'Delete',
+            'aria-label': `Delete: ${job.request.prompt}`,
+            onclick: () => deleteJob(job),
+          }),
     ),
   )
 }
@@ -334,13 +411,20 @@ function updateCode() {
   const s = settings()
   const dialect = $('#code-dialect').value
   const language = $('#code-language').value
-  const forCode = { ...s, prompt: s.prompt || 'A clean product photo of a red apple on a white table, soft studio lighting.', imagePrompt: s.imagePrompt ? { url: 'https://example.com/your-image.jpg', strength: s.imagePrompt.strength } : null }
+  const forCode = {
+    ...s,
+    prompt: s.prompt || 'A clean product photo of a red apple on a white table, soft studio lighting.',
+    imagePrompt: s.imagePrompt ? { url: 'https://example.com/your-image.jpg', strength: s.imagePrompt.strength } : null,
+  }
   const reason = unsupported(forCode, dialect)
   const notes = []
   if (reason) notes.push(reason)
-  if (s.imagePrompt) notes.push('The uploaded image is not in the code: put your image\'s URL where it says your-image.jpg.')
+  if (s.imagePrompt)
+    notes.push("The uploaded image is not in the code: put your image's URL where it says your-image.jpg.")
   $('#code-note').textContent = notes.join(' ')
-  $('#code').textContent = snippets(forCode, { baseUrl: location.origin, key: getKey() || 'YOUR_API_KEY' })[dialect][language]
+  $('#code').textContent = snippets(forCode, { baseUrl: location.origin, key: getKey() || 'YOUR_API_KEY' })[dialect][
+    language
+  ]
 }
 
 $('#copy-code').addEventListener('click', async () => {
@@ -388,7 +472,17 @@ fetch('/api/models')
   .then((response) => (response.ok ? response.json() : null))
   .then((list) => {
     if (!Array.isArray(list?.data)) return
-    models = list.data.map((m) => ({ id: m.id, name: m.name, priceUsd: m.priceUsd, minSize: m.size?.min, maxSize: m.size?.max, sizeMultiple: m.size?.multipleOf, steps: m.steps, guidance: m.guidance, engines: m.engines }))
+    models = list.data.map((m) => ({
+      id: m.id,
+      name: m.name,
+      priceUsd: m.priceUsd,
+      minSize: m.size?.min,
+      maxSize: m.size?.max,
+      sizeMultiple: m.size?.multipleOf,
+      steps: m.steps,
+      guidance: m.guidance,
+      engines: m.engines,
+    }))
     renderModels()
   })
   .catch(() => undefined)

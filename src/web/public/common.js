@@ -45,7 +45,12 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   if (body !== undefined) headers['content-type'] = 'application/json'
   let response
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal })
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    })
   } catch (error) {
     if (signal?.aborted) throw error
     throw new ApiError(0, 'NETWORK', 'fluxhost did not answer. Is the server running?')
@@ -59,8 +64,17 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   }
   if (!response.ok) {
     const error = data?.error ?? {}
-    if (response.status === 401) throw new ApiError(401, error.code ?? 'UNAUTHORIZED', 'This API key was not accepted: check it, or ask an admin for a new one.')
-    throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, error.message ?? `HTTP ${response.status}`)
+    if (response.status === 401)
+      throw new ApiError(
+        401,
+        error.code ?? 'UNAUTHORIZED',
+        'This API key was not accepted: check it, or ask an admin for a new one.',
+      )
+    throw new ApiError(
+      response.status,
+      error.code ?? `HTTP_${response.status}`,
+      error.message ?? `HTTP ${response.status}`,
+    )
   }
   return data
 }
@@ -70,7 +84,11 @@ export async function events(path, onEvent, signal) {
   const response = await fetch(path, { headers: { 'x-key': currentKey, accept: 'text/event-stream' }, signal })
   if (!response.ok || !response.body) {
     const data = await response.json().catch(() => null)
-    throw new ApiError(response.status, data?.error?.code ?? `HTTP_${response.status}`, data?.error?.message ?? `HTTP ${response.status}`)
+    throw new ApiError(
+      response.status,
+      data?.error?.code ?? `HTTP_${response.status}`,
+      data?.error?.message ?? `HTTP ${response.status}`,
+    )
   }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
   let buffer = ''
@@ -130,7 +148,8 @@ export function keyForm(onChange) {
   void check()
 }
 
-export const usd = (value) => (value === null || value === undefined ? '' : `$${Number(value).toFixed(3).replace(/0$/, '')}`)
+export const usd = (value) =>
+  value === null || value === undefined ? '' : `$${Number(value).toFixed(3).replace(/0$/, '')}`
 
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag)

@@ -52,32 +52,59 @@ function common(settings) {
     prompt = Array.from(prompt).slice(0, MAX_PROMPT).join('')
     reasons.push(`the prompt is cut to ${MAX_PROMPT} characters`)
   }
-  const size = isSide(settings.width) && isSide(settings.height) ? { width: settings.width, height: settings.height } : null
-  if (!size && model !== 'flux-pro-1.1-ultra') reasons.push('width and height must be 256–1440 and multiples of 32; left out')
-  const seed = settings.seed === null || settings.seed === undefined ? null : Number.isSafeInteger(settings.seed) ? settings.seed : null
-  if (seed === null && settings.seed !== null && settings.seed !== undefined) reasons.push('the seed must be an integer; left out')
+  const size =
+    isSide(settings.width) && isSide(settings.height) ? { width: settings.width, height: settings.height } : null
+  if (!size && model !== 'flux-pro-1.1-ultra')
+    reasons.push('width and height must be 256–1440 and multiples of 32; left out')
+  const seed =
+    settings.seed === null || settings.seed === undefined
+      ? null
+      : Number.isSafeInteger(settings.seed)
+        ? settings.seed
+        : null
+  if (seed === null && settings.seed !== null && settings.seed !== undefined)
+    reasons.push('the seed must be an integer; left out')
   const format = ['jpeg', 'png', 'webp'].includes(settings.outputFormat) ? settings.outputFormat : 'jpeg'
   if (format !== settings.outputFormat) reasons.push('the output format must be jpeg, png or webp; jpeg is used')
-  const quality = Number.isInteger(settings.quality) && settings.quality >= 0 && settings.quality <= 100 ? settings.quality : FIXED_QUALITY
-  const numImages = Number.isInteger(settings.numImages) && settings.numImages >= 1 && settings.numImages <= 4 ? settings.numImages : 1
+  const quality =
+    Number.isInteger(settings.quality) && settings.quality >= 0 && settings.quality <= 100
+      ? settings.quality
+      : FIXED_QUALITY
+  const numImages =
+    Number.isInteger(settings.numImages) && settings.numImages >= 1 && settings.numImages <= 4 ? settings.numImages : 1
   if (numImages !== settings.numImages) reasons.push('the number of images must be 1–4; 1 is used')
-  const tolerance = Number.isInteger(settings.safetyTolerance) && settings.safetyTolerance >= 0 && settings.safetyTolerance <= 6 ? settings.safetyTolerance : null
+  const tolerance =
+    Number.isInteger(settings.safetyTolerance) && settings.safetyTolerance >= 0 && settings.safetyTolerance <= 6
+      ? settings.safetyTolerance
+      : null
   if (tolerance === null) reasons.push('the safety tolerance must be 0–6; left out')
   const ratio = /^(\d{1,3}):(\d{1,3})$/.exec(String(settings.aspectRatio ?? ''))
-  const ratioOk = ratio !== null && +ratio[1] > 0 && +ratio[2] > 0 && +ratio[1] / +ratio[2] <= 21 / 9 + 1e-9 && +ratio[2] / +ratio[1] <= 21 / 9 + 1e-9
-  if (model === 'flux-pro-1.1-ultra' && !ratioOk) reasons.push('the aspect ratio must be W:H between 21:9 and 9:21; 16:9 is used')
+  const ratioOk =
+    ratio !== null &&
+    +ratio[1] > 0 &&
+    +ratio[2] > 0 &&
+    +ratio[1] / +ratio[2] <= 21 / 9 + 1e-9 &&
+    +ratio[2] / +ratio[1] <= 21 / 9 + 1e-9
+  if (model === 'flux-pro-1.1-ultra' && !ratioOk)
+    reasons.push('the aspect ratio must be W:H between 21:9 and 9:21; 16:9 is used')
   // flux-dev's sampling (null = the model's default): steps 1–50, guidance 1.5–5.
   const dev = model === 'flux-dev'
   const given = (value) => value !== null && value !== undefined
-  const steps = dev && Number.isInteger(settings.steps) && settings.steps >= 1 && settings.steps <= 50 ? settings.steps : null
+  const steps =
+    dev && Number.isInteger(settings.steps) && settings.steps >= 1 && settings.steps <= 50 ? settings.steps : null
   if (dev && given(settings.steps) && steps === null) reasons.push('steps must be an integer 1–50; left out')
-  const guidance = dev && typeof settings.guidance === 'number' && settings.guidance >= 1.5 && settings.guidance <= 5 ? settings.guidance : null
+  const guidance =
+    dev && typeof settings.guidance === 'number' && settings.guidance >= 1.5 && settings.guidance <= 5
+      ? settings.guidance
+      : null
   if (dev && given(settings.guidance) && guidance === null) reasons.push('guidance must be 1.5–5; left out')
   let imagePrompt = null
   if (settings.imagePrompt) {
     const { url, strength } = settings.imagePrompt
-    if (typeof url !== 'string' || !/^(https?:\/\/|data:image\/[\w.+-]+;base64,)/i.test(url)) reasons.push('the image prompt must be an http(s) or data:image URL; left out')
-    else if (typeof strength !== 'number' || !(strength >= 0 && strength <= 1)) reasons.push('the image prompt strength must be 0–1; left out')
+    if (typeof url !== 'string' || !/^(https?:\/\/|data:image\/[\w.+-]+;base64,)/i.test(url))
+      reasons.push('the image prompt must be an http(s) or data:image URL; left out')
+    else if (typeof strength !== 'number' || !(strength >= 0 && strength <= 1))
+      reasons.push('the image prompt strength must be 0–1; left out')
     else imagePrompt = { url, strength, inline: url.toLowerCase().startsWith('data:') }
   }
   return {
@@ -106,7 +133,8 @@ function plan(settings, dialect) {
   const reasons = [...s.reasons]
   const name = NAMES[dialect]
   const fixedQuality = (format) => {
-    if (format !== 'png' && s.quality !== FIXED_QUALITY) reasons.push(`${name} writes JPEG and WebP at quality ${FIXED_QUALITY} (no quality field)`)
+    if (format !== 'png' && s.quality !== FIXED_QUALITY)
+      reasons.push(`${name} writes JPEG and WebP at quality ${FIXED_QUALITY} (no quality field)`)
   }
   const oneImage = (what) => {
     if (s.numImages > 1) reasons.push(`${name} makes one image per ${what} (no num_images)`)
@@ -154,7 +182,8 @@ function plan(settings, dialect) {
     body.output_format = format
     if (s.imagePrompt) {
       body.image_prompt = base64Image()
-      if (Math.abs(s.imagePrompt.strength - FIXED_STRENGTH) > 1e-9) reasons.push(`${name} takes no image_prompt_strength (it applies ${FIXED_STRENGTH})`)
+      if (Math.abs(s.imagePrompt.strength - FIXED_STRENGTH) > 1e-9)
+        reasons.push(`${name} takes no image_prompt_strength (it applies ${FIXED_STRENGTH})`)
     }
     oneImage('task')
     fixedQuality(format)
@@ -170,18 +199,25 @@ function plan(settings, dialect) {
     if (s.format !== 'png') params.output_quality = s.quality
     if (s.seed !== null) params.seed = s.seed
     if (s.imagePrompt) {
-      if (s.imagePrompt.inline) reasons.push(`${name}'s image_prompt is an http(s) URL the server fetches, not a data: URL`)
+      if (s.imagePrompt.inline)
+        reasons.push(`${name}'s image_prompt is an http(s) URL the server fetches, not a data: URL`)
       else {
         // The schema takes multiples of 0.05.
         const strength = Math.round(s.imagePrompt.strength * 20) / 20
         params.image_prompt = s.imagePrompt.url
         params.image_prompt_strength = strength
-        if (Math.abs(strength - s.imagePrompt.strength) > 1e-9) reasons.push(`${name}'s image_prompt_strength is a multiple of 0.05 (${strength} is sent)`)
+        if (Math.abs(strength - s.imagePrompt.strength) > 1e-9)
+          reasons.push(`${name}'s image_prompt_strength is a multiple of 0.05 (${strength} is sent)`)
       }
     }
     if (s.tolerance !== null && s.tolerance !== 2) reasons.push(`${name} takes no safety_tolerance (it moderates at 2)`)
     oneImage('job')
-    return { path: '/v2/images/generate', body: { prompt: s.prompt, model: 'flux-1.1-pro', fluxParams: params }, reasons, imagePrompt: null }
+    return {
+      path: '/v2/images/generate',
+      body: { prompt: s.prompt, model: 'flux-1.1-pro', fluxParams: params },
+      reasons,
+      imagePrompt: null,
+    }
   }
 
   if (dialect === 'aiml') {
@@ -241,7 +277,8 @@ function stringLiteral(value, lang) {
 const shQuote = (value) => `'${String(value).replaceAll("'", "'\\''")}'`
 
 /** An object key: bare in JavaScript where it can be, quoted otherwise. */
-const propertyName = (name, lang) => (lang === 'js' && /^[A-Za-z_$][\w$]*$/.test(name) ? name : stringLiteral(name, lang))
+const propertyName = (name, lang) =>
+  lang === 'js' && /^[A-Za-z_$][\w$]*$/.test(name) ? name : stringLiteral(name, lang)
 
 /**
  * A value as source: `json` is a JSON body inside a bash single-quoted string, `py` a Python
@@ -264,12 +301,16 @@ function literal(value, lang, indent = '') {
 }
 
 /** A comment line naming what the dialect cannot say; reasons never carry user text. */
-const omittedNote = (reasons, mark) => (reasons.length === 0 ? [] : [`${mark} Not expressible in this dialect (left out or changed): ${reasons.join('; ').replace(/\s+/g, ' ')}`])
+const omittedNote = (reasons, mark) =>
+  reasons.length === 0
+    ? []
+    : [`${mark} Not expressible in this dialect (left out or changed): ${reasons.join('; ').replace(/\s+/g, ' ')}`]
 
 // ---- snippets ---------------------------------------------------------------------------
 
 const TITLES = {
-  bfl: (model) => `${MODELS[model] ?? MODELS['flux-pro-1.1']} through BFL's API: submit, poll get_result, print the image URL.`,
+  bfl: (model) =>
+    `${MODELS[model] ?? MODELS['flux-pro-1.1']} through BFL's API: submit, poll get_result, print the image URL.`,
   seaart: () => 'FLUX 1.1 [pro] through the SeaArt-style queue: create a task, poll its status, print the image URL.',
   apiframe: () => "FLUX 1.1 [pro] through Apiframe's v2 API: generate, poll the job, print the image URL.",
   aiml: () => "FLUX 1.1 [pro] through AIML's images API: one synchronous call, print the image URL.",
@@ -303,7 +344,7 @@ function curlSnippet(dialect, request, model, { baseUrl, key }) {
     '        value = value[int(name)] if isinstance(value, list) else value[name]',
     'except (KeyError, IndexError, TypeError, ValueError):',
     '    sys.exit(json.dumps(doc))',
-    "print(value)' \"$@\"; }",
+    'print(value)\' "$@"; }',
     '',
   ]
   if (request.imagePrompt && !request.imagePrompt.inline) {
@@ -355,7 +396,10 @@ function curlSnippet(dialect, request, model, { baseUrl, key }) {
 
 function pythonSnippet(dialect, request, model, { baseUrl, key }) {
   const auth = AUTH[dialect]
-  const stdlib = [...(request.imagePrompt && !request.imagePrompt.inline ? ['base64'] : []), ...(dialect === 'aiml' ? [] : ['time'])]
+  const stdlib = [
+    ...(request.imagePrompt && !request.imagePrompt.inline ? ['base64'] : []),
+    ...(dialect === 'aiml' ? [] : ['time']),
+  ]
   const lines = [
     `# ${TITLES[dialect](model)}`,
     '# Needs Python 3 and requests (pip install requests).',

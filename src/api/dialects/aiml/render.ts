@@ -8,7 +8,12 @@ export function renderGenerations(job: Job, urls: UrlContext, b64: Buffer[] | un
   const images = job.result?.images ?? []
   const urlsOf = images.map((image) => urls.fileUrl(image.key))
   return {
-    images: images.map((image, i) => ({ url: urlsOf[i]!, width: image.width, height: image.height, content_type: image.contentType })),
+    images: images.map((image, i) => ({
+      url: urlsOf[i]!,
+      width: image.width,
+      height: image.height,
+      content_type: image.contentType,
+    })),
     timings: {
       inference: (job.result?.inferenceMs ?? 0) / 1000,
       encode: (job.result?.encodeMs ?? 0) / 1000,
@@ -40,7 +45,10 @@ const TYPES: Record<number, string> = {
  * OpenAI's error shape, which AIML's clients and the `openai` package read:
  * `{"error": {"message", "type", "param", "code"}}`. Field problems are 400s.
  */
-export function renderAimlError(error: FluxhostError, extra: Record<string, unknown> = {}): { status: number; body: unknown } {
+export function renderAimlError(
+  error: FluxhostError,
+  extra: Record<string, unknown> = {},
+): { status: number; body: unknown } {
   const isInput = error.code === 'VALIDATION_FAILED' || error.code === 'INVALID_JSON'
   const status = isInput ? 400 : error.status
   const first = error.issues[0]
@@ -52,7 +60,9 @@ export function renderAimlError(error: FluxhostError, extra: Record<string, unkn
         type: TYPES[status] ?? 'api_error',
         param: first ? fieldName(first.loc) : null,
         code: error.code,
-        ...(error.issues.length > 0 ? { details: error.issues.map((i) => ({ field: fieldName(i.loc), message: i.msg, type: i.type })) } : {}),
+        ...(error.issues.length > 0
+          ? { details: error.issues.map((i) => ({ field: fieldName(i.loc), message: i.msg, type: i.type })) }
+          : {}),
         ...extra,
       },
     },

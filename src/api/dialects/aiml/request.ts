@@ -12,7 +12,8 @@ export interface AimlRequest {
   sizeField: 'image_size' | 'size'
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
  * The fields of an AIML/OpenAI body that take several forms, resolved and checked. Sizes
@@ -23,7 +24,12 @@ export function readAimlRequest(body: GenerationsBody): { request: AimlRequest }
   const issues: FieldIssue[] = []
   const model = modelByAlias('aiml', body.model)
   if (!model) {
-    issues.push({ loc: ['body', 'model'], msg: `'${body.model.slice(0, 60)}' is not served here; models: ${aliasesOf('aiml').join(', ')}`, type: 'enum', input: body.model.slice(0, 60) })
+    issues.push({
+      loc: ['body', 'model'],
+      msg: `'${body.model.slice(0, 60)}' is not served here; models: ${aliasesOf('aiml').join(', ')}`,
+      type: 'enum',
+      input: body.model.slice(0, 60),
+    })
   }
 
   let size: { width: number; height: number } = IMAGE_SIZES.landscape_4_3
@@ -31,28 +37,54 @@ export function readAimlRequest(body: GenerationsBody): { request: AimlRequest }
   if (body.image_size !== undefined) {
     if (typeof body.image_size === 'string' && Object.hasOwn(IMAGE_SIZES, body.image_size)) {
       size = IMAGE_SIZES[body.image_size as keyof typeof IMAGE_SIZES]
-    } else if (isObject(body.image_size) && Number.isInteger(body.image_size.width) && Number.isInteger(body.image_size.height)) {
+    } else if (
+      isObject(body.image_size) &&
+      Number.isInteger(body.image_size.width) &&
+      Number.isInteger(body.image_size.height)
+    ) {
       size = { width: body.image_size.width as number, height: body.image_size.height as number }
     } else {
       issues.push({
         loc: ['body', 'image_size'],
         msg: `Input should be one of ${Object.keys(IMAGE_SIZES).join(', ')}, or an object with integer width and height`,
         type: 'value_error',
-        input: typeof body.image_size === 'string' ? body.image_size.slice(0, 60) : body.image_size === null ? null : typeof body.image_size,
+        input:
+          typeof body.image_size === 'string'
+            ? body.image_size.slice(0, 60)
+            : body.image_size === null
+              ? null
+              : typeof body.image_size,
       })
     }
   } else if (body.size !== undefined && body.size !== 'auto') {
     sizeField = 'size'
     const match = /^(\d{1,5})x(\d{1,5})$/.exec(body.size)
     if (match) size = { width: Number(match[1]), height: Number(match[2]) }
-    else issues.push({ loc: ['body', 'size'], msg: "Input should be 'WIDTHxHEIGHT' (e.g. '1024x768') or 'auto'", type: 'value_error', input: body.size.slice(0, 60) })
+    else
+      issues.push({
+        loc: ['body', 'size'],
+        msg: "Input should be 'WIDTHxHEIGHT' (e.g. '1024x768') or 'auto'",
+        type: 'value_error',
+        input: body.size.slice(0, 60),
+      })
   }
 
   let safetyTolerance = 2
   if (body.safety_tolerance !== undefined) {
     const value = body.safety_tolerance
-    const number = typeof value === 'string' && /^[1-6]$/.test(value) ? Number(value) : typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 6 ? value : undefined
-    if (number === undefined) issues.push({ loc: ['body', 'safety_tolerance'], msg: "Input should be '1', '2', '3', '4', '5' or '6'", type: 'enum', input: typeof value === 'object' ? typeof value : value })
+    const number =
+      typeof value === 'string' && /^[1-6]$/.test(value)
+        ? Number(value)
+        : typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 6
+          ? value
+          : undefined
+    if (number === undefined)
+      issues.push({
+        loc: ['body', 'safety_tolerance'],
+        msg: "Input should be '1', '2', '3', '4', '5' or '6'",
+        type: 'enum',
+        input: typeof value === 'object' ? typeof value : value,
+      })
     else safetyTolerance = number
   }
 

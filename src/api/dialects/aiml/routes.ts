@@ -39,7 +39,12 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
    * is up or the client leaves; the job goes on either way. Replays of an Idempotency-Key
    * answer through here too, from the job the first request made.
    */
-  const answer = async (request: FastifyRequest, reply: FastifyReply, jobId: string, responseFormat: GenerationsBody['response_format']) => {
+  const answer = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    jobId: string,
+    responseFormat: GenerationsBody['response_format'],
+  ) => {
     const timeout = AbortSignal.timeout(config.syncTimeoutS * 1000)
     const gone = new AbortController()
     const onClose = () => gone.abort()
@@ -95,27 +100,29 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       if ('issues' in read) throw validationError(read.issues)
       const { model, width, height, safetyTolerance, numImages, sizeField } = read.request
       const sizeLoc = (side: 'width' | 'height') => (sizeField === 'size' ? ['size'] : ['image_size', side])
-      const job = await withFieldNames({ width: sizeLoc('width'), height: sizeLoc('height'), numImages: ['num_images'] }, () =>
-        services.jobs.create({
-          apiKey: request.apiKey,
-          dialect: 'aiml',
-          request: {
-            model,
-            prompt: body.prompt,
-            width,
-            height,
-            seed: body.seed,
-            numImages,
-            promptUpsampling: false,
-            raw: false,
-            safetyTolerance,
-            safetyChecker: body.enable_safety_checker,
-            // As AIML and fal do: a flagged image comes back black, with has_nsfw_concepts true.
-            flaggedOutput: 'blackout',
-            output: { format: body.output_format, quality: 90 },
-            simulate: simulationFrom(request),
-          },
-        }),
+      const job = await withFieldNames(
+        { width: sizeLoc('width'), height: sizeLoc('height'), numImages: ['num_images'] },
+        () =>
+          services.jobs.create({
+            apiKey: request.apiKey,
+            dialect: 'aiml',
+            request: {
+              model,
+              prompt: body.prompt,
+              width,
+              height,
+              seed: body.seed,
+              numImages,
+              promptUpsampling: false,
+              raw: false,
+              safetyTolerance,
+              safetyChecker: body.enable_safety_checker,
+              // As AIML and fal do: a flagged image comes back black, with has_nsfw_concepts true.
+              flaggedOutput: 'blackout',
+              output: { format: body.output_format, quality: 90 },
+              simulate: simulationFrom(request),
+            },
+          }),
       )
 
       await noteJob(request, job.id)

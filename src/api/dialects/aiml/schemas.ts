@@ -21,7 +21,9 @@ export const generationsBody = {
   properties: {
     model: { type: 'string', description: 'flux-pro/v1.1' },
     prompt: { type: 'string', minLength: 1, maxLength: AIML_MAX_PROMPT },
-    image_size: { description: `One of ${Object.keys(IMAGE_SIZES).join(', ')} (default landscape_4_3), or {width, height}.` },
+    image_size: {
+      description: `One of ${Object.keys(IMAGE_SIZES).join(', ')} (default landscape_4_3), or {width, height}.`,
+    },
     safety_tolerance: { description: '"1" (strictest) to "6", as a string or a number. Default "2".' },
     output_format: { type: 'string', enum: ['jpeg', 'png'], default: 'jpeg' },
     num_images: { type: 'integer', minimum: 1, maximum: 4 },
@@ -29,7 +31,12 @@ export const generationsBody = {
     enable_safety_checker: { type: 'boolean', default: true },
     n: { type: 'integer', minimum: 1, maximum: 4, description: 'OpenAI: the number of images (num_images wins).' },
     size: { type: 'string', description: 'OpenAI: "WxH" or "auto" (image_size wins).' },
-    response_format: { type: 'string', enum: ['url', 'b64_json'], default: 'url', description: 'OpenAI: how data[] carries each image.' },
+    response_format: {
+      type: 'string',
+      enum: ['url', 'b64_json'],
+      default: 'url',
+      description: 'OpenAI: how data[] carries each image.',
+    },
     quality: { type: 'string', description: 'OpenAI: accepted and ignored.' },
     style: { type: 'string', description: 'OpenAI: accepted and ignored.' },
     user: { type: 'string', description: 'OpenAI: accepted and ignored.' },
@@ -75,7 +82,15 @@ export const generationsResponse = {
     properties: {
       images: {
         type: 'array',
-        items: { type: 'object', properties: { url: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' }, content_type: { type: 'string' } } },
+        items: {
+          type: 'object',
+          properties: {
+            url: { type: 'string' },
+            width: { type: 'integer' },
+            height: { type: 'integer' },
+            content_type: { type: 'string' },
+          },
+        },
       },
       timings: {
         type: 'object',
@@ -89,7 +104,10 @@ export const generationsResponse = {
       has_nsfw_concepts: { type: 'array', items: { type: 'boolean' } },
       prompt: { type: 'string' },
       created: { type: 'integer', description: 'Unix seconds.' },
-      data: { type: 'array', items: { type: 'object', properties: { url: { type: 'string' }, b64_json: { type: 'string' } } } },
+      data: {
+        type: 'array',
+        items: { type: 'object', properties: { url: { type: 'string' }, b64_json: { type: 'string' } } },
+      },
     },
   },
   400: errorBody,

@@ -27,7 +27,11 @@ export function renderJob(job: Job, urls: UrlContext) {
     result:
       status === 'COMPLETED' && job.result
         ? {
-            images: job.result.images.map((image) => ({ url: urls.fileUrl(image.key), width: image.width, height: image.height })),
+            images: job.result.images.map((image) => ({
+              url: urls.fileUrl(image.key),
+              width: image.width,
+              height: image.height,
+            })),
             seed: job.result.seed,
             ...(job.result.upsampling ? { prompt: job.result.prompt, promptUpsampling: job.result.upsampling } : {}),
           }

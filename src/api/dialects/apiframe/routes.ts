@@ -22,7 +22,12 @@ export function sizeOf(params: FluxParams): { width: number; height: number } {
   return ASPECT_RATIOS[ratio ?? '1:1']
 }
 
-const FORMATS: Record<NonNullable<FluxParams['output_format']>, OutputFormat> = { jpg: 'jpeg', jpeg: 'jpeg', png: 'png', webp: 'webp' }
+const FORMATS: Record<NonNullable<FluxParams['output_format']>, OutputFormat> = {
+  jpg: 'jpeg',
+  jpeg: 'jpeg',
+  png: 'png',
+  webp: 'webp',
+}
 
 /** Apiframe's v2 API (seeds 002 and 003): `POST /v2/images/generate`, `GET /v2/jobs/{id}`. */
 export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -40,7 +45,10 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         security,
         summary: 'Generate with flux-1.1-pro; poll GET /v2/jobs/{id}',
         body: generateBody,
-        response: { 202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' } } }, ...gatewayErrorResponses },
+        response: {
+          202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' } } },
+          ...gatewayErrorResponses,
+        },
       },
       ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
     },
@@ -50,7 +58,16 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       if (!model) {
         throw new FluxhostError('VALIDATION_FAILED', {
           message: `model: '${body.model.slice(0, 60)}' is not served here; models: ${aliasesOf('apiframe').join(', ')}`,
-          issues: [{ loc: ['body', 'model'], msg: `Input should be ${aliasesOf('apiframe').map((m) => `'${m}'`).join(' or ')}`, type: 'enum', input: body.model.slice(0, 60) }],
+          issues: [
+            {
+              loc: ['body', 'model'],
+              msg: `Input should be ${aliasesOf('apiframe')
+                .map((m) => `'${m}'`)
+                .join(' or ')}`,
+              type: 'enum',
+              input: body.model.slice(0, 60),
+            },
+          ],
         })
       }
       const params = body.fluxParams ?? {}
@@ -73,7 +90,11 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
           simulate: simulationFrom(request),
         },
         imagePrompt: params.image_prompt
-          ? { source: { url: params.image_prompt }, strength: params.image_prompt_strength ?? 0.5, loc: ['body', 'fluxParams', 'image_prompt'] }
+          ? {
+              source: { url: params.image_prompt },
+              strength: params.image_prompt_strength ?? 0.5,
+              loc: ['body', 'fluxParams', 'image_prompt'],
+            }
           : undefined,
       })
       await noteJob(request, job.id)
@@ -83,7 +104,19 @@ export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promi
 
   app.get<{ Params: { id: string } }>(
     '/v2/jobs/:id',
-    { schema: { tags, security, summary: 'A job: status, result URLs once COMPLETED', params: jobParams, response: { 200: jobResponse, ...gatewayErrorResponses } } },
-    async (request) => renderJob(await services.jobs.get(request.params.id, request.apiKey), urlContext(request, config.publicUrl, signer)),
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'A job: status, result URLs once COMPLETED',
+        params: jobParams,
+        response: { 200: jobResponse, ...gatewayErrorResponses },
+      },
+    },
+    async (request) =>
+      renderJob(
+        await services.jobs.get(request.params.id, request.apiKey),
+        urlContext(request, config.publicUrl, signer),
+      ),
   )
 }

@@ -18,19 +18,56 @@ export const generateBody = {
   type: 'object',
   required: ['prompt', 'model'],
   properties: {
-    prompt: { type: 'string', minLength: 1, maxLength: MAX_PROMPT_LENGTH, description: 'Text description of what to generate.' },
+    prompt: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_PROMPT_LENGTH,
+      description: 'Text description of what to generate.',
+    },
     model: { type: 'string', description: 'flux-1.1-pro' },
-    webhook_url: { type: 'string', format: 'uri', maxLength: 2083, description: 'Stored with the job; delivery comes with webhooks.' },
+    webhook_url: {
+      type: 'string',
+      format: 'uri',
+      maxLength: 2083,
+      description: 'Stored with the job; delivery comes with webhooks.',
+    },
     fluxParams: {
       type: 'object',
       properties: {
-        aspect_ratio: { type: 'string', enum: [...Object.keys(ASPECT_RATIOS), 'custom'], description: 'W:H, or custom to use width and height.' },
-        width: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, description: 'Only with aspect_ratio custom.' },
-        height: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, description: 'Only with aspect_ratio custom.' },
+        aspect_ratio: {
+          type: 'string',
+          enum: [...Object.keys(ASPECT_RATIOS), 'custom'],
+          description: 'W:H, or custom to use width and height.',
+        },
+        width: {
+          type: 'integer',
+          minimum: size.min,
+          maximum: size.max,
+          multipleOf: size.multipleOf,
+          description: 'Only with aspect_ratio custom.',
+        },
+        height: {
+          type: 'integer',
+          minimum: size.min,
+          maximum: size.max,
+          multipleOf: size.multipleOf,
+          description: 'Only with aspect_ratio custom.',
+        },
         output_format: { type: 'string', enum: ['jpg', 'jpeg', 'png', 'webp'], default: 'jpg' },
-        output_quality: { type: 'integer', minimum: 0, maximum: 100, default: 90, description: 'Not relevant for png.' },
+        output_quality: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 100,
+          default: 90,
+          description: 'Not relevant for png.',
+        },
         seed: { type: 'integer', minimum: -SAFE, maximum: SAFE },
-        image_prompt: { type: 'string', format: 'uri', maxLength: 2083, description: 'URL of a reference image (jpeg, png, webp, gif); the server fetches it.' },
+        image_prompt: {
+          type: 'string',
+          format: 'uri',
+          maxLength: 2083,
+          description: 'URL of a reference image (jpeg, png, webp, gif); the server fetches it.',
+        },
         image_prompt_strength: { type: 'number', minimum: 0, maximum: 1, multipleOf: 0.05, default: 0.5 },
         prompt_upsampling: { type: 'boolean', default: false },
         raw: { type: 'boolean', default: false, description: 'Turn prompt enhancement off for a more literal result.' },
@@ -74,7 +111,13 @@ export const jobResponse = {
     result: {
       type: ['object', 'null'],
       properties: {
-        images: { type: 'array', items: { type: 'object', properties: { url: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' } } } },
+        images: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { url: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' } },
+          },
+        },
         seed: { type: 'integer' },
         prompt: { type: 'string', description: 'With prompt_upsampling: the prompt the engine used.' },
         promptUpsampling: upsamplingSchema,

@@ -60,7 +60,8 @@ export function renderResult(job: Job, urls: UrlContext) {
   let details: Record<string, unknown> | null = null
   if (job.error) {
     details = { code: job.error.code, message: job.error.message }
-    if (status === 'Request Moderated' || status === 'Content Moderated') details['Moderation Reasons'] = [job.error.message]
+    if (status === 'Request Moderated' || status === 'Content Moderated')
+      details['Moderation Reasons'] = [job.error.message]
   }
   return {
     id: job.id,

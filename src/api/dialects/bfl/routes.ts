@@ -9,10 +9,30 @@ import { baseUrl, urlContext } from '../../urls.js'
 import { renderError, renderNotFound, renderResult, renderSubmit } from './render.js'
 import { MODELS, sizeForAspectRatio } from '../../../domain/models.js'
 import type { GenerationRequest } from '../../../domain/job.js'
-import { fluxDevBody, fluxPro11Body, fluxUltraBody, getResultQuery, resultResponse, submitResponse, type FluxDevBody, type FluxPro11Body, type FluxUltraBody } from './schemas.js'
+import {
+  fluxDevBody,
+  fluxPro11Body,
+  fluxUltraBody,
+  getResultQuery,
+  resultResponse,
+  submitResponse,
+  type FluxDevBody,
+  type FluxPro11Body,
+  type FluxUltraBody,
+} from './schemas.js'
 
 /** The fields every BFL generation body has. */
-type CommonBody = Pick<FluxPro11Body, 'prompt' | 'image_prompt' | 'prompt_upsampling' | 'seed' | 'safety_tolerance' | 'output_format' | 'webhook_url' | 'webhook_secret'>
+type CommonBody = Pick<
+  FluxPro11Body,
+  | 'prompt'
+  | 'image_prompt'
+  | 'prompt_upsampling'
+  | 'seed'
+  | 'safety_tolerance'
+  | 'output_format'
+  | 'webhook_url'
+  | 'webhook_secret'
+>
 
 /** The strength BFL applies to a pro-1.1 or dev image prompt, which take no strength field. */
 export const BFL_IMAGE_PROMPT_STRENGTH = 0.5
@@ -33,7 +53,10 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     path: string,
     summary: string,
     body: object,
-    fields: (body: B) => Pick<GenerationRequest, 'model' | 'width' | 'height'> & Partial<Pick<GenerationRequest, 'raw' | 'steps' | 'guidance' | 'aspectRatio'>> & { imagePromptStrength: number },
+    fields: (
+      body: B,
+    ) => Pick<GenerationRequest, 'model' | 'width' | 'height'> &
+      Partial<Pick<GenerationRequest, 'raw' | 'steps' | 'guidance' | 'aspectRatio'>> & { imagePromptStrength: number },
   ) =>
     app.post(
       path,
@@ -45,7 +68,11 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         const body = request.body as B
         const { imagePromptStrength, ...specific } = fields(body)
         const imagePrompt = body.image_prompt
-          ? { source: { data: decodeBase64Field(body.image_prompt, ['body', 'image_prompt']) }, strength: imagePromptStrength, loc: ['body', 'image_prompt'] }
+          ? {
+              source: { data: decodeBase64Field(body.image_prompt, ['body', 'image_prompt']) },
+              strength: imagePromptStrength,
+              loc: ['body', 'image_prompt'],
+            }
           : undefined
         const job = await services.jobs.create({
           apiKey: request.apiKey,
@@ -60,7 +87,11 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
             safetyChecker: true,
             output: { format: body.output_format ?? 'jpeg', quality: 90 },
             webhook: body.webhook_url
-              ? { url: body.webhook_url, base: baseUrl(request, config.publicUrl), ...(body.webhook_secret ? { secret: body.webhook_secret } : {}) }
+              ? {
+                  url: body.webhook_url,
+                  base: baseUrl(request, config.publicUrl),
+                  ...(body.webhook_secret ? { secret: body.webhook_secret } : {}),
+                }
               : undefined,
             simulate: simulationFrom(request),
             ...specific,
@@ -79,10 +110,21 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     imagePromptStrength: BFL_IMAGE_PROMPT_STRENGTH,
   }))
 
-  submitRoute<FluxUltraBody>('/v1/flux-pro-1.1-ultra', 'Generate an image with FLUX 1.1 [pro] ultra (about 4 megapixels)', fluxUltraBody, (body) => {
-    const size = sizeForAspectRatio(MODELS['flux-pro-1.1-ultra'], body.aspect_ratio)
-    return { model: 'flux-pro-1.1-ultra', ...size, aspectRatio: body.aspect_ratio, raw: body.raw, imagePromptStrength: body.image_prompt_strength }
-  })
+  submitRoute<FluxUltraBody>(
+    '/v1/flux-pro-1.1-ultra',
+    'Generate an image with FLUX 1.1 [pro] ultra (about 4 megapixels)',
+    fluxUltraBody,
+    (body) => {
+      const size = sizeForAspectRatio(MODELS['flux-pro-1.1-ultra'], body.aspect_ratio)
+      return {
+        model: 'flux-pro-1.1-ultra',
+        ...size,
+        aspectRatio: body.aspect_ratio,
+        raw: body.raw,
+        imagePromptStrength: body.image_prompt_strength,
+      }
+    },
+  )
 
   submitRoute<FluxDevBody>('/v1/flux-dev', 'Generate an image with FLUX.1 [dev]', fluxDevBody, (body) => ({
     model: 'flux-dev',
@@ -96,7 +138,13 @@ export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   app.get<{ Querystring: { id: string } }>(
     '/v1/get_result',
     {
-      schema: { tags, security, summary: 'Poll a task', querystring: getResultQuery, response: { ...resultResponse, 404: resultResponse[200] } },
+      schema: {
+        tags,
+        security,
+        summary: 'Poll a task',
+        querystring: getResultQuery,
+        response: { ...resultResponse, 404: resultResponse[200] },
+      },
     },
     async (request, reply) => {
       try {

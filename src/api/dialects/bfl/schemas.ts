@@ -9,16 +9,70 @@ const SAFE = Number.MAX_SAFE_INTEGER
 export const fluxPro11Body = {
   type: 'object',
   properties: {
-    prompt: { type: ['string', 'null'], maxLength: MAX_PROMPT_LENGTH, default: '', description: 'Text prompt for image generation.', examples: ['ein fantastisches bild'] },
-    image_prompt: { type: ['string', 'null'], description: 'Optional base64-encoded image to guide generation (Flux Redux).' },
-    width: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, default: size.defaultWidth, description: 'Width in pixels, a multiple of 32.' },
-    height: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, default: size.defaultHeight, description: 'Height in pixels, a multiple of 32.' },
-    prompt_upsampling: { type: 'boolean', default: false, description: 'Rewrite the prompt for more creative results.' },
-    seed: { type: ['integer', 'null'], minimum: -SAFE, maximum: SAFE, description: 'Seed for reproducibility; drawn and reported when absent.', examples: [42] },
-    safety_tolerance: { type: 'integer', minimum: 0, maximum: 6, default: 2, description: 'Moderation tolerance, 0 strictest to 6 least strict.' },
-    output_format: { type: ['string', 'null'], enum: ['jpeg', 'png', 'webp', null], default: 'jpeg', description: 'Output image format.' },
-    webhook_url: { type: ['string', 'null'], format: 'uri', minLength: 1, maxLength: 2083, description: 'URL to notify when the task finishes.' },
-    webhook_secret: { type: ['string', 'null'], maxLength: 256, description: 'Secret sent back in the X-Webhook-Secret header.' },
+    prompt: {
+      type: ['string', 'null'],
+      maxLength: MAX_PROMPT_LENGTH,
+      default: '',
+      description: 'Text prompt for image generation.',
+      examples: ['ein fantastisches bild'],
+    },
+    image_prompt: {
+      type: ['string', 'null'],
+      description: 'Optional base64-encoded image to guide generation (Flux Redux).',
+    },
+    width: {
+      type: 'integer',
+      minimum: size.min,
+      maximum: size.max,
+      multipleOf: size.multipleOf,
+      default: size.defaultWidth,
+      description: 'Width in pixels, a multiple of 32.',
+    },
+    height: {
+      type: 'integer',
+      minimum: size.min,
+      maximum: size.max,
+      multipleOf: size.multipleOf,
+      default: size.defaultHeight,
+      description: 'Height in pixels, a multiple of 32.',
+    },
+    prompt_upsampling: {
+      type: 'boolean',
+      default: false,
+      description: 'Rewrite the prompt for more creative results.',
+    },
+    seed: {
+      type: ['integer', 'null'],
+      minimum: -SAFE,
+      maximum: SAFE,
+      description: 'Seed for reproducibility; drawn and reported when absent.',
+      examples: [42],
+    },
+    safety_tolerance: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 6,
+      default: 2,
+      description: 'Moderation tolerance, 0 strictest to 6 least strict.',
+    },
+    output_format: {
+      type: ['string', 'null'],
+      enum: ['jpeg', 'png', 'webp', null],
+      default: 'jpeg',
+      description: 'Output image format.',
+    },
+    webhook_url: {
+      type: ['string', 'null'],
+      format: 'uri',
+      minLength: 1,
+      maxLength: 2083,
+      description: 'URL to notify when the task finishes.',
+    },
+    webhook_secret: {
+      type: ['string', 'null'],
+      maxLength: 256,
+      description: 'Secret sent back in the X-Webhook-Secret header.',
+    },
   },
 } as const
 
@@ -31,12 +85,24 @@ export const fluxUltraBody = {
     prompt: common.prompt,
     prompt_upsampling: common.prompt_upsampling,
     seed: common.seed,
-    aspect_ratio: { type: 'string', default: '16:9', maxLength: 9, description: 'Aspect ratio of the image, between 21:9 and 9:21; rendered at about 4 megapixels.', examples: ['16:9'] },
+    aspect_ratio: {
+      type: 'string',
+      default: '16:9',
+      maxLength: 9,
+      description: 'Aspect ratio of the image, between 21:9 and 9:21; rendered at about 4 megapixels.',
+      examples: ['16:9'],
+    },
     safety_tolerance: common.safety_tolerance,
     output_format: common.output_format,
     raw: { type: 'boolean', default: false, description: 'Less processed, more natural-looking images.' },
     image_prompt: common.image_prompt,
-    image_prompt_strength: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'Blend between the prompt and the image prompt.' },
+    image_prompt_strength: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 0.1,
+      description: 'Blend between the prompt and the image prompt.',
+    },
     webhook_url: common.webhook_url,
     webhook_secret: common.webhook_secret,
   },
@@ -50,7 +116,12 @@ export const fluxDevBody = {
     // No defaults filled in here: absent, each engine uses its own (BFL 28 and 3; a ComfyUI
     // workflow's; sd-server's --steps), so a schnell workflow is not run at dev's 28 steps.
     steps: { type: 'integer', minimum: 1, maximum: 50, description: 'Number of sampling steps (BFL default 28).' },
-    guidance: { type: 'number', minimum: 1.5, maximum: 5, description: 'Guidance scale: how closely the image follows the prompt (BFL default 3).' },
+    guidance: {
+      type: 'number',
+      minimum: 1.5,
+      maximum: 5,
+      description: 'Guidance scale: how closely the image follows the prompt (BFL default 3).',
+    },
   },
 } as const
 
@@ -89,7 +160,9 @@ export interface FluxPro11Body {
 export const getResultQuery = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 100, description: 'The task id from the submit response.' } },
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 100, description: 'The task id from the submit response.' },
+  },
 } as const
 
 const detail = {
@@ -142,13 +215,20 @@ export const resultResponse = {
     type: 'object',
     properties: {
       id: { type: 'string' },
-      status: { type: 'string', enum: ['Task not found', 'Pending', 'Request Moderated', 'Content Moderated', 'Ready', 'Error'] },
+      status: {
+        type: 'string',
+        enum: ['Task not found', 'Pending', 'Request Moderated', 'Content Moderated', 'Ready', 'Error'],
+      },
       result: {
         type: ['object', 'null'],
         description: 'Once Ready: the signed image URL (`sample`, valid for FLUXHOST_FILE_URL_TTL) and what made it.',
         properties: {
           sample: { type: ['string', 'null'] },
-          samples: { type: 'array', items: { type: 'string' }, description: 'Every image, when a job made more than one.' },
+          samples: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Every image, when a job made more than one.',
+          },
           prompt: { type: 'string' },
           seed: { type: 'integer' },
           start_time: { type: ['number', 'null'], description: 'Unix seconds.' },

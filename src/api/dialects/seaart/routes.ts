@@ -10,7 +10,14 @@ import { baseUrl, urlContext } from '../../urls.js'
 import { BFL_IMAGE_PROMPT_STRENGTH } from '../bfl/routes.js'
 import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
 import { renderResponse, requestUrls, seaartStatus } from './render.js'
-import { createBody, requestParams, resultResponse, statusResponse, submitResponse, type CreateBody } from './schemas.js'
+import {
+  createBody,
+  requestParams,
+  resultResponse,
+  statusResponse,
+  submitResponse,
+  type CreateBody,
+} from './schemas.js'
 
 const MODEL = 'flux_pro_11'
 
@@ -26,7 +33,13 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   app.post<{ Body: CreateBody }>(
     base,
     {
-      schema: { tags, security, summary: 'Create a FLUX 1.1 [pro] task', body: createBody, response: { 200: submitResponse, ...gatewayErrorResponses } },
+      schema: {
+        tags,
+        security,
+        summary: 'Create a FLUX 1.1 [pro] task',
+        body: createBody,
+        response: { 200: submitResponse, ...gatewayErrorResponses },
+      },
       ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
     },
     async (request) => {
@@ -34,7 +47,14 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       if (body.model !== undefined && body.model !== MODEL) {
         throw new FluxhostError('VALIDATION_FAILED', {
           message: `model: this endpoint serves ${MODEL}, not '${body.model.slice(0, 60)}'`,
-          issues: [{ loc: ['body', 'model'], msg: `Input should be '${MODEL}'`, type: 'literal_error', input: body.model.slice(0, 60) }],
+          issues: [
+            {
+              loc: ['body', 'model'],
+              msg: `Input should be '${MODEL}'`,
+              type: 'literal_error',
+              input: body.model.slice(0, 60),
+            },
+          ],
         })
       }
       const job = await services.jobs.create({
@@ -56,7 +76,11 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
           simulate: simulationFrom(request),
         },
         imagePrompt: body.image_prompt
-          ? { source: { data: decodeBase64Field(body.image_prompt, ['body', 'image_prompt']) }, strength: BFL_IMAGE_PROMPT_STRENGTH, loc: ['body', 'image_prompt'] }
+          ? {
+              source: { data: decodeBase64Field(body.image_prompt, ['body', 'image_prompt']) },
+              strength: BFL_IMAGE_PROMPT_STRENGTH,
+              loc: ['body', 'image_prompt'],
+            }
           : undefined,
       })
       await noteJob(request, job.id)
@@ -70,18 +94,42 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   app.get<{ Params: { id: string } }>(
     `${base}/requests/:id/status`,
-    { schema: { tags, security, summary: 'Task status and queue position', params: requestParams, response: { 200: statusResponse, ...gatewayErrorResponses } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Task status and queue position',
+        params: requestParams,
+        response: { 200: statusResponse, ...gatewayErrorResponses },
+      },
+    },
     async (request) => {
       const job = await services.jobs.get(request.params.id, request.apiKey)
       const status = seaartStatus(job)
-      return { request_id: job.id, status, queue_position: status === 'queued' ? await services.jobs.queuePosition(job.id) : 0 }
+      return {
+        request_id: job.id,
+        status,
+        queue_position: status === 'queued' ? await services.jobs.queuePosition(job.id) : 0,
+      }
     },
   )
 
   app.get<{ Params: { id: string } }>(
     `${base}/requests/:id/response`,
-    { schema: { tags, security, summary: 'Task result', params: requestParams, response: { 200: resultResponse, ...gatewayErrorResponses } } },
-    async (request) => renderResponse(await services.jobs.get(request.params.id, request.apiKey), urlContext(request, config.publicUrl, signer)),
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Task result',
+        params: requestParams,
+        response: { 200: resultResponse, ...gatewayErrorResponses },
+      },
+    },
+    async (request) =>
+      renderResponse(
+        await services.jobs.get(request.params.id, request.apiKey),
+        urlContext(request, config.publicUrl, signer),
+      ),
   )
 
   app.put<{ Params: { id: string } }>(
@@ -92,7 +140,10 @@ export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         security,
         summary: 'Cancel a queued or running task (idempotent)',
         params: requestParams,
-        response: { 200: { type: 'object', properties: { request_id: { type: 'string' }, status: { type: 'string' } } }, ...gatewayErrorResponses },
+        response: {
+          200: { type: 'object', properties: { request_id: { type: 'string' }, status: { type: 'string' } } },
+          ...gatewayErrorResponses,
+        },
       },
     },
     async (request) => {

@@ -10,15 +10,42 @@ export const createBody = {
   required: ['prompt'],
   properties: {
     model: { type: 'string', description: 'Optional; when given it must be flux_pro_11.' },
-    prompt: { type: 'string', minLength: 1, maxLength: MAX_PROMPT_LENGTH, description: 'Text description of the desired image.' },
+    prompt: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_PROMPT_LENGTH,
+      description: 'Text description of the desired image.',
+    },
     image_prompt: { type: 'string', description: 'Base64 image used to guide generation.' },
-    width: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, default: size.defaultWidth },
-    height: { type: 'integer', minimum: size.min, maximum: size.max, multipleOf: size.multipleOf, default: size.defaultHeight },
+    width: {
+      type: 'integer',
+      minimum: size.min,
+      maximum: size.max,
+      multipleOf: size.multipleOf,
+      default: size.defaultWidth,
+    },
+    height: {
+      type: 'integer',
+      minimum: size.min,
+      maximum: size.max,
+      multipleOf: size.multipleOf,
+      default: size.defaultHeight,
+    },
     prompt_upsampling: { type: 'boolean', default: false },
-    seed: { type: 'integer', minimum: -SAFE, maximum: SAFE, description: 'Any integer; drawn and reported when absent.' },
+    seed: {
+      type: 'integer',
+      minimum: -SAFE,
+      maximum: SAFE,
+      description: 'Any integer; drawn and reported when absent.',
+    },
     safety_tolerance: { type: 'integer', minimum: 0, maximum: 6, default: 2 },
     output_format: { type: 'string', enum: ['jpeg', 'png'], default: 'jpeg' },
-    webhook_url: { type: 'string', format: 'uri', maxLength: 2083, description: 'Stored with the task; delivery comes with webhooks.' },
+    webhook_url: {
+      type: 'string',
+      format: 'uri',
+      maxLength: 2083,
+      description: 'Stored with the task; delivery comes with webhooks.',
+    },
   },
 } as const
 
@@ -71,11 +98,24 @@ export const resultResponse = {
       description: 'Only when completed.',
       items: {
         type: 'object',
-        properties: { content: { type: 'array', items: { type: 'object', properties: { type: { type: 'string' }, url: { type: 'string' } } } } },
+        properties: {
+          content: {
+            type: 'array',
+            items: { type: 'object', properties: { type: { type: 'string' }, url: { type: 'string' } } },
+          },
+        },
       },
     },
-    usage: { type: 'object', description: 'Only when completed.', properties: { cost: { type: 'string' }, discount: { type: 'number' } } },
+    usage: {
+      type: 'object',
+      description: 'Only when completed.',
+      properties: { cost: { type: 'string' }, discount: { type: 'number' } },
+    },
     metadata: { type: 'object', additionalProperties: true },
-    error: { type: 'object', description: 'Only when failed.', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    error: {
+      type: 'object',
+      description: 'Only when failed.',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
   },
 } as const
