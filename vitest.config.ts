@@ -24,7 +24,24 @@ export default defineConfig(async () => {
       maxWorkers: 2,
       minWorkers: 1,
       projects: [
-        { test: { ...shared, name: 'sqlite', include: ['test/**/*.test.ts'] } },
+        // No network, no child process, no database server (test/helpers/unit-guard.ts): fast.
+        {
+          test: {
+            ...shared,
+            name: 'unit',
+            include: ['test/unit/**/*.test.ts'],
+            setupFiles: ['test/helpers/unit-guard.ts'],
+          },
+        },
+        // Real parts on the embedded defaults: conformance suites (each backend that is up),
+        // integration tests with servers and processes, browser and snippet tests.
+        {
+          test: {
+            ...shared,
+            name: 'embedded',
+            include: ['test/conformance/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          },
+        },
         ...(postgres.ok
           ? [
               {
@@ -32,8 +49,10 @@ export default defineConfig(async () => {
                   ...shared,
                   name: 'distributed',
                   include: ['test/integration/**/*.test.ts'],
-                  // Crash durability of the embedded mode: SQLite's file and WAL, files on disk.
+                  // Crash durability of the embedded mode (SQLite's file and WAL, files on disk),
+                  // and suites that set up PostgreSQL or the network themselves.
                   exclude: [
+                    'test/integration/outbound.test.ts',
                     'test/integration/durability.test.ts',
                     'test/integration/distributed.test.ts',
                     'test/integration/chaos.test.ts',

@@ -1,6 +1,6 @@
 // What every benchmark part shares: fluxhost servers as child processes of the built dist/,
 // stopping them, JSON requests and percentiles. Parts report; none asserts.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 

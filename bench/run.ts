@@ -1,7 +1,7 @@
 // npm run bench: fluxhost's HTTP and end-to-end throughput, side by side with a bare
 // Fastify route in the same run. Servers run as child processes (built dist/), the load
 // generator here. Prints a table and writes bench/results.json. Reports, never asserts.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'

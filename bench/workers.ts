@@ -4,7 +4,7 @@
 // it, while workers are idle. Reports; never asserts.
 import type { ChildProcess } from 'node:child_process'
 import path from 'node:path'
-import { json, percentile, pgQuery, PG_URL, round, spawnReady, stop, fluxhost } from './lib.js'
+import { fluxhost, json, PG_URL, percentile, pgQuery, round, spawnReady, stop } from './lib.js'
 
 const JOBS = Number(process.env.BENCH_WORKER_JOBS ?? 200)
 const JOB_MS = Number(process.env.BENCH_WORKER_JOB_MS ?? 200)

@@ -1,26 +1,34 @@
 import { randomUUID } from 'node:crypto'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import { FluxhostError } from '../domain/errors.js'
+import { webRoutes } from '../web/routes.js'
+import { requireKey } from './auth.js'
+import type { ApiDeps } from './deps.js'
+import { aimlRoutes } from './dialects/aiml/routes.js'
+import { apiframeRoutes } from './dialects/apiframe/routes.js'
 import { bflRoutes } from './dialects/bfl/routes.js'
 import { seaartRoutes } from './dialects/seaart/routes.js'
-import { apiframeRoutes } from './dialects/apiframe/routes.js'
-import { aimlRoutes } from './dialects/aiml/routes.js'
-import type { ApiDeps } from './deps.js'
 import { dialectErrorHandler } from './errors.js'
 import { fileRoutes } from './file-routes.js'
 import { installJsonParser } from './json-body.js'
+import { adminRoutes } from './native/admin-routes.js'
 import { eventRoutes } from './native/event-routes.js'
 import { jobRoutes } from './native/job-routes.js'
-import { webhookRoutes } from './native/webhook-routes.js'
 import { renderNativeError } from './native/render.js'
 import { systemRoutes } from './native/system-routes.js'
-import { adminRoutes } from './native/admin-routes.js'
-import { requireKey } from './auth.js'
+import { webhookRoutes } from './native/webhook-routes.js'
 import { installValidators } from './validation.js'
-import { webRoutes } from '../web/routes.js'
+
+/** fluxhost's own job API (`/api/jobs…`): every route needs a key. */
+const nativeJobApi: FastifyPluginAsync<ApiDeps> = async (scope, deps) => {
+  scope.addHook('onRequest', requireKey(deps.services.keys))
+  await scope.register(jobRoutes, deps)
+  await scope.register(eventRoutes, deps)
+  await scope.register(webhookRoutes, deps)
+}
 
 /** Builds the HTTP app; it does not listen. */
 export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyInstance> {
@@ -89,19 +97,16 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     return reply.code(status).send(body)
   })
 
-  await app.register(async (scope) => bflRoutes(scope, deps))
-  await app.register(async (scope) => seaartRoutes(scope, deps))
-  await app.register(async (scope) => apiframeRoutes(scope, deps))
-  await app.register(async (scope) => aimlRoutes(scope, deps))
-  await app.register(async (scope) => {
-    scope.addHook('onRequest', requireKey(deps.services.keys))
-    await jobRoutes(scope, deps)
-    await eventRoutes(scope, deps)
-    await webhookRoutes(scope, deps)
-  })
-  await app.register(async (scope) => systemRoutes(scope, deps))
-  await app.register(async (scope) => adminRoutes(scope, deps))
-  await app.register(async (scope) => fileRoutes(scope, deps))
+  // Each dialect is a plugin in a context of its own: its auth hook and its error handler
+  // (its vendor's error shape) apply to its routes only.
+  await app.register(bflRoutes, deps)
+  await app.register(seaartRoutes, deps)
+  await app.register(apiframeRoutes, deps)
+  await app.register(aimlRoutes, deps)
+  await app.register(nativeJobApi, deps)
+  await app.register(systemRoutes, deps)
+  await app.register(adminRoutes, deps)
+  await app.register(fileRoutes, deps)
   await app.register(webRoutes)
   return app
 }

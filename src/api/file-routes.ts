@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { isValidKey } from '../blobs/blob-store.js'
 import { FluxhostError } from '../domain/errors.js'
 import { Thumbnails, thumbnailSource } from '../images/thumbnails.js'
@@ -9,7 +9,7 @@ import type { ApiDeps } from './deps.js'
  * is the credential, so these URLs work in an <img> tag or a plain download. A key ending in
  * `.thumb.webp` is its image's thumbnail, made on the first request (see images/thumbnails.ts).
  */
-export async function fileRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const fileRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { signer, blobs } = deps
   const thumbnails = new Thumbnails(blobs)
   app.get<{ Params: { '*': string }; Querystring: { exp?: string; sig?: string } }>(

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { FluxhostError, validationError } from '../domain/errors.js'
 import type { Simulation } from '../domain/job.js'
-import { SIMULATE_HEADER, parseSimulation } from '../domain/simulate.js'
+import { parseSimulation, SIMULATE_HEADER } from '../domain/simulate.js'
 
 /** The request's `X-Fluxhost-Simulate`, parsed; a bad value is a 4xx naming the header. */
 export function simulationFrom(request: FastifyRequest): Simulation | undefined {

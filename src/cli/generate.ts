@@ -1,15 +1,15 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { InvalidArgumentError, type Command } from 'commander'
+import { type Command, InvalidArgumentError } from 'commander'
 import { pino } from 'pino'
 import { FluxhostError } from '../domain/errors.js'
-import { OUTPUT_FORMATS, isTerminal, type Job, type OutputFormat, type Simulation } from '../domain/job.js'
-import { MODEL_IDS, getModel, isModelId, type ModelId } from '../domain/models.js'
+import { isTerminal, type Job, OUTPUT_FORMATS, type OutputFormat, type Simulation } from '../domain/job.js'
+import { getModel, isModelId, MODEL_IDS, type ModelId } from '../domain/models.js'
 import { parseSimulation } from '../domain/simulate.js'
 import { createFluxhost } from '../main.js'
 import { LOCAL_KEY_ID } from '../services/keys.js'
 import { CliExit, type CliIo } from './io.js'
-import { progressDisplay, type ProgressDisplay } from './progress.js'
+import { type ProgressDisplay, progressDisplay } from './progress.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 import { readSse } from './sse.js'
 
@@ -278,7 +278,7 @@ async function follow(
           }
         }
       }
-    } catch (error) {
+    } catch {
       if (signal.aborted) throw new CliExit(130, 'canceled')
     }
     const job = (await request(`${base}/api/jobs/${id}`, { headers })) as RemoteJob

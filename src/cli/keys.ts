@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import type { CliIo } from './io.js'
 import { table } from './format.js'
+import type { CliIo } from './io.js'
 import { withLocalFluxhost } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 

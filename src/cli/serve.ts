@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
-import { pino, type Logger } from 'pino'
-import { createFluxhost, readVersion, type Fluxhost } from '../main.js'
+import { type Logger, pino } from 'pino'
 import type { Config } from '../config/load-config.js'
+import { createFluxhost, type Fluxhost, readVersion } from '../main.js'
 import type { CliIo } from './io.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 

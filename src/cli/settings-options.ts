@@ -1,6 +1,6 @@
-import { Command, Option } from 'commander'
+import { type Command, Option } from 'commander'
+import { type Config, ConfigError, type FlagValues, loadConfig } from '../config/load-config.js'
 import { SETTINGS, type SettingName } from '../config/settings.js'
-import { loadConfig, ConfigError, type Config, type FlagValues } from '../config/load-config.js'
 import { CliExit, type CliIo } from './io.js'
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())

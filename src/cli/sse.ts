@@ -21,7 +21,6 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
         event = 'message'
         data = []
       } else if (line.startsWith(':')) {
-        continue
       } else {
         const colon = line.indexOf(':')
         const field = colon < 0 ? line : line.slice(0, colon)

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { renderUsage } from '../api/native/system-routes.js'
-import { CliExit, type CliIo } from './io.js'
 import { table } from './format.js'
+import { CliExit, type CliIo } from './io.js'
 import { withLocalFluxhost } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 

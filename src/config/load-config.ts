@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
-import { durationMs, SETTINGS, type LogLevel, type SettingName } from './settings.js'
+import { durationMs, type LogLevel, SETTINGS, type SettingName } from './settings.js'
 
 export interface Config {
   host: string

@@ -1,4 +1,4 @@
-import { MODEL_IDS, MODELS, isModelId, type ModelId } from '../domain/models.js'
+import { isModelId, MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
 
 /** One configuration key: its env name, flag, default, help line and parser. */
 export interface Setting<T> {

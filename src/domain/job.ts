@@ -1,6 +1,5 @@
-import type { ModelId } from './models.js'
-
 import type { UpsamplingOutcome } from '../prompts/upsampler.js'
+import type { ModelId } from './models.js'
 
 /** Every state a job can be in. Closed: adding one is a migration and a change to every dialect. */
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const

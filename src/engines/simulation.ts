@@ -1,5 +1,5 @@
 import type { ImageEngine } from './engine.js'
-import { EngineError, abortableDelay } from './engine-error.js'
+import { abortableDelay, EngineError } from './engine-error.js'
 
 /**
  * Applies `X-Fluxhost-Simulate` around an engine that does not simulate by itself; used

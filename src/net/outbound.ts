@@ -1,6 +1,6 @@
 import dns from 'node:dns'
 import net from 'node:net'
-import { Agent, request } from 'undici'
+import { Agent, type Dispatcher, request } from 'undici'
 import { isBlockedAddress } from './address-policy.js'
 
 export interface FetchPolicy {
@@ -174,7 +174,7 @@ export function createOutbound(policy: FetchPolicy) {
       const abort = signal ? AbortSignal.any([signal, deadline]) : deadline
       let url = check(raw)
       for (let hop = 0; ; hop++) {
-        let response
+        let response: Dispatcher.ResponseData
         try {
           response = await request(url, { dispatcher: agent, signal: abort, headers: { accept: 'image/*' } })
         } catch (error) {

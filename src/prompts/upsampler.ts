@@ -1,4 +1,4 @@
-import { request } from 'undici'
+import { type Dispatcher, request } from 'undici'
 
 /** What became of a request's `prompt_upsampling`, as results report it. */
 export interface UpsamplingOutcome {
@@ -48,7 +48,7 @@ export function createChatUpsampler(options: {
   return {
     async rewrite(prompt, signal) {
       const deadline = AbortSignal.timeout(timeoutMs)
-      let response
+      let response: Dispatcher.ResponseData
       try {
         response = await request(url, {
           method: 'POST',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import { MAX_MESSAGE_BYTES, type Channel } from '../store/channel.js'
+import { type Channel, MAX_MESSAGE_BYTES } from '../store/channel.js'
 import { createLocalJobEvents, type JobEvent, type JobEvents } from './job-events.js'
 
 export interface SharedJobEvents extends JobEvents {
@@ -37,7 +37,7 @@ export function createSharedJobEvents(channel: Channel, logger: Logger): SharedJ
     timer = immediate = undefined
     // A job's progress events before its latest are stale: send the latest only.
     const latest = new Map<string, number>()
-    pending.forEach((event, i) => event.type === 'progress' && latest.set(event.jobId, i))
+    for (const [i, event] of pending.entries()) if (event.type === 'progress') latest.set(event.jobId, i)
     const events = pending.filter((event, i) => event.type !== 'progress' || latest.get(event.jobId) === i)
     pending = []
     for (const message of messages(self, events)) {

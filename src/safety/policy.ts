@@ -95,12 +95,12 @@ export function parseBlocklist(text: string): BlockedTerm[] {
   return terms
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** Matches whole words (and phrases) only: `sextant`, `Essex` and `therapist` pass. */
 export function createPromptPolicy(terms: readonly BlockedTerm[]) {
   const byLevel = Array.from({ length: 7 }, (_, tolerance) => {
-    const active = terms.filter((t) => t.upTo >= tolerance).map((t) => escape(t.term).replace(/\s+/g, '\\s+'))
+    const active = terms.filter((t) => t.upTo >= tolerance).map((t) => escapeRegExp(t.term).replace(/\s+/g, '\\s+'))
     return active.length === 0
       ? undefined
       : new RegExp(`(?<![\\p{L}\\p{N}])(?:${active.join('|')})(?![\\p{L}\\p{N}])`, 'iu')

@@ -1,6 +1,6 @@
 import { validationError } from '../domain/errors.js'
+import { type ProbeResult, probeInputImage } from '../images/probe.js'
 import { FetchRefused, type Outbound } from '../net/outbound.js'
-import { probeInputImage, type ProbeResult } from '../images/probe.js'
 
 /** An input image as a client gave it: bytes (base64 in the request) or a URL to fetch. */
 export interface ImagePromptInput {

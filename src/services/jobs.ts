@@ -1,18 +1,18 @@
 import type { Logger } from 'pino'
+import type { BlobStore } from '../blobs/blob-store.js'
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { FluxhostError, validationError } from '../domain/errors.js'
-import { isTerminal, type Dialect, type GenerationRequest, type Job, type JobState } from '../domain/job.js'
-import { usdToMicros } from '../domain/money.js'
+import { type Dialect, type GenerationRequest, isTerminal, type Job, type JobState } from '../domain/job.js'
 import type { ModelId } from '../domain/models.js'
+import { usdToMicros } from '../domain/money.js'
 import { checkRequest } from '../domain/validate.js'
-import type { BlobStore } from '../blobs/blob-store.js'
 import type { EngineRouter } from '../engines/router.js'
 import { FetchRefused, type Outbound } from '../net/outbound.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
-import { loadImagePrompt, type ImagePromptInput } from './image-prompt.js'
+import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
 
 export interface CreateJobInput {
   apiKey: ApiKey

@@ -1,6 +1,6 @@
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
-import { MODEL_IDS, getModel, type ModelId, type ModelSpec } from '../domain/models.js'
+import { getModel, MODEL_IDS, type ModelId, type ModelSpec } from '../domain/models.js'
 import type { EngineCheck, ImageEngine } from '../engines/engine.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { JobQueue } from '../queue/job-queue.js'

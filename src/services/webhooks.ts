@@ -1,8 +1,8 @@
-import { FluxhostError } from '../domain/errors.js'
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
-import type { AttemptRow, DeliveryRow } from '../store/delivery-repository.js'
+import { FluxhostError } from '../domain/errors.js'
 import type { JobEvents } from '../queue/job-events.js'
+import type { AttemptRow, DeliveryRow } from '../store/delivery-repository.js'
 import type { Store } from '../store/store.js'
 import type { JobService } from './jobs.js'
 

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely'
+import { type Kysely, type Selectable, sql } from 'kysely'
 import type { AttemptOutcome, Database, WebhookAttemptsTable, WebhookDeliveriesTable } from './schema.js'
 
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>

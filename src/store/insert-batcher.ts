@@ -13,7 +13,7 @@ const MAX_BATCH = 500
  * touched B-tree pages to the WAL once per transaction, not once per row).
  */
 export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
-  let pending: { job: Job; resolve(): void; reject(error: unknown): void }[] = []
+  const pending: { job: Job; resolve(): void; reject(error: unknown): void }[] = []
 
   const insertOne = (job: Job, executor: Kysely<Database>) =>
     executor.executeQuery(queries.insert(insertParameters(job)))

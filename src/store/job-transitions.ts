@@ -1,6 +1,6 @@
 import type { ExpressionBuilder, Kysely } from 'kysely'
-import type { Job, JobError, JobResult } from '../domain/job.js'
 import { ERRORS } from '../domain/errors.js'
+import type { Job, JobError, JobResult } from '../domain/job.js'
 import { rowToJob } from './job-row.js'
 import type { Database } from './schema.js'
 

@@ -1,10 +1,10 @@
 import {
-  Migrator,
-  sql,
   type DatabaseIntrospector,
   type Kysely,
   type Migration,
   type MigrationResultSet,
+  Migrator,
+  sql,
   type TableMetadata,
 } from 'kysely'
 import * as m0001 from './migrations/0001_init.js'
@@ -13,6 +13,7 @@ import * as m0003 from './migrations/0003_webhooks.js'
 import * as m0004 from './migrations/0004_idempotency.js'
 import * as m0005 from './migrations/0005_secrets.js'
 import * as m0006 from './migrations/0006_job_deletion.js'
+import * as m0007 from './migrations/0007_amend_shipped.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -22,11 +23,13 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_idempotency': m0004,
   '0005_secrets': m0005,
   '0006_job_deletion': m0006,
+  '0007_amend_shipped': m0007,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.
 // `postgres.schema`: keep Kysely's own migration tables in the records' schema, so several
 // fluxhosts (or test files) can share one database in schemas of their own.
+// biome-ignore lint/suspicious/noExplicitAny: migrations see the schema as it was then, not as schema.ts describes it now
 export async function migrateToLatest(db: Kysely<any>, postgres?: { schema?: string }): Promise<string[]> {
   const schema = postgres?.schema
   const migrator = new Migrator({
@@ -54,6 +57,7 @@ export async function migrateToLatest(db: Kysely<any>, postgres?: { schema?: str
  * found migration tables of any schema. Here: table names of one schema, no functions on
  * other schemas' names. Columns are not listed: the Migrator only needs names.
  */
+// biome-ignore lint/suspicious/noExplicitAny: as migrateToLatest's
 function withOwnSchemaCatalog(db: Kysely<any>, schema: string | undefined): Kysely<any> {
   const introspection: DatabaseIntrospector = {
     getSchemas: () => db.introspection.getSchemas(),

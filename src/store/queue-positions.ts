@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { compileOnce } from './compiled.js'
 import type { Database } from './schema.js'
 

@@ -1,6 +1,6 @@
-import { sql, type Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { Channel } from './channel.js'
-import { createChargeRepository, type ChargeRepository } from './charge-repository.js'
+import { type ChargeRepository, createChargeRepository } from './charge-repository.js'
 import { createDeliveryRepository, type DeliveryRepository } from './delivery-repository.js'
 import { createIdempotencyRepository, type IdempotencyRepository } from './idempotency-repository.js'
 import { createInsertBatcher } from './insert-batcher.js'

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
  * The folder of the web pages: next to this module when run from source, or under src/
@@ -25,7 +25,7 @@ const CSP =
  * The playground (`/`) and the admin pages (`/admin`): static files that talk to the
  * public API only, with the key the user enters (kept in the browser's localStorage).
  */
-export async function webRoutes(app: FastifyInstance): Promise<void> {
+export const webRoutes: FastifyPluginAsync = async (app) => {
   const root = webRoot()
   await app.register(fastifyStatic, {
     root,

@@ -207,7 +207,9 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
       stopping.abort()
       await loop
       const pending = [...inFlight.values()]
-      const timer = setTimeout(() => pending.forEach((f) => f.abort.abort()), graceMs)
+      const timer = setTimeout(() => {
+        for (const f of pending) f.abort.abort()
+      }, graceMs)
       await Promise.all(pending.map((f) => f.done))
       clearTimeout(timer)
     },

@@ -1,18 +1,18 @@
 import type { Logger } from 'pino'
+import type { BlobStore } from '../blobs/blob-store.js'
 import type { Clock } from '../domain/clock.js'
 import { ERRORS, type ErrorCode } from '../domain/errors.js'
 import type { Job, JobImage } from '../domain/job.js'
-import type { BlobStore } from '../blobs/blob-store.js'
 import type { EngineTask } from '../engines/engine.js'
-import { EngineError, isEngineError, type EngineErrorKind } from '../engines/engine-error.js'
-import { RoutedEngineError, type EngineAttempt, type EngineRouter } from '../engines/router.js'
+import { EngineError, type EngineErrorKind, isEngineError } from '../engines/engine-error.js'
+import { type EngineAttempt, type EngineRouter, RoutedEngineError } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
 import type { Metrics } from '../observability/metrics.js'
+import { type PromptUpsampler, UpsamplerError, type UpsamplingOutcome } from '../prompts/upsampler.js'
 import type { JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
-import type { Store } from '../store/store.js'
 import { blackLike, type SafetyChecker } from '../safety/checker.js'
-import { UpsamplerError, type PromptUpsampler, type UpsamplingOutcome } from '../prompts/upsampler.js'
+import type { Store } from '../store/store.js'
 
 /** Why a worker aborted a running job; the engine sees it as `signal.reason`. */
 export const ABORT = {
@@ -61,7 +61,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
   let lastSave = clock.now()
 
   const heartbeat = () => {
-    if (saving) return
+    if (saving !== undefined) return
     lastSave = clock.now()
     saving = queue
       .extend(job.id, owner, progress)

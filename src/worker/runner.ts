@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClaimFilter } from '../queue/job-queue.js'
 import { newOwnerId } from '../queue/owner.js'
-import { ABORT, runJob, type RunJobDeps } from './run-job.js'
+import { ABORT, type RunJobDeps, runJob } from './run-job.js'
 
 export interface RunnerOptions extends RunJobDeps {
   concurrency: number
@@ -69,10 +70,7 @@ export function createRunner(options: RunnerOptions): Runner {
       } catch (error) {
         // The records are away: log, pause, try again (never end the loop).
         logger.error({ err: error }, 'queue:claim-failed')
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 1000)
-          stopping.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
-        })
+        await sleep(1000, undefined, { signal: stopping.signal }).catch(() => undefined)
       }
     }
   }

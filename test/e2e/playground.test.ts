@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser, screenshotPath } from '../helpers/browser.js'
-import { KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+import { KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
 const run = promisify(execFile)
 const launched = await launchBrowser()

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import sharp from 'sharp'
+import { type WebSocket, WebSocketServer } from 'ws'
 import { createChanges } from './changes.js'
-import { WebSocketServer, type WebSocket } from 'ws'
 
 /** What the emulator does with one prompt (decided by the test, from the graph). */
 export interface ComfyScript {
@@ -109,8 +109,6 @@ export async function startComfyEmulator(
   }
   const json = (res: http.ServerResponse, status: number, body: unknown) =>
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
-  const resolve = (graph: Prompt['graph'], value: unknown): any =>
-    Array.isArray(value) ? resolve(graph, graph[value[0]]?.inputs) : value
 
   const validate = (graph: Prompt['graph']) => {
     for (const [id, node] of Object.entries(graph)) {

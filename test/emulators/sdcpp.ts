@@ -153,7 +153,7 @@ export async function startSdcppEmulator(
         })
       }
       if (req.method === 'POST' && url.pathname === '/sdcpp/v1/img_gen') {
-        let body
+        let body: Record<string, unknown>
         try {
           body = JSON.parse(Buffer.concat(chunks).toString())
         } catch {

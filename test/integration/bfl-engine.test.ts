@@ -1,7 +1,7 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBflEmulator, type BflScript } from '../emulators/bfl.js'
 import { loadConfig } from '../../src/config/load-config.js'
+import { type BflScript, startBflEmulator } from '../emulators/bfl.js'
 import { runCli } from '../helpers/child.js'
 import { api, startTestServer, type TestServer } from '../helpers/server.js'
 

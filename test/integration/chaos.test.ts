@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
-import { spawnCli, startServe, type Child } from '../helpers/child.js'
+import { type Child, spawnCli, startServe } from '../helpers/child.js'
 import { startS3 } from '../helpers/s3.js'
 import { KEY_A, tempDir } from '../helpers/server.js'
 import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'

@@ -3,7 +3,7 @@ import path from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, spawnCli, startServe } from '../helpers/child.js'
-import { api, KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+import { api, KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
 let server: TestServer
 let work: string

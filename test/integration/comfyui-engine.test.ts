@@ -3,8 +3,8 @@ import path from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBflEmulator } from '../emulators/bfl.js'
-import { startComfyEmulator, type ComfyScript } from '../emulators/comfyui.js'
-import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+import { type ComfyScript, startComfyEmulator } from '../emulators/comfyui.js'
+import { api, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
 let comfy: Awaited<ReturnType<typeof startComfyEmulator>>
 let server: TestServer

@@ -3,9 +3,9 @@ import net from 'node:net'
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startS3 } from '../helpers/s3.js'
 import { spawnCli } from '../helpers/child.js'
-import { api, KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+import { startS3 } from '../helpers/s3.js'
+import { api, KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
 
 const postgres = await probePostgres()

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readSse } from '../../src/cli/sse.js'
 import { openSqliteStore } from '../../src/store/open-store.js'
-import { startServe, type Child } from '../helpers/child.js'
+import { type Child, startServe } from '../helpers/child.js'
 import { api, fetchStatus, tempDir } from '../helpers/server.js'
 import { openRawDb } from '../helpers/store.js'
 

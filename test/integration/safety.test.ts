@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { api, KEY_A, KEY_B, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+import { api, KEY_A, KEY_B, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
 const strong = fs.readFileSync(new URL('../fixtures/safety/grid-strong.png', import.meta.url))
 const mid = fs.readFileSync(new URL('../fixtures/safety/grid-mid.png', import.meta.url))

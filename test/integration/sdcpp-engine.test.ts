@@ -1,6 +1,6 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startSdcppEmulator, type SdcppScript } from '../emulators/sdcpp.js'
+import { type SdcppScript, startSdcppEmulator } from '../emulators/sdcpp.js'
 import { runCli } from '../helpers/child.js'
 import { api, startTestServer, type TestServer } from '../helpers/server.js'
 

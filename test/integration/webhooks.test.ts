@@ -2,8 +2,8 @@ import fs from 'node:fs'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startServe } from '../helpers/child.js'
-import { api, KEY_A, KEY_B, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
-import { startReceiver, type Answer, type Received } from '../helpers/webhook-receiver.js'
+import { api, KEY_A, KEY_B, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
+import { type Answer, type Received, startReceiver } from '../helpers/webhook-receiver.js'
 
 // Loopback receivers need private URLs allowed; the schedule is short so retries are quick.
 const ENV = { FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0,20ms,20ms,20ms,20ms' }

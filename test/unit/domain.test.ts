@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { ERRORS } from '../../src/domain/errors.js'
+import type { GenerationRequest } from '../../src/domain/job.js'
 import { canCancel, isTerminal, JOB_STATES } from '../../src/domain/job.js'
 import { formatUsd, microsToCredits, usdToMicros } from '../../src/domain/money.js'
 import { parseSimulation } from '../../src/domain/simulate.js'
 import { checkRequest, MAX_PROMPT_LENGTH } from '../../src/domain/validate.js'
-import type { GenerationRequest } from '../../src/domain/job.js'
 
 const request = (overrides: Partial<GenerationRequest> = {}): GenerationRequest => ({
   model: 'flux-pro-1.1',

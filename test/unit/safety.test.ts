@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPreviewEngine } from '../../src/engines/preview/preview-engine.js'
-import { createNsfwClassifier } from '../../src/safety/classifier.js'
 import { toRgb } from '../../src/safety/checker.js'
+import { createNsfwClassifier } from '../../src/safety/classifier.js'
 import {
   createPromptPolicy,
   DEFAULT_BLOCKLIST,

@@ -3,7 +3,7 @@ import sharp from 'sharp'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { BlobStore } from '../../src/blobs/blob-store.js'
 import { createFsBlobStore } from '../../src/blobs/fs/fs-blob-store.js'
-import { thumbnailKey, Thumbnails, thumbnailSource } from '../../src/images/thumbnails.js'
+import { Thumbnails, thumbnailKey, thumbnailSource } from '../../src/images/thumbnails.js'
 import { tempDir } from '../helpers/server.js'
 
 const dirs: string[] = []

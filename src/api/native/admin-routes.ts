@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKey } from '../../domain/api-key.js'
 import { FluxhostError } from '../../domain/errors.js'
 import { formatUsd } from '../../domain/money.js'
@@ -45,7 +45,7 @@ function requireAdmin(request: FastifyRequest, _reply: FastifyReply, done: (erro
  * revoking keys, rotating a key's webhook secret, spend per day, the queue, every key's
  * webhook deliveries, and how the engines are doing.
  */
-export async function adminRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.addHook('onRequest', requireKey(services.keys))
   app.addHook('onRequest', requireAdmin)

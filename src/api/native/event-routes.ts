@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { isTerminal, type Job } from '../../domain/job.js'
 import type { ApiDeps } from '../deps.js'
 import { urlContext } from '../urls.js'
@@ -14,7 +14,7 @@ const REREAD_MS = 1_000
  * current one, then on each change), `progress` carries `{id, progress}`; the stream ends
  * after the terminal `state`.
  */
-export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const eventRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   const open = new Set<() => void>()
   // Streams never end by themselves; close them so shutdown does not wait on clients.

@@ -1,15 +1,15 @@
-import type { FastifyInstance } from 'fastify'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../idempotency.js'
-import { getModel, sizeForAspectRatio } from '../../domain/models.js'
+import type { FastifyPluginAsync } from 'fastify'
 import type { JobState } from '../../domain/job.js'
+import { getModel, sizeForAspectRatio } from '../../domain/models.js'
 import type { ApiDeps } from '../deps.js'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../idempotency.js'
 import { decodeBase64Field, simulationFrom } from '../request-input.js'
 import { baseUrl, urlContext } from '../urls.js'
 import { renderJob } from './render.js'
-import { createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery, type CreateJobBody } from './schemas.js'
+import { type CreateJobBody, createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery } from './schemas.js'
 
 /** `/api/jobs`: every job of the caller's key, whichever dialect made it. */
-export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   const tags = ['Jobs']
   const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]

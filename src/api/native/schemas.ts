@@ -1,8 +1,8 @@
-import { upsamplingSchema } from '../upsampling-schema.js'
 import { JOB_STATES, OUTPUT_FORMATS } from '../../domain/job.js'
 import { MODEL_IDS } from '../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../domain/validate.js'
 import { MAX_LIST_LIMIT } from '../../services/jobs.js'
+import { upsamplingSchema } from '../upsampling-schema.js'
 
 const SAFE = Number.MAX_SAFE_INTEGER
 

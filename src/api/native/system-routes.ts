@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { formatUsd } from '../../domain/money.js'
 import type { Usage, UsageTotals } from '../../services/system.js'
 import { requireKey } from '../auth.js'
@@ -23,7 +23,7 @@ export function renderUsage(usage: Usage) {
 }
 
 /** Models, health, usage and metrics. */
-export async function systemRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const systemRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, metrics, worker } = deps
 
   app.get(

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import type { Delivery } from '../../services/webhooks.js'
 import type { ApiDeps } from '../deps.js'
 import { errorResponse, jobIdParams } from './schemas.js'
@@ -45,7 +45,7 @@ export function renderDelivery(delivery: Delivery) {
 }
 
 /** Webhook deliveries of the caller's jobs, redelivery, and the key's signing secret. */
-export async function webhookRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services } = deps
   const tags = ['Webhooks']
   const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { contentTypeForKey, isValidKey, type BlobStore } from '../blob-store.js'
+import { type BlobStore, contentTypeForKey, isValidKey } from '../blob-store.js'
 
 /** Files under one root directory. Nothing outside the root can be named by any key. */
 export function createFsBlobStore(root: string): BlobStore {

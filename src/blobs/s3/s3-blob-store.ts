@@ -11,7 +11,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import { contentTypeForKey, isValidKey, type BlobStore } from '../blob-store.js'
+import { type BlobStore, contentTypeForKey, isValidKey } from '../blob-store.js'
 
 export interface S3BlobStoreOptions {
   bucket: string

@@ -1,8 +1,8 @@
-import { request } from 'undici'
+import { type Dispatcher, request } from 'undici'
 import type { ModelId } from '../../domain/models.js'
+import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
-import { parseRetryAfter } from '../../net/retry-after.js'
 import { createSemaphore, notSentCode } from '../upstream.js'
 
 export interface BflEngineOptions {
@@ -90,7 +90,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     const path = PATHS[task.model]
     if (!path) throw new EngineError('invalid', `BFL does not serve ${task.model} here`)
     const body = submitBody(task)
-    let response
+    let response: Dispatcher.ResponseData
     try {
       response = await request(`${base}${path}`, {
         method: 'POST',

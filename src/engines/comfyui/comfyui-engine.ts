@@ -4,7 +4,7 @@ import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine 
 import { EngineError, throwIfAborted } from '../engine-error.js'
 import { createSemaphore, notSentCode, parseJson } from '../upstream.js'
 import { openEvents } from './events.js'
-import { fillGraph, type ComfyGraph, type ComfyWorkflows } from './workflows.js'
+import { type ComfyGraph, type ComfyWorkflows, fillGraph } from './workflows.js'
 
 export interface ComfyUiEngineOptions {
   /** ComfyUI's address, e.g. http://127.0.0.1:8188. */

@@ -1,6 +1,6 @@
 import sharp from 'sharp'
-import type { ImageEngine, EngineImage } from '../engine.js'
-import { EngineError, abortableDelay, throwIfAborted } from '../engine-error.js'
+import type { EngineImage, ImageEngine } from '../engine.js'
+import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
 import { paletteFor } from './palette.js'
 import { composeScene, hashString, renderRows, seed32 } from './render.js'
 

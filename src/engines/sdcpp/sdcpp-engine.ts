@@ -1,7 +1,7 @@
 import { request } from 'undici'
+import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
-import { parseRetryAfter } from '../../net/retry-after.js'
 import { createSemaphore, notSentCode, parseJson } from '../upstream.js'
 
 export interface SdcppEngineOptions {

@@ -18,7 +18,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // counts from one trigger function. Every enqueue updates this one row, so enqueues from
   // different connections take turns on its lock until they commit.
   if (isPostgres(db)) {
-    await sql`create function fluxhost_queue_depth() returns trigger language plpgsql set search_path from current as $$
+    await sql`create function fluxhost_queue_depth() returns trigger language plpgsql as $$
       begin
         if tg_op = 'INSERT' then
           if new.state = 'queued' then update queue_stats set depth = depth + 1 where id = 1; end if;

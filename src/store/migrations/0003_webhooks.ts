@@ -17,9 +17,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id'))
     .addColumn('api_key_id', 'text', (c) => c.notNull())
     .addColumn('url', 'text', (c) => c.notNull())
-    .addColumn('state', 'text', (c) =>
-      c.notNull().check(sql`state in ('pending', 'delivering', 'delivered', 'failed', 'stopped')`),
-    )
+    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending', 'delivering', 'delivered', 'failed', 'stopped')`))
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     // Attempts in the current round: the retry schedule restarts on a redelivery.
     .addColumn('round_attempts', 'integer', (c) => c.notNull().defaultTo(0))
@@ -31,18 +29,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('finished_at', 'bigint')
     .execute()
-  await db.schema
-    .createIndex('deliveries_due')
-    .on('webhook_deliveries')
-    .columns(['next_attempt_at'])
-    .where(sql.ref('state'), '=', 'pending')
-    .execute()
-  await db.schema
-    .createIndex('deliveries_leases')
-    .on('webhook_deliveries')
-    .column('lease_expires_at')
-    .where(sql.ref('state'), '=', 'delivering')
-    .execute()
+  await db.schema.createIndex('deliveries_due').on('webhook_deliveries').columns(['next_attempt_at']).where(sql.ref('state'), '=', 'pending').execute()
+  await db.schema.createIndex('deliveries_leases').on('webhook_deliveries').column('lease_expires_at').where(sql.ref('state'), '=', 'delivering').execute()
   await db.schema.createIndex('deliveries_by_job').on('webhook_deliveries').column('job_id').execute()
 
   await db.schema
@@ -60,7 +48,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // PostgreSQL (added with the PostgreSQL store; SQLite databases are unaffected): one
   // trigger function for both cases, the same row as SQLite's triggers make.
   if (isPostgres(db)) {
-    await sql`create function fluxhost_webhook_on_finish() returns trigger language plpgsql set search_path from current as $$
+    await sql`create function fluxhost_webhook_on_finish() returns trigger language plpgsql as $$
       declare
         now_ms bigint := coalesce(new.finished_at, (extract(epoch from clock_timestamp()) * 1000)::bigint);
       begin

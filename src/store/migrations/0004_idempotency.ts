@@ -11,8 +11,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('api_key_id', 'text', (c) => c.notNull())
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('fingerprint', 'text', (c) => c.notNull())
-    // Which request holds the key: only it may complete or release it.
-    .addColumn('holder', 'text', (c) => c.notNull())
     .addColumn('state', 'text', (c) => c.notNull())
     // While in flight: when the request holding it is presumed dead (a crashed server).
     .addColumn('locked_until', 'bigint')

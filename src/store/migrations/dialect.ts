@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Kysely } from 'kysely'
+import { type Kysely, PostgresAdapter } from 'kysely'
 
 /**
  * Whether a migration runs on PostgreSQL. Tables and indexes are written once with Kysely's

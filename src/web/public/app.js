@@ -1,6 +1,6 @@
 // The playground: settings → POST /api/jobs → progress over /api/jobs/:id/events → images;
 // the caller's history; the same request as code in every dialect.
-import { $, api, ApiError, el, events, getKey, keyForm, usd } from './common.js'
+import { $, ApiError, api, el, events, getKey, keyForm, usd } from './common.js'
 import { snippets, unsupported } from './snippets.js'
 
 const form = $('#generate')

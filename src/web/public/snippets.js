@@ -478,6 +478,7 @@ function jsSnippet(dialect, request, model, { baseUrl, key }) {
   if (request.imagePrompt && !request.imagePrompt.inline) {
     lines.push(
       `const image = await fetch(${stringLiteral(request.imagePrompt.url, 'js')});`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source that the snippet prints
       'if (!image.ok) throw new Error(`image prompt: HTTP ${image.status}`);',
       'const imagePrompt = Buffer.from(await image.arrayBuffer()).toString("base64");',
     )
@@ -485,6 +486,7 @@ function jsSnippet(dialect, request, model, { baseUrl, key }) {
   lines.push(
     `const body = ${literal(request.body, 'js')};`,
     `const response = await fetch(\`\${BASE}${request.path}\`, { method: "POST", headers, body: JSON.stringify(body) });`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source that the snippet prints
     'if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);',
   )
   const poll = `  await new Promise((resolve) => setTimeout(resolve, ${POLL_S * 1000}));`
@@ -518,6 +520,7 @@ function jsSnippet(dialect, request, model, { baseUrl, key }) {
       'const { jobId } = await response.json();',
       'let job;',
       'for (;;) {',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source that the snippet prints
       '  job = await fetch(`${BASE}/v2/jobs/${jobId}`, { headers }).then((r) => r.json());',
       '  if (job.status !== "QUEUED" && job.status !== "PROCESSING") break;',
       poll,

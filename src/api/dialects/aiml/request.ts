@@ -1,6 +1,6 @@
 import type { FieldIssue } from '../../../domain/errors.js'
-import { aliasesOf, modelByAlias, type ModelId } from '../../../domain/models.js'
-import { IMAGE_SIZES, type GenerationsBody } from './schemas.js'
+import { aliasesOf, type ModelId, modelByAlias } from '../../../domain/models.js'
+import { type GenerationsBody, IMAGE_SIZES } from './schemas.js'
 
 export interface AimlRequest {
   model: ModelId

@@ -1,14 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { idempotent, noteJob, settleIdempotency } from '../../idempotency.js'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { FluxhostError, jobFailure, validationError } from '../../../domain/errors.js'
+import type { Job } from '../../../domain/job.js'
 import { requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
+import { idempotent, noteJob, settleIdempotency } from '../../idempotency.js'
 import { simulationFrom, withFieldNames } from '../../request-input.js'
 import { urlContext } from '../../urls.js'
 import { renderAimlError, renderGenerations } from './render.js'
 import { readAimlRequest } from './request.js'
-import { generationsBody, generationsResponse, type GenerationsBody } from './schemas.js'
+import { type GenerationsBody, generationsBody, generationsResponse } from './schemas.js'
 
 class SyncTimeout extends FluxhostError {
   constructor(readonly jobId: string) {
@@ -21,7 +22,7 @@ class SyncTimeout extends FluxhostError {
  * and this request waits for it, answering in AIML's and OpenAI's shapes at once, so the
  * `openai` npm client works unchanged. A client that hangs up does not cancel the job.
  */
-export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const aimlRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, config, signer, blobs } = deps
   app.setErrorHandler(
     dialectErrorHandler((error, request) => {
@@ -51,7 +52,7 @@ export async function aimlRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     request.raw.socket.once('close', onClose)
     // A client that left before we started listening never fires 'close' for us.
     if (request.raw.socket.destroyed) onClose()
-    let done
+    let done: Job
     try {
       done = await services.jobs.wait(jobId, request.apiKey, AbortSignal.any([timeout, gone.signal]))
     } catch (error) {

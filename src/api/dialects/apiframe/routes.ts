@@ -1,16 +1,16 @@
-import type { FastifyInstance } from 'fastify'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
+import type { FastifyPluginAsync } from 'fastify'
 import { FluxhostError } from '../../../domain/errors.js'
 import type { OutputFormat } from '../../../domain/job.js'
 import { aliasesOf, getModel, modelByAlias } from '../../../domain/models.js'
 import { requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
 import { simulationFrom } from '../../request-input.js'
 import { baseUrl, urlContext } from '../../urls.js'
 import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
 import { renderJob } from './render.js'
-import { ASPECT_RATIOS, generateBody, jobParams, jobResponse, type FluxParams, type GenerateBody } from './schemas.js'
+import { ASPECT_RATIOS, type FluxParams, type GenerateBody, generateBody, jobParams, jobResponse } from './schemas.js'
 
 /** aspect_ratio → size; `custom` (or width/height without a ratio) uses the given sides. */
 export function sizeOf(params: FluxParams): { width: number; height: number } {
@@ -30,7 +30,7 @@ const FORMATS: Record<NonNullable<FluxParams['output_format']>, OutputFormat> = 
 }
 
 /** Apiframe's v2 API (seeds 002 and 003): `POST /v2/images/generate`, `GET /v2/jobs/{id}`. */
-export async function apiframeRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const apiframeRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.setErrorHandler(dialectErrorHandler((error, request) => renderGatewayError(error, request.id)))
   app.addHook('onRequest', requireKey(services.keys))

@@ -1,6 +1,6 @@
-import { upsamplingSchema } from '../../upsampling-schema.js'
 import { MODELS } from '../../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
+import { upsamplingSchema } from '../../upsampling-schema.js'
 
 const size = MODELS['flux-pro-1.1'].size
 const SAFE = Number.MAX_SAFE_INTEGER

@@ -1,24 +1,24 @@
-import type { FastifyInstance } from 'fastify'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
+import type { FastifyPluginAsync } from 'fastify'
 import { FluxhostError } from '../../../domain/errors.js'
+import type { GenerationRequest } from '../../../domain/job.js'
+import { MODELS, sizeForAspectRatio } from '../../../domain/models.js'
 import { requireKey } from '../../auth.js'
-import { dialectErrorHandler } from '../../errors.js'
-import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import type { ApiDeps } from '../../deps.js'
+import { dialectErrorHandler } from '../../errors.js'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
+import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import { baseUrl, urlContext } from '../../urls.js'
 import { renderError, renderNotFound, renderResult, renderSubmit } from './render.js'
-import { MODELS, sizeForAspectRatio } from '../../../domain/models.js'
-import type { GenerationRequest } from '../../../domain/job.js'
 import {
+  type FluxDevBody,
+  type FluxPro11Body,
+  type FluxUltraBody,
   fluxDevBody,
   fluxPro11Body,
   fluxUltraBody,
   getResultQuery,
   resultResponse,
   submitResponse,
-  type FluxDevBody,
-  type FluxPro11Body,
-  type FluxUltraBody,
 } from './schemas.js'
 
 /** The fields every BFL generation body has. */
@@ -41,7 +41,7 @@ export const BFL_IMAGE_PROMPT_STRENGTH = 0.5
  * Black Forest Labs' API: `POST /v1/flux-pro-1.1`, `/v1/flux-pro-1.1-ultra`, `/v1/flux-dev`
  * and `GET /v1/get_result`.
  */
-export async function bflRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const bflRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.setErrorHandler(dialectErrorHandler((error) => renderError(error)))
   app.addHook('onRequest', requireKey(services.keys))

@@ -1,6 +1,6 @@
 import type { Job } from '../../../domain/job.js'
-import { formatUsd } from '../../../domain/money.js'
 import { getModel } from '../../../domain/models.js'
+import { formatUsd } from '../../../domain/money.js'
 import type { UrlContext } from '../../urls.js'
 
 export type SeaArtStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled'

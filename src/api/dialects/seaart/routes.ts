@@ -1,28 +1,28 @@
-import type { FastifyInstance } from 'fastify'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
+import type { FastifyPluginAsync } from 'fastify'
 import { FluxhostError } from '../../../domain/errors.js'
 import { aliasesOf } from '../../../domain/models.js'
 import { requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
+import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import { baseUrl, urlContext } from '../../urls.js'
 import { BFL_IMAGE_PROMPT_STRENGTH } from '../bfl/routes.js'
 import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
 import { renderResponse, requestUrls, seaartStatus } from './render.js'
 import {
+  type CreateBody,
   createBody,
   requestParams,
   resultResponse,
   statusResponse,
   submitResponse,
-  type CreateBody,
 } from './schemas.js'
 
 const MODEL = 'flux_pro_11'
 
 /** The SeaArt-style queue API of seeds 000 and 001, under `/v1/queue/flux_pro_11`. */
-export async function seaartRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.setErrorHandler(dialectErrorHandler((error, request) => renderGatewayError(error, request.id)))
   app.addHook('onRequest', requireKey(services.keys))

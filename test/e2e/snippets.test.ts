@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import sharp from 'sharp'
-import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest'
+import { afterAll, beforeAll, describe, type ExpectStatic, expect, it } from 'vitest'
 import type { Job } from '../../src/domain/job.js'
-import { KEY_A, startTestServer, tempDir, type TestServer } from '../helpers/server.js'
+import { KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
 // The playground's code samples (src/web/public/snippets.js, plain browser JavaScript): each
 // one is written to a file and run as a user would (bash, python3, node) against a real

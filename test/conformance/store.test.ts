@@ -1,6 +1,6 @@
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import pg from 'pg'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
 import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
