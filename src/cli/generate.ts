@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Command, InvalidArgumentError } from 'commander'
 import { pino } from 'pino'
 import { FluxhostError } from '../domain/errors.js'
@@ -283,7 +284,7 @@ async function follow(
     }
     const job = (await request(`${base}/api/jobs/${id}`, { headers })) as RemoteJob
     if (isTerminal(job.state)) return job
-    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await sleep(1000, undefined, { signal }).catch(() => undefined)
   }
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 /**
  * How an engine failed. The worker decides what to do from the kind alone, in one
  * exhaustive switch; each engine maps its upstream's errors onto these.
@@ -42,18 +43,8 @@ export function throwIfAborted(signal: AbortSignal): void {
 }
 
 /** Waits `ms`, or rejects at once with a `canceled` EngineError when the signal aborts. */
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+export async function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   throwIfAborted(signal)
-  if (ms <= 0) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new EngineError('canceled', 'generation was aborted', { cause: signal.reason }))
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
+  if (ms <= 0) return
+  await sleep(ms, undefined, { signal }).catch(() => throwIfAborted(signal))
 }

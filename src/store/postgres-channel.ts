@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
+import { createBackoff } from '../domain/backoff.js'
 import type { Channel } from './channel.js'
 import type { Database } from './schema.js'
 
@@ -10,8 +11,6 @@ export interface PostgresChannelOptions {
   /** Told when the listening connection drops and when it is back. */
   onStatus?(status: { listening: boolean; error?: Error }): void
 }
-
-const RETRY_MS = [250, 500, 1_000, 2_000, 5_000]
 
 /**
  * LISTEN/NOTIFY on one channel per records schema (`fluxhost:<schema>`), so fluxhosts in
@@ -39,7 +38,7 @@ export function createPostgresChannel(options: PostgresChannelOptions): Channel 
   let client: pg.Client | undefined
   let closed = false
   let retry: NodeJS.Timeout | undefined
-  let failures = 0
+  const backoff = createBackoff({ initialMs: 250, factor: 2, maxMs: 5_000 })
 
   const connect = async (onMessage: (message: string) => void): Promise<void> => {
     const channel = await channelName()
@@ -76,12 +75,11 @@ export function createPostgresChannel(options: PostgresChannelOptions): Channel 
       return
     }
     client = next
-    failures = 0
+    backoff.reset()
   }
 
   const schedule = (onMessage: (message: string) => void) => {
     if (closed || retry) return
-    const delay = RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]!
     retry = setTimeout(() => {
       retry = undefined
       connect(onMessage).then(
@@ -91,7 +89,7 @@ export function createPostgresChannel(options: PostgresChannelOptions): Channel 
           schedule(onMessage)
         },
       )
-    }, delay)
+    }, backoff.next())
     retry.unref()
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { Webhook } from 'standardwebhooks'
 import type { Clock } from '../domain/clock.js'
@@ -187,7 +188,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
         inFlight.set(delivery.id, { abort, done })
       } catch (error) {
         logger.error({ err: error }, 'webhook:loop-error')
-        await new Promise((r) => setTimeout(r, pollMs))
+        await sleep(pollMs, undefined, { signal: stopping.signal }).catch(() => undefined)
       }
     }
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
+import { backoffDelay } from '../domain/backoff.js'
 import type { Clock } from '../domain/clock.js'
 import { ERRORS, type ErrorCode } from '../domain/errors.js'
 import type { Job, JobImage } from '../domain/job.js'
@@ -38,6 +39,9 @@ export interface RunJobDeps {
   /** Rewrites prompts for engines that cannot (FLUXHOST_UPSAMPLER_URL); absent: none configured. */
   upsampler?: PromptUpsampler
 }
+
+/** Between attempts of a job whose engine was unavailable, or that failed inside fluxhost. */
+const RETRY_BACKOFF = { initialMs: 1_000, factor: 2, maxMs: 60_000 }
 
 // Progress is saved with the lease heartbeat, at most this often, so polling clients see it.
 const PROGRESS_SAVE_MS = 500
@@ -302,7 +306,7 @@ export function decide(
     case 'rate_limited':
       return retryOr('RATE_LIMITED', retryAfterMs ?? 5_000)
     case 'unavailable':
-      return retryOr('ENGINE_UNAVAILABLE', Math.min(60_000, 1_000 * 2 ** attempts))
+      return retryOr('ENGINE_UNAVAILABLE', backoffDelay(attempts, RETRY_BACKOFF))
     default: {
       const unreachable: never = kind
       throw new Error(`unhandled engine error kind ${String(unreachable)}`)
@@ -348,7 +352,7 @@ async function settleFailure(
       job.attempts < deps.maxAttempts
         ? {
             kind: 'retry',
-            delayMs: 1_000 * 2 ** job.attempts,
+            delayMs: backoffDelay(job.attempts, RETRY_BACKOFF),
             code: 'INTERNAL_ERROR',
             message: ERRORS.INTERNAL_ERROR.message,
           }

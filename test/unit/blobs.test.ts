@@ -1,7 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { BlobStore } from '../../src/blobs/blob-store.js'
 import { isValidKey } from '../../src/blobs/blob-store.js'
 import { createFsBlobStore } from '../../src/blobs/fs/fs-blob-store.js'
 import { loadOrCreateSecret } from '../../src/blobs/server-secret.js'

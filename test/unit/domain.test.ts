@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { backoffDelay, createBackoff } from '../../src/domain/backoff.js'
 import { ERRORS } from '../../src/domain/errors.js'
 import type { GenerationRequest } from '../../src/domain/job.js'
 import { canCancel, isTerminal, JOB_STATES } from '../../src/domain/job.js'
@@ -88,5 +89,17 @@ describe('error registry', () => {
       expect(documented.has(code), `${code} missing from docs/errors.md`).toBe(true)
     }
     expect([...documented].filter((code) => !(code! in ERRORS))).toEqual([])
+  })
+})
+
+describe('backoff', () => {
+  it('grows by its factor up to its cap, and starts over on reset', () => {
+    const backoff = createBackoff({ initialMs: 250, factor: 2, maxMs: 1_500 })
+    expect([backoff.next(), backoff.next(), backoff.next(), backoff.next(), backoff.peek()]).toEqual([
+      250, 500, 1000, 1500, 1500,
+    ])
+    backoff.reset()
+    expect(backoff.next()).toBe(250)
+    expect(backoffDelay(3, { initialMs: 1_000, factor: 1.5, maxMs: 60_000 })).toBe(3375)
   })
 })

@@ -1,4 +1,5 @@
 import { type Dispatcher, request } from 'undici'
+import { createBackoff } from '../../domain/backoff.js'
 import type { ModelId } from '../../domain/models.js'
 import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
@@ -145,10 +146,11 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
 
   const poll = async (pollingUrl: string, ctx: EngineContext): Promise<string> => {
     const started = Date.now()
-    let delay = pollMin
+    const backoff = createBackoff({ initialMs: pollMin, factor: 1.5, maxMs: pollMax })
+    let wait: number | undefined
     for (;;) {
-      await abortableDelay(delay, ctx.signal)
-      delay = Math.min(pollMax, Math.round(delay * 1.5))
+      await abortableDelay(Math.max(wait ?? 0, backoff.next()), ctx.signal)
+      wait = undefined
       if (Date.now() - started > taskTimeout)
         throw new EngineError('failed', `BFL's task was still not ready after ${taskTimeout / 1000} s`)
       let json: { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
@@ -159,7 +161,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
         })
         const text = await response.body.text()
         if (response.statusCode === 429) {
-          delay = Math.max(delay, parseRetryAfter(response.headers['retry-after'], Date.now()) ?? pollMax)
+          wait = parseRetryAfter(response.headers['retry-after'], Date.now()) ?? pollMax
           continue
         }
         if (response.statusCode === 404)

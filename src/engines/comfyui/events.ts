@@ -1,4 +1,5 @@
 import WebSocket from 'ws'
+import { createBackoff } from '../../domain/backoff.js'
 
 /** What the websocket has said about one prompt. */
 interface PromptState {
@@ -26,7 +27,7 @@ export function openEvents(wsUrl: string) {
   let connected = false
   let closed = false
   let retry: NodeJS.Timeout | undefined
-  let backoff = 250
+  const backoff = createBackoff({ initialMs: 250, factor: 2, maxMs: 2_000 })
   /** Counts opens: after a reconnect, events sent while the socket was down are lost. */
   let opens = 0
   let opened!: () => void
@@ -44,7 +45,7 @@ export function openEvents(wsUrl: string) {
     ws.on('open', () => {
       connected = true
       opens++
-      backoff = 250
+      backoff.reset()
       opened()
       onChange()
     })
@@ -86,8 +87,7 @@ export function openEvents(wsUrl: string) {
       if (closed) return
       // Losing the socket changes how often /history is read; failed reconnects change nothing.
       if (was) onChange()
-      retry = setTimeout(connect, backoff)
-      backoff = Math.min(2_000, backoff * 2)
+      retry = setTimeout(connect, backoff.next())
     })
   }
   connect()

@@ -1,4 +1,5 @@
 import { request } from 'undici'
+import { createBackoff } from '../../domain/backoff.js'
 import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
@@ -102,7 +103,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
   /** Submits, waiting out a full queue (429) with Retry-After or backoff. Returns the poll path. */
   const submit = async (task: EngineTask, signal: AbortSignal): Promise<string> => {
     const started = Date.now()
-    let delay = 500
+    const backoff = createBackoff({ initialMs: 500, factor: 2, maxMs: 5_000 })
     for (;;) {
       const { status, headers, text } = await call('POST', SUBMIT, signal, body(task))
       switch (true) {
@@ -113,8 +114,8 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
           return json.poll_url ?? `/sdcpp/v1/jobs/${encodeURIComponent(json.id)}`
         }
         case status === 429: {
+          const delay = backoff.next()
           const wait = parseRetryAfter(headers['retry-after'], Date.now()) ?? delay
-          delay = Math.min(5_000, delay * 2)
           if (Date.now() + wait - started > queueWait)
             throw new EngineError(
               'rate_limited',
@@ -151,12 +152,11 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
 
   const poll = async (path: string, ctx: EngineContext): Promise<EngineImage[]> => {
     const started = Date.now()
-    let delay = pollMin
+    const backoff = createBackoff({ initialMs: pollMin, factor: 1.5, maxMs: 1_000 })
     let last: SdJob['status']
     let unreachableSince: number | undefined
     for (;;) {
-      await abortableDelay(delay, ctx.signal)
-      delay = Math.min(1_000, Math.round(delay * 1.5))
+      await abortableDelay(backoff.next(), ctx.signal)
       if (Date.now() - started > taskTimeout)
         throw new EngineError('failed', `sd-server had not finished the job after ${Math.round(taskTimeout / 1000)} s`)
       let status: number
@@ -178,7 +178,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
       if (status >= 500 || !job) continue
       if (status !== 200) throw new EngineError('failed', `sd-server answered ${status} when polling the job`)
       // A job that just started generating is polled quickly again: short jobs end soon.
-      if (job.status !== last) delay = pollMin
+      if (job.status !== last) backoff.reset()
       last = job.status
       switch (job.status) {
         case 'queued':
