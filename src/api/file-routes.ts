@@ -1,13 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { isValidKey } from '../blobs/blob-store.js'
+import { blobKeys } from '../blobs/keys.js'
+import { Thumbnails } from '../blobs/thumbnails.js'
 import { FluxhostError } from '../domain/errors.js'
-import { Thumbnails, thumbnailSource } from '../images/thumbnails.js'
 import type { ApiDeps } from './deps.js'
 
 /**
  * `GET /files/<key>?exp=&sig=`: stored images behind signed, expiring URLs. The signature
  * is the credential, so these URLs work in an <img> tag or a plain download. A key ending in
- * `.thumb.webp` is its image's thumbnail, made on the first request (see images/thumbnails.ts).
+ * `.thumb.webp` is its image's thumbnail, made on the first request (see blobs/thumbnails.ts).
  */
 export const fileRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { signer, blobs } = deps
@@ -28,7 +29,7 @@ export const fileRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       if (verdict === 'invalid') throw new FluxhostError('FILE_SIGNATURE_INVALID')
       if (verdict === 'expired') throw new FluxhostError('FILE_URL_EXPIRED')
       // A missing thumbnail is made here, once; a stored one costs nothing more than an image.
-      const made = async () => thumbnailSource(key) !== undefined && (await thumbnails.ensure(key))
+      const made = async () => blobKeys.thumbnailSource(key) !== undefined && (await thumbnails.ensure(key))
       const maxAge = Math.max(0, Number(request.query.exp) - Math.floor(deps.clock.now() / 1000))
       if (deps.presign) {
         // The bytes come from the bucket: the client follows at once, so the presigned URL

@@ -1,10 +1,16 @@
 import type { Command } from 'commander'
+import { systemClock } from '../domain/clock.js'
+import { ENGINE_REGISTRY } from '../engines/registry.js'
+import { buildEngineRoutes } from '../engines/routes.js'
+import { createModelCatalog } from '../services/models.js'
 import { table } from './format.js'
 import { CliExit, type CliIo } from './io.js'
-import { withLocalFluxhost } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
-/** `fluxhost doctor`: checks every configured engine and prints what serves each model. */
+/**
+ * `fluxhost doctor`: checks every configured engine and prints what serves each model. It
+ * builds only the engines, so a GPU host can check them without reaching the records.
+ */
 export function doctorCommand(program: Command, io: CliIo): void {
   addSettingOptions(
     program
@@ -15,30 +21,26 @@ export function doctorCommand(program: Command, io: CliIo): void {
   )
     .option('--json', 'print JSON', false)
     .action(async (opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
-        const models = await services.system.models({ fresh: true })
-        if (opts.json)
-          io.stdout.write(
-            `${JSON.stringify(
-              models.map((m) => ({ model: m.id, engines: m.engineStatus })),
-              null,
-              2,
-            )}\n`,
-          )
-        else {
-          const rows = models.flatMap((m) =>
-            m.engineStatus.map((e, i) => [
-              i === 0 ? m.id : '',
-              `${i + 1}. ${e.name}`,
-              e.reachable ? 'ok' : 'UNREACHABLE',
-              e.detail,
-            ]),
-          )
-          io.stdout.write(`${table([['MODEL', 'ENGINE', 'STATUS', 'DETAIL'], ...rows])}\n`)
-        }
-        // A model none of whose engines works cannot be served: say so in the exit status.
-        const dead = models.filter((m) => !m.engineStatus.some((e) => e.reachable))
-        if (dead.length > 0) throw new CliExit(1, `no reachable engine for ${dead.map((m) => m.id).join(', ')}`)
-      })
+      const config = configFrom(io, opts)
+      const { router } = buildEngineRoutes(config, ENGINE_REGISTRY)
+      const catalog = createModelCatalog({ router, clock: systemClock, pricesUsd: config.pricesUsd })
+      const models = await catalog.models({ fresh: true })
+      if (opts.json) {
+        const report = models.map((m) => ({ model: m.id, engines: m.engineStatus }))
+        io.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+      } else {
+        const rows = models.flatMap((m) =>
+          m.engineStatus.map((e, i) => [
+            i === 0 ? m.id : '',
+            `${i + 1}. ${e.name}`,
+            e.reachable ? 'ok' : 'UNREACHABLE',
+            e.detail,
+          ]),
+        )
+        io.stdout.write(`${table([['MODEL', 'ENGINE', 'STATUS', 'DETAIL'], ...rows])}\n`)
+      }
+      // A model none of whose engines works cannot be served: say so in the exit status.
+      const dead = models.filter((m) => !m.engineStatus.some((e) => e.reachable))
+      if (dead.length > 0) throw new CliExit(1, `no reachable engine for ${dead.map((m) => m.id).join(', ')}`)
     })
 }

@@ -4,7 +4,7 @@ import { urlsFor } from '../api/urls.js'
 import { JOB_STATES, type JobState } from '../domain/job.js'
 import { JOB_HEADER, jobRow, table } from './format.js'
 import { CliExit, type CliIo } from './io.js'
-import { baseUrlOf, withLocalFluxhost } from './local.js'
+import { baseUrlOf, withRecords } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
 export function jobsCommand(program: Command, io: CliIo): void {
@@ -29,7 +29,7 @@ export function jobsCommand(program: Command, io: CliIo): void {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw new CliExit(2, '--limit must be a whole number from 1 to 100')
       const config = configFrom(io, opts)
-      await withLocalFluxhost(config, async ({ services, signer }) => {
+      await withRecords(config, async ({ services, signer }) => {
         const page = await services.jobs.list(undefined, { limit, state: state as JobState | undefined })
         if (opts.json) {
           const urls = urlsFor(baseUrlOf(config), signer)
@@ -54,7 +54,7 @@ export function jobsCommand(program: Command, io: CliIo): void {
     .argument('<id>', 'job id')
     .action(async (id: string, opts: Record<string, unknown>) => {
       const config = configFrom(io, opts)
-      await withLocalFluxhost(config, async ({ services, signer }) => {
+      await withRecords(config, async ({ services, signer }) => {
         const job = await services.jobs.get(id, undefined)
         out(JSON.stringify(renderJob(job, urlsFor(baseUrlOf(config), signer)), null, 2))
       })
@@ -63,7 +63,7 @@ export function jobsCommand(program: Command, io: CliIo): void {
   addSettingOptions(jobs.command('cancel').description('Cancel a queued or running job.'), ['dataDir'])
     .argument('<id>', 'job id')
     .action(async (id: string, opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         const job = await services.jobs.cancel(id, undefined)
         out(`${job.id} ${job.state}`)
       })

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { table } from './format.js'
 import type { CliIo } from './io.js'
-import { withLocalFluxhost } from './local.js'
+import { withRecords } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
 const iso = (date: Date | null) => (date ? date.toISOString() : '')
@@ -17,7 +17,7 @@ export function keysCommand(program: Command, io: CliIo): void {
     .requiredOption('--name <name>', 'a name to recognise the key by')
     .option('--admin', 'make it an admin key', false)
     .action(async (opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         const { key, apiKey } = await services.keys.create(String(opts.name), opts.admin ? 'admin' : 'user')
         out(key)
         io.stderr.write(
@@ -29,7 +29,7 @@ export function keysCommand(program: Command, io: CliIo): void {
   addSettingOptions(keys.command('list').description('List API keys (never their secrets).'), ['dataDir', 'apiKeys'])
     .option('--json', 'print JSON', false)
     .action(async (opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         const list = await services.keys.list()
         if (opts.json) return out(JSON.stringify(list, null, 2))
         out(
@@ -56,7 +56,7 @@ export function keysCommand(program: Command, io: CliIo): void {
   ])
     .argument('<id>', 'the key id (from keys list)')
     .action(async (id: string, opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         const key = await services.keys.revoke(id)
         out(`revoked ${key.id} (${key.name})`)
       })
@@ -71,7 +71,7 @@ export function keysCommand(program: Command, io: CliIo): void {
     .argument('<id>', 'the key id (from keys list)')
     .option('--rotate', 'make a new secret; webhooks from now on are signed with it', false)
     .action(async (id: string, opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         out(await services.keys.webhookSecret(id, { rotate: Boolean(opts.rotate) }))
       })
     })

@@ -1,14 +1,46 @@
 import { pino } from 'pino'
-import type { Config } from '../config/load-config.js'
-import { createFluxhost, type Fluxhost } from '../main.js'
+import type { UrlSigner } from '../blobs/url-signer.js'
+import { openFiles } from '../compose/files.js'
+import { openRecords } from '../compose/records.js'
+import { buildServices } from '../compose/services.js'
+import type { Config } from '../config/config.js'
+import { systemClock } from '../domain/clock.js'
+import { createEngineRouter } from '../engines/router.js'
+import type { Services } from '../services/services.js'
 
-/** The records on this machine's data dir, without HTTP or workers, for one command. */
-export async function withLocalFluxhost<T>(config: Config, fn: (fluxhost: Fluxhost) => Promise<T>): Promise<T> {
-  const fluxhost = await createFluxhost(config, { http: false, worker: false, logger: pino({ level: 'silent' }) })
+export interface LocalRecords {
+  services: Services
+  signer: UrlSigner
+}
+
+/**
+ * The records this machine's configuration names, for one command: the store (migrated),
+ * the file-URL signer and the services over them — no HTTP, no workers, no engines, and no
+ * LISTEN connection (a cancel or redelivery is still announced to the processes that listen).
+ */
+export async function withRecords<T>(config: Config, fn: (local: LocalRecords) => Promise<T>): Promise<T> {
+  const logger = pino({ level: 'silent' })
+  const records = await openRecords(config, { logger, listen: false })
   try {
-    return await fn(fluxhost)
+    const files = await openFiles(config, records.store, systemClock)
+    const router = createEngineRouter({})
+    const { services, outbound } = buildServices({
+      ...records,
+      blobs: files.blobs,
+      router,
+      config,
+      clock: systemClock,
+      logger,
+    })
+    try {
+      await services.keys.syncStaticKeys()
+      return await fn({ services, signer: files.signer })
+    } finally {
+      await outbound.close()
+      files.close()
+    }
   } finally {
-    await fluxhost.close(0)
+    await records.close()
   }
 }
 

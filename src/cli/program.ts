@@ -7,7 +7,7 @@ import { generateCommand } from './generate.js'
 import { CliExit, type CliIo } from './io.js'
 import { jobsCommand } from './jobs.js'
 import { keysCommand } from './keys.js'
-import { withLocalFluxhost } from './local.js'
+import { withRecords } from './local.js'
 import { serveCommand, workerCommand } from './serve.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 import { usageCommand } from './usage.js'
@@ -37,7 +37,7 @@ export function buildProgram(io: CliIo): Command {
     ['dataDir'],
   ).action(async (opts: Record<string, unknown>) => {
     const config = configFrom(io, opts)
-    await withLocalFluxhost(config, async () => undefined)
+    await withRecords(config, async () => undefined)
     io.stdout.write(`database in ${config.dataDir} is up to date\n`)
   })
   // Every subcommand shares the same overrides and output as the root.

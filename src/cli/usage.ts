@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { renderUsage } from '../api/native/system-routes.js'
 import { table } from './format.js'
 import { CliExit, type CliIo } from './io.js'
-import { withLocalFluxhost } from './local.js'
+import { withRecords } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
 export function usageCommand(program: Command, io: CliIo): void {
@@ -19,7 +19,7 @@ export function usageCommand(program: Command, io: CliIo): void {
       const days = Number(opts.days)
       if (!Number.isInteger(days) || days < 1 || days > 366)
         throw new CliExit(2, '--days must be a whole number from 1 to 366')
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         const key = opts.key === undefined ? undefined : (await services.keys.list()).find((k) => k.id === opts.key)
         if (opts.key !== undefined && !key)
           throw new CliExit(1, `no API key ${String(opts.key)} (see fluxhost keys list)`)

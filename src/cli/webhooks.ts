@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import type { Delivery } from '../services/webhooks.js'
 import { table } from './format.js'
 import type { CliIo } from './io.js'
-import { withLocalFluxhost } from './local.js'
+import { withRecords } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
 const iso = (date: Date | null) => (date ? date.toISOString() : '')
@@ -34,7 +34,7 @@ export function webhooksCommand(program: Command, io: CliIo): void {
     .argument('<job-id>', 'the job')
     .option('--json', 'print JSON', false)
     .action(async (jobId: string, opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         const deliveries = await services.webhooks.listForJob(jobId, undefined)
         out(opts.json ? JSON.stringify(deliveries, null, 2) : render(deliveries))
       })
@@ -48,7 +48,7 @@ export function webhooksCommand(program: Command, io: CliIo): void {
   )
     .argument('<delivery-id>', 'the delivery (from webhooks list)')
     .action(async (id: string, opts: Record<string, unknown>) => {
-      await withLocalFluxhost(configFrom(io, opts), async ({ services }) => {
+      await withRecords(configFrom(io, opts), async ({ services }) => {
         const delivery = await services.webhooks.redeliver(id, undefined)
         out(`${delivery.id} ${delivery.state}`)
       })

@@ -1,78 +1,13 @@
+import fs from 'node:fs'
 import path from 'node:path'
+import { ENGINE_MODELS } from '../domain/engines.js'
 import { MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
-import { durationMs, type LogLevel, SETTINGS, type SettingName } from './settings.js'
+import { parseBlocklist } from './blocklist.js'
+import { parseWorkflow } from './comfy-workflow.js'
+import type { Config, WorkflowFile } from './config.js'
+import { durationMs, SETTINGS, type SettingName } from './settings.js'
 
-export interface Config {
-  host: string
-  port: number
-  /** Absolute. Images (unless in a bucket), the server secret, and the SQLite records when there is no database. */
-  dataDir: string
-  /** null: images are files under the data dir. */
-  s3: {
-    bucket: string
-    prefix: string
-    endpoint: string | null
-    region: string
-    credentials: { accessKeyId: string; secretAccessKey: string } | null
-  } | null
-  /** With a bucket: fluxhost streams files (`proxy`) or redirects to a presigned URL. */
-  fileDelivery: 'proxy' | 'redirect'
-  /** null: the `secret` file in the data dir. */
-  fileUrlSecret: string | null
-  /** null: the records are in SQLite in the data dir. `listen`: job events over LISTEN/NOTIFY. */
-  database: { url: string; schema: string | null; listen: boolean } | null
-  apiKeys: readonly string[]
-  publicUrl: string | null
-  worker: {
-    enabled: boolean
-    concurrency: number
-    leaseMs: number
-    maxAttempts: number
-    shutdownGraceMs: number
-  }
-  fileUrlTtlS: number
-  allowSimulate: boolean
-  allowPrivateUrls: boolean
-  syncTimeoutS: number
-  webhooks: {
-    /** Delay before each attempt, in ms; its length is the number of attempts. */
-    scheduleMs: readonly number[]
-    timeoutMs: number
-    concurrency: number
-  }
-  idempotencyTtlMs: number
-  /** Engines per model from FLUXHOST_ROUTES; null: the default (bfl with a key, else preview). */
-  routes: Partial<Record<ModelId, string[]>> | null
-  /** null: BFL's cloud is not used. */
-  bfl: { apiKey: string; url: string; maxActive: number; pollMs: number } | null
-  /** null: no ComfyUI. `workflow` is `schnell`, `dev` or an absolute file path. */
-  comfyui: { url: string; workflow: string; img2imgWorkflow: string | null; maxQueued: number; pollMs: number } | null
-  /** null: no sd-server. */
-  sdcpp: { url: string; maxQueued: number; steps: number | null } | null
-  /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
-  upsampler: { url: string; model: string; key: string | null } | null
-  safety: {
-    checker: boolean
-    threads: number
-    /** Absolute path, or null for the built-in list. */
-    blocklistFile: string | null
-  }
-  bodyLimitBytes: number
-  /** Per-image price in USD for every model (list price unless overridden). */
-  pricesUsd: Readonly<Record<ModelId, number>>
-  previewSteps: number
-  logLevel: LogLevel
-  /** Settings that were given but are no longer read, each with what to do instead. */
-  notices: readonly string[]
-}
-
-/** Environment variables fluxhost once read, and what replaced them. */
-const RETIRED: Record<string, string> = {
-  REDIS_URL:
-    'REDIS_URL is set but no longer used: the jobs table is the queue, and job events travel over PostgreSQL LISTEN/NOTIFY (docs/deploy.md).',
-  FLUXHOST_QUEUE: 'FLUXHOST_QUEUE is set but no longer used: the jobs table is the only queue.',
-  FLUXHOST_REDIS_PREFIX: 'FLUXHOST_REDIS_PREFIX is set but no longer used: fluxhost does not use Redis.',
-}
+export type { Config, WorkflowFile } from './config.js'
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -84,24 +19,43 @@ export class ConfigError extends Error {
 /** Flag values from the command line, keyed by setting name; `undefined` means not given. */
 export type FlagValues = Partial<Record<SettingName, string | boolean | undefined>>
 
+export interface LoadOptions {
+  /** What relative paths are relative to (default: the process's working directory). */
+  cwd?: string
+  /** Reads a file that a setting names (the blocklist, workflow templates); default: the disk. */
+  readFile?: (file: string) => string
+}
+
+/** Environment variables fluxhost once read, and what replaced them. */
+const RETIRED: Record<string, string> = {
+  REDIS_URL:
+    'REDIS_URL is set but no longer used: the jobs table is the queue, and job events travel ' +
+    'over PostgreSQL LISTEN/NOTIFY (docs/deploy.md).',
+  FLUXHOST_QUEUE: 'FLUXHOST_QUEUE is set but no longer used: the jobs table is the only queue.',
+  FLUXHOST_REDIS_PREFIX: 'FLUXHOST_REDIS_PREFIX is set but no longer used: fluxhost does not use Redis.',
+}
+
+type Values = { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> }
+
 /**
- * Builds the configuration from environment variables and command-line flags (flags win).
- * Pure: reads nothing but its arguments. Reports every invalid key at once.
+ * Builds the configuration from environment variables and command-line flags (flags win),
+ * and reads the files they name. Reports every problem at once — bad values, settings that
+ * contradict each other, files that are missing or malformed — in one ConfigError.
  */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   flags: FlagValues = {},
-  cwd: string = process.cwd(),
+  options: LoadOptions | string = {},
 ): Readonly<Config> {
+  const { cwd = process.cwd(), readFile = (file: string) => fs.readFileSync(file, 'utf8') } =
+    typeof options === 'string' ? { cwd: options } : options
   const problems: string[] = []
   const values: Record<string, unknown> = {}
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const flag = flags[name as SettingName]
     const raw = flag !== undefined ? String(flag) : env[setting.env]
-    if (raw === undefined) {
-      values[name] = setting.default
-      continue
-    }
+    values[name] = setting.default
+    if (raw === undefined) continue
     try {
       values[name] = setting.parse(raw)
     } catch (error) {
@@ -109,61 +63,110 @@ export function loadConfig(
       problems.push(`${source} ${(error as Error).message}`)
     }
   }
+  const v = values as Values
+  problems.push(...crossChecks(v))
+  const read = <T>(variable: string, file: string, parse: (text: string) => T): T | null => {
+    try {
+      return parse(readFile(file))
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      problems.push(`${variable} ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+      return null
+    }
+  }
+  const workflow = (variable: string, name: string, role: 'text' | 'image-prompt'): WorkflowFile | null => {
+    const file = path.resolve(cwd, name)
+    const graph = read(variable, file, (text) => parseWorkflow(text, file, role))
+    return graph && { file, graph }
+  }
+  const blocklistFile = v.promptBlocklist === null ? null : path.resolve(cwd, v.promptBlocklist)
+  const blocklist = blocklistFile === null ? null : read('FLUXHOST_PROMPT_BLOCKLIST', blocklistFile, parseBlocklist)
+  const comfyWorkflow =
+    v.comfyuiUrl === null || v.comfyuiWorkflow === 'schnell' || v.comfyuiWorkflow === 'dev'
+      ? v.comfyuiWorkflow
+      : workflow('FLUXHOST_COMFYUI_WORKFLOW', v.comfyuiWorkflow, 'text')
+  const img2img =
+    v.comfyuiUrl === null || v.comfyuiImg2imgWorkflow === null
+      ? null
+      : workflow('FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW', v.comfyuiImg2imgWorkflow, 'image-prompt')
   if (problems.length > 0) throw new ConfigError(problems)
 
-  const v = values as { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> }
+  return Object.freeze(
+    build(v, {
+      cwd,
+      env,
+      blocklist: blocklistFile && blocklist ? { file: blocklistFile, terms: blocklist } : null,
+      comfyWorkflow: comfyWorkflow as 'schnell' | 'dev' | WorkflowFile,
+      img2img,
+    }),
+  )
+}
+
+/** Settings that are each valid but not together. */
+function crossChecks(v: Values): string[] {
+  const problems: string[] = []
   const needs = {
     bfl: ['FLUXHOST_BFL_API_KEY', v.bflApiKey],
     comfyui: ['FLUXHOST_COMFYUI_URL', v.comfyuiUrl],
     sdcpp: ['FLUXHOST_SDCPP_URL', v.sdcppUrl],
   } as const
-  for (const [engine, [variable, value]] of Object.entries(needs)) {
-    if (v.routes && value === null && Object.values(v.routes).some((engines) => engines?.includes(engine))) {
-      throw new ConfigError([`FLUXHOST_ROUTES names ${engine}, but ${variable} is not set`])
+  for (const [model, engines] of Object.entries(v.routes ?? {}) as [ModelId, (keyof typeof ENGINE_MODELS)[]][]) {
+    for (const engine of engines) {
+      const need = engine === 'preview' ? undefined : needs[engine]
+      if (need && need[1] === null) problems.push(`FLUXHOST_ROUTES names ${engine}, but ${need[0]} is not set`)
+      else if (!ENGINE_MODELS[engine].includes(model))
+        problems.push(`FLUXHOST_ROUTES sends ${model} to ${engine}, which cannot serve it`)
     }
   }
-  if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null)) {
-    throw new ConfigError([
-      'FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither',
-    ])
-  }
-  if (v.fileDelivery === 'redirect' && v.s3Bucket === null) {
-    throw new ConfigError([
+  if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null))
+    problems.push('FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither')
+  if (v.fileDelivery === 'redirect' && v.s3Bucket === null)
+    problems.push(
       'FLUXHOST_FILE_DELIVERY=redirect needs FLUXHOST_S3_BUCKET: files on disk are always served by fluxhost',
-    ])
-  }
-  const workflowFile = (name: string) => (name === 'schnell' || name === 'dev' ? name : path.resolve(cwd, name))
-  const pricesUsd = Object.fromEntries(MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd])) as Record<
-    ModelId,
-    number
-  >
+    )
+  return [...new Set(problems)]
+}
 
-  const config: Config = {
+function build(
+  v: Values,
+  read: {
+    cwd: string
+    env: Readonly<Record<string, string | undefined>>
+    blocklist: Config['safety']['blocklist']
+    comfyWorkflow: 'schnell' | 'dev' | WorkflowFile
+    img2img: WorkflowFile | null
+  },
+): Config {
+  const freeze = Object.freeze
+  const pricesUsd = Object.fromEntries(MODEL_IDS.map((id) => [id, v.prices[id] ?? MODELS[id].priceUsd]))
+  const s3Credentials =
+    v.s3AccessKeyId && v.s3SecretAccessKey
+      ? { accessKeyId: v.s3AccessKeyId, secretAccessKey: v.s3SecretAccessKey }
+      : null
+  const { env } = read
+  return {
     host: v.host,
     port: v.port,
-    dataDir: path.resolve(cwd, v.dataDir),
+    dataDir: path.resolve(read.cwd, v.dataDir),
     s3:
       v.s3Bucket === null
         ? null
-        : Object.freeze({
+        : freeze({
             bucket: v.s3Bucket,
             prefix: v.s3Prefix,
             endpoint: v.s3Endpoint,
             region: v.s3Region,
-            credentials:
-              v.s3AccessKeyId && v.s3SecretAccessKey
-                ? { accessKeyId: v.s3AccessKeyId, secretAccessKey: v.s3SecretAccessKey }
-                : null,
+            credentials: s3Credentials,
           }),
     fileDelivery: v.fileDelivery,
     fileUrlSecret: v.fileUrlSecret,
     database:
       v.databaseUrl === null
         ? null
-        : Object.freeze({ url: v.databaseUrl, schema: v.databaseSchema, listen: v.databaseListen }),
-    apiKeys: Object.freeze([...v.apiKeys]),
+        : freeze({ url: v.databaseUrl, schema: v.databaseSchema, listen: v.databaseListen }),
+    apiKeys: freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,
-    worker: Object.freeze({
+    worker: freeze({
       enabled: v.worker,
       concurrency: v.workerConcurrency,
       leaseMs: v.leaseMs,
@@ -174,8 +177,8 @@ export function loadConfig(
     allowSimulate: v.allowSimulate,
     allowPrivateUrls: v.allowPrivateUrls,
     syncTimeoutS: v.syncTimeoutS,
-    webhooks: Object.freeze({
-      scheduleMs: Object.freeze(v.webhookRetrySchedule.map(durationMs)),
+    webhooks: freeze({
+      scheduleMs: freeze(v.webhookRetrySchedule.map(durationMs)),
       timeoutMs: v.webhookTimeoutS * 1000,
       concurrency: v.webhookConcurrency,
     }),
@@ -184,37 +187,29 @@ export function loadConfig(
     bfl:
       v.bflApiKey === null
         ? null
-        : Object.freeze({ apiKey: v.bflApiKey, url: v.bflUrl, maxActive: v.bflMaxActive, pollMs: v.bflPollMs }),
+        : freeze({ apiKey: v.bflApiKey, url: v.bflUrl, maxActive: v.bflMaxActive, pollMs: v.bflPollMs }),
     comfyui:
       v.comfyuiUrl === null
         ? null
-        : Object.freeze({
+        : freeze({
             url: v.comfyuiUrl,
-            workflow: workflowFile(v.comfyuiWorkflow),
-            img2imgWorkflow: v.comfyuiImg2imgWorkflow === null ? null : path.resolve(cwd, v.comfyuiImg2imgWorkflow),
+            workflow: read.comfyWorkflow,
+            img2imgWorkflow: read.img2img,
             maxQueued: v.comfyuiMaxQueued,
             pollMs: v.comfyuiPollMs,
           }),
-    sdcpp:
-      v.sdcppUrl === null ? null : Object.freeze({ url: v.sdcppUrl, maxQueued: v.sdcppMaxQueued, steps: v.sdcppSteps }),
+    sdcpp: v.sdcppUrl === null ? null : freeze({ url: v.sdcppUrl, maxQueued: v.sdcppMaxQueued, steps: v.sdcppSteps }),
     upsampler:
-      v.upsamplerUrl === null
-        ? null
-        : Object.freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
-    safety: Object.freeze({
-      checker: v.safetyChecker,
-      threads: v.safetyThreads,
-      blocklistFile: v.promptBlocklist === null ? null : path.resolve(cwd, v.promptBlocklist),
-    }),
+      v.upsamplerUrl === null ? null : freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
+    safety: freeze({ checker: v.safetyChecker, threads: v.safetyThreads, blocklist: read.blocklist }),
     bodyLimitBytes: v.bodyLimitBytes,
-    pricesUsd: Object.freeze(pricesUsd),
+    pricesUsd: freeze(pricesUsd) as Record<ModelId, number>,
     previewSteps: v.previewSteps,
     logLevel: v.logLevel,
-    notices: Object.freeze(
+    notices: freeze(
       Object.keys(RETIRED)
         .filter((name) => env[name] !== undefined && env[name] !== '')
         .map((name) => RETIRED[name]!),
     ),
   }
-  return Object.freeze(config)
 }

@@ -1,5 +1,4 @@
-import type { UpsamplingOutcome } from '../prompts/upsampler.js'
-import type { ModelId } from './models.js'
+import type { ModelId, OutputFormat } from './models.js'
 
 /** Every state a job can be in. Closed: adding one is a migration and a change to every dialect. */
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const
@@ -13,8 +12,7 @@ export function canCancel(state: JobState): boolean {
   return state === 'queued' || state === 'running'
 }
 
-export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp'] as const
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number]
+export { OUTPUT_FORMATS, type OutputFormat } from './models.js'
 
 export const DIALECTS = ['native', 'bfl', 'seaart', 'apiframe', 'aiml', 'cli'] as const
 export type Dialect = (typeof DIALECTS)[number]
@@ -69,6 +67,15 @@ export interface GenerationRequest {
   output: { format: OutputFormat; quality: number }
   webhook?: WebhookTarget
   simulate?: Simulation
+}
+
+/** What became of a request's `prompt_upsampling`, as results report it. */
+export interface UpsamplingOutcome {
+  applied: boolean
+  /** `engine`: the engine rewrote it itself (BFL); `upsampler`: FLUXHOST_UPSAMPLER_URL did. */
+  by?: 'engine' | 'upsampler'
+  /** Why it was not applied. */
+  reason?: string
 }
 
 export interface JobImage {

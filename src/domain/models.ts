@@ -1,4 +1,6 @@
-import type { OutputFormat } from './job.js'
+/** The image formats a job can ask for. */
+export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp'] as const
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number]
 
 export interface SizeLimits {
   min: number

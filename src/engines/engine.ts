@@ -1,3 +1,5 @@
+import type { Config } from '../config/config.js'
+import type { EngineName } from '../domain/engines.js'
 import type { OutputFormat, Simulation } from '../domain/job.js'
 import type { ModelId } from '../domain/models.js'
 
@@ -64,4 +66,14 @@ export interface ImageEngine {
   check?(signal: AbortSignal): Promise<EngineCheck>
   supports(model: ModelId): boolean
   generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput>
+}
+
+/**
+ * An engine in the registry (engines/registry.ts): its name, and how to build it from the
+ * configuration (undefined: not configured). Adding an engine is its folder, its entry in
+ * the registry, its models in domain/engines.ts and its settings in config/settings/engines.ts.
+ */
+export interface EngineEntry {
+  name: EngineName
+  create(config: Config): ImageEngine | undefined
 }

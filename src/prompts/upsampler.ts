@@ -1,13 +1,6 @@
 import { type Dispatcher, request } from 'undici'
 
-/** What became of a request's `prompt_upsampling`, as results report it. */
-export interface UpsamplingOutcome {
-  applied: boolean
-  /** `engine`: the engine rewrote it itself (BFL); `upsampler`: FLUXHOST_UPSAMPLER_URL did. */
-  by?: 'engine' | 'upsampler'
-  /** Why it was not applied. */
-  reason?: string
-}
+export type { UpsamplingOutcome } from '../domain/job.js'
 
 export interface PromptUpsampler {
   /**

@@ -6,6 +6,8 @@ import { createLocalJobEvents, type JobEvent, type JobEvents } from './job-event
 export interface SharedJobEvents extends JobEvents {
   /** Starts hearing the other processes; resolves once listening. */
   start(): Promise<void>
+  /** Sends what is still waiting to go out (before the records close). */
+  flush(): Promise<void>
 }
 
 /** Progress alone is sent at most this often: listeners want the latest, not every step. */
@@ -31,6 +33,7 @@ export function createSharedJobEvents(channel: Channel, logger: Logger): SharedJ
   let timer: NodeJS.Timeout | undefined
   let immediate: NodeJS.Immediate | undefined
 
+  const sending = new Set<Promise<void>>()
   const flush = () => {
     clearTimeout(timer)
     if (immediate) clearImmediate(immediate)
@@ -41,7 +44,9 @@ export function createSharedJobEvents(channel: Channel, logger: Logger): SharedJ
     const events = pending.filter((event, i) => event.type !== 'progress' || latest.get(event.jobId) === i)
     pending = []
     for (const message of messages(self, events)) {
-      channel.send(message).catch((error: unknown) => logger.warn({ err: error }, 'events:send-failed'))
+      const sent = channel.send(message).catch((error: unknown) => logger.warn({ err: error }, 'events:send-failed'))
+      sending.add(sent)
+      void sent.finally(() => sending.delete(sent))
     }
   }
 
@@ -54,6 +59,10 @@ export function createSharedJobEvents(channel: Channel, logger: Logger): SharedJ
     },
     subscribe: local.subscribe,
     subscribeAll: local.subscribeAll,
+    async flush() {
+      flush()
+      await Promise.all(sending)
+    },
     start: () =>
       channel.listen((text) => {
         let wire: Wire

@@ -1,4 +1,7 @@
+import type { BlockedTerm } from '../config/blocklist.js'
 import type { NsfwScores } from './classifier.js'
+
+export { type BlockedTerm, parseBlocklist } from '../config/blocklist.js'
 
 /**
  * Output thresholds per `safety_tolerance` (0 strictest … 6 most lenient). An image is
@@ -32,11 +35,6 @@ export function judgeOutput(scores: NsfwScores, tolerance: number): string | und
 }
 
 /** A blocked term and the highest tolerance at which it is still blocked (6: always). */
-export interface BlockedTerm {
-  term: string
-  upTo: number
-}
-
 /**
  * The built-in prompt blocklist. Stricter tolerances block more: a term is refused when the
  * request's `safety_tolerance` is at most its level. Sexual content involving minors is
@@ -75,25 +73,6 @@ export const DEFAULT_BLOCKLIST: readonly BlockedTerm[] = [
   ...['gore', 'gory', 'dismembered', 'decapitated', 'beheading', 'mutilated'].map((term) => ({ term, upTo: 2 })),
   ...['lingerie', 'underwear', 'bikini', 'sexy', 'seductive', 'bloody', 'corpse'].map((term) => ({ term, upTo: 0 })),
 ]
-
-/**
- * A blocklist file: one term per line, optionally `term = level` (0–6, the highest
- * tolerance at which it is blocked; default 6). `#` starts a comment.
- */
-export function parseBlocklist(text: string): BlockedTerm[] {
-  const terms: BlockedTerm[] = []
-  for (const [index, raw] of text.split(/\r?\n/).entries()) {
-    const line = raw.replace(/#.*/, '').trim()
-    if (line === '') continue
-    const [term, level, ...rest] = line.split('=').map((part) => part.trim())
-    const upTo = level === undefined ? 6 : Number(level)
-    if (!term || rest.length > 0 || !Number.isInteger(upTo) || upTo < 0 || upTo > 6) {
-      throw new Error(`line ${index + 1}: expected 'term' or 'term = 0..6', got '${raw.trim()}'`)
-    }
-    terms.push({ term: term.toLowerCase(), upTo })
-  }
-  return terms
-}
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
+import { blobKeys } from '../blobs/keys.js'
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { FluxhostError, validationError } from '../domain/errors.js'
@@ -42,14 +43,6 @@ export interface JobServiceDeps {
 }
 
 export const MAX_LIST_LIMIT = 100
-
-export function outputPrefix(jobId: string): string {
-  return `jobs/${jobId}`
-}
-
-export function inputPrefix(jobId: string): string {
-  return `inputs/${jobId}`
-}
 
 /** The job use cases the API and CLI call: create, get, list, cancel, wait. */
 export function createJobService(deps: JobServiceDeps) {
@@ -136,7 +129,7 @@ export function createJobService(deps: JobServiceDeps) {
       const id = deps.newJobId()
       const now = clock.now()
       if (input.imagePrompt && image) {
-        const key = `${inputPrefix(id)}/image-prompt.${image.probe.format}`
+        const key = blobKeys.imagePrompt(id, image.probe.format)
         await blobs.put(key, image.data, `image/${image.probe.format}`)
         request.imagePrompt = { key, strength: input.imagePrompt.strength }
       }
@@ -161,7 +154,7 @@ export function createJobService(deps: JobServiceDeps) {
         // The row is the queue entry (embedded queue): one insert, never half-written.
         await store.jobs.insert(job)
       } catch (error) {
-        if (request.imagePrompt) await blobs.deletePrefix(inputPrefix(id))
+        if (request.imagePrompt) await blobs.deletePrefix(blobKeys.inputs(id))
         throw error
       }
       // Wakes idle workers, here at once and in other processes over the records' channel.
@@ -218,7 +211,7 @@ export function createJobService(deps: JobServiceDeps) {
       events.publish({ type: 'cancel', jobId: id })
       events.publish({ type: 'state', jobId: id, state: 'canceled' })
       // Files an earlier, crashed attempt may have left; the running worker removes its own.
-      await blobs.deletePrefix(outputPrefix(id))
+      await blobs.deletePrefix(blobKeys.outputs(id))
       logger.info({ jobId: id }, 'job:canceled')
       return outcome.job
     },
@@ -233,7 +226,7 @@ export function createJobService(deps: JobServiceDeps) {
       const deleted = await store.jobs.markDeleted(id, clock.now())
       if (!deleted) throw new FluxhostError('JOB_NOT_FOUND')
       finished.delete(id)
-      await Promise.all([blobs.deletePrefix(outputPrefix(id)), blobs.deletePrefix(inputPrefix(id))])
+      await Promise.all([blobs.deletePrefix(blobKeys.outputs(id)), blobs.deletePrefix(blobKeys.inputs(id))])
       logger.info({ jobId: id }, 'job:deleted')
     },
 

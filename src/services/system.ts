@@ -1,20 +1,12 @@
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
-import { getModel, MODEL_IDS, type ModelId, type ModelSpec } from '../domain/models.js'
-import type { EngineCheck, ImageEngine } from '../engines/engine.js'
+import type { ModelId } from '../domain/models.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
+import { createModelCatalog } from './models.js'
 
-export interface ModelInfo extends ModelSpec {
-  priceUsd: number
-  engines: string[]
-  /** Each engine's last check (at most `CHECK_TTL_MS` old), in the same order. */
-  engineStatus: { name: string; reachable: boolean; detail: string }[]
-}
-
-/** Engine checks are cached this long, so /api/models does not hit upstreams per request. */
-const CHECK_TTL_MS = 30_000
+export type { ModelInfo } from './models.js'
 
 export interface UsageTotals {
   amountMicros: number
@@ -48,37 +40,10 @@ export interface SystemServiceDeps {
 
 /** Models, health and usage: what the server can tell about itself. */
 export function createSystemService({ store, queue, router, clock, pricesUsd }: SystemServiceDeps) {
-  const checks = new Map<string, { at: number; result: Promise<EngineCheck> }>()
-  const checkEngine = (engine: ImageEngine, fresh: boolean): Promise<EngineCheck> => {
-    const cached = checks.get(engine.name)
-    if (!fresh && cached && clock.now() - cached.at < CHECK_TTL_MS) return cached.result
-    const result = engine.check
-      ? engine.check(AbortSignal.timeout(15_000))
-      : Promise.resolve({ reachable: true, detail: 'no check' })
-    checks.set(engine.name, { at: clock.now(), result })
-    return result
-  }
+  const catalog = createModelCatalog({ router, clock, pricesUsd })
   return {
     /** The models, their limits and prices, and their engines with whether each is reachable. */
-    async models(options: { fresh?: boolean } = {}): Promise<ModelInfo[]> {
-      return Promise.all(
-        MODEL_IDS.map(async (id) => {
-          const engines = router.enginesFor(id)
-          const status = await Promise.all(
-            engines.map(async (engine) => ({
-              name: engine.name,
-              ...(await checkEngine(engine, options.fresh ?? false)),
-            })),
-          )
-          return {
-            ...getModel(id),
-            priceUsd: pricesUsd[id],
-            engines: engines.map((engine) => engine.name),
-            engineStatus: status,
-          }
-        }),
-      )
-    },
+    models: catalog.models,
 
     async health(): Promise<Health> {
       try {

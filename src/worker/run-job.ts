@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
+import { blobKeys } from '../blobs/keys.js'
 import { backoffDelay } from '../domain/backoff.js'
 import type { Clock } from '../domain/clock.js'
 import { ERRORS, type ErrorCode } from '../domain/errors.js'
@@ -46,10 +47,6 @@ const RETRY_BACKOFF = { initialMs: 1_000, factor: 2, maxMs: 60_000 }
 // Progress is saved with the lease heartbeat, at most this often, so polling clients see it.
 const PROGRESS_SAVE_MS = 500
 
-export function attemptPrefix(jobId: string, attempt: number): string {
-  return `jobs/${jobId}/a${attempt}`
-}
-
 /**
  * Runs one claimed job to its end: engine → encode → blobs → complete and charge in one
  * transaction. Every write is guarded by this worker's lease, so a job canceled or taken
@@ -59,7 +56,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
   const { store, queue, events, blobs, router, clock, logger, metrics } = deps
   const log = logger.child({ jobId: job.id, attempt: job.attempts })
   const signal = abort.signal
-  const prefix = attemptPrefix(job.id, job.attempts)
+  const prefix = blobKeys.attempt(job.id, job.attempts)
   let progress = 0
   let saving: Promise<void> | undefined
   let lastSave = clock.now()
@@ -86,7 +83,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
   let engineName: string | null = null
   try {
     // Files of earlier attempts (a crashed worker's) are garbage now that we hold the lease.
-    if (job.attempts > 1) await blobs.deletePrefix(`jobs/${job.id}`)
+    if (job.attempts > 1) await blobs.deletePrefix(blobKeys.outputs(job.id))
     const tolerance = job.request.safetyTolerance
     const checkPrompt = (prompt: string, which: string) => {
       const blocked = deps.safety?.checkPrompt(prompt, tolerance)
@@ -139,7 +136,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     const images: JobImage[] = []
     for (const [index, image] of outputs.entries()) {
       const encoded = await encodeImage(image, job.request.output)
-      const key = `${prefix}/${index}.${encoded.format}`
+      const key = blobKeys.output(job.id, job.attempts, index, encoded.format)
       await blobs.put(key, encoded.data, encoded.contentType)
       images.push({
         key,

@@ -73,4 +73,3 @@ describe.each([
     expect(await t.store.stat('jobs/../x')).toBeUndefined()
   })
 })
-

@@ -108,3 +108,66 @@ describe('loadConfig', () => {
     }
   })
 })
+
+describe('loadConfig reads the files settings name', () => {
+  const files: Record<string, string> = {
+    '/etc/fluxhost/blocklist.txt': 'clown\nspider = 2\n',
+    '/etc/fluxhost/flow.json': JSON.stringify({ '1': { class_type: 'X', inputs: { text: '{{prompt}}' } } }),
+    '/etc/fluxhost/img2img.json': JSON.stringify({ '1': { class_type: 'X', inputs: { text: '{{prompt}}' } } }),
+    '/etc/fluxhost/ui.json': JSON.stringify({ nodes: [], links: [] }),
+  }
+  const readFile = (file: string) => {
+    const text = files[file]
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' })
+    return text
+  }
+
+  it('parses them into the config', () => {
+    const config = loadConfig(
+      {
+        FLUXHOST_PROMPT_BLOCKLIST: 'blocklist.txt',
+        FLUXHOST_COMFYUI_URL: 'http://127.0.0.1:8188',
+        FLUXHOST_COMFYUI_WORKFLOW: 'flow.json',
+      },
+      {},
+      { cwd: '/etc/fluxhost', readFile },
+    )
+    expect(config.safety.blocklist).toEqual({
+      file: '/etc/fluxhost/blocklist.txt',
+      terms: [
+        { term: 'clown', upTo: 6 },
+        { term: 'spider', upTo: 2 },
+      ],
+    })
+    expect(config.comfyui?.workflow).toMatchObject({ file: '/etc/fluxhost/flow.json' })
+  })
+
+  it('reports every problem at once: values, contradictions and files', () => {
+    let problems: string[] = []
+    try {
+      loadConfig(
+        {
+          FLUXHOST_PORT: 'eighty',
+          FLUXHOST_FILE_DELIVERY: 'redirect',
+          FLUXHOST_ROUTES: 'flux-dev=bfl',
+          FLUXHOST_PROMPT_BLOCKLIST: 'missing.txt',
+          FLUXHOST_COMFYUI_URL: 'http://127.0.0.1:8188',
+          FLUXHOST_COMFYUI_WORKFLOW: 'ui.json',
+          FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW: 'img2img.json',
+        },
+        {},
+        { cwd: '/etc/fluxhost', readFile },
+      )
+    } catch (error) {
+      problems = (error as ConfigError).problems
+    }
+    expect(problems).toEqual([
+      "FLUXHOST_PORT must be a whole number, got 'eighty'",
+      'FLUXHOST_ROUTES names bfl, but FLUXHOST_BFL_API_KEY is not set',
+      'FLUXHOST_FILE_DELIVERY=redirect needs FLUXHOST_S3_BUCKET: files on disk are always served by fluxhost',
+      'FLUXHOST_PROMPT_BLOCKLIST /etc/fluxhost/missing.txt: no such file',
+      expect.stringMatching(/^FLUXHOST_COMFYUI_WORKFLOW \/etc\/fluxhost\/ui.json: .*UI format/),
+      expect.stringMatching(/^FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW .*needs an \{\{image\}\} placeholder/),
+    ])
+  })
+})

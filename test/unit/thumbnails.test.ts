@@ -3,7 +3,12 @@ import sharp from 'sharp'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { BlobStore } from '../../src/blobs/blob-store.js'
 import { createFsBlobStore } from '../../src/blobs/fs/fs-blob-store.js'
-import { Thumbnails, thumbnailKey, thumbnailSource } from '../../src/images/thumbnails.js'
+import { blobKeys } from '../../src/blobs/keys.js'
+import { Thumbnails } from '../../src/blobs/thumbnails.js'
+
+const thumbnailKey = blobKeys.thumbnail
+const thumbnailSource = blobKeys.thumbnailSource
+
 import { tempDir } from '../helpers/server.js'
 
 const dirs: string[] = []

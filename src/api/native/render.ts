@@ -1,7 +1,7 @@
+import { blobKeys } from '../../blobs/keys.js'
 import type { FluxhostError } from '../../domain/errors.js'
 import type { Job } from '../../domain/job.js'
 import { formatUsd } from '../../domain/money.js'
-import { thumbnailKey } from '../../images/thumbnails.js'
 import type { UrlContext } from '../urls.js'
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString())
@@ -37,7 +37,7 @@ export function renderJob(job: Job, urls: UrlContext) {
       ? {
           images: job.result.images.map((image) => ({
             url: urls.fileUrl(image.key),
-            thumbnailUrl: urls.fileUrl(thumbnailKey(image.key)),
+            thumbnailUrl: urls.fileUrl(blobKeys.thumbnail(image.key)),
             width: image.width,
             height: image.height,
             contentType: image.contentType,

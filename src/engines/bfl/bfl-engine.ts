@@ -1,5 +1,6 @@
 import { type Dispatcher, request } from 'undici'
 import { createBackoff } from '../../domain/backoff.js'
+import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { ModelId } from '../../domain/models.js'
 import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
@@ -232,7 +233,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     local: false,
     upsamplesPrompts: true,
     cancelsUpstream: false,
-    supports: (model) => PATHS[model] !== undefined,
+    supports: (model) => ENGINE_MODELS.bfl.includes(model),
     active: () => slots.active(),
     /** GET /v1/credits: reachable, key accepted, and how many credits are left. */
     async check(signal) {

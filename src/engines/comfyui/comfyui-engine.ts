@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { FormData, request } from 'undici'
+import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
 import { createSemaphore, notSentCode, parseJson } from '../upstream.js'
@@ -251,7 +252,7 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
   return {
     name: 'comfyui',
     local: true,
-    supports: () => true,
+    supports: (model) => ENGINE_MODELS.comfyui.includes(model),
     queued: () => slots.active(),
     /** GET /system_stats: reachable, with ComfyUI's version and first device. */
     async check(signal) {

@@ -1,27 +1,9 @@
-import fs from 'node:fs'
+import { type ComfyGraph, PLACEHOLDER_PATTERN, type Placeholder } from '../../config/comfy-workflow.js'
+import type { WorkflowFile } from '../../config/config.js'
 
-/**
- * ComfyUI API-format workflows with placeholders. A string value that is exactly
- * `{{name}}` becomes the value itself (a number stays a number); `{{name}}` inside a longer
- * string is replaced as text. The names are PLACEHOLDERS; any other `{{…}}` is an error
- * when the template is loaded, not when a job runs.
- */
-export const PLACEHOLDERS = [
-  'prompt',
-  'seed',
-  'width',
-  'height',
-  'steps',
-  'guidance',
-  'batch_size',
-  'image',
-  'denoise',
-  'filename_prefix',
-] as const
-export type Placeholder = (typeof PLACEHOLDERS)[number]
+export type { ComfyGraph, Placeholder }
+
 export type PlaceholderValues = Record<Placeholder, string | number>
-
-export type ComfyGraph = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }>
 
 export interface ComfyWorkflows {
   /** `schnell`, `dev`, or the template file's path: for messages. */
@@ -31,8 +13,6 @@ export interface ComfyWorkflows {
   img2img: ComfyGraph | null
   defaults: { steps: number; guidance: number }
 }
-
-const PATTERN = /\{\{\s*([a-z_]+)\s*\}\}/g
 
 // FLUX.1 as ComfyUI runs it (reference/local-flux.md §4.1): separate UNet, CLIP-L + T5 and
 // VAE files under ComfyUI's models/ folders, Euler with the simple scheduler, cfg 1 (FLUX is
@@ -101,84 +81,25 @@ export const BUILT_IN_WORKFLOWS = {
   },
 } as const satisfies Record<string, ComfyWorkflows>
 
-/** The placeholders a graph uses; throws on unknown ones. */
-export function placeholdersOf(graph: ComfyGraph, source: string): Set<Placeholder> {
-  const found = new Set<Placeholder>()
-  const walk = (value: unknown): void => {
-    if (typeof value === 'string') {
-      for (const match of value.matchAll(PATTERN)) {
-        const name = match[1]!
-        if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
-          throw new Error(
-            `${source}: unknown placeholder {{${name}}}; placeholders: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`,
-          )
-        }
-        found.add(name as Placeholder)
-      }
-    } else if (Array.isArray(value)) value.forEach(walk)
-    else if (value && typeof value === 'object') Object.values(value).forEach(walk)
-  }
-  walk(graph)
-  return found
-}
-
-/** Checks that `value` is an API-format graph (ComfyUI's "Save (API)"), not the UI format. */
-export function parseGraph(value: unknown, source: string): ComfyGraph {
-  if (!value || typeof value !== 'object' || Array.isArray(value))
-    throw new Error(`${source}: expected a JSON object of nodes (ComfyUI's API format)`)
-  if ('nodes' in value && 'links' in value)
-    throw new Error(`${source}: this is ComfyUI's UI format; export it with "Save (API)" instead`)
-  for (const [id, node] of Object.entries(value)) {
-    const n = node as { class_type?: unknown; inputs?: unknown }
-    if (!n || typeof n !== 'object' || typeof n.class_type !== 'string' || !n.inputs || typeof n.inputs !== 'object') {
-      throw new Error(`${source}: node '${id}' needs a class_type and an inputs object`)
-    }
-  }
-  const graph = value as ComfyGraph
-  const used = placeholdersOf(graph, source)
-  if (!used.has('prompt')) throw new Error(`${source}: the workflow has no {{prompt}} placeholder`)
-  return graph
-}
-
-function readGraph(file: string): ComfyGraph {
-  let text: string
-  try {
-    text = fs.readFileSync(file, 'utf8')
-  } catch (error) {
-    throw new Error(
-      `${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
-    )
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (error) {
-    throw new Error(`${file}: not JSON (${(error as Error).message})`)
-  }
-  return parseGraph(json, file)
-}
-
 /**
- * `schnell` or `dev` (built in), or a template file (with an optional second one for image
- * prompts, which must use `{{image}}`).
+ * The workflows to run: `schnell` or `dev` (built in), or a template file; an image-prompt
+ * template file replaces the built-in one. The files were read and checked with the config.
  */
-export function loadWorkflows(
-  which: string,
-  img2imgFile: string | null,
+export function resolveWorkflows(
+  which: 'schnell' | 'dev' | WorkflowFile,
+  img2img: WorkflowFile | null,
   defaults?: Partial<ComfyWorkflows['defaults']>,
 ): ComfyWorkflows {
   if (which === 'schnell' || which === 'dev') {
     const base = BUILT_IN_WORKFLOWS[which]
-    const img2img = img2imgFile ? readGraph(img2imgFile) : base.img2img
-    if (img2imgFile && !placeholdersOf(img2img, img2imgFile).has('image'))
-      throw new Error(`${img2imgFile}: an image-prompt workflow needs an {{image}} placeholder`)
-    return { ...base, img2img, defaults: { ...base.defaults, ...defaults } }
+    return { ...base, img2img: img2img?.graph ?? base.img2img, defaults: { ...base.defaults, ...defaults } }
   }
-  const txt2img = readGraph(which)
-  const img2img = img2imgFile ? readGraph(img2imgFile) : null
-  if (img2img && !placeholdersOf(img2img, img2imgFile!).has('image'))
-    throw new Error(`${img2imgFile}: an image-prompt workflow needs an {{image}} placeholder`)
-  return { name: which, txt2img, img2img, defaults: { steps: 28, guidance: 3.5, ...defaults } }
+  return {
+    name: which.file,
+    txt2img: which.graph,
+    img2img: img2img?.graph ?? null,
+    defaults: { steps: 28, guidance: 3.5, ...defaults },
+  }
 }
 
 /** A copy of `graph` with the placeholders replaced. */
@@ -187,7 +108,7 @@ export function fillGraph(graph: ComfyGraph, values: PlaceholderValues): ComfyGr
     if (typeof value === 'string') {
       const whole = /^\{\{\s*([a-z_]+)\s*\}\}$/.exec(value)
       if (whole) return values[whole[1] as Placeholder]
-      return value.replace(PATTERN, (_, name: string) => String(values[name as Placeholder]))
+      return value.replace(PLACEHOLDER_PATTERN, (_, name: string) => String(values[name as Placeholder]))
     }
     if (Array.isArray(value)) return value.map(fill)
     if (value && typeof value === 'object')

@@ -1,4 +1,5 @@
 import sharp from 'sharp'
+import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineImage, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
 import { paletteFor } from './palette.js'
@@ -22,7 +23,7 @@ export function createPreviewEngine(options: PreviewEngineOptions): ImageEngine 
     name: 'preview',
     local: true,
     check: async () => ({ reachable: true, detail: 'built in' }),
-    supports: () => true,
+    supports: (model) => ENGINE_MODELS.preview.includes(model),
     async generate(task, ctx) {
       const simulate = task.simulate ?? {}
       throwIfAborted(ctx.signal)

@@ -1,5 +1,6 @@
 import { request } from 'undici'
 import { createBackoff } from '../../domain/backoff.js'
+import { ENGINE_MODELS } from '../../domain/engines.js'
 import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
@@ -215,7 +216,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
   return {
     name: 'sdcpp',
     local: true,
-    supports: () => true,
+    supports: (model) => ENGINE_MODELS.sdcpp.includes(model),
     queued: () => slots.active(),
     /** GET /sdcpp/v1/capabilities: reachable, with the loaded model and queue size. */
     async check(signal) {

@@ -1,32 +1,6 @@
-import sharp from 'sharp'
-import type { BlobStore } from '../blobs/blob-store.js'
-
-/**
- * Small renditions of stored images, for galleries: WebP inside a 512 px box (sharp enough
- * for a 250 px card on a 2x screen). A thumbnail is `<image key>.thumb.webp`, made on the
- * first request and then kept beside its image, so it is signed, served, redirected to the
- * bucket and deleted with the job exactly like the image itself. Jobs do not pay for it:
- * only an image someone lists in a gallery gets one.
- */
-export const THUMBNAIL_BOX = 512
-const SUFFIX = '.thumb.webp'
-
-export function thumbnailKey(imageKey: string): string {
-  return `${imageKey}${SUFFIX}`
-}
-
-/** The image a thumbnail key stands for, or undefined when `key` is not a thumbnail's. */
-export function thumbnailSource(key: string): string | undefined {
-  return key.endsWith(SUFFIX) && key.length > SUFFIX.length ? key.slice(0, -SUFFIX.length) : undefined
-}
-
-export async function renderThumbnail(image: Buffer): Promise<Buffer> {
-  return sharp(image)
-    .rotate()
-    .resize(THUMBNAIL_BOX, THUMBNAIL_BOX, { fit: 'inside', withoutEnlargement: true })
-    .webp({ quality: 75 })
-    .toBuffer()
-}
+import { renderThumbnail } from '../images/thumbnail.js'
+import type { BlobStore } from './blob-store.js'
+import { blobKeys } from './keys.js'
 
 /**
  * Makes thumbnails on demand. `ensure(key)` leaves the thumbnail `key` in the store when its
@@ -42,7 +16,7 @@ export class Thumbnails {
   }
 
   async ensure(key: string): Promise<boolean> {
-    const source = thumbnailSource(key)
+    const source = blobKeys.thumbnailSource(key)
     if (source === undefined) return false
     if (await this.#blobs.stat(key)) return true
     let making = this.#making.get(key)

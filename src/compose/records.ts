@@ -1,0 +1,51 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import type { Config } from '../config/config.js'
+import { createLocalJobEvents, type JobEvents } from '../queue/job-events.js'
+import { createSharedJobEvents } from '../queue/shared-events.js'
+import { openPostgresStore, openSqliteStore } from '../store/open-store.js'
+import type { Store } from '../store/store.js'
+
+/** The records and the events among the processes that share them. */
+export interface Records {
+  store: Store
+  events: JobEvents
+  close(): Promise<void>
+}
+
+/**
+ * Opens the records (SQLite in the data dir, or PostgreSQL), migrated. With `listen`, this
+ * process hears the others' job events (PostgreSQL LISTEN/NOTIFY); without, it still tells
+ * them its own (a CLI cancel reaches the worker running the job).
+ */
+export async function openRecords(config: Config, options: { logger: Logger; listen: boolean }): Promise<Records> {
+  const { logger } = options
+  fs.mkdirSync(config.dataDir, { recursive: true })
+  const { store, migrations } = config.database
+    ? await openPostgresStore(config.database.url, {
+        ...(config.database.schema ? { schema: config.database.schema } : {}),
+        listen: config.database.listen,
+        onChannelStatus: ({ listening, error }) =>
+          listening
+            ? logger.info('events:listening-again')
+            : logger.warn({ err: error }, 'events:not-listening (reconnecting; idle workers poll meanwhile)'),
+      })
+    : await openSqliteStore(path.join(config.dataDir, 'fluxhost.db'))
+  if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
+  try {
+    const shared = store.channel ? createSharedJobEvents(store.channel, logger) : undefined
+    if (shared && options.listen) await shared.start()
+    return {
+      store,
+      events: shared ?? createLocalJobEvents(),
+      async close() {
+        await shared?.flush()
+        await store.close()
+      },
+    }
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+}

@@ -1,0 +1,90 @@
+import { randomFillSync, randomInt } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { BlobStore } from '../blobs/blob-store.js'
+import type { Config } from '../config/config.js'
+import type { Clock } from '../domain/clock.js'
+import { createUuidV7 } from '../domain/uuid7.js'
+import type { EngineRouter } from '../engines/router.js'
+import { MAX_INPUT_BYTES } from '../images/probe.js'
+import { createOutbound, type Outbound } from '../net/outbound.js'
+import type { JobEvents } from '../queue/job-events.js'
+import { createJobQueue, type JobQueue } from '../queue/job-queue.js'
+import { createAdminService } from '../services/admin.js'
+import { createIdempotencyService } from '../services/idempotency.js'
+import { createJobService } from '../services/jobs.js'
+import { createKeyService } from '../services/keys.js'
+import type { Services } from '../services/services.js'
+import { createSystemService } from '../services/system.js'
+import { createWebhookService } from '../services/webhooks.js'
+import type { Store } from '../store/store.js'
+
+export interface ServiceParts {
+  config: Config
+  store: Store
+  events: JobEvents
+  blobs: BlobStore
+  router: EngineRouter
+  clock: Clock
+  logger: Logger
+}
+
+/** The use cases api/ and cli/ call, over the queue in the records. */
+export interface Built {
+  services: Services
+  queue: JobQueue
+  /** Checked outbound HTTP (image-prompt URLs, webhooks): one agent for the process. */
+  outbound: Outbound
+}
+
+export function buildServices(parts: ServiceParts): Built {
+  const { config, store, events, blobs, router, clock, logger } = parts
+  const uuidv7 = createUuidV7(
+    () => clock.now(),
+    (buffer) => randomFillSync(buffer),
+  )
+  const queue = createJobQueue({
+    store,
+    events,
+    clock,
+    leaseMs: config.worker.leaseMs,
+    maxAttempts: config.worker.maxAttempts,
+    // Shared records (PostgreSQL): a lease ends only by expiring, never by a host:pid guess.
+    trustOwnerIds: store.kind === 'sqlite',
+  })
+  const outbound = createOutbound({
+    allowPrivate: config.allowPrivateUrls,
+    timeoutMs: 15_000,
+    maxBytes: MAX_INPUT_BYTES,
+    maxRedirects: 3,
+  })
+  const jobs = createJobService({
+    store,
+    queue,
+    events,
+    blobs,
+    router,
+    outbound,
+    clock,
+    logger,
+    newJobId: uuidv7,
+    newSeed: () => randomInt(1, 2 ** 32),
+    pricesUsd: config.pricesUsd,
+    allowSimulate: config.allowSimulate,
+  })
+  const keys = createKeyService({
+    store,
+    clock,
+    newId: () => `key_${uuidv7().replace(/-/g, '')}`,
+    staticKeys: config.apiKeys,
+  })
+  const system = createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd })
+  const services: Services = {
+    jobs,
+    webhooks: createWebhookService({ store, jobs, events, clock }),
+    idempotency: createIdempotencyService({ store, clock, ttlMs: config.idempotencyTtlMs }),
+    keys,
+    system,
+    admin: createAdminService({ store, keys, system, queue, clock }),
+  }
+  return { services, queue, outbound }
+}

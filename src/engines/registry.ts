@@ -1,0 +1,8 @@
+import { bflEntry } from './bfl/entry.js'
+import { comfyuiEntry } from './comfyui/entry.js'
+import type { EngineEntry } from './engine.js'
+import { previewEntry } from './preview/entry.js'
+import { sdcppEntry } from './sdcpp/entry.js'
+
+/** Every engine, preview first; by default the others serve in this order, failing over down it. */
+export const ENGINE_REGISTRY: readonly EngineEntry[] = [previewEntry, bflEntry, comfyuiEntry, sdcppEntry]

@@ -1,0 +1,91 @@
+// The API keys: the table (with spend), create, revoke, and rotating a key's webhook secret.
+
+import { money, showNotice, when } from './admin-ui.js'
+import { $, api, el } from './common.js'
+
+export async function loadKeys() {
+  const { data } = await api('/api/admin/keys')
+  $('#keys tbody').replaceChildren(
+    ...data.map((key) => {
+      const active = !key.revokedAt
+      return el(
+        'tr',
+        { 'data-key': key.id, 'data-name': key.name },
+        el('th', { scope: 'row', text: key.name }),
+        el('td', { text: key.scope }),
+        el('td', {}, el('code', { text: `${key.prefix}…` })),
+        el('td', { text: when(key.lastUsedAt) }),
+        el('td', { text: `${money(key.usage.last30Days.usd)} · ${key.usage.last30Days.images} img` }),
+        el('td', { text: `${money(key.usage.total.usd)} · ${key.usage.total.jobs} jobs` }),
+        el('td', { text: active ? 'active' : `revoked ${when(key.revokedAt)}` }),
+        el(
+          'td',
+          {},
+          el(
+            'div',
+            { class: 'actions-cell' },
+            active && key.source === 'db'
+              ? el('button', {
+                  type: 'button',
+                  text: 'Revoke',
+                  'aria-label': `Revoke ${key.name}`,
+                  onclick: () => revoke(key),
+                })
+              : null,
+            active
+              ? el('button', {
+                  type: 'button',
+                  text: 'Rotate webhook secret',
+                  'aria-label': `Rotate the webhook secret of ${key.name}`,
+                  onclick: () => rotate(key),
+                })
+              : null,
+            key.source === 'env' ? el('span', { class: 'hint', text: 'from FLUXHOST_API_KEYS' }) : null,
+          ),
+        ),
+      )
+    }),
+  )
+  const chosen = $('#spend-key').value
+  $('#spend-key').replaceChildren(
+    el('option', { value: '', text: 'every key' }),
+    ...data.map((key) => el('option', { value: key.id, text: key.name })),
+  )
+  $('#spend-key').value = data.some((key) => key.id === chosen) ? chosen : ''
+}
+
+async function revoke(key) {
+  if (!confirm(`Revoke the key "${key.name}"? Clients using it stop working at once.`)) return
+  try {
+    await api(`/api/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: 'POST' })
+    showNotice(`Revoked "${key.name}".`)
+    await loadKeys()
+  } catch (error) {
+    showNotice(error.message)
+  }
+}
+
+async function rotate(key) {
+  if (!confirm(`Rotate the webhook secret of "${key.name}"? Receivers must switch to the new one.`)) return
+  try {
+    const { secret } = await api(`/api/admin/keys/${encodeURIComponent(key.id)}/webhook-secret`, { method: 'POST' })
+    showNotice(`New webhook secret for "${key.name}" (receivers verify signatures with it):`, secret)
+  } catch (error) {
+    showNotice(error.message)
+  }
+}
+
+/** The "Create key" form: the new key is shown once. */
+export async function createKey(event) {
+  event.preventDefault()
+  const name = $('#new-key-name').value.trim()
+  if (!name) return showNotice('Give the key a name.')
+  try {
+    const { key } = await api('/api/admin/keys', { method: 'POST', body: { name, scope: $('#new-key-scope').value } })
+    showNotice(`Key "${name}" created. Copy it now: it is shown only this once.`, key)
+    $('#new-key-name').value = ''
+    await loadKeys()
+  } catch (error) {
+    showNotice(error.message)
+  }
+}

@@ -1,0 +1,124 @@
+// The caller's history: a page of cards at a time, each with Re-run, Watch, Cancel or Delete.
+import { $, api, el, getKey, usd } from './common.js'
+import { fields, form, syncOutputs } from './playground-form.js'
+import { follow } from './playground-job.js'
+import { markPreset, onModelChange } from './playground-models.js'
+
+let cursor = null
+
+/** A card's status line: state, engine, cost and when it was made. */
+function status(job) {
+  const engine = job.engine ? ` · ${job.engine}` : ''
+  const cost = job.cost?.charged ? ` · ${usd(job.cost.usd)}` : ''
+  return `${job.state}${engine}${cost} · ${new Date(job.createdAt).toLocaleString()}`
+}
+
+function card(job) {
+  const image = job.result?.images?.[0]
+  const size = job.request.aspectRatio ?? `${job.request.width}×${job.request.height}`
+  const running = job.state === 'queued' || job.state === 'running'
+  return el(
+    'li',
+    { class: 'card', 'data-job': job.id, 'data-state': job.state },
+    image
+      ? el(
+          'a',
+          { href: image.url, target: '_blank', rel: 'noopener' },
+          el('img', { src: image.thumbnailUrl ?? image.url, alt: job.request.prompt, loading: 'lazy' }),
+        )
+      : el('div', { class: 'placeholder', text: job.state }),
+    el('p', { class: 'prompt', text: job.request.prompt }),
+    el('p', {
+      class: 'meta',
+      text: `${job.model} · ${size} · seed ${job.result?.seed ?? job.request.seed ?? 'random'}`,
+    }),
+    el('p', { class: 'meta', text: status(job) }),
+    el(
+      'div',
+      { class: 'card-actions' },
+      el('button', {
+        type: 'button',
+        text: 'Re-run',
+        'aria-label': `Re-run: ${job.request.prompt}`,
+        onclick: () => rerun(job),
+      }),
+      running
+        ? el('button', {
+            type: 'button',
+            text: 'Cancel',
+            'aria-label': `Cancel: ${job.request.prompt}`,
+            onclick: () => cancelJob(job.id),
+          })
+        : null,
+      running ? el('button', { type: 'button', text: 'Watch', onclick: () => void follow(job) }) : null,
+      running
+        ? null
+        : el('button', {
+            type: 'button',
+            text: 'Delete',
+            'aria-label': `Delete: ${job.request.prompt}`,
+            onclick: () => deleteJob(job),
+          }),
+    ),
+  )
+}
+
+export async function loadHistory(more = false) {
+  if (!getKey()) return
+  try {
+    const page = await api(`/api/jobs?limit=12${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    cursor = page.nextCursor
+    const gallery = $('#gallery')
+    const cards = page.data.map(card)
+    if (more) gallery.append(...cards)
+    else gallery.replaceChildren(...cards)
+    $('#history-empty').hidden = gallery.children.length > 0
+    $('#more').hidden = !cursor
+  } catch (e) {
+    $('#history-empty').hidden = false
+    $('#history-empty').textContent = e.message
+  }
+}
+
+async function cancelJob(id) {
+  try {
+    await api(`/api/jobs/${id}/cancel`, { method: 'POST' })
+  } catch (e) {
+    $('#form-error').textContent = e.message
+  }
+  void loadHistory()
+}
+
+async function deleteJob(job) {
+  if (!confirm(`Delete this job and its images? "${job.request.prompt.slice(0, 80)}"`)) return
+  try {
+    await api(`/api/jobs/${job.id}`, { method: 'DELETE' })
+  } catch (e) {
+    $('#form-error').textContent = e.message
+  }
+  void loadHistory()
+}
+
+/** Fills the form with a past job's request (and the seed it used) and submits it again. */
+function rerun(job) {
+  const r = job.request
+  fields.prompt.value = r.prompt
+  fields.model.value = job.model
+  onModelChange()
+  if (r.aspectRatio) fields.aspectRatio.value = r.aspectRatio
+  else {
+    fields.width.value = String(r.width)
+    fields.height.value = String(r.height)
+    markPreset()
+  }
+  fields.raw.checked = Boolean(r.raw)
+  fields.steps.value = r.steps === undefined ? '' : String(r.steps)
+  fields.guidance.value = r.guidance === undefined ? '' : String(r.guidance)
+  fields.seed.value = String(job.result?.seed ?? r.seed ?? '')
+  fields.format.value = r.outputFormat
+  fields.quality.value = String(r.outputQuality)
+  fields.safety.value = String(r.safetyTolerance)
+  fields.numImages.value = String(r.numImages)
+  syncOutputs()
+  form.requestSubmit()
+}

@@ -1,0 +1,74 @@
+// What every language's snippet is made of: literals (strings, bodies), comments, titles, the
+// key header each dialect documents and the poll interval.
+import { IMAGE_PROMPT, MODELS } from './snippets-settings.js'
+
+/** Seconds between polls, as BFL's own samples wait. */
+export const POLL_S = 0.5
+
+/** Characters that print as nothing or break lines in an editor: written as escapes. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu
+
+/**
+ * A string literal that JSON, JavaScript and Python all read as `value` (JSON's escapes are
+ * valid in both languages), with invisible and line-breaking characters escaped too.
+ */
+export function stringLiteral(value, lang) {
+  return JSON.stringify(value).replace(INVISIBLE, (char) => {
+    const code = char.codePointAt(0)
+    if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, '0')}`
+    if (lang === 'py') return `\\U${code.toString(16).padStart(8, '0')}`
+    if (lang === 'js') return `\\u{${code.toString(16)}}`
+    const high = Math.floor((code - 0x10000) / 0x400) + 0xd800
+    const low = ((code - 0x10000) % 0x400) + 0xdc00
+    return `\\u${high.toString(16)}\\u${low.toString(16)}`
+  })
+}
+
+/** Bash single quotes: nothing inside is special but the quote itself. */
+export const shQuote = (value) => `'${String(value).replaceAll("'", "'\\''")}'`
+
+/** An object key: bare in JavaScript where it can be, quoted otherwise. */
+export const propertyName = (name, lang) =>
+  lang === 'js' && /^[A-Za-z_$][\w$]*$/.test(name) ? name : stringLiteral(name, lang)
+
+/**
+ * A value as source: `json` is a JSON body inside a bash single-quoted string, `py` a Python
+ * literal, `js` a JavaScript one. Indented like json.dumps(indent) and Prettier.
+ */
+export function literal(value, lang, indent = '') {
+  if (value === IMAGE_PROMPT) return { json: `"'"$IMAGE_PROMPT"'"`, py: 'image_prompt', js: 'imagePrompt' }[lang]
+  if (value === null) return lang === 'py' ? 'None' : 'null'
+  if (typeof value === 'boolean') return lang === 'py' ? (value ? 'True' : 'False') : String(value)
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'string') {
+    const text = stringLiteral(value, lang)
+    return lang === 'json' ? text.replaceAll("'", "'\\''") : text
+  }
+  const entries = Object.entries(value)
+  if (entries.length === 0) return '{}'
+  const inner = indent + (lang === 'py' ? '    ' : '  ')
+  const lines = entries.map(([name, item]) => `${inner}${propertyName(name, lang)}: ${literal(item, lang, inner)}`)
+  return `{\n${lines.join(',\n')}\n${indent}}`
+}
+
+/** A comment line naming what the dialect cannot say; reasons never carry user text. */
+export const omittedNote = (reasons, mark) =>
+  reasons.length === 0
+    ? []
+    : [`${mark} Not expressible in this dialect (left out or changed): ${reasons.join('; ').replace(/\s+/g, ' ')}`]
+
+export const TITLES = {
+  bfl: (model) =>
+    `${MODELS[model] ?? MODELS['flux-pro-1.1']} through BFL's API: submit, poll get_result, print the image URL.`,
+  seaart: () => 'FLUX 1.1 [pro] through the SeaArt-style queue: create a task, poll its status, print the image URL.',
+  apiframe: () => "FLUX 1.1 [pro] through Apiframe's v2 API: generate, poll the job, print the image URL.",
+  aiml: () => "FLUX 1.1 [pro] through AIML's images API: one synchronous call, print the image URL.",
+}
+
+/** How each dialect is usually given the key (all four take any of the three headers). */
+export const AUTH = {
+  bfl: { header: 'x-key', value: (key) => key, sh: '"x-key: $KEY"' },
+  seaart: { header: 'Authorization', value: (key) => `Bearer ${key}`, sh: '"Authorization: Bearer $KEY"' },
+  apiframe: { header: 'X-API-Key', value: (key) => key, sh: '"X-API-Key: $KEY"' },
+  aiml: { header: 'Authorization', value: (key) => `Bearer ${key}`, sh: '"Authorization: Bearer $KEY"' },
+}
