@@ -42,6 +42,10 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   })
+  // Per-request state starts as null on every request (one object shape for V8), and the
+  // hooks fill it in: Fastify's decorateRequest, not properties added in hooks.
+  app.decorateRequest('apiKey', null)
+  app.decorateRequest('idempotency', null)
   installValidators(app)
   installJsonParser(app)
 

@@ -5,8 +5,19 @@ import type { KeyService } from '../services/keys.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    apiKey: ApiKey
+    /**
+     * The caller's key, once `requireKey` has checked it; null before (and on routes that
+     * take none). Read it with `keyOf`, never directly: services treat a missing key as the
+     * operator's, so a null must not reach them as "no key".
+     */
+    apiKey: ApiKey | null
   }
+}
+
+/** The request's checked key; UNAUTHORIZED if the route forgot `requireKey`. */
+export function keyOf(request: FastifyRequest): ApiKey {
+  if (request.apiKey === null) throw new FluxhostError('UNAUTHORIZED', { message: 'This route needs an API key.' })
+  return request.apiKey
 }
 
 /** The key a request carries: `Authorization: Bearer`, `X-API-Key` or BFL's `x-key`. */

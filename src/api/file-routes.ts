@@ -1,24 +1,25 @@
-import type { FastifyPluginAsync } from 'fastify'
 import { isValidKey } from '../blobs/blob-store.js'
 import { blobKeys } from '../blobs/keys.js'
 import { Thumbnails } from '../blobs/thumbnails.js'
 import { FluxhostError } from '../domain/errors.js'
 import type { ApiDeps } from './deps.js'
+import type { RoutesPlugin } from './schema-types.js'
 
 /**
  * `GET /files/<key>?exp=&sig=`: stored images behind signed, expiring URLs. The signature
  * is the credential, so these URLs work in an <img> tag or a plain download. A key ending in
  * `.thumb.webp` is its image's thumbnail, made on the first request (see blobs/thumbnails.ts).
  */
-export const fileRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const fileRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { signer, blobs } = deps
   const thumbnails = new Thumbnails(blobs)
-  app.get<{ Params: { '*': string }; Querystring: { exp?: string; sig?: string } }>(
+  app.get(
     '/files/*',
     {
       schema: {
         tags: ['Files'],
         summary: 'Download a generated image (signed URL from a job)',
+        params: { type: 'object', required: ['*'], properties: { '*': { type: 'string' } } },
         querystring: { type: 'object', properties: { exp: { type: 'string' }, sig: { type: 'string' } } },
       },
     },

@@ -9,7 +9,13 @@ declare module 'fastify' {
      * Set when the request holds an Idempotency-Key (see `idempotent`): its hold, the job it
      * made, and whether replays re-render from that job (then no answer bytes are kept).
      */
-    idempotency?: { hold: Hold; service: IdempotencyService; rerender: boolean; jobId?: string; settled?: boolean }
+    idempotency: {
+      hold: Hold
+      service: IdempotencyService
+      rerender: boolean
+      jobId?: string
+      settled?: boolean
+    } | null
   }
 }
 
@@ -120,7 +126,7 @@ export function idempotent(options: IdempotencyOptions): {
   /** True when it has answered (a replay); throws the dialect's error otherwise. */
   const take = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const key = parseIdempotencyKey(request.headers['idempotency-key'])
-    if (key === undefined || !request.apiKey) return false
+    if (key === undefined || request.apiKey === null) return false
     const { claim, hold } = await service.claim(request.apiKey.id, key, fingerprint(request), options.lockMs)
     switch (claim.kind) {
       case 'acquired':

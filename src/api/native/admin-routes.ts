@@ -1,10 +1,11 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKey } from '../../domain/api-key.js'
 import { FluxhostError } from '../../domain/errors.js'
 import { formatUsd } from '../../domain/money.js'
 import type { UsageTotals } from '../../services/system.js'
-import { requireKey } from '../auth.js'
+import { keyOf, requireKey } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
+import type { RoutesPlugin } from '../schema-types.js'
 import { urlContext } from '../urls.js'
 import { renderJob } from './render.js'
 import { renderDelivery } from './webhook-routes.js'
@@ -35,7 +36,7 @@ export function renderKey(key: ApiKey) {
 
 /** After requireKey: only admin-scoped keys pass. */
 function requireAdmin(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
-  if (request.apiKey.scope !== 'admin')
+  if (keyOf(request).scope !== 'admin')
     return done(new FluxhostError('FORBIDDEN', { message: 'This needs an admin-scoped API key.' }))
   done()
 }
@@ -45,7 +46,7 @@ function requireAdmin(request: FastifyRequest, _reply: FastifyReply, done: (erro
  * revoking keys, rotating a key's webhook secret, spend per day, the queue, every key's
  * webhook deliveries, and how the engines are doing.
  */
-export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.addHook('onRequest', requireKey(services.keys))
   app.addHook('onRequest', requireAdmin)
@@ -67,7 +68,7 @@ export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     }),
   )
 
-  app.post<{ Body: { name: string; scope: 'user' | 'admin' } }>(
+  app.post(
     '/api/admin/keys',
     {
       schema: {
@@ -91,7 +92,7 @@ export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   )
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/api/admin/keys/:id/revoke',
     {
       schema: {
@@ -104,7 +105,7 @@ export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     async (request) => renderKey(await services.keys.revoke(request.params.id)),
   )
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/api/admin/keys/:id/webhook-secret',
     {
       schema: {
@@ -121,7 +122,7 @@ export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   )
 
-  app.get<{ Querystring: { days: number; keyId?: string } }>(
+  app.get(
     '/api/admin/usage',
     {
       schema: {
@@ -169,7 +170,7 @@ export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   )
 
-  app.get<{ Querystring: { state?: 'pending' | 'delivering' | 'delivered' | 'failed' | 'stopped'; limit: number } }>(
+  app.get(
     '/api/admin/deliveries',
     {
       schema: {
@@ -193,14 +194,14 @@ export const adminRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     }),
   )
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/api/admin/deliveries/:id/redeliver',
     { schema: { tags, security, summary: "Send any key's finished delivery again", params: idParams } },
     async (request, reply) =>
       reply.code(202).send(renderDelivery(await services.webhooks.redeliver(request.params.id, undefined))),
   )
 
-  app.get<{ Querystring: { fresh?: boolean } }>(
+  app.get(
     '/api/admin/engines',
     {
       schema: {

@@ -1,6 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify'
 import { isTerminal, type Job } from '../../domain/job.js'
+import { keyOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
+import type { RoutesPlugin } from '../schema-types.js'
 import { urlContext } from '../urls.js'
 import { renderJob } from './render.js'
 import { jobIdParams } from './schemas.js'
@@ -14,7 +15,7 @@ const REREAD_MS = 1_000
  * current one, then on each change), `progress` carries `{id, progress}`; the stream ends
  * after the terminal `state`.
  */
-export const eventRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const eventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   const open = new Set<() => void>()
   // Streams never end by themselves; close them so shutdown does not wait on clients.
@@ -22,7 +23,7 @@ export const eventRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     for (const close of [...open]) close()
   })
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/api/jobs/:id/events',
     {
       schema: {
@@ -35,7 +36,7 @@ export const eventRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
     async (request, reply) => {
       const id = request.params.id
-      const first = await services.jobs.get(id, request.apiKey)
+      const first = await services.jobs.get(id, keyOf(request))
       const urls = urlContext(request, config.publicUrl, signer)
       reply.hijack()
       const res = reply.raw
@@ -68,7 +69,7 @@ export const eventRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       const refresh = () => {
         chain = chain
           .then(async () => {
-            if (!closed) sendJob(await services.jobs.get(id, request.apiKey))
+            if (!closed) sendJob(await services.jobs.get(id, keyOf(request)))
           })
           .catch((error: unknown) => {
             request.log.warn({ err: error }, 'events: could not read job')

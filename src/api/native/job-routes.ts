@@ -1,21 +1,21 @@
-import type { FastifyPluginAsync } from 'fastify'
-import type { JobState } from '../../domain/job.js'
 import { getModel, sizeForAspectRatio } from '../../domain/models.js'
+import { keyOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
 import { CREATE_LOCK_MS, idempotent, noteJob } from '../idempotency.js'
 import { decodeBase64Field, simulationFrom } from '../request-input.js'
+import type { RoutesPlugin } from '../schema-types.js'
 import { baseUrl, urlContext } from '../urls.js'
 import { renderJob } from './render.js'
-import { type CreateJobBody, createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery } from './schemas.js'
+import { createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery } from './schemas.js'
 
 /** `/api/jobs`: every job of the caller's key, whichever dialect made it. */
-export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const jobRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   const tags = ['Jobs']
   const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]
   const errors = { 401: errorResponse, 404: errorResponse, 409: errorResponse, 422: errorResponse }
 
-  app.post<{ Body: CreateJobBody }>(
+  app.post(
     '/api/jobs',
     {
       schema: {
@@ -36,7 +36,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
           ? sizeForAspectRatio(model, body.aspectRatio)
           : { width: body.width ?? model.size.defaultWidth, height: body.height ?? model.size.defaultHeight }
       const job = await services.jobs.create({
-        apiKey: request.apiKey,
+        apiKey: keyOf(request),
         dialect: 'native',
         request: {
           model: body.model,
@@ -69,7 +69,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   )
 
-  app.get<{ Querystring: { limit: number; cursor?: string; state?: JobState } }>(
+  app.get(
     '/api/jobs',
     {
       schema: {
@@ -87,22 +87,22 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const { jobs, nextCursor } = await services.jobs.list(request.apiKey, request.query)
+      const { jobs, nextCursor } = await services.jobs.list(keyOf(request), request.query)
       const urls = urlContext(request, config.publicUrl, signer)
       return { data: jobs.map((job) => renderJob(job, urls)), nextCursor }
     },
   )
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/api/jobs/:id',
     { schema: { tags, security, summary: 'Get a job', params: jobIdParams, response: { 200: jobSchema, ...errors } } },
     async (request) => {
-      const job = await services.jobs.get(request.params.id, request.apiKey)
+      const job = await services.jobs.get(request.params.id, keyOf(request))
       return renderJob(job, urlContext(request, config.publicUrl, signer))
     },
   )
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/api/jobs/:id/cancel',
     {
       schema: {
@@ -114,12 +114,12 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const job = await services.jobs.cancel(request.params.id, request.apiKey)
+      const job = await services.jobs.cancel(request.params.id, keyOf(request))
       return renderJob(job, urlContext(request, config.publicUrl, signer))
     },
   )
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/api/jobs/:id',
     {
       schema: {
@@ -132,8 +132,8 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request, reply) => {
-      await services.jobs.delete(request.params.id, request.apiKey)
-      return reply.code(204).send()
+      await services.jobs.delete(request.params.id, keyOf(request))
+      return reply.code(204).send(null)
     },
   )
 }

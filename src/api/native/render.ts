@@ -54,7 +54,7 @@ export function renderJob(job: Job, urls: UrlContext) {
     cost: { usd: formatUsd(job.costMicros), charged: job.state === 'succeeded' && job.costMicros > 0 },
     engine: job.engine,
     attempts: job.attempts,
-    createdAt: iso(job.createdAt),
+    createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
   }

@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts'
 import { JOB_STATES, OUTPUT_FORMATS } from '../../domain/job.js'
 import { MODEL_IDS } from '../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../domain/validate.js'
@@ -47,24 +48,7 @@ export const createJobBody = {
   },
 } as const
 
-export interface CreateJobBody {
-  model: (typeof MODEL_IDS)[number]
-  prompt: string
-  width?: number
-  height?: number
-  seed?: number | null
-  numImages: number
-  outputFormat: (typeof OUTPUT_FORMATS)[number]
-  outputQuality: number
-  safetyTolerance: number
-  promptUpsampling: boolean
-  raw: boolean
-  steps?: number
-  guidance?: number
-  aspectRatio?: string
-  imagePrompt?: { data: string; strength: number }
-  webhookUrl?: string
-}
+export type CreateJobBody = FromSchema<typeof createJobBody>
 
 export const jobIdParams = {
   type: 'object',

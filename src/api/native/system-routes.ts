@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify'
 import { formatUsd } from '../../domain/money.js'
 import type { Usage, UsageTotals } from '../../services/system.js'
-import { requireKey } from '../auth.js'
+import { keyOf, requireKey } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
+import type { RoutesPlugin, SchemaTypes } from '../schema-types.js'
 
 const totals = {
   type: 'object',
@@ -23,7 +23,7 @@ export function renderUsage(usage: Usage) {
 }
 
 /** Models, health, usage and metrics. */
-export const systemRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const systemRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, metrics, worker } = deps
 
   app.get(
@@ -80,7 +80,9 @@ export const systemRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   )
 
-  app.register(async (scoped) => {
+  // The routes about the caller's own key, in a scope that requires one.
+  await app.register(async (scope) => {
+    const scoped = scope.withTypeProvider<SchemaTypes>()
     scoped.addHook('onRequest', requireKey(services.keys))
     scoped.get(
       '/api/me',
@@ -104,7 +106,7 @@ export const systemRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         },
       },
       async (request) => {
-        const key = request.apiKey
+        const key = keyOf(request)
         return {
           id: key.id,
           name: key.name,
@@ -114,7 +116,7 @@ export const systemRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         }
       },
     )
-    scoped.get<{ Querystring: { days: number } }>(
+    scoped.get(
       '/api/usage',
       {
         schema: {
@@ -154,8 +156,8 @@ export const systemRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         },
       },
       async (request) => ({
-        keyId: request.apiKey.id,
-        ...renderUsage(await services.system.usage(request.apiKey, request.query.days)),
+        keyId: keyOf(request).id,
+        ...renderUsage(await services.system.usage(keyOf(request), request.query.days)),
       }),
     )
   })

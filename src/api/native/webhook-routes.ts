@@ -1,6 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify'
 import type { Delivery } from '../../services/webhooks.js'
+import { keyOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
+import type { RoutesPlugin } from '../schema-types.js'
 import { errorResponse, jobIdParams } from './schemas.js'
 
 const attemptSchema = {
@@ -45,7 +46,7 @@ export function renderDelivery(delivery: Delivery) {
 }
 
 /** Webhook deliveries of the caller's jobs, redelivery, and the key's signing secret. */
-export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const webhookRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services } = deps
   const tags = ['Webhooks']
   const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]
@@ -56,7 +57,7 @@ export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
   } as const
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/api/jobs/:id/deliveries',
     {
       schema: {
@@ -71,11 +72,11 @@ export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request) => ({
-      data: (await services.webhooks.listForJob(request.params.id, request.apiKey)).map(renderDelivery),
+      data: (await services.webhooks.listForJob(request.params.id, keyOf(request))).map(renderDelivery),
     }),
   )
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/api/deliveries/:id',
     {
       schema: {
@@ -86,10 +87,10 @@ export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         response: { 200: deliverySchema, ...errors },
       },
     },
-    async (request) => renderDelivery(await services.webhooks.get(request.params.id, request.apiKey)),
+    async (request) => renderDelivery(await services.webhooks.get(request.params.id, keyOf(request))),
   )
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/api/deliveries/:id/redeliver',
     {
       schema: {
@@ -101,7 +102,7 @@ export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request, reply) =>
-      reply.code(202).send(renderDelivery(await services.webhooks.redeliver(request.params.id, request.apiKey))),
+      reply.code(202).send(renderDelivery(await services.webhooks.redeliver(request.params.id, keyOf(request)))),
   )
 
   app.get(
@@ -117,6 +118,6 @@ export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         },
       },
     },
-    async (request) => ({ keyId: request.apiKey.id, secret: await services.keys.webhookSecret(request.apiKey.id) }),
+    async (request) => ({ keyId: keyOf(request).id, secret: await services.keys.webhookSecret(keyOf(request).id) }),
   )
 }

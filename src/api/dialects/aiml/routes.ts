@@ -1,11 +1,12 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { FluxhostError, jobFailure, validationError } from '../../../domain/errors.js'
 import type { Job } from '../../../domain/job.js'
-import { requireKey } from '../../auth.js'
+import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { idempotent, noteJob, settleIdempotency } from '../../idempotency.js'
 import { simulationFrom, withFieldNames } from '../../request-input.js'
+import type { RoutesPlugin } from '../../schema-types.js'
 import { urlContext } from '../../urls.js'
 import { renderAimlError, renderGenerations } from './render.js'
 import { readAimlRequest } from './request.js'
@@ -22,7 +23,7 @@ class SyncTimeout extends FluxhostError {
  * and this request waits for it, answering in AIML's and OpenAI's shapes at once, so the
  * `openai` npm client works unchanged. A client that hangs up does not cancel the job.
  */
-export const aimlRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer, blobs } = deps
   app.setErrorHandler(
     dialectErrorHandler((error, request) => {
@@ -54,7 +55,7 @@ export const aimlRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     if (request.raw.socket.destroyed) onClose()
     let done: Job
     try {
-      done = await services.jobs.wait(jobId, request.apiKey, AbortSignal.any([timeout, gone.signal]))
+      done = await services.jobs.wait(jobId, keyOf(request), AbortSignal.any([timeout, gone.signal]))
     } catch (error) {
       if (timeout.aborted) throw new SyncTimeout(jobId)
       if (gone.signal.aborted) {
@@ -75,7 +76,7 @@ export const aimlRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     return reply.code(201).send(renderGenerations(done, urlContext(request, config.publicUrl, signer), b64))
   }
 
-  app.post<{ Body: GenerationsBody }>(
+  app.post(
     '/v1/images/generations',
     {
       schema: {
@@ -90,7 +91,9 @@ export const aimlRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         // The first request may wait up to the sync timeout; only then is it presumed dead.
         lockMs: (config.syncTimeoutS + 60) * 1000,
         replayJob: async (request, reply, jobId) => {
-          await answer(request, reply, jobId, (request.body as GenerationsBody | undefined)?.response_format ?? 'url')
+          // A replay is answered before validation: read the one field it needs with care.
+          const asked = (request.body as { response_format?: unknown } | null | undefined)?.response_format
+          await answer(request, reply, jobId, asked === 'b64_json' ? 'b64_json' : 'url')
           return reply
         },
       }),
@@ -105,7 +108,7 @@ export const aimlRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         { width: sizeLoc('width'), height: sizeLoc('height'), numImages: ['num_images'] },
         () =>
           services.jobs.create({
-            apiKey: request.apiKey,
+            apiKey: keyOf(request),
             dialect: 'aiml',
             request: {
               model,

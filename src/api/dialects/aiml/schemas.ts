@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts'
 /** Sizes AIML (and fal) name, for `image_size`. */
 export const IMAGE_SIZES = {
   square_hd: { width: 1024, height: 1024 },
@@ -43,19 +44,7 @@ export const generationsBody = {
   },
 } as const
 
-export interface GenerationsBody {
-  model: string
-  prompt: string
-  image_size?: unknown
-  safety_tolerance?: unknown
-  output_format: 'jpeg' | 'png'
-  num_images?: number
-  seed?: number
-  enable_safety_checker: boolean
-  n?: number
-  size?: string
-  response_format: 'url' | 'b64_json'
-}
+export type GenerationsBody = FromSchema<typeof generationsBody>
 
 const errorBody = {
   type: 'object',

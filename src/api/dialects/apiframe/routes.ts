@@ -1,19 +1,19 @@
-import type { FastifyPluginAsync } from 'fastify'
 import { FluxhostError } from '../../../domain/errors.js'
 import type { OutputFormat } from '../../../domain/job.js'
 import { aliasesOf, getModel, modelByAlias } from '../../../domain/models.js'
-import { requireKey } from '../../auth.js'
+import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
 import { simulationFrom } from '../../request-input.js'
+import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
 import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
 import { renderJob } from './render.js'
-import { ASPECT_RATIOS, type FluxParams, type GenerateBody, generateBody, jobParams, jobResponse } from './schemas.js'
+import { ASPECT_RATIOS, type FluxParams, generateBody, jobParams, jobResponse } from './schemas.js'
 
 /** aspect_ratio → size; `custom` (or width/height without a ratio) uses the given sides. */
-export function sizeOf(params: FluxParams): { width: number; height: number } {
+export function sizeOf(params: Partial<FluxParams>): { width: number; height: number } {
   const model = getModel('flux-pro-1.1').size
   const ratio = params.aspect_ratio
   if (ratio === 'custom' || (ratio === undefined && (params.width !== undefined || params.height !== undefined))) {
@@ -30,14 +30,14 @@ const FORMATS: Record<NonNullable<FluxParams['output_format']>, OutputFormat> = 
 }
 
 /** Apiframe's v2 API (seeds 002 and 003): `POST /v2/images/generate`, `GET /v2/jobs/{id}`. */
-export const apiframeRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const apiframeRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.setErrorHandler(dialectErrorHandler((error, request) => renderGatewayError(error, request.id)))
   app.addHook('onRequest', requireKey(services.keys))
   const tags = ['Apiframe v2']
   const security: Record<string, string[]>[] = [{ apiKey: [] }]
 
-  app.post<{ Body: GenerateBody }>(
+  app.post(
     '/v2/images/generate',
     {
       schema: {
@@ -70,9 +70,10 @@ export const apiframeRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => 
           ],
         })
       }
-      const params = body.fluxParams ?? {}
+      // Ajv fills fluxParams' defaults only when the client sent fluxParams.
+      const params: Partial<FluxParams> = body.fluxParams ?? {}
       const job = await services.jobs.create({
-        apiKey: request.apiKey,
+        apiKey: keyOf(request),
         dialect: 'apiframe',
         request: {
           model,
@@ -102,7 +103,7 @@ export const apiframeRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => 
     },
   )
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/v2/jobs/:id',
     {
       schema: {
@@ -115,7 +116,7 @@ export const apiframeRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => 
     },
     async (request) =>
       renderJob(
-        await services.jobs.get(request.params.id, request.apiKey),
+        await services.jobs.get(request.params.id, keyOf(request)),
         urlContext(request, config.publicUrl, signer),
       ),
   )

@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts'
 import { MODELS } from '../../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
 import { upsamplingSchema } from '../../upsampling-schema.js'
@@ -36,7 +37,7 @@ export const generateBody = {
       properties: {
         aspect_ratio: {
           type: 'string',
-          enum: [...Object.keys(ASPECT_RATIOS), 'custom'],
+          enum: [...(Object.keys(ASPECT_RATIOS) as (keyof typeof ASPECT_RATIOS)[]), 'custom' as const],
           description: 'W:H, or custom to use width and height.',
         },
         width: {
@@ -76,25 +77,8 @@ export const generateBody = {
   },
 } as const
 
-export interface FluxParams {
-  aspect_ratio?: keyof typeof ASPECT_RATIOS | 'custom'
-  width?: number
-  height?: number
-  output_format?: 'jpg' | 'jpeg' | 'png' | 'webp'
-  output_quality?: number
-  seed?: number
-  image_prompt?: string
-  image_prompt_strength?: number
-  prompt_upsampling?: boolean
-  raw?: boolean
-}
-
-export interface GenerateBody {
-  prompt: string
-  model: string
-  webhook_url?: string
-  fluxParams?: FluxParams
-}
+export type GenerateBody = FromSchema<typeof generateBody>
+export type FluxParams = NonNullable<GenerateBody['fluxParams']>
 
 export const jobParams = {
   type: 'object',

@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts'
 import { MODELS } from '../../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
 import { upsamplingSchema } from '../../upsampling-schema.js'
@@ -125,37 +126,10 @@ export const fluxDevBody = {
   },
 } as const
 
-export interface FluxUltraBody {
-  prompt: string | null
-  prompt_upsampling: boolean
-  seed?: number | null
-  aspect_ratio: string
-  safety_tolerance: number
-  output_format: 'jpeg' | 'png' | 'webp' | null
-  raw: boolean
-  image_prompt?: string | null
-  image_prompt_strength: number
-  webhook_url?: string | null
-  webhook_secret?: string | null
-}
-
-export interface FluxDevBody extends FluxPro11Body {
-  steps?: number
-  guidance?: number
-}
-
-export interface FluxPro11Body {
-  prompt: string | null
-  image_prompt?: string | null
-  width: number
-  height: number
-  prompt_upsampling: boolean
-  seed?: number | null
-  safety_tolerance: number
-  output_format: 'jpeg' | 'png' | 'webp' | null
-  webhook_url?: string | null
-  webhook_secret?: string | null
-}
+/** The bodies as the handlers see them: validated, defaults filled in (Ajv's useDefaults). */
+export type FluxPro11Body = FromSchema<typeof fluxPro11Body>
+export type FluxUltraBody = FromSchema<typeof fluxUltraBody>
+export type FluxDevBody = FromSchema<typeof fluxDevBody>
 
 export const getResultQuery = {
   type: 'object',

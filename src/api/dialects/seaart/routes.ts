@@ -1,28 +1,21 @@
-import type { FastifyPluginAsync } from 'fastify'
 import { FluxhostError } from '../../../domain/errors.js'
 import { aliasesOf } from '../../../domain/models.js'
-import { requireKey } from '../../auth.js'
+import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
+import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
 import { BFL_IMAGE_PROMPT_STRENGTH } from '../bfl/routes.js'
 import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
 import { renderResponse, requestUrls, seaartStatus } from './render.js'
-import {
-  type CreateBody,
-  createBody,
-  requestParams,
-  resultResponse,
-  statusResponse,
-  submitResponse,
-} from './schemas.js'
+import { createBody, requestParams, resultResponse, statusResponse, submitResponse } from './schemas.js'
 
 const MODEL = 'flux_pro_11'
 
 /** The SeaArt-style queue API of seeds 000 and 001, under `/v1/queue/flux_pro_11`. */
-export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+export const seaartRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.setErrorHandler(dialectErrorHandler((error, request) => renderGatewayError(error, request.id)))
   app.addHook('onRequest', requireKey(services.keys))
@@ -30,7 +23,7 @@ export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const security: Record<string, string[]>[] = [{ bearer: [] }]
   const base = `/v1/queue/${MODEL}`
 
-  app.post<{ Body: CreateBody }>(
+  app.post(
     base,
     {
       schema: {
@@ -58,7 +51,7 @@ export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         })
       }
       const job = await services.jobs.create({
-        apiKey: request.apiKey,
+        apiKey: keyOf(request),
         dialect: 'seaart',
         request: {
           model: 'flux-pro-1.1',
@@ -92,7 +85,7 @@ export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   )
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     `${base}/requests/:id/status`,
     {
       schema: {
@@ -104,7 +97,7 @@ export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const job = await services.jobs.get(request.params.id, request.apiKey)
+      const job = await services.jobs.get(request.params.id, keyOf(request))
       const status = seaartStatus(job)
       return {
         request_id: job.id,
@@ -114,7 +107,7 @@ export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   )
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     `${base}/requests/:id/response`,
     {
       schema: {
@@ -127,12 +120,12 @@ export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
     async (request) =>
       renderResponse(
-        await services.jobs.get(request.params.id, request.apiKey),
+        await services.jobs.get(request.params.id, keyOf(request)),
         urlContext(request, config.publicUrl, signer),
       ),
   )
 
-  app.put<{ Params: { id: string } }>(
+  app.put(
     `${base}/requests/:id/cancel`,
     {
       schema: {
@@ -147,13 +140,14 @@ export const seaartRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request) => {
-      const job = await services.jobs.cancel(request.params.id, request.apiKey)
+      const job = await services.jobs.cancel(request.params.id, keyOf(request))
       return { request_id: job.id, status: seaartStatus(job) }
     },
   )
 
   // Any other model in the path (the static route above wins for ours): say which are served.
-  app.post<{ Params: { model: string } }>('/v1/queue/:model', { schema: { hide: true } }, async (request) => {
+  const otherModel = { type: 'object', required: ['model'], properties: { model: { type: 'string' } } } as const
+  app.post('/v1/queue/:model', { schema: { hide: true, params: otherModel } }, async (request) => {
     throw new FluxhostError('MODEL_NOT_FOUND', {
       message: `'${request.params.model.slice(0, 60)}' is not served here; models: ${aliasesOf('seaart').join(', ')}`,
     })

@@ -1,3 +1,4 @@
+import type { FromSchema } from 'json-schema-to-ts'
 import { MODELS } from '../../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
 
@@ -49,18 +50,7 @@ export const createBody = {
   },
 } as const
 
-export interface CreateBody {
-  model?: string
-  prompt: string
-  image_prompt?: string
-  width: number
-  height: number
-  prompt_upsampling: boolean
-  seed?: number
-  safety_tolerance: number
-  output_format: 'jpeg' | 'png'
-  webhook_url?: string
-}
+export type CreateBody = FromSchema<typeof createBody>
 
 export const requestParams = {
   type: 'object',
