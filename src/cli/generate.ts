@@ -181,7 +181,7 @@ async function generateLocal(
     bar.stop()
     if (done.state !== 'succeeded') throw jobFailed(done)
     const images: Buffer[] = []
-    for (const image of done.result!.images) {
+    for (const image of done.result.images) {
       const data = await fluxhost.blobs.read(image.key)
       if (!data) throw new CliExit(1, `image ${image.key} is missing from the data dir`)
       images.push(data)

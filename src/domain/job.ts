@@ -110,16 +110,14 @@ export interface JobError {
   message: string
 }
 
-export interface Job {
+/** What every job has, whatever its state. */
+interface JobBase {
   id: string
   apiKeyId: string
   model: ModelId
   dialect: Dialect
-  state: JobState
   progress: number
   request: GenerationRequest
-  result: JobResult | null
-  error: JobError | null
   /** The quoted price in millionths of a US dollar; charged only when the job succeeds. */
   costMicros: number
   engine: string | null
@@ -130,3 +128,14 @@ export interface Job {
   /** When its owner deleted it (reads no longer show it); absent or null: not deleted. */
   deletedAt?: Date | null
 }
+
+/**
+ * A job, by state: a succeeded job has its result, a failed or canceled one its error, and
+ * a finished one its end time — the type says so, no `!` needed.
+ */
+export type Job =
+  | (JobBase & { state: 'queued' | 'running'; result: null; error: null })
+  | (JobBase & { state: 'succeeded'; result: JobResult; error: null; finishedAt: Date })
+  | (JobBase & { state: 'failed' | 'canceled'; result: null; error: JobError; finishedAt: Date })
+
+export type SucceededJob = Extract<Job, { state: 'succeeded' }>

@@ -5,23 +5,38 @@ import type { JobsTable } from './schema.js'
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(Number(ms)))
 
 export function rowToJob(row: JobsTable): Job {
-  return {
+  const base = {
     id: row.id,
     apiKeyId: row.api_key_id,
     model: row.model as ModelId,
     dialect: row.dialect as Dialect,
-    state: row.state,
     progress: row.progress,
     request: JSON.parse(row.request) as GenerationRequest,
-    result: row.result === null ? null : (JSON.parse(row.result) as JobResult),
-    error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
     costMicros: Number(row.cost_micros),
     engine: row.engine,
     attempts: row.attempts,
     createdAt: new Date(Number(row.created_at)),
     startedAt: date(row.started_at),
-    finishedAt: date(row.finished_at),
     ...(row.deleted_at === null ? {} : { deletedAt: date(row.deleted_at) }),
+  }
+  // Every write that ends a job sets finished_at (and an error code when it did not succeed).
+  const finishedAt = date(row.finished_at) ?? new Date(Number(row.created_at))
+  const error = { code: row.error_code ?? 'INTERNAL_ERROR', message: row.error_message ?? '' }
+  switch (row.state) {
+    case 'queued':
+    case 'running':
+      return { ...base, state: row.state, result: null, error: null, finishedAt: null }
+    case 'succeeded': {
+      // A deleted job's result was scrubbed: it reads as one with no images.
+      const result =
+        row.result === null
+          ? { images: [], prompt: '', seed: base.request.seed }
+          : (JSON.parse(row.result) as JobResult)
+      return { ...base, state: 'succeeded', result, error: null, finishedAt }
+    }
+    case 'failed':
+    case 'canceled':
+      return { ...base, state: row.state, result: null, error, finishedAt }
   }
 }
 

@@ -87,13 +87,12 @@ export async function openTestStore(
 }
 
 /** A queued job owned by key `k`. */
-export function queuedJob(id: string, overrides: Partial<Job> = {}): Job {
+export function queuedJob(id: string, overrides: Partial<Omit<Job, 'state' | 'result' | 'error'>> = {}): Job {
   return {
     id,
     apiKeyId: 'k',
     model: 'flux-pro-1.1',
     dialect: 'bfl',
-    state: 'queued',
     progress: 0,
     request: {
       model: 'flux-pro-1.1',
@@ -108,14 +107,15 @@ export function queuedJob(id: string, overrides: Partial<Job> = {}): Job {
       safetyChecker: true,
       output: { format: 'jpeg', quality: 90 },
     },
-    result: null,
-    error: null,
     costMicros: 40_000,
     engine: null,
     attempts: 0,
     createdAt: new Date(1_800_000_000_000),
     startedAt: null,
-    finishedAt: null,
     ...overrides,
+    finishedAt: null,
+    state: 'queued',
+    result: null,
+    error: null,
   }
 }

@@ -148,11 +148,12 @@ describe('native jobs API', () => {
     expect((await api(`${server.url}/api/usage`)).body.total).toEqual(usageBefore)
     expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(404)
     expect(done.state).toBe('succeeded')
-    // The record kept for metering holds neither the prompt nor the result any more.
+    // The record kept for metering holds neither the prompt nor the result any more: it
+    // reads as a succeeded job with no images.
     const kept = await server.fluxhost.store.jobs.get(body.id)
     expect(kept).toMatchObject({
       state: 'succeeded',
-      result: null,
+      result: { images: [], prompt: '' },
       costMicros: 40_000,
       request: { prompt: '', width: 256, height: 256 },
     })

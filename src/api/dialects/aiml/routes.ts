@@ -71,7 +71,7 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
     if (done.state !== 'succeeded') throw jobFailure(done.error)
     const b64 =
       responseFormat === 'b64_json'
-        ? await Promise.all(done.result!.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
+        ? await Promise.all(done.result.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
         : undefined
     return reply.code(201).send(renderGenerations(done, urlContext(request, config.publicUrl, signer), b64))
   }
