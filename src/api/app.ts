@@ -75,7 +75,8 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
         title: 'fluxhost',
         version: deps.version,
         description:
-          "Self-hosted FLUX 1.1 [pro] image generation. Black Forest Labs' API under /v1, fluxhost's own API under /api. Errors: see docs/errors.md.",
+          'Self-hosted FLUX 1.1 [pro] image generation. ' +
+          "Black Forest Labs' API under /v1, fluxhost's own API under /api. Errors: see docs/errors.md.",
       },
       components: {
         securitySchemes: {

@@ -148,7 +148,9 @@ export function idempotent(options: IdempotencyOptions): {
         // Its holder made a job and died before answering, and this route cannot re-render.
         else
           throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
-            message: `The first request with this Idempotency-Key made job ${row.job_id} and did not answer; read it with GET /api/jobs/${row.job_id}.`,
+            message:
+              `The first request with this Idempotency-Key made job ${row.job_id} and did not answer; ` +
+              `read it with GET /api/jobs/${row.job_id}.`,
           })
         return true
       }

@@ -7,12 +7,18 @@ import { addSettingOptions, configFrom } from './settings-options.js'
 
 /** The start-up lines that say where records, images and events are, for serve and worker. */
 function whereThingsLive(config: Config): string[] {
-  return [
-    `  records   ${config.database ? `PostgreSQL ${redactUrl(config.database.url)}${config.database.schema ? ` (schema ${config.database.schema})` : ''}` : `SQLite in ${config.dataDir}`}`,
-    `  images    ${config.s3 ? `s3://${config.s3.bucket}/${config.s3.prefix}${config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''}` : `${config.dataDir}/blobs`}`,
-    `  queue     the jobs table`,
-    `  events    ${config.database ? (config.database.listen ? 'PostgreSQL LISTEN/NOTIFY (every process)' : 'in this process; other processes are polled (FLUXHOST_DATABASE_LISTEN=0)') : 'in this process'}`,
-  ]
+  const { database, s3 } = config
+  const records = database
+    ? `PostgreSQL ${redactUrl(database.url)}${database.schema ? ` (schema ${database.schema})` : ''}`
+    : `SQLite in ${config.dataDir}`
+  const redirects = config.fileDelivery === 'redirect' ? ' (file URLs redirect to presigned bucket URLs)' : ''
+  const images = s3 ? `s3://${s3.bucket}/${s3.prefix}${redirects}` : `${config.dataDir}/blobs`
+  const events = !database
+    ? 'in this process'
+    : database.listen
+      ? 'PostgreSQL LISTEN/NOTIFY (every process)'
+      : 'in this process; other processes are polled (FLUXHOST_DATABASE_LISTEN=0)'
+  return [`  records   ${records}`, `  images    ${images}`, '  queue     the jobs table', `  events    ${events}`]
 }
 
 /** The URL without its password, for printing. */
@@ -50,9 +56,10 @@ export function serveCommand(program: Command, io: CliIo): void {
     for (const line of whereThingsLive(config)) out(line)
     for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
-    out(
-      `  safety    ${config.safety.checker ? 'prompt blocklist + output classifier (nsfwjs)' : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'}`,
-    )
+    const checks = config.safety.checker
+      ? 'prompt blocklist + output classifier (nsfwjs)'
+      : 'prompt blocklist only (FLUXHOST_SAFETY_CHECKER=0)'
+    out(`  safety    ${checks}`)
     out(`  playground ${url}/`)
     out(`  API docs  ${url}/docs`)
     if (bootstrapKey) {

@@ -27,7 +27,11 @@ export function usageCommand(program: Command, io: CliIo): void {
         if (opts.json) return void io.stdout.write(`${JSON.stringify({ keyId: key?.id ?? null, ...usage }, null, 2)}\n`)
         const rows = usage.daily.map((d) => [d.day, d.model, d.jobs.toString(), d.images.toString(), d.usd])
         io.stdout.write(
-          `${table([['DAY', 'MODEL', 'JOBS', 'IMAGES', 'USD'], ...rows, ['', 'total', String(usage.window.jobs), String(usage.window.images), usage.window.usd]])}\n`,
+          `${table([
+            ['DAY', 'MODEL', 'JOBS', 'IMAGES', 'USD'],
+            ...rows,
+            ['', 'total', String(usage.window.jobs), String(usage.window.images), usage.window.usd],
+          ])}\n`,
         )
       })
     })

@@ -31,7 +31,8 @@ export function parseSimulation(header: string): { simulation: Simulation } | { 
       simulation.fail = part as Simulation['fail']
     } else {
       return bad(
-        `unknown simulation '${part.slice(0, 40)}'; use request_moderated, content_moderated, error, rate_limited or slow=<ms>`,
+        `unknown simulation '${part.slice(0, 40)}'; ` +
+          'use request_moderated, content_moderated, error, rate_limited or slow=<ms>',
       )
     }
   }

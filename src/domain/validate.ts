@@ -111,7 +111,9 @@ export function checkRequest(request: GenerationRequest): FieldIssue[] {
       if (size.width !== request.width || size.height !== request.height) {
         issues.push({
           loc: ['body', 'aspect_ratio'],
-          msg: `aspect ratio ${request.aspectRatio} renders at ${size.width}x${size.height}; give an aspect ratio or a size, not both`,
+          msg:
+            `aspect ratio ${request.aspectRatio} renders at ${size.width}x${size.height}; ` +
+            'give an aspect ratio or a size, not both',
           type: 'value_error',
           input: request.aspectRatio,
         })

@@ -21,9 +21,10 @@ export class UpsamplerError extends Error {
 }
 
 export const UPSAMPLE_INSTRUCTIONS =
-  'You rewrite prompts for a text-to-image model (FLUX). Keep the subject and every detail the user asked for; ' +
-  'add concrete visual detail: composition, lighting, colour, materials, style, camera. One paragraph, at most 120 words, ' +
-  'no preamble, no quotes: answer with the rewritten prompt only.'
+  'You rewrite prompts for a text-to-image model (FLUX). ' +
+  'Keep the subject and every detail the user asked for; ' +
+  'add concrete visual detail: composition, lighting, colour, materials, style, camera. ' +
+  'One paragraph, at most 120 words, no preamble, no quotes: answer with the rewritten prompt only.'
 
 /**
  * Rewrites prompts through an OpenAI-compatible chat-completions endpoint (OpenAI, a local

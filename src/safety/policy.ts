@@ -25,11 +25,13 @@ export function judgeOutput(scores: NsfwScores, tolerance: number): string | und
   const limits = OUTPUT_THRESHOLDS[clampTolerance(tolerance)]!
   const explicit = Math.max(scores.porn, scores.hentai)
   const pct = (n: number) => `${Math.round(n * 100)}%`
+  const at = `safety_tolerance ${clampTolerance(tolerance)}`
   if (explicit >= limits.explicit) {
-    return `explicit content (${scores.porn >= scores.hentai ? 'porn' : 'hentai'} ${pct(explicit)} ≥ ${pct(limits.explicit)} at safety_tolerance ${clampTolerance(tolerance)})`
+    const kind = scores.porn >= scores.hentai ? 'porn' : 'hentai'
+    return `explicit content (${kind} ${pct(explicit)} ≥ ${pct(limits.explicit)} at ${at})`
   }
   if (limits.suggestive !== null && scores.sexy >= limits.suggestive) {
-    return `suggestive content (sexy ${pct(scores.sexy)} ≥ ${pct(limits.suggestive)} at safety_tolerance ${clampTolerance(tolerance)})`
+    return `suggestive content (sexy ${pct(scores.sexy)} ≥ ${pct(limits.suggestive)} at ${at})`
   }
   return undefined
 }

@@ -198,14 +198,15 @@ export function createJobService(deps: JobServiceDeps) {
           ? router.enginesFor(current.model).find((engine) => engine.cancelsUpstream === false)
           : undefined
       const message = upstream
-        ? `The job was canceled. If ${upstream.name} had started it, ${upstream.name} cannot cancel a task: it may still finish there, and be billed there.`
+        ? `The job was canceled. If ${upstream.name} had started it, ${upstream.name} cannot cancel a task: ` +
+          'it may still finish there, and be billed there.'
         : undefined
       const outcome = await store.jobs.cancel(id, clock.now(), message)
       if (outcome.kind === 'not_found') throw new FluxhostError('JOB_NOT_FOUND')
       if (outcome.kind === 'finished') {
         if (outcome.job.state === 'canceled') return outcome.job
         throw new FluxhostError('JOB_NOT_CANCELABLE', {
-          message: `The job has already ${outcome.job.state === 'succeeded' ? 'succeeded' : 'failed'} and cannot be canceled.`,
+          message: `The job has already ${outcome.job.state} and cannot be canceled.`,
         })
       }
       events.publish({ type: 'cancel', jobId: id })

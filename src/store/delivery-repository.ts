@@ -43,53 +43,6 @@ export function createDeliveryRepository(db: Kysely<Database>) {
         .executeTakeFirst()
     },
 
-    /** Claims this delivery if it is pending and due; else returns where it stands (undefined: no such delivery). */
-    async claimById(
-      id: string,
-      owner: string,
-      now: number,
-      leaseMs: number,
-      firstDelayMs = 0,
-    ): Promise<
-      | { delivery: DeliveryRow }
-      | {
-          delivery?: undefined
-          stands: Pick<DeliveryRow, 'state' | 'next_attempt_at' | 'round_attempts' | 'lease_expires_at'> | undefined
-        }
-    > {
-      const delivery = await db
-        .updateTable('webhook_deliveries')
-        .set({ state: 'delivering', lease_owner: owner, lease_expires_at: now + leaseMs })
-        .where('id', '=', id)
-        .where('state', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where((e) => e.or([e('round_attempts', '>', 0), e('next_attempt_at', '<=', now - firstDelayMs)]))
-        .returningAll()
-        .executeTakeFirst()
-      if (delivery) return { delivery }
-      const stands = await db
-        .selectFrom('webhook_deliveries')
-        .select(['state', 'next_attempt_at', 'round_attempts', 'lease_expires_at'])
-        .where('id', '=', id)
-        .executeTakeFirst()
-      return { stands }
-    },
-
-    /** Pending deliveries, by id after `after` (one job's with `jobId`): what a dispatch layer must hold entries for. */
-    async pending(options: {
-      jobId?: string
-      after?: string
-      limit: number
-    }): Promise<Pick<DeliveryRow, 'id' | 'next_attempt_at' | 'round_attempts'>[]> {
-      let query = db
-        .selectFrom('webhook_deliveries')
-        .select(['id', 'next_attempt_at', 'round_attempts'])
-        .where('state', '=', 'pending')
-      if (options.jobId !== undefined) query = query.where('job_id', '=', options.jobId)
-      if (options.after !== undefined) query = query.where('id', '>', options.after)
-      return query.orderBy('id').limit(options.limit).execute()
-    },
-
     async nextDueAt(firstDelayMs = 0): Promise<number | undefined> {
       const row = await db
         .selectFrom('webhook_deliveries')

@@ -29,7 +29,7 @@ const MIGRATIONS: Record<string, Migration> = {
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.
 // `postgres.schema`: keep Kysely's own migration tables in the records' schema, so several
 // fluxhosts (or test files) can share one database in schemas of their own.
-// biome-ignore lint/suspicious/noExplicitAny: migrations see the schema as it was then, not as schema.ts describes it now
+// biome-ignore lint/suspicious/noExplicitAny: migrations see the schema as it was then, not as schema.ts has it
 export async function migrateToLatest(db: Kysely<any>, postgres?: { schema?: string }): Promise<string[]> {
   const schema = postgres?.schema
   const migrator = new Migrator({
@@ -65,9 +65,8 @@ function withOwnSchemaCatalog(db: Kysely<any>, schema: string | undefined): Kyse
       const { rows } = await sql<{ name: string; schema: string; kind: string }>`
         select c.relname as name, ns.nspname as schema, c.relkind as kind
         from pg_catalog.pg_class c join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
-        where ns.nspname = coalesce(${schema ?? null}::text, current_schema()) and c.relkind in ('r', 'v', 'p')`.execute(
-        db,
-      )
+        where ns.nspname = coalesce(${schema ?? null}::text, current_schema())
+          and c.relkind in ('r', 'v', 'p')`.execute(db)
       return rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v', columns: [] }))
     },
     async getMetadata() {

@@ -39,7 +39,8 @@ export function compilePositionQueries(db: Kysely<Database>, kind: 'sqlite' | 'p
       select
         (select count(*) from jobs j${queueIndex} where j.state = 'queued' and j.priority > me.priority)
         + (select count(*) from jobs j${queueIndex}
-            where j.state = 'queued' and j.priority = me.priority and (j.run_after, j.id) < (me.run_after, me.id)) as ahead
+            where j.state = 'queued' and j.priority = me.priority
+              and (j.run_after, j.id) < (me.run_after, me.id)) as ahead
       from jobs me
       where me.id = ${''} and me.state = 'queued'
     `.compile(db),

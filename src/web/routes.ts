@@ -18,8 +18,16 @@ export function webRoot(): string {
 
 // The pages load nothing from elsewhere: no CDN, no fonts. Images may come from a bucket
 // (FLUXHOST_FILE_DELIVERY=redirect), so any http(s) image source is allowed.
-const CSP =
-  "default-src 'self'; img-src 'self' data: blob: http: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+const CSP = [
+  "default-src 'self'",
+  "img-src 'self' data: blob: http: https:",
+  "style-src 'self'",
+  "script-src 'self'",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ')
 
 /**
  * The playground (`/`) and the admin pages (`/admin`): static files that talk to the

@@ -33,7 +33,8 @@ export const createJobBody = {
       type: 'string',
       maxLength: 9,
       description:
-        "flux-pro-1.1-ultra only: '21:9' to '9:21' (default '16:9'), rendered at about 4 megapixels; instead of width and height.",
+        "flux-pro-1.1-ultra only: '21:9' to '9:21' (default '16:9'), rendered at about 4 megapixels; " +
+        'instead of width and height.',
     },
     imagePrompt: {
       type: 'object',

@@ -32,7 +32,8 @@ export const systemRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       schema: {
         tags: ['System'],
         summary:
-          'The models served, their limits, prices, and their engines with whether each is reachable (checked at most every 30 s)',
+          'The models served, their limits, prices, and their engines ' +
+          'with whether each is reachable (checked at most every 30 s)',
       },
     },
     async () => ({ data: await services.system.models() }),

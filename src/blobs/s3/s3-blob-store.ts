@@ -150,6 +150,7 @@ function checkDeleted(out: { Errors?: { Key?: string; Code?: string; Message?: s
   const failed = out.Errors ?? []
   if (failed.length > 0)
     throw new Error(
-      `the bucket refused to delete ${failed.length} object(s): ${failed[0]!.Code ?? 'error'} ${failed[0]!.Message ?? ''}`.trim(),
+      `the bucket refused to delete ${failed.length} object(s): ` +
+        `${failed[0]!.Code ?? 'error'} ${failed[0]!.Message ?? ''}`.trim(),
     )
 }

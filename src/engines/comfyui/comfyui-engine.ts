@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { FormData, request } from 'undici'
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { createSemaphore, notSentCode, parseJson } from '../upstream.js'
+import { createSemaphore, parseJson } from '../upstream.js'
+import { createComfyClient, type HistoryEntry } from './client.js'
 import { openEvents } from './events.js'
-import { type ComfyGraph, type ComfyWorkflows, fillGraph } from './workflows.js'
+import { type ComfyWorkflows, fillGraph } from './workflows.js'
 
 export interface ComfyUiEngineOptions {
   /** ComfyUI's address, e.g. http://127.0.0.1:8188. */
@@ -18,11 +18,6 @@ export interface ComfyUiEngineOptions {
   /** Gives up on a prompt that has not finished after this long. */
   taskTimeoutMs?: number
   requestTimeoutMs?: number
-}
-
-interface HistoryEntry {
-  outputs?: Record<string, { images?: { filename: string; subfolder: string; type: string }[] }>
-  status?: { status_str?: string; completed?: boolean; messages?: [string, Record<string, unknown>][] }
 }
 
 /**
@@ -40,91 +35,11 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
   const requestTimeout = options.requestTimeoutMs ?? 30_000
   const { workflows } = options
 
-  const call = async (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) => {
-    try {
-      const response = await request(`${base}${path}`, {
-        method,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-        headers:
-          body === undefined
-            ? { accept: 'application/json' }
-            : { accept: 'application/json', 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return { status: response.statusCode, text: await response.body.text() }
-    } catch (error) {
-      throw transportError(error, signal, path)
-    }
-  }
-  const transportError = (error: unknown, signal: AbortSignal, path: string): EngineError => {
-    if (signal.aborted) return new EngineError('canceled', 'generation was aborted', { cause: error })
-    const code = notSentCode(error)
-    if (code)
-      return new EngineError('unavailable', `ComfyUI could not be reached at ${base} (${code})`, { cause: error })
-    return new EngineError('unavailable', `ComfyUI did not answer ${path}: ${(error as Error).message}`, {
-      cause: error,
-    })
-  }
-
-  const upload = async (data: Buffer, name: string, signal: AbortSignal): Promise<string> => {
-    const form = new FormData()
-    form.append('image', new Blob([data]), name)
-    form.append('type', 'input')
-    form.append('overwrite', 'true')
-    let status: number
-    let text: string
-    try {
-      const response = await request(`${base}/upload/image`, {
-        method: 'POST',
-        body: form,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-      })
-      status = response.statusCode
-      text = await response.body.text()
-    } catch (error) {
-      throw transportError(error, signal, '/upload/image')
-    }
-    const json = parseJson<{ name?: string; subfolder?: string }>(text)
-    if (status !== 200 || !json?.name)
-      throw new EngineError('failed', `ComfyUI refused the image prompt upload (${status}): ${text.slice(0, 200)}`)
-    return json.subfolder ? `${json.subfolder}/${json.name}` : json.name
-  }
-
-  const queuePrompt = async (graph: ComfyGraph, clientId: string, signal: AbortSignal): Promise<string> => {
-    const { status, text } = await call('POST', '/prompt', signal, { prompt: graph, client_id: clientId })
-    const json =
-      parseJson<{
-        prompt_id?: string
-        error?: { type?: string; message?: string; details?: string } | string
-        node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }>
-      }>(text) ?? {}
-    if (status === 200 && typeof json.prompt_id === 'string') return json.prompt_id
-    if (status >= 500) throw new EngineError('unavailable', `ComfyUI answered ${status} to /prompt`)
-    if (status === 403)
-      throw new EngineError('unavailable', 'ComfyUI refused the request (403): check its --listen and origin settings')
-    if (status === 200)
-      throw new EngineError('failed', `ComfyUI answered /prompt without a prompt_id: ${text.slice(0, 200)}`)
-    throw new EngineError('failed', `ComfyUI rejected the workflow '${workflows.name}': ${describeRejection(json)}`)
-  }
-
-  /** The prompt's history entry, undefined while it is queued or running. */
-  const history = async (promptId: string, signal: AbortSignal): Promise<HistoryEntry | undefined> => {
-    const { status, text } = await call('GET', `/history/${encodeURIComponent(promptId)}`, signal)
-    const json = parseJson<Record<string, HistoryEntry>>(text)
-    if (status !== 200 || !json || typeof json !== 'object')
-      throw new EngineError('unavailable', `ComfyUI answered ${status} to /history`)
-    return json[promptId] ?? undefined
-  }
-
-  /** ComfyUI's queue items ([number, prompt_id, prompt, extra_data, outputs]), running and waiting. */
-  const queueItems = async (signal: AbortSignal) => {
-    const { status, text } = await call('GET', '/queue', signal)
-    const json = parseJson<{ queue_running?: unknown[][]; queue_pending?: unknown[][] }>(text)
-    if (status !== 200 || !json) throw new EngineError('unavailable', `ComfyUI answered ${status} to /queue`)
-    return { running: json.queue_running ?? [], pending: json.queue_pending ?? [] }
-  }
-  const ownedBy = (clientId: string) => (item: unknown[]) =>
-    (item[3] as { client_id?: unknown } | undefined)?.client_id === clientId
+  const { call, upload, queuePrompt, history, queueItems, ownedBy, view } = createComfyClient({
+    base,
+    requestTimeoutMs: requestTimeout,
+    workflowName: workflows.name,
+  })
 
   /**
    * Removes whatever this task's client id has in ComfyUI's queue: waiting prompts are
@@ -201,7 +116,8 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
         if (lost)
           throw new EngineError(
             'unavailable',
-            'ComfyUI lost the prompt: it is neither queued, running nor in its history (its queue was cleared, or it restarted)',
+            'ComfyUI lost the prompt: it is neither queued, running nor in its history ' +
+              '(its queue was cleared, or it restarted)',
           )
       }
       if (Date.now() - started > taskTimeout)
@@ -231,20 +147,7 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
       )
     const images: EngineImage[] = []
     for (const file of files) {
-      const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })
-      let status: number
-      let data: Buffer
-      try {
-        const response = await request(`${base}/view?${query}`, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-        })
-        status = response.statusCode
-        data = Buffer.from(await response.body.arrayBuffer())
-      } catch (error) {
-        throw transportError(error, signal, '/view')
-      }
-      if (status !== 200) throw new EngineError('failed', `ComfyUI could not serve ${file.filename} (${status})`)
-      images.push({ kind: 'encoded', data })
+      images.push({ kind: 'encoded', data: await view(file, signal) })
     }
     return images
   }
@@ -261,9 +164,10 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
         if (status !== 200) return { reachable: false, detail: `answered ${status}` }
         const stats = parseJson<{ system?: { comfyui_version?: string }; devices?: { name?: string }[] }>(text) ?? {}
         const version = stats.system?.comfyui_version ? `ComfyUI ${stats.system.comfyui_version}` : 'ComfyUI'
+        const device = stats.devices?.[0]?.name
         return {
           reachable: true,
-          detail: `${version}${stats.devices?.[0]?.name ? ` on ${stats.devices[0].name}` : ''}, workflow ${workflows.name}`,
+          detail: `${version}${device ? ` on ${device}` : ''}, workflow ${workflows.name}`,
         }
       } catch (error) {
         return { reachable: false, detail: `could not connect: ${(error as Error).message}` }
@@ -321,20 +225,6 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
 
 /** How long ComfyUI may stay unreachable while a prompt runs before the job fails over. */
 const UNREACHABLE_MS = 60_000
-
-function describeRejection(json: {
-  error?: { type?: string; message?: string; details?: string } | string
-  node_errors?: Record<string, { class_type?: string; errors?: { message?: string; details?: string }[] }>
-}): string {
-  const parts: string[] = []
-  const error = typeof json.error === 'string' ? { message: json.error } : json.error
-  if (error?.message) parts.push(`${error.message}${error.details ? ` (${error.details})` : ''}`)
-  for (const [node, info] of Object.entries(json.node_errors ?? {})) {
-    const messages = (info.errors ?? []).map((e) => `${e.message ?? 'error'}${e.details ? `: ${e.details}` : ''}`)
-    parts.push(`node ${node}${info.class_type ? ` (${info.class_type})` : ''}: ${messages.join('; ')}`)
-  }
-  return (parts.join('; ') || 'no reason given').slice(0, 800)
-}
 
 function describeExecutionError(data: Record<string, unknown>): string {
   const node = data.node_id

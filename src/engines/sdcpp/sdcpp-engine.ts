@@ -69,7 +69,8 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
       if (method === 'POST' && path === SUBMIT) {
         throw new EngineError(
           'failed',
-          `sd-server did not answer the submit (${(error as Error).message}); not re-sent, as the job may be queued there`,
+          `sd-server did not answer the submit (${(error as Error).message}); ` +
+            'not re-sent, as the job may be queued there',
           { cause: error },
         )
       }
@@ -226,9 +227,10 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
         const caps =
           parseJson<{ model?: { name?: string; stem?: string }; limits?: { max_queue_size?: number } }>(text) ?? {}
         const model = caps.model?.stem ?? caps.model?.name
+        const queueSize = caps.limits?.max_queue_size
         return {
           reachable: true,
-          detail: `sd-server${model ? ` with ${model}` : ''}${caps.limits?.max_queue_size ? `, queue ${caps.limits.max_queue_size}` : ''}`,
+          detail: `sd-server${model ? ` with ${model}` : ''}${queueSize ? `, queue ${queueSize}` : ''}`,
         }
       } catch (error) {
         return { reachable: false, detail: `could not connect: ${(error as Error).message}` }

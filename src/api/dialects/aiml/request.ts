@@ -46,7 +46,9 @@ export function readAimlRequest(body: GenerationsBody): { request: AimlRequest }
     } else {
       issues.push({
         loc: ['body', 'image_size'],
-        msg: `Input should be one of ${Object.keys(IMAGE_SIZES).join(', ')}, or an object with integer width and height`,
+        msg:
+          `Input should be one of ${Object.keys(IMAGE_SIZES).join(', ')}, ` +
+          'or an object with integer width and height',
         type: 'value_error',
         input:
           typeof body.image_size === 'string'

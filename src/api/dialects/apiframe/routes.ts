@@ -56,8 +56,9 @@ export const apiframeRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       const body = request.body
       const model = modelByAlias('apiframe', body.model)
       if (!model) {
+        const served = aliasesOf('apiframe').join(', ')
         throw new FluxhostError('VALIDATION_FAILED', {
-          message: `model: '${body.model.slice(0, 60)}' is not served here; models: ${aliasesOf('apiframe').join(', ')}`,
+          message: `model: '${body.model.slice(0, 60)}' is not served here; models: ${served}`,
           issues: [
             {
               loc: ['body', 'model'],
