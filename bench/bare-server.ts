@@ -24,7 +24,9 @@ app.get<{ Querystring: { id: string } }>('/v1/get_result', async (request) => ({
   id: request.query.id,
   status: 'Ready',
   result: {
-    sample: `http://${request.host}/files/jobs/${request.query.id}/a1/0.jpeg?exp=1795430000&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`,
+    sample:
+      `http://${request.host}/files/jobs/${request.query.id}/a1/0.jpeg` +
+      '?exp=1795430000&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
     prompt: 'a red apple on a white table',
     seed: 42,
     start_time: 1795426000.123,

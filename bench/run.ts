@@ -17,7 +17,10 @@ const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 200)
 const SYNC_REQUESTS = Number(process.env.BENCH_SYNC_REQUESTS ?? 300)
 const WEBHOOK_JOBS = Number(process.env.BENCH_WEBHOOK_JOBS ?? 100)
 const SAFETY_IMAGES = Number(process.env.BENCH_SAFETY_IMAGES ?? 30)
-/** `all` (default), or one part alone: `workers` (worker scaling and claim latency on PostgreSQL), `scale` (SQLite vs PostgreSQL creates), `engines`, `delivery`, `gallery` (thumbnails vs full images). */
+/**
+ * `all` (default), or one part alone: `workers` (worker scaling and claim latency on PostgreSQL),
+ * `scale` (SQLite vs PostgreSQL creates), `engines`, `delivery`, `gallery` (thumbnails vs full images).
+ */
 const ONLY = process.env.BENCH_ONLY ?? 'all'
 const ENGINE_JOBS = Number(process.env.BENCH_ENGINE_JOBS ?? 100)
 const BFL_TASK_MS = Number(process.env.BENCH_BFL_TASK_MS ?? 2000)
@@ -548,7 +551,9 @@ async function gallery(scratch: string) {
 async function main() {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fluxhost-bench-'))
   const results: Record<string, unknown> = {
-    machine: `${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
+    machine:
+      `${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+      `Node ${process.version}, ${os.platform()} ${os.release()}`,
     duration_s: DURATION,
     connections: CONNECTIONS,
   }
@@ -557,7 +562,10 @@ async function main() {
       const g = await gallery(scratch)
       results.gallery = g
       console.log(
-        `\na gallery page of ${g.images} 1024x768 JPEGs, fetched at once (median of ${g.rounds}): full images ${g.full.kib} KiB in ${g.full.ms} ms; thumbnails on first request ${g.thumbnailsFirst.kib} KiB in ${g.thumbnailsFirst.ms} ms, afterwards ${g.thumbnailsKept.kib} KiB in ${g.thumbnailsKept.ms} ms; thumbnail bytes ÷ full ${g.bytesRatio}`,
+        `\na gallery page of ${g.images} 1024x768 JPEGs, fetched at once (median of ${g.rounds}): ` +
+          `full images ${g.full.kib} KiB in ${g.full.ms} ms; ` +
+          `thumbnails on first request ${g.thumbnailsFirst.kib} KiB in ${g.thumbnailsFirst.ms} ms, ` +
+          `afterwards ${g.thumbnailsKept.kib} KiB in ${g.thumbnailsKept.ms} ms; thumbnail bytes ÷ full ${g.bytesRatio}`,
       )
       if (ONLY === 'gallery') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -577,7 +585,9 @@ async function main() {
       const scale = await submitThroughput(scratch)
       results.scale = scale
       console.log(
-        `\ncreates, --no-worker server, ${CONNECTIONS} connections: SQLite ${scale.sqlite.rps} req/s (p99 ${scale.sqlite.p99} ms), PostgreSQL ${scale.postgres.rps} req/s (p99 ${scale.postgres.p99} ms); PostgreSQL ÷ SQLite ${scale.ratio}`,
+        `\ncreates, --no-worker server, ${CONNECTIONS} connections: ` +
+          `SQLite ${scale.sqlite.rps} req/s (p99 ${scale.sqlite.p99} ms), ` +
+          `PostgreSQL ${scale.postgres.rps} req/s (p99 ${scale.postgres.p99} ms); PostgreSQL ÷ SQLite ${scale.ratio}`,
       )
       if (ONLY === 'scale') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -587,7 +597,10 @@ async function main() {
     if (ONLY === 'engines' || ONLY === 'all') {
       const bfl = await bflEngine(scratch, ENGINE_JOBS)
       console.log(
-        `\nbfl engine vs the BFL emulator (tasks Ready ${bfl.taskMs} ms after submit), ${bfl.jobs} jobs in flight: added time p50 ${bfl.addedMs.p50} ms, p99 ${bfl.addedMs.p99} ms; (job time less slot wait) ÷ upstream time p50 ${bfl.ratio.p50}, p99 ${bfl.ratio.p99}; ${bfl.jobsPerS} jobs/s with ${bfl.maxActive} upstream tasks at most`,
+        `\nbfl engine vs the BFL emulator (tasks Ready ${bfl.taskMs} ms after submit), ${bfl.jobs} jobs in flight: ` +
+          `added time p50 ${bfl.addedMs.p50} ms, p99 ${bfl.addedMs.p99} ms; ` +
+          `(job time less slot wait) ÷ upstream time p50 ${bfl.ratio.p50}, p99 ${bfl.ratio.p99}; ` +
+          `${bfl.jobsPerS} jobs/s with ${bfl.maxActive} upstream tasks at most`,
       )
       const comfyui = await localEngine('comfyui', scratch, ENGINE_JOBS)
       const sdcpp = await localEngine('sdcpp', scratch, ENGINE_JOBS)
@@ -597,7 +610,10 @@ async function main() {
         ['sdcpp', sdcpp],
       ] as const) {
         console.log(
-          `${name} engine vs its emulator (${r.execMs} ms a prompt, one at a time), ${r.jobs} jobs submitted at once: added time p50 ${r.addedMs.p50} ms, p99 ${r.addedMs.p99} ms; job time ÷ upstream time p50 ${r.ratio.p50}, p99 ${r.ratio.p99}; ${r.jobsPerS} jobs/s of the upstream's ${r.boundJobsPerS}, ${r.maxInQueue} prompts upstream at most`,
+          `${name} engine vs its emulator (${r.execMs} ms a prompt, one at a time), ${r.jobs} jobs ` +
+            `submitted at once: added time p50 ${r.addedMs.p50} ms, p99 ${r.addedMs.p99} ms; ` +
+            `job time ÷ upstream time p50 ${r.ratio.p50}, p99 ${r.ratio.p99}; ` +
+            `${r.jobsPerS} jobs/s of the upstream's ${r.boundJobsPerS}, ${r.maxInQueue} prompts upstream at most`,
         )
       }
       if (ONLY === 'engines') {
@@ -635,13 +651,19 @@ async function main() {
       results.safety = { classifier, endToEndJobsPerS: e2e }
       results.webhooks = webhooks
       console.log(
-        `\noutput classifier (nsfwjs MobileNetV2, tfjs wasm, worker thread), 1024x768, ${classifier.images} images: p50 ${classifier.p50} ms, p99 ${classifier.p99} ms (in the worker p50 ${classifier.inWorkerP50} ms; model load ${classifier.loadMs} ms)`,
+        `\noutput classifier (nsfwjs MobileNetV2, tfjs wasm, worker thread), 1024x768, ${classifier.images} images: ` +
+          `p50 ${classifier.p50} ms, p99 ${classifier.p99} ms ` +
+          `(in the worker p50 ${classifier.inWorkerP50} ms; model load ${classifier.loadMs} ms)`,
       )
       console.log(
-        `end to end, 2 workers, checker off → on (1 thread) → on (2 threads): 256x256 ${e2e.small.off} → ${e2e.small.on} → ${e2e.small.onTwoThreads} jobs/s; 1024x768 ${e2e.large.off} → ${e2e.large.on} → ${e2e.large.onTwoThreads} jobs/s`,
+        'end to end, 2 workers, checker off → on (1 thread) → on (2 threads): ' +
+          `256x256 ${e2e.small.off} → ${e2e.small.on} → ${e2e.small.onTwoThreads} jobs/s; ` +
+          `1024x768 ${e2e.large.off} → ${e2e.large.on} → ${e2e.large.onTwoThreads} jobs/s`,
       )
       console.log(
-        `webhook delivery after completion, ${webhooks.jobs} jobs at once: p50 ${webhooks.p50} ms, p99 ${webhooks.p99} ms, max ${webhooks.max} ms (all delivered in ${webhooks.seconds} s)\n`,
+        `webhook delivery after completion, ${webhooks.jobs} jobs at once: ` +
+          `p50 ${webhooks.p50} ms, p99 ${webhooks.p99} ms, max ${webhooks.max} ms ` +
+          `(all delivered in ${webhooks.seconds} s)\n`,
       )
       if (ONLY === 'delivery') {
         fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -730,8 +752,14 @@ async function main() {
     results.sync_overhead = sync
     results.end_to_end = { jobs: E2E_JOBS, size: '256x256 jpeg', workerConcurrency: 2, ...e2e }
 
-    const row = (name: string, l: Load, ratio?: number) =>
-      `${name.padEnd(44)} ${String(l.rps).padStart(7)} req/s  p50 ${String(l.p50).padStart(3)} ms  p99 ${String(l.p99).padStart(4)} ms${ratio === undefined ? '' : `  ratio ${ratio}`}${l.non2xx || l.errors ? `  (${l.non2xx} non-2xx, ${l.errors} errors)` : ''}`
+    const row = (name: string, l: Load, ratio?: number) => {
+      const ratioText = ratio === undefined ? '' : `  ratio ${ratio}`
+      const failures = l.non2xx || l.errors ? `  (${l.non2xx} non-2xx, ${l.errors} errors)` : ''
+      return (
+        `${name.padEnd(44)} ${String(l.rps).padStart(7)} req/s  ` +
+        `p50 ${String(l.p50).padStart(3)} ms  p99 ${String(l.p99).padStart(4)} ms${ratioText}${failures}`
+      )
+    }
     const rowVs = (name: string, l: Load, bareLoad: Load) => row(name, l, round(l.rps / bareLoad.rps))
     console.log(`\nfluxhost benchmark — ${results.machine}; ${CONNECTIONS} connections, ${DURATION} s each\n`)
     console.log(row('bare Fastify POST (same schema)', bareCreate))
@@ -746,10 +774,13 @@ async function main() {
     console.log(rowVs('GET /v2/jobs/:id (Apiframe)', apiframeGet, bareGet))
     console.log(rowVs('GET /api/jobs/:id (native)', nativeGet, bareGet))
     console.log(
-      `POST /v1/images/generations (AIML, sync), 512x512, ${sync.requests} sequential (latency p50 ${sync.latencyMs.p50} ms, engine p50 ${sync.inferenceMs.p50} ms):\n` +
-        `  latency over engine time            p50 ${sync.overheadMs.p50} ms, p90 ${sync.overheadMs.p90} ms, p99 ${sync.overheadMs.p99} ms\n` +
+      `POST /v1/images/generations (AIML, sync), 512x512, ${sync.requests} sequential ` +
+        `(latency p50 ${sync.latencyMs.p50} ms, engine p50 ${sync.inferenceMs.p50} ms):\n` +
+        `  latency over engine time            p50 ${sync.overheadMs.p50} ms, ` +
+        `p90 ${sync.overheadMs.p90} ms, p99 ${sync.overheadMs.p99} ms\n` +
         `  of which encoding + writing the jpeg p50 ${sync.encodeMs.p50} ms, p99 ${sync.encodeMs.p99} ms\n` +
-        `  over engine and encoding            p50 ${sync.overheadWithoutEncodeMs.p50} ms, p90 ${sync.overheadWithoutEncodeMs.p90} ms, p99 ${sync.overheadWithoutEncodeMs.p99} ms`,
+        `  over engine and encoding            p50 ${sync.overheadWithoutEncodeMs.p50} ms, ` +
+        `p90 ${sync.overheadWithoutEncodeMs.p90} ms, p99 ${sync.overheadWithoutEncodeMs.p99} ms`,
     )
     console.log(`end to end, preview 256x256, ${E2E_JOBS} jobs: ${e2e.jobsPerS} jobs/s (${e2e.seconds} s)\n`)
     fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`)

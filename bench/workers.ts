@@ -133,7 +133,8 @@ export async function workerScaling(scratch: string) {
     const measured = await withFleet(scratch, variant, 2, claimLatency)
     latency.push({ variant: variant.name, workers: 2, ...measured })
     console.log(
-      `  ${variant.name}, claim latency with 2 idle workers: p50 ${measured.p50} ms, p99 ${measured.p99} ms, max ${measured.max} ms`,
+      `  ${variant.name}, claim latency with 2 idle workers: ` +
+        `p50 ${measured.p50} ms, p99 ${measured.p99} ms, max ${measured.max} ms`,
     )
   }
   for (const row of rows) {
@@ -153,14 +154,17 @@ export async function workerScaling(scratch: string) {
 
 export function printWorkerScaling(result: Awaited<ReturnType<typeof workerScaling>>): void {
   console.log(
-    `\nworker processes on PostgreSQL, ${result.jobs} jobs of ${result.jobMs} ms each, ${result.concurrency} per worker:`,
+    `\nworker processes on PostgreSQL, ${result.jobs} jobs of ${result.jobMs} ms each, ` +
+      `${result.concurrency} per worker:`,
   )
   for (const row of result.scaling)
     console.log(
-      `  ${row.variant}, ${row.workers} worker(s): ${row.jobsPerS} jobs/s, scaling efficiency ${row.efficiency} (bound ${row.bound} jobs/s)`,
+      `  ${row.variant}, ${row.workers} worker(s): ${row.jobsPerS} jobs/s, ` +
+        `scaling efficiency ${row.efficiency} (bound ${row.bound} jobs/s)`,
     )
   console.log(
-    `claim latency (create → a worker has it), ${result.latencyJobs} jobs ${result.latencyGapMs} ms apart, 2 idle workers:`,
+    `claim latency (create → a worker has it), ${result.latencyJobs} jobs ${result.latencyGapMs} ms apart, ` +
+      '2 idle workers:',
   )
   for (const row of result.claimLatencyMs)
     console.log(`  ${row.variant}: p50 ${row.p50} ms, p99 ${row.p99} ms, max ${row.max} ms`)

@@ -105,26 +105,32 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     expect(await store.jobs.get(id)).toMatchObject({ state: 'failed', error: { code: 'JOB_ABANDONED' } })
   })
 
-  it('re-queues at once a job whose worker process on this host is gone (trustOwnerIds, the SQLite default)', async () => {
-    const id = await addJob()
-    const q = await queue(3, true)
-    const self = newOwnerId()
-    // pid 2^22+1 is above Linux's pid_max default, so it cannot be a live process.
-    const dead = `${os.hostname()}:4194305:dead`
-    await q.claim(dead)
-    expect(isOwnerDead(dead, self)).toBe(true)
-    expect(await q.recover(self)).toEqual({ requeued: [id], abandoned: [] })
-  })
+  it(
+    're-queues at once a job whose worker process on this host is gone ' + '(trustOwnerIds, the SQLite default)',
+    async () => {
+      const id = await addJob()
+      const q = await queue(3, true)
+      const self = newOwnerId()
+      // pid 2^22+1 is above Linux's pid_max default, so it cannot be a live process.
+      const dead = `${os.hostname()}:4194305:dead`
+      await q.claim(dead)
+      expect(isOwnerDead(dead, self)).toBe(true)
+      expect(await q.recover(self)).toEqual({ requeued: [id], abandoned: [] })
+    },
+  )
 
-  it('with trustOwnerIds off (shared records), waits for the lease to expire even for a dead-looking owner', async () => {
-    const id = await addJob()
-    const q = await queue(3, false)
-    const dead = `${os.hostname()}:4194305:dead`
-    await q.claim(dead)
-    expect(await q.recover(newOwnerId())).toEqual({ requeued: [], abandoned: [] })
-    clock.advance(LEASE + 1)
-    expect(await q.recover(newOwnerId())).toEqual({ requeued: [id], abandoned: [] })
-  })
+  it(
+    'with trustOwnerIds off (shared records), ' + 'waits for the lease to expire even for a dead-looking owner',
+    async () => {
+      const id = await addJob()
+      const q = await queue(3, false)
+      const dead = `${os.hostname()}:4194305:dead`
+      await q.claim(dead)
+      expect(await q.recover(newOwnerId())).toEqual({ requeued: [], abandoned: [] })
+      clock.advance(LEASE + 1)
+      expect(await q.recover(newOwnerId())).toEqual({ requeued: [id], abandoned: [] })
+    },
+  )
 
   it('treats an earlier incarnation with our pid as dead, and ourselves and live pids as alive', () => {
     const self = newOwnerId()

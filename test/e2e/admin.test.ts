@@ -99,7 +99,9 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     const { page, close } = await open(KEY_A, 390)
     await page.locator('#keys tbody tr').first().waitFor()
     const unlabelled = await page.evaluate<string[]>(
-      "[...document.querySelectorAll('input, select, textarea')].filter((input) => !input.labels?.length && !input.getAttribute('aria-label')).map((input) => input.id)",
+      "[...document.querySelectorAll('input, select, textarea')]" +
+        ".filter((input) => !input.labels?.length && !input.getAttribute('aria-label'))" +
+        '.map((input) => input.id)',
     )
     expect(unlabelled).toEqual([])
     // Wide tables scroll inside their box; the page itself does not.

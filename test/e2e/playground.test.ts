@@ -215,7 +215,9 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
     expect(overflow).toBeLessThanOrEqual(0)
     const unlabelled = await page.evaluate<string[]>(
-      "[...document.querySelectorAll('input, select, textarea')].filter((input) => !input.labels?.length && !input.getAttribute('aria-label')).map((input) => input.id)",
+      "[...document.querySelectorAll('input, select, textarea')]" +
+        ".filter((input) => !input.labels?.length && !input.getAttribute('aria-label'))" +
+        '.map((input) => input.id)',
     )
     expect(unlabelled).toEqual([])
     // Keyboard only: the controls are native, so focus and Enter generate.

@@ -56,7 +56,9 @@ const DEFAULTS: Settings = {
   safetyTolerance: 2,
   imagePrompt: null,
 }
-const TRICKY = `She said "don't" — it's $HOME's \`id\` $(echo no) \\n \\ '\\'' %s {x} \${y}\nsecond line\ttab: café 東京 🍎 👨‍👩‍👧 \u2028 end`
+const TRICKY =
+  `She said "don't" — it's $HOME's \`id\` $(echo no) \\n \\ '\\'' %s {x} \${y}\n` +
+  `second line\ttab: café 東京 🍎 👨‍👩‍👧 \u2028 end`
 
 let mod: SnippetsModule
 let server: TestServer
@@ -83,7 +85,9 @@ beforeAll(async () => {
   workDir = tempDir('fluxhost-snippets-')
   const probe = spawnSync('python3', ['-c', 'import requests'], { encoding: 'utf8' })
   if (probe.status !== 0)
-    pythonSkip = `python3 with requests is missing (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); the Python snippets are not run`
+    pythonSkip =
+      `python3 with requests is missing (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); ` +
+      'the Python snippets are not run'
   if (pythonSkip) console.warn(pythonSkip)
 })
 
@@ -158,7 +162,9 @@ async function runAll(
   const jobs = mod.DIALECTS.flatMap((dialect) =>
     LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
       const run = await runSnippet(language, all[dialect][language])
-      const label = `${dialect} ${language}\n--- stderr:\n${run.stderr}\n--- stdout:\n${run.stdout}\n--- snippet:\n${all[dialect][language]}`
+      const label =
+        `${dialect} ${language}\n--- stderr:\n${run.stderr}\n--- stdout:\n${run.stdout}\n` +
+        `--- snippet:\n${all[dialect][language]}`
       expect(run.code, label).toBe(0)
       const last = run.stdout.trimEnd().split('\n').pop() ?? ''
       expect(last, label).toMatch(/^https?:\/\/\S+$/)
@@ -256,15 +262,16 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     })
   })
 
-  it.concurrent('quotes a prompt with quotes, an apostrophe, newlines, $, backslashes and non-ASCII in every language', async ({
-    expect,
-  }) => {
-    const settings = { ...DEFAULTS, prompt: TRICKY, width: 256, height: 256, seed: 7 }
-    await runAll(expect, settings, (job) => {
-      expect(job.request.prompt).toBe(TRICKY)
-      expect(job.request.seed).toBe(7)
-    })
-  })
+  it.concurrent(
+    'quotes a prompt with quotes, an apostrophe, newlines, $, backslashes ' + 'and non-ASCII in every language',
+    async ({ expect }) => {
+      const settings = { ...DEFAULTS, prompt: TRICKY, width: 256, height: 256, seed: 7 }
+      await runAll(expect, settings, (job) => {
+        expect(job.request.prompt).toBe(TRICKY)
+        expect(job.request.seed).toBe(7)
+      })
+    },
+  )
 
   it.concurrent('asks for two PNGs where the dialect can (AIML), and one elsewhere', async ({ expect }) => {
     const settings = {
@@ -330,64 +337,67 @@ describe('playground snippets', { timeout: 240_000 }, () => {
       expect(job.request).toMatchObject({ model: 'flux-dev', width: 256, height: 256, steps: 12, guidance: 4.5 })
   })
 
-  it.concurrent('sends an image prompt given as a URL (downloaded and encoded for BFL and SeaArt, fetched by the server for Apiframe)', async ({
-    expect,
-  }) => {
-    const settings = { ...DEFAULTS, width: 256, height: 320, imagePrompt: { url: imageUrl, strength: 0.5 } }
-    expect(mod.unsupported(settings, 'apiframe')).toBeNull()
-    await runAll(expect, settings, (job, dialect) => {
-      if (dialect === 'aiml') expect(job.request.imagePrompt).toBeUndefined()
-      else expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
-    })
-    const ultra = {
-      ...settings,
-      model: 'flux-pro-1.1-ultra' as const,
-      aspectRatio: '1:1',
-      imagePrompt: { url: imageUrl, strength: 0.3 },
-    }
-    expect(mod.unsupported(ultra, 'bfl')).toBeNull()
-    for (const job of await runBfl(expect, ultra))
-      expect(job.request).toMatchObject({
-        model: 'flux-pro-1.1-ultra',
-        aspectRatio: '1:1',
-        imagePrompt: { strength: 0.3 },
+  it.concurrent(
+    'sends an image prompt given as a URL ' +
+      '(downloaded and encoded for BFL and SeaArt, fetched by the server for Apiframe)',
+    async ({ expect }) => {
+      const settings = { ...DEFAULTS, width: 256, height: 320, imagePrompt: { url: imageUrl, strength: 0.5 } }
+      expect(mod.unsupported(settings, 'apiframe')).toBeNull()
+      await runAll(expect, settings, (job, dialect) => {
+        if (dialect === 'aiml') expect(job.request.imagePrompt).toBeUndefined()
+        else expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
       })
-    // A data: URL (a file the user picked) goes into BFL's and SeaArt's base64 field as it is.
-    const inline = {
-      ...settings,
-      imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 },
-    }
-    const both = mod.snippets(inline, { baseUrl: server.url, key: KEY_A })
-    await Promise.all(
-      (['bfl', 'seaart'] as const).map(async (dialect) => {
-        expect(mod.unsupported(inline, dialect)).toBeNull()
-        const run = await runSnippet('curl', both[dialect].curl)
-        expect(run.code, run.stderr).toBe(0)
-        const job = await jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
-        expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
-      }),
-    )
-  })
+      const ultra = {
+        ...settings,
+        model: 'flux-pro-1.1-ultra' as const,
+        aspectRatio: '1:1',
+        imagePrompt: { url: imageUrl, strength: 0.3 },
+      }
+      expect(mod.unsupported(ultra, 'bfl')).toBeNull()
+      for (const job of await runBfl(expect, ultra))
+        expect(job.request).toMatchObject({
+          model: 'flux-pro-1.1-ultra',
+          aspectRatio: '1:1',
+          imagePrompt: { strength: 0.3 },
+        })
+      // A data: URL (a file the user picked) goes into BFL's and SeaArt's base64 field as it is.
+      const inline = {
+        ...settings,
+        imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 },
+      }
+      const both = mod.snippets(inline, { baseUrl: server.url, key: KEY_A })
+      await Promise.all(
+        (['bfl', 'seaart'] as const).map(async (dialect) => {
+          expect(mod.unsupported(inline, dialect)).toBeNull()
+          const run = await runSnippet('curl', both[dialect].curl)
+          expect(run.code, run.stderr).toBe(0)
+          const job = await jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
+          expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
+        }),
+      )
+    },
+  )
 
-  it.concurrent('leaves out what a dialect cannot say (webp, quality, seed 0, safety 0) and the server takes the rest', async ({
-    expect,
-  }) => {
-    const settings = {
-      ...DEFAULTS,
-      outputFormat: 'webp' as const,
-      quality: 75,
-      seed: 0,
-      safetyTolerance: 0,
-      width: 320,
-      height: 256,
-    }
-    expect(mod.unsupported(settings, 'apiframe')).toMatch(/safety_tolerance/)
-    expect(mod.unsupported(settings, 'aiml')).toMatch(/webp.*seed|seed.*webp/)
-    await runAll(expect, settings, (job, dialect) => {
-      expect(job.request.output.format).toBe(dialect === 'bfl' || dialect === 'apiframe' ? 'webp' : 'jpeg')
-      expect(job.request.output.quality).toBe(dialect === 'apiframe' ? 75 : 90)
-      if (dialect !== 'aiml') expect(job.request.seed).toBe(0)
-      expect(job.request.safetyTolerance).toBe(dialect === 'bfl' || dialect === 'seaart' ? 0 : 2)
-    })
-  })
+  it.concurrent(
+    'leaves out what a dialect cannot say (webp, quality, seed 0, safety 0) ' + 'and the server takes the rest',
+    async ({ expect }) => {
+      const settings = {
+        ...DEFAULTS,
+        outputFormat: 'webp' as const,
+        quality: 75,
+        seed: 0,
+        safetyTolerance: 0,
+        width: 320,
+        height: 256,
+      }
+      expect(mod.unsupported(settings, 'apiframe')).toMatch(/safety_tolerance/)
+      expect(mod.unsupported(settings, 'aiml')).toMatch(/webp.*seed|seed.*webp/)
+      await runAll(expect, settings, (job, dialect) => {
+        expect(job.request.output.format).toBe(dialect === 'bfl' || dialect === 'apiframe' ? 'webp' : 'jpeg')
+        expect(job.request.output.quality).toBe(dialect === 'apiframe' ? 75 : 90)
+        if (dialect !== 'aiml') expect(job.request.seed).toBe(0)
+        expect(job.request.safetyTolerance).toBe(dialect === 'bfl' || dialect === 'seaart' ? 0 : 2)
+      })
+    },
+  )
 })

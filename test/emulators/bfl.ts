@@ -140,7 +140,8 @@ export async function startBflEmulator(options: {
             preview: null,
           })
         const base = `http://${req.headers.host}`
-        const sample = `${base}/samples/${task.id}.${task.body.output_format ?? 'jpeg'}?exp=${Date.now() + (task.script.sampleTtlMs ?? sampleTtlMs)}`
+        const expiry = Date.now() + (task.script.sampleTtlMs ?? sampleTtlMs)
+        const sample = `${base}/samples/${task.id}.${task.body.output_format ?? 'jpeg'}?exp=${expiry}`
         return json(res, 200, {
           id: task.id,
           status: 'Ready',

@@ -269,7 +269,8 @@ export async function startComfyEmulator(
         const seed = Number(Object.values(graph).find((n) => n.class_type === 'KSampler')?.inputs.seed ?? 0)
         const images = []
         for (let i = 0; i < count; i++) {
-          const filename = `${String(node.inputs.filename_prefix).split('/').pop()}_${String(++counter).padStart(5, '0')}_.png`
+          const stem = String(node.inputs.filename_prefix).split('/').pop()
+          const filename = `${stem}_${String(++counter).padStart(5, '0')}_.png`
           const subfolder = String(node.inputs.filename_prefix).split('/').slice(0, -1).join('/')
           const background = { r: (seed * 37 + i * 50) % 256, g: (seed * 11) % 256, b: 140 }
           files.set(

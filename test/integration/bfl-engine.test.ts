@@ -132,41 +132,45 @@ describe('the bfl engine against an emulated api.bfl.ai', () => {
 })
 
 describe('ultra and dev through BFL', () => {
-  it('ultra goes to /v1/flux-pro-1.1-ultra with aspect_ratio, raw and image_prompt_strength; dev to /v1/flux-dev with steps and guidance', async () => {
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#0a0' } })
-      .png()
-      .toBuffer()
-    const ultra = await api(`${server.url}/v1/flux-pro-1.1-ultra`, {
-      body: {
-        prompt: 'ultra wide',
+  it(
+    'ultra goes to /v1/flux-pro-1.1-ultra with aspect_ratio, raw and image_prompt_strength; ' +
+      'dev to /v1/flux-dev with steps and guidance',
+    async () => {
+      const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#0a0' } })
+        .png()
+        .toBuffer()
+      const ultra = await api(`${server.url}/v1/flux-pro-1.1-ultra`, {
+        body: {
+          prompt: 'ultra wide',
+          aspect_ratio: '21:9',
+          raw: true,
+          seed: 4,
+          image_prompt: png.toString('base64'),
+          image_prompt_strength: 0.25,
+        },
+      })
+      expect(await server.waitForJob(ultra.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+      const sentUltra = emulator.submits.find((s) => s.body.prompt === 'ultra wide')!
+      expect(sentUltra.path).toBe('/v1/flux-pro-1.1-ultra')
+      expect(sentUltra.body).toMatchObject({
         aspect_ratio: '21:9',
         raw: true,
         seed: 4,
-        image_prompt: png.toString('base64'),
         image_prompt_strength: 0.25,
-      },
-    })
-    expect(await server.waitForJob(ultra.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
-    const sentUltra = emulator.submits.find((s) => s.body.prompt === 'ultra wide')!
-    expect(sentUltra.path).toBe('/v1/flux-pro-1.1-ultra')
-    expect(sentUltra.body).toMatchObject({
-      aspect_ratio: '21:9',
-      raw: true,
-      seed: 4,
-      image_prompt_strength: 0.25,
-      image_prompt: png.toString('base64'),
-    })
-    expect(sentUltra.body.width).toBeUndefined()
+        image_prompt: png.toString('base64'),
+      })
+      expect(sentUltra.body.width).toBeUndefined()
 
-    const dev = await api(`${server.url}/v1/flux-dev`, {
-      body: { prompt: 'dev steps', width: 512, height: 256, steps: 12, guidance: 2.5 },
-    })
-    expect(await server.waitForJob(dev.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
-    const sentDev = emulator.submits.find((s) => s.body.prompt === 'dev steps')!
-    expect(sentDev.path).toBe('/v1/flux-dev')
-    expect(sentDev.body).toMatchObject({ width: 512, height: 256, steps: 12, guidance: 2.5 })
-    expect(sentDev.body.raw).toBeUndefined()
-  })
+      const dev = await api(`${server.url}/v1/flux-dev`, {
+        body: { prompt: 'dev steps', width: 512, height: 256, steps: 12, guidance: 2.5 },
+      })
+      expect(await server.waitForJob(dev.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+      const sentDev = emulator.submits.find((s) => s.body.prompt === 'dev steps')!
+      expect(sentDev.path).toBe('/v1/flux-dev')
+      expect(sentDev.body).toMatchObject({ width: 512, height: 256, steps: 12, guidance: 2.5 })
+      expect(sentDev.body.raw).toBeUndefined()
+    },
+  )
 })
 
 describe('routes and failover', () => {

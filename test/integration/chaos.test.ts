@@ -156,7 +156,9 @@ describe.runIf(postgres.ok)('chaos: SIGKILLs among 2 API and 3 worker processes'
 
     // What the kills did (reported, not asserted: a kill between two jobs re-runs none).
     console.info(
-      `chaos: ${JOBS} answered, ${inRecords} in the records; ${jobs.filter((j) => j.attempts > 1).length} re-run after the worker was killed; ${hooks.requests.length} webhook requests`,
+      `chaos: ${JOBS} answered, ${inRecords} in the records; ` +
+        `${jobs.filter((j) => j.attempts > 1).length} re-run after the worker was killed; ` +
+        `${hooks.requests.length} webhook requests`,
     )
 
     // Every answered job's images are downloadable, through either API.

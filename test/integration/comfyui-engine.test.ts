@@ -154,7 +154,8 @@ describe('the comfyui engine against an emulated ComfyUI', () => {
     expect(job.error).toEqual({
       code: 'ENGINE_UNAVAILABLE',
       message:
-        'ComfyUI lost the prompt: it is neither queued, running nor in its history (its queue was cleared, or it restarted)',
+        'ComfyUI lost the prompt: it is neither queued, running nor in its history ' +
+        '(its queue was cleared, or it restarted)',
     })
     await api(`${server.url}/api/jobs/${running.body.id}/cancel`, { method: 'POST' })
     await comfy.until(() => comfy.inQueue() === 0)
@@ -207,24 +208,29 @@ describe('the comfyui engine against an emulated ComfyUI', () => {
 })
 
 describe('workflows', () => {
-  it('the dev workflow adds FluxGuidance and 28 steps; a missing model file is a clear error from node_errors', async () => {
-    const schnellOnly = await startComfyEmulator({ models: ['flux1-schnell.safetensors'] })
-    const dev = await startTestServer({ FLUXHOST_COMFYUI_URL: schnellOnly.url, FLUXHOST_COMFYUI_WORKFLOW: 'dev' })
-    try {
-      const job = await dev.waitForJob((await submit({ prompt: 'a violin' }, dev.url)).body.id)
-      expect(job.state).toBe('failed')
-      expect(job.error?.code).toBe('GENERATION_FAILED')
-      expect(job.error?.message).toBe(
-        `ComfyUI rejected the workflow 'dev': Prompt outputs failed validation; node 1 (UNETLoader): Value not in list: unet_name: 'flux1-dev.safetensors' not in ["flux1-schnell.safetensors"]`,
-      )
-      const graph = schnellOnly.received[0]!.graph
-      expect(graph['10']).toEqual({ class_type: 'FluxGuidance', inputs: { conditioning: ['4', 0], guidance: 3.5 } })
-      expect(graph['7']!.inputs).toMatchObject({ positive: ['10', 0], steps: 28 })
-    } finally {
-      await dev.close()
-      await schnellOnly.close()
-    }
-  })
+  it(
+    'the dev workflow adds FluxGuidance and 28 steps; ' + 'a missing model file is a clear error from node_errors',
+    async () => {
+      const schnellOnly = await startComfyEmulator({ models: ['flux1-schnell.safetensors'] })
+      const dev = await startTestServer({ FLUXHOST_COMFYUI_URL: schnellOnly.url, FLUXHOST_COMFYUI_WORKFLOW: 'dev' })
+      try {
+        const job = await dev.waitForJob((await submit({ prompt: 'a violin' }, dev.url)).body.id)
+        expect(job.state).toBe('failed')
+        expect(job.error?.code).toBe('GENERATION_FAILED')
+        expect(job.error?.message).toBe(
+          "ComfyUI rejected the workflow 'dev': Prompt outputs failed validation; " +
+            "node 1 (UNETLoader): Value not in list: unet_name: 'flux1-dev.safetensors' " +
+            'not in ["flux1-schnell.safetensors"]',
+        )
+        const graph = schnellOnly.received[0]!.graph
+        expect(graph['10']).toEqual({ class_type: 'FluxGuidance', inputs: { conditioning: ['4', 0], guidance: 3.5 } })
+        expect(graph['7']!.inputs).toMatchObject({ positive: ['10', 0], steps: 28 })
+      } finally {
+        await dev.close()
+        await schnellOnly.close()
+      }
+    },
+  )
 
   it('a user template gets its placeholders filled, as values or inside text', async () => {
     const dir = tempDir()

@@ -73,99 +73,108 @@ describe('native jobs API', () => {
     expect((await api(`${server.url}/api/jobs?state=bogus`)).status).toBe(422)
   })
 
-  it('cancels a queued job and a running one (aborting the engine); canceling again is a no-op; finished → 409', async () => {
-    // Two slow jobs fill both worker slots, so the third stays queued.
-    const running = [
-      (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id,
-      (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id,
-    ]
-    const queued = (await create()).body.id
-    await Promise.all(running.map((id) => server.waitUntilRunning(id)))
-    expect((await api(`${server.url}/api/jobs/${queued}`)).body.state).toBe('queued')
+  it(
+    'cancels a queued job and a running one (aborting the engine); ' + 'canceling again is a no-op; finished → 409',
+    async () => {
+      // Two slow jobs fill both worker slots, so the third stays queued.
+      const running = [
+        (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id,
+        (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id,
+      ]
+      const queued = (await create()).body.id
+      await Promise.all(running.map((id) => server.waitUntilRunning(id)))
+      expect((await api(`${server.url}/api/jobs/${queued}`)).body.state).toBe('queued')
 
-    const canceledQueued = await api(`${server.url}/api/jobs/${queued}/cancel`, { method: 'POST' })
-    expect(canceledQueued.body).toMatchObject({ state: 'canceled', error: { code: 'JOB_CANCELED' } })
+      const canceledQueued = await api(`${server.url}/api/jobs/${queued}/cancel`, { method: 'POST' })
+      expect(canceledQueued.body).toMatchObject({ state: 'canceled', error: { code: 'JOB_CANCELED' } })
 
-    const canceledRunning = await api(`${server.url}/api/jobs/${running[0]}/cancel`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-    })
-    expect(canceledRunning.status).toBe(200)
-    expect(canceledRunning.body.state).toBe('canceled')
-    await api(`${server.url}/api/jobs/${running[1]}/cancel`, { method: 'POST' })
-    // The slots free up at once (not after 20 s), which proves the engines were aborted.
-    const next = (await create()).body.id
-    expect((await server.waitForJob(next)).state).toBe('succeeded')
-    expect(server.fluxhost.runner?.running()).toBe(0)
-    expect((await server.fluxhost.store.jobs.get(running[0]!))?.state).toBe('canceled')
-    expect(await server.fluxhost.blobs.stat(`jobs/${running[0]}/a1/0.jpeg`)).toBeUndefined()
+      const canceledRunning = await api(`${server.url}/api/jobs/${running[0]}/cancel`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      })
+      expect(canceledRunning.status).toBe(200)
+      expect(canceledRunning.body.state).toBe('canceled')
+      await api(`${server.url}/api/jobs/${running[1]}/cancel`, { method: 'POST' })
+      // The slots free up at once (not after 20 s), which proves the engines were aborted.
+      const next = (await create()).body.id
+      expect((await server.waitForJob(next)).state).toBe('succeeded')
+      expect(server.fluxhost.runner?.running()).toBe(0)
+      expect((await server.fluxhost.store.jobs.get(running[0]!))?.state).toBe('canceled')
+      expect(await server.fluxhost.blobs.stat(`jobs/${running[0]}/a1/0.jpeg`)).toBeUndefined()
 
-    expect((await api(`${server.url}/api/jobs/${queued}/cancel`, { method: 'POST' })).status).toBe(200)
-    const finished = await api(`${server.url}/api/jobs/${next}/cancel`, { method: 'POST' })
-    expect(finished.status).toBe(409)
-    expect(finished.body.error.code).toBe('JOB_NOT_CANCELABLE')
-    expect((await api(`${server.url}/api/jobs/nope/cancel`, { method: 'POST' })).status).toBe(404)
-  })
+      expect((await api(`${server.url}/api/jobs/${queued}/cancel`, { method: 'POST' })).status).toBe(200)
+      const finished = await api(`${server.url}/api/jobs/${next}/cancel`, { method: 'POST' })
+      expect(finished.status).toBe(409)
+      expect(finished.body.error.code).toBe('JOB_NOT_CANCELABLE')
+      expect((await api(`${server.url}/api/jobs/nope/cancel`, { method: 'POST' })).status).toBe(404)
+    },
+  )
 
-  it('gives each image a thumbnail: a WebP inside 512 px, made once, signed like the image, gone with the job', async () => {
-    const { body } = await create({ width: 1440, height: 768 })
-    await server.waitForJob(body.id)
-    const [image] = (await api(`${server.url}/api/jobs/${body.id}`)).body.result.images
-    expect(image.thumbnailUrl).toMatch(/\.thumb\.webp\?exp=\d+&sig=/)
-    // A gallery asks for it several times at once; each answer is the same small WebP.
-    const answers = await Promise.all([1, 2, 3].map(() => fetch(image.thumbnailUrl)))
-    const [first, ...others] = await Promise.all(answers.map(async (r) => Buffer.from(await r.arrayBuffer())))
-    for (const r of answers) expect([r.status, r.headers.get('content-type')]).toEqual([200, 'image/webp'])
-    const meta = await sharp(first).metadata()
-    expect([meta.format, meta.width, meta.height]).toEqual(['webp', 512, 273])
-    for (const other of others) expect(other).toEqual(first)
-    expect(first!.length).toBeLessThan(image.bytes / 2)
-    const url = new URL(image.thumbnailUrl)
-    url.searchParams.set('sig', 'x'.repeat(url.searchParams.get('sig')!.length))
-    expect((await fetch(url)).status).toBe(403)
-    // Signing the image does not sign its thumbnail.
-    const forged = new URL(image.url)
-    forged.pathname += '.thumb.webp'
-    expect((await fetch(forged)).status).toBe(403)
-    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(204)
-    expect((await fetch(image.thumbnailUrl)).status).toBe(404)
-  })
+  it(
+    'gives each image a thumbnail: a WebP inside 512 px, made once, ' + 'signed like the image, gone with the job',
+    async () => {
+      const { body } = await create({ width: 1440, height: 768 })
+      await server.waitForJob(body.id)
+      const [image] = (await api(`${server.url}/api/jobs/${body.id}`)).body.result.images
+      expect(image.thumbnailUrl).toMatch(/\.thumb\.webp\?exp=\d+&sig=/)
+      // A gallery asks for it several times at once; each answer is the same small WebP.
+      const answers = await Promise.all([1, 2, 3].map(() => fetch(image.thumbnailUrl)))
+      const [first, ...others] = await Promise.all(answers.map(async (r) => Buffer.from(await r.arrayBuffer())))
+      for (const r of answers) expect([r.status, r.headers.get('content-type')]).toEqual([200, 'image/webp'])
+      const meta = await sharp(first).metadata()
+      expect([meta.format, meta.width, meta.height]).toEqual(['webp', 512, 273])
+      for (const other of others) expect(other).toEqual(first)
+      expect(first!.length).toBeLessThan(image.bytes / 2)
+      const url = new URL(image.thumbnailUrl)
+      url.searchParams.set('sig', 'x'.repeat(url.searchParams.get('sig')!.length))
+      expect((await fetch(url)).status).toBe(403)
+      // Signing the image does not sign its thumbnail.
+      const forged = new URL(image.url)
+      forged.pathname += '.thumb.webp'
+      expect((await fetch(forged)).status).toBe(403)
+      expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(204)
+      expect((await fetch(image.thumbnailUrl)).status).toBe(404)
+    },
+  )
 
-  it('deletes a finished job: gone from reads, lists and files, its charge kept; a running one is refused', async () => {
-    const { body } = await create()
-    const done = await server.waitForJob(body.id)
-    const image = (await api(`${server.url}/api/jobs/${body.id}`)).body.result.images[0].url
-    expect((await fetch(image)).status).toBe(200)
-    const usageBefore = (await api(`${server.url}/api/usage`)).body.total
-    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE', key: KEY_B })).status).toBe(404)
-    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(204)
-    expect((await api(`${server.url}/api/jobs/${body.id}`)).status).toBe(404)
-    expect((await api(`${server.url}/v1/get_result?id=${body.id}`)).body.status).toBe('Task not found')
-    expect((await api(`${server.url}/api/jobs?limit=100`)).body.data.map((j: { id: string }) => j.id)).not.toContain(
-      body.id,
-    )
-    expect((await fetch(image)).status).toBe(404)
-    expect((await api(`${server.url}/api/usage`)).body.total).toEqual(usageBefore)
-    expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(404)
-    expect(done.state).toBe('succeeded')
-    // The record kept for metering holds neither the prompt nor the result any more: it
-    // reads as a succeeded job with no images.
-    const kept = await server.fluxhost.store.jobs.get(body.id)
-    expect(kept).toMatchObject({
-      state: 'succeeded',
-      result: { images: [], prompt: '' },
-      costMicros: 40_000,
-      request: { prompt: '', width: 256, height: 256 },
-    })
-    expect(kept!.deletedAt).toBeInstanceOf(Date)
+  it(
+    'deletes a finished job: gone from reads, lists and files, its charge kept; ' + 'a running one is refused',
+    async () => {
+      const { body } = await create()
+      const done = await server.waitForJob(body.id)
+      const image = (await api(`${server.url}/api/jobs/${body.id}`)).body.result.images[0].url
+      expect((await fetch(image)).status).toBe(200)
+      const usageBefore = (await api(`${server.url}/api/usage`)).body.total
+      expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE', key: KEY_B })).status).toBe(404)
+      expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(204)
+      expect((await api(`${server.url}/api/jobs/${body.id}`)).status).toBe(404)
+      expect((await api(`${server.url}/v1/get_result?id=${body.id}`)).body.status).toBe('Task not found')
+      expect((await api(`${server.url}/api/jobs?limit=100`)).body.data.map((j: { id: string }) => j.id)).not.toContain(
+        body.id,
+      )
+      expect((await fetch(image)).status).toBe(404)
+      expect((await api(`${server.url}/api/usage`)).body.total).toEqual(usageBefore)
+      expect((await api(`${server.url}/api/jobs/${body.id}`, { method: 'DELETE' })).status).toBe(404)
+      expect(done.state).toBe('succeeded')
+      // The record kept for metering holds neither the prompt nor the result any more: it
+      // reads as a succeeded job with no images.
+      const kept = await server.fluxhost.store.jobs.get(body.id)
+      expect(kept).toMatchObject({
+        state: 'succeeded',
+        result: { images: [], prompt: '' },
+        costMicros: 40_000,
+        request: { prompt: '', width: 256, height: 256 },
+      })
+      expect(kept!.deletedAt).toBeInstanceOf(Date)
 
-    const slow = (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id
-    const refused = await api(`${server.url}/api/jobs/${slow}`, { method: 'DELETE' })
-    expect(refused.status).toBe(409)
-    expect(refused.body.error.code).toBe('JOB_NOT_FINISHED')
-    await api(`${server.url}/api/jobs/${slow}/cancel`, { method: 'POST' })
-    expect((await api(`${server.url}/api/jobs/${slow}`, { method: 'DELETE' })).status).toBe(204)
-  })
+      const slow = (await create({}, { 'x-fluxhost-simulate': 'slow=20000' })).body.id
+      const refused = await api(`${server.url}/api/jobs/${slow}`, { method: 'DELETE' })
+      expect(refused.status).toBe(409)
+      expect(refused.body.error.code).toBe('JOB_NOT_FINISHED')
+      await api(`${server.url}/api/jobs/${slow}/cancel`, { method: 'POST' })
+      expect((await api(`${server.url}/api/jobs/${slow}`, { method: 'DELETE' })).status).toBe(204)
+    },
+  )
 
   it('streams state and progress as server-sent events until the job ends', async () => {
     const { body } = await create({}, { 'x-fluxhost-simulate': 'slow=800' })

@@ -112,43 +112,46 @@ describe('SeaArt queue API: the seeds replayed', () => {
 })
 
 describe('queue position and cancel', () => {
-  it('reports the real number of queued jobs ahead, and cancel works queued, running, twice, and refuses finished', async () => {
-    const slow = { 'x-fluxhost-simulate': 'slow=30000' }
-    const running = await create({ prompt: 'first', width: 256, height: 256 }, slow)
-    await server.waitUntilRunning(running.body.request_id)
-    const second = await create({ prompt: 'second', width: 256, height: 256 }, slow)
-    const third = await create({ prompt: 'third', width: 256, height: 256 }, slow)
-    expect(second.body.queue_position).toBe(0)
-    expect(third.body.queue_position).toBe(1)
-    expect((await api(third.body.status_url, bearer())).body).toEqual({
-      request_id: third.body.request_id,
-      status: 'queued',
-      queue_position: 1,
-    })
-    expect((await api(running.body.status_url, bearer())).body.status).toBe('in_progress')
-    const pending = await api(running.body.response_url, bearer())
-    expect(pending.body).toMatchObject({ status: 'in_progress' })
-    expect(pending.body.output).toBeUndefined()
-    expect(pending.body.usage).toBeUndefined()
+  it(
+    'reports the real number of queued jobs ahead, ' + 'and cancel works queued, running, twice, and refuses finished',
+    async () => {
+      const slow = { 'x-fluxhost-simulate': 'slow=30000' }
+      const running = await create({ prompt: 'first', width: 256, height: 256 }, slow)
+      await server.waitUntilRunning(running.body.request_id)
+      const second = await create({ prompt: 'second', width: 256, height: 256 }, slow)
+      const third = await create({ prompt: 'third', width: 256, height: 256 }, slow)
+      expect(second.body.queue_position).toBe(0)
+      expect(third.body.queue_position).toBe(1)
+      expect((await api(third.body.status_url, bearer())).body).toEqual({
+        request_id: third.body.request_id,
+        status: 'queued',
+        queue_position: 1,
+      })
+      expect((await api(running.body.status_url, bearer())).body.status).toBe('in_progress')
+      const pending = await api(running.body.response_url, bearer())
+      expect(pending.body).toMatchObject({ status: 'in_progress' })
+      expect(pending.body.output).toBeUndefined()
+      expect(pending.body.usage).toBeUndefined()
 
-    // Cancel the queued one: the one behind it moves up.
-    const canceledQueued = await api(second.body.cancel_url, { method: 'PUT', ...bearer() })
-    expect(canceledQueued.body).toEqual({ request_id: second.body.request_id, status: 'cancelled' })
-    expect((await api(third.body.status_url, bearer())).body.queue_position).toBe(0)
+      // Cancel the queued one: the one behind it moves up.
+      const canceledQueued = await api(second.body.cancel_url, { method: 'PUT', ...bearer() })
+      expect(canceledQueued.body).toEqual({ request_id: second.body.request_id, status: 'cancelled' })
+      expect((await api(third.body.status_url, bearer())).body.queue_position).toBe(0)
 
-    // Cancel the running one: its engine stops, and the next job starts at once.
-    expect((await api(running.body.cancel_url, { method: 'PUT', ...bearer() })).body.status).toBe('cancelled')
-    await server.waitUntilRunning(third.body.request_id)
-    expect((await api(running.body.cancel_url, { method: 'PUT', ...bearer() })).status).toBe(200)
-    expect((await api(running.body.response_url, bearer())).body).toMatchObject({ status: 'cancelled' })
-    await api(third.body.cancel_url, { method: 'PUT', ...bearer() })
+      // Cancel the running one: its engine stops, and the next job starts at once.
+      expect((await api(running.body.cancel_url, { method: 'PUT', ...bearer() })).body.status).toBe('cancelled')
+      await server.waitUntilRunning(third.body.request_id)
+      expect((await api(running.body.cancel_url, { method: 'PUT', ...bearer() })).status).toBe(200)
+      expect((await api(running.body.response_url, bearer())).body).toMatchObject({ status: 'cancelled' })
+      await api(third.body.cancel_url, { method: 'PUT', ...bearer() })
 
-    const done = await create({ prompt: 'quick', width: 256, height: 256 })
-    await server.waitForJob(done.body.request_id)
-    const refused = await api(done.body.cancel_url, { method: 'PUT', ...bearer() })
-    expect(refused.status).toBe(409)
-    expect(refused.body.error.code).toBe('JOB_NOT_CANCELABLE')
-  })
+      const done = await create({ prompt: 'quick', width: 256, height: 256 })
+      await server.waitForJob(done.body.request_id)
+      const refused = await api(done.body.cancel_url, { method: 'PUT', ...bearer() })
+      expect(refused.status).toBe(409)
+      expect(refused.body.error.code).toBe('JOB_NOT_CANCELABLE')
+    },
+  )
 })
 
 describe("errors in SeaArt's shape", () => {

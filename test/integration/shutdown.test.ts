@@ -11,7 +11,8 @@ describe('shutdown', () => {
     await new Promise((resolve) => socket.once('connect', resolve))
     // Headers promise a body that never comes: the request stays in flight.
     socket.write(
-      `POST /v1/flux-pro-1.1 HTTP/1.1\r\nhost: x\r\nx-key: ${KEY_A}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"prompt":`,
+      `POST /v1/flux-pro-1.1 HTTP/1.1\r\nhost: x\r\nx-key: ${KEY_A}\r\n` +
+        `content-type: application/json\r\ncontent-length: 100\r\n\r\n{"prompt":`,
     )
     const closedByServer = new Promise((resolve) => socket.once('close', resolve))
     await requestSeen

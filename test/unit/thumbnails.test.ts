@@ -64,20 +64,24 @@ describe('thumbnails', () => {
     expect([small.width, small.height]).toEqual([300, 200])
   })
 
-  it('are not made for a missing image or a key that is not a thumbnail, and leave nothing of an image deleted meanwhile', async () => {
-    const { store, puts, setAfterPut } = countingStore()
-    const thumbnails = new Thumbnails(store)
-    expect(await thumbnails.ensure(thumbnailKey('jobs/none/a1/0.png'))).toBe(false)
-    expect(await thumbnails.ensure('jobs/none/a1/0.png')).toBe(false)
-    expect(puts).toEqual([])
+  it(
+    'are not made for a missing image or a key that is not a thumbnail, ' +
+      'and leave nothing of an image deleted meanwhile',
+    async () => {
+      const { store, puts, setAfterPut } = countingStore()
+      const thumbnails = new Thumbnails(store)
+      expect(await thumbnails.ensure(thumbnailKey('jobs/none/a1/0.png'))).toBe(false)
+      expect(await thumbnails.ensure('jobs/none/a1/0.png')).toBe(false)
+      expect(puts).toEqual([])
 
-    // The job is deleted while its thumbnail renders (here: just as it is written).
-    const key = thumbnailKey('jobs/b/a1/0.png')
-    await store.put('jobs/b/a1/0.png', await png(640, 640), 'image/png')
-    setAfterPut(async (k) => {
-      if (k === key) await store.delete('jobs/b/a1/0.png')
-    })
-    expect(await thumbnails.ensure(key)).toBe(false)
-    expect(await store.stat(key)).toBeUndefined()
-  })
+      // The job is deleted while its thumbnail renders (here: just as it is written).
+      const key = thumbnailKey('jobs/b/a1/0.png')
+      await store.put('jobs/b/a1/0.png', await png(640, 640), 'image/png')
+      setAfterPut(async (k) => {
+        if (k === key) await store.delete('jobs/b/a1/0.png')
+      })
+      expect(await thumbnails.ensure(key)).toBe(false)
+      expect(await store.stat(key)).toBeUndefined()
+    },
+  )
 })
