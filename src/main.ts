@@ -25,6 +25,8 @@ export interface FluxhostOptions {
   clock?: Clock
   /** Build the HTTP app (default true). */
   http?: boolean
+  /** `start()` listens on config.host:port (default true); without, the app answers `inject()` only. */
+  listen?: boolean
   /** Run workers in this process (default: config.worker.enabled). */
   worker?: boolean
   /** Workers claim only this key's jobs and send no webhooks (the CLI's in-process generate). */
@@ -157,6 +159,10 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         }, 10 * 60_000)
         sweeper.unref()
         if (!app) return undefined
+        if (options.listen === false) {
+          await app.ready()
+          return undefined
+        }
         await app.listen({ host: config.host, port: config.port })
         listeningUrl = listeningUrlOf(app, config)
         return listeningUrl
