@@ -5,7 +5,8 @@ import { openRecords } from '../compose/records.js'
 import { buildServices } from '../compose/services.js'
 import type { Config } from '../config/config.js'
 import { systemClock } from '../domain/clock.js'
-import { createEngineRouter } from '../engines/router.js'
+import { ENGINE_REGISTRY } from '../engines/registry.js'
+import { buildEngineRoutes } from '../engines/routes.js'
 import type { Services } from '../services/services.js'
 
 export interface LocalRecords {
@@ -15,28 +16,25 @@ export interface LocalRecords {
 
 /**
  * The records this machine's configuration names, for one command: the store (migrated),
- * the file-URL signer and the services over them — no HTTP, no workers, no engines, and no
- * LISTEN connection (a cancel or redelivery is still announced to the processes that listen).
+ * the blob store and file-URL signer, and the services over them — no HTTP, no workers, no
+ * LISTEN connection (a cancel or redelivery is still announced to the processes that
+ * listen), and engines that are built but never called (a cancel says whether the engine
+ * running the job can stop it).
  */
 export async function withRecords<T>(config: Config, fn: (local: LocalRecords) => Promise<T>): Promise<T> {
   const logger = pino({ level: 'silent' })
   const records = await openRecords(config, { logger, listen: false })
   try {
     const files = await openFiles(config, records.store, systemClock)
-    const router = createEngineRouter({})
-    const { services, outbound } = buildServices({
-      ...records,
-      blobs: files.blobs,
-      router,
-      config,
-      clock: systemClock,
-      logger,
-    })
+    let outbound: ReturnType<typeof buildServices>['outbound'] | undefined
     try {
-      await services.keys.syncStaticKeys()
-      return await fn({ services, signer: files.signer })
+      const { router } = buildEngineRoutes(config, ENGINE_REGISTRY)
+      const built = buildServices({ ...records, blobs: files.blobs, router, config, clock: systemClock, logger })
+      outbound = built.outbound
+      await built.services.keys.syncStaticKeys()
+      return await fn({ services: built.services, signer: files.signer })
     } finally {
-      await outbound.close()
+      await outbound?.close()
       files.close()
     }
   } finally {

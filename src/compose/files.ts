@@ -29,11 +29,17 @@ export async function openFiles(config: Config, store: Store, clock: Clock): Pro
     : undefined
   // The file-URL key: configured; else, on shared records, kept in them (one for every
   // process); else the data dir's `secret` file.
-  const secret = config.fileUrlSecret
-    ? Buffer.from(config.fileUrlSecret, 'hex')
-    : store.kind === 'postgres'
-      ? await store.secrets.loadOrCreate('file-url', clock.now())
-      : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
+  let secret: Buffer
+  try {
+    secret = config.fileUrlSecret
+      ? Buffer.from(config.fileUrlSecret, 'hex')
+      : store.kind === 'postgres'
+        ? await store.secrets.loadOrCreate('file-url', clock.now())
+        : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
+  } catch (error) {
+    s3?.close()
+    throw error
+  }
   return {
     blobs: s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs')),
     signer: createUrlSigner(secret, clock, config.fileUrlTtlS),

@@ -15,9 +15,10 @@ export interface Records {
 }
 
 /**
- * Opens the records (SQLite in the data dir, or PostgreSQL), migrated. With `listen`, this
- * process hears the others' job events (PostgreSQL LISTEN/NOTIFY); without, it still tells
- * them its own (a CLI cancel reaches the worker running the job).
+ * Opens the records (SQLite in the data dir, or PostgreSQL), migrated. On PostgreSQL this
+ * process always tells the others its job events (NOTIFY through the pool works behind any
+ * pooler); it hears theirs (one LISTEN connection) when `listen` is asked and
+ * FLUXHOST_DATABASE_LISTEN allows it. A CLI command tells but does not listen.
  */
 export async function openRecords(config: Config, options: { logger: Logger; listen: boolean }): Promise<Records> {
   const { logger } = options
@@ -25,7 +26,6 @@ export async function openRecords(config: Config, options: { logger: Logger; lis
   const { store, migrations } = config.database
     ? await openPostgresStore(config.database.url, {
         ...(config.database.schema ? { schema: config.database.schema } : {}),
-        listen: config.database.listen,
         onChannelStatus: ({ listening, error }) =>
           listening
             ? logger.info('events:listening-again')
@@ -35,7 +35,7 @@ export async function openRecords(config: Config, options: { logger: Logger; lis
   if (migrations.length > 0) logger.info({ migrations }, 'store:migrated')
   try {
     const shared = store.channel ? createSharedJobEvents(store.channel, logger) : undefined
-    if (shared && options.listen) await shared.start()
+    if (shared && options.listen && config.database?.listen !== false) await shared.start()
     return {
       store,
       events: shared ?? createLocalJobEvents(),

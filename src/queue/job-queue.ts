@@ -25,8 +25,11 @@ export interface ClaimFilter {
 export interface JobQueue {
   /** Takes the next ready job (of one key only, with `apiKeyId`), or `undefined` when none is ready. */
   claim(owner: string, filter?: ClaimFilter): Promise<Job | undefined>
-  /** Resolves when work may be ready, after `maxWaitMs` (default: the poll interval), or when `signal` aborts. */
-  waitForWork(signal: AbortSignal, maxWaitMs?: number): Promise<void>
+  /**
+   * Resolves when work may be ready (for `filter`'s claims), after `maxWaitMs` (default: the
+   * poll interval), or when `signal` aborts.
+   */
+  waitForWork(signal: AbortSignal, options?: { maxWaitMs?: number; filter?: ClaimFilter }): Promise<void>
   /** Heartbeat: extends the lease and saves progress. False: the lease is gone (canceled or taken). */
   extend(jobId: string, owner: string, progress: number): Promise<boolean>
   /** Back to the queue to run again after `delayMs` (a retryable failure). */
@@ -76,10 +79,11 @@ export function createJobQueue(options: JobQueueOptions): JobQueue {
   return {
     claim: (owner, filter) => store.jobs.claim({ owner, now: clock.now(), leaseMs, ...filter }),
 
-    async waitForWork(signal, maxWaitMs = pollMs) {
+    async waitForWork(signal, { maxWaitMs = pollMs, filter } = {}) {
       await wakeups.wait(signal, async () => {
-        // A retried job may be due before the poll interval is over: wake for it too.
-        const next = await store.jobs.nextDueAt()
+        // A retried job may be due before the poll interval is over: wake for it too (for
+        // a worker of one key, only its own: another key's due job is not its work).
+        const next = await store.jobs.nextDueAt(filter?.apiKeyId)
         return next === undefined ? maxWaitMs : Math.min(maxWaitMs, next - clock.now())
       })
     },

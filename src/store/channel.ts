@@ -6,8 +6,10 @@
 export interface Channel {
   /** Sends `message` to every process listening on these records (this one too). */
   send(message: string): Promise<void>
-  /** Starts listening; resolves once the first connection listens. Reconnects by itself. */
+  /** Starts listening (once); resolves once the first connection listens. Reconnects by itself. */
   listen(onMessage: (message: string) => void): Promise<void>
+  /** Whether a connection listens right now (false while reconnecting, or never started). */
+  listening(): boolean
   close(): Promise<void>
 }
 

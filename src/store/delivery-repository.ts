@@ -17,7 +17,7 @@ export interface AttemptRecord {
 }
 
 /** Webhook deliveries (rows made by the trigger of migration 0003) and their attempts. */
-export function createDeliveryRepository(db: Kysely<Database>) {
+export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 'postgres') {
   return {
     /**
      * Leases the delivery that has been due the longest, or undefined when none is due. A
@@ -28,16 +28,18 @@ export function createDeliveryRepository(db: Kysely<Database>) {
       return db
         .updateTable('webhook_deliveries')
         .set({ state: 'delivering', lease_owner: owner, lease_expires_at: now + leaseMs })
-        .where('id', '=', (eb) =>
-          eb
+        .where('id', '=', (eb) => {
+          const head = eb
             .selectFrom('webhook_deliveries')
             .select('id')
             .where('state', '=', 'pending')
             .where('next_attempt_at', '<=', now)
             .where((e) => e.or([e('round_attempts', '>', 0), e('next_attempt_at', '<=', now - firstDelayMs)]))
             .orderBy('next_attempt_at')
-            .limit(1),
-        )
+            .limit(1)
+          // As jobs are claimed: concurrent dispatchers take different deliveries.
+          return kind === 'postgres' ? head.forUpdate().skipLocked() : head
+        })
         .where('state', '=', 'pending')
         .returningAll()
         .executeTakeFirst()

@@ -37,6 +37,10 @@ export function rowToJob(row: JobsTable): Job {
     case 'failed':
     case 'canceled':
       return { ...base, state: row.state, result: null, error, finishedAt }
+    default: {
+      const unknown: never = row.state
+      throw new Error(`job ${row.id} is in an unknown state '${String(unknown)}'`)
+    }
   }
 }
 

@@ -16,7 +16,7 @@ import * as m0006 from './migrations/0006_job_deletion.js'
 import * as m0007 from './migrations/0007_amend_shipped.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_queue_depth': m0002,
   '0003_webhooks': m0003,
@@ -30,11 +30,16 @@ const MIGRATIONS: Record<string, Migration> = {
 // `postgres.schema`: keep Kysely's own migration tables in the records' schema, so several
 // fluxhosts (or test files) can share one database in schemas of their own.
 // biome-ignore lint/suspicious/noExplicitAny: migrations see the schema as it was then, not as schema.ts has it
-export async function migrateToLatest(db: Kysely<any>, postgres?: { schema?: string }): Promise<string[]> {
+export async function migrateToLatest(
+  db: Kysely<any>,
+  postgres?: { schema?: string },
+  /** The migrations to apply (all of them; a test gives a history that once shipped). */
+  migrations: Record<string, Migration> = MIGRATIONS,
+): Promise<string[]> {
   const schema = postgres?.schema
   const migrator = new Migrator({
     db: postgres ? withOwnSchemaCatalog(db, schema) : db,
-    provider: { getMigrations: async () => MIGRATIONS },
+    provider: { getMigrations: async () => migrations },
     ...(schema ? { migrationTableSchema: schema } : {}),
   })
   const result: MigrationResultSet = await migrator.migrateToLatest()

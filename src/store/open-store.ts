@@ -14,8 +14,6 @@ export async function openSqliteStore(file: string): Promise<{ store: Store; mig
 export interface PostgresStoreOptions {
   schema?: string
   max?: number
-  /** Whether the store carries a LISTEN/NOTIFY channel (default true; off behind poolers that cannot LISTEN). */
-  listen?: boolean
   /** Told when the listening connection drops and comes back. */
   onChannelStatus?(status: { listening: boolean; error?: Error }): void
 }
@@ -23,7 +21,7 @@ export interface PostgresStoreOptions {
 /**
  * Opens the PostgreSQL records at `url` (in `schema`, when given), applies pending
  * migrations under Kysely's advisory lock (many processes may start at once), and returns
- * the store. Its channel is not listening yet: whoever subscribes starts it.
+ * the store. Its channel can send at once; it listens only once someone starts it.
  */
 export async function openPostgresStore(
   url: string,
@@ -32,11 +30,12 @@ export async function openPostgresStore(
   const { db, dataVersion } = openPostgres(url, options)
   try {
     const migrations = await migrateToLatest(db, { schema: options.schema })
-    const channel =
-      options.listen === false
-        ? undefined
-        : createPostgresChannel({ db, url, ...(options.onChannelStatus ? { onStatus: options.onChannelStatus } : {}) })
-    return { store: createStore(db, { kind: 'postgres', dataVersion, ...(channel ? { channel } : {}) }), migrations }
+    const channel = createPostgresChannel({
+      db,
+      url,
+      ...(options.onChannelStatus ? { onStatus: options.onChannelStatus } : {}),
+    })
+    return { store: createStore(db, { kind: 'postgres', dataVersion, channel }), migrations }
   } catch (error) {
     await db.destroy()
     throw error

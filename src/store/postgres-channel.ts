@@ -10,14 +10,19 @@ export interface PostgresChannelOptions {
   url: string
   /** Told when the listening connection drops and when it is back. */
   onStatus?(status: { listening: boolean; error?: Error }): void
+  /** How often the idle listening connection proves it is alive (default 30 s). */
+  pingMs?: number
 }
 
 /**
  * LISTEN/NOTIFY on one channel per records schema (`fluxhost:<schema>`), so fluxhosts in
- * other schemas of one database do not hear each other. One connection per process listens,
- * outside the pool, and reconnects with backoff after the server or the network drops it.
+ * other schemas of one database do not hear each other. Sending goes through the pool (it
+ * works through any pooler); one connection per process listens, outside the pool. That
+ * connection reconnects with backoff after the server or the network drops it, and pings
+ * while idle, so a connection a NAT or a failover silently cut is noticed within a ping.
  */
 export function createPostgresChannel(options: PostgresChannelOptions): Channel {
+  const pingMs = options.pingMs ?? 30_000
   let name: Promise<string> | undefined
   // The schema as the records see it: the configured one, else the connection's own.
   const channelName = () =>
@@ -35,58 +40,74 @@ export function createPostgresChannel(options: PostgresChannelOptions): Channel 
       },
     ))
 
+  /** The listening connection, or the one being opened. */
   let client: pg.Client | undefined
+  let listening = false
   let closed = false
   let retry: NodeJS.Timeout | undefined
+  let ping: NodeJS.Timeout | undefined
+  let onMessage: ((message: string) => void) | undefined
   const backoff = createBackoff({ initialMs: 250, factor: 2, maxMs: 5_000 })
+  const status = (update: { listening: boolean; error?: Error }) => {
+    if (!closed) options.onStatus?.(update)
+  }
 
-  const connect = async (onMessage: (message: string) => void): Promise<void> => {
+  const connect = async (): Promise<void> => {
     const channel = await channelName()
     const next = new pg.Client({
       connectionString: options.url,
       connectionTimeoutMillis: 10_000,
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       application_name: 'fluxhost-listen',
     })
+    client = next
     const dropped = (error?: Error) => {
       if (client !== next) return
       client = undefined
+      listening = false
+      clearInterval(ping)
       next.removeAllListeners('end')
       void next.end().catch(() => undefined)
-      options.onStatus?.({ listening: false, ...(error ? { error } : {}) })
-      schedule(onMessage)
+      status({ listening: false, ...(error ? { error } : {}) })
+      schedule()
     }
     next.on('error', dropped)
     next.on('end', () => dropped())
     next.on('notification', (notification) => {
-      if (notification.channel === channel && notification.payload !== undefined) onMessage(notification.payload)
+      if (notification.channel === channel && notification.payload !== undefined) onMessage?.(notification.payload)
     })
     try {
       await next.connect()
       await next.query(`listen ${pg.escapeIdentifier(channel)}`)
     } catch (error) {
+      if (client === next) client = undefined
       next.removeAllListeners()
       next.on('error', () => undefined)
       await next.end().catch(() => undefined)
       throw error
     }
-    if (closed) {
+    if (closed || client !== next) {
       await next.end().catch(() => undefined)
       return
     }
-    client = next
+    listening = true
     backoff.reset()
+    ping = setInterval(() => {
+      next.query('select 1').catch((error: unknown) => dropped(error as Error))
+    }, pingMs)
+    ping.unref()
   }
 
-  const schedule = (onMessage: (message: string) => void) => {
+  const schedule = () => {
     if (closed || retry) return
     retry = setTimeout(() => {
       retry = undefined
-      connect(onMessage).then(
-        () => options.onStatus?.({ listening: true }),
+      connect().then(
+        () => status({ listening: true }),
         (error: unknown) => {
-          options.onStatus?.({ listening: false, error: error as Error })
-          schedule(onMessage)
+          status({ listening: false, error: error as Error })
+          schedule()
         },
       )
     }, backoff.next())
@@ -98,13 +119,23 @@ export function createPostgresChannel(options: PostgresChannelOptions): Channel 
       await sql`select pg_notify(${await channelName()}, ${message})`.execute(options.db)
     },
 
-    listen: (onMessage) => connect(onMessage),
+    async listen(handler) {
+      if (onMessage) throw new Error('this channel is already listening')
+      if (closed) throw new Error('this channel is closed')
+      onMessage = handler
+      await connect()
+    },
+
+    listening: () => listening,
 
     async close() {
       closed = true
       clearTimeout(retry)
+      clearInterval(ping)
+      // Also a connection still being opened: it ends when its connect settles.
       const current = client
       client = undefined
+      listening = false
       await current?.end().catch(() => undefined)
     },
   }

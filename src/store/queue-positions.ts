@@ -71,12 +71,13 @@ export function createQueuePositions(db: Kysely<Database>, { fromBack, fromFront
     },
 
     /** When the next queued job is due (a retried job may be due later than now), if any is queued. */
-    async nextDueAt(): Promise<number | undefined> {
-      const next = await db
+    async nextDueAt(apiKeyId?: string): Promise<number | undefined> {
+      let query = db
         .selectFrom('jobs')
         .select((eb) => eb.fn.min('run_after').as('next'))
         .where('state', '=', 'queued')
-        .executeTakeFirst()
+      if (apiKeyId !== undefined) query = query.where('api_key_id', '=', apiKeyId)
+      const next = await query.executeTakeFirst()
       return next?.next == null ? undefined : Number(next.next)
     },
   }

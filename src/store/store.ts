@@ -65,7 +65,7 @@ export function createStore(
       },
       keys: createKeyRepository(executor, keyQueries),
       charges: createChargeRepository(executor),
-      deliveries: createDeliveryRepository(executor),
+      deliveries: createDeliveryRepository(executor, kind),
       idempotency: createIdempotencyRepository(executor),
       secrets: createSecretRepository(executor),
       channel: options.channel,

@@ -66,7 +66,7 @@ export function createRunner(options: RunnerOptions): Runner {
       try {
         const job = await queue.claim(owner, options.filter)
         if (job) launch(job)
-        else await queue.waitForWork(stopping.signal)
+        else await queue.waitForWork(stopping.signal, { filter: options.filter })
       } catch (error) {
         // The records are away: log, pause, try again (never end the loop).
         logger.error({ err: error }, 'queue:claim-failed')

@@ -40,7 +40,7 @@ async function claimWhenDue(q: JobQueue, owner: string) {
   for (;;) {
     const job = await q.claim(owner)
     if (job) return job
-    await q.waitForWork(new AbortController().signal, 5_000)
+    await q.waitForWork(new AbortController().signal, { maxWaitMs: 5_000 })
   }
 }
 
@@ -159,14 +159,14 @@ describe.each(KINDS)('the job queue: %s', (k) => {
   it('wakes a waiting worker when a job is queued', async () => {
     const q = await queue()
     // Far longer than the test's timeout: only the wake-up can end this wait in time.
-    const waiting = q.waitForWork(new AbortController().signal, 600_000)
+    const waiting = q.waitForWork(new AbortController().signal, { maxWaitMs: 600_000 })
     events.publish({ type: 'state', jobId: 'x', state: 'queued' })
     await waiting
     // A wake-up that came before the wait is not lost either.
     events.publish({ type: 'state', jobId: 'y', state: 'queued' })
-    await q.waitForWork(new AbortController().signal, 600_000)
+    await q.waitForWork(new AbortController().signal, { maxWaitMs: 600_000 })
     // Other events are not work.
-    const stillWaiting = q.waitForWork(AbortSignal.timeout(200), 600_000)
+    const stillWaiting = q.waitForWork(AbortSignal.timeout(200), { maxWaitMs: 600_000 })
     events.publish({ type: 'state', jobId: 'x', state: 'succeeded' })
     events.publish({ type: 'progress', jobId: 'x', progress: 0.5 })
     const woke = await Promise.race([
@@ -174,6 +174,20 @@ describe.each(KINDS)('the job queue: %s', (k) => {
       new Promise((resolve) => setTimeout(resolve, 50, 'waiting')),
     ])
     expect(woke).toBe('waiting')
+  })
+
+  it("does not wake a worker of one key for another key's due job", async () => {
+    await addJob()
+    const q = await queue()
+    // Key k's job is due now: a worker of every key would not wait at all.
+    await q.waitForWork(new AbortController().signal, { maxWaitMs: 600_000 })
+    const oneKey = q.waitForWork(AbortSignal.timeout(250), { maxWaitMs: 600_000, filter: { apiKeyId: 'someone-else' } })
+    const first = await Promise.race([
+      oneKey.then(() => 'ended'),
+      new Promise((resolve) => setTimeout(resolve, 100, 'waiting')),
+    ])
+    expect(first).toBe('waiting')
+    await oneKey
   })
 
   it('announces a job that goes back to the queue, so idle workers anywhere take it', async () => {

@@ -107,7 +107,7 @@ export async function startTestServer(
     clock,
     recordsEnv,
     recordsAt,
-    openRecords: () => openStoreAt(recordsAt, { listen: false }),
+    openRecords: () => openStoreAt(recordsAt),
     waitForJob: (id) => fluxhost.services.jobs.wait(id, undefined, AbortSignal.timeout(20_000)),
     waitUntilRunning: (id) =>
       new Promise<Job>((resolve, reject) => {

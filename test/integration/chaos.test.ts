@@ -121,7 +121,7 @@ describe.runIf(postgres.ok)('chaos: SIGKILLs among 2 API and 3 worker processes'
 
     // Every job in the records must end and be delivered, also one whose create answer was
     // lost with its API process (the client retried it on the other API).
-    const store = await openStoreAt({ kind: 'postgres', url: POSTGRES_URL, schema }, { listen: false })
+    const store = await openStoreAt({ kind: 'postgres', url: POSTGRES_URL, schema })
     cleanups.push(() => store.close())
     const raw = openRawDb({ kind: 'postgres', url: POSTGRES_URL, schema })
     cleanups.push(() => raw.destroy())

@@ -12,17 +12,30 @@ import { openRawDb, openStoreAt, openTestStore, queuedJob, type TestStore } from
 const postgres = await probePostgres()
 const logger = pino({ level: 'silent' })
 
-/** Resolves with the events `store`'s process hears once `count` have arrived. */
+/** The events `store`'s process hears; `all` resolves once `count` have arrived. */
 function hear(store: Store, count: number) {
   const events = createSharedJobEvents(store.channel!, logger)
   const heard: JobEvent[] = []
+  const waiters = new Set<() => void>()
   let done!: (events: JobEvent[]) => void
   const all = new Promise<JobEvent[]>((resolve) => (done = resolve))
   events.subscribeAll((event) => {
     heard.push(event)
     if (heard.length === count) done(heard)
+    for (const wake of [...waiters]) wake()
   })
-  return { events, heard, all, started: events.start() }
+  /** Resolves once an event of job `jobId` has been heard. */
+  const heardOf = (jobId: string) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (!heard.some((event) => event.jobId === jobId)) return
+        waiters.delete(check)
+        resolve()
+      }
+      waiters.add(check)
+      check()
+    })
+  return { events, heard, all, heardOf, started: events.start() }
 }
 
 // Job events across processes over PostgreSQL LISTEN/NOTIFY: each store here stands for a
@@ -58,10 +71,15 @@ describe.runIf(postgres.ok)('job events over LISTEN/NOTIFY', () => {
       { type: 'progress', jobId: 'a', progress: 0.3 },
       { type: 'cancel', jobId: 'a' },
     ])
-    // Another schema (another deployment in the same database) heard nothing of it.
+    // Another schema (another deployment in the same database) does not hear this one, nor
+    // this one it: the stranger's event is committed before a marker on this schema, so a
+    // receiver that could hear both would hear it first.
     stranger.events.publish({ type: 'state', jobId: 'z', state: 'queued' })
-    expect(await stranger.all).toEqual([{ type: 'state', jobId: 'z', state: 'queued' }])
+    await stranger.events.flush()
+    sender.events.publish({ type: 'state', jobId: 'marker', state: 'queued' })
+    await receiver.heardOf('marker')
     expect(receiver.heard.some((event) => event.jobId === 'z')).toBe(false)
+    expect(stranger.heard.map((event) => event.jobId)).toEqual(['z'])
   })
 
   it('split a burst larger than a NOTIFY payload into several messages, none lost', async () => {
@@ -125,10 +143,46 @@ describe.runIf(postgres.ok)('job events over LISTEN/NOTIFY', () => {
     await Promise.all([api.started, workerEvents.start()])
     const queue = createJobQueue({ store: other, events: workerEvents, clock, leaseMs: 10_000, maxAttempts: 3 })
     // Far longer than the test's timeout: only the wake-up can end this wait in time.
-    const waiting = queue.waitForWork(new AbortController().signal, 600_000)
-    await t.store.jobs.insert(queuedJob('over-the-wire', { createdAt: new Date(clock.now()) }))
+    // The job is due in an hour, so the wait's own timer cannot end it either.
+    await t.store.jobs.insert(queuedJob('over-the-wire', { createdAt: new Date(clock.now() + 3_600_000) }))
+    const waiting = queue.waitForWork(new AbortController().signal, { maxWaitMs: 600_000 })
     api.events.publish({ type: 'state', jobId: 'over-the-wire', state: 'queued' })
     await waiting
-    expect((await queue.claim('worker'))?.id).toBe('over-the-wire')
+  })
+
+  it('are sent by a process that does not listen (the CLI), before its records close', async () => {
+    const { t, other } = await open()
+    const worker = hear(other, 1)
+    await worker.started
+    // What `fluxhost jobs cancel` does: publish, then close the records at once.
+    const cli = createSharedJobEvents(t.store.channel!, logger)
+    expect(t.store.channel!.listening()).toBe(false)
+    cli.publish({ type: 'cancel', jobId: 'from-the-cli' })
+    await cli.flush()
+    expect(await worker.all).toEqual([{ type: 'cancel', jobId: 'from-the-cli' }])
+  })
+
+  it('stop reconnecting once closed', async () => {
+    const t = await openTestStore('postgres')
+    opened.push(t)
+    const statuses: boolean[] = []
+    const other = await openStoreAt(t.at, { onChannelStatus: ({ listening }) => statuses.push(listening) })
+    const listener = hear(other, 0)
+    await listener.started
+    expect(other.channel!.listening()).toBe(true)
+    await other.close()
+    expect(other.channel!.listening()).toBe(false)
+    // Closed while listening: no drop is reported, and no listening connection is left.
+    const raw = openRawDb({ kind: 'postgres', url: POSTGRES_URL })
+    try {
+      const schema = (t.at as { schema: string }).schema
+      const { rows } = await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity
+        where application_name = 'fluxhost-listen' and query like ${`listen %${schema}%`}`.execute(raw)
+      expect(rows[0]!.n).toBe(0)
+    } finally {
+      await raw.destroy()
+    }
+    expect(statuses).toEqual([])
   })
 })

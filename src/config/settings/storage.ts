@@ -49,8 +49,8 @@ export const STORAGE_SETTINGS = {
     describe:
       'With DATABASE_URL: one connection per process LISTENs for job events (new jobs wake idle ' +
       'workers at once; progress and cancels reach every process). Turn off behind a pooler that ' +
-      'cannot LISTEN (PgBouncer in transaction mode): workers then find new jobs by polling, once a ' +
-      'second.',
+      'cannot LISTEN (PgBouncer in transaction mode): this process then finds new jobs by polling, ' +
+      'once a second, and still notifies the others.',
     parse: boolean,
   },
   s3Bucket: {

@@ -4,7 +4,7 @@ import { isPostgres } from './dialect.js'
 // Append-only: once shipped, never edit this file; add 0008_… instead.
 //
 // Three changes that were once made by editing shipped migrations, made here instead, so that
-// every database ends up the same whichever version of those files it ran (a test now
+// every database ends up with them whichever version of those files it ran (a test now
 // checks shipped migrations against a checksum list):
 // - 0004: `idempotency_keys.holder` (which request holds a key; only it may complete or
 //   release it), added an hour after 0004 shipped.
@@ -13,13 +13,17 @@ import { isPostgres } from './dialect.js'
 // Each step is a no-op where the database has it already.
 export async function up(db: Kysely<unknown>): Promise<void> {
   const postgres = isPostgres(db)
-  const { rows } = postgres
-    ? await sql<{ found: number }>`select 1 as found from information_schema.columns
-        where table_schema = current_schema() and table_name = 'idempotency_keys' and column_name = 'holder'`.execute(db)
-    : await sql<{ found: number }>`select 1 as found from pragma_table_info('idempotency_keys') where name = 'holder'`.execute(db)
+  const holder = postgres
+    ? sql<{ found: number }>`select 1 as found from information_schema.columns
+        where table_schema = current_schema() and table_name = 'idempotency_keys' and column_name = 'holder'`
+    : sql<{ found: number }>`select 1 as found from pragma_table_info('idempotency_keys')
+        where name = 'holder'`
+  const { rows } = await holder.execute(db)
   if (rows.length === 0) {
     // Keys held before this column existed expire within their TTL; '' matches no holder.
     await sql`alter table idempotency_keys add column holder text not null default ''`.execute(db)
+    // As the edited 0004 made it: no default (SQLite cannot drop one; every insert sets it).
+    if (postgres) await sql`alter table idempotency_keys alter column holder drop default`.execute(db)
   }
   if (!postgres) return
   await sql`create or replace function fluxhost_queue_depth() returns trigger language plpgsql
