@@ -1,8 +1,8 @@
-import type { ExpressionBuilder, Kysely } from 'kysely'
+import type { ExpressionBuilder, Kysely, Updateable } from 'kysely'
 import { ERRORS } from '../domain/errors.js'
 import type { Job, JobError, JobResult } from '../domain/job.js'
 import { rowToJob } from './job-row.js'
-import type { Database } from './schema.js'
+import type { Database, JobsTable } from './schema.js'
 
 export type CancelOutcome = { kind: 'canceled'; job: Job } | { kind: 'finished'; job: Job } | { kind: 'not_found' }
 
@@ -39,6 +39,18 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
   const heldBy = (owner: string | null) => (eb: ExpressionBuilder<Database, 'jobs'>) =>
     owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', owner)
   const changed = (result: { numUpdatedRows: bigint }) => Number(result.numUpdatedRows) === 1
+  /** Ends a running job, if `owner` still holds its lease: the worker's last write. */
+  const finish = async (id: string, owner: string, now: number, end: Updateable<JobsTable>) => {
+    const row = await db
+      .updateTable('jobs')
+      .set({ ...end, finished_at: now, lease_owner: null, lease_expires_at: null })
+      .where('id', '=', id)
+      .where('state', '=', 'running')
+      .where('lease_owner', '=', owner)
+      .returningAll()
+      .executeTakeFirst()
+    return row ? rowToJob(row) : undefined
+  }
 
   return {
     /**
@@ -154,24 +166,13 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       owner: string,
       done: { result: JobResult; engine: string; now: number; costMicros?: number },
     ): Promise<Job | undefined> {
-      const row = await db
-        .updateTable('jobs')
-        .set({
-          state: 'succeeded',
-          progress: 1,
-          ...(done.costMicros === undefined ? {} : { cost_micros: done.costMicros }),
-          result: JSON.stringify(done.result),
-          engine: done.engine,
-          finished_at: done.now,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', id)
-        .where('state', '=', 'running')
-        .where('lease_owner', '=', owner)
-        .returningAll()
-        .executeTakeFirst()
-      return row ? rowToJob(row) : undefined
+      return finish(id, owner, done.now, {
+        state: 'succeeded',
+        progress: 1,
+        ...(done.costMicros === undefined ? {} : { cost_micros: done.costMicros }),
+        result: JSON.stringify(done.result),
+        engine: done.engine,
+      })
     },
 
     async fail(
@@ -179,23 +180,12 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       owner: string,
       failure: { error: JobError; engine: string | null; now: number },
     ): Promise<Job | undefined> {
-      const row = await db
-        .updateTable('jobs')
-        .set({
-          state: 'failed',
-          error_code: failure.error.code,
-          error_message: failure.error.message,
-          engine: failure.engine,
-          finished_at: failure.now,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', id)
-        .where('state', '=', 'running')
-        .where('lease_owner', '=', owner)
-        .returningAll()
-        .executeTakeFirst()
-      return row ? rowToJob(row) : undefined
+      return finish(id, owner, failure.now, {
+        state: 'failed',
+        error_code: failure.error.code,
+        error_message: failure.error.message,
+        engine: failure.engine,
+      })
     },
   }
 }
