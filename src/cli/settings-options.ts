@@ -34,7 +34,7 @@ export function flagValues(opts: Record<string, unknown>): FlagValues {
 
 export function configFrom(io: CliIo, opts: Record<string, unknown>): Readonly<Config> {
   try {
-    const config = loadConfig(io.env, flagValues(opts), io.cwd)
+    const config = loadConfig(io.env, flagValues(opts), { cwd: io.cwd })
     for (const notice of config.notices) io.stderr.write(`warning: ${notice}\n`)
     return config
   } catch (error) {

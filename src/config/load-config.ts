@@ -45,10 +45,9 @@ type Values = { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> }
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   flags: FlagValues = {},
-  options: LoadOptions | string = {},
+  options: LoadOptions = {},
 ): Readonly<Config> {
-  const { cwd = process.cwd(), readFile = (file: string) => fs.readFileSync(file, 'utf8') } =
-    typeof options === 'string' ? { cwd: options } : options
+  const { cwd = process.cwd(), readFile = (file: string) => fs.readFileSync(file, 'utf8') } = options
   const problems: string[] = []
   const values: Record<string, unknown> = {}
   for (const [name, setting] of Object.entries(SETTINGS)) {

@@ -1,11 +1,9 @@
-import path from 'node:path'
 import { type Kysely, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MIGRATIONS, migrateToLatest } from '../../src/store/migrate.js'
 import type { Database } from '../../src/store/schema.js'
-import { tempDir } from '../helpers/server.js'
-import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
-import { openRawDb, openStoreAt, type RecordsAt, type StoreKind } from '../helpers/store.js'
+import { probePostgres } from '../helpers/services.js'
+import { freshRecords, openRawDb, openStoreAt, type RecordsAt, type StoreKind, TEST_KEY } from '../helpers/store.js'
 
 const postgres = await probePostgres()
 const KINDS: StoreKind[] = ['sqlite', ...(postgres.ok ? (['postgres'] as const) : [])]
@@ -43,18 +41,13 @@ describe.each(KINDS)('migration 0007 on %s', (kind) => {
   })
 
   const records = async (): Promise<{ at: RecordsAt; raw: Kysely<Database> }> => {
-    let at: RecordsAt
-    if (kind === 'postgres') {
-      const { schema, drop } = await createSchema()
-      cleanups.push(drop)
-      at = { kind, url: POSTGRES_URL, schema }
-    } else {
-      at = { kind, file: path.join(tempDir(), 'fluxhost.db') }
-    }
+    const { at, drop } = await freshRecords(kind)
+    cleanups.push(drop)
     const raw = openRawDb(at)
     cleanups.push(() => raw.destroy())
     return { at, raw }
   }
+
   const holderColumns = async (raw: Kysely<Database>) => {
     const count =
       kind === 'postgres'
@@ -74,17 +67,7 @@ describe.each(KINDS)('migration 0007 on %s', (kind) => {
     const store = await openStoreAt(at)
     cleanups.push(() => store.close())
     expect(await holderColumns(raw)).toBe(1)
-    await store.keys.insert({
-      id: 'k',
-      name: 'k',
-      key_hash: 'h',
-      key_prefix: 'p',
-      scope: 'user',
-      source: 'db',
-      created_at: 0,
-      revoked_at: null,
-      last_used_at: null,
-    })
+    await store.keys.insert(TEST_KEY)
     const claim = await store.idempotency.claim('k', 'key-1', 'fp', 'holder-1', 0, 1_000, 60_000)
     expect(claim.kind).toBe('acquired')
   })

@@ -41,6 +41,30 @@ export function openRawDb(at: RecordsAt): Kysely<Database> {
     : openPostgres(at.url, { ...(at.schema ? { schema: at.schema } : {}), max: 2 }).db
 }
 
+/** The API key `k` that test stores hold, as a row. */
+export const TEST_KEY = {
+  id: 'k',
+  name: 'k',
+  key_hash: 'h',
+  key_prefix: 'p',
+  scope: 'user',
+  source: 'db',
+  created_at: 0,
+  revoked_at: null,
+  last_used_at: null,
+} as const
+
+/**
+ * Where fresh, empty records can be made: an SQLite file in a new temporary directory, or a
+ * new PostgreSQL schema (`drop` removes it).
+ */
+export async function freshRecords(kind: StoreKind): Promise<{ at: RecordsAt; dir: string; drop(): Promise<void> }> {
+  const dir = tempDir()
+  if (kind === 'sqlite') return { at: { kind, file: path.join(dir, 'test.db') }, dir, drop: async () => {} }
+  const { schema, drop } = await createSchema()
+  return { at: { kind, url: POSTGRES_URL, schema }, dir, drop }
+}
+
 /**
  * A fresh store with one API key `k`: SQLite in a temporary directory, or PostgreSQL in a
  * schema of its own (dropped on close).
@@ -49,29 +73,10 @@ export async function openTestStore(
   kind: StoreKind = 'sqlite',
   options: PostgresStoreOptions = {},
 ): Promise<TestStore> {
-  const dir = tempDir()
-  let dropSchema = async () => {}
-  let at: RecordsAt
-  if (kind === 'postgres') {
-    const { schema, drop } = await createSchema()
-    dropSchema = drop
-    at = { kind, url: POSTGRES_URL, schema }
-  } else {
-    at = { kind, file: path.join(dir, 'test.db') }
-  }
+  const { at, dir, drop: dropSchema } = await freshRecords(kind)
   const store = await openStoreAt(at, options)
   const raw = openRawDb(at)
-  await store.keys.insert({
-    id: 'k',
-    name: 'k',
-    key_hash: 'h',
-    key_prefix: 'p',
-    scope: 'user',
-    source: 'db',
-    created_at: 0,
-    revoked_at: null,
-    last_used_at: null,
-  })
+  await store.keys.insert(TEST_KEY)
   return {
     store,
     dir,

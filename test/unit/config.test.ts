@@ -7,7 +7,7 @@ import { SETTINGS } from '../../src/config/settings.js'
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
-    const config = loadConfig({}, {}, '/srv')
+    const config = loadConfig({}, {}, { cwd: '/srv' })
     expect(config.host).toBe('127.0.0.1')
     expect(config.port).toBe(8080)
     expect(config.dataDir).toBe(path.resolve('/srv', '.fluxhost'))
