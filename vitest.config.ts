@@ -54,6 +54,7 @@ export default defineConfig(async () => {
                   exclude: [
                     'test/integration/outbound.test.ts',
                     'test/integration/durability.test.ts',
+                    'test/integration/idempotency-crash.test.ts',
                     'test/integration/distributed.test.ts',
                     'test/integration/chaos.test.ts',
                     'test/integration/listen-notify.test.ts',

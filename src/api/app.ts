@@ -14,6 +14,7 @@ import { seaartRoutes } from './dialects/seaart/routes.js'
 import { dialectErrorHandler } from './errors.js'
 import { fileRoutes } from './file-routes.js'
 import { installJsonParser } from './json-body.js'
+import { SMALL_BODY_LIMIT } from './json-limits.js'
 import { adminRoutes } from './native/admin-routes.js'
 import { eventRoutes } from './native/event-routes.js'
 import { jobRoutes } from './native/job-routes.js'
@@ -37,7 +38,8 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     // Our own ids, never the client's: a request id in a log line must be trustworthy.
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    bodyLimit: deps.config.bodyLimitBytes,
+    // Small unless a route takes an inline image (those set FLUXHOST_BODY_LIMIT themselves).
+    bodyLimit: Math.min(SMALL_BODY_LIMIT, deps.config.bodyLimitBytes),
     // One line per request, written below with the fields we want, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,

@@ -24,10 +24,16 @@ export interface IdempotencyOptions {
   /** How long a request may hold its key before it is presumed dead (a crashed server). */
   lockMs: number
   /**
-   * Answers a replay from the job the first request made, instead of from stored bytes:
-   * for the synchronous route, whose answer holds expiring URLs and may not exist yet.
+   * Renders the route's answer from the job a request with this key made: for a replay
+   * whose first request made its job and died before answering (the job and the key's
+   * binding are one transaction, so there is no crash after which a job has no key).
    */
-  replayJob?: (request: FastifyRequest, reply: FastifyReply, jobId: string) => Promise<unknown>
+  replayJob: (request: FastifyRequest, reply: FastifyReply, jobId: string) => Promise<unknown>
+  /**
+   * Replays always re-render from the job, and no answer bytes are kept: for the
+   * synchronous route, whose answer holds expiring URLs and may not exist yet.
+   */
+  rerender?: boolean
 }
 
 const MAX_KEY_LENGTH = 255
@@ -64,28 +70,33 @@ export function parseIdempotencyKey(raw: string | string[] | undefined): string 
   return key
 }
 
-/** JSON with object keys sorted, so the same body fingerprints the same whatever its key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value)
+/**
+ * JSON.stringify's replacer that sorts object keys, so the same body fingerprints the same
+ * whatever its key order. No recursion of our own: the parser has already bounded the depth.
+ */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  const record = value as Record<string, unknown>
+  return Object.fromEntries(
+    Object.keys(record)
       .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`
-  }
-  return JSON.stringify(value) ?? 'null'
+      .map((k) => [k, record[k]]),
+  )
 }
 
 function fingerprint(request: FastifyRequest): string {
   const simulate = request.headers['x-fluxhost-simulate'] ?? null
   return createHash('sha256')
     .update(
-      canonical({
-        method: request.method,
-        route: request.routeOptions.url ?? request.url,
-        body: request.body ?? null,
-        simulate,
-      }),
+      JSON.stringify(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? request.url,
+          body: request.body ?? null,
+          simulate,
+        },
+        sortedKeys,
+      ),
     )
     .digest('base64url')
 }
@@ -130,28 +141,29 @@ export function idempotent(options: IdempotencyOptions): {
     const { claim, hold } = await service.claim(request.apiKey.id, key, fingerprint(request), options.lockMs)
     switch (claim.kind) {
       case 'acquired':
-        request.idempotency = { hold, service, rerender: options.replayJob !== undefined }
+        request.idempotency = { hold, service, rerender: options.rerender === true }
         return false
       case 'mismatch':
         throw new FluxhostError('IDEMPOTENCY_KEY_REUSED')
-      case 'in_flight':
-        throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', { retryAfterS: 1 })
+      case 'in_flight': {
+        // Its job is made (bound in the job's own transaction) and an async answer is derived
+        // from the job: replay it now, whether the holder is still answering or has died.
+        const jobId = claim.row?.job_id ?? null
+        if (jobId === null || options.rerender) throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', { retryAfterS: 1 })
+        void reply.header('idempotent-replayed', 'true')
+        await options.replayJob(request, reply, jobId)
+        return true
+      }
       case 'done': {
         void reply.header('idempotent-replayed', 'true')
         const { row } = claim
-        if (row.job_id !== null && options.replayJob) await options.replayJob(request, reply, row.job_id)
-        else if (row.status !== null)
+        if (row.job_id !== null && (options.rerender || row.status === null))
+          await options.replayJob(request, reply, row.job_id)
+        else
           void reply
-            .code(row.status)
+            .code(row.status ?? 200)
             .type(row.content_type ?? 'application/json; charset=utf-8')
             .send(row.body ?? '')
-        // Its holder made a job and died before answering, and this route cannot re-render.
-        else
-          throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
-            message:
-              `The first request with this Idempotency-Key made job ${row.job_id} and did not answer; ` +
-              `read it with GET /api/jobs/${row.job_id}.`,
-          })
         return true
       }
     }
@@ -184,16 +196,14 @@ export function idempotent(options: IdempotencyOptions): {
   }
 }
 
-/**
- * Records the job a request made, so its idempotency key points at it. Routes that re-render
- * from the job (the sync route, which may wait minutes) also write it down at once: a server
- * that dies while waiting then leaves a key that replays that job instead of making another.
- */
-export async function noteJob(request: FastifyRequest, jobId: string): Promise<void> {
-  const held = request.idempotency
-  if (!held) return
-  held.jobId = jobId
-  if (held.rerender) await held.service.attachJob(held.hold, jobId)
+/** The request's hold on its Idempotency-Key, for `jobs.create` to bind the job to in its transaction. */
+export function keyHold(request: FastifyRequest): Hold | undefined {
+  return request.idempotency?.hold
+}
+
+/** Records the job a request made (already bound to its key), so its answer is kept as that job's. */
+export function noteJob(request: FastifyRequest, jobId: string): void {
+  if (request.idempotency) request.idempotency.jobId = jobId
 }
 
 /** How long an async create may hold its key before it is presumed dead. */

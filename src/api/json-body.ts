@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import secureJsonParse from 'secure-json-parse'
+import { validationError } from '../domain/errors.js'
 import { invalidJson } from './errors.js'
+import { breachOf, JSON_LIMITS } from './json-limits.js'
 
 /** The parser's complaint without the echo of the client's bytes that V8 puts in it. */
 function reasonFrom(message: string, text: string): { reason: string; position?: number } {
@@ -10,9 +12,13 @@ function reasonFrom(message: string, text: string): { reason: string; position?:
   return position === undefined ? { reason } : { reason, position: Number(position) }
 }
 
+const TOO_DEEP = `JSON nested deeper than ${JSON_LIMITS.depth} levels`
+const TOO_WIDE = `JSON holding more than ${JSON_LIMITS.values} values`
+
 /**
- * JSON bodies: refuses prototype-poisoning keys like Fastify's own parser, and reports
- * where the JSON broke the way FastAPI does (`loc: ["body", <position>]`).
+ * JSON bodies: refuses bodies deeper or wider than `JSON_LIMITS` before parsing them (422,
+ * in the route's dialect), refuses prototype-poisoning keys like Fastify's own parser, and
+ * reports where the JSON broke the way FastAPI does (`loc: ["body", <position>]`).
  */
 export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json')
@@ -22,6 +28,12 @@ export function installJsonParser(app: FastifyInstance): void {
     // report `body: Field required` through their schema.
     if (text.trim() === '') {
       done(null, undefined)
+      return
+    }
+    const breach = breachOf(text)
+    if (breach) {
+      const [msg, type] = breach.limit === 'depth' ? [TOO_DEEP, 'json_too_deep'] : [TOO_WIDE, 'json_too_many_values']
+      done(validationError([{ loc: ['body', breach.at], msg, type, ctx: { ...JSON_LIMITS } }]), undefined)
       return
     }
     try {

@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject, type Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { FastifyInstance } from 'fastify'
-import type { FieldIssue } from '../domain/errors.js'
+import { clipped, type FieldIssue } from '../domain/errors.js'
+import { HEADER_VALUE_MESSAGE, HEADER_VALUE_PATTERN } from './header-value.js'
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 
@@ -33,12 +34,6 @@ const PART_NAMES: Record<string, string> = {
   headers: 'header',
 }
 
-function clip(value: unknown): unknown {
-  if (typeof value === 'string' && value.length > 100) return `${value.slice(0, 100)}…`
-  if (value !== null && typeof value === 'object') return Array.isArray(value) ? '[…]' : '{…}'
-  return value
-}
-
 function quoteList(values: readonly unknown[]): string {
   const quoted = values.map((v) => `'${String(v)}'`)
   return quoted.length <= 1 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`
@@ -66,7 +61,7 @@ function toIssue(error: ErrorObject, part: string): FieldIssue | undefined {
     loc.push(/^\d+$/.test(segment) ? Number(segment) : segment)
   }
   const params = error.params as Record<string, unknown>
-  const input = clip(error.data)
+  const input = clipped(error.data)
   switch (error.keyword) {
     case 'required':
       return { loc: [...loc, String(params.missingProperty)], msg: 'Field required', type: 'missing' }
@@ -178,7 +173,10 @@ function toIssue(error: ErrorObject, part: string): FieldIssue | undefined {
     case 'pattern':
       return {
         loc,
-        msg: `String should match pattern '${String(params.pattern)}'`,
+        msg:
+          params.pattern === HEADER_VALUE_PATTERN
+            ? HEADER_VALUE_MESSAGE
+            : `String should match pattern '${String(params.pattern)}'`,
         type: 'string_pattern_mismatch',
         input,
       }

@@ -145,17 +145,58 @@ export class FluxhostError extends Error {
 
   constructor(code: ErrorCode, options: FluxhostErrorOptions = {}) {
     const entry = ERRORS[code]
-    super(options.message ?? entry.message, { cause: options.cause })
+    // Messages may quote the client (a path, a value): bounded like the issues.
+    const message = options.message ?? entry.message
+    super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message, { cause: options.cause })
     this.name = 'FluxhostError'
     this.code = code
     this.status = entry.status
     this.retryable = entry.retryable
-    this.issues = options.issues ?? []
+    this.issues = boundedIssues(options.issues ?? [])
     this.retryAfterS = options.retryAfterS
   }
 }
 
-export function validationError(issues: FieldIssue[]): FluxhostError {
+const MAX_MESSAGE = 1000
+
+/** An error lists at most this many issues, then one more that counts the rest. */
+export const MAX_ISSUES = 30
+const MAX_TEXT = 100
+
+/** A client's value as an error may echo it: strings cut short, objects and arrays elided. */
+export function clipped(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT)}…` : value
+  if (value !== null && typeof value === 'object') return Array.isArray(value) ? '[…]' : '{…}'
+  return value
+}
+
+/**
+ * Issues as an answer may carry them, whatever the request: at most `MAX_ISSUES`, each
+ * with its location, input and message clipped, so an error answer stays a few KB however
+ * many fields were wrong or however long their names (a 500,000-key body, a 1 MB key).
+ */
+export function boundedIssues(issues: readonly FieldIssue[]): FieldIssue[] {
+  // Already bounded (the summary is last): keep it as it is.
+  const bounded = issues.length <= MAX_ISSUES + 1 && issues.at(-1)?.type === 'too_many_errors'
+  const shown = issues.slice(0, bounded ? issues.length : MAX_ISSUES).map((issue) => {
+    const clippedIssue: FieldIssue = {
+      ...issue,
+      loc: issue.loc.slice(0, 12).map((part) => (typeof part === 'string' ? (clipped(part) as string) : part)),
+      msg: issue.msg.length > 4 * MAX_TEXT ? `${issue.msg.slice(0, 4 * MAX_TEXT)}…` : issue.msg,
+    }
+    if ('input' in issue) clippedIssue.input = clipped(issue.input)
+    return clippedIssue
+  })
+  const more = issues.length - shown.length
+  if (more > 0) {
+    const part = issues[MAX_ISSUES]?.loc[0] ?? 'body'
+    shown.push({ loc: [part], msg: `…and ${more} more issues`, type: 'too_many_errors', ctx: { more } })
+  }
+  return shown
+}
+
+export function validationError(all: FieldIssue[]): FluxhostError {
+  const issues = boundedIssues(all)
   const first = issues[0]
   const where = first ? first.loc.filter((part) => part !== 'body').join('.') : ''
   const message = first ? `${where ? `${where}: ` : ''}${first.msg}` : ERRORS.VALIDATION_FAILED.message

@@ -41,9 +41,6 @@ export function createIdempotencyService({ store, clock, ttlMs }: IdempotencySer
       )
       return { claim, hold }
     },
-    attachJob(hold: Hold, jobId: string): Promise<void> {
-      return store.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, jobId)
-    },
     /** Keeps the answer (or the job to re-render it from) for replays. */
     complete(
       hold: Hold,

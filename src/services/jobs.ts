@@ -10,9 +10,11 @@ import { usdToMicros } from '../domain/money.js'
 import { checkRequest } from '../domain/validate.js'
 import type { EngineRouter } from '../engines/router.js'
 import { FetchRefused, type Outbound } from '../net/outbound.js'
+import { failpoint } from '../observability/failpoint.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
+import type { Hold } from './idempotency.js'
 import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
 
 export interface CreateJobInput {
@@ -23,6 +25,11 @@ export interface CreateJobInput {
   imagePrompt?: ImagePromptInput
   /** Where the client put the webhook URL, for errors (default `['body', 'webhook_url']`). */
   webhookLoc?: (string | number)[]
+  /**
+   * The request's hold on its Idempotency-Key: the job and the key's binding to it are
+   * written in one transaction, so a resend after any crash replays this job.
+   */
+  idempotency?: Hold
 }
 
 export interface JobServiceDeps {
@@ -150,9 +157,20 @@ export function createJobService(deps: JobServiceDeps) {
         startedAt: null,
         finishedAt: null,
       }
+      const hold = input.idempotency
       try {
-        // The row is the queue entry (embedded queue): one insert, never half-written.
-        await store.jobs.insert(job)
+        // The row is the queue entry: one insert, never half-written; with the key's binding.
+        if (!hold) await store.jobs.insert(job)
+        else
+          await store.transaction(async (tx) => {
+            await tx.jobs.insert(job)
+            if (!(await tx.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, id)))
+              throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
+                message: 'This request held its Idempotency-Key too long and lost it; send it again.',
+                retryAfterS: 1,
+              })
+          })
+        failpoint('job-created')
       } catch (error) {
         if (request.imagePrompt) await blobs.deletePrefix(blobKeys.inputs(id))
         throw error

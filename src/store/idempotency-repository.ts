@@ -8,8 +8,8 @@ export type Claim =
   | { kind: 'acquired' }
   /** The key was used with a different request. */
   | { kind: 'mismatch' }
-  /** The first request with this key is still being answered. */
-  | { kind: 'in_flight' }
+  /** The first request with this key is still being answered (`row.job_id`: its job is made). */
+  | { kind: 'in_flight'; row?: IdempotencyRow }
   /** The first request was answered (or made its job and died): replay it. */
   | { kind: 'done'; row: IdempotencyRow }
 
@@ -84,18 +84,22 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
       // Held by a request presumed dead that had made its job: answer from that job.
       if (row.job_id !== null && row.locked_until !== null && Number(row.locked_until) <= now)
         return { kind: 'done', row }
-      return { kind: 'in_flight' }
+      return { kind: 'in_flight', row }
     },
 
-    /** Records the job the holder made, so the key points at it even if the holder dies. */
-    async attachJob(apiKeyId: string, key: string, holder: string, jobId: string): Promise<void> {
-      await db
+    /**
+     * Records the job the holder made, so the key points at it even if the holder dies; in
+     * the transaction that inserts the job. False: the holder no longer holds the key.
+     */
+    async attachJob(apiKeyId: string, key: string, holder: string, jobId: string): Promise<boolean> {
+      const result = await db
         .updateTable('idempotency_keys')
         .set({ job_id: jobId })
         .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
         .where('holder', '=', holder)
-        .execute()
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) === 1
     },
 
     /** Stores the answer (or the job to re-render it from) for replays, if `holder` still holds the key. */

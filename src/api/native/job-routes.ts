@@ -1,7 +1,7 @@
 import { getModel, sizeForAspectRatio } from '../../domain/models.js'
 import { keyOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../idempotency.js'
+import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../idempotency.js'
 import { decodeBase64Field, simulationFrom } from '../request-input.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { baseUrl, urlContext } from '../urls.js'
@@ -25,7 +25,14 @@ export const jobRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         body: createJobBody,
         response: { 202: jobSchema, ...errors },
       },
-      ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
+      ...idempotent({
+        service: services.idempotency,
+        lockMs: CREATE_LOCK_MS,
+        replayJob: async (request, reply, jobId) => {
+          const job = await services.jobs.get(jobId, keyOf(request))
+          return reply.code(202).send(renderJob(job, urlContext(request, config.publicUrl, signer)))
+        },
+      }),
     },
     async (request, reply) => {
       const body = request.body
@@ -63,8 +70,9 @@ export const jobRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
             }
           : undefined,
         webhookLoc: ['body', 'webhookUrl'],
+        idempotency: keyHold(request),
       })
-      await noteJob(request, job.id)
+      noteJob(request, job.id)
       return reply.code(202).send(renderJob(job, urlContext(request, config.publicUrl, signer)))
     },
   )

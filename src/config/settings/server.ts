@@ -94,7 +94,9 @@ export const SERVER_SETTINGS = {
     flag: 'body-limit',
     kind: 'integer',
     default: 30 * 1024 * 1024,
-    describe: 'Largest request body in bytes (base64 image prompts are large).',
+    describe:
+      'Largest body in bytes of the routes that take an inline base64 image (BFL, SeaArt); every other ' +
+      'route takes at most 256 KiB.',
     parse: integer(1024, 1024 * 1024 * 1024),
   },
   prices: {

@@ -4,7 +4,7 @@ import type { Job } from '../../../domain/job.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
-import { idempotent, noteJob, settleIdempotency } from '../../idempotency.js'
+import { idempotent, keyHold, noteJob, settleIdempotency } from '../../idempotency.js'
 import { simulationFrom, withFieldNames } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { urlContext } from '../../urls.js'
@@ -90,6 +90,7 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         service: services.idempotency,
         // The first request may wait up to the sync timeout; only then is it presumed dead.
         lockMs: (config.syncTimeoutS + 60) * 1000,
+        rerender: true,
         replayJob: async (request, reply, jobId) => {
           // A replay is answered before validation: read the one field it needs with care.
           const asked = (request.body as { response_format?: unknown } | null | undefined)?.response_format
@@ -126,10 +127,10 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
               output: { format: body.output_format, quality: 90 },
               simulate: simulationFrom(request),
             },
+            idempotency: keyHold(request),
           }),
       )
-
-      await noteJob(request, job.id)
+      noteJob(request, job.id)
       return answer(request, reply, job.id, body.response_format)
     },
   )

@@ -4,7 +4,7 @@ import { aliasesOf, getModel, modelByAlias } from '../../../domain/models.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
+import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../../idempotency.js'
 import { simulationFrom } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
@@ -50,7 +50,12 @@ export const apiframeRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
           ...gatewayErrorResponses,
         },
       },
-      ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
+      ...idempotent({
+        service: services.idempotency,
+        lockMs: CREATE_LOCK_MS,
+        replayJob: async (request, reply, jobId) =>
+          reply.code(202).send({ jobId: (await services.jobs.get(jobId, keyOf(request))).id, status: 'QUEUED' }),
+      }),
     },
     async (request, reply) => {
       const body = request.body
@@ -98,8 +103,9 @@ export const apiframeRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
               loc: ['body', 'fluxParams', 'image_prompt'],
             }
           : undefined,
+        idempotency: keyHold(request),
       })
-      await noteJob(request, job.id)
+      noteJob(request, job.id)
       return reply.code(202).send({ jobId: job.id, status: 'QUEUED' })
     },
   )

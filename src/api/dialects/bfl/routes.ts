@@ -5,7 +5,7 @@ import { MODELS, sizeForAspectRatio } from '../../../domain/models.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
+import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../../idempotency.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
@@ -83,11 +83,23 @@ export const bflRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         ...specific,
       },
       imagePrompt,
+      idempotency: keyHold(request),
     })
-    await noteJob(request, job.id)
+    noteJob(request, job.id)
     return renderSubmit(job, urlContext(request, config.publicUrl, signer))
   }
-  const idempotency = idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS })
+  // `image_prompt` is an inline base64 image: these routes take the large body limit.
+  const idempotency = {
+    ...idempotent({
+      service: services.idempotency,
+      lockMs: CREATE_LOCK_MS,
+      replayJob: async (request, reply, jobId) => {
+        const job = await services.jobs.get(jobId, keyOf(request))
+        return reply.send(renderSubmit(job, urlContext(request, config.publicUrl, signer)))
+      },
+    }),
+    bodyLimit: config.bodyLimitBytes,
+  }
   const schema = (summary: string) => ({ tags, security, summary, response: submitResponse })
 
   app.post(

@@ -1,6 +1,7 @@
 import type { FromSchema } from 'json-schema-to-ts'
 import { MODELS } from '../../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
+import { HEADER_VALUE_PATTERN } from '../../header-value.js'
 import { upsamplingSchema } from '../../upsampling-schema.js'
 
 const size = MODELS['flux-pro-1.1'].size
@@ -72,6 +73,7 @@ export const fluxPro11Body = {
     webhook_secret: {
       type: ['string', 'null'],
       maxLength: 256,
+      pattern: HEADER_VALUE_PATTERN,
       description: 'Secret sent back in the X-Webhook-Secret header.',
     },
   },

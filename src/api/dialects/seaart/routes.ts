@@ -1,9 +1,11 @@
+import type { FastifyRequest } from 'fastify'
 import { FluxhostError } from '../../../domain/errors.js'
+import type { Job } from '../../../domain/job.js'
 import { aliasesOf } from '../../../domain/models.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
-import { CREATE_LOCK_MS, idempotent, noteJob } from '../../idempotency.js'
+import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../../idempotency.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
@@ -22,6 +24,12 @@ export const seaartRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const tags = ['SeaArt queue']
   const security: Record<string, string[]>[] = [{ bearer: [] }]
   const base = `/v1/queue/${MODEL}`
+  /** The create's answer for a job. */
+  const created = async (request: FastifyRequest, job: Job) => ({
+    request_id: job.id,
+    ...requestUrls(job, urlContext(request, config.publicUrl, signer)),
+    queue_position: await services.jobs.queuePosition(job.id),
+  })
 
   app.post(
     base,
@@ -33,7 +41,14 @@ export const seaartRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         body: createBody,
         response: { 200: submitResponse, ...gatewayErrorResponses },
       },
-      ...idempotent({ service: services.idempotency, lockMs: CREATE_LOCK_MS }),
+      ...idempotent({
+        service: services.idempotency,
+        lockMs: CREATE_LOCK_MS,
+        replayJob: async (request, reply, jobId) =>
+          reply.send(await created(request, await services.jobs.get(jobId, keyOf(request)))),
+      }),
+      // `image_prompt` is an inline base64 image.
+      bodyLimit: config.bodyLimitBytes,
     },
     async (request) => {
       const body = request.body
@@ -75,13 +90,10 @@ export const seaartRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
               loc: ['body', 'image_prompt'],
             }
           : undefined,
+        idempotency: keyHold(request),
       })
-      await noteJob(request, job.id)
-      return {
-        request_id: job.id,
-        ...requestUrls(job, urlContext(request, config.publicUrl, signer)),
-        queue_position: await services.jobs.queuePosition(job.id),
-      }
+      noteJob(request, job.id)
+      return created(request, job)
     },
   )
 
