@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import type { FastifyInstance } from 'fastify'
-import { type Logger, pino } from 'pino'
+import type { Logger } from 'pino'
 import { buildApp } from './api/app.js'
 import { createWebhookBodies } from './api/webhook-bodies.js'
 import type { BlobStore } from './blobs/blob-store.js'
@@ -15,6 +15,7 @@ import { type Clock, systemClock } from './domain/clock.js'
 import type { ModelId } from './domain/models.js'
 import { ENGINE_REGISTRY } from './engines/registry.js'
 import { buildEngineRoutes } from './engines/routes.js'
+import { createLogger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import type { Services } from './services/services.js'
 import type { Store } from './store/store.js'
@@ -70,7 +71,7 @@ export function readVersion(): string {
  */
 export async function createFluxhost(config: Config, options: FluxhostOptions = {}): Promise<Fluxhost> {
   const clock = options.clock ?? systemClock
-  const logger = options.logger ?? pino({ level: config.logLevel })
+  const logger = options.logger ?? createLogger(config.logLevel)
   const withWorker = options.worker ?? config.worker.enabled
   const engines = buildEngineRoutes(config, ENGINE_REGISTRY)
   const records = await openRecords(config, { logger, listen: true })

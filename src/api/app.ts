@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import { FluxhostError } from '../domain/errors.js'
+import { redactUrl } from '../observability/redact.js'
 import { webRoutes } from '../web/routes.js'
 import { requireKey } from './auth.js'
 import type { ApiDeps } from './deps.js'
@@ -43,6 +44,21 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     // One line per request, written below with the fields we want, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Bounded waits on clients (a trickling body holds a socket at most this long); answers
+    // that take long (the sync route, event streams) are not limited by these.
+    requestTimeout: deps.config.http.requestTimeoutMs,
+    keepAliveTimeout: deps.config.http.idleTimeoutMs,
+    trustProxy: deps.config.http.trustProxy,
+    // Node checks those limits every connectionsCheckingInterval (30 s by default).
+    http: {
+      headersTimeout: deps.config.http.headersTimeoutMs,
+      requestTimeout: deps.config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, deps.config.http.headersTimeoutMs),
+    },
+  })
+  app.decorate('originPolicy', {
+    trustProxy: deps.config.http.trustProxy,
+    allowedHosts: deps.config.http.allowedHosts,
   })
   // Per-request state starts as null on every request (one object shape for V8), and the
   // hooks fill it in: Fastify's decorateRequest, not properties added in hooks.
@@ -54,6 +70,8 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   // Callback-style hooks: they run on every request, and async ones cost a promise each.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
+    // Every answer, page or JSON, is what its content-type says.
+    void reply.header('x-content-type-options', 'nosniff')
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
@@ -64,7 +82,12 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     )
     const level = reply.statusCode >= 500 ? 'error' : 'info'
     request.log[level](
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        url: redactUrl(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     )
     done()
@@ -89,7 +112,18 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Same origin as the playground, whose key is in localStorage: a CSP with hashes of
+    // Swagger UI's own scripts, framing refused, and nothing upgraded to https on plain http.
+    staticCSP: true,
+    transformStaticCSP: (header) =>
+      header
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .replace(' validator.swagger.io', '')
+        .replace(' upgrade-insecure-requests;', ''),
+    uiConfig: { validatorUrl: null },
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   const native = dialectErrorHandler((error, request) => renderNativeError(error, request.id))

@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
-import { type Logger, pino } from 'pino'
+import type { Logger } from 'pino'
 import type { Config } from '../config/load-config.js'
 import { createFluxhost, type Fluxhost, readVersion } from '../main.js'
+import { createLogger } from '../observability/logger.js'
 import type { CliIo } from './io.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
@@ -44,7 +45,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     .description('Run the HTTP API and (unless --no-worker) the workers, on the embedded defaults.')
   addSettingOptions(command).action(async (opts: Record<string, unknown>) => {
     const config = configFrom(io, opts)
-    const logger = pino({ level: config.logLevel }, io.log.stream)
+    const logger = createLogger(config.logLevel, io.log.stream)
     const fluxhost = await createFluxhost(config, { logger })
     const { bootstrapKey, url } = await startedOrClosed(fluxhost, async () => ({
       bootstrapKey: await fluxhost.services.keys.ensureBootstrapKey(),
@@ -92,7 +93,7 @@ export function workerCommand(program: Command, io: CliIo): void {
     .description('Run workers only (no HTTP API), against the records and images the API processes use.')
   addSettingOptions(command).action(async (opts: Record<string, unknown>) => {
     const config = configFrom(io, opts)
-    const logger = pino({ level: config.logLevel }, io.log.stream)
+    const logger = createLogger(config.logLevel, io.log.stream)
     const fluxhost = await createFluxhost(config, { logger, http: false, worker: true })
     await startedOrClosed(fluxhost, () => fluxhost.start())
     const out = (line = '') => io.stdout.write(`${line}\n`)

@@ -33,6 +33,17 @@ export interface Config {
   database: { url: string; schema: string | null; listen: boolean } | null
   apiKeys: readonly string[]
   publicUrl: string | null
+  /** Time limits on clients, whose word to take for our address, and who may read /metrics. */
+  http: {
+    headersTimeoutMs: number
+    requestTimeoutMs: number
+    idleTimeoutMs: number
+    /** Believe X-Forwarded-* (FLUXHOST_TRUST_PROXY). */
+    trustProxy: boolean
+    /** Host headers that may build answer URLs (lower case). */
+    allowedHosts: readonly string[]
+    metricsToken: string | null
+  }
   worker: {
     enabled: boolean
     concurrency: number

@@ -50,19 +50,29 @@ export function loadConfig(
   const { cwd = process.cwd(), readFile = (file: string) => fs.readFileSync(file, 'utf8') } = options
   const problems: string[] = []
   const values: Record<string, unknown> = {}
+  const given = new Set<string>()
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const flag = flags[name as SettingName]
-    const raw = flag !== undefined ? String(flag) : env[setting.env]
+    const fallback = 'fallbackEnv' in setting ? env[setting.fallbackEnv] : undefined
+    const raw = flag !== undefined ? String(flag) : (env[setting.env] ?? fallback)
     values[name] = setting.default
     if (raw === undefined) continue
+    given.add(flag === undefined && env[setting.env] === undefined ? 'fallback' : name)
     try {
       values[name] = setting.parse(raw)
     } catch (error) {
-      const source = flag !== undefined ? `--${setting.flag}` : setting.env
+      const source =
+        flag !== undefined
+          ? `--${setting.flag}`
+          : env[setting.env] === undefined && 'fallbackEnv' in setting
+            ? setting.fallbackEnv
+            : setting.env
       problems.push(`${source} ${(error as Error).message}`)
     }
   }
   const v = values as Values
+  // A platform that sets PORT routes to the container from outside: loopback would be unreachable.
+  if (given.has('fallback') && !given.has('host')) v.host = '0.0.0.0'
   problems.push(...crossChecks(v))
   const read = <T>(variable: string, file: string, parse: (text: string) => T): T | null => {
     try {
@@ -117,6 +127,8 @@ function crossChecks(v: Values): string[] {
         problems.push(`FLUXHOST_ROUTES sends ${model} to ${engine}, which cannot serve it`)
     }
   }
+  if (durationMs(v.headersTimeout) > durationMs(v.requestTimeout))
+    problems.push('FLUXHOST_HEADERS_TIMEOUT must not be longer than FLUXHOST_REQUEST_TIMEOUT')
   if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null))
     problems.push('FLUXHOST_S3_ACCESS_KEY_ID and FLUXHOST_S3_SECRET_ACCESS_KEY go together: set both or neither')
   if (v.fileDelivery === 'redirect' && v.s3Bucket === null)
@@ -165,6 +177,14 @@ function build(
         : freeze({ url: v.databaseUrl, schema: v.databaseSchema, listen: v.databaseListen }),
     apiKeys: freeze([...v.apiKeys]),
     publicUrl: v.publicUrl,
+    http: freeze({
+      headersTimeoutMs: durationMs(v.headersTimeout),
+      requestTimeoutMs: durationMs(v.requestTimeout),
+      idleTimeoutMs: durationMs(v.idleTimeout),
+      trustProxy: v.trustProxy,
+      allowedHosts: freeze(v.allowedHosts.map((host) => host.toLowerCase())),
+      metricsToken: v.metricsToken,
+    }),
     worker: freeze({
       enabled: v.worker,
       concurrency: v.workerConcurrency,

@@ -7,6 +7,8 @@ import { isModelId, MODEL_IDS, type ModelId } from '../domain/models.js'
 export interface Setting<T> {
   /** FLUXHOST_*, or the names every deployment tool already uses (DATABASE_URL). */
   env: `FLUXHOST_${string}` | 'DATABASE_URL'
+  /** Read when `env` is unset: a name platforms set for us (`PORT`). */
+  fallbackEnv?: 'PORT'
   /** Long flag name without dashes; booleans also get `--no-<flag>`. */
   flag: string
   kind: 'string' | 'integer' | 'boolean' | 'list' | 'map'

@@ -1,4 +1,5 @@
 import { ENGINE_SETTINGS } from './settings/engines.js'
+import { HTTP_SETTINGS } from './settings/http.js'
 import { SERVER_SETTINGS } from './settings/server.js'
 import { STORAGE_SETTINGS } from './settings/storage.js'
 import { WORK_SETTINGS } from './settings/work.js'
@@ -10,6 +11,12 @@ export { BFL_HOSTS, durationMs } from './parsers.js'
  * Every configuration key, by section. `docs/configuration.md` and `--help` are checked
  * against this table by a test, so a key cannot be added without its documentation.
  */
-export const SETTINGS = { ...SERVER_SETTINGS, ...STORAGE_SETTINGS, ...WORK_SETTINGS, ...ENGINE_SETTINGS }
+export const SETTINGS = {
+  ...SERVER_SETTINGS,
+  ...HTTP_SETTINGS,
+  ...STORAGE_SETTINGS,
+  ...WORK_SETTINGS,
+  ...ENGINE_SETTINGS,
+}
 
 export type SettingName = keyof typeof SETTINGS

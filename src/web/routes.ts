@@ -43,7 +43,6 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
     maxAge: 0,
     setHeaders: (res) => {
       res.header('content-security-policy', CSP)
-      res.header('x-content-type-options', 'nosniff')
     },
   })
   const page = (file: string) => async (_request: FastifyRequest, reply: FastifyReply) =>
@@ -51,7 +50,8 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
       .header('content-security-policy', CSP)
       .header('cache-control', 'no-cache')
       .type('text/html; charset=utf-8')
-      .sendFile(file)
+      // Without this, @fastify/static's own `public, max-age=0` would replace our no-cache.
+      .sendFile(file, { cacheControl: false })
   app.get('/', { schema: { hide: true } }, page('index.html'))
   app.get('/admin', { schema: { hide: true } }, page('admin.html'))
 }

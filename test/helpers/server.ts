@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { pino } from 'pino'
+import { type Logger, pino } from 'pino'
 import { loadConfig } from '../../src/config/load-config.js'
 import type { Clock } from '../../src/domain/clock.js'
 import type { Job } from '../../src/domain/job.js'
@@ -54,7 +54,7 @@ export interface TestServer {
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { worker?: boolean; dataDir?: string } = {},
+  options: { worker?: boolean; dataDir?: string; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir()
   // FLUXHOST_TEST_MODE=distributed (the `distributed` test project): the same tests with the
@@ -80,7 +80,11 @@ export async function startTestServer(
     ...env,
   })
   const clock = testClock()
-  const fluxhost = await createFluxhost(config, { clock, logger: pino({ level: 'silent' }), worker: options.worker })
+  const fluxhost = await createFluxhost(config, {
+    clock,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    worker: options.worker,
+  })
   const url = (await fluxhost.start())!
   if (config.safety.checker) await fluxhost.warmUp()
   const recordsEnv: Record<string, string> = {

@@ -171,3 +171,23 @@ describe('loadConfig reads the files settings name', () => {
     ])
   })
 })
+
+describe('PORT, as platforms set it', () => {
+  it('is the port when FLUXHOST_PORT is unset, and then the server listens on every address', () => {
+    expect(loadConfig({ PORT: '5000' })).toMatchObject({ port: 5000, host: '0.0.0.0' })
+    expect(loadConfig({ PORT: '5000', FLUXHOST_HOST: '10.0.0.5' })).toMatchObject({ port: 5000, host: '10.0.0.5' })
+    expect(loadConfig({ PORT: '5000', FLUXHOST_PORT: '6000' })).toMatchObject({ port: 6000, host: '127.0.0.1' })
+    expect(loadConfig({}, { port: '7000' }, {})).toMatchObject({ port: 7000, host: '127.0.0.1' })
+  })
+
+  it('a bad PORT is reported as PORT', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be a whole number/)
+    expect(() => loadConfig({ PORT: 'eighty' })).not.toThrow(/FLUXHOST_PORT/)
+  })
+
+  it('the header limit may not outlast the request limit', () => {
+    expect(() => loadConfig({ FLUXHOST_HEADERS_TIMEOUT: '60s', FLUXHOST_REQUEST_TIMEOUT: '30s' })).toThrow(
+      /FLUXHOST_HEADERS_TIMEOUT must not be longer than FLUXHOST_REQUEST_TIMEOUT/,
+    )
+  })
+})

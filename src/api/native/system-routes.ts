@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { FluxhostError } from '../../domain/errors.js'
 import { formatUsd } from '../../domain/money.js'
 import type { Usage, UsageTotals } from '../../services/system.js'
 import { keyOf, requireKey } from '../auth.js'
@@ -163,7 +165,19 @@ export const systemRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
     )
   })
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  // Per-route traffic and queue figures: behind FLUXHOST_METRICS_TOKEN when it is set.
+  const token = deps.config.http.metricsToken
+  const expected = token === null ? null : createHash('sha256').update(token).digest()
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (expected !== null) {
+      const sent = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
+      if (!timingSafeEqual(createHash('sha256').update(sent).digest(), expected)) {
+        void reply.header('www-authenticate', 'Bearer realm="metrics"')
+        throw new FluxhostError('UNAUTHORIZED', {
+          message: 'GET /metrics needs Authorization: Bearer <FLUXHOST_METRICS_TOKEN>.',
+        })
+      }
+    }
     const body = await metrics.registry.metrics()
     return reply.header('content-type', metrics.registry.contentType).send(body)
   })

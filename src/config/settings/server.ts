@@ -20,15 +20,19 @@ export const SERVER_SETTINGS = {
     flag: 'host',
     kind: 'string',
     default: '127.0.0.1',
-    describe: 'Address the HTTP server listens on.',
+    describe: 'Address the HTTP server listens on (default 0.0.0.0 when the port comes from PORT).',
     parse: text,
   },
   port: {
     env: 'FLUXHOST_PORT',
+    fallbackEnv: 'PORT',
     flag: 'port',
     kind: 'integer',
     default: 8080,
-    describe: 'TCP port the HTTP server listens on (0 picks a free one).',
+    describe:
+      'TCP port the HTTP server listens on (0 picks a free one); when unset, PORT (as platforms like ' +
+      'Heroku, Render and Cloud Run set it), and then the server listens on 0.0.0.0 unless ' +
+      'FLUXHOST_HOST says otherwise.',
     parse: integer(0, 65535),
   },
   publicUrl: {
