@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { BlobStore } from '../blobs/blob-store.js'
 import { createFsBlobStore } from '../blobs/fs/fs-blob-store.js'
+import { createSecretBox } from '../blobs/secret-box.js'
 import { loadOrCreateSecret } from '../blobs/server-secret.js'
 import { createUrlSigner, type UrlSigner } from '../blobs/url-signer.js'
 import type { Config } from '../config/config.js'
@@ -16,6 +17,10 @@ export interface Files {
   close(): void
 }
 
+/**
+ * Opens the files, and seals the records' webhook secrets under a key derived from the same
+ * server secret (clear-text ones left from before are sealed now; see docs/deploy.md).
+ */
 export async function openFiles(config: Config, store: Store, clock: Clock): Promise<Files> {
   // Loaded only when configured: the AWS SDK is a large import for every CLI command otherwise.
   const s3 = config.s3
@@ -27,8 +32,8 @@ export async function openFiles(config: Config, store: Store, clock: Clock): Pro
         ...(config.s3.credentials ? { credentials: config.s3.credentials } : {}),
       })
     : undefined
-  // The file-URL key: configured; else, on shared records, kept in them (one for every
-  // process); else the data dir's `secret` file.
+  // The server secret (file URLs, and the key that seals webhook secrets): configured; else,
+  // on shared records, kept in them (one for every process); else the data dir's `secret` file.
   let secret: Buffer
   try {
     secret = config.fileUrlSecret
@@ -36,6 +41,8 @@ export async function openFiles(config: Config, store: Store, clock: Clock): Pro
       : store.kind === 'postgres'
         ? await store.secrets.loadOrCreate('file-url', clock.now())
         : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
+    store.keys.useSealer(createSecretBox(secret, 'webhook-secrets'))
+    await store.keys.sealClearWebhookSecrets()
   } catch (error) {
     s3?.close()
     throw error

@@ -1,6 +1,6 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { makePrivateDir } from '../blobs/fs/private-dir.js'
 import type { Config } from '../config/config.js'
 import { createLocalJobEvents, type JobEvents } from '../queue/job-events.js'
 import { createSharedJobEvents } from '../queue/shared-events.js'
@@ -15,14 +15,19 @@ export interface Records {
 }
 
 /**
- * Opens the records (SQLite in the data dir, or PostgreSQL), migrated. On PostgreSQL this
- * process always tells the others its job events (NOTIFY through the pool works behind any
- * pooler); it hears theirs (one LISTEN connection) when `listen` is asked and
- * FLUXHOST_DATABASE_LISTEN allows it. A CLI command tells but does not listen.
+ * Opens the records (SQLite in the data dir, or PostgreSQL), migrated, after making the data
+ * dir private (0700). On PostgreSQL this process always tells the others its job events
+ * (NOTIFY through the pool works behind any pooler); it hears theirs (one LISTEN connection)
+ * when `listen` is asked and FLUXHOST_DATABASE_LISTEN allows it. A CLI command tells but does
+ * not listen.
  */
 export async function openRecords(config: Config, options: { logger: Logger; listen: boolean }): Promise<Records> {
   const { logger } = options
-  fs.mkdirSync(config.dataDir, { recursive: true })
+  // The data dir holds the records, the images and the server secret: this user's alone (each
+  // makes its own files 0600: store/sqlite.ts, blobs/fs/fs-blob-store.ts, blobs/server-secret.ts).
+  if (makePrivateDir(config.dataDir).length > 0) {
+    logger.warn({ dataDir: config.dataDir }, 'data-dir:not-private (owned by another user: cannot make it 0700)')
+  }
   const { store, migrations } = config.database
     ? await openPostgresStore(config.database.url, {
         ...(config.database.schema ? { schema: config.database.schema } : {}),

@@ -183,12 +183,15 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
     /**
      * The key's Standard Webhooks secret (`whsec_` + 32 random bytes, base64), which signs
      * the webhooks of its jobs. Made on first use; `rotate` replaces it (deliveries from then
-     * on are signed with the new one).
+     * on are signed with the new one). Kept sealed under the server secret (store.keys); one
+     * that no longer opens (the server secret changed) throws until it is rotated.
      */
     async webhookSecret(id: string, options: { rotate?: boolean } = {}): Promise<string> {
-      const existing = await store.keys.get(id)
-      if (!existing) throw new FluxhostError('KEY_NOT_FOUND')
-      if (existing.webhook_secret && !options.rotate) return existing.webhook_secret
+      if (!options.rotate) {
+        const existing = await store.keys.webhookSecret(id)
+        if (existing === undefined) throw new FluxhostError('KEY_NOT_FOUND')
+        if (existing) return existing
+      } else if (!(await store.keys.get(id))) throw new FluxhostError('KEY_NOT_FOUND')
       const fresh = `whsec_${randomBytes(32).toString('base64')}`
       const secret = await store.keys.setWebhookSecret(id, fresh, !options.rotate)
       if (!secret) throw new FluxhostError('KEY_NOT_FOUND')

@@ -10,9 +10,15 @@ export interface SqliteHandle {
   dataVersion(): number
 }
 
-/** Opens (creating if needed) the SQLite database in WAL mode. */
+/**
+ * Opens (creating if needed) the SQLite database in WAL mode, readable by this user only:
+ * the file is made 0600 before SQLite opens it, and SQLite gives the -wal and -shm files it
+ * makes later the database file's mode; ones left by an earlier run are set to 0600 too.
+ */
 export function openSqlite(file: string): SqliteHandle {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+  fs.closeSync(fs.openSync(file, 'a', PRIVATE))
+  for (const each of [file, `${file}-wal`, `${file}-shm`]) makePrivate(each)
   const sqlite = new BetterSqlite3(file)
   // WAL lets the API read while a worker writes; NORMAL sync is durable across process
   // crashes (only an OS crash can lose the last transactions), which is what a job queue needs.
@@ -37,6 +43,18 @@ export function openSqlite(file: string): SqliteHandle {
       }
       return current
     },
+  }
+}
+
+const PRIVATE = 0o600
+
+/** chmod 0600, when the file exists and is not already; a file of another user's is left as it is. */
+function makePrivate(file: string): void {
+  try {
+    if ((fs.statSync(file).mode & 0o777) !== PRIVATE) fs.chmodSync(file, PRIVATE)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT' && code !== 'EPERM') throw error
   }
 }
 

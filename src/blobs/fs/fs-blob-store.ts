@@ -3,10 +3,17 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { type BlobStore, contentTypeForKey, isValidKey } from '../blob-store.js'
+import { makePrivateTree, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-dir.js'
 
-/** Files under one root directory. Nothing outside the root can be named by any key. */
+/**
+ * Files under one root directory. Nothing outside the root can be named by any key. Folders
+ * are made 0700 and files 0600 (private-dir.ts), whatever the umask; ones left looser by an
+ * older version are tightened when the store is made.
+ */
 export function createFsBlobStore(root: string): BlobStore {
   const base = path.resolve(root)
+  // A file of another user's is left as it is: the data dir above it is 0700 all the same.
+  makePrivateTree(base)
 
   const resolve = (key: string): string => {
     if (!isValidKey(key)) throw new Error(`invalid blob key`)
@@ -29,10 +36,11 @@ export function createFsBlobStore(root: string): BlobStore {
   return {
     async put(key, data) {
       const file = resolve(key)
-      await fsp.mkdir(path.dirname(file), { recursive: true })
+      await fsp.mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE })
       const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
       try {
-        await fsp.writeFile(temp, data)
+        // 'wx' with the mode: the file is private from its first byte (a umask can only narrow it).
+        await fsp.writeFile(temp, data, { mode: PRIVATE_FILE_MODE, flag: 'wx' })
         await fsp.rename(temp, file)
       } catch (error) {
         await fsp.rm(temp, { force: true })
