@@ -2,7 +2,7 @@ import type { Clock } from '../domain/clock.js'
 import type { Job } from '../domain/job.js'
 import type { Store } from '../store/store.js'
 import type { JobEvents } from './job-events.js'
-import { isOwnerDead } from './owner.js'
+import { isOwnerDead, newLeaseToken } from './owner.js'
 import { createWakeups } from './wakeups.js'
 
 export interface RecoveryReport {
@@ -14,30 +14,47 @@ export interface RecoveryReport {
 
 export interface ClaimFilter {
   apiKeyId?: string
+  /** Never these jobs: the claimer runs them already (another process may have re-queued one). */
+  exclude?: readonly string[]
+}
+
+/** A claimed job and its lease token: every write of this attempt names the token. */
+export interface Claim {
+  job: Job
+  /** `<owner id>/<claim token>`, new for each claim: it names this attempt, not the process. */
+  lease: string
 }
 
 /**
  * Hands queued jobs to workers. The jobs table is the queue: a queued row is a queue entry,
  * so a job and its entry are written by one insert and change together in one guarded
- * statement. A claimed job is `running` under the claimer's lease until the claimer
- * completes, fails, retries or releases it, or the lease runs out.
+ * statement. A claimed job is `running` under the claim's lease until the claimer
+ * completes, fails, retries or releases it, or the lease runs out. A lease is one claim's:
+ * once a job is taken back and claimed again, the earlier claim's token writes nothing.
  */
 export interface JobQueue {
-  /** Takes the next ready job (of one key only, with `apiKeyId`), or `undefined` when none is ready. */
-  claim(owner: string, filter?: ClaimFilter): Promise<Job | undefined>
+  /**
+   * Takes the next ready job (of one key only, with `apiKeyId`; none of `exclude`) under a new
+   * lease of `owner` (the process), or `undefined` when none is ready.
+   */
+  claim(owner: string, filter?: ClaimFilter): Promise<Claim | undefined>
   /**
    * Resolves when work may be ready (for `filter`'s claims), after `maxWaitMs` (default: the
    * poll interval), or when `signal` aborts.
    */
   waitForWork(signal: AbortSignal, options?: { maxWaitMs?: number; filter?: ClaimFilter }): Promise<void>
   /** Heartbeat: extends the lease and saves progress. False: the lease is gone (canceled or taken). */
-  extend(jobId: string, owner: string, progress: number): Promise<boolean>
+  extend(jobId: string, lease: string, progress: number): Promise<boolean>
   /** Back to the queue to run again after `delayMs` (a retryable failure). */
-  retryLater(jobId: string, owner: string, delayMs: number): Promise<boolean>
-  /** Back to the queue at once, not counting the attempt (graceful shutdown). */
-  release(jobId: string, owner: string): Promise<boolean>
-  /** Re-queues jobs whose worker is dead or whose lease has expired. */
-  recover(self: string): Promise<RecoveryReport>
+  retryLater(jobId: string, lease: string, delayMs: number): Promise<boolean>
+  /** Back to the queue in the place it had, not counting the attempt (graceful shutdown). */
+  release(jobId: string, lease: string): Promise<boolean>
+  /**
+   * Re-queues, in the place they had, jobs whose worker is dead or whose lease has expired;
+   * never one that `running` has (the caller, process `self`, runs it: alive even if a pause
+   * outlasted its lease, its next heartbeat extends the lease if nobody took it meanwhile).
+   */
+  recover(self: string, running?: Pick<ReadonlySet<string>, 'has'>): Promise<RecoveryReport>
   /** Number of jobs waiting in the queue. */
   depth(): Promise<number>
   /** How many queued jobs will be claimed before this one; undefined unless it is queued. */
@@ -60,6 +77,8 @@ export interface JobQueueOptions {
   trustOwnerIds?: boolean
 }
 
+const NONE: ReadonlySet<string> = new Set()
+
 /**
  * The queue over the jobs table, as graphile-worker, River and Oban keep theirs: workers
  * claim with one guarded UPDATE (`FOR UPDATE SKIP LOCKED` on PostgreSQL). Idle workers wake
@@ -77,40 +96,49 @@ export function createJobQueue(options: JobQueueOptions): JobQueue {
   const queuedAgain = (jobId: string) => events.publish({ type: 'state', jobId, state: 'queued' })
 
   return {
-    claim: (owner, filter) => store.jobs.claim({ owner, now: clock.now(), leaseMs, ...filter }),
+    async claim(owner, filter) {
+      const lease = newLeaseToken(owner)
+      const job = await store.jobs.claim({ owner: lease, now: clock.now(), leaseMs, ...filter })
+      return job && { job, lease }
+    },
 
     async waitForWork(signal, { maxWaitMs = pollMs, filter } = {}) {
       await wakeups.wait(signal, async () => {
         // A retried job may be due before the poll interval is over: wake for it too (for
-        // a worker of one key, only its own: another key's due job is not its work).
-        const next = await store.jobs.nextDueAt(filter?.apiKeyId)
+        // a worker of one key, only its own: another key's due job is not its work; nor is a
+        // job the worker runs already).
+        const next = await store.jobs.nextDueAt(filter)
         return next === undefined ? maxWaitMs : Math.min(maxWaitMs, next - clock.now())
       })
     },
 
-    extend: (jobId, owner, progress) => store.jobs.extend(jobId, owner, clock.now() + leaseMs, progress),
+    extend: (jobId, lease, progress) => store.jobs.extend(jobId, lease, clock.now() + leaseMs, progress),
 
-    async retryLater(jobId, owner, delayMs) {
-      const ok = await store.jobs.requeue(jobId, owner, clock.now() + delayMs, 0)
+    async retryLater(jobId, lease, delayMs) {
+      const ok = await store.jobs.requeue(jobId, lease, clock.now() + delayMs, 0)
       if (ok) queuedAgain(jobId)
       return ok
     },
 
-    async release(jobId, owner) {
-      const ok = await store.jobs.requeue(jobId, owner, clock.now(), -1)
+    async release(jobId, lease) {
+      const ok = await store.jobs.requeue(jobId, lease, null, -1)
       if (ok) queuedAgain(jobId)
       return ok
     },
 
-    async recover(self) {
+    async recover(self, running = NONE) {
       const now = clock.now()
       const report: RecoveryReport = { requeued: [], abandoned: [] }
       for (const lease of await store.jobs.leases()) {
+        if (running.has(lease.id)) continue
         const expired = lease.expiresAt === null || lease.expiresAt < now
         if (!expired && !(trustOwnerIds && isOwnerDead(lease.owner ?? '', self))) continue
+        // Guarded by the expiry too when that is the reason: a heartbeat since this read wins.
+        const stale = expired ? now : undefined
+        // A job's due time is unchanged while it runs: it goes back to the place it had, not the end.
         if (lease.attempts >= maxAttempts) {
-          if (await store.jobs.abandon(lease.id, lease.owner, now)) report.abandoned.push(lease.id)
-        } else if (await store.jobs.requeue(lease.id, lease.owner, now, 0)) {
+          if (await store.jobs.abandon(lease.id, lease.owner, now, stale)) report.abandoned.push(lease.id)
+        } else if (await store.jobs.requeue(lease.id, lease.owner, null, 0, stale)) {
           report.requeued.push(lease.id)
           queuedAgain(lease.id)
         }

@@ -9,17 +9,21 @@ export type CancelOutcome = { kind: 'canceled'; job: Job } | { kind: 'finished';
 /** A running job's lease, as recovery looks at it. */
 export interface Lease {
   id: string
+  /** The lease token of the claim that holds the job (`<owner id>/<claim token>`). */
   owner: string | null
   expiresAt: number | null
   attempts: number
 }
 
 export interface ClaimOptions {
+  /** The claim's lease token (`<owner id>/<claim token>`): every later write of this attempt names it. */
   owner: string
   now: number
   leaseMs: number
   /** Claim only this key's jobs (the CLI's in-process worker runs only its own). */
   apiKeyId?: string
+  /** Never these jobs: the claimer runs them already (another process may have re-queued one). */
+  exclude?: readonly string[]
 }
 
 /**
@@ -35,9 +39,13 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
     attempts: eb('attempts', '+', 1),
     started_at: eb.fn.coalesce('started_at', eb.val(now)),
   })
-  // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.)
-  const heldBy = (owner: string | null) => (eb: ExpressionBuilder<Database, 'jobs'>) =>
-    owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', owner)
+  // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.) With
+  // `expiredBefore`, also that the lease ran out by then: a heartbeat that came since saves it.
+  const heldBy = (owner: string | null, expiredBefore?: number) => (eb: ExpressionBuilder<Database, 'jobs'>) => {
+    const held = owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', owner)
+    if (expiredBefore === undefined) return held
+    return eb.and([held, eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', expiredBefore)])])
+  }
   const changed = (result: { numUpdatedRows: bigint }) => Number(result.numUpdatedRows) === 1
   /** Ends a running job, if `owner` still holds its lease: the worker's last write. */
   const finish = async (id: string, owner: string, now: number, end: Updateable<JobsTable>) => {
@@ -67,6 +75,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
         .where('id', '=', (eb) => {
           let head = eb.selectFrom('jobs').select('id').where('state', '=', 'queued').where('run_after', '<=', now)
           if (options.apiKeyId !== undefined) head = head.where('api_key_id', '=', options.apiKeyId)
+          if (options.exclude?.length) head = head.where('id', 'not in', options.exclude)
           head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
           return kind === 'postgres' ? head.forUpdate().skipLocked() : head
         })
@@ -88,20 +97,30 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       return changed(result)
     },
 
-    /** Back to the queue, due at `runAfter`; `attemptDelta` -1 does not count the attempt. */
-    async requeue(id: string, owner: string | null, runAfter: number, attemptDelta: 0 | -1): Promise<boolean> {
+    /**
+     * Back to the queue, due at `runAfter`, or with `null` in the place it had (its due time
+     * is unchanged while it runs); `attemptDelta` -1 does not count the attempt. With
+     * `expiredBefore` (recovery), only a lease that has run out by then.
+     */
+    async requeue(
+      id: string,
+      owner: string | null,
+      runAfter: number | null,
+      attemptDelta: 0 | -1,
+      expiredBefore?: number,
+    ): Promise<boolean> {
       const result = await db
         .updateTable('jobs')
         .set((eb) => ({
           state: 'queued',
-          run_after: runAfter,
+          ...(runAfter === null ? {} : { run_after: runAfter }),
           lease_owner: null,
           lease_expires_at: null,
           attempts: eb('attempts', '+', attemptDelta),
         }))
         .where('id', '=', id)
         .where('state', '=', 'running')
-        .where(heldBy(owner))
+        .where(heldBy(owner, expiredBefore))
         .executeTakeFirst()
       return changed(result)
     },
@@ -121,8 +140,11 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       }))
     },
 
-    /** Fails a job whose worker died during every attempt (JOB_ABANDONED), if `owner` still holds it. */
-    async abandon(id: string, owner: string | null, now: number): Promise<boolean> {
+    /**
+     * Fails a job whose worker died during every attempt (JOB_ABANDONED), if `owner` still holds
+     * it (and, with `expiredBefore`, its lease has run out by then).
+     */
+    async abandon(id: string, owner: string | null, now: number, expiredBefore?: number): Promise<boolean> {
       const result = await db
         .updateTable('jobs')
         .set({
@@ -135,7 +157,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
         })
         .where('id', '=', id)
         .where('state', '=', 'running')
-        .where(heldBy(owner))
+        .where(heldBy(owner, expiredBefore))
         .executeTakeFirst()
       return changed(result)
     },

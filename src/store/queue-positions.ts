@@ -70,13 +70,17 @@ export function createQueuePositions(db: Kysely<Database>, { fromBack, fromFront
       return Number(row?.depth ?? 0)
     },
 
-    /** When the next queued job is due (a retried job may be due later than now), if any is queued. */
-    async nextDueAt(apiKeyId?: string): Promise<number | undefined> {
+    /**
+     * When the next queued job is due (a retried job may be due later than now), if any is
+     * queued: of one key's with `apiKeyId`, and never one of `exclude` (jobs the asker runs).
+     */
+    async nextDueAt(filter: { apiKeyId?: string; exclude?: readonly string[] } = {}): Promise<number | undefined> {
       let query = db
         .selectFrom('jobs')
         .select((eb) => eb.fn.min('run_after').as('next'))
         .where('state', '=', 'queued')
-      if (apiKeyId !== undefined) query = query.where('api_key_id', '=', apiKeyId)
+      if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId)
+      if (filter.exclude?.length) query = query.where('id', 'not in', filter.exclude)
       const next = await query.executeTakeFirst()
       return next?.next == null ? undefined : Number(next.next)
     },

@@ -52,9 +52,10 @@ function describeAttempts(attempts: readonly EngineAttempt[]): string {
   return attempts.map((a) => (a.error ? `${a.engine}: ${a.error.kind}` : `${a.engine}: ok`)).join('; ')
 }
 
+/** Ends or retries a failed attempt; every write names the attempt's lease token (`lease`). */
 export async function settleFailure(
   job: Job,
-  owner: string,
+  lease: string,
   error: unknown,
   reason: AbortReason | undefined,
   engine: string | null,
@@ -63,7 +64,7 @@ export async function settleFailure(
 ): Promise<void> {
   const { queue, store, events, clock, metrics } = deps
   if (reason === ABORT.shutdown) {
-    const released = await queue.release(job.id, owner)
+    const released = await queue.release(job.id, lease)
     log.info({ released }, 'job:released (shutdown)')
     return
   }
@@ -93,11 +94,11 @@ export async function settleFailure(
         : { kind: 'fail', code: 'INTERNAL_ERROR', message: ERRORS.INTERNAL_ERROR.message }
   }
   if (decision.kind === 'retry') {
-    await queue.retryLater(job.id, owner, decision.delayMs)
+    await queue.retryLater(job.id, lease, decision.delayMs)
     log.warn({ code: decision.code, delayMs: decision.delayMs }, 'job:retrying')
     return
   }
-  const failed = await store.jobs.fail(job.id, owner, {
+  const failed = await store.jobs.fail(job.id, lease, {
     error: { code: decision.code, message: decision.message },
     engine,
     now: clock.now(),

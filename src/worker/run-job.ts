@@ -15,10 +15,12 @@ const PROGRESS_SAVE_MS = 500
 
 /**
  * Runs one claimed job to its end: engine → encode → blobs → complete and charge in one
- * transaction. Every write is guarded by this worker's lease, so a job canceled or taken
- * over meanwhile is left alone and this attempt's files are removed.
+ * transaction. Every write is guarded by this claim's lease token (`lease`), so a job canceled
+ * or taken over meanwhile (a pause outlasted the lease) is left alone: the heartbeat that finds
+ * the lease gone aborts the run, the lease is confirmed again before any file is written, files
+ * go only under this attempt's folder, and they are removed when the completion does not land.
  */
-export async function runJob(job: Job, owner: string, abort: AbortController, deps: RunJobDeps): Promise<void> {
+export async function runJob(job: Job, lease: string, abort: AbortController, deps: RunJobDeps): Promise<void> {
   const { store, queue, events, blobs, router, clock, logger, metrics } = deps
   const log = logger.child({ jobId: job.id, attempt: job.attempts })
   const signal = abort.signal
@@ -31,12 +33,18 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     if (saving !== undefined) return
     lastSave = clock.now()
     saving = queue
-      .extend(job.id, owner, progress)
+      .extend(job.id, lease, progress)
       .then((ok) => {
         if (!ok && !signal.aborted) abort.abort(ABORT.leaseLost)
       })
       .catch((error: unknown) => log.warn({ err: error }, 'job:heartbeat-failed'))
       .finally(() => (saving = undefined))
+  }
+  /** Before files are written: the lease is extended now, or the run ends here (lease lost). */
+  const confirmLease = async () => {
+    await saving
+    if (!signal.aborted && !(await queue.extend(job.id, lease, progress))) abort.abort(ABORT.leaseLost)
+    if (signal.aborted) throw new EngineError('canceled', 'aborted before writing the outputs')
   }
   const timer = setInterval(heartbeat, Math.max(100, Math.floor(deps.leaseMs / 3)))
   const unsubscribe = events.subscribe(job.id, (event) => {
@@ -48,8 +56,9 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
   const started = performance.now()
   let engineName: string | null = null
   try {
-    // Files of earlier attempts (a crashed worker's) are garbage now that we hold the lease.
-    if (job.attempts > 1) await blobs.deletePrefix(blobKeys.outputs(job.id))
+    // Files of earlier attempts (a crashed worker's) are garbage now that we hold the lease. A
+    // later attempt's are not ours to touch: it may be running if this claim was taken from us.
+    for (let attempt = 1; attempt < job.attempts; attempt++) await blobs.deletePrefix(blobKeys.attempt(job.id, attempt))
     const tolerance = job.request.safetyTolerance
     const checkPrompt = (prompt: string, which: string) => {
       const blocked = deps.safety?.checkPrompt(prompt, tolerance)
@@ -98,10 +107,12 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
       }
     }
 
+    await confirmLease()
     const encodeStarted = performance.now()
     const images: JobImage[] = []
     for (const [index, image] of outputs.entries()) {
       const encoded = await encodeImage(image, job.request.output)
+      if (signal.aborted) throw new EngineError('canceled', 'aborted while writing the outputs')
       const key = blobKeys.output(job.id, job.attempts, index, encoded.format)
       await blobs.put(key, encoded.data, encoded.contentType)
       images.push({
@@ -129,7 +140,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
     const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length
     const costMicros = nsfw ? Math.round((job.costMicros * clean) / images.length) : undefined
     const completed = await store.transaction(async (tx) => {
-      const done = await tx.jobs.complete(job.id, owner, {
+      const done = await tx.jobs.complete(job.id, lease, {
         result,
         engine: routed.engine,
         now: clock.now(),
@@ -162,7 +173,7 @@ export async function runJob(job: Job, owner: string, abort: AbortController, de
       const outcome = isEngineError(error) ? error.kind : 'error'
       metrics.engineDuration.observe({ engine: engineName ?? 'none', outcome }, (performance.now() - started) / 1000)
     }
-    await settleFailure(job, owner, error, signal.reason as AbortReason | undefined, engineName, deps, log)
+    await settleFailure(job, lease, error, signal.reason as AbortReason | undefined, engineName, deps, log)
   } finally {
     clearInterval(timer)
     unsubscribe()

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ClaimFilter } from '../queue/job-queue.js'
+import type { Claim, ClaimFilter } from '../queue/job-queue.js'
 import { newOwnerId } from '../queue/owner.js'
 import { ABORT, type RunJobDeps, runJob } from './run-job.js'
 
 export interface RunnerOptions extends RunJobDeps {
   concurrency: number
-  /** Lease owner id; one per process incarnation. */
+  /** Lease owner id; one per process incarnation (each claim's lease token is made from it). */
   owner?: string
   /** Claim only these jobs (the CLI's in-process worker runs only its own). */
   filter?: ClaimFilter
@@ -28,6 +28,8 @@ export interface Runner {
 export function createRunner(options: RunnerOptions): Runner {
   const { queue, logger, concurrency, leaseMs } = options
   const owner = options.owner ?? newOwnerId()
+  // The jobs running here, by id: recovery leaves them alone and claims pass them over, so this
+  // process never runs a job twice, even when a pause (GC, SIGSTOP) outlasted a lease.
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>()
   const stopping = new AbortController()
   let loop: Promise<void> | undefined
@@ -35,7 +37,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
   const recover = async () => {
     try {
-      const report = await queue.recover(owner)
+      const report = await queue.recover(owner, active)
       if (report.requeued.length || report.abandoned.length) logger.warn(report, 'queue:recovered')
       // Abandoned jobs have ended: waiters, streams and webhooks learn it now.
       for (const jobId of report.abandoned) options.events.publish({ type: 'state', jobId, state: 'failed' })
@@ -44,9 +46,9 @@ export function createRunner(options: RunnerOptions): Runner {
     }
   }
 
-  const launch = (job: NonNullable<Awaited<ReturnType<typeof queue.claim>>>) => {
+  const launch = ({ job, lease }: Claim) => {
     const abort = new AbortController()
-    const done = runJob(job, owner, abort, options)
+    const done = runJob(job, lease, abort, options)
       .catch((error: unknown) => logger.error({ err: error, jobId: job.id }, 'job:runner-error'))
       .finally(() => active.delete(job.id))
     active.set(job.id, { abort, done })
@@ -64,9 +66,10 @@ export function createRunner(options: RunnerOptions): Runner {
         continue
       }
       try {
-        const job = await queue.claim(owner, options.filter)
-        if (job) launch(job)
-        else await queue.waitForWork(stopping.signal, { filter: options.filter })
+        const filter = { ...options.filter, exclude: [...active.keys()] }
+        const claim = await queue.claim(owner, filter)
+        if (claim) launch(claim)
+        else await queue.waitForWork(stopping.signal, { filter })
       } catch (error) {
         // The records are away: log, pause, try again (never end the loop).
         logger.error({ err: error }, 'queue:claim-failed')

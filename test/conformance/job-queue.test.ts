@@ -2,7 +2,7 @@ import os from 'node:os'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createLocalJobEvents, type JobEvents } from '../../src/queue/job-events.js'
 import { createJobQueue, type JobQueue } from '../../src/queue/job-queue.js'
-import { isOwnerDead, newOwnerId } from '../../src/queue/owner.js'
+import { isOwnerDead, newLeaseToken, newOwnerId } from '../../src/queue/owner.js'
 import type { Store } from '../../src/store/store.js'
 import { testClock } from '../helpers/server.js'
 import { probePostgres } from '../helpers/services.js'
@@ -38,8 +38,8 @@ const queue = async (maxAttempts = 3, trustOwnerIds?: boolean): Promise<JobQueue
 /** Claims until the job comes, waiting for work between tries (a retry's delay is real time). */
 async function claimWhenDue(q: JobQueue, owner: string) {
   for (;;) {
-    const job = await q.claim(owner)
-    if (job) return job
+    const claim = await q.claim(owner)
+    if (claim) return claim.job
     await q.waitForWork(new AbortController().signal, { maxWaitMs: 5_000 })
   }
 }
@@ -59,7 +59,7 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     const ids = [await addJob(), await addJob(), await addJob()]
     const q = await queue()
     const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => q.claim(`owner-${i}`)))
-    const claimed = claims.filter((job) => job !== undefined)
+    const claimed = claims.flatMap((claim) => (claim ? [claim.job] : []))
     expect(claimed.map((job) => job.id).sort()).toEqual(ids)
     expect(claimed.every((job) => job.state === 'running' && job.attempts === 1)).toBe(true)
     expect(await q.claim('late')).toBeUndefined()
@@ -75,14 +75,17 @@ describe.each(KINDS)('the job queue: %s', (k) => {
   it('heartbeats only while the lease is ours and the job is running', async () => {
     const id = await addJob()
     const q = await queue()
-    await q.claim('me')
-    expect(await q.extend(id, 'me', 0.5)).toBe(true)
+    const { lease } = (await q.claim('me'))!
+    expect(lease).toMatch(/^me\/[0-9a-f]+$/)
+    expect(await q.extend(id, lease, 0.5)).toBe(true)
     expect((await store.jobs.get(id))?.progress).toBe(0.5)
     expect(await q.extend(id, 'someone-else', 0.6)).toBe(false)
+    // The process's id is not the lease: only the claim's token is.
+    expect(await q.extend(id, 'me', 0.6)).toBe(false)
     await store.jobs.cancel(id, clock.now())
-    expect(await q.extend(id, 'me', 0.7)).toBe(false)
+    expect(await q.extend(id, lease, 0.7)).toBe(false)
     expect(
-      await store.jobs.complete(id, 'me', {
+      await store.jobs.complete(id, lease, {
         result: { images: [], prompt: 'p', seed: 1 },
         engine: 'x',
         now: clock.now(),
@@ -99,7 +102,7 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     expect(await q.recover(newOwnerId())).toEqual({ requeued: [], abandoned: [] })
     clock.advance(LEASE + 1)
     expect(await q.recover(newOwnerId())).toEqual({ requeued: [id], abandoned: [] })
-    expect((await q.claim(other))?.attempts).toBe(2)
+    expect((await q.claim(other))?.job.attempts).toBe(2)
     clock.advance(LEASE + 1)
     expect(await q.recover(newOwnerId())).toEqual({ requeued: [], abandoned: [id] })
     expect(await store.jobs.get(id)).toMatchObject({ state: 'failed', error: { code: 'JOB_ABANDONED' } })
@@ -137,6 +140,10 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     const [host, pid] = self.split(':')
     expect(isOwnerDead(`${host}:${pid}:00000000`, self)).toBe(true)
     expect(isOwnerDead(self, self)).toBe(false)
+    // A lease token names its process: judged as that process.
+    expect(isOwnerDead(newLeaseToken(`${host}:${pid}:00000000`), self)).toBe(true)
+    expect(isOwnerDead(newLeaseToken(self), self)).toBe(false)
+    expect(isOwnerDead(`${os.hostname()}:4194305:dead/0123abcd`, self)).toBe(true)
     expect(isOwnerDead(`${host}:1:zz`, self)).toBe(false)
     expect(isOwnerDead(`other-host:4194305:zz`, self)).toBe(false)
   })
@@ -144,13 +151,12 @@ describe.each(KINDS)('the job queue: %s', (k) => {
   it('release puts a job back without counting the attempt; retryLater delays it', async () => {
     const id = await addJob()
     const q = await queue()
-    await q.claim('me')
-    expect(await q.release(id, 'me')).toBe(true)
+    expect(await q.release(id, (await q.claim('me'))!.lease)).toBe(true)
     expect(await store.jobs.get(id)).toMatchObject({ state: 'queued', attempts: 0 })
-    await q.claim('me')
+    const { lease } = (await q.claim('me'))!
     // Timed from before the call: the due time is set inside it.
     const retriedAt = Date.now()
-    expect(await q.retryLater(id, 'me', 1000)).toBe(true)
+    expect(await q.retryLater(id, lease, 1000)).toBe(true)
     expect(await q.claim('me')).toBeUndefined()
     expect((await claimWhenDue(q, 'me')).id).toBe(id)
     expect(Date.now() - retriedAt).toBeGreaterThanOrEqual(990)
@@ -195,10 +201,8 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     const q = await queue()
     const queuedAgain: string[] = []
     events.subscribeAll((event) => event.type === 'state' && event.state === 'queued' && queuedAgain.push(event.jobId))
-    await q.claim('me')
-    await q.release(id, 'me')
-    await q.claim('me')
-    await q.retryLater(id, 'me', 0)
+    await q.release(id, (await q.claim('me'))!.lease)
+    await q.retryLater(id, (await q.claim('me'))!.lease, 0)
     await q.claim('me')
     clock.advance(LEASE + 1)
     await q.recover(newOwnerId())
@@ -233,8 +237,8 @@ describe.each(KINDS)('the job queue: %s', (k) => {
     expect(await q.positionOf(ids[599]!)).toBe(599)
 
     const first = await q.claim('me')
-    await check([first!.id, ...sample()])
-    await q.retryLater(first!.id, 'me', 60_000)
+    await check([first!.job.id, ...sample()])
+    await q.retryLater(first!.job.id, first!.lease, 60_000)
     await t.raw.updateTable('jobs').set({ state: 'canceled' }).where('id', '=', ids[10]!).execute()
     await t.raw.updateTable('jobs').set({ priority: 5 }).where('id', 'in', [ids[400]!, ids[450]!]).execute()
     await t.raw.updateTable('jobs').set({ priority: -1 }).where('id', '=', ids[5]!).execute()

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readSse } from '../../src/cli/sse.js'
 import { openSqliteStore } from '../../src/store/open-store.js'
+import { startBflEmulator } from '../emulators/bfl.js'
 import { type Child, startServe } from '../helpers/child.js'
 import { api, fetchStatus, tempDir } from '../helpers/server.js'
 import { openRawDb } from '../helpers/store.js'
@@ -121,5 +122,58 @@ describe('durability', () => {
     const second = await serve(dataDir)
     const events = await follow(second.url, id, (event, data) => event === 'state' && data.state === 'succeeded')
     expect(events.at(-1)!.data.attempts).toBe(1)
+  })
+
+  it('a worker paused past its lease runs its job once: the engine is asked once, the job ends once', async () => {
+    // Issue 13: SIGSTOP outlasting the lease (a long GC pause) made the process's own recovery
+    // re-queue the job it was still running, and its claim loop ran the engine a second time.
+    const LEASE_MS = 3000
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    // The upstream task stays pending (its progress rising with each poll) until the test says.
+    const upstream = { pendingPolls: 1_000_000 }
+    const emulator = await startBflEmulator({ apiKey: 'bfl-key', script: () => upstream })
+    try {
+      const dataDir = tempDir()
+      dirs.push(dataDir)
+      const { child, url } = await serve(dataDir, {
+        FLUXHOST_BFL_API_KEY: 'bfl-key',
+        FLUXHOST_BFL_URL: emulator.url,
+        FLUXHOST_BFL_POLL_MS: '50',
+        FLUXHOST_LEASE_MS: String(LEASE_MS),
+      })
+      const created = await api(`${url}/v1/flux-pro-1.1`, {
+        key: KEY,
+        body: { prompt: 'paused', seed: 5, width: 256, height: 256 },
+      })
+      const id = created.body.id as string
+      await follow(url, id, (event) => event === 'progress')
+      // The pauses are what is under test (no event can end them), each longer than the lease.
+      // After a resume both the heartbeat (every lease/3) and the recovery pass (every lease/2)
+      // start again from the resume; pausing again 5/12 of a lease later, between the first
+      // heartbeat and the first recovery pass, makes the recovery due first at the next resume.
+      const pause = async () => {
+        child.process.kill('SIGSTOP')
+        await sleep(LEASE_MS * 1.2)
+        child.process.kill('SIGCONT')
+      }
+      await pause()
+      await sleep((LEASE_MS * 5) / 12)
+      await pause()
+      await follow(url, id, (event) => event === 'progress')
+      upstream.pendingPolls = 0
+      const events = await follow(url, id, (event, data) => event === 'state' && data.state === 'succeeded')
+      expect(events.at(-1)!.data).toMatchObject({ state: 'succeeded', attempts: 1 })
+      child.process.kill('SIGTERM')
+      expect((await child.exited).code).toBe(0)
+      // Counted upstream, after the process is gone: one submit, so one generation paid for.
+      expect(emulator.submits).toHaveLength(1)
+      expect(child.stdout()).not.toContain('queue:recovered')
+      const after = await readRecords(dataDir, id)
+      expect(after.job).toMatchObject({ state: 'succeeded', attempts: 1 })
+      expect(after.charges).toHaveLength(1)
+      expect(fs.readdirSync(path.join(dataDir, 'blobs/jobs', id))).toEqual(['a1'])
+    } finally {
+      await emulator.close()
+    }
   })
 })
