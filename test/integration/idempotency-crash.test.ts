@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Child, startServe } from '../helpers/child.js'
+import { followToEnd } from '../helpers/follow.js'
 import { api, tempDir } from '../helpers/server.js'
 import { createSchema, POSTGRES_URL } from '../helpers/services.js'
 
@@ -31,13 +32,6 @@ afterAll(async () => {
   for (const child of children.splice(0)) child.process.kill('SIGKILL')
   for (const cleanup of cleanups.splice(0)) await cleanup()
 })
-
-async function waitTerminal(url: string, key: string, id: string): Promise<any> {
-  for (;;) {
-    const job = (await api(`${url}/api/jobs/${id}?wait=5`, { key })).body
-    if (['succeeded', 'failed', 'canceled'].includes(job.state)) return job
-  }
-}
 
 describe.each(['sqlite', 'postgres'] as const)('a create killed between its job and its answer (%s)', (kind) => {
   it('replays the one job it made on every async create route: one job, one charge', async () => {
@@ -74,7 +68,7 @@ describe.each(['sqlite', 'postgres'] as const)('a create killed between its job 
       if (last) {
         for (const [j, id] of answered.entries()) {
           const key = KEYS[j]!
-          const job = await waitTerminal(server.url, key, id)
+          const job = await followToEnd(server.url, key, id)
           expect(job.state, JSON.stringify(job.error)).toBe('succeeded')
           const listed = (await api(`${server.url}/api/jobs?limit=100`, { key })).body.data as any[]
           expect(listed.map((job) => job.id)).toEqual([id])
