@@ -1,4 +1,5 @@
 import sharp from 'sharp'
+import type { EngineName } from '../domain/engines.js'
 import type { EngineImage } from '../engines/engine.js'
 import type { ImageClassifier, NsfwScores, RgbImage } from './classifier.js'
 import { judgeOutput, type PromptPolicy } from './policy.js'
@@ -16,6 +17,29 @@ export interface SafetyChecker {
   checkPrompt(prompt: string, tolerance: number): string | undefined
   /** Classifies one output image; undefined when the output classifier is off. */
   checkOutput?(image: EngineImage, tolerance: number, signal?: AbortSignal): Promise<OutputVerdict>
+}
+
+/** Why a job's outputs skip the output classifier (see `outputCheckSkipped`). */
+export type OutputCheckSkip = 'cloud engine' | 'preview render'
+
+const PREVIEW: EngineName = 'preview'
+
+/**
+ * Why the outputs of the engine that served a job skip the output classifier, or undefined
+ * when they go through it. Cloud engines (BFL) moderate their own. The preview engine's own
+ * renders are synthetic gradients and soft blobs that no prompt can steer toward anything:
+ * classifying them tests nothing, costs ~100 ms of CPU an image, and the classifier misreads
+ * a few skin-toned palettes as explicit, refusing a render for no reason a client could see
+ * (issue 13, item 16). A preview job with an image prompt shows the client's own image, so
+ * its outputs are classified like any local engine's (that is how tests classify on preview).
+ */
+export function outputCheckSkipped(
+  routed: { engine: string; local: boolean },
+  task: { imagePrompt?: unknown },
+): OutputCheckSkip | undefined {
+  if (!routed.local) return 'cloud engine'
+  if (routed.engine === PREVIEW && task.imagePrompt === undefined) return 'preview render'
+  return undefined
 }
 
 /** An engine image as packed RGB, decoding or dropping alpha when needed. */

@@ -3,7 +3,7 @@ import type { Job, JobImage } from '../domain/job.js'
 import { EngineError, isEngineError } from '../engines/engine-error.js'
 import { RoutedEngineError } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
-import { blackLike } from '../safety/checker.js'
+import { blackLike, outputCheckSkipped } from '../safety/checker.js'
 import { ABORT, type AbortReason, type RunJobDeps } from './deps.js'
 import { settleFailure } from './failure.js'
 import { buildTask, upsample } from './prepare.js'
@@ -85,11 +85,15 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     const inferenceMs = performance.now() - engineStarted
     metrics.engineDuration.observe({ engine: routed.engine, outcome: 'ok' }, inferenceMs / 1000)
 
-    // Local engines' outputs go through the classifier; cloud engines moderate their own.
+    // Local engines' outputs go through the classifier; cloud engines moderate their own, and
+    // the preview engine's own renders are synthetic (safety/checker.ts: outputCheckSkipped).
     let outputs = routed.output.images
     let nsfw: boolean[] | undefined
     let safetyMs: number | undefined
-    if (routed.local && job.request.safetyChecker && deps.safety?.checkOutput) {
+    const skipped = outputCheckSkipped(routed, task)
+    if (skipped === 'preview render' && job.request.safetyChecker && deps.safety?.checkOutput)
+      log.debug({ engine: routed.engine }, 'job:output-not-classified (a synthetic preview render)')
+    if (!skipped && job.request.safetyChecker && deps.safety?.checkOutput) {
       const checkStarted = performance.now()
       const verdicts = await Promise.all(outputs.map((image) => deps.safety!.checkOutput!(image, tolerance, signal)))
       safetyMs = Math.round((performance.now() - checkStarted) * 10) / 10

@@ -13,25 +13,42 @@ beforeAll(async () => {
 })
 afterAll(() => server.close())
 
-/** A native job whose output is the image prompt itself (strength 1, same size, lossless). */
+/**
+ * A native job whose output is the image prompt itself (strength 1, same size, lossless), made
+ * through the service: a preview render's PNG is over the route's body limit.
+ */
 async function jobShowing(image: Buffer, safetyTolerance: number, key = KEY_A) {
-  const created = await api(`${server.url}/api/jobs`, {
-    key,
-    body: {
+  const { width, height } = await sharp(image).metadata()
+  const apiKey = (await server.fluxhost.services.keys.authenticate(key))!
+  const job = await server.fluxhost.services.jobs.create({
+    apiKey,
+    dialect: 'native',
+    request: {
+      model: 'flux-pro-1.1',
       prompt: 'an abstract colour study',
-      width: 256,
-      height: 256,
-      outputFormat: 'png',
+      width: width!,
+      height: height!,
+      numImages: 1,
+      promptUpsampling: false,
+      raw: false,
       safetyTolerance,
-      imagePrompt: { data: image.toString('base64'), strength: 1 },
+      safetyChecker: true,
+      output: { format: 'png', quality: 90 },
     },
+    imagePrompt: { source: { data: image }, strength: 1, loc: ['body', 'imagePrompt', 'data'] },
   })
-  expect(created.status).toBe(202)
-  return server.waitForJob(created.body.id)
+  return server.waitForJob(job.id)
 }
 
-// Preview renders are classified too, and at strict tolerances a few percent of them are
-// flagged (docs/safety.md): every render here has a fixed seed, so each verdict is fixed.
+/** How many jobs' outputs the classifier has checked, from /metrics. */
+async function classified(): Promise<number> {
+  const { text } = await api(`${server.url}/metrics`, { key: null })
+  const counts = text.matchAll(/^fluxhost_safety_check_duration_seconds_count\{[^}]*\} (\d+)$/gm)
+  return [...counts].reduce((sum, match) => sum + Number(match[1]), 0)
+}
+
+// The preview engine's own renders skip the classifier; with an image prompt its output shows
+// the client's image, and is classified: the tests below feed the classifier that way.
 describe('safety checker on a local engine', () => {
   it('a flagged output fails the job as CONTENT_MODERATED, uncharged; BFL reads it as Content Moderated', async () => {
     const before = (await api(`${server.url}/api/usage`)).body.total.jobs
@@ -54,12 +71,13 @@ describe('safety checker on a local engine', () => {
   })
 
   it('neutral outputs pass at the strictest tolerance', async () => {
-    const created = await api(`${server.url}/v1/flux-pro-1.1`, {
-      body: { prompt: 'a teal lighthouse at dusk', width: 512, height: 384, seed: 3, safety_tolerance: 0 },
-    })
-    const polled = await server.waitForJob(created.body.id)
-    expect(polled.state).toBe('succeeded')
-    expect((await api(`${server.url}/v1/get_result?id=${created.body.id}`)).body.status).toBe('Ready')
+    const render = await previewRender({ prompt: 'a teal lighthouse at dusk', width: 512, height: 384, seed: 3 })
+    const before = await classified()
+    const job = await jobShowing(render.png, 0)
+    expect(job.state).toBe('succeeded')
+    expect(job.result?.safetyMs).toBeGreaterThan(0)
+    expect(await classified()).toBe(before + 1)
+    expect((await api(`${server.url}/v1/get_result?id=${job.id}`)).body.status).toBe('Ready')
   })
 
   it('AIML-style jobs black the flagged image out, report it and do not charge it', async () => {
@@ -108,11 +126,91 @@ describe('safety checker on a local engine', () => {
     const on = await generate(true)
     const off = await generate(false)
     expect(on.body.has_nsfw_concepts).toEqual([false])
+    expect(off.status).toBe(201)
     const jobs = (await api(`${server.url}/api/jobs?limit=2`, { key: KEY_B })).body.data
     const [offJob, onJob] = await Promise.all(jobs.map((j: any) => server.fluxhost.services.jobs.get(j.id, undefined)))
-    expect(onJob!.result?.safetyMs).toBeGreaterThan(0)
-    expect(offJob!.result?.safetyMs).toBeUndefined()
-    expect(off.status).toBe(201)
+    expect(onJob!.request.safetyChecker).toBe(true)
+    expect(offJob!.request.safetyChecker).toBe(false)
+
+    // With the checker off, an output the classifier would black out comes back as it is.
+    const apiKey = (await server.fluxhost.services.keys.authenticate(KEY_B))!
+    const before = await classified()
+    const job = await server.fluxhost.services.jobs.create({
+      apiKey,
+      dialect: 'aiml',
+      request: {
+        model: 'flux-pro-1.1',
+        prompt: 'an abstract colour study',
+        width: 256,
+        height: 256,
+        numImages: 1,
+        promptUpsampling: false,
+        raw: false,
+        safetyTolerance: 2,
+        safetyChecker: false,
+        flaggedOutput: 'blackout',
+        output: { format: 'png', quality: 90 },
+      },
+      imagePrompt: { source: { data: strong }, strength: 1, loc: ['body', 'image'] },
+    })
+    const done = await server.waitForJob(job.id)
+    expect(done.state).toBe('succeeded')
+    expect(done.result?.nsfw).toBeUndefined()
+    expect(done.result?.safetyMs).toBeUndefined()
+    expect(await classified()).toBe(before)
+  })
+})
+
+/** A preview render through the native API, as a lossless PNG, with its job. */
+async function previewRender(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const created = await api(`${server.url}/api/jobs`, { body: { outputFormat: 'png', ...body }, headers })
+  expect(created.status).toBe(202)
+  const job = await server.waitForJob(created.body.id)
+  const key = job.result?.images[0]?.key
+  return { job, png: key ? (await server.fluxhost.blobs.read(key))! : Buffer.alloc(0) }
+}
+
+// Issue 13, item 16. bench/preview-moderation.ts found this render among 3,200: the classifier
+// reads its palette as porn 0.70, at the default tolerance's threshold (0.70), so it came back
+// Content Moderated though nothing in the request explains a refusal.
+const MISREAD = { prompt: 'forest and silver a lighthouse at dusk olive', width: 640, height: 480, seed: 3285332898 }
+
+describe("the preview engine's own renders", () => {
+  it('are not classified, so the classifier cannot refuse one', async () => {
+    const before = await classified()
+    for (const safetyTolerance of [2, 0]) {
+      const { job } = await previewRender({ ...MISREAD, safetyTolerance })
+      expect(job.state, `at safety_tolerance ${safetyTolerance}`).toBe('succeeded')
+      expect(job.engine).toBe('preview')
+      expect(job.result?.safetyMs).toBeUndefined()
+      expect((await api(`${server.url}/v1/get_result?id=${job.id}`)).body.status).toBe('Ready')
+    }
+    expect(await classified()).toBe(before)
+  })
+
+  it('are classified once they show an image prompt: the same pixels are refused at a strict tolerance', async () => {
+    const { png } = await previewRender(MISREAD)
+    const before = await classified()
+    const job = await jobShowing(png, 1)
+    expect(job.error).toMatchObject({
+      code: 'CONTENT_MODERATED',
+      message: expect.stringMatching(/explicit content \(porn \d+% ≥ 45% at safety_tolerance 1\)/),
+    })
+    expect(await classified()).toBe(before + 1)
+  })
+
+  it('X-Fluxhost-Simulate: content_moderated still ends the job Content Moderated, uncharged', async () => {
+    const usage = (await api(`${server.url}/api/usage`)).body.total.jobs
+    const before = await classified()
+    const { job } = await previewRender(
+      { prompt: 'a teal lighthouse at dusk', width: 256, height: 256, seed: 3 },
+      { 'x-fluxhost-simulate': 'content_moderated' },
+    )
+    expect(job.state).toBe('failed')
+    expect(job.error).toMatchObject({ code: 'CONTENT_MODERATED', message: expect.stringContaining('simulated') })
+    expect((await api(`${server.url}/v1/get_result?id=${job.id}`)).body.status).toBe('Content Moderated')
+    expect((await api(`${server.url}/api/usage`)).body.total.jobs).toBe(usage)
+    expect(await classified()).toBe(before)
   })
 })
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPreviewEngine } from '../../src/engines/preview/preview-engine.js'
-import { toRgb } from '../../src/safety/checker.js'
+import { outputCheckSkipped, toRgb } from '../../src/safety/checker.js'
 import { createNsfwClassifier } from '../../src/safety/classifier.js'
 import {
   createPromptPolicy,
@@ -95,6 +95,17 @@ describe('output classifier (nsfwjs MobileNetV2 on tfjs wasm, in a worker thread
       false,
       false,
     ])
+  })
+})
+
+describe('which outputs the classifier sees', () => {
+  it("skips the preview engine's own renders and cloud engines; classifies local engines and image prompts", () => {
+    const guide = { imagePrompt: { data: Buffer.alloc(1), strength: 0.5 } }
+    expect(outputCheckSkipped({ engine: 'preview', local: true }, {})).toBe('preview render')
+    expect(outputCheckSkipped({ engine: 'preview', local: true }, guide)).toBeUndefined()
+    expect(outputCheckSkipped({ engine: 'comfyui', local: true }, {})).toBeUndefined()
+    expect(outputCheckSkipped({ engine: 'sdcpp', local: true }, {})).toBeUndefined()
+    expect(outputCheckSkipped({ engine: 'bfl', local: false }, {})).toBe('cloud engine')
   })
 })
 

@@ -16,7 +16,9 @@ const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve))
  * The offline engine: deterministic pictures in milliseconds, no GPU, no network.
  * Colour words in the prompt choose the palette, the seed the composition, the size the
  * frame, and an image prompt shows through by its strength. It also honours the
- * `X-Fluxhost-Simulate` failure modes so clients can test their error handling.
+ * `X-Fluxhost-Simulate` failure modes so clients can test their error handling. Its renders
+ * skip the output classifier unless they show an image prompt (safety/checker.ts), so a
+ * moderated outcome comes only from `content_moderated`, which it raises itself.
  */
 export function createPreviewEngine(options: PreviewEngineOptions): ImageEngine {
   return {
