@@ -123,7 +123,6 @@ for (let round = 0; round < ROUNDS; round++) {
 console.log('\n| tree | /api/health p50 ms | p99 ms | max ms | creates/s (10 connections, no worker) |')
 console.log('| --- | --- | --- | --- | --- |')
 for (const [tree, r] of results) {
-  console.log(
-    `| ${tree} | ${r.p50.join(' / ')} | ${r.p99.join(' / ')} | ${r.max.join(' / ')} | ${r.creates.map(Math.round).join(' / ')} |`,
-  )
+  const cells = [r.p50, r.p99, r.max, r.creates.map(Math.round)].map((values) => values.join(' / '))
+  console.log(`| ${tree} | ${cells.join(' | ')} |`)
 }

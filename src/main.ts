@@ -137,6 +137,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
             logger,
           )
     let sweeper: NodeJS.Timeout | undefined
+    let retention: { stop(): Promise<void> } | undefined
     let closing: Promise<void> | undefined
     return {
       config,
@@ -159,6 +160,8 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
             .catch((error: unknown) => logger.warn({ err: error }, 'idempotency:sweep-failed'))
         }, 10 * 60_000)
         sweeper.unref()
+        // Retention sweeps hourly in every serving or working process; on PostgreSQL one at a time.
+        if (config.retentionMs !== null && options.workerKeyId === undefined) retention = services.retention.schedule()
         if (!app) return undefined
         if (options.listen === false) {
           await app.ready()
@@ -175,7 +178,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
         closing ??= (async () => {
           clearInterval(sweeper)
           // Every stage runs even if one part fails to stop, so no socket keeps the process alive.
-          const first = await Promise.allSettled([closeHttp(app, graceMs), workers?.stop(graceMs)])
+          const first = await Promise.allSettled([closeHttp(app, graceMs), workers?.stop(graceMs), retention?.stop()])
           const second = await Promise.allSettled(opened.reverse().map(async (close) => close()))
           for (const outcome of [...first, ...second])
             if (outcome.status === 'rejected') logger.error({ err: outcome.reason }, 'shutdown:part-failed')

@@ -50,15 +50,21 @@ export function keysCommand(program: Command, io: CliIo): void {
       })
     })
 
-  addSettingOptions(keys.command('revoke').description('Revoke an API key; it stops working at once.'), [
-    'dataDir',
-    'apiKeys',
-  ])
+  addSettingOptions(
+    keys
+      .command('revoke')
+      .description(
+        'Revoke an API key: it stops working at once, and its queued and running jobs are canceled ' +
+          '(not charged). The last active admin key cannot be revoked.',
+      ),
+    ['dataDir', 'apiKeys'],
+  )
     .argument('<id>', 'the key id (from keys list)')
     .action(async (id: string, opts: Record<string, unknown>) => {
       await withRecords(configFrom(io, opts), async ({ services }) => {
-        const key = await services.keys.revoke(id)
-        out(`revoked ${key.id} (${key.name})`)
+        const { apiKey, canceledJobs } = await services.keys.revoke(id)
+        const jobs = canceledJobs.length === 1 ? '1 unfinished job' : `${canceledJobs.length} unfinished jobs`
+        out(`revoked ${apiKey.id} (${apiKey.name}); canceled ${jobs} of it`)
       })
     })
 

@@ -8,6 +8,7 @@ import { CliExit, type CliIo } from './io.js'
 import { jobsCommand } from './jobs.js'
 import { keysCommand } from './keys.js'
 import { withRecords } from './local.js'
+import { pruneCommand } from './prune.js'
 import { serveCommand, workerCommand } from './serve.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 import { usageCommand } from './usage.js'
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
   jobsCommand(program, io)
   usageCommand(program, io)
   webhooksCommand(program, io)
+  pruneCommand(program, io)
   doctorCommand(program, io)
   addSettingOptions(
     program.command('migrate').description('Create or upgrade the database in the data dir, then exit.'),

@@ -13,6 +13,7 @@ import { createAdminService } from '../services/admin.js'
 import { createIdempotencyService } from '../services/idempotency.js'
 import { createJobService } from '../services/jobs.js'
 import { createKeyService } from '../services/keys.js'
+import { createRetentionService } from '../services/retention.js'
 import type { Services } from '../services/services.js'
 import { createSystemService } from '../services/system.js'
 import { createWebhookService } from '../services/webhooks.js'
@@ -76,6 +77,8 @@ export function buildServices(parts: ServiceParts): Built {
     clock,
     newId: () => `key_${uuidv7().replace(/-/g, '')}`,
     staticKeys: config.apiKeys,
+    // A revoke cancels the key's jobs: their workers and waiters hear it at once.
+    events,
   })
   const system = createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd })
   const services: Services = {
@@ -85,6 +88,14 @@ export function buildServices(parts: ServiceParts): Built {
     keys,
     system,
     admin: createAdminService({ store, keys, system, queue, clock }),
+    retention: createRetentionService({
+      store,
+      blobs,
+      clock,
+      logger,
+      retentionMs: config.retentionMs,
+      onPruned: jobs.forget,
+    }),
   }
   return { services, queue, outbound }
 }

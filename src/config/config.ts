@@ -29,6 +29,8 @@ export interface Config {
   fileDelivery: 'proxy' | 'redirect'
   /** null: the `secret` file in the data dir. */
   fileUrlSecret: string | null
+  /** FLUXHOST_RETENTION in ms: finished jobs older than this are pruned; null: kept forever. */
+  retentionMs: number | null
   /** null: the records are in SQLite in the data dir. `listen`: job events over LISTEN/NOTIFY. */
   database: { url: string; schema: string | null; listen: boolean } | null
   apiKeys: readonly string[]

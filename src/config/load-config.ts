@@ -171,6 +171,7 @@ function build(
           }),
     fileDelivery: v.fileDelivery,
     fileUrlSecret: v.fileUrlSecret,
+    retentionMs: v.retention,
     database:
       v.databaseUrl === null
         ? null

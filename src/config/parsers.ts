@@ -182,6 +182,20 @@ export function duration(minMs: number, maxMs: number) {
   }
 }
 
+/**
+ * FLUXHOST_RETENTION: `30d`, `12h` (at least an hour, at most ten years), or `off`/empty/`0` for
+ * none; milliseconds, or null.
+ */
+export function retention(raw: string): number | null {
+  const value = raw.trim().toLowerCase()
+  if (value === '' || value === 'off' || value === '0') return null
+  const match = /^(\d+(?:\.\d+)?)(d|h)$/.exec(value)
+  if (!match) throw new Error(`must be a number of days or hours like 30d or 12h (or off), got '${raw}'`)
+  const ms = Math.round(Number(match[1]) * (match[2] === 'd' ? 86_400_000 : 3_600_000))
+  if (ms < 3_600_000 || ms > 3650 * 86_400_000) throw new Error(`must be between 1h and 3650d, got '${raw}'`)
+  return ms
+}
+
 export function schedule(raw: string): string[] {
   const tokens = list(raw)
   if (tokens.length === 0 || tokens.length > 50) throw new Error('must list 1 to 50 delays, e.g. 0,5s,5m,30m')

@@ -23,6 +23,11 @@ export const ERRORS = {
   JOB_NOT_FOUND: { status: 404, retryable: false, message: 'No job with that id.' },
   MODEL_NOT_FOUND: { status: 404, retryable: false, message: 'fluxhost does not serve that model.' },
   KEY_NOT_FOUND: { status: 404, retryable: false, message: 'No API key with that id.' },
+  LAST_ADMIN_KEY: {
+    status: 409,
+    retryable: false,
+    message: 'This is the last active admin key: create another admin key before revoking it.',
+  },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     retryable: false,

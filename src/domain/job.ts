@@ -127,6 +127,11 @@ interface JobBase {
   finishedAt: Date | null
   /** When its owner deleted it (reads no longer show it); absent or null: not deleted. */
   deletedAt?: Date | null
+  /**
+   * When retention (FLUXHOST_RETENTION) removed its images and scrubbed its prompt and inputs;
+   * absent or null: not pruned. A pruned job still reads, with no images.
+   */
+  prunedAt?: Date | null
 }
 
 /**

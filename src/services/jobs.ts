@@ -249,6 +249,11 @@ export function createJobService(deps: JobServiceDeps) {
       logger.info({ jobId: id }, 'job:deleted')
     },
 
+    /** Drops cached copies of jobs changed behind this service's back (retention pruned them). */
+    forget(ids: readonly string[]): void {
+      for (const id of ids) finished.delete(id)
+    },
+
     /** Resolves with the job once it is terminal; rejects when `signal` aborts. */
     async wait(id: string, apiKey: ApiKey | undefined, signal?: AbortSignal): Promise<Job> {
       for (;;) {

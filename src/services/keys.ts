@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { ApiKey, KeyScope } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { FluxhostError } from '../domain/errors.js'
+import type { Job } from '../domain/job.js'
+import type { JobEvents } from '../queue/job-events.js'
 import type { ApiKeyRow } from '../store/key-repository.js'
 import type { Store } from '../store/store.js'
 
@@ -35,13 +37,18 @@ export interface KeyServiceDeps {
   newId(): string
   /** FLUXHOST_API_KEYS of this process: env keys work only where they are configured. */
   staticKeys: readonly string[]
+  /** Where a revocation announces the jobs it canceled (workers abort them, waiters wake). */
+  events: JobEvents
 }
+
+/** The error message of the jobs a key's revocation cancels. */
+export const REVOKED_MESSAGE = 'The job was canceled: its API key was revoked.'
 
 /**
  * API keys: stored as SHA-256 hashes (keys are 192 random bits, so a slow hash adds
  * nothing), shown in full exactly once, when created.
  */
-export function createKeyService({ store, clock, newId, staticKeys }: KeyServiceDeps) {
+export function createKeyService({ store, clock, newId, staticKeys, events }: KeyServiceDeps) {
   const touched = new Map<string, number>()
   const staticHashes = new Set(staticKeys.map(hashKey))
   // presented key → the key (or null: no such key), valid while no other process has
@@ -137,17 +144,41 @@ export function createKeyService({ store, clock, newId, staticKeys }: KeyService
       return (await store.keys.list()).filter((row) => row.source !== 'local').map(toApiKey)
     },
 
-    async revoke(id: string): Promise<ApiKey> {
-      const existing = await store.keys.get(id)
-      if (!existing || existing.source === 'local') throw new FluxhostError('KEY_NOT_FOUND')
-      if (existing.source === 'env') {
-        throw new FluxhostError('FORBIDDEN', {
-          message: 'This key comes from FLUXHOST_API_KEYS; remove it there and restart.',
-        })
-      }
-      const row = await store.keys.revoke(id, clock.now())
+    /**
+     * Revokes a key and, in the same transaction, cancels its unfinished jobs (queued and
+     * running: none of them is charged). Refuses (LAST_ADMIN_KEY) to revoke the last active
+     * admin key, unless this process has keys from FLUXHOST_API_KEYS (admin keys that only the
+     * configuration can remove). Revoking a revoked key changes nothing but cancels any job
+     * of it that is still unfinished (one created while the revocation committed).
+     */
+    async revoke(id: string): Promise<{ apiKey: ApiKey; canceledJobs: Job[] }> {
+      const { row, canceled } = await store.transaction(async (tx) => {
+        const admins = await tx.keys.lockActiveAdmins()
+        const existing = await tx.keys.get(id)
+        if (!existing || existing.source === 'local') throw new FluxhostError('KEY_NOT_FOUND')
+        if (existing.source === 'env') {
+          throw new FluxhostError('FORBIDDEN', {
+            message: 'This key comes from FLUXHOST_API_KEYS; remove it there and restart.',
+          })
+        }
+        if (admins.includes(id) && staticKeys.length === 0 && admins.length === 1) {
+          throw new FluxhostError('LAST_ADMIN_KEY', {
+            message:
+              `"${existing.name}" is the last active admin key: revoking it would leave nobody able to ` +
+              'manage keys. Create another admin key first, then revoke this one.',
+          })
+        }
+        const now = clock.now()
+        const revoked = await tx.keys.revoke(id, now)
+        return { row: revoked ?? existing, canceled: await tx.jobs.cancelAllOfKey(id, now, REVOKED_MESSAGE) }
+      })
       cache.clear()
-      return toApiKey(row ?? existing)
+      for (const job of canceled) {
+        // As a cancel of one job: the worker running it (if any) aborts, waiters and webhooks see it.
+        events.publish({ type: 'cancel', jobId: job.id })
+        events.publish({ type: 'state', jobId: job.id, state: 'canceled' })
+      }
+      return { apiKey: toApiKey(row), canceledJobs: canceled }
     },
 
     /**

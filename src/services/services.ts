@@ -2,6 +2,7 @@ import type { AdminService } from './admin.js'
 import type { IdempotencyService } from './idempotency.js'
 import type { JobService } from './jobs.js'
 import type { KeyService } from './keys.js'
+import type { RetentionService } from './retention.js'
 import type { SystemService } from './system.js'
 import type { WebhookService } from './webhooks.js'
 
@@ -13,4 +14,5 @@ export interface Services {
   webhooks: WebhookService
   idempotency: IdempotencyService
   admin: AdminService
+  retention: RetentionService
 }

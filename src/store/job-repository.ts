@@ -26,6 +26,7 @@ const TEMPLATE_ROW: JobsTable = {
   started_at: null,
   finished_at: null,
   deleted_at: null,
+  pruned_at: null,
 }
 const COLUMNS = Object.keys(TEMPLATE_ROW) as (keyof JobsTable)[]
 

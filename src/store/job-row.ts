@@ -18,6 +18,7 @@ export function rowToJob(row: JobsTable): Job {
     createdAt: new Date(Number(row.created_at)),
     startedAt: date(row.started_at),
     ...(row.deleted_at === null ? {} : { deletedAt: date(row.deleted_at) }),
+    ...(row.pruned_at === null ? {} : { prunedAt: date(row.pruned_at) }),
   }
   // Every write that ends a job sets finished_at (and an error code when it did not succeed).
   const finishedAt = date(row.finished_at) ?? new Date(Number(row.created_at))
@@ -67,5 +68,6 @@ export function jobToRow(job: Job): JobsTable {
     started_at: job.startedAt?.getTime() ?? null,
     finished_at: job.finishedAt?.getTime() ?? null,
     deleted_at: null,
+    pruned_at: null,
   }
 }

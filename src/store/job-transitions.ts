@@ -183,6 +183,29 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       return current ? { kind: 'finished', job: rowToJob(current) } : { kind: 'not_found' }
     },
 
+    /**
+     * Cancels every unfinished (queued or running) job of one key in one statement, as `cancel`
+     * does one job: a key's revocation, in its transaction. A worker running one of them loses
+     * its lease with it, so its later writes (and the charge with them) land nowhere.
+     */
+    async cancelAllOfKey(apiKeyId: string, now: number, message: string): Promise<Job[]> {
+      const rows = await db
+        .updateTable('jobs')
+        .set({
+          state: 'canceled',
+          finished_at: now,
+          lease_owner: null,
+          lease_expires_at: null,
+          error_code: 'JOB_CANCELED',
+          error_message: message,
+        })
+        .where('api_key_id', '=', apiKeyId)
+        .where('state', 'in', ['queued', 'running'])
+        .returningAll()
+        .execute()
+      return rows.map(rowToJob)
+    },
+
     async complete(
       id: string,
       owner: string,

@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable } from 'kysely'
+import { type Insertable, type Kysely, PostgresAdapter, type Selectable } from 'kysely'
 import { compileOnce } from './compiled.js'
 import type { ApiKeysTable, Database } from './schema.js'
 
@@ -121,6 +121,37 @@ export function createKeyRepository(db: Kysely<Database>, queries: KeyQueries) {
         .where('revoked_at', 'is', null)
         .returningAll()
         .executeTakeFirst()
+    },
+
+    /**
+     * The ids of the active admin keys made in the records (`db`), locked until the transaction
+     * ends, so that "another admin remains" stays true until a revocation commits: on
+     * PostgreSQL `for update` (a second revocation waits, then sees the first one's result);
+     * on SQLite a no-op write, which takes the database's one writer lock at once (waiting,
+     * not failing, when another process holds it). Call it first in a transaction.
+     */
+    async lockActiveAdmins(): Promise<string[]> {
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        const rows = await db
+          .selectFrom('api_keys')
+          .select('id')
+          .where('scope', '=', 'admin')
+          .where('source', '=', 'db')
+          .where('revoked_at', 'is', null)
+          .orderBy('id')
+          .forUpdate()
+          .execute()
+        return rows.map((row) => row.id)
+      }
+      const rows = await db
+        .updateTable('api_keys')
+        .set({ revoked_at: null })
+        .where('scope', '=', 'admin')
+        .where('source', '=', 'db')
+        .where('revoked_at', 'is', null)
+        .returning('id')
+        .execute()
+      return rows.map((row) => row.id)
     },
 
     async unrevoke(id: string): Promise<void> {

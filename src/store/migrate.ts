@@ -14,6 +14,7 @@ import * as m0004 from './migrations/0004_idempotency.js'
 import * as m0005 from './migrations/0005_secrets.js'
 import * as m0006 from './migrations/0006_job_deletion.js'
 import * as m0007 from './migrations/0007_amend_shipped.js'
+import * as m0008 from './migrations/0008_retention.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005_secrets': m0005,
   '0006_job_deletion': m0006,
   '0007_amend_shipped': m0007,
+  '0008_retention': m0008,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.

@@ -24,6 +24,8 @@ export interface JobsTable {
   started_at: number | null
   finished_at: number | null
   deleted_at: number | null
+  /** When retention scrubbed it (migration 0008). */
+  pruned_at: number | null
 }
 
 export interface ApiKeysTable {

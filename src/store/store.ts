@@ -8,6 +8,7 @@ import { compileJobQueries, createJobReads, type JobReads } from './job-reposito
 import { createJobTransitions, type JobTransitions } from './job-transitions.js'
 import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
 import { compilePositionQueries, createQueuePositions, type QueuePositions } from './queue-positions.js'
+import { createRetentionRepository, type RetentionRepository } from './retention-repository.js'
 import type { Database } from './schema.js'
 import { createSecretRepository, type SecretRepository } from './secret-repository.js'
 
@@ -30,6 +31,8 @@ export interface Store {
   readonly deliveries: DeliveryRepository
   readonly idempotency: IdempotencyRepository
   readonly secrets: SecretRepository
+  /** Retention's sweep: old jobs, webhook deliveries, idempotency keys (FLUXHOST_RETENTION). */
+  readonly retention: RetentionRepository
   /** Messages to the other processes on these records; undefined where none can share them (SQLite). */
   readonly channel: Channel | undefined
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
@@ -68,6 +71,7 @@ export function createStore(
       deliveries: createDeliveryRepository(executor, kind),
       idempotency: createIdempotencyRepository(executor),
       secrets: createSecretRepository(executor),
+      retention: createRetentionRepository(executor, kind),
       channel: options.channel,
       transaction: (fn) =>
         executor.isTransaction ? fn(bind(executor)) : executor.transaction().execute((trx) => fn(bind(trx))),

@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { createLocalJobEvents } from '../../src/queue/job-events.js'
 import { createKeyService } from '../../src/services/keys.js'
 import { openPostgresStore, openSqliteStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
@@ -30,7 +31,8 @@ async function twoProcesses(kind: 'sqlite' | 'postgres'): Promise<{ stores: [Sto
 }
 
 let ids = 0
-const keys = (store: Store) => createKeyService({ store, clock, newId: () => `key_${++ids}`, staticKeys: [] })
+const keys = (store: Store) =>
+  createKeyService({ store, clock, newId: () => `key_${++ids}`, staticKeys: [], events: createLocalJobEvents() })
 
 describe.each(postgres.ok ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const))(
   'the bootstrap admin key on %s',

@@ -27,16 +27,20 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     await hooks?.close()
   })
 
-  const open = async (key: string, width = 1280) => {
+  const open = async (key: string, width = 1280, base = server.url) => {
     const context = await browser.newContext({ viewport: { width, height: 900 } })
     const page = await context.newPage()
     const errors: string[] = []
+    const dialogs: string[] = []
     page.on('pageerror', (error) => errors.push(error.message))
-    page.on('dialog', (dialog) => void dialog.accept())
-    await page.goto(`${server.url}/admin`)
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message())
+      void dialog.accept()
+    })
+    await page.goto(`${base}/admin`)
     await page.getByLabel('API key', { exact: true }).fill(key)
     await page.getByRole('button', { name: 'Use key' }).click()
-    return { page, errors, close: () => context.close() }
+    return { page, errors, dialogs, close: () => context.close() }
   }
 
   it('tells a user key that it needs an admin key', async () => {
@@ -62,6 +66,42 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     expect((await api(`${server.url}/api/me`, { key })).status).toBe(401)
     expect(errors).toEqual([])
     await close()
+  })
+
+  it('refuses to revoke the last admin key, saying why, and warns before revoking its own', async () => {
+    // No FLUXHOST_API_KEYS: the admin keys in the records are the only ones.
+    const lone = await startTestServer({ FLUXHOST_API_KEYS: '' })
+    try {
+      const root = (await lone.fluxhost.services.keys.create('root', 'admin')).key
+      const { page, errors, dialogs, close } = await open(root, 1280, lone.url)
+      const notice = page.locator('#new-key')
+      await page.getByRole('button', { name: 'Revoke root' }).click()
+      await expect.poll(() => notice.textContent()).toContain('"root" was not revoked')
+      expect(await notice.textContent()).toContain('"root" is the last active admin key')
+      expect(dialogs.at(-1)).toContain('"root" is the key this page is using')
+      expect(await page.locator('tr[data-name="root"] td').nth(5).textContent()).toBe('active')
+
+      await page.getByLabel('Name', { exact: true }).fill('ops')
+      await page.getByLabel('Scope', { exact: true }).selectOption('admin')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      await page.locator('tr[data-name="ops"]').waitFor()
+      await page.getByRole('button', { name: 'Revoke ops' }).click()
+      await expect.poll(() => notice.textContent()).toMatch(/^Revoked "ops"\./)
+      expect(dialogs.at(-1)).toMatch(/^Revoke the key "ops"\?/)
+
+      await page.getByLabel('Name', { exact: true }).fill('ops 2')
+      await page.getByLabel('Scope', { exact: true }).selectOption('admin')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      await page.locator('tr[data-name="ops 2"]').waitFor()
+      await page.getByRole('button', { name: 'Revoke root' }).click()
+      await expect.poll(() => notice.textContent()).toContain('Revoked "root", the key this page was using')
+      expect(dialogs.at(-1)).toContain('Revoking it signs you out of this page')
+      expect((await api(`${lone.url}/api/me`, { key: root })).status).toBe(401)
+      expect(errors).toEqual([])
+      await close()
+    } finally {
+      await lone.close()
+    }
   })
 
   it('shows spend per day, the queue with failures, deliveries with redelivery, and engines', async () => {

@@ -38,7 +38,7 @@ describe.runIf(postgres.ok)('chaos: SIGKILLs inside bursts of creates among 2 AP
     for (const cleanup of cleanups.reverse()) await cleanup()
   })
 
-  it(`${JOBS} idempotent creates: one job each, all succeed, charged once, images decode, webhooks arrive`, async () => {
+  it(`${JOBS} idempotent creates: one job each, all succeed, charged once, decoded, delivered`, async () => {
     const s3 = await startS3()
     cleanups.push(() => s3.close())
     const { schema, drop } = await createSchema()

@@ -73,6 +73,22 @@ describe('fluxhost CLI', { timeout: 180_000 }, () => {
     expect((await runCli(['keys', 'revoke', 'key_nope'], local())).code).toBe(1)
   })
 
+  it('keys revoke refuses the last active admin key, saying why (exit 1); with FLUXHOST_API_KEYS it goes', async () => {
+    const created = await runCli(['keys', 'create', '--name', 'boss', '--admin'], local())
+    expect(created.code, created.stderr).toBe(0)
+    const id = /created admin key (\S+) /.exec(created.stderr)![1]!
+    // This CLI run has no FLUXHOST_API_KEYS: boss is the only admin key it knows.
+    const refused = await runCli(['keys', 'revoke', id], local())
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('LAST_ADMIN_KEY: "boss" is the last active admin key')
+    expect(refused.stdout).toBe('')
+    expect((await api(`${server.url}/api/me`, { key: created.stdout.trim() })).status).toBe(200)
+    const revoked = await runCli(['keys', 'revoke', id], { ...local(), FLUXHOST_API_KEYS: KEY_A })
+    expect(revoked.code, revoked.stderr).toBe(0)
+    expect(revoked.stdout.trim()).toBe(`revoked ${id} (boss); canceled 0 unfinished jobs of it`)
+    expect((await api(`${server.url}/api/me`, { key: created.stdout.trim() })).status).toBe(401)
+  })
+
   it('generate in-process writes a reproducible image of the asked size and format', async () => {
     const out = path.join(work, 'one.png')
     const again = path.join(work, 'again.png')

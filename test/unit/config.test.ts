@@ -91,6 +91,17 @@ describe('loadConfig', () => {
     expect(ok.s3).toMatchObject({ bucket: 'b', prefix: 'p/', region: 'us-east-1', credentials: null })
   })
 
+  it('reads FLUXHOST_RETENTION in days or hours, off by default', () => {
+    expect(loadConfig({}).retentionMs).toBeNull()
+    expect(loadConfig({ FLUXHOST_RETENTION: '30d' }).retentionMs).toBe(30 * 86_400_000)
+    expect(loadConfig({ FLUXHOST_RETENTION: '36h' }).retentionMs).toBe(36 * 3_600_000)
+    expect(loadConfig({ FLUXHOST_RETENTION: 'off' }).retentionMs).toBeNull()
+    expect(loadConfig({ FLUXHOST_RETENTION: '30d' }, { retention: '7d' }).retentionMs).toBe(7 * 86_400_000)
+    expect(() => loadConfig({ FLUXHOST_RETENTION: '30' })).toThrow(/FLUXHOST_RETENTION must be a number of days/)
+    expect(() => loadConfig({ FLUXHOST_RETENTION: '30m' })).toThrow(/FLUXHOST_RETENTION must be a number of days/)
+    expect(() => loadConfig({}, { retention: '0.5h' })).toThrow(/--retention must be between 1h and 3650d/)
+  })
+
   it('says which retired settings it no longer reads, instead of ignoring them silently', () => {
     const config = loadConfig({ REDIS_URL: 'redis://r:6379', FLUXHOST_QUEUE: 'bullmq' })
     expect(config.notices).toHaveLength(2)

@@ -98,11 +98,16 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       schema: {
         tags,
         security,
-        summary: 'Revoke a key: it stops working at once (within a second in other processes)',
+        summary:
+          'Revoke a key: it stops working at once (within a second in other processes) and its queued and ' +
+          'running jobs are canceled, not charged. 409 LAST_ADMIN_KEY for the last active admin key',
         params: idParams,
       },
     },
-    async (request) => renderKey(await services.keys.revoke(request.params.id)),
+    async (request) => {
+      const { apiKey, canceledJobs } = await services.keys.revoke(request.params.id)
+      return { ...renderKey(apiKey), canceledJobs: canceledJobs.length }
+    },
   )
 
   app.post(

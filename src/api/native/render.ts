@@ -57,6 +57,8 @@ export function renderJob(job: Job, urls: UrlContext) {
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
+    /** When retention deleted its images and scrubbed its prompt and inputs (then `result.images` is empty). */
+    prunedAt: iso(job.prunedAt ?? null),
   }
 }
 

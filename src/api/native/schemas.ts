@@ -146,5 +146,10 @@ export const jobSchema = {
     createdAt: { type: 'string' },
     startedAt: nullableString,
     finishedAt: nullableString,
+    prunedAt: {
+      type: ['string', 'null'],
+      description:
+        'When FLUXHOST_RETENTION deleted its images and scrubbed its prompt and inputs (`result.images` is empty).',
+    },
   },
 } as const

@@ -5,6 +5,7 @@ import {
   optionalText,
   postgresUrl,
   publicUrl,
+  retention,
   type Setting,
   s3Prefix,
   schemaName,
@@ -122,5 +123,16 @@ export const STORAGE_SETTINGS = {
       'The secret (64 hex digits) that signs file URLs. Default: with DATABASE_URL, one made at first ' +
       'start and kept in the records, shared by every process; else `secret` in the data dir.',
     parse: hexSecret,
+  },
+  retention: {
+    env: 'FLUXHOST_RETENTION',
+    flag: 'retention',
+    kind: 'string',
+    default: null as number | null,
+    describe:
+      'Keep finished jobs this long (`30d`, `12h`; unset or `off`: forever). Older ones lose their images and have ' +
+      'their prompt and inputs scrubbed (charges and usage stay); finished webhook deliveries go too. The server ' +
+      'sweeps hourly; `fluxhost prune --dry-run` shows what would go.',
+    parse: retention,
   },
 } as const satisfies Record<string, Setting<unknown>>

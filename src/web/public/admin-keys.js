@@ -3,14 +3,18 @@
 import { money, showNotice, when } from './admin-ui.js'
 import { $, api, el } from './common.js'
 
+// The id of the key this page calls with: revoking it gets a warning of its own.
+let ownKeyId = null
+
 export async function loadKeys() {
-  const { data } = await api('/api/admin/keys')
+  const [{ data }, me] = await Promise.all([api('/api/admin/keys'), api('/api/me')])
+  ownKeyId = me.id
   $('#keys tbody').replaceChildren(
     ...data.map((key) => {
       const active = !key.revokedAt
       return el(
         'tr',
-        { 'data-key': key.id, 'data-name': key.name },
+        { 'data-key': key.id, 'data-name': key.name, 'data-own': key.id === ownKeyId ? 'true' : null },
         el('th', { scope: 'row', text: key.name }),
         el('td', { text: key.scope }),
         el('td', {}, el('code', { text: `${key.prefix}…` })),
@@ -41,6 +45,7 @@ export async function loadKeys() {
                 })
               : null,
             key.source === 'env' ? el('span', { class: 'hint', text: 'from FLUXHOST_API_KEYS' }) : null,
+            key.id === ownKeyId ? el('span', { class: 'hint', text: 'this page uses it' }) : null,
           ),
         ),
       )
@@ -54,11 +59,32 @@ export async function loadKeys() {
   $('#spend-key').value = data.some((key) => key.id === chosen) ? chosen : ''
 }
 
+/** What to ask before revoking `key`: revoking the page's own key locks the page out. */
+function revokeQuestion(key) {
+  const jobs = 'its queued and running jobs are canceled (not charged)'
+  if (key.id === ownKeyId)
+    return (
+      `"${key.name}" is the key this page is using. Revoking it signs you out of this page at once: ` +
+      `you will need another admin key to come back. Clients using it stop working, and ${jobs}. ` +
+      'Revoke your own key?'
+    )
+  return `Revoke the key "${key.name}"? Clients using it stop working at once, and ${jobs}.`
+}
+
 async function revoke(key) {
-  if (!confirm(`Revoke the key "${key.name}"? Clients using it stop working at once.`)) return
+  if (!confirm(revokeQuestion(key))) return
+  let revoked
   try {
-    await api(`/api/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: 'POST' })
-    showNotice(`Revoked "${key.name}".`)
+    revoked = await api(`/api/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: 'POST' })
+  } catch (error) {
+    return showNotice(`"${key.name}" was not revoked: ${error.message}`)
+  }
+  const canceled = revoked.canceledJobs
+  const jobs = canceled ? ` ${canceled} unfinished ${canceled === 1 ? 'job' : 'jobs'} of it canceled.` : ''
+  if (key.id === ownKeyId)
+    return showNotice(`Revoked "${key.name}", the key this page was using.${jobs} Enter another admin key (top right).`)
+  showNotice(`Revoked "${key.name}".${jobs}`)
+  try {
     await loadKeys()
   } catch (error) {
     showNotice(error.message)

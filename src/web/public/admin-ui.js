@@ -24,5 +24,6 @@ export function report(error) {
 export function showNotice(text, secret) {
   const box = $('#new-key')
   box.hidden = false
-  box.replaceChildren(el('p', { text }), secret ? el('p', {}, el('code', { text: secret, id: 'shown-secret' })) : null)
+  const shown = secret ? [el('p', {}, el('code', { text: secret, id: 'shown-secret' }))] : []
+  box.replaceChildren(el('p', { text }), ...shown)
 }

@@ -1,5 +1,6 @@
 import type { FluxhostError } from '../../../domain/errors.js'
 import type { Job } from '../../../domain/job.js'
+import { isPruned } from '../../expired.js'
 import type { UrlContext } from '../../urls.js'
 import { fieldName } from '../gateway-errors.js'
 
@@ -24,6 +25,8 @@ export function renderGenerations(job: Job, urls: UrlContext, b64: Buffer[] | un
     prompt: job.result?.prompt ?? job.request.prompt,
     created: Math.floor(job.createdAt.getTime() / 1000),
     data: b64 ? b64.map((data) => ({ b64_json: data.toString('base64') })) : urlsOf.map((url) => ({ url })),
+    // A replay (Idempotency-Key) of a job that retention pruned since: its images are gone.
+    ...(isPruned(job) ? { expired: true } : {}),
   }
 }
 

@@ -97,6 +97,11 @@ export const generationsResponse = {
         type: 'array',
         items: { type: 'object', properties: { url: { type: 'string' }, b64_json: { type: 'string' } } },
       },
+      expired: {
+        type: 'boolean',
+        description:
+          'Present (true) in a replay of a job that FLUXHOST_RETENTION pruned since: its images were deleted.',
+      },
     },
   },
   400: errorBody,

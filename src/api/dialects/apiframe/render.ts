@@ -1,6 +1,7 @@
 import type { Job } from '../../../domain/job.js'
 import { getModel } from '../../../domain/models.js'
 import { MICROS_PER_USD } from '../../../domain/money.js'
+import { isPruned } from '../../expired.js'
 import type { UrlContext } from '../../urls.js'
 
 export function apiframeStatus(job: Job): 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED' {
@@ -20,9 +21,12 @@ export function apiframeStatus(job: Job): 'QUEUED' | 'PROCESSING' | 'COMPLETED' 
 /** `GET /v2/jobs/{id}`. */
 export function renderJob(job: Job, urls: UrlContext) {
   const status = apiframeStatus(job)
+  const pruned = isPruned(job)
   return {
     jobId: job.id,
     status,
+    // Retention deleted its images (`result.images` is empty) and scrubbed its prompt.
+    ...(pruned ? { expired: true } : {}),
     model: getModel(job.model).aliases.apiframe ?? job.model,
     result:
       status === 'COMPLETED' && job.result
@@ -33,7 +37,8 @@ export function renderJob(job: Job, urls: UrlContext) {
               height: image.height,
             })),
             seed: job.result.seed,
-            ...(job.result.upsampling ? { prompt: job.result.prompt, promptUpsampling: job.result.upsampling } : {}),
+            ...(job.result.upsampling && !pruned ? { prompt: job.result.prompt } : {}),
+            ...(job.result.upsampling ? { promptUpsampling: job.result.upsampling } : {}),
           }
         : null,
     error: status === 'FAILED' && job.error ? { code: job.error.code, message: job.error.message } : null,

@@ -91,6 +91,11 @@ export const jobResponse = {
   properties: {
     jobId: { type: 'string' },
     status: { type: 'string', enum: ['QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED'] },
+    expired: {
+      type: 'boolean',
+      description:
+        'Present (true) once FLUXHOST_RETENTION pruned the job: its images were deleted, `result.images` is empty.',
+    },
     model: { type: 'string' },
     result: {
       type: ['object', 'null'],

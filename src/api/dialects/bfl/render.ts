@@ -1,6 +1,7 @@
 import type { FluxhostError } from '../../../domain/errors.js'
 import type { Job } from '../../../domain/job.js'
 import { microsToCredits } from '../../../domain/money.js'
+import { EXPIRED_MESSAGE, isPruned } from '../../expired.js'
 import type { UrlContext } from '../../urls.js'
 
 export type BflStatus = 'Task not found' | 'Pending' | 'Request Moderated' | 'Content Moderated' | 'Ready' | 'Error'
@@ -43,12 +44,13 @@ export function renderSubmit(job: Job, urls: UrlContext) {
 /** `GET /v1/get_result`: BFL's `ResultResponse`. */
 export function renderResult(job: Job, urls: UrlContext) {
   const status = bflStatus(job)
+  const pruned = isPruned(job)
   let result: Record<string, unknown> | null = null
   if (job.state === 'succeeded' && job.result) {
     const [first, ...rest] = job.result.images
     result = {
-      sample: first ? urls.fileUrl(first.key) : null,
-      prompt: job.result.prompt,
+      // Pruned: no `sample` at all (its file is gone), and `details.expired` says why.
+      ...(pruned ? {} : { sample: first ? urls.fileUrl(first.key) : null, prompt: job.result.prompt }),
       seed: job.result.seed,
       start_time: seconds(job.startedAt),
       end_time: seconds(job.finishedAt),
@@ -63,6 +65,7 @@ export function renderResult(job: Job, urls: UrlContext) {
     if (status === 'Request Moderated' || status === 'Content Moderated')
       details['Moderation Reasons'] = [job.error.message]
   }
+  if (pruned) details = { ...details, expired: EXPIRED_MESSAGE }
   return {
     id: job.id,
     status,

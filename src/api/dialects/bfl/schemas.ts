@@ -216,11 +216,16 @@ export const resultResponse = {
       progress: { type: ['number', 'null'] },
       details: {
         type: ['object', 'null'],
-        description: 'Why a task failed: a registry code (docs/errors.md) and message.',
+        description: 'Why a task failed: a registry code (docs/errors.md) and message; `expired` once it was pruned.',
         properties: {
           code: { type: 'string' },
           message: { type: 'string' },
           'Moderation Reasons': { type: 'array', items: { type: 'string' } },
+          expired: {
+            type: 'string',
+            description:
+              'Only once FLUXHOST_RETENTION pruned the task: why `result` has no `sample` (its images were deleted).',
+          },
         },
       },
       preview: { type: ['object', 'null'], additionalProperties: true },

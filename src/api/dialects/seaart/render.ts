@@ -1,6 +1,7 @@
 import type { Job } from '../../../domain/job.js'
 import { getModel } from '../../../domain/models.js'
 import { formatUsd } from '../../../domain/money.js'
+import { isPruned } from '../../expired.js'
 import type { UrlContext } from '../../urls.js'
 
 export type SeaArtStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled'
@@ -33,6 +34,8 @@ export function renderResponse(job: Job, urls: UrlContext) {
   const status = seaartStatus(job)
   const { request } = job
   const body: Record<string, unknown> = { request_id: job.id, status }
+  // Retention deleted its images (`output` lists none) and scrubbed its prompt.
+  if (isPruned(job)) body.expired = true
   if (status === 'completed' && job.result) {
     body.output = [{ content: job.result.images.map((image) => ({ type: 'image', url: urls.fileUrl(image.key) })) }]
     body.usage = { cost: formatUsd(job.costMicros), discount: 0 }

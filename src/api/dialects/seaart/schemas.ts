@@ -83,6 +83,10 @@ export const resultResponse = {
   properties: {
     request_id: { type: 'string' },
     status: { type: 'string', enum: ['queued', 'in_progress', 'completed', 'failed', 'cancelled'] },
+    expired: {
+      type: 'boolean',
+      description: 'Present (true) once FLUXHOST_RETENTION pruned the request: its images were deleted.',
+    },
     output: {
       type: 'array',
       description: 'Only when completed.',
