@@ -83,6 +83,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     const { services, queue, outbound } = buildServices({
       ...records,
       blobs: files.blobs,
+      secrets: files.secrets,
       router: engines.router,
       config,
       clock,
@@ -102,6 +103,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
           router: engines.router,
           outbound,
           keys: services.keys,
+          secrets: files.secrets,
           metrics,
           clock,
           logger,

@@ -29,7 +29,15 @@ export async function withRecords<T>(config: Config, fn: (local: LocalRecords) =
     let outbound: ReturnType<typeof buildServices>['outbound'] | undefined
     try {
       const { router } = buildEngineRoutes(config, ENGINE_REGISTRY)
-      const built = buildServices({ ...records, blobs: files.blobs, router, config, clock: systemClock, logger })
+      const built = buildServices({
+        ...records,
+        blobs: files.blobs,
+        secrets: files.secrets,
+        router,
+        config,
+        clock: systemClock,
+        logger,
+      })
       outbound = built.outbound
       await built.services.keys.syncStaticKeys()
       return await fn({ services: built.services, signer: files.signer })

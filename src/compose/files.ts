@@ -1,7 +1,7 @@
 import path from 'node:path'
 import type { BlobStore } from '../blobs/blob-store.js'
 import { createFsBlobStore } from '../blobs/fs/fs-blob-store.js'
-import { createSecretBox } from '../blobs/secret-box.js'
+import { createSecretBox, type SecretBox } from '../blobs/secret-box.js'
 import { loadOrCreateSecret } from '../blobs/server-secret.js'
 import { createUrlSigner, type UrlSigner } from '../blobs/url-signer.js'
 import type { Config } from '../config/config.js'
@@ -14,6 +14,8 @@ export interface Files {
   signer: UrlSigner
   /** Set when file URLs redirect to presigned bucket URLs (FLUXHOST_FILE_DELIVERY=redirect). */
   presign?: (key: string, ttlS: number) => Promise<string>
+  /** Seals the webhook secrets kept in the records (keys' signing secrets, BFL's per-job `webhook_secret`). */
+  secrets: SecretBox
   close(): void
 }
 
@@ -35,13 +37,15 @@ export async function openFiles(config: Config, store: Store, clock: Clock): Pro
   // The server secret (file URLs, and the key that seals webhook secrets): configured; else,
   // on shared records, kept in them (one for every process); else the data dir's `secret` file.
   let secret: Buffer
+  let secrets: SecretBox
   try {
     secret = config.fileUrlSecret
       ? Buffer.from(config.fileUrlSecret, 'hex')
       : store.kind === 'postgres'
         ? await store.secrets.loadOrCreate('file-url', clock.now())
         : loadOrCreateSecret(path.join(config.dataDir, 'secret'))
-    store.keys.useSealer(createSecretBox(secret, 'webhook-secrets'))
+    secrets = createSecretBox(secret, 'webhook-secrets')
+    store.keys.useSealer(secrets)
     await store.keys.sealClearWebhookSecrets()
   } catch (error) {
     s3?.close()
@@ -50,6 +54,7 @@ export async function openFiles(config: Config, store: Store, clock: Clock): Pro
   return {
     blobs: s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs')),
     signer: createUrlSigner(secret, clock, config.fileUrlTtlS),
+    secrets,
     ...(s3 && config.fileDelivery === 'redirect' ? { presign: (key, ttlS) => s3.presign(key, ttlS) } : {}),
     close: () => s3?.close(),
   }

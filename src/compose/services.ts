@@ -1,6 +1,7 @@
 import { randomFillSync, randomInt } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
+import type { SecretBox } from '../blobs/secret-box.js'
 import type { Config } from '../config/config.js'
 import type { Clock } from '../domain/clock.js'
 import { createUuidV7 } from '../domain/uuid7.js'
@@ -24,6 +25,8 @@ export interface ServiceParts {
   store: Store
   events: JobEvents
   blobs: BlobStore
+  /** Seals BFL's per-job `webhook_secret` before it is written (compose/files.ts). */
+  secrets: Pick<SecretBox, 'seal'>
   router: EngineRouter
   clock: Clock
   logger: Logger
@@ -71,6 +74,7 @@ export function buildServices(parts: ServiceParts): Built {
     newSeed: () => randomInt(1, 2 ** 32),
     pricesUsd: config.pricesUsd,
     allowSimulate: config.allowSimulate,
+    secrets: parts.secrets,
   })
   const keys = createKeyService({
     store,

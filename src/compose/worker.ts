@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
+import type { SecretBox } from '../blobs/secret-box.js'
 import type { Config } from '../config/config.js'
 import type { Clock } from '../domain/clock.js'
 import type { Job } from '../domain/job.js'
@@ -29,6 +30,8 @@ export interface WorkerParts {
   router: EngineRouter
   outbound: Outbound
   keys: KeyService
+  /** Opens BFL's per-job `webhook_secret`, sealed in the records (compose/files.ts). */
+  secrets: SecretBox
   metrics: Metrics
   clock: Clock
   logger: Logger
@@ -107,6 +110,9 @@ export function buildWorkers(parts: WorkerParts): Workers {
           timeoutMs: config.webhooks.timeoutMs,
           concurrency: config.webhooks.concurrency,
           secretFor: (apiKeyId) => parts.keys.webhookSecret(apiKeyId),
+          // Jobs written before sealing hold it in clear.
+          jobSecret: (stored, jobId) =>
+            parts.secrets.isSealed(stored) ? parts.secrets.open(stored, `job:${jobId}`) : stored,
           render: parts.renderWebhook,
           userAgent: parts.userAgent,
           onAttempt: (attempt) => {

@@ -45,6 +45,8 @@ export interface JobServiceDeps {
   newSeed(): number
   pricesUsd: Readonly<Record<ModelId, number>>
   allowSimulate: boolean
+  /** Seals BFL's per-job `webhook_secret` (sent back in X-Webhook-Secret) before it is written. */
+  secrets: { seal(plain: string, context: string): string }
   /** How often a waiter re-reads a job in case its events come from another process. */
   waitPollMs?: number
 }
@@ -135,6 +137,9 @@ export function createJobService(deps: JobServiceDeps) {
 
       const id = deps.newJobId()
       const now = clock.now()
+      // A secret of the client's at rest: sealed, opened only by the webhook dispatcher.
+      if (request.webhook?.secret)
+        request.webhook = { ...request.webhook, secret: deps.secrets.seal(request.webhook.secret, `job:${id}`) }
       if (input.imagePrompt && image) {
         const key = blobKeys.imagePrompt(id, image.probe.format)
         await blobs.put(key, image.data, `image/${image.probe.format}`)

@@ -27,6 +27,8 @@ export interface DispatcherDeps {
   concurrency: number
   /** The `whsec_` secret of an API key. */
   secretFor(apiKeyId: string): Promise<string>
+  /** BFL's `webhook_secret` of a job as the records keep it (sealed), in clear. */
+  jobSecret(stored: string, jobId: string): string
   /** The body for a finished job: what its dialect's read route returns, as JSON. */
   render(job: Job): string
   userAgent: string
@@ -112,7 +114,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
         'webhook-timestamp': String(timestamp.getTime() / 1000),
         'webhook-signature': new Webhook(secret).sign(delivery.id, timestamp, body),
       }
-      if (job.request.webhook?.secret) headers['x-webhook-secret'] = job.request.webhook.secret
+      if (job.request.webhook?.secret) headers['x-webhook-secret'] = deps.jobSecret(job.request.webhook.secret, job.id)
       const answer = await outbound.post(delivery.url, body, headers, { timeoutMs, signal: abort.signal })
       result = {
         status: answer.status,

@@ -120,6 +120,31 @@ describe.skipIf(process.env.FLUXHOST_TEST_MODE === 'distributed').each(stores)('
   })
   const start = (extra: Record<string, string> = {}) => startTestServer({ ...env, ...extra }, { dataDir })
 
+  it("seals BFL's per-job webhook_secret in the records and sends it back in clear", async () => {
+    const server = await start()
+    const hook = await startReceiver()
+    try {
+      const jobSecret = `bfl-job-secret-${randomBytes(6).toString('hex')}`
+      const created = await api(`${server.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'sealed', width: 256, height: 256, webhook_url: hook.url, webhook_secret: jobSecret },
+      })
+      expect(created.status).toBe(200)
+      const [received] = await hook.received(1)
+      expect(received!.headers['x-webhook-secret']).toBe(jobSecret)
+      const raw = openRawDb(server.recordsAt)
+      try {
+        const row = await raw.selectFrom('jobs').select('request').where('id', '=', created.body.id).executeTakeFirst()
+        expect(String(row!.request)).not.toContain(jobSecret)
+        expect(String(row!.request)).toMatch(/"secret":"v1:[A-Za-z0-9_-]+"/)
+      } finally {
+        await raw.destroy()
+      }
+    } finally {
+      await hook.close()
+      await server.close()
+    }
+  })
+
   it('keeps the data dir 0700 and its files 0600, and the webhook secret sealed in the records', async () => {
     const server = await start()
     try {
