@@ -92,7 +92,15 @@ async function underAttack(url: string) {
   return { latencies, statuses }
 }
 
-async function creates(url: string): Promise<number> {
+/** The server's CPU time so far (user + system), in ms, from /proc: less noisy than throughput. */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, in clock ticks of 10 ms
+}
+
+/** Creates/s with 10 connections for CREATE_S seconds, and the server's CPU ms per 1,000 creates. */
+async function creates(url: string, pid: number): Promise<{ perS: number; cpuPer1000: number }> {
+  const before = cpuMs(pid)
   const result = await autocannon({
     url: `${url}/v1/flux-pro-1.1`,
     method: 'POST',
@@ -101,28 +109,35 @@ async function creates(url: string): Promise<number> {
     headers: { 'x-key': KEY, 'content-type': 'application/json' },
     body: JSON.stringify({ prompt: 'a red apple on a table', width: 512, height: 512 }),
   })
-  return result.requests.average
+  const cpu = cpuMs(pid) - before
+  return { perS: result.requests.average, cpuPer1000: Math.round((cpu / result.requests.total) * 1000) }
 }
 
-const results = new Map<string, { p50: number[]; p99: number[]; max: number[]; creates: number[] }>()
+const results = new Map<string, { p50: number[]; p99: number[]; max: number[]; creates: number[]; cpu: number[] }>()
 for (let round = 0; round < ROUNDS; round++) {
   for (const tree of TREES) {
-    const entry = results.get(tree) ?? { p50: [], p99: [], max: [], creates: [] }
+    const entry = results.get(tree) ?? { p50: [], p99: [], max: [], creates: [], cpu: [] }
     results.set(tree, entry)
     const server = await serve(tree)
-    entry.creates.push(await creates(server.url))
-    const { latencies, statuses } = await underAttack(server.url)
-    entry.p50.push(percentile(latencies, 50))
-    entry.p99.push(percentile(latencies, 99))
-    entry.max.push(Math.round(Math.max(...latencies)))
-    console.log(`round ${round + 1}, ${tree}: ${latencies.length} health probes`)
-    for (const [answer, count] of statuses) console.log(`  ${count} × ${answer}`)
+    const load = await creates(server.url, server.child.pid!)
+    entry.creates.push(load.perS)
+    entry.cpu.push(load.cpuPer1000)
+    if (HOSTILE_S > 0) {
+      const { latencies, statuses } = await underAttack(server.url)
+      entry.p50.push(percentile(latencies, 50))
+      entry.p99.push(percentile(latencies, 99))
+      entry.max.push(Math.round(Math.max(...latencies)))
+      console.log(`round ${round + 1}, ${tree}: ${latencies.length} health probes`)
+      for (const [answer, count] of statuses) console.log(`  ${count} × ${answer}`)
+    }
     await stop(server.child)
   }
 }
-console.log('\n| tree | /api/health p50 ms | p99 ms | max ms | creates/s (10 connections, no worker) |')
-console.log('| --- | --- | --- | --- | --- |')
+console.log(
+  '\n| tree | /api/health p50 ms | p99 ms | max ms | creates/s (10 connections, no worker) | CPU ms / 1,000 creates |',
+)
+console.log('| --- | --- | --- | --- | --- | --- |')
 for (const [tree, r] of results) {
-  const cells = [r.p50, r.p99, r.max, r.creates.map(Math.round)].map((values) => values.join(' / '))
+  const cells = [r.p50, r.p99, r.max, r.creates.map(Math.round), r.cpu].map((values) => values.join(' / '))
   console.log(`| ${tree} | ${cells.join(' | ')} |`)
 }
