@@ -4,6 +4,7 @@ import { EngineError, isEngineError } from '../engines/engine-error.js'
 import { RoutedEngineError } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
 import { blackLike, outputCheckSkipped } from '../safety/checker.js'
+import { REVOKED_MESSAGE } from '../services/keys.js'
 import { ABORT, type AbortReason, type RunJobDeps } from './deps.js'
 import { settleFailure } from './failure.js'
 import { buildTask, upsample } from './prepare.js'
@@ -56,6 +57,14 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
   const started = performance.now()
   let engineName: string | null = null
   try {
+    // A create that passed auth just before its key's revocation committed can insert its job
+    // after the revocation's cancel ran: canceled here, before any engine or charge.
+    if ((await store.keys.get(job.apiKeyId))?.revoked_at != null) {
+      const outcome = await store.jobs.cancel(job.id, clock.now(), REVOKED_MESSAGE)
+      if (outcome.kind === 'canceled') events.publish({ type: 'state', jobId: job.id, state: 'canceled' })
+      log.info('job:canceled (its key was revoked)')
+      return
+    }
     // Files of earlier attempts (a crashed worker's) are garbage now that we hold the lease. A
     // later attempt's are not ours to touch: it may be running if this claim was taken from us.
     for (let attempt = 1; attempt < job.attempts; attempt++) await blobs.deletePrefix(blobKeys.attempt(job.id, attempt))
