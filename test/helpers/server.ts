@@ -6,13 +6,14 @@ import { loadConfig } from '../../src/config/load-config.js'
 import type { Clock } from '../../src/domain/clock.js'
 import type { Job } from '../../src/domain/job.js'
 import { createFluxhost, type Fluxhost } from '../../src/main.js'
+import { createLogger } from '../../src/observability/logger.js'
 import type { Store } from '../../src/store/store.js'
+import { KEY_A, KEY_B } from './keys.js'
 import { startS3 } from './s3.js'
 import { createSchema, POSTGRES_URL } from './services.js'
 import { openStoreAt, type RecordsAt } from './store.js'
 
-export const KEY_A = 'test-key-alpha'
-export const KEY_B = 'test-key-bravo'
+export { KEY_A, KEY_B }
 
 /** A clock tests can move forward. */
 export function testClock(): Clock & { advance(ms: number): void } {
@@ -45,6 +46,18 @@ export interface TestServer {
   /** Resolves once the job is running (checked now, then on each of its events). */
   waitUntilRunning(id: string): Promise<Job>
   close(): Promise<void>
+}
+
+/**
+ * The logger of a test server: the server's own (createLogger, with its redaction), writing
+ * to a file under FLUXHOST_TEST_LOG_DIR, which the suite's teardown greps for credentials
+ * once every test has run (test/helpers/log-audit.ts). Silent outside the test runner.
+ */
+function auditedLogger(): Logger {
+  const dir = process.env.FLUXHOST_TEST_LOG_DIR
+  if (!dir) return pino({ level: 'silent' })
+  const file = path.join(dir, `${process.pid}-${Math.random().toString(36).slice(2)}.log`)
+  return createLogger('info', pino.destination({ dest: file, sync: true }))
 }
 
 /**
@@ -82,7 +95,7 @@ export async function startTestServer(
   const clock = testClock()
   const fluxhost = await createFluxhost(config, {
     clock,
-    logger: options.logger ?? pino({ level: 'silent' }),
+    logger: options.logger ?? auditedLogger(),
     worker: options.worker,
   })
   const url = (await fluxhost.start())!
