@@ -47,6 +47,15 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
     return eb.and([held, eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', expiredBefore)])])
   }
   const changed = (result: { numUpdatedRows: bigint }) => Number(result.numUpdatedRows) === 1
+  /** What a cancel writes: the end, the error, and no lease (a worker's later writes land nowhere). */
+  const canceled = (now: number, message: string) => ({
+    state: 'canceled' as const,
+    finished_at: now,
+    lease_owner: null,
+    lease_expires_at: null,
+    error_code: 'JOB_CANCELED',
+    error_message: message,
+  })
   /** Ends a running job, if `owner` still holds its lease: the worker's last write. */
   const finish = async (id: string, owner: string, now: number, end: Updateable<JobsTable>) => {
     const row = await db
@@ -166,14 +175,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
     async cancel(id: string, now: number, message = 'The job was canceled.'): Promise<CancelOutcome> {
       const row = await db
         .updateTable('jobs')
-        .set({
-          state: 'canceled',
-          finished_at: now,
-          lease_owner: null,
-          lease_expires_at: null,
-          error_code: 'JOB_CANCELED',
-          error_message: message,
-        })
+        .set(canceled(now, message))
         .where('id', '=', id)
         .where('state', 'in', ['queued', 'running'])
         .returningAll()
@@ -191,14 +193,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
     async cancelAllOfKey(apiKeyId: string, now: number, message: string): Promise<Job[]> {
       const rows = await db
         .updateTable('jobs')
-        .set({
-          state: 'canceled',
-          finished_at: now,
-          lease_owner: null,
-          lease_expires_at: null,
-          error_code: 'JOB_CANCELED',
-          error_message: message,
-        })
+        .set(canceled(now, message))
         .where('api_key_id', '=', apiKeyId)
         .where('state', 'in', ['queued', 'running'])
         .returningAll()

@@ -1,19 +1,11 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CREATE_ROUTES } from '../helpers/routes.js'
 import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 // Property-based fuzzing of every create route, bodies and headers (issue 13): whatever
 // arrives, the answer is never a 5xx and never over 64 KB, and the server still answers
 // /api/health afterwards. Seeded, and bounded in runs and time, so CI replays the same cases.
-const CREATE_ROUTES = [
-  '/v1/flux-pro-1.1',
-  '/v1/flux-pro-1.1-ultra',
-  '/v1/flux-dev',
-  '/v1/queue/flux_pro_11',
-  '/v2/images/generate',
-  '/v1/images/generations',
-  '/api/jobs',
-] as const
 type Route = (typeof CREATE_ROUTES)[number]
 const MAX_ANSWER = 64 * 1024
 const SEED = 1313

@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CREATE_ROUTES } from '../helpers/routes.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 // Bodies built to hurt: deep (a stack overflow in any recursive walk), wide (work and an
 // error list that grow with the attack), long keys, oversized, and header-bound values
 // that a header cannot carry. Every create route, with and without an Idempotency-Key:
 // a 4xx in the route's own shape, never a 5xx, never an answer over 64 KB.
-const CREATE_ROUTES = [
-  '/v1/flux-pro-1.1',
-  '/v1/flux-pro-1.1-ultra',
-  '/v1/flux-dev',
-  '/v1/queue/flux_pro_11',
-  '/v2/images/generate',
-  '/v1/images/generations',
-  '/api/jobs',
-]
 const MAX_ANSWER = 64 * 1024
 
 let s: TestServer
