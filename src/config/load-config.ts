@@ -50,29 +50,29 @@ export function loadConfig(
   const { cwd = process.cwd(), readFile = (file: string) => fs.readFileSync(file, 'utf8') } = options
   const problems: string[] = []
   const values: Record<string, unknown> = {}
-  const given = new Set<string>()
+  let portFromPlatform = false
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const flag = flags[name as SettingName]
-    const fallback = 'fallbackEnv' in setting ? env[setting.fallbackEnv] : undefined
-    const raw = flag !== undefined ? String(flag) : (env[setting.env] ?? fallback)
+    // The name the value came from: the flag, its FLUXHOST_* variable, or a platform's (PORT).
+    const source =
+      flag !== undefined
+        ? `--${setting.flag}`
+        : env[setting.env] === undefined && 'fallbackEnv' in setting && env[setting.fallbackEnv] !== undefined
+          ? setting.fallbackEnv
+          : setting.env
+    const raw = flag !== undefined ? String(flag) : env[source]
     values[name] = setting.default
     if (raw === undefined) continue
-    given.add(flag === undefined && env[setting.env] === undefined ? 'fallback' : name)
+    if (source === 'PORT') portFromPlatform = true
     try {
       values[name] = setting.parse(raw)
     } catch (error) {
-      const source =
-        flag !== undefined
-          ? `--${setting.flag}`
-          : env[setting.env] === undefined && 'fallbackEnv' in setting
-            ? setting.fallbackEnv
-            : setting.env
       problems.push(`${source} ${(error as Error).message}`)
     }
   }
   const v = values as Values
   // A platform that sets PORT routes to the container from outside: loopback would be unreachable.
-  if (given.has('fallback') && !given.has('host')) v.host = '0.0.0.0'
+  if (portFromPlatform && flags.host === undefined && env.FLUXHOST_HOST === undefined) v.host = '0.0.0.0'
   problems.push(...crossChecks(v))
   const read = <T>(variable: string, file: string, parse: (text: string) => T): T | null => {
     try {
