@@ -81,15 +81,17 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
       reply.elapsedTime / 1000,
     )
     const level = reply.statusCode >= 500 ? 'error' : 'info'
-    request.log[level](
-      {
-        method: request.method,
-        url: redactUrl(request.url),
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-      },
-      'request',
-    )
+    // The line (and its redacted URL) is built only when it will be written.
+    if (logger.isLevelEnabled(level))
+      request.log[level](
+        {
+          method: request.method,
+          url: redactUrl(request.url),
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+        },
+        'request',
+      )
     done()
   })
 

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ApiKey } from '../../src/domain/api-key.js'
 import { api, KEY_A, KEY_B, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
 const strong = fs.readFileSync(new URL('../fixtures/safety/grid-strong.png', import.meta.url))
@@ -38,6 +39,28 @@ async function jobShowing(image: Buffer, safetyTolerance: number, key = KEY_A) {
     imagePrompt: { source: { data: image }, strength: 1, loc: ['body', 'imagePrompt', 'data'] },
   })
   return server.waitForJob(job.id)
+}
+
+/** An AIML-style job (flagged outputs blacked out) whose output shows the strong fixture through its image prompt. */
+function aimlJobShowingStrong(apiKey: ApiKey, safetyChecker: boolean) {
+  return server.fluxhost.services.jobs.create({
+    apiKey,
+    dialect: 'aiml',
+    request: {
+      model: 'flux-pro-1.1',
+      prompt: 'an abstract colour study',
+      width: 256,
+      height: 256,
+      numImages: 1,
+      promptUpsampling: false,
+      raw: false,
+      safetyTolerance: 2,
+      safetyChecker,
+      flaggedOutput: 'blackout',
+      output: { format: 'png', quality: 90 },
+    },
+    imagePrompt: { source: { data: strong }, strength: 1, loc: ['body', 'image'] },
+  })
 }
 
 /** How many jobs' outputs the classifier has checked, from /metrics. */
@@ -83,24 +106,7 @@ describe('safety checker on a local engine', () => {
   it('AIML-style jobs black the flagged image out, report it and do not charge it', async () => {
     const apiKey = (await server.fluxhost.services.keys.authenticate(KEY_B))!
     const before = (await api(`${server.url}/api/usage`, { key: KEY_B })).body.total.jobs
-    const job = await server.fluxhost.services.jobs.create({
-      apiKey,
-      dialect: 'aiml',
-      request: {
-        model: 'flux-pro-1.1',
-        prompt: 'an abstract colour study',
-        width: 256,
-        height: 256,
-        numImages: 1,
-        promptUpsampling: false,
-        raw: false,
-        safetyTolerance: 2,
-        safetyChecker: true,
-        flaggedOutput: 'blackout',
-        output: { format: 'png', quality: 90 },
-      },
-      imagePrompt: { source: { data: strong }, strength: 1, loc: ['body', 'image'] },
-    })
+    const job = await aimlJobShowingStrong(apiKey, true)
     const done = await server.waitForJob(job.id)
     expect(done.state).toBe('succeeded')
     expect(done.result?.nsfw).toEqual([true])
@@ -135,24 +141,7 @@ describe('safety checker on a local engine', () => {
     // With the checker off, an output the classifier would black out comes back as it is.
     const apiKey = (await server.fluxhost.services.keys.authenticate(KEY_B))!
     const before = await classified()
-    const job = await server.fluxhost.services.jobs.create({
-      apiKey,
-      dialect: 'aiml',
-      request: {
-        model: 'flux-pro-1.1',
-        prompt: 'an abstract colour study',
-        width: 256,
-        height: 256,
-        numImages: 1,
-        promptUpsampling: false,
-        raw: false,
-        safetyTolerance: 2,
-        safetyChecker: false,
-        flaggedOutput: 'blackout',
-        output: { format: 'png', quality: 90 },
-      },
-      imagePrompt: { source: { data: strong }, strength: 1, loc: ['body', 'image'] },
-    })
+    const job = await aimlJobShowingStrong(apiKey, false)
     const done = await server.waitForJob(job.id)
     expect(done.state).toBe('succeeded')
     expect(done.result?.nsfw).toBeUndefined()
