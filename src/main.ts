@@ -80,6 +80,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   try {
     const files = await openFiles(config, store, clock)
     opened.push(() => files.close())
+    const metrics = createMetrics()
     const { services, queue, outbound } = buildServices({
       ...records,
       blobs: files.blobs,
@@ -88,10 +89,10 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       config,
       clock,
       logger,
+      metrics,
     })
     opened.push(() => outbound.close())
     await services.keys.syncStaticKeys()
-    const metrics = createMetrics()
     metrics.watch({ countByState: () => store.jobs.countByState(), queueDepth: () => queue.depth() })
     let listeningUrl: string | undefined
     const workers = withWorker

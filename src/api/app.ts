@@ -16,9 +16,11 @@ import { dialectErrorHandler } from './errors.js'
 import { fileRoutes } from './file-routes.js'
 import { installJsonParser } from './json-body.js'
 import { SMALL_BODY_LIMIT } from './json-limits.js'
+import { setRateHeaders } from './limits.js'
 import { adminRoutes } from './native/admin-routes.js'
 import { eventRoutes } from './native/event-routes.js'
 import { jobRoutes } from './native/job-routes.js'
+import { limitRoutes } from './native/limit-routes.js'
 import { renderNativeError } from './native/render.js'
 import { systemRoutes } from './native/system-routes.js'
 import { webhookRoutes } from './native/webhook-routes.js'
@@ -64,6 +66,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   // hooks fill it in: Fastify's decorateRequest, not properties added in hooks.
   app.decorateRequest('apiKey', null)
   app.decorateRequest('idempotency', null)
+  app.decorateRequest('rateQuota', null)
   installValidators(app)
   installJsonParser(app)
 
@@ -72,6 +75,10 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     void reply.header('x-request-id', request.id)
     // Every answer, page or JSON, is what its content-type says.
     void reply.header('x-content-type-options', 'nosniff')
+    done()
+  })
+  app.addHook('onSend', (request, reply, _payload, done) => {
+    if (request.rateQuota) setRateHeaders(reply, request.rateQuota)
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
@@ -149,6 +156,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   await app.register(nativeJobApi, deps)
   await app.register(systemRoutes, deps)
   await app.register(adminRoutes, deps)
+  await app.register(limitRoutes, deps)
   await app.register(fileRoutes, deps)
   await app.register(webRoutes)
   return app

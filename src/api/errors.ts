@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { FluxhostError, validationError } from '../domain/errors.js'
+import { setRateHeaders } from './limits.js'
 import { ajvErrorsToIssues } from './validation.js'
 
 /** Whatever was thrown, as a registry error. Unknown errors become INTERNAL_ERROR. */
@@ -41,6 +42,7 @@ export function dialectErrorHandler(
     const fx = toFluxhostError(error)
     if (fx.status >= 500) request.log.error({ err: fx.cause ?? error, code: fx.code }, 'request failed')
     if (fx.retryAfterS !== undefined) void reply.header('retry-after', String(fx.retryAfterS))
+    if (fx.quota) setRateHeaders(reply, fx.quota)
     const { status, body } = render(fx, request)
     return reply.code(status).send(body)
   }

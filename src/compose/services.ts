@@ -8,12 +8,14 @@ import { createUuidV7 } from '../domain/uuid7.js'
 import type { EngineRouter } from '../engines/router.js'
 import { MAX_INPUT_BYTES } from '../images/probe.js'
 import { createOutbound, type Outbound } from '../net/outbound.js'
+import type { Metrics } from '../observability/metrics.js'
 import type { JobEvents } from '../queue/job-events.js'
 import { createJobQueue, type JobQueue } from '../queue/job-queue.js'
 import { createAdminService } from '../services/admin.js'
 import { createIdempotencyService } from '../services/idempotency.js'
 import { createJobService } from '../services/jobs.js'
 import { createKeyService } from '../services/keys.js'
+import { createLimitService } from '../services/limits.js'
 import { createRetentionService } from '../services/retention.js'
 import type { Services } from '../services/services.js'
 import { createSystemService } from '../services/system.js'
@@ -30,6 +32,8 @@ export interface ServiceParts {
   router: EngineRouter
   clock: Clock
   logger: Logger
+  /** Counts creates refused by a key's limits (absent in the CLI's local commands). */
+  metrics?: Pick<Metrics, 'refusals'>
 }
 
 /** The use cases api/ and cli/ call, over the queue in the records. */
@@ -75,6 +79,8 @@ export function buildServices(parts: ServiceParts): Built {
     pricesUsd: config.pricesUsd,
     allowSimulate: config.allowSimulate,
     secrets: parts.secrets,
+    limitDefaults: config.keyLimits,
+    onRefusal: (reason) => parts.metrics?.refusals.inc({ reason }),
   })
   const keys = createKeyService({
     store,
@@ -92,6 +98,13 @@ export function buildServices(parts: ServiceParts): Built {
     keys,
     system,
     admin: createAdminService({ store, keys, system, queue, clock }),
+    limits: createLimitService({
+      store,
+      clock,
+      defaults: config.keyLimits,
+      newId: () => `cl_${uuidv7().replace(/-/g, '')}`,
+      keysChanged: keys.invalidate,
+    }),
     retention: createRetentionService({
       store,
       blobs,

@@ -83,6 +83,7 @@ export function buildWorkers(parts: WorkerParts): Workers {
     concurrency: config.worker.concurrency,
     safety: createSafetyChecker(createPromptPolicy(blocklist), classifier),
     upsampler,
+    limitDefaults: config.keyLimits,
     filter: parts.onlyKeyId === undefined ? undefined : { apiKeyId: parts.onlyKeyId },
     owner,
   })

@@ -1,4 +1,5 @@
 import type { EngineName } from '../domain/engines.js'
+import type { LimitDefaults } from '../domain/limits.js'
 import type { ModelId } from '../domain/models.js'
 import type { BlockedTerm } from './blocklist.js'
 import type { ComfyGraph } from './comfy-workflow.js'
@@ -46,6 +47,8 @@ export interface Config {
     allowedHosts: readonly string[]
     metricsToken: string | null
   }
+  /** The server's default limits per key (FLUXHOST_KEY_*); each absent unless configured. */
+  keyLimits: LimitDefaults
   worker: {
     enabled: boolean
     concurrency: number

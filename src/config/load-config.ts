@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { ENGINE_MODELS } from '../domain/engines.js'
 import { MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
+import { usdToMicros } from '../domain/money.js'
 import { parseBlocklist } from './blocklist.js'
 import { parseWorkflow } from './comfy-workflow.js'
 import type { Config, WorkflowFile } from './config.js'
@@ -185,6 +186,11 @@ function build(
       trustProxy: v.trustProxy,
       allowedHosts: freeze(v.allowedHosts.map((host) => host.toLowerCase())),
       metricsToken: v.metricsToken,
+    }),
+    keyLimits: freeze({
+      ...(v.keyConcurrency === null ? {} : { concurrency: v.keyConcurrency }),
+      ...(v.keyRpm === null ? {} : { rpm: v.keyRpm }),
+      ...(v.keyBudget === null ? {} : { budget: { micros: usdToMicros(v.keyBudget.usd), period: v.keyBudget.period } }),
     }),
     worker: freeze({
       enabled: v.worker,

@@ -1,5 +1,6 @@
 import { ENGINE_SETTINGS } from './settings/engines.js'
 import { HTTP_SETTINGS } from './settings/http.js'
+import { LIMIT_SETTINGS } from './settings/limits.js'
 import { SERVER_SETTINGS } from './settings/server.js'
 import { STORAGE_SETTINGS } from './settings/storage.js'
 import { WORK_SETTINGS } from './settings/work.js'
@@ -16,6 +17,7 @@ export const SETTINGS = {
   ...HTTP_SETTINGS,
   ...STORAGE_SETTINGS,
   ...WORK_SETTINGS,
+  ...LIMIT_SETTINGS,
   ...ENGINE_SETTINGS,
 }
 

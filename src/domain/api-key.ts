@@ -10,4 +10,9 @@ export interface ApiKey {
   createdAt: Date
   revokedAt: Date | null
   lastUsedAt: Date | null
+  /**
+   * The key's own limit settings (null: the server's default, -1: none) and whether it has a
+   * prepaid balance: enough to know whether its creates must pass the guarded reservation.
+   */
+  limits: { concurrency: number | null; rpm: number | null; budgetMicros: number | null; credits: boolean }
 }

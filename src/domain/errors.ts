@@ -55,6 +55,21 @@ export const ERRORS = {
     message: 'The job has not finished: cancel it first, then delete it.',
   },
   RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests; retry later.' },
+  CONCURRENCY_LIMITED: {
+    status: 429,
+    retryable: true,
+    message: 'This API key has as many jobs queued or running as it may; retry when one has finished.',
+  },
+  CREDITS_EXHAUSTED: {
+    status: 402,
+    retryable: false,
+    message: "This API key's prepaid credits do not cover the job; ask an admin for a top-up.",
+  },
+  BUDGET_EXCEEDED: {
+    status: 402,
+    retryable: false,
+    message: "This API key's budget for the period does not cover the job; it renews at the next period.",
+  },
   REQUEST_MODERATED: {
     status: 400,
     retryable: false,
@@ -137,6 +152,8 @@ export interface FluxhostErrorOptions {
   message?: string
   issues?: FieldIssue[]
   retryAfterS?: number
+  /** A per-minute rate limit's window: the answer carries it as `RateLimit` headers. */
+  quota?: { limit: number; remaining: number; resetS: number }
   cause?: unknown
 }
 
@@ -147,6 +164,7 @@ export class FluxhostError extends Error {
   readonly retryable: boolean
   readonly issues: FieldIssue[]
   readonly retryAfterS: number | undefined
+  readonly quota: FluxhostErrorOptions['quota']
 
   constructor(code: ErrorCode, options: FluxhostErrorOptions = {}) {
     const entry = ERRORS[code]
@@ -159,6 +177,7 @@ export class FluxhostError extends Error {
     this.retryable = entry.retryable
     this.issues = boundedIssues(options.issues ?? [])
     this.retryAfterS = options.retryAfterS
+    this.quota = options.quota
   }
 }
 

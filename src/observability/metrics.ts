@@ -50,8 +50,16 @@ export function createMetrics() {
     registers: [registry],
   })
 
+  const refusals = new Counter({
+    name: 'fluxhost_refusals_total',
+    help: "Creates refused by their key's limits, by reason (rpm, concurrency, credits, budget).",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+
   return {
     registry,
+    refusals,
     webhookAttempts,
     safetyDuration,
     httpDuration,

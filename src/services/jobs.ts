@@ -5,17 +5,20 @@ import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { FluxhostError, validationError } from '../domain/errors.js'
 import { type Dialect, type GenerationRequest, isTerminal, type Job, type JobState } from '../domain/job.js'
+import type { LimitDefaults, LimitReason } from '../domain/limits.js'
 import type { ModelId } from '../domain/models.js'
 import { usdToMicros } from '../domain/money.js'
 import { checkRequest } from '../domain/validate.js'
 import type { EngineRouter } from '../engines/router.js'
-import { FetchRefused, type Outbound } from '../net/outbound.js'
+import type { Outbound } from '../net/outbound.js'
 import { failpoint } from '../observability/failpoint.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
 import type { Hold } from './idempotency.js'
 import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
+import { createLimitGate, type RateQuota } from './limits.js'
+import { vetWebhookUrl } from './webhook-url.js'
 
 export interface CreateJobInput {
   apiKey: ApiKey
@@ -30,6 +33,8 @@ export interface CreateJobInput {
    * written in one transaction, so a resend after any crash replays this job.
    */
   idempotency?: Hold
+  /** Told the key's per-minute window after an accepted create, when the key has a rate limit. */
+  onQuota?: (quota: RateQuota) => void
 }
 
 export interface JobServiceDeps {
@@ -49,6 +54,10 @@ export interface JobServiceDeps {
   secrets: { seal(plain: string, context: string): string }
   /** How often a waiter re-reads a job in case its events come from another process. */
   waitPollMs?: number
+  /** The server's default limits per key (FLUXHOST_KEY_*). */
+  limitDefaults: LimitDefaults
+  /** Told of every create refused by a key's limits (the refusals metric). */
+  onRefusal?(reason: LimitReason): void
 }
 
 export const MAX_LIST_LIMIT = 100
@@ -57,6 +66,7 @@ export const MAX_LIST_LIMIT = 100
 export function createJobService(deps: JobServiceDeps) {
   const { store, queue, events, blobs, router, clock, logger } = deps
   const waitPollMs = deps.waitPollMs ?? 1000
+  const gate = createLimitGate({ clock, defaults: deps.limitDefaults, onRefusal: deps.onRefusal })
 
   // Finished jobs never change, so polls of them (the most common read) skip the
   // database; the cache is dropped whenever another process writes the records.
@@ -116,22 +126,12 @@ export function createJobService(deps: JobServiceDeps) {
         })
       }
       if (request.simulate && !router.simulates(request.model, deps.allowSimulate)) delete request.simulate
-      if (request.webhook) {
-        try {
-          await deps.outbound.vet(request.webhook.url)
-        } catch (error) {
-          if (!(error instanceof FetchRefused)) throw error
-          const loc = input.webhookLoc ?? ['body', 'webhook_url']
-          throw validationError([
-            {
-              loc,
-              msg: `Webhook URL refused: ${error.message}`,
-              type: 'url_refused',
-              input: request.webhook.url.slice(0, 200),
-            },
-          ])
-        }
-      }
+      if (request.webhook) await vetWebhookUrl(deps.outbound, request.webhook.url, input.webhookLoc)
+      const costMicros = usdToMicros(deps.pricesUsd[request.model]) * request.numImages
+      const limited = gate.applies(input.apiKey)
+      // An image prompt is fetched and stored before the job is: a key already at its limit is
+      // told so first (the binding check is the reservation, below).
+      if (limited && input.imagePrompt) await gate.check(store, input.apiKey.id, costMicros)
       // Fetched (for a URL) only once everything else is known to be valid.
       const image = input.imagePrompt ? await loadImagePrompt(input.imagePrompt, deps.outbound) : undefined
 
@@ -155,7 +155,7 @@ export function createJobService(deps: JobServiceDeps) {
         request,
         result: null,
         error: null,
-        costMicros: usdToMicros(deps.pricesUsd[request.model]) * request.numImages,
+        costMicros,
         engine: null,
         attempts: 0,
         createdAt: new Date(now),
@@ -163,13 +163,17 @@ export function createJobService(deps: JobServiceDeps) {
         finishedAt: null,
       }
       const hold = input.idempotency
+      let quota: RateQuota | undefined
       try {
-        // The row is the queue entry: one insert, never half-written; with the key's binding.
-        if (!hold) await store.jobs.insert(job)
+        // The row is the queue entry (one insert, never half-written) and the reservation of a
+        // limited key (its trigger counts the job against the key): with the guarded check
+        // and the Idempotency-Key's binding, in one transaction.
+        if (!hold && !limited) await store.jobs.insert(job)
         else
           await store.transaction(async (tx) => {
+            if (limited) quota = await gate.reserve(tx, job.apiKeyId, costMicros)
             await tx.jobs.insert(job)
-            if (!(await tx.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, id)))
+            if (hold && !(await tx.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, id)))
               throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
                 message: 'This request held its Idempotency-Key too long and lost it; send it again.',
                 retryAfterS: 1,
@@ -182,6 +186,7 @@ export function createJobService(deps: JobServiceDeps) {
       }
       // Wakes idle workers, here at once and in other processes over the records' channel.
       events.publish({ type: 'state', jobId: id, state: 'queued' })
+      if (quota) input.onQuota?.(quota)
       logger.debug({ jobId: id, model: job.model, dialect: job.dialect, keyId: job.apiKeyId }, 'job:created')
       return job
     },

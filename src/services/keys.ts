@@ -15,7 +15,14 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex')
 }
 
-function toApiKey(row: ApiKeyRow): ApiKey {
+type KeyColumns = Omit<ApiKeyRow, 'webhook_secret' | 'budget_period' | 'active_jobs' | 'reserved_micros'>
+type ApiKeyFields = Pick<ApiKeyRow, 'id' | 'name' | 'scope' | 'source' | 'key_prefix' | 'created_at'> &
+  Partial<Pick<KeyColumns, 'revoked_at' | 'last_used_at' | 'max_concurrency' | 'rpm_limit' | 'budget_micros'>> &
+  Partial<Pick<KeyColumns, 'credits_micros'>>
+
+const numOrNull = (value: number | null | undefined) => (value === null || value === undefined ? null : Number(value))
+
+function toApiKey(row: ApiKeyFields): ApiKey {
   return {
     id: row.id,
     name: row.name,
@@ -23,8 +30,14 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     source: row.source,
     prefix: row.key_prefix,
     createdAt: new Date(Number(row.created_at)),
-    revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)),
-    lastUsedAt: row.last_used_at === null ? null : new Date(Number(row.last_used_at)),
+    revokedAt: row.revoked_at == null ? null : new Date(Number(row.revoked_at)),
+    lastUsedAt: row.last_used_at == null ? null : new Date(Number(row.last_used_at)),
+    limits: {
+      concurrency: numOrNull(row.max_concurrency),
+      rpm: numOrNull(row.rpm_limit),
+      budgetMicros: numOrNull(row.budget_micros),
+      credits: row.credits_micros != null,
+    },
   }
 }
 
@@ -97,7 +110,7 @@ export function createKeyService({ store, clock, newId, staticKeys, events }: Ke
   }
 
   const insert = async (name: string, scope: KeyScope, source: ApiKeyRow['source'], key: string, id = newId()) => {
-    const row: ApiKeyRow = {
+    const row = {
       webhook_secret: null,
       id,
       name,
@@ -128,6 +141,11 @@ export function createKeyService({ store, clock, newId, staticKeys, events }: Ke
   }
 
   return {
+    /** Forgets every cached key: a key's limits changed (whether it is limited is cached with it). */
+    invalidate(): void {
+      cache.clear()
+    },
+
     /** The key named by a request, if it exists and is not revoked. */
     async authenticate(key: string | undefined): Promise<ApiKey | undefined> {
       const hit = cached(key)

@@ -2,6 +2,7 @@ import type { AdminService } from './admin.js'
 import type { IdempotencyService } from './idempotency.js'
 import type { JobService } from './jobs.js'
 import type { KeyService } from './keys.js'
+import type { LimitService } from './limits.js'
 import type { RetentionService } from './retention.js'
 import type { SystemService } from './system.js'
 import type { WebhookService } from './webhooks.js'
@@ -15,4 +16,6 @@ export interface Services {
   idempotency: IdempotencyService
   admin: AdminService
   retention: RetentionService
+  /** Per-key limits, credits and budgets, as admins set them and keys see them. */
+  limits: LimitService
 }

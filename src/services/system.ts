@@ -1,6 +1,7 @@
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import type { ModelId } from '../domain/models.js'
+import { formatUsd } from '../domain/money.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
@@ -58,6 +59,24 @@ export function createSystemService({ store, queue, router, clock, pricesUsd }: 
      * What was charged (succeeded jobs only): all time, and per UTC day and model over the
      * last `days` days. For one key, or every key (`undefined`, the operator's view).
      */
+    /**
+     * The usage as CSV, one row per UTC day, key and model over the last `days` days (one key,
+     * or every key): `day,key_id,key_name,model,jobs,images,usd`. Cells a spreadsheet would
+     * run as a formula are quoted with a leading apostrophe.
+     */
+    async usageCsv(apiKeyId: string | undefined, days = 30): Promise<string> {
+      const DAY = 24 * 3600 * 1000
+      const since = (Math.floor(clock.now() / DAY) - days + 1) * DAY
+      const rows = await store.charges.dailyByKey(apiKeyId, since)
+      const lines = ['day,key_id,key_name,model,jobs,images,usd']
+      for (const row of rows) {
+        const day = new Date(row.day * DAY).toISOString().slice(0, 10)
+        const cells = [day, row.keyId, row.keyName, row.model, row.jobs, row.images, formatUsd(row.amountMicros)]
+        lines.push(cells.map((cell) => csvCell(String(cell))).join(','))
+      }
+      return `${lines.join('\r\n')}\r\n`
+    },
+
     async usage(apiKey: Pick<ApiKey, 'id'> | undefined, days = 30): Promise<Usage> {
       const DAY = 24 * 3600 * 1000
       const since = (Math.floor(clock.now() / DAY) - days + 1) * DAY
@@ -94,3 +113,9 @@ export function createSystemService({ store, queue, router, clock, pricesUsd }: 
 }
 
 export type SystemService = ReturnType<typeof createSystemService>
+
+/** One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break; formulas defused. */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe
+}

@@ -46,6 +46,54 @@ export function createChargeRepository(db: Kysely<Database>) {
       }))
     },
 
+    /**
+     * Spend per UTC day, key and model since a time (the usage export), for one key or every
+     * key, with each key's name; oldest day first.
+     */
+    async dailyByKey(
+      apiKeyId: string | undefined,
+      since: number,
+    ): Promise<
+      {
+        day: number
+        keyId: string
+        keyName: string
+        model: string
+        amountMicros: number
+        images: number
+        jobs: number
+      }[]
+    > {
+      let query = db
+        .selectFrom('charges')
+        .innerJoin('api_keys', 'api_keys.id', 'charges.api_key_id')
+        .select((eb) => [
+          sql<number>`charges.created_at / 86400000`.as('day'),
+          'charges.api_key_id as keyId',
+          'api_keys.name as keyName',
+          'charges.model as model',
+          eb.fn.sum<number>('charges.amount_micros').as('amount'),
+          eb.fn.sum<number>('charges.images').as('images'),
+          eb.fn.countAll<number>().as('jobs'),
+        ])
+        .where('charges.created_at', '>=', since)
+        .groupBy([sql`charges.created_at / 86400000`, 'charges.api_key_id', 'api_keys.name', 'charges.model'])
+        .orderBy(sql`charges.created_at / 86400000`)
+        .orderBy('charges.api_key_id')
+        .orderBy('charges.model')
+      if (apiKeyId !== undefined) query = query.where('charges.api_key_id', '=', apiKeyId)
+      const rows = await query.execute()
+      return rows.map((r) => ({
+        day: Number(r.day),
+        keyId: r.keyId,
+        keyName: r.keyName,
+        model: r.model,
+        amountMicros: Number(r.amount),
+        images: Number(r.images),
+        jobs: Number(r.jobs),
+      }))
+    },
+
     /** Total spend and images for one key since a time (inclusive). */
     async totals(apiKeyId: string, since = 0): Promise<{ amountMicros: number; images: number; jobs: number }> {
       const row = await db

@@ -71,27 +71,57 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
 
   return {
     /**
-     * Leases the head of the queue (priority, then due time, then id) in one statement. Two
-     * claimers cannot both win: the UPDATE re-checks `state = 'queued'` under the row's lock.
-     * On PostgreSQL the head is picked `for update skip locked`, so concurrent claimers take
-     * different heads instead of queueing on one. SQLite's write lock makes it exclusive.
+     * Leases the next job in one statement, taking turns across keys: the key with ready work
+     * that was served longest ago (by `served_seq`, which the claim's trigger advances), then
+     * that key's head (priority, then due time, then id). So a key with 500 queued jobs holds
+     * no worker from another key's one: that one runs as soon as a worker frees. With
+     * `apiKeyId`, that key's head only. Two claimers cannot both win: the UPDATE re-checks
+     * `state = 'queued'` under the row's lock. On PostgreSQL the head is picked `for update
+     * skip locked`, so concurrent claimers take different heads instead of queueing on one.
+     * When the turn finds nothing (the key's ready jobs are all locked by other claimers), the
+     * global head is taken instead: one more statement, only then (and when the queue is
+     * empty). SQLite's write lock makes it exclusive.
      */
     async claim(options: ClaimOptions): Promise<Job | undefined> {
       const { owner, now, leaseMs } = options
-      const row = await db
-        .updateTable('jobs')
-        .set(leased(owner, now, leaseMs))
-        .where('id', '=', (eb) => {
-          let head = eb.selectFrom('jobs').select('id').where('state', '=', 'queued').where('run_after', '<=', now)
-          if (options.apiKeyId !== undefined) head = head.where('api_key_id', '=', options.apiKeyId)
-          if (options.exclude?.length) head = head.where('id', 'not in', options.exclude)
-          head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
-          return kind === 'postgres' ? head.forUpdate().skipLocked() : head
-        })
-        .where('state', '=', 'queued')
-        .returningAll()
-        .executeTakeFirst()
-      return row ? rowToJob(row) : undefined
+      const exclude = options.exclude?.length ? options.exclude : undefined
+      const take = async (fair: boolean) => {
+        const row = await db
+          .updateTable('jobs')
+          .set(leased(owner, now, leaseMs))
+          .where('id', '=', (eb) => {
+            let head = eb.selectFrom('jobs').select('id').where('state', '=', 'queued').where('run_after', '<=', now)
+            if (options.apiKeyId !== undefined) head = head.where('api_key_id', '=', options.apiKeyId)
+            else if (fair)
+              head = head.where('api_key_id', '=', (k) =>
+                k
+                  .selectFrom('api_keys as k')
+                  .select('k.id')
+                  .where('k.active_jobs', '>', 0)
+                  .where(({ exists, selectFrom }) => {
+                    let ready = selectFrom('jobs as q')
+                      .select('q.id')
+                      .whereRef('q.api_key_id', '=', 'k.id')
+                      .where('q.state', '=', 'queued')
+                      .where('q.run_after', '<=', now)
+                    if (exclude) ready = ready.where('q.id', 'not in', exclude)
+                    return exists(ready)
+                  })
+                  .orderBy('k.served_seq')
+                  .orderBy('k.id')
+                  .limit(1),
+              )
+            if (exclude) head = head.where('id', 'not in', exclude)
+            head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
+            return kind === 'postgres' ? head.forUpdate().skipLocked() : head
+          })
+          .where('state', '=', 'queued')
+          .returningAll()
+          .executeTakeFirst()
+        return row ? rowToJob(row) : undefined
+      }
+      if (options.apiKeyId !== undefined) return take(false)
+      return (await take(true)) ?? take(false)
     },
 
     /** The heartbeat: extends the lease and saves progress. False: the lease is gone. */

@@ -41,6 +41,35 @@ export interface ApiKeysTable {
   last_used_at: number | null
   /** `whsec_…`: signs this key's webhooks; made on first use (migration 0003). */
   webhook_secret: ColumnType<string | null, string | null | undefined, string | null>
+  // Limits (migration 0009): NULL takes the server's default, -1 is "none". Micro-dollars.
+  max_concurrency: ColumnType<number | null, number | null | undefined, number | null>
+  rpm_limit: ColumnType<number | null, number | null | undefined, number | null>
+  /** The prepaid balance left; NULL: no prepaid balance (not limited by credits). */
+  credits_micros: ColumnType<number | null, number | null | undefined, number | null>
+  budget_micros: ColumnType<number | null, number | null | undefined, number | null>
+  budget_period: ColumnType<'day' | 'week' | 'month' | null, string | null | undefined, string | null>
+  // Counters: active_jobs, reserved_micros and served_seq are kept by triggers on jobs.
+  active_jobs: ColumnType<number, number | undefined, number>
+  reserved_micros: ColumnType<number, number | undefined, number>
+  rpm_window: ColumnType<number, number | undefined, number>
+  rpm_count: ColumnType<number, number | undefined, number>
+  period_start: ColumnType<number, number | undefined, number>
+  period_spent_micros: ColumnType<number, number | undefined, number>
+  served_seq: ColumnType<number, number | undefined, number>
+}
+
+/** Credits added to or set on a key (migration 0009). */
+export interface CreditLedgerTable {
+  id: string
+  api_key_id: string
+  kind: 'topup' | 'set'
+  /** A top-up: the amount added; a set: the balance set (0 for "no balance"). */
+  delta_micros: number
+  balance_micros: number | null
+  /** Who: `key:<admin key id>` over the API, `cli:<user>` from the CLI. */
+  actor: string
+  note: string | null
+  created_at: number
 }
 
 export type DeliveryState = 'pending' | 'delivering' | 'delivered' | 'failed' | 'stopped'
@@ -122,4 +151,5 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable
   api_keys: ApiKeysTable
   charges: ChargesTable
+  credit_ledger: CreditLedgerTable
 }

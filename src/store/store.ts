@@ -7,6 +7,7 @@ import { createInsertBatcher } from './insert-batcher.js'
 import { compileJobQueries, createJobReads, type JobReads } from './job-repository.js'
 import { createJobTransitions, type JobTransitions } from './job-transitions.js'
 import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
+import { createLimitRepository, type LimitRepository } from './limit-repository.js'
 import { compilePositionQueries, createQueuePositions, type QueuePositions } from './queue-positions.js'
 import { createRetentionRepository, type RetentionRepository } from './retention-repository.js'
 import type { Database } from './schema.js'
@@ -27,6 +28,8 @@ export interface Store {
   readonly kind: StoreKind
   readonly jobs: JobRepository
   readonly keys: KeyRepository
+  /** Each key's limits, and the counters a create is checked against (migration 0009). */
+  readonly limits: LimitRepository
   readonly charges: ChargeRepository
   readonly deliveries: DeliveryRepository
   readonly idempotency: IdempotencyRepository
@@ -67,6 +70,7 @@ export function createStore(
         ...createQueuePositions(executor, positionQueries),
       },
       keys: createKeyRepository(executor, keyQueries),
+      limits: createLimitRepository(executor),
       charges: createChargeRepository(executor),
       deliveries: createDeliveryRepository(executor, kind),
       idempotency: createIdempotencyRepository(executor),

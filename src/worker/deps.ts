@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
 import type { Clock } from '../domain/clock.js'
+import type { LimitDefaults } from '../domain/limits.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { PromptUpsampler } from '../prompts/upsampler.js'
@@ -32,4 +33,21 @@ export interface RunJobDeps {
   safety?: SafetyChecker
   /** Rewrites prompts for engines that cannot (FLUXHOST_UPSAMPLER_URL); absent: none configured. */
   upsampler?: PromptUpsampler
+  /** The server's default limits per key (FLUXHOST_KEY_*): which budget period a settlement counts in. */
+  limitDefaults: LimitDefaults
+  /** Told when a settlement takes a key's spend past 80 % or 100 % of its budget (once per crossing). */
+  onBudgetCrossed?(crossing: BudgetCrossing): void
 }
+
+/** A key's period spend passing a share of its budget. */
+export interface BudgetCrossing {
+  apiKeyId: string
+  /** 80 or 100 (per cent of the budget). */
+  percent: number
+  spentMicros: number
+  budgetMicros: number
+  jobId: string
+}
+
+/** The shares of a budget whose passing is announced. */
+export const BUDGET_ALERTS = [80, 100] as const

@@ -5,7 +5,7 @@ import { RoutedEngineError } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
 import { blackLike, outputCheckSkipped } from '../safety/checker.js'
 import { REVOKED_MESSAGE } from '../services/keys.js'
-import { ABORT, type AbortReason, type RunJobDeps } from './deps.js'
+import { ABORT, type AbortReason, BUDGET_ALERTS, type RunJobDeps } from './deps.js'
 import { settleFailure } from './failure.js'
 import { buildTask, upsample } from './prepare.js'
 
@@ -152,25 +152,26 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     // Blacked-out images are not charged: only the clean ones are.
     const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length
     const costMicros = nsfw ? Math.round((job.costMicros * clean) / images.length) : undefined
+    // The completion, its charge and the key's settlement (credits, period spend): one transaction.
+    let settled: { before: number; after: number; budgetMicros: number } | undefined
     const completed = await store.transaction(async (tx) => {
-      const done = await tx.jobs.complete(job.id, lease, {
-        result,
-        engine: routed.engine,
-        now: clock.now(),
-        costMicros,
-      })
+      const now = clock.now()
+      const done = await tx.jobs.complete(job.id, lease, { result, engine: routed.engine, now, costMicros })
       if (done && clean > 0) {
+        const amount = costMicros ?? job.costMicros
         await tx.charges.insert({
           job_id: job.id,
           api_key_id: job.apiKeyId,
           model: job.model,
           images: clean,
-          amount_micros: costMicros ?? job.costMicros,
-          created_at: clock.now(),
+          amount_micros: amount,
+          created_at: now,
         })
+        settled = await tx.limits.settle(job.apiKeyId, amount, now, deps.limitDefaults)
       }
       return done
     })
+    if (completed && settled) announceBudget(job, settled, deps)
     if (!completed) {
       await blobs.deletePrefix(prefix)
       log.info('job:discarded (canceled or lease lost before completion)')
@@ -191,5 +192,18 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     clearInterval(timer)
     unsubscribe()
     await saving
+  }
+}
+
+/** Announces each share of the key's budget (80 %, 100 %) that this settlement passed. */
+function announceBudget(job: Job, spend: { before: number; after: number; budgetMicros: number }, deps: RunJobDeps) {
+  if (spend.budgetMicros <= 0) return
+  for (const percent of BUDGET_ALERTS) {
+    const line = (spend.budgetMicros * percent) / 100
+    if (spend.before < line && spend.after >= line) {
+      const crossing = { apiKeyId: job.apiKeyId, percent, spentMicros: spend.after, budgetMicros: spend.budgetMicros }
+      deps.logger.warn({ ...crossing, jobId: job.id }, 'key:budget-crossed')
+      deps.onBudgetCrossed?.({ ...crossing, jobId: job.id })
+    }
   }
 }

@@ -5,6 +5,7 @@ import { formatUsd } from '../../domain/money.js'
 import type { UsageTotals } from '../../services/system.js'
 import { keyOf, requireKey } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
+import { renderStanding } from '../limits.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { urlContext } from '../urls.js'
 import { renderJob } from './render.js'
@@ -35,7 +36,7 @@ export function renderKey(key: ApiKey) {
 }
 
 /** After requireKey: only admin-scoped keys pass. */
-function requireAdmin(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
+export function requireAdmin(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
   if (keyOf(request).scope !== 'admin')
     return done(new FluxhostError('FORBIDDEN', { message: 'This needs an admin-scoped API key.' }))
   done()
@@ -57,14 +58,17 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       schema: {
         tags,
         security,
-        summary: 'Every API key, with what it has been charged (all time and the last 30 days)',
+        summary: 'Every API key, with what it has been charged (all time and the last 30 days) and its limits',
       },
     },
     async () => ({
-      data: (await services.admin.keys()).map((key) => ({
-        ...renderKey(key),
-        usage: { total: show(key.usage.total), last30Days: show(key.usage.last30Days) },
-      })),
+      data: await Promise.all(
+        (await services.admin.keys()).map(async (key) => ({
+          ...renderKey(key),
+          usage: { total: show(key.usage.total), last30Days: show(key.usage.last30Days) },
+          limits: renderStanding(await services.limits.standing(key.id)),
+        })),
+      ),
     }),
   )
 

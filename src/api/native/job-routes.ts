@@ -2,6 +2,7 @@ import { getModel, sizeForAspectRatio } from '../../domain/models.js'
 import { keyOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
 import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../idempotency.js'
+import { noteQuota } from '../limits.js'
 import { decodeBase64Field, simulationFrom } from '../request-input.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { baseUrl, urlContext } from '../urls.js'
@@ -71,6 +72,7 @@ export const jobRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
           : undefined,
         webhookLoc: ['body', 'webhookUrl'],
         idempotency: keyHold(request),
+        onQuota: noteQuota(request),
       })
       noteJob(request, job.id)
       return reply.code(202).send(renderJob(job, urlContext(request, config.publicUrl, signer)))

@@ -4,6 +4,7 @@ import { formatUsd } from '../../domain/money.js'
 import type { Usage, UsageTotals } from '../../services/system.js'
 import { keyOf, requireKey } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
+import { renderStanding, standingSchema } from '../limits.js'
 import type { RoutesPlugin, SchemaTypes } from '../schema-types.js'
 
 const totals = {
@@ -93,7 +94,9 @@ export const systemRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         schema: {
           tags: ['System'],
           security: [{ bearer: [] }, { apiKey: [] }],
-          summary: 'The key you called with: its id, name and scope (the web pages check a key with it)',
+          summary:
+            'The key you called with: its id, name and scope (the web pages check a key with it), its limits, ' +
+            'and where it stands against them',
           response: {
             200: {
               type: 'object',
@@ -103,6 +106,7 @@ export const systemRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
                 scope: { type: 'string', enum: ['user', 'admin'] },
                 prefix: { type: 'string' },
                 createdAt: { type: 'string', format: 'date-time' },
+                limits: standingSchema,
               },
             },
           },
@@ -116,7 +120,39 @@ export const systemRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
           scope: key.scope,
           prefix: key.prefix,
           createdAt: key.createdAt.toISOString(),
+          limits: renderStanding(await services.limits.standing(key.id)),
         }
+      },
+    )
+    scoped.get(
+      '/api/usage.csv',
+      {
+        schema: {
+          tags: ['System'],
+          security: [{ bearer: [] }, { apiKey: [] }],
+          summary:
+            'Usage as CSV: one row per UTC day, key and model (`day,key_id,key_name,model,jobs,images,usd`). ' +
+            'Your key only; an admin key gets every key with `all=true`',
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              days: { type: 'integer', minimum: 1, maximum: 366, default: 30 },
+              all: { type: 'boolean', default: false },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const key = keyOf(request)
+        if (request.query.all && key.scope !== 'admin')
+          throw new FluxhostError('FORBIDDEN', { message: 'all=true needs an admin-scoped API key.' })
+        const csv = await services.system.usageCsv(request.query.all ? undefined : key.id, request.query.days)
+        const name = `fluxhost-usage-${new Date().toISOString().slice(0, 10)}.csv`
+        return reply
+          .header('content-type', 'text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${name}"`)
+          .send(csv)
       },
     )
     scoped.get(

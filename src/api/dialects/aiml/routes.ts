@@ -5,6 +5,7 @@ import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { idempotent, keyHold, noteJob, settleIdempotency } from '../../idempotency.js'
+import { noteQuota } from '../../limits.js'
 import { simulationFrom, withFieldNames } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { urlContext } from '../../urls.js'
@@ -128,6 +129,7 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
               simulate: simulationFrom(request),
             },
             idempotency: keyHold(request),
+            onQuota: noteQuota(request),
           }),
       )
       noteJob(request, job.id)

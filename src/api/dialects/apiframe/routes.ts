@@ -5,6 +5,7 @@ import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../../idempotency.js'
+import { noteQuota } from '../../limits.js'
 import { simulationFrom } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
@@ -104,6 +105,7 @@ export const apiframeRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
             }
           : undefined,
         idempotency: keyHold(request),
+        onQuota: noteQuota(request),
       })
       noteJob(request, job.id)
       return reply.code(202).send({ jobId: job.id, status: 'QUEUED' })

@@ -6,6 +6,7 @@ import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../../idempotency.js'
+import { noteQuota, spendable, UNLIMITED_CREDITS } from '../../limits.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
@@ -84,6 +85,7 @@ export const bflRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       },
       imagePrompt,
       idempotency: keyHold(request),
+      onQuota: noteQuota(request),
     })
     noteJob(request, job.id)
     return renderSubmit(job, urlContext(request, config.publicUrl, signer))
@@ -169,6 +171,33 @@ export const bflRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         }
         throw error
       }
+    },
+  )
+
+  app.get(
+    '/v1/credits',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "The calling key's credits (1 credit = $0.01)",
+        description:
+          'What the key may still spend, in BFL credits: its prepaid balance less what its queued and running ' +
+          'jobs have reserved, or what is left of its budget for the period, whichever is less. A key with ' +
+          `neither answers ${UNLIMITED_CREDITS} and \`unlimited: true\`.`,
+        response: {
+          200: {
+            type: 'object',
+            required: ['credits'],
+            properties: { credits: { type: 'number' }, unlimited: { type: 'boolean' } },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const standing = await services.limits.standing(keyOf(request).id)
+      const left = spendable(standing)
+      return left === null ? { credits: UNLIMITED_CREDITS, unlimited: true } : { credits: left }
     },
   )
 }

@@ -6,6 +6,7 @@ import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler } from '../../errors.js'
 import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../../idempotency.js'
+import { noteQuota } from '../../limits.js'
 import { decodeBase64Field, simulationFrom } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { baseUrl, urlContext } from '../../urls.js'
@@ -91,6 +92,7 @@ export const seaartRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
             }
           : undefined,
         idempotency: keyHold(request),
+        onQuota: noteQuota(request),
       })
       noteJob(request, job.id)
       return created(request, job)

@@ -1,0 +1,227 @@
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
+import { type LimitDefaults, periodStarts, RPM_WINDOW_MS } from '../domain/limits.js'
+import type { CreditLedgerTable, Database } from './schema.js'
+
+export type LedgerRow = Selectable<CreditLedgerTable>
+
+/** A key's limit columns and counters, as numbers. */
+export interface LimitRow {
+  maxConcurrency: number | null
+  rpmLimit: number | null
+  creditsMicros: number | null
+  budgetMicros: number | null
+  budgetPeriod: 'day' | 'week' | 'month' | null
+  activeJobs: number
+  reservedMicros: number
+  rpmWindow: number
+  rpmCount: number
+  periodStart: number
+  periodSpentMicros: number
+}
+
+/** A change to a key's limits: a number sets it, -1 is "none", null is "the server's default". */
+export interface LimitPatch {
+  maxConcurrency?: number | null
+  rpmLimit?: number | null
+  budgetMicros?: number | null
+  budgetPeriod?: 'day' | 'week' | 'month' | null
+}
+
+const LIMIT_COLUMNS = [
+  'max_concurrency',
+  'rpm_limit',
+  'credits_micros',
+  'budget_micros',
+  'budget_period',
+  'active_jobs',
+  'reserved_micros',
+  'rpm_window',
+  'rpm_count',
+  'period_start',
+  'period_spent_micros',
+] as const
+
+type LimitColumns = Pick<Selectable<Database['api_keys']>, (typeof LIMIT_COLUMNS)[number]>
+
+const num = (value: unknown) => Number(value)
+const numOrNull = (value: unknown) => (value === null || value === undefined ? null : Number(value))
+
+export function toLimitRow(row: LimitColumns): LimitRow {
+  return {
+    maxConcurrency: numOrNull(row.max_concurrency),
+    rpmLimit: numOrNull(row.rpm_limit),
+    creditsMicros: numOrNull(row.credits_micros),
+    budgetMicros: numOrNull(row.budget_micros),
+    budgetPeriod: row.budget_period,
+    activeJobs: num(row.active_jobs),
+    reservedMicros: num(row.reserved_micros),
+    rpmWindow: num(row.rpm_window),
+    rpmCount: num(row.rpm_count),
+    periodStart: num(row.period_start),
+    periodSpentMicros: num(row.period_spent_micros),
+  }
+}
+
+/**
+ * The SQL of a key's effective limits (its own, else the server's `defaults`, -1 for none)
+ * and of its spend in the current period, for the guarded statements below.
+ */
+function effective(defaults: LimitDefaults, now: number) {
+  const starts = periodStarts(now)
+  const period = sql`(case when budget_micros is null then ${defaults.budget?.period ?? 'month'}
+    else coalesce(budget_period, 'month') end)`
+  // (Cast: PostgreSQL types a CASE of bare parameters as text.)
+  const periodStart = sql<number>`(case ${period} when 'day' then cast(${starts.day} as bigint)
+    when 'week' then cast(${starts.week} as bigint) else cast(${starts.month} as bigint) end)`
+  return {
+    concurrency: sql<number>`coalesce(max_concurrency, ${defaults.concurrency ?? -1})`,
+    rpm: sql<number>`coalesce(rpm_limit, ${defaults.rpm ?? -1})`,
+    budget: sql<number>`coalesce(budget_micros, ${defaults.budget?.micros ?? -1})`,
+    periodStart,
+    spent: sql<number>`(case when period_start = ${periodStart} then period_spent_micros else 0 end)`,
+  }
+}
+
+/**
+ * Where each key stands against its limits. A create reserves with `reserve` and inserts its
+ * job in the same transaction (the job's row is the reservation: the insert's trigger adds it
+ * to `active_jobs`/`reserved_micros`, the job's end takes it off); a success `settle`s with the
+ * charge, in the completion's transaction.
+ */
+export function createLimitRepository(db: Kysely<Database>) {
+  return {
+    /**
+     * The guarded statement of a create: counts it against the key's creates per minute if,
+     * and only if, every limit leaves room for one more job costing `costMicros`. Undefined:
+     * refused (read `get` to say which limit). On PostgreSQL the update holds the key's row
+     * until the transaction ends, and a concurrent one re-checks the guard on the row the
+     * first committed, with its job counted: N concurrent creates against room for k accept k.
+     */
+    async reserve(apiKeyId: string, costMicros: number, now: number, defaults: LimitDefaults) {
+      const e = effective(defaults, now)
+      const window = Math.floor(now / RPM_WINDOW_MS) * RPM_WINDOW_MS
+      const guards: RawBuilder<boolean>[] = [
+        sql`(${e.concurrency} < 0 or active_jobs < ${e.concurrency})`,
+        sql`(${e.rpm} < 0 or rpm_window <> ${window} or rpm_count < ${e.rpm})`,
+        sql`(credits_micros is null or credits_micros - reserved_micros >= ${costMicros})`,
+        sql`(${e.budget} < 0 or ${e.spent} + reserved_micros + ${costMicros} <= ${e.budget})`,
+      ]
+      const row = await db
+        .updateTable('api_keys')
+        .set({
+          rpm_count: sql`case when rpm_window = ${window} then rpm_count + 1 else 1 end`,
+          rpm_window: window,
+        })
+        .where('id', '=', apiKeyId)
+        .where(sql<boolean>`${sql.join(guards, sql` and `)}`)
+        .returning(LIMIT_COLUMNS)
+        .executeTakeFirst()
+      return row ? toLimitRow(row) : undefined
+    },
+
+    /**
+     * A success's settlement, in the completion's transaction: the charge comes off the prepaid
+     * balance (if the key has one) and adds to the spend of the current period (a new period
+     * starts from zero). Returns the period's spend before and after, and the budget in force.
+     */
+    async settle(apiKeyId: string, amountMicros: number, now: number, defaults: LimitDefaults) {
+      const e = effective(defaults, now)
+      const row = await db
+        .updateTable('api_keys')
+        .set({
+          credits_micros: sql`credits_micros - ${amountMicros}`,
+          period_spent_micros: sql`${e.spent} + ${amountMicros}`,
+          period_start: e.periodStart,
+        })
+        .where('id', '=', apiKeyId)
+        .returning(['period_spent_micros', sql<number>`${e.budget}`.as('budget')])
+        .executeTakeFirst()
+      if (!row) return undefined
+      const after = Number(row.period_spent_micros)
+      return { before: after - amountMicros, after, budgetMicros: Number(row.budget) }
+    },
+
+    async get(apiKeyId: string): Promise<LimitRow | undefined> {
+      const row = await db.selectFrom('api_keys').select(LIMIT_COLUMNS).where('id', '=', apiKeyId).executeTakeFirst()
+      return row ? toLimitRow(row) : undefined
+    },
+
+    /** Changes a key's limit settings; false: no such key. */
+    async set(apiKeyId: string, patch: LimitPatch): Promise<boolean> {
+      const values = {
+        ...(patch.maxConcurrency === undefined ? {} : { max_concurrency: patch.maxConcurrency }),
+        ...(patch.rpmLimit === undefined ? {} : { rpm_limit: patch.rpmLimit }),
+        ...(patch.budgetMicros === undefined ? {} : { budget_micros: patch.budgetMicros }),
+        ...(patch.budgetPeriod === undefined ? {} : { budget_period: patch.budgetPeriod }),
+      }
+      // (Nothing to change: a no-op write, which still says whether the key exists.)
+      const result = await db
+        .updateTable('api_keys')
+        .set(Object.keys(values).length > 0 ? values : { id: sql`id` })
+        .where('id', '=', apiKeyId)
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) === 1
+    },
+
+    /**
+     * Adds `deltaMicros` to the key's prepaid balance (`topup`; a key without one starts from
+     * zero), or sets it (`set`; null removes the balance: the key is no longer limited by
+     * credits), and records it in the ledger: one transaction (call it inside one). Returns
+     * the balance after, or undefined when there is no such key.
+     */
+    async credit(entry: {
+      id: string
+      apiKeyId: string
+      kind: 'topup' | 'set'
+      micros: number | null
+      actor: string
+      note: string | null
+      now: number
+    }): Promise<{ balanceMicros: number | null } | undefined> {
+      const balance =
+        entry.kind === 'set' ? entry.micros : sql<number>`coalesce(credits_micros, 0) + ${entry.micros ?? 0}`
+      const row = await db
+        .updateTable('api_keys')
+        .set({ credits_micros: balance })
+        .where('id', '=', entry.apiKeyId)
+        .returning(['credits_micros'])
+        .executeTakeFirst()
+      if (!row) return undefined
+      const balanceMicros = numOrNull(row.credits_micros)
+      await db
+        .insertInto('credit_ledger')
+        .values({
+          id: entry.id,
+          api_key_id: entry.apiKeyId,
+          kind: entry.kind,
+          delta_micros: entry.micros ?? 0,
+          balance_micros: balanceMicros,
+          actor: entry.actor,
+          note: entry.note,
+          created_at: entry.now,
+        })
+        .execute()
+      return { balanceMicros }
+    },
+
+    /** The key's ledger entries, newest first. */
+    async ledger(apiKeyId: string, limit = 100): Promise<LedgerRow[]> {
+      const rows = await db
+        .selectFrom('credit_ledger')
+        .selectAll()
+        .where('api_key_id', '=', apiKeyId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute()
+      return rows.map((row) => ({
+        ...row,
+        delta_micros: num(row.delta_micros),
+        balance_micros: numOrNull(row.balance_micros),
+        created_at: num(row.created_at),
+      }))
+    },
+  }
+}
+
+export type LimitRepository = ReturnType<typeof createLimitRepository>
