@@ -50,6 +50,7 @@ export function renderStanding(standing: KeyStanding) {
   const { budget } = standing
   const available = standing.creditsMicros === null ? null : credits(standing.creditsMicros - standing.reservedMicros)
   return {
+    webhookUrl: standing.eventWebhookUrl,
     concurrency: {
       limit: standing.concurrency,
       setting: standing.settings.concurrency,
@@ -85,6 +86,10 @@ export const standingSchema = {
     "The key's limits (null: none) and where it stands: jobs queued or running, creates this minute, " +
     'prepaid credits (1 credit = $0.01) and spend in the budget period (UTC).',
   properties: {
+    webhookUrl: {
+      type: ['string', 'null'],
+      description: "Where the key's own events go (budget alerts at 80 % and 100 %), signed like its job webhooks.",
+    },
     concurrency: {
       type: 'object',
       properties: {

@@ -104,6 +104,7 @@ export function buildServices(parts: ServiceParts): Built {
       defaults: config.keyLimits,
       newId: () => `cl_${uuidv7().replace(/-/g, '')}`,
       keysChanged: keys.invalidate,
+      vetUrl: (url) => outbound.vet(url),
     }),
     retention: createRetentionService({
       store,

@@ -41,6 +41,8 @@ export interface KeyStanding {
   /** When the current period began and when the next begins (ms since the epoch, UTC). */
   periodStart: number
   periodEnd: number
+  /** Where the key's own events (budget alerts) are sent; null: nowhere. */
+  eventWebhookUrl: string | null
   /** Creates counted in the current minute. */
   rpmUsed: number
   /** When the current minute's count began. */

@@ -12,6 +12,7 @@ import {
 } from '../domain/limits.js'
 import type { LedgerRow, LimitPatch, LimitRow } from '../store/limit-repository.js'
 import type { Store } from '../store/store.js'
+import { vetWebhookUrl } from './webhook-url.js'
 
 export interface LimitServiceDeps {
   store: Store
@@ -20,6 +21,8 @@ export interface LimitServiceDeps {
   newId(): string
   /** After a key's limits change: cached keys (which say whether a key is limited) are dropped. */
   keysChanged(): void
+  /** Refuses (throws FetchRefused) a URL that outbound requests may not reach. */
+  vetUrl(url: string): Promise<void>
 }
 
 /** A change of a key's limits as an admin asks for it (API, CLI, admin page). */
@@ -29,6 +32,8 @@ export interface LimitChange {
   /** Micro-dollars per `budgetPeriod`. */
   budget?: LimitSetting
   budgetPeriod?: BudgetPeriod
+  /** Where the key's own events (budget alerts) go; null: nowhere. */
+  eventWebhookUrl?: string | null
 }
 
 /** The rate window of a limited create, for the `RateLimit` headers. */
@@ -80,6 +85,7 @@ export function standingOf(row: LimitRow, defaults: LimitDefaults, now: number):
     periodSpentMicros: row.periodStart === bounds.start ? row.periodSpentMicros : 0,
     periodStart: bounds.start,
     periodEnd: bounds.end,
+    eventWebhookUrl: row.eventWebhookUrl,
     rpmUsed: row.rpmWindow === window ? row.rpmCount : 0,
     rpmWindowStart: window,
   }
@@ -168,7 +174,7 @@ function checkChange(change: LimitChange, loc: string): FieldIssue[] {
 }
 
 /** Per-key limits as admins set them and keys see them; the create's check is in the job service. */
-export function createLimitService({ store, clock, defaults, newId, keysChanged }: LimitServiceDeps) {
+export function createLimitService({ store, clock, defaults, newId, keysChanged, vetUrl }: LimitServiceDeps) {
   const standing = async (apiKeyId: string): Promise<KeyStanding> => {
     const row = await store.limits.get(apiKeyId)
     if (!row) throw new FluxhostError('KEY_NOT_FOUND')
@@ -188,7 +194,9 @@ export function createLimitService({ store, clock, defaults, newId, keysChanged 
       const issues = checkChange(change, loc)
       if (issues.length > 0) throw validationError(issues)
       await known(apiKeyId)
+      if (change.eventWebhookUrl) await vetWebhookUrl({ vet: vetUrl }, change.eventWebhookUrl, [loc, 'webhookUrl'])
       const patch: LimitPatch = {
+        ...(change.eventWebhookUrl === undefined ? {} : { eventWebhookUrl: change.eventWebhookUrl }),
         ...(change.concurrency === undefined ? {} : { maxConcurrency: toStored(change.concurrency) }),
         ...(change.rpm === undefined ? {} : { rpmLimit: toStored(change.rpm) }),
         ...(change.budget === undefined ? {} : { budgetMicros: toStored(change.budget) }),

@@ -3,7 +3,7 @@ import { FetchRefused, type Outbound } from '../net/outbound.js'
 
 /** Refuses (422, naming the field) a webhook URL that outbound requests may not reach. */
 export async function vetWebhookUrl(
-  outbound: Outbound,
+  outbound: Pick<Outbound, 'vet'>,
   url: string,
   loc: (string | number)[] = ['body', 'webhook_url'],
 ) {

@@ -18,6 +18,8 @@ export interface DeliveryAttempt {
 /** A webhook message for a finished job, with every attempt made. */
 export interface Delivery {
   id: string
+  /** `job`: the job's own webhook; `key.budget.threshold`: a budget alert its charge set off. */
+  event: string
   jobId: string
   url: string
   state: DeliveryRow['state']
@@ -29,9 +31,19 @@ export interface Delivery {
   finishedAt: Date | null
 }
 
+/** The `type` of a key event's body. */
+function eventType(payload: string): string {
+  try {
+    return String((JSON.parse(payload) as { type?: unknown }).type ?? 'key')
+  } catch {
+    return 'key'
+  }
+}
+
 function toDelivery(row: DeliveryRow, attempts: AttemptRow[]): Delivery {
   return {
     id: row.id,
+    event: row.payload === null ? 'job' : eventType(row.payload),
     jobId: row.job_id,
     url: row.url,
     state: row.state,

@@ -135,6 +135,35 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
       return recovered
     },
 
+    /**
+     * A key event (a budget alert) to deliver to `url` with this body, due now: in the
+     * transaction of what set it off, so it is made exactly when that commits.
+     */
+    async insertEvent(event: {
+      id: string
+      jobId: string
+      apiKeyId: string
+      url: string
+      payload: string
+      now: number
+    }) {
+      await db
+        .insertInto('webhook_deliveries')
+        .values({
+          id: event.id,
+          job_id: event.jobId,
+          api_key_id: event.apiKeyId,
+          url: event.url,
+          state: 'pending',
+          attempts: 0,
+          round_attempts: 0,
+          next_attempt_at: event.now,
+          created_at: event.now,
+          payload: event.payload,
+        })
+        .execute()
+    },
+
     async get(id: string): Promise<DeliveryRow | undefined> {
       return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst()
     },

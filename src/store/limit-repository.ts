@@ -17,10 +17,13 @@ export interface LimitRow {
   rpmCount: number
   periodStart: number
   periodSpentMicros: number
+  eventWebhookUrl: string | null
 }
 
 /** A change to a key's limits: a number sets it, -1 is "none", null is "the server's default". */
 export interface LimitPatch {
+  /** Where the key's own events (budget alerts) go; null: nowhere. */
+  eventWebhookUrl?: string | null
   maxConcurrency?: number | null
   rpmLimit?: number | null
   budgetMicros?: number | null
@@ -39,6 +42,7 @@ const LIMIT_COLUMNS = [
   'rpm_count',
   'period_start',
   'period_spent_micros',
+  'event_webhook_url',
 ] as const
 
 type LimitColumns = Pick<Selectable<Database['api_keys']>, (typeof LIMIT_COLUMNS)[number]>
@@ -59,6 +63,7 @@ export function toLimitRow(row: LimitColumns): LimitRow {
     rpmCount: num(row.rpm_count),
     periodStart: num(row.period_start),
     periodSpentMicros: num(row.period_spent_micros),
+    eventWebhookUrl: row.event_webhook_url,
   }
 }
 
@@ -74,6 +79,7 @@ function effective(defaults: LimitDefaults, now: number) {
   const periodStart = sql<number>`(case ${period} when 'day' then cast(${starts.day} as bigint)
     when 'week' then cast(${starts.week} as bigint) else cast(${starts.month} as bigint) end)`
   return {
+    period: sql<'day' | 'week' | 'month'>`${period}`,
     concurrency: sql<number>`coalesce(max_concurrency, ${defaults.concurrency ?? -1})`,
     rpm: sql<number>`coalesce(rpm_limit, ${defaults.rpm ?? -1})`,
     budget: sql<number>`coalesce(budget_micros, ${defaults.budget?.micros ?? -1})`,
@@ -122,7 +128,8 @@ export function createLimitRepository(db: Kysely<Database>) {
     /**
      * A success's settlement, in the completion's transaction: the charge comes off the prepaid
      * balance (if the key has one) and adds to the spend of the current period (a new period
-     * starts from zero). Returns the period's spend before and after, and the budget in force.
+     * starts from zero). Returns the period's spend before and after, the budget in force
+     * (-1: none) and its period, and where the key's events go.
      */
     async settle(apiKeyId: string, amountMicros: number, now: number, defaults: LimitDefaults) {
       const e = effective(defaults, now)
@@ -134,11 +141,22 @@ export function createLimitRepository(db: Kysely<Database>) {
           period_start: e.periodStart,
         })
         .where('id', '=', apiKeyId)
-        .returning(['period_spent_micros', sql<number>`${e.budget}`.as('budget')])
+        .returning([
+          'period_spent_micros',
+          'event_webhook_url',
+          sql<number>`${e.budget}`.as('budget'),
+          e.period.as('period'),
+        ])
         .executeTakeFirst()
       if (!row) return undefined
       const after = Number(row.period_spent_micros)
-      return { before: after - amountMicros, after, budgetMicros: Number(row.budget) }
+      return {
+        before: after - amountMicros,
+        after,
+        budgetMicros: Number(row.budget),
+        period: row.period,
+        eventWebhookUrl: row.event_webhook_url,
+      }
     },
 
     async get(apiKeyId: string): Promise<LimitRow | undefined> {
@@ -153,6 +171,7 @@ export function createLimitRepository(db: Kysely<Database>) {
         ...(patch.rpmLimit === undefined ? {} : { rpm_limit: patch.rpmLimit }),
         ...(patch.budgetMicros === undefined ? {} : { budget_micros: patch.budgetMicros }),
         ...(patch.budgetPeriod === undefined ? {} : { budget_period: patch.budgetPeriod }),
+        ...(patch.eventWebhookUrl === undefined ? {} : { event_webhook_url: patch.eventWebhookUrl }),
       }
       // (Nothing to change: a no-op write, which still says whether the key exists.)
       const result = await db

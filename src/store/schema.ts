@@ -56,6 +56,8 @@ export interface ApiKeysTable {
   period_start: ColumnType<number, number | undefined, number>
   period_spent_micros: ColumnType<number, number | undefined, number>
   served_seq: ColumnType<number, number | undefined, number>
+  /** Where the key's own events (budget alerts) are sent; null: nowhere (migration 0009). */
+  event_webhook_url: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 /** Credits added to or set on a key (migration 0009). */
@@ -90,6 +92,8 @@ export interface WebhookDeliveriesTable {
   last_error: string | null
   created_at: number
   finished_at: number | null
+  /** A key event's body (a budget alert), written when it was made; null: the job's webhook (migration 0009). */
+  payload: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed' | 'stopped'

@@ -100,11 +100,14 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     const started = performance.now()
     let result: { status?: number; retryAfter?: number; error?: string; retryable: boolean }
     try {
-      const job = await store.jobs.get(delivery.job_id)
-      if (!job || !isTerminal(job.state)) throw new Error(`job ${delivery.job_id} is not finished`)
-      // Its owner deleted it while a retry was pending: nothing left to tell, and not worth retrying.
-      if (job.deletedAt) throw new FetchRefused('the job was deleted; not sent', false)
-      const body = deps.render(job)
+      // A key event (a budget alert) carries its body; a job's webhook is the job as its API shows it.
+      const job = delivery.payload === null ? await store.jobs.get(delivery.job_id) : undefined
+      if (delivery.payload === null) {
+        if (!job || !isTerminal(job.state)) throw new Error(`job ${delivery.job_id} is not finished`)
+        // Its owner deleted it while a retry was pending: nothing left to tell, and not worth retrying.
+        if (job.deletedAt) throw new FetchRefused('the job was deleted; not sent', false)
+      }
+      const body = delivery.payload ?? deps.render(job!)
       const secret = await deps.secretFor(delivery.api_key_id)
       const timestamp = new Date(Math.floor(clock.now() / 1000) * 1000)
       const headers: Record<string, string> = {
@@ -114,7 +117,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
         'webhook-timestamp': String(timestamp.getTime() / 1000),
         'webhook-signature': new Webhook(secret).sign(delivery.id, timestamp, body),
       }
-      if (job.request.webhook?.secret) headers['x-webhook-secret'] = deps.jobSecret(job.request.webhook.secret, job.id)
+      if (job?.request.webhook?.secret) headers['x-webhook-secret'] = deps.jobSecret(job.request.webhook.secret, job.id)
       const answer = await outbound.post(delivery.url, body, headers, { timeoutMs, signal: abort.signal })
       result = {
         status: answer.status,

@@ -35,19 +35,4 @@ export interface RunJobDeps {
   upsampler?: PromptUpsampler
   /** The server's default limits per key (FLUXHOST_KEY_*): which budget period a settlement counts in. */
   limitDefaults: LimitDefaults
-  /** Told when a settlement takes a key's spend past 80 % or 100 % of its budget (once per crossing). */
-  onBudgetCrossed?(crossing: BudgetCrossing): void
 }
-
-/** A key's period spend passing a share of its budget. */
-export interface BudgetCrossing {
-  apiKeyId: string
-  /** 80 or 100 (per cent of the budget). */
-  percent: number
-  spentMicros: number
-  budgetMicros: number
-  jobId: string
-}
-
-/** The shares of a budget whose passing is announced. */
-export const BUDGET_ALERTS = [80, 100] as const

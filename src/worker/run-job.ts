@@ -5,7 +5,8 @@ import { RoutedEngineError } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
 import { blackLike, outputCheckSkipped } from '../safety/checker.js'
 import { REVOKED_MESSAGE } from '../services/keys.js'
-import { ABORT, type AbortReason, BUDGET_ALERTS, type RunJobDeps } from './deps.js'
+import { budgetAlert, crossedShares, type Settlement } from './budget-alerts.js'
+import { ABORT, type AbortReason, type RunJobDeps } from './deps.js'
 import { settleFailure } from './failure.js'
 import { buildTask, upsample } from './prepare.js'
 
@@ -152,8 +153,10 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     // Blacked-out images are not charged: only the clean ones are.
     const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length
     const costMicros = nsfw ? Math.round((job.costMicros * clean) / images.length) : undefined
-    // The completion, its charge and the key's settlement (credits, period spend): one transaction.
-    let settled: { before: number; after: number; budgetMicros: number } | undefined
+    // The completion, its charge, the key's settlement (credits, period spend) and the key's
+    // budget alerts it sets off: one transaction.
+    let settled: Settlement | undefined
+    const alerts: ReturnType<typeof budgetAlert>[] = []
     const completed = await store.transaction(async (tx) => {
       const now = clock.now()
       const done = await tx.jobs.complete(job.id, lease, { result, engine: routed.engine, now, costMicros })
@@ -168,10 +171,20 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
           created_at: now,
         })
         settled = await tx.limits.settle(job.apiKeyId, amount, now, deps.limitDefaults)
+        for (const percent of settled ? crossedShares(settled) : []) {
+          const alert = budgetAlert(job, percent, settled!, now)
+          alerts.push(alert)
+          const url = settled!.eventWebhookUrl
+          if (url) await tx.deliveries.insertEvent({ ...alert, jobId: job.id, apiKeyId: job.apiKeyId, url, now })
+        }
       }
       return done
     })
-    if (completed && settled) announceBudget(job, settled, deps)
+    if (completed && alerts.length > 0) {
+      const sent = settled?.eventWebhookUrl != null
+      for (const alert of alerts) log.warn({ ...alert.data, ...(sent ? { deliveryId: alert.id } : {}) }, 'key:budget')
+      if (sent) events.publish({ type: 'delivery', jobId: job.id })
+    }
     if (!completed) {
       await blobs.deletePrefix(prefix)
       log.info('job:discarded (canceled or lease lost before completion)')
@@ -192,18 +205,5 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     clearInterval(timer)
     unsubscribe()
     await saving
-  }
-}
-
-/** Announces each share of the key's budget (80 %, 100 %) that this settlement passed. */
-function announceBudget(job: Job, spend: { before: number; after: number; budgetMicros: number }, deps: RunJobDeps) {
-  if (spend.budgetMicros <= 0) return
-  for (const percent of BUDGET_ALERTS) {
-    const line = (spend.budgetMicros * percent) / 100
-    if (spend.before < line && spend.after >= line) {
-      const crossing = { apiKeyId: job.apiKeyId, percent, spentMicros: spend.after, budgetMicros: spend.budgetMicros }
-      deps.logger.warn({ ...crossing, jobId: job.id }, 'key:budget-crossed')
-      deps.onBudgetCrossed?.({ ...crossing, jobId: job.id })
-    }
   }
 }

@@ -135,6 +135,75 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     await close()
   })
 
+  it("sets a key's limits and tops up its credits: the page shows them, and so does the server", async () => {
+    const { key, apiKey } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'metered' } })).body
+    const limitsUrl = `${server.url}/api/admin/keys/${apiKey.id}/limits`
+    const { page, errors, close } = await open(KEY_A)
+    await page.getByRole('button', { name: 'Edit the limits of metered' }).click()
+    await expect.poll(() => page.getByLabel('Limits of key', { exact: true }).inputValue()).toBe(apiKey.id)
+    const field = (label: string) => page.getByLabel(label, { exact: true })
+    await field('Concurrency').fill('2')
+    await field('Creates per minute').fill('30')
+    await field('Budget (USD)').fill('5')
+    await field('Budget period').selectOption('week')
+    await page.getByRole('button', { name: 'Save limits' }).click()
+    await expect.poll(() => page.locator('#limits-saved').textContent()).toBe('Saved the limits of "metered".')
+    const shown = (limit: string) => page.locator(`#limits-standing dd[data-limit="${limit}"]`).textContent()
+    expect(await shown('concurrency')).toBe('0 / 2')
+    expect(await shown('rpm')).toBe('0 / 30')
+    expect(await shown('budget')).toBe('$0.00 spent of $5.00 per week')
+    expect(await page.locator('tr[data-name="metered"] td.limits').textContent()).toContain('0 / 30')
+    const bar = page.locator('#limits-standing svg.budget-bar')
+    expect(await bar.getAttribute('aria-label')).toContain('$0.00 spent and $0.00 reserved of $5.00 this week (0 %')
+
+    await field('Credits to add').fill('250')
+    await field('Note').fill('invoice 42')
+    await page.getByRole('button', { name: 'Top up credits' }).click()
+    const entry = page.locator('#ledger tbody tr').first()
+    await expect.poll(() => entry.textContent()).toContain('invoice 42')
+    expect(await entry.locator('td').nth(2).textContent()).toBe('+250')
+    expect(await entry.locator('td').nth(3).textContent()).toBe('250')
+    expect(await shown('credits')).toBe('250 available of 250')
+
+    const limits = (await api(limitsUrl)).body
+    expect(limits.concurrency).toMatchObject({ limit: 2, setting: 2 })
+    expect(limits.rpm).toMatchObject({ limit: 30, setting: 30 })
+    expect(limits.budget).toMatchObject({
+      limit: { usd: '5.00', period: 'week' },
+      setting: '5.00',
+      settingPeriod: 'week',
+    })
+    expect(limits.credits).toMatchObject({ balance: 250, available: 250 })
+    const ledger = (await api(`${server.url}/api/admin/keys/${apiKey.id}/ledger`)).body.data
+    expect(ledger[0]).toMatchObject({ kind: 'topup', credits: 250, balance: 250, note: 'invoice 42' })
+
+    // A job of the key's: its charge shows in the bar, against the budget, once the editor reads it again.
+    const job = await api(`${server.url}/api/jobs`, { key, body: { prompt: 'metered' } })
+    await server.waitForJob(job.body.id)
+    await page.getByRole('button', { name: 'Edit the limits of metered' }).click()
+    await expect.poll(() => bar.getAttribute('aria-label')).not.toContain('$0.00 spent')
+    expect(await shown('credits')).not.toBe('250 available of 250')
+
+    // A bad value: refused, the error names the field, and nothing changes on the server.
+    await field('Concurrency').fill('-1')
+    await field('Creates per minute').fill('lots')
+    await page.getByRole('button', { name: 'Save limits' }).click()
+    const problems = page.locator('#limits-error li')
+    await expect
+      .poll(() => problems.allTextContents())
+      .toEqual([
+        'Concurrency: Input should be greater than or equal to 0',
+        'Creates per minute: Input should be a valid integer',
+      ])
+    expect(await field('Concurrency').getAttribute('aria-invalid')).toBe('true')
+    expect(await field('Budget (USD)').getAttribute('aria-invalid')).toBeNull()
+    expect((await api(limitsUrl)).body.concurrency.limit).toBe(2)
+    await page.locator('#limits-title').scrollIntoViewIfNeeded()
+    await page.screenshot({ path: screenshotPath('admin-limits') })
+    expect(errors).toEqual([])
+    await close()
+  })
+
   it('fits a phone screen, with every control labelled', async () => {
     const { page, close } = await open(KEY_A, 390)
     await page.locator('#keys tbody tr').first().waitFor()

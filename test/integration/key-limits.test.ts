@@ -1,7 +1,9 @@
+import { Webhook } from 'standardwebhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe } from '../helpers/child.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
+import { startReceiver } from '../helpers/webhook-receiver.js'
 
 const postgres = await probePostgres()
 const DAY = 86_400_000
@@ -88,7 +90,7 @@ describe('per-key limits over HTTP (no worker: jobs stay queued)', () => {
     expect((await bfl(s, key)).status).toBe(200)
   })
 
-  it('credits: 200 creates at once against credits for 10 jobs accept exactly 10; a top-up is in the ledger', async () => {
+  it('credits: 200 creates at once against credits for 10 jobs accept 10; a top-up is in the ledger', async () => {
     // flux-pro-1.1 is $0.04 = 4 credits a job.
     const { key, id } = await limitedKey(s, {}, 40)
     expect(await creditsOf(s, key)).toBe(40)
@@ -129,6 +131,14 @@ describe('per-key limits over HTTP (no worker: jobs stay queued)', () => {
     })
     expect(bad.status).toBe(422)
     expect(JSON.stringify(bad.body)).toMatch(/concurrency/)
+    // A key's event webhook is vetted as a job's is: no private addresses (without ALLOW_PRIVATE_URLS).
+    const inside = await api(`${s.url}/api/admin/keys/${id}/limits`, {
+      method: 'PATCH',
+      key: KEY_A,
+      body: { webhookUrl: 'http://127.0.0.1:9/hook' },
+    })
+    expect(inside.status).toBe(422)
+    expect(inside.body.error.issues[0].loc).toEqual(['body', 'webhookUrl'])
     // A key without limits has "unlimited" credits on BFL's endpoint.
     expect((await api(`${s.url}/v1/credits`, { key: KEY_A })).body).toEqual({ credits: 1e9, unlimited: true })
     const csv = await api(`${s.url}/api/usage.csv`, { key })
@@ -140,9 +150,15 @@ describe('per-key limits over HTTP (no worker: jobs stay queued)', () => {
 describe('reservations settle on success and are released on every other end (with a worker)', () => {
   let s: TestServer
   beforeAll(async () => {
-    s = await startTestServer()
+    s = await startTestServer({ FLUXHOST_ALLOW_PRIVATE_URLS: '1' })
   })
   afterAll(() => s?.close())
+
+  /** Moves the server's clock past midnight (UTC) if it is within the hour before. */
+  const awayFromMidnight = () => {
+    const intoDay = s.clock.now() % DAY
+    if (intoDay > DAY - 3_600_000) s.clock.advance(DAY - intoDay + 60_000)
+  }
 
   it('failure, moderation and cancel give the credits back; success takes the price', async () => {
     const { key } = await limitedKey(s, {}, 8)
@@ -169,9 +185,7 @@ describe('reservations settle on success and are released on every other end (wi
 
   it('a daily budget refuses with 402 once spent, in each API; the next UTC day renews it', async () => {
     const { key } = await limitedKey(s, { budget: { usd: 0.04, period: 'day' } })
-    // Away from midnight, so that the day cannot turn between the two creates.
-    const intoDay = s.clock.now() % DAY
-    if (intoDay > DAY - 3_600_000) s.clock.advance(DAY - intoDay + 60_000)
+    awayFromMidnight() // so that the day cannot turn between the creates
     const first = await bfl(s, key)
     expect((await s.waitForJob(first.body.id)).state).toBe('succeeded')
     for (const route of CREATES) {
@@ -188,6 +202,37 @@ describe('reservations settle on success and are released on every other end (wi
     const next = await bfl(s, key)
     expect(next.status).toBe(200)
     expect((await s.waitForJob(next.body.id)).state).toBe('succeeded')
+  })
+  it("passing 80 % and 100 % of the budget sends signed events to the key's webhook, once each", async () => {
+    const receiver = await startReceiver()
+    try {
+      const { key } = await limitedKey(s, { budget: { usd: 0.08, period: 'day' }, webhookUrl: receiver.url })
+      awayFromMidnight()
+      for (let i = 0; i < 2; i++) {
+        const created = await bfl(s, key)
+        expect((await s.waitForJob(created.body.id)).state).toBe('succeeded')
+      }
+      const secret = (await api(`${s.url}/api/webhook-secret`, { key })).body.secret as string
+      // Signed as Standard Webhooks signs (checked against the signing time the headers name: the
+      // server's clock is this test's, hours ahead of the receiver's perhaps).
+      const events = (await receiver.received(2)).map((r) => {
+        const at = new Date(Number(r.headers['webhook-timestamp']) * 1000)
+        expect(r.headers['webhook-signature']).toBe(
+          new Webhook(secret).sign(String(r.headers['webhook-id']), at, r.body),
+        )
+        return JSON.parse(r.body)
+      })
+      expect(events.map((e) => e.data.percent).sort()).toEqual([100, 80])
+      for (const event of events) {
+        expect(event).toMatchObject({
+          type: 'key.budget.threshold',
+          data: { spentUsd: '0.08', budgetUsd: '0.08', period: 'day' },
+        })
+      }
+      expect((await bfl(s, key)).status).toBe(402)
+    } finally {
+      await receiver.close()
+    }
   })
 })
 

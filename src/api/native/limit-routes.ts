@@ -26,6 +26,12 @@ const limitsBody = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    webhookUrl: {
+      type: ['string', 'null'],
+      format: 'uri',
+      maxLength: 2083,
+      description: "Where the key's own events go (budget alerts), signed with its webhook secret; null: nowhere.",
+    },
     concurrency: { ...setting, description: 'Jobs queued or running at once; "none"; "default" (the server\'s).' },
     rpm: { ...setting, description: 'Creates per minute; "none"; "default".' },
     budget: {
@@ -109,6 +115,7 @@ export const limitRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
     async (request) => {
       const body = request.body
       const change: LimitChange = {}
+      if (body.webhookUrl !== undefined) change.eventWebhookUrl = body.webhookUrl
       if (body.concurrency !== undefined) change.concurrency = body.concurrency as LimitSetting
       if (body.rpm !== undefined) change.rpm = body.rpm as LimitSetting
       if (typeof body.budget === 'string') change.budget = body.budget

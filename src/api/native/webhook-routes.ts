@@ -23,6 +23,10 @@ const deliverySchema = {
   type: 'object',
   properties: {
     id: { type: 'string', description: 'The `webhook-id` header: the same on every attempt.' },
+    event: {
+      type: 'string',
+      description: "`job`: the job's webhook; `key.budget.threshold`: a budget alert that the job's charge set off.",
+    },
     jobId: { type: 'string' },
     url: { type: 'string' },
     state: { type: 'string', enum: ['pending', 'delivering', 'delivered', 'failed', 'stopped'] },

@@ -13,6 +13,7 @@ import { isPostgres } from './dialect.js'
 // ends any way but success thereby releases its reservation; success settles it (the
 // charge, credits and period spend are written with the completion, by the store). The
 // third trigger numbers claims per key (`served_seq`), which the fair claim orders keys by.
+// `event_webhook_url`: where the key's own events (budget alerts) are sent.
 export async function up(db: Kysely<unknown>): Promise<void> {
   const columns: [string, 'integer' | 'bigint' | 'text', boolean][] = [
     ['max_concurrency', 'integer', false],
@@ -27,6 +28,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ['period_start', 'bigint', true],
     ['period_spent_micros', 'bigint', true],
     ['served_seq', 'bigint', true],
+    ['event_webhook_url', 'text', false],
   ]
   for (const [name, type, counter] of columns) {
     await db.schema
@@ -34,6 +36,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       .addColumn(name, type, (c) => (counter ? c.notNull().defaultTo(0) : c))
       .execute()
   }
+  // A key's own events (budget alerts) are deliveries like a job's webhook, with their body
+  // written when they are made; they name the job whose charge set them off.
+  await db.schema.alterTable('webhook_deliveries').addColumn('payload', 'text').execute()
   await sql`update api_keys set
       active_jobs = (select count(*) from jobs where jobs.api_key_id = api_keys.id and jobs.state in ('queued', 'running')),
       reserved_micros = (select coalesce(sum(cost_micros), 0) from jobs

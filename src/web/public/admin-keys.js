@@ -1,6 +1,8 @@
-// The API keys: the table (with spend), create, revoke, and rotating a key's webhook secret.
+// The API keys: the table (with spend and limits), create, revoke, and rotating a key's webhook secret.
 
-import { money, showNotice, when } from './admin-ui.js'
+import { limitsCell } from './admin-budget.js'
+import { editLimits, listLimitKeys } from './admin-limits.js'
+import { money, report, showNotice, when } from './admin-ui.js'
 import { $, api, el } from './common.js'
 
 // The id of the key this page calls with: revoking it gets a warning of its own.
@@ -22,6 +24,7 @@ export async function loadKeys() {
         el('td', { text: `${money(key.usage.last30Days.usd)} · ${key.usage.last30Days.images} img` }),
         el('td', { text: `${money(key.usage.total.usd)} · ${key.usage.total.jobs} jobs` }),
         el('td', { text: active ? 'active' : `revoked ${when(key.revokedAt)}` }),
+        el('td', { class: 'limits' }, ...limitsCell(key)),
         el(
           'td',
           {},
@@ -34,6 +37,14 @@ export async function loadKeys() {
                   text: 'Revoke',
                   'aria-label': `Revoke ${key.name}`,
                   onclick: () => revoke(key),
+                })
+              : null,
+            active
+              ? el('button', {
+                  type: 'button',
+                  text: 'Limits',
+                  'aria-label': `Edit the limits of ${key.name}`,
+                  onclick: () => void editLimits(key.id).catch(report),
                 })
               : null,
             active
@@ -57,6 +68,7 @@ export async function loadKeys() {
     ...data.map((key) => el('option', { value: key.id, text: key.name })),
   )
   $('#spend-key').value = data.some((key) => key.id === chosen) ? chosen : ''
+  await listLimitKeys(data)
 }
 
 /** What to ask before revoking `key`: revoking the page's own key locks the page out. */

@@ -1,10 +1,12 @@
-// The admin pages: keys (create, revoke, rotate the webhook secret, spend), the queue,
-// webhook deliveries and engines. Everything through /api/admin, with an admin-scoped key.
-// This module wires the parts together: admin-keys.js, admin-spend.js, admin-queue.js
-// (queue and deliveries), admin-engines.js, and admin-ui.js (what they share).
+// The admin pages: keys (create, revoke, rotate the webhook secret, spend, limits and credits),
+// the queue, webhook deliveries and engines. Everything through /api/admin, with an admin-scoped
+// key. This module wires the parts together: admin-keys.js, admin-limits.js (with admin-budget.js),
+// admin-spend.js, admin-queue.js (queue and deliveries), admin-engines.js, and admin-ui.js (what
+// they share).
 
 import { loadEngines } from './admin-engines.js'
 import { createKey, loadKeys } from './admin-keys.js'
+import { saveLimits, showLimits, topUp } from './admin-limits.js'
 import { loadDeliveries, loadQueue } from './admin-queue.js'
 import { loadSpend } from './admin-spend.js'
 import { gate, report } from './admin-ui.js'
@@ -12,6 +14,9 @@ import { $, keyForm } from './common.js'
 
 $('#create-key').addEventListener('submit', createKey)
 $('#spend-key').addEventListener('change', () => void loadSpend().catch(report))
+$('#limits-key').addEventListener('change', () => void showLimits().catch(report))
+$('#limits-form').addEventListener('submit', saveLimits)
+$('#credits-form').addEventListener('submit', topUp)
 $('#delivery-state').addEventListener('change', () => void loadDeliveries().catch(report))
 $('#check-engines').addEventListener('click', () => void loadEngines(true).catch(report))
 
