@@ -51,9 +51,14 @@ const effective = (stored: number | null, fallback: number | undefined): number 
 }
 const toStored = (value: LimitSetting): number | null => (value === 'default' ? null : value === 'none' ? -1 : value)
 
+/** The server's defaults apply to keys made in the records, not to FLUXHOST_API_KEYS' or the CLI's own. */
+const defaultsFor = (source: ApiKey['source'], defaults: LimitDefaults): LimitDefaults =>
+  source === 'db' ? defaults : {}
+
 /** Whether creates of this key must pass the guarded reservation (any limit is in force). */
-export function isLimited(key: ApiKey, defaults: LimitDefaults): boolean {
+export function isLimited(key: ApiKey, serverDefaults: LimitDefaults): boolean {
   const { limits } = key
+  const defaults = defaultsFor(key.source, serverDefaults)
   return (
     limits.credits ||
     effective(limits.concurrency, defaults.concurrency) !== null ||
@@ -63,7 +68,8 @@ export function isLimited(key: ApiKey, defaults: LimitDefaults): boolean {
 }
 
 /** A key's standing, from its row: the defaults applied, a period past its end read as zero. */
-export function standingOf(row: LimitRow, defaults: LimitDefaults, now: number): KeyStanding {
+export function standingOf(row: LimitRow, serverDefaults: LimitDefaults, now: number): KeyStanding {
+  const defaults = defaultsFor(row.source, serverDefaults)
   const budgetMicros = effective(row.budgetMicros, defaults.budget?.micros)
   const period: BudgetPeriod =
     row.budgetMicros === null ? (defaults.budget?.period ?? 'month') : (row.budgetPeriod ?? 'month')

@@ -18,6 +18,8 @@ export interface LimitRow {
   periodStart: number
   periodSpentMicros: number
   eventWebhookUrl: string | null
+  /** Where the key comes from: the server's defaults apply only to keys made in the records (`db`). */
+  source: 'db' | 'env' | 'local'
 }
 
 /** A change to a key's limits: a number sets it, -1 is "none", null is "the server's default". */
@@ -43,6 +45,7 @@ const LIMIT_COLUMNS = [
   'period_start',
   'period_spent_micros',
   'event_webhook_url',
+  'source',
 ] as const
 
 type LimitColumns = Pick<Selectable<Database['api_keys']>, (typeof LIMIT_COLUMNS)[number]>
@@ -64,15 +67,19 @@ export function toLimitRow(row: LimitColumns): LimitRow {
     periodStart: num(row.period_start),
     periodSpentMicros: num(row.period_spent_micros),
     eventWebhookUrl: row.event_webhook_url,
+    source: row.source,
   }
 }
 
 /**
  * The SQL of a key's effective limits (its own, else the server's `defaults`, -1 for none)
- * and of its spend in the current period, for the guarded statements below.
+ * and of its spend in the current period, for the guarded statements below. The defaults are
+ * for keys made in the records; FLUXHOST_API_KEYS' keys and the CLI's own have only their own.
  */
 function effective(defaults: LimitDefaults, now: number) {
   const starts = periodStarts(now)
+  const byDefault = (value: number | undefined) =>
+    sql<number>`(case when source = 'db' then ${value ?? -1} else -1 end)`
   const period = sql`(case when budget_micros is null then ${defaults.budget?.period ?? 'month'}
     else coalesce(budget_period, 'month') end)`
   // (Cast: PostgreSQL types a CASE of bare parameters as text.)
@@ -80,9 +87,9 @@ function effective(defaults: LimitDefaults, now: number) {
     when 'week' then cast(${starts.week} as bigint) else cast(${starts.month} as bigint) end)`
   return {
     period: sql<'day' | 'week' | 'month'>`${period}`,
-    concurrency: sql<number>`coalesce(max_concurrency, ${defaults.concurrency ?? -1})`,
-    rpm: sql<number>`coalesce(rpm_limit, ${defaults.rpm ?? -1})`,
-    budget: sql<number>`coalesce(budget_micros, ${defaults.budget?.micros ?? -1})`,
+    concurrency: sql<number>`coalesce(max_concurrency, ${byDefault(defaults.concurrency)})`,
+    rpm: sql<number>`coalesce(rpm_limit, ${byDefault(defaults.rpm)})`,
+    budget: sql<number>`coalesce(budget_micros, ${byDefault(defaults.budget?.micros)})`,
     periodStart,
     spent: sql<number>`(case when period_start = ${periodStart} then period_spent_micros else 0 end)`,
   }

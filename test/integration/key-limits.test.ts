@@ -147,6 +147,31 @@ describe('per-key limits over HTTP (no worker: jobs stay queued)', () => {
   })
 })
 
+describe('server-wide defaults (FLUXHOST_KEY_CONCURRENCY)', () => {
+  let s: TestServer
+  beforeAll(async () => {
+    s = await startTestServer({ FLUXHOST_KEY_CONCURRENCY: '1' }, { worker: false })
+  })
+  afterAll(() => s?.close())
+
+  it("hold keys made in the records until their own setting says otherwise; not FLUXHOST_API_KEYS' keys", async () => {
+    const { key, id } = await limitedKey(s, {})
+    expect((await bfl(s, key)).status).toBe(200)
+    expect((await bfl(s, key)).status).toBe(429)
+    const me = (await api(`${s.url}/api/me`, { key })).body
+    expect(me.limits.concurrency).toEqual({ limit: 1, setting: 'default', active: 1 })
+    // The operator's key from FLUXHOST_API_KEYS is not held by the default.
+    for (let i = 0; i < 3; i++) expect((await bfl(s, KEY_A)).status).toBe(200)
+    const lifted = await api(`${s.url}/api/admin/keys/${id}/limits`, {
+      method: 'PATCH',
+      key: KEY_A,
+      body: { concurrency: 'none' },
+    })
+    expect(lifted.body.concurrency).toEqual({ limit: null, setting: 'none', active: 1 })
+    expect((await bfl(s, key)).status).toBe(200)
+  })
+})
+
 describe('reservations settle on success and are released on every other end (with a worker)', () => {
   let s: TestServer
   beforeAll(async () => {

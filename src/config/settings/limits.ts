@@ -19,6 +19,8 @@ function budget(raw: string): { usd: number; period: BudgetPeriod } | null {
   return parsed
 }
 
+const FOR_KEYS = "Default for keys without their own (made with `keys create` or the API; not FLUXHOST_API_KEYS'):"
+
 /**
  * The server's default limits for every key that has none of its own (`fluxhost keys limits`
  * sets a key's own). All off unless configured, so one key can queue thousands of jobs.
@@ -30,7 +32,7 @@ export const LIMIT_SETTINGS = {
     kind: 'string',
     default: null as number | null,
     describe:
-      'Default for keys without their own: jobs one key may have queued or running at once; one more is ' +
+      `${FOR_KEYS} jobs one key may have queued or running at once; one more is ` +
       "refused with 429 and Retry-After (BFL's own account limit is 24). Empty: no limit.",
     parse: optionalLimit(1_000_000),
   },
@@ -40,7 +42,7 @@ export const LIMIT_SETTINGS = {
     kind: 'string',
     default: null as number | null,
     describe:
-      'Default for keys without their own: creates one key may make per minute; one more is refused with 429, ' +
+      `${FOR_KEYS} creates one key may make per minute; one more is refused with 429, ` +
       'Retry-After and RateLimit headers. Empty: no limit.',
     parse: optionalLimit(1_000_000),
   },
@@ -50,7 +52,7 @@ export const LIMIT_SETTINGS = {
     kind: 'string',
     default: null as { usd: number; period: BudgetPeriod } | null,
     describe:
-      'Default for keys without their own: US dollars one key may spend per UTC day, week or month ' +
+      `${FOR_KEYS} US dollars one key may spend per UTC day, week or month ` +
       '(`20/month`); a create that would pass it is refused with 402. Empty: no budget.',
     parse: budget,
   },
