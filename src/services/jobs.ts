@@ -172,6 +172,7 @@ export function createJobService(deps: JobServiceDeps) {
         else
           await store.transaction(async (tx) => {
             if (limited) quota = await gate.reserve(tx, job.apiKeyId, costMicros)
+            failpoint('limits-reserved')
             await tx.jobs.insert(job)
             if (hold && !(await tx.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, id)))
               throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {

@@ -1,7 +1,8 @@
+import fs from 'node:fs'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe } from '../helpers/child.js'
-import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+import { api, KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 import { createSchema, POSTGRES_URL, probePostgres } from '../helpers/services.js'
 import { startReceiver } from '../helpers/webhook-receiver.js'
 
@@ -288,6 +289,47 @@ describe.runIf(postgres.ok && process.env.FLUXHOST_TEST_MODE !== 'distributed')(
         two.child.process.kill('SIGTERM')
         await Promise.all([one.child.exited, two.child.exited])
         await drop()
+      }
+    })
+  },
+)
+
+describe
+  .runIf(process.env.FLUXHOST_TEST_MODE !== 'distributed')
+  .each(postgres.ok ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const))(
+  'a create killed between its reservation and its job (%s)',
+  (kind) => {
+    it('leaves nothing reserved and nothing counted: the reservation and the job are one transaction', async () => {
+      const dataDir = tempDir()
+      const env: Record<string, string> = { FLUXHOST_DATA_DIR: dataDir, FLUXHOST_API_KEYS: KEY_A, FLUXHOST_WORKER: '0' }
+      let drop = async () => {}
+      if (kind === 'postgres') {
+        const schema = await createSchema()
+        drop = schema.drop
+        Object.assign(env, { DATABASE_URL: POSTGRES_URL, FLUXHOST_DATABASE_SCHEMA: schema.schema })
+      }
+      try {
+        const dying = await startServe({ ...env, FLUXHOST_FAILPOINT: 'limits-reserved' })
+        const { key } = await limitedKey(dying, { concurrency: 1, rpm: 1 }, 4)
+        await expect(bfl(dying, key)).rejects.toThrow() // SIGKILLed before it could answer
+        expect((await dying.child.exited).signal).toBe('SIGKILL')
+        const after = await startServe(env)
+        try {
+          const me = (await api(`${after.url}/api/me`, { key })).body
+          expect(me.limits.concurrency.active).toBe(0)
+          expect(me.limits.rpm.used).toBe(0)
+          expect(me.limits.credits).toEqual({ balance: 4, reserved: 0, available: 4 })
+          expect((await api(`${after.url}/api/jobs`, { key })).body.data).toEqual([])
+          // Room for exactly the one job the limits allow, as if the crash never happened.
+          expect((await bfl(after, key)).status).toBe(200)
+          expect((await bfl(after, key)).status).toBe(429)
+        } finally {
+          after.child.process.kill('SIGTERM')
+          await after.child.exited
+        }
+      } finally {
+        await drop()
+        fs.rmSync(dataDir, { recursive: true, force: true })
       }
     })
   },
