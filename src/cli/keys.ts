@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { table } from './format.js'
 import type { CliIo } from './io.js'
+import { keyLimitCommands } from './limits.js'
 import { withRecords } from './local.js'
 import { addSettingOptions, configFrom } from './settings-options.js'
 
@@ -81,4 +82,6 @@ export function keysCommand(program: Command, io: CliIo): void {
         out(await services.keys.webhookSecret(id, { rotate: Boolean(opts.rotate) }))
       })
     })
+
+  keyLimitCommands(keys, io)
 }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander'
+import { type Command, Option } from 'commander'
 import { renderUsage } from '../api/native/system-routes.js'
 import { table } from './format.js'
 import { CliExit, type CliIo } from './io.js'
@@ -15,6 +15,11 @@ export function usageCommand(program: Command, io: CliIo): void {
     .option('--key <id>', 'one API key (default: every key)')
     .option('--days <n>', 'how many days back, 1–366', '30')
     .option('--json', 'print JSON', false)
+    .addOption(
+      new Option('--csv', 'print CSV: per day, key and model (day,key_id,key_name,model,jobs,images,usd)').conflicts(
+        'json',
+      ),
+    )
     .action(async (opts: Record<string, unknown>) => {
       const days = Number(opts.days)
       if (!Number.isInteger(days) || days < 1 || days > 366)
@@ -23,6 +28,7 @@ export function usageCommand(program: Command, io: CliIo): void {
         const key = opts.key === undefined ? undefined : (await services.keys.list()).find((k) => k.id === opts.key)
         if (opts.key !== undefined && !key)
           throw new CliExit(1, `no API key ${String(opts.key)} (see fluxhost keys list)`)
+        if (opts.csv) return void io.stdout.write(await services.system.usageCsv(key?.id, days))
         const usage = renderUsage(await services.system.usage(key, days))
         if (opts.json) return void io.stdout.write(`${JSON.stringify({ keyId: key?.id ?? null, ...usage }, null, 2)}\n`)
         const rows = usage.daily.map((d) => [d.day, d.model, d.jobs.toString(), d.images.toString(), d.usd])

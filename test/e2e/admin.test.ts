@@ -140,7 +140,9 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     const limitsUrl = `${server.url}/api/admin/keys/${apiKey.id}/limits`
     const { page, errors, close } = await open(KEY_A)
     await page.getByRole('button', { name: 'Edit the limits of metered' }).click()
-    await expect.poll(() => page.getByLabel('Limits of key', { exact: true }).inputValue()).toBe(apiKey.id)
+    // The editor has read the key's settings (and would fill the form again) before it focuses it.
+    await expect.poll(() => page.evaluate<string>('document.activeElement.id')).toBe('limit-concurrency')
+    expect(await page.getByLabel('Limits of key', { exact: true }).inputValue()).toBe(apiKey.id)
     const field = (label: string) => page.getByLabel(label, { exact: true })
     await field('Concurrency').fill('2')
     await field('Creates per minute').fill('30')
@@ -202,6 +204,81 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     await page.screenshot({ path: screenshotPath('admin-limits') })
     expect(errors).toEqual([])
     await close()
+  })
+
+  it("sets a key's budget alert webhook and its balance exactly, then removes them: the server has each", async () => {
+    // Without FLUXHOST_ALLOW_PRIVATE_URLS, as by default: private webhook URLs are refused. The public
+    // one is an address (no DNS here to resolve a name); the server calls it only when a budget is crossed.
+    const strict = await startTestServer()
+    const publicHook = 'https://93.184.215.14/fluxhost'
+    try {
+      const { apiKey } = (await api(`${strict.url}/api/admin/keys`, { body: { name: 'alerted' } })).body
+      const limitsUrl = `${strict.url}/api/admin/keys/${apiKey.id}/limits`
+      const { page, errors, close } = await open(KEY_A, 1280, strict.url)
+      await page.getByRole('button', { name: 'Edit the limits of alerted' }).click()
+      await expect.poll(() => page.evaluate<string>('document.activeElement.id')).toBe('limit-concurrency')
+      const field = (label: string) => page.getByLabel(label, { exact: true })
+      const shown = (limit: string) => page.locator(`#limits-standing dd[data-limit="${limit}"]`).textContent()
+      const saved = page.locator('#limits-saved')
+      await expect.poll(() => shown('webhookUrl')).toBe('no webhook')
+
+      await field('Budget alert webhook URL').fill(publicHook)
+      await page.getByRole('button', { name: 'Save limits' }).click()
+      await expect.poll(() => saved.textContent()).toBe('Saved the limits of "alerted".')
+      expect(await shown('webhookUrl')).toBe(publicHook)
+      expect(await field('Budget alert webhook URL').inputValue()).toBe(publicHook)
+      expect(await page.locator('tr[data-name="alerted"] td.limits').textContent()).toContain(publicHook)
+      expect((await api(limitsUrl)).body.webhookUrl).toBe(publicHook)
+
+      // A private address: refused, the error names the webhook field, the server keeps the URL it had.
+      await field('Budget alert webhook URL').fill('http://127.0.0.1:9/x')
+      await page.getByRole('button', { name: 'Save limits' }).click()
+      await expect
+        .poll(() => page.locator('#limits-error li').allTextContents())
+        .toEqual([expect.stringMatching(/^Budget alert webhook URL: Webhook URL refused: 127\.0\.0\.1 is a private/)])
+      expect(await page.locator('#limits-error li').getAttribute('data-field')).toBe('webhookUrl')
+      expect(await field('Budget alert webhook URL').getAttribute('aria-invalid')).toBe('true')
+      expect((await api(limitsUrl)).body.webhookUrl).toBe(publicHook)
+
+      await field('Budget alert webhook URL').fill('none') // removes it, as "none" removes a limit
+      await page.getByRole('button', { name: 'Save limits' }).click()
+      await expect.poll(() => shown('webhookUrl')).toBe('no webhook')
+      expect(await page.locator('#limits-error').isHidden()).toBe(true)
+      expect(await field('Budget alert webhook URL').inputValue()).toBe('')
+      expect((await api(limitsUrl)).body.webhookUrl).toBeNull()
+
+      // The balance set to exactly 100, then removed: both in the ledger, newest first.
+      await field('Credits').selectOption('set')
+      await field('New balance (credits)').fill('100')
+      await field('Note').fill('reset for November')
+      await page.getByRole('button', { name: 'Set balance' }).click()
+      const rows = page.locator('#ledger tbody tr')
+      await expect.poll(() => rows.first().textContent()).toContain('reset for November')
+      const cells = async (row: number) => (await rows.nth(row).locator('td').allTextContents()).slice(1, 4)
+      expect(await cells(0)).toEqual(['balance set', '—', '100'])
+      expect(await saved.textContent()).toBe('Set the balance of "alerted" to 100 credits.')
+      expect(await shown('credits')).toBe('100 available of 100')
+      expect((await api(limitsUrl)).body.credits).toMatchObject({ balance: 100, available: 100 })
+
+      await field('Credits').selectOption('remove')
+      expect(await page.locator('#credits-amount').isHidden()).toBe(true)
+      await field('Note').fill('back to the budget alone')
+      await page.getByRole('button', { name: 'Remove balance' }).click()
+      await expect.poll(() => rows.first().textContent()).toContain('back to the budget alone')
+      expect(await cells(0)).toEqual(['balance removed', '—', 'none'])
+      expect(await cells(1)).toEqual(['balance set', '—', '100'])
+      expect(await shown('credits')).toBe('no prepaid balance')
+      expect(await field('Credits to add').isVisible()).toBe(true) // the form is back to a top-up
+      expect((await api(limitsUrl)).body.credits.balance).toBeNull()
+      expect((await api(`${strict.url}/api/admin/keys/${apiKey.id}/ledger`)).body.data.slice(0, 2)).toMatchObject([
+        { kind: 'set', balance: null, note: 'back to the budget alone' },
+        { kind: 'set', balance: 100, note: 'reset for November' },
+      ])
+      expect(errors).toEqual([])
+      await close()
+    } finally {
+      await strict.close()
+    }
   })
 
   it('fits a phone screen, with every control labelled', async () => {

@@ -29,8 +29,12 @@ export function budgetText(budget) {
   return `${usd(budget.spentUsd)} spent${reserved} of ${limit}${fromDefault}`
 }
 
-/** The standing as a list of terms, each value marked with `data-limit` (its field). */
-export function standingList(standing) {
+/**
+ * The standing as a list of terms, each value marked with `data-limit` (its field). The budget
+ * alert webhook is always listed in the editor (`everyRow`), in the keys table only when set.
+ */
+export function standingList(standing, everyRow = true) {
+  const webhook = standing.webhookUrl ?? null
   const rows = [
     [
       'concurrency',
@@ -40,6 +44,7 @@ export function standingList(standing) {
     ['rpm', 'Creates this minute', countOf(standing.rpm.used, standing.rpm.limit, standing.rpm.setting)],
     ['credits', 'Credits', creditsText(standing.credits)],
     ['budget', 'Budget', budgetText(standing.budget)],
+    ...(webhook || everyRow ? [['webhookUrl', 'Budget alerts to', webhook ?? 'no webhook']] : []),
   ]
   return el(
     'dl',
@@ -98,5 +103,5 @@ export function budgetBar(budget, name) {
 
 /** The keys table's cell: the standing and, for a key with a budget, its bar. */
 export function limitsCell(key) {
-  return [standingList(key.limits), budgetBar(key.limits.budget, key.name)].filter(Boolean)
+  return [standingList(key.limits, false), budgetBar(key.limits.budget, key.name)].filter(Boolean)
 }

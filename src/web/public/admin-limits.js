@@ -1,7 +1,8 @@
 // Per-key limits: the editor (concurrency, creates per minute, a budget per UTC day, week or
-// month), topping up prepaid credits (1 credit = $0.01), and the key's credit ledger. Changes go
-// through PATCH /limits and POST /credits; a refusal's issues are shown next to its form, each
-// naming its field, and the field is marked invalid.
+// month, the webhook its budget alerts go to), prepaid credits (1 credit = $0.01: a top-up, a
+// balance set exactly, or no balance), and the key's credit ledger. Changes go through PATCH
+// /limits and POST /credits; a refusal's issues are shown next to its form, each naming its
+// field by its label on the page, and the field is marked invalid.
 
 import { budgetBar, limitsCell, standingList } from './admin-budget.js'
 import { when } from './admin-ui.js'
@@ -11,16 +12,24 @@ import { $, api, el, getKey } from './common.js'
 const LEDGER_ROWS = 20
 /** The keys the editor can pick (active ones), by id, as GET /api/admin/keys lists them. */
 const keys = new Map()
-/** The fields an issue may name, with their labels on the page and their inputs. */
+/** The fields an issue may name, with their inputs (an issue names a field by the input's label). */
 const FIELDS = {
-  concurrency: ['Concurrency', '#limit-concurrency'],
-  rpm: ['Creates per minute', '#limit-rpm'],
-  budget: ['Budget (USD)', '#limit-budget'],
-  'budget.usd': ['Budget (USD)', '#limit-budget'],
-  'budget.period': ['Budget period', '#limit-period'],
-  add: ['Credits to add', '#credits-add'],
-  credits: ['Credits to add', '#credits-add'],
-  note: ['Note', '#credits-note'],
+  concurrency: '#limit-concurrency',
+  rpm: '#limit-rpm',
+  budget: '#limit-budget',
+  'budget.usd': '#limit-budget',
+  'budget.period': '#limit-period',
+  webhookUrl: '#limit-webhook',
+  add: '#credits-amount',
+  set: '#credits-amount',
+  credits: '#credits-amount',
+  note: '#credits-note',
+}
+/** What the credits form does, by its choice: the amount's label (none: no amount) and the button's. */
+const CREDIT_ACTIONS = {
+  add: { amount: 'Credits to add', button: 'Top up credits' },
+  set: { amount: 'New balance (credits)', button: 'Set balance' },
+  remove: { amount: null, button: 'Remove balance' },
 }
 const path = (id, what) => `/api/admin/keys/${encodeURIComponent(id)}/${what}`
 
@@ -53,8 +62,9 @@ function showError(box, form, error) {
   const issues = error.issues?.length ? error.issues : [{ loc: [], msg: error.message }]
   const items = issues.map((issue) => {
     const field = issue.loc.filter((part) => part !== 'body').join('.')
-    const [label, input] = FIELDS[field] ?? [field, null]
-    if (input) $(input).setAttribute('aria-invalid', 'true')
+    const input = FIELDS[field] ? $(FIELDS[field]) : null
+    const label = input?.labels?.[0]?.textContent ?? field
+    input?.setAttribute('aria-invalid', 'true')
     return el('li', { 'data-field': field || null, text: field ? `${label}: ${issue.msg}` : issue.msg })
   })
   box.replaceChildren(el('p', { text: 'Not saved:' }), el('ul', {}, ...items))
@@ -69,13 +79,34 @@ function settingOf(text) {
   return Number.isFinite(Number(value)) ? Number(value) : value
 }
 
-/** The editor's form, filled with the key's settings (a number, "none" or "default"). */
+/**
+ * The webhook URL as typed, as PATCH takes it: left out (undefined) when blank or as it is now,
+ * null for "none" (no webhook), other text as it is, for the server to vet.
+ */
+function webhookOf(text, current) {
+  const value = text.trim()
+  if (value === '' || value === current) return undefined
+  return value.toLowerCase() === 'none' ? null : value
+}
+
+/** The editor's form, filled with the key's settings (a number, "none" or "default") and its webhook. */
 function fillForm(standing) {
   $('#limit-concurrency').value = String(standing.concurrency.setting)
   $('#limit-rpm').value = String(standing.rpm.setting)
   $('#limit-budget').value = String(standing.budget.setting)
   $('#limit-period').value = standing.budget.settingPeriod ?? standing.budget.limit?.period ?? 'month'
+  $('#limit-webhook').value = standing.webhookUrl ?? ''
 }
+
+/** The credits form as its choice has it: the amount's label (hidden for "Remove balance") and the button's. */
+function showCreditAction() {
+  const action = CREDIT_ACTIONS[$('#credits-action').value] ?? CREDIT_ACTIONS.add
+  $('#credits-amount-field').hidden = action.amount === null
+  if (action.amount) $('label[for="credits-amount"]').textContent = action.amount
+  $('#credits-submit').textContent = action.button
+}
+// admin.js wires the forms' submits; the choice of what to do with the credits is this module's.
+$('#credits-action').addEventListener('change', showCreditAction)
 
 /** The chosen key's standing (with its budget bar), and the same in its row of the keys table. */
 function showStanding(key, standing) {
@@ -97,7 +128,11 @@ function showStanding(key, standing) {
 
 function showLedger(entries) {
   const signed = (credits) => (credits > 0 ? `+${credits}` : String(credits))
-  const what = { topup: 'top-up', set: 'balance set' }
+  const what = (entry) => {
+    if (entry.kind === 'topup') return 'top-up'
+    if (entry.kind !== 'set') return entry.kind
+    return entry.balance === null ? 'balance removed' : 'balance set'
+  }
   $('#ledger tbody').replaceChildren(
     ...entries
       .slice(0, LEDGER_ROWS)
@@ -106,7 +141,7 @@ function showLedger(entries) {
           'tr',
           { 'data-entry': entry.id },
           el('td', { text: when(entry.at) }),
-          el('td', { text: what[entry.kind] ?? entry.kind }),
+          el('td', { text: what(entry) }),
           el('td', { text: entry.kind === 'set' ? '—' : signed(entry.credits) }),
           el('td', { text: entry.balance === null ? 'none' : String(entry.balance) }),
           el('td', { text: entry.actor }),
@@ -162,10 +197,12 @@ export async function saveLimits(event) {
   const concurrency = settingOf($('#limit-concurrency').value)
   const rpm = settingOf($('#limit-rpm').value)
   const budget = settingOf($('#limit-budget').value)
+  const webhookUrl = webhookOf($('#limit-webhook').value, key.limits?.webhookUrl ?? null)
   if (concurrency !== undefined) body.concurrency = concurrency
   if (rpm !== undefined) body.rpm = rpm
   if (typeof budget === 'number') body.budget = { usd: budget, period: $('#limit-period').value }
   else if (budget !== undefined) body.budget = budget
+  if (webhookUrl !== undefined) body.webhookUrl = webhookUrl
   $('#limits-saved').textContent = ''
   try {
     const standing = await send('PATCH', path(key.id, 'limits'), body)
@@ -178,26 +215,42 @@ export async function saveLimits(event) {
   }
 }
 
-/** The top-up form: adds credits (negative takes some back), with a note for the ledger. */
+/** What the credits form sends, and says once done; or the issue that keeps it from sending. */
+function creditChange(name) {
+  const action = $('#credits-action').value
+  const text = $('#credits-amount').value.trim()
+  if (action === 'remove')
+    return { body: { set: null }, done: `Removed the balance of "${name}": it is not limited by credits now.` }
+  if (text === '' || !Number.isFinite(Number(text))) {
+    const msg = 'Give a number of credits (1 credit = $0.01)'
+    return { issues: [{ loc: ['body', action === 'set' ? 'set' : 'add'], msg }] }
+  }
+  const credits = Number(text)
+  if (action === 'set') return { body: { set: credits }, done: `Set the balance of "${name}" to ${credits} credits.` }
+  return { body: { add: credits }, done: `Added ${credits} credits to "${name}".` }
+}
+
+/**
+ * The credits form: adds credits (negative takes some back), sets the balance, or removes it
+ * (the key is then not limited by credits), with a note for the ledger.
+ */
 export async function topUp(event) {
   event.preventDefault()
   const key = chosen()
   if (!key) return
   const form = $('#credits-form')
-  const text = $('#credits-add').value.trim()
-  if (text === '' || !Number.isFinite(Number(text))) {
-    const issues = [{ loc: ['body', 'add'], msg: 'Give a number of credits (1 credit = $0.01)' }]
-    return showError($('#credits-error'), form, { issues })
-  }
+  const change = creditChange(key.name)
+  if (change.issues) return showError($('#credits-error'), form, change)
   const note = $('#credits-note').value.trim()
-  const body = note ? { add: Number(text), note } : { add: Number(text) }
+  const body = note ? { ...change.body, note } : change.body
   $('#limits-saved').textContent = ''
   try {
     const standing = await send('POST', path(key.id, 'credits'), body)
     showError($('#credits-error'), form, null)
     showStanding(key, standing)
     form.reset()
-    $('#limits-saved').textContent = `Added ${Number(text)} credits to "${key.name}".`
+    showCreditAction()
+    $('#limits-saved').textContent = change.done
     showLedger((await api(path(key.id, 'ledger'))).data)
   } catch (error) {
     showError($('#credits-error'), form, error)
