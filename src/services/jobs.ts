@@ -167,13 +167,15 @@ export function createJobService(deps: JobServiceDeps) {
       try {
         // The row is the queue entry (one insert, never half-written) and the reservation of a
         // limited key (its trigger counts the job against the key): with the guarded check
-        // and the Idempotency-Key's binding, in one transaction.
-        if (!hold && !limited) await store.jobs.insert(job)
+        // and the Idempotency-Key's binding, in one transaction (a group commit without a key).
+        const write = async (into: Store) => {
+          if (limited) quota = await gate.insert(into, job)
+          else await into.jobs.insert(job)
+        }
+        if (!hold) await write(store)
         else
           await store.transaction(async (tx) => {
-            if (limited) quota = await gate.reserve(tx, job.apiKeyId, costMicros)
-            failpoint('limits-reserved')
-            await tx.jobs.insert(job)
+            await write(tx)
             if (hold && !(await tx.idempotency.attachJob(hold.apiKeyId, hold.key, hold.holder, id)))
               throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
                 message: 'This request held its Idempotency-Key too long and lost it; send it again.',

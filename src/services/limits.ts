@@ -1,6 +1,7 @@
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { type FieldIssue, FluxhostError, validationError } from '../domain/errors.js'
+import type { Job } from '../domain/job.js'
 import {
   type BudgetPeriod,
   type KeyStanding,
@@ -10,6 +11,7 @@ import {
   periodBounds,
   RPM_WINDOW_MS,
 } from '../domain/limits.js'
+import { ReservationRefused } from '../store/insert-batcher.js'
 import type { LedgerRow, LimitPatch, LimitRow } from '../store/limit-repository.js'
 import type { Store } from '../store/store.js'
 import { vetWebhookUrl } from './webhook-url.js'
@@ -282,17 +284,29 @@ export function createLimitGate(deps: {
   return {
     applies: (key: ApiKey) => isLimited(key, defaults),
     check,
-    /** Throws the refusal when a limit leaves no room; returns the per-minute window of a rate-limited key. */
-    async reserve(tx: Store, apiKeyId: string, costMicros: number): Promise<RateQuota | undefined> {
-      const now = clock.now()
-      const row = await tx.limits.reserve(apiKeyId, costMicros, now, defaults)
-      if (row) return quotaOf(standingOf(row, defaults, now), now)
-      await check(tx, apiKeyId, costMicros)
-      // Room again by the time of the read (a job ended meanwhile): one more try, then a plain 429.
-      const again = await tx.limits.reserve(apiKeyId, costMicros, now, defaults)
-      if (again) return quotaOf(standingOf(again, defaults, now), now)
-      deps.onRefusal?.('concurrency')
-      throw new FluxhostError('CONCURRENCY_LIMITED', { retryAfterS: 1 })
+    /**
+     * Reserves the job's price and inserts the job (store.jobs.insertReserved: in `into`'s
+     * transaction, or the next group commit); throws the refusal when a limit leaves no room.
+     * Returns the per-minute window of a rate-limited key.
+     */
+    async insert(into: Store, job: Job): Promise<RateQuota | undefined> {
+      for (let attempt = 1; ; attempt++) {
+        const now = clock.now()
+        try {
+          const row = await into.jobs.insertReserved(job, { now, defaults })
+          return quotaOf(standingOf(row, defaults, now), now)
+        } catch (error) {
+          if (!(error instanceof ReservationRefused)) throw error
+          const standing = error.standing && standingOf(error.standing, defaults, now)
+          const reason = standing && limitReached(standing, job.costMicros)
+          if (reason) throw refuse(reason, standing, job.costMicros, now)
+          // Room again by the time of the read (a job ended meanwhile): one more try, then a plain 429.
+          if (attempt >= 2) {
+            deps.onRefusal?.('concurrency')
+            throw new FluxhostError('CONCURRENCY_LIMITED', { retryAfterS: 1 })
+          }
+        }
+      }
     },
   }
 }

@@ -1,5 +1,6 @@
-import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely'
-import { type LimitDefaults, periodStarts, RPM_WINDOW_MS } from '../domain/limits.js'
+import { type Kysely, type Selectable, sql } from 'kysely'
+import { type LimitDefaults, RPM_WINDOW_MS } from '../domain/limits.js'
+import { effective, LIMIT_COLUMNS, type LimitColumns, limitValues, reserveQuery } from './limit-sql.js'
 import type { CreditLedgerTable, Database } from './schema.js'
 
 export type LedgerRow = Selectable<CreditLedgerTable>
@@ -32,24 +33,6 @@ export interface LimitPatch {
   budgetPeriod?: 'day' | 'week' | 'month' | null
 }
 
-const LIMIT_COLUMNS = [
-  'max_concurrency',
-  'rpm_limit',
-  'credits_micros',
-  'budget_micros',
-  'budget_period',
-  'active_jobs',
-  'reserved_micros',
-  'rpm_window',
-  'rpm_count',
-  'period_start',
-  'period_spent_micros',
-  'event_webhook_url',
-  'source',
-] as const
-
-type LimitColumns = Pick<Selectable<Database['api_keys']>, (typeof LIMIT_COLUMNS)[number]>
-
 const num = (value: unknown) => Number(value)
 const numOrNull = (value: unknown) => (value === null || value === undefined ? null : Number(value))
 
@@ -72,30 +55,6 @@ export function toLimitRow(row: LimitColumns): LimitRow {
 }
 
 /**
- * The SQL of a key's effective limits (its own, else the server's `defaults`, -1 for none)
- * and of its spend in the current period, for the guarded statements below. The defaults are
- * for keys made in the records; FLUXHOST_API_KEYS' keys and the CLI's own have only their own.
- */
-function effective(defaults: LimitDefaults, now: number) {
-  const starts = periodStarts(now)
-  const byDefault = (value: number | undefined) =>
-    sql<number>`(case when source = 'db' then ${value ?? -1} else -1 end)`
-  const period = sql`(case when budget_micros is null then ${defaults.budget?.period ?? 'month'}
-    else coalesce(budget_period, 'month') end)`
-  // (Cast: PostgreSQL types a CASE of bare parameters as text.)
-  const periodStart = sql<number>`(case ${period} when 'day' then cast(${starts.day} as bigint)
-    when 'week' then cast(${starts.week} as bigint) else cast(${starts.month} as bigint) end)`
-  return {
-    period: sql<'day' | 'week' | 'month'>`${period}`,
-    concurrency: sql<number>`coalesce(max_concurrency, ${byDefault(defaults.concurrency)})`,
-    rpm: sql<number>`coalesce(rpm_limit, ${byDefault(defaults.rpm)})`,
-    budget: sql<number>`coalesce(budget_micros, ${byDefault(defaults.budget?.micros)})`,
-    periodStart,
-    spent: sql<number>`(case when period_start = ${periodStart} then period_spent_micros else 0 end)`,
-  }
-}
-
-/**
  * Where each key stands against its limits. A create reserves with `reserve` and inserts its
  * job in the same transaction (the job's row is the reservation: the insert's trigger adds it
  * to `active_jobs`/`reserved_micros`, the job's end takes it off); a success `settle`s with the
@@ -105,31 +64,17 @@ export function createLimitRepository(db: Kysely<Database>) {
   return {
     /**
      * The guarded statement of a create: counts it against the key's creates per minute if,
-     * and only if, every limit leaves room for one more job costing `costMicros`. Undefined:
+     * and only if, every limit leaves room for one more job costing `costMicros` (for `count`
+     * more jobs costing `costMicros` together: a group commit's jobs of one key). Undefined:
      * refused (read `get` to say which limit). On PostgreSQL the update holds the key's row
      * until the transaction ends, and a concurrent one re-checks the guard on the row the
      * first committed, with its job counted: N concurrent creates against room for k accept k.
      */
-    async reserve(apiKeyId: string, costMicros: number, now: number, defaults: LimitDefaults) {
-      const e = effective(defaults, now)
+    async reserve(apiKeyId: string, costMicros: number, now: number, defaults: LimitDefaults, count = 1) {
       const window = Math.floor(now / RPM_WINDOW_MS) * RPM_WINDOW_MS
-      const guards: RawBuilder<boolean>[] = [
-        sql`(${e.concurrency} < 0 or active_jobs < ${e.concurrency})`,
-        sql`(${e.rpm} < 0 or rpm_window <> ${window} or rpm_count < ${e.rpm})`,
-        sql`(credits_micros is null or credits_micros - reserved_micros >= ${costMicros})`,
-        sql`(${e.budget} < 0 or ${e.spent} + reserved_micros + ${costMicros} <= ${e.budget})`,
-      ]
-      const row = await db
-        .updateTable('api_keys')
-        .set({
-          rpm_count: sql`case when rpm_window = ${window} then rpm_count + 1 else 1 end`,
-          rpm_window: window,
-        })
-        .where('id', '=', apiKeyId)
-        .where(sql<boolean>`${sql.join(guards, sql` and `)}`)
-        .returning(LIMIT_COLUMNS)
-        .executeTakeFirst()
-      return row ? toLimitRow(row) : undefined
+      const values = { ...limitValues(defaults, now), apiKeyId, count, costMicros, window }
+      const { rows } = await db.executeQuery(reserveQuery(db, values))
+      return rows[0] ? toLimitRow(rows[0]) : undefined
     },
 
     /**
@@ -139,7 +84,7 @@ export function createLimitRepository(db: Kysely<Database>) {
      * (-1: none) and its period, and where the key's events go.
      */
     async settle(apiKeyId: string, amountMicros: number, now: number, defaults: LimitDefaults) {
-      const e = effective(defaults, now)
+      const e = effective(limitValues(defaults, now))
       const row = await db
         .updateTable('api_keys')
         .set({

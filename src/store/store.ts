@@ -1,13 +1,14 @@
 import { type Kysely, sql } from 'kysely'
+import type { Job } from '../domain/job.js'
 import type { Channel } from './channel.js'
 import { type ChargeRepository, createChargeRepository } from './charge-repository.js'
 import { createDeliveryRepository, type DeliveryRepository } from './delivery-repository.js'
 import { createIdempotencyRepository, type IdempotencyRepository } from './idempotency-repository.js'
-import { createInsertBatcher } from './insert-batcher.js'
+import { createInsertBatcher, type Reservation, reserveAndInsert } from './insert-batcher.js'
 import { compileJobQueries, createJobReads, type JobReads } from './job-repository.js'
 import { createJobTransitions, type JobTransitions } from './job-transitions.js'
 import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
-import { createLimitRepository, type LimitRepository } from './limit-repository.js'
+import { createLimitRepository, type LimitRepository, type LimitRow } from './limit-repository.js'
 import { compilePositionQueries, createQueuePositions, type QueuePositions } from './queue-positions.js'
 import { createRetentionRepository, type RetentionRepository } from './retention-repository.js'
 import type { Database } from './schema.js'
@@ -17,7 +18,16 @@ import { createSecretRepository, type SecretRepository } from './secret-reposito
 export type StoreKind = 'sqlite' | 'postgres'
 
 /** The jobs table: reads, the state machine, and where queued jobs stand. */
-export type JobRepository = JobReads & JobTransitions & QueuePositions
+export type JobRepository = JobReads &
+  JobTransitions &
+  QueuePositions & {
+    /**
+     * Reserves the job's price against its key's limits (the guarded statement) and inserts it,
+     * in one transaction: outside one, in the next group commit. Resolves with the key's row
+     * after the reservation; rejects with ReservationRefused when a limit leaves no room.
+     */
+    insertReserved(job: Job, reservation: Reservation): Promise<LimitRow>
+  }
 
 /**
  * The records: one repository per table over one database (SQLite embedded, or PostgreSQL).
@@ -65,7 +75,11 @@ export function createStore(
       jobs: {
         ...reads,
         // Outside a transaction, concurrent creates share one commit.
-        ...(executor.isTransaction ? {} : { insert: batcher.insert }),
+        ...(executor.isTransaction ? {} : { insert: async (job: Job) => void (await batcher.insert(job)) }),
+        insertReserved: async (job: Job, reservation: Reservation) =>
+          (executor.isTransaction
+            ? await reserveAndInsert(executor, jobQueries, job, reservation)
+            : await batcher.insert(job, reservation))!,
         ...createJobTransitions(executor, kind),
         ...createQueuePositions(executor, positionQueries),
       },

@@ -117,6 +117,19 @@ describe('per-key limits over HTTP (no worker: jobs stay queued)', () => {
     expect(metrics).toMatch(/fluxhost_refusals_total\{reason="credits"\} 190/)
   })
 
+  it("concurrent creates of a limited key with room share a commit, each counted once in the key's minute", async () => {
+    const { key } = await limitedKey(s, { rpm: 100, concurrency: 100 }, 1000)
+    s.clock.advance(60_000 - (s.clock.now() % 60_000) + 10)
+    const answers = await Promise.all(Array.from({ length: 8 }, () => bfl(s, key)))
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200))
+    const remaining = answers.map((a) => Number(a.headers.get('ratelimit-remaining'))).sort((a, b) => a - b)
+    expect(remaining).toEqual([92, 93, 94, 95, 96, 97, 98, 99])
+    const me = (await api(`${s.url}/api/me`, { key })).body.limits
+    expect(me.rpm.used).toBe(8)
+    expect(me.concurrency.active).toBe(8)
+    expect(me.credits).toEqual({ balance: 1000, reserved: 32, available: 968 })
+  })
+
   it('keys see their own limits; only admins change them, and bad values name the field', async () => {
     const { key, id } = await limitedKey(s, { budget: { usd: 20, period: 'month' } })
     expect((await api(`${s.url}/api/me`, { key })).body.limits.budget).toMatchObject({
