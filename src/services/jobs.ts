@@ -17,7 +17,8 @@ import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
 import type { Hold } from './idempotency.js'
 import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
-import { createLimitGate, type RateQuota } from './limits.js'
+import { createLimitGate } from './limit-gate.js'
+import type { RateQuota } from './limits.js'
 import { vetWebhookUrl } from './webhook-url.js'
 
 export interface CreateJobInput {
@@ -129,8 +130,7 @@ export function createJobService(deps: JobServiceDeps) {
       if (request.webhook) await vetWebhookUrl(deps.outbound, request.webhook.url, input.webhookLoc)
       const costMicros = usdToMicros(deps.pricesUsd[request.model]) * request.numImages
       const limited = gate.applies(input.apiKey)
-      // An image prompt is fetched and stored before the job is: a key already at its limit is
-      // told so first (the binding check is the reservation, below).
+      // A key already at its limit is told so before an image prompt is fetched (a hint: the reservation decides).
       if (limited && input.imagePrompt) await gate.check(store, input.apiKey.id, costMicros)
       // Fetched (for a URL) only once everything else is known to be valid.
       const image = input.imagePrompt ? await loadImagePrompt(input.imagePrompt, deps.outbound) : undefined

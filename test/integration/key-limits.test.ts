@@ -117,7 +117,7 @@ describe('per-key limits over HTTP (no worker: jobs stay queued)', () => {
     expect(metrics).toMatch(/fluxhost_refusals_total\{reason="credits"\} 190/)
   })
 
-  it("concurrent creates of a limited key with room share a commit, each counted once in the key's minute", async () => {
+  it('concurrent creates of a limited key with room share a commit, each counted once in its minute', async () => {
     const { key } = await limitedKey(s, { rpm: 100, concurrency: 100 }, 1000)
     s.clock.advance(60_000 - (s.clock.now() % 60_000) + 10)
     const answers = await Promise.all(Array.from({ length: 8 }, () => bfl(s, key)))
