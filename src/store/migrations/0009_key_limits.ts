@@ -43,7 +43,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       active_jobs = (select count(*) from jobs where jobs.api_key_id = api_keys.id and jobs.state in ('queued', 'running')),
       reserved_micros = (select coalesce(sum(cost_micros), 0) from jobs
                          where jobs.api_key_id = api_keys.id and jobs.state in ('queued', 'running'))`.execute(db)
-  await db.schema.createIndex('api_keys_served').on('api_keys').column('served_seq').execute()
+  // SQLite numbers a claim's turn from the highest number so far (an index lookup); PostgreSQL
+  // from a sequence (below), so its key rows have no index on a column every claim changes.
+  if (!isPostgres(db)) await db.schema.createIndex('api_keys_served').on('api_keys').column('served_seq').execute()
   // The fair claim's second step: one key's queued jobs, in the order the key's own are run.
   await db.schema
     .createIndex('jobs_queue_by_key')
@@ -67,6 +69,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('credit_ledger_by_key').on('credit_ledger').columns(['api_key_id', 'created_at']).execute()
 
   if (isPostgres(db)) {
+    // Claims number their key's turn from a sequence: no read of every key's number per claim.
+    await sql`create sequence fluxhost_served_seq`.execute(db)
     await sql`create function fluxhost_key_counters() returns trigger language plpgsql as $$
       begin
         if tg_op = 'INSERT' then
@@ -86,8 +90,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
           update api_keys set active_jobs = active_jobs - 1, reserved_micros = reserved_micros - old.cost_micros
             where id = old.api_key_id;
         elsif old.state = 'queued' and new.state = 'running' then
-          update api_keys set served_seq = (select coalesce(max(served_seq), 0) + 1 from api_keys)
-            where id = new.api_key_id;
+          update api_keys set served_seq = nextval('fluxhost_served_seq') where id = new.api_key_id;
         end if;
         return new;
       end $$`.execute(db)
