@@ -93,6 +93,8 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     })
     opened.push(() => outbound.close())
     await services.keys.syncStaticKeys()
+    // The API's defaults (FLUXHOST_KEY_*) decide the budget each key's settlements count against.
+    if (options.http !== false) await services.limits.publishDefaults()
     metrics.watch({ countByState: () => store.jobs.countByState(), queueDepth: () => queue.depth() })
     let listeningUrl: string | undefined
     const workers = withWorker

@@ -137,7 +137,8 @@ async function fingerprint(request: FastifyRequest): Promise<string> {
 }
 
 /** Answers that are worth retrying are not kept: the client's retry runs afresh. */
-const isTransient = (status: number) => status >= 500 || status === 429 || status === 408
+// A 402 (a key's credits or budget) may pass after a top-up or in the next period: not kept either.
+const isTransient = (status: number) => status >= 500 || status === 429 || status === 408 || status === 402
 
 /** Keeps the request's answer for replays (called on send, or by a route that hijacks). */
 export async function settleIdempotency(

@@ -83,7 +83,6 @@ export function buildWorkers(parts: WorkerParts): Workers {
     concurrency: config.worker.concurrency,
     safety: createSafetyChecker(createPromptPolicy(blocklist), classifier),
     upsampler,
-    limitDefaults: config.keyLimits,
     filter: parts.onlyKeyId === undefined ? undefined : { apiKeyId: parts.onlyKeyId },
     owner,
   })

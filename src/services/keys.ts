@@ -187,8 +187,11 @@ export function createKeyService({ store, clock, newId, staticKeys, events }: Ke
           })
         }
         const now = clock.now()
+        // The jobs first, then the key's row: a job's end locks its row, then (its trigger) the
+        // key's, so this order waits for a finishing job instead of deadlocking with it.
+        const canceled = await tx.jobs.cancelAllOfKey(id, now, REVOKED_MESSAGE)
         const revoked = await tx.keys.revoke(id, now)
-        return { row: revoked ?? existing, canceled: await tx.jobs.cancelAllOfKey(id, now, REVOKED_MESSAGE) }
+        return { row: revoked ?? existing, canceled }
       })
       cache.clear()
       for (const job of canceled) {

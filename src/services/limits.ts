@@ -195,6 +195,14 @@ export function createLimitService({ store, clock, defaults, newId, keysChanged,
     defaults,
     standing,
 
+    /**
+     * Puts this process's default limits on every key's row, for the settlements that workers
+     * make (whatever their own configuration): the API process calls it when it starts.
+     */
+    async publishDefaults(): Promise<void> {
+      await store.limits.refreshInForce(defaults, clock.now())
+    },
+
     /** Changes a key's limits (`loc` names the request part, for errors); returns its standing. */
     async set(apiKeyId: string, change: LimitChange, loc = 'body'): Promise<KeyStanding> {
       const issues = checkChange(change, loc)
@@ -209,6 +217,7 @@ export function createLimitService({ store, clock, defaults, newId, keysChanged,
         ...(change.budgetPeriod === undefined ? {} : { budgetPeriod: change.budgetPeriod }),
       }
       if (!(await store.limits.set(apiKeyId, patch))) throw new FluxhostError('KEY_NOT_FOUND')
+      await store.limits.refreshInForce(defaults, clock.now(), apiKeyId)
       keysChanged()
       return standing(apiKeyId)
     },
@@ -231,6 +240,18 @@ export function createLimitService({ store, clock, defaults, newId, keysChanged,
           { loc: ['body', 'credits'], msg: 'A balance cannot be negative', type: 'greater_than_equal', input: micros },
         ])
       await known(apiKeyId)
+      if (entry.kind === 'topup' && micros !== null && micros < 0) {
+        const balance = (await store.limits.get(apiKeyId))?.creditsMicros ?? null
+        if (balance === null || balance + micros < 0)
+          throw validationError([
+            {
+              loc: ['body', 'add'],
+              msg: balance === null ? 'The key has no prepaid balance to take credits from' : 'More than the balance',
+              type: 'less_than_equal',
+              input: micros / 10_000,
+            },
+          ])
+      }
       const done = await store.transaction((tx) =>
         tx.limits.credit({
           id: newId(),

@@ -30,6 +30,10 @@ interface Pending {
   reject(error: unknown): void
 }
 
+/** Jobs sorted by their key (stable within a key). */
+const byKeyOrder = (jobs: Job[]) =>
+  [...jobs].sort((a, b) => (a.apiKeyId < b.apiKeyId ? -1 : a.apiKeyId > b.apiKeyId ? 1 : 0))
+
 /**
  * Reserves (for a limited key) and inserts one job: the reservation's guarded statement, then
  * the insert, whose trigger counts the job against the key. Call it inside a transaction.
@@ -85,7 +89,9 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
         outcomes.set(item, { row: undefined })
       } else byKey.set(item.job.apiKeyId, [...(byKey.get(item.job.apiKeyId) ?? []), item])
     }
-    for (const [apiKeyId, items] of byKey) {
+    // Keys in one order, and rows by key (their trigger locks the key's row on PostgreSQL): two
+    // processes' commits take the key rows in the same order, and never deadlock on them.
+    for (const [apiKeyId, items] of [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const { now, defaults } = items[0]!.reservation!
       const cost = items.reduce((sum, item) => sum + item.job.costMicros, 0)
       const row = await limits.reserve(apiKeyId, cost, now, defaults, items.length)
@@ -107,7 +113,7 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
         }
       }
     }
-    if (accepted.length > 0) await tx.insertInto('jobs').values(accepted.map(jobToRow)).execute()
+    if (accepted.length > 0) await tx.insertInto('jobs').values(byKeyOrder(accepted).map(jobToRow)).execute()
     return outcomes
   }
 
@@ -130,7 +136,7 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
         // One multi-row statement: one round trip to PostgreSQL, one commit on either.
         await db
           .insertInto('jobs')
-          .values(batch.map((item) => jobToRow(item.job)))
+          .values(byKeyOrder(batch.map((item) => item.job)).map(jobToRow))
           .execute()
         for (const item of batch) item.resolve(undefined)
         return

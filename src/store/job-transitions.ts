@@ -97,7 +97,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
                 k
                   .selectFrom('api_keys as k')
                   .select('k.id')
-                  .where('k.active_jobs', '>', 0)
+                  .where('k.active_jobs', '<>', 0) // (not `> 0`: a counter gone wrong must not hide a key)
                   .where(({ exists, selectFrom }) => {
                     let ready = selectFrom('jobs as q')
                       .select('q.id')

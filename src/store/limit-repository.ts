@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql } from 'kysely'
-import { type LimitDefaults, RPM_WINDOW_MS } from '../domain/limits.js'
+import { type LimitDefaults, periodStarts, RPM_WINDOW_MS } from '../domain/limits.js'
 import { effective, LIMIT_COLUMNS, type LimitColumns, limitValues, reserveQuery } from './limit-sql.js'
 import type { CreditLedgerTable, Database } from './schema.js'
 
@@ -79,36 +79,68 @@ export function createLimitRepository(db: Kysely<Database>) {
 
     /**
      * A success's settlement, in the completion's transaction: the charge comes off the prepaid
-     * balance (if the key has one) and adds to the spend of the current period (a new period
-     * starts from zero). Returns the period's spend before and after, the budget in force
-     * (-1: none) and its period, and where the key's events go.
+     * balance (if the key has one) and adds to the spend of the current period of the budget in
+     * force (a new period starts from zero). Needs no configuration: the budget and period in
+     * force are on the key's row (the API process keeps them). Returns the period's spend, the
+     * budget in force (-1: none), its period and start, the highest alert already sent in it,
+     * and where the key's events go.
      */
-    async settle(apiKeyId: string, amountMicros: number, now: number, defaults: LimitDefaults) {
-      const e = effective(limitValues(defaults, now))
+    async settle(apiKeyId: string, amountMicros: number, now: number) {
+      const starts = periodStarts(now)
+      const period = sql<'day' | 'week' | 'month'>`coalesce(period_in_force, 'month')`
+      const periodStart = sql<number>`(case ${period} when 'day' then cast(${starts.day} as bigint)
+        when 'week' then cast(${starts.week} as bigint) else cast(${starts.month} as bigint) end)`
+      const spent = sql<number>`(case when period_start = ${periodStart} then period_spent_micros else 0 end)`
       const row = await db
         .updateTable('api_keys')
         .set({
           credits_micros: sql`credits_micros - ${amountMicros}`,
-          period_spent_micros: sql`${e.spent} + ${amountMicros}`,
-          period_start: e.periodStart,
+          period_spent_micros: sql`${spent} + ${amountMicros}`,
+          period_start: periodStart,
         })
         .where('id', '=', apiKeyId)
         .returning([
           'period_spent_micros',
+          'period_start',
           'event_webhook_url',
-          sql<number>`${e.budget}`.as('budget'),
-          e.period.as('period'),
+          'alerted_period_start',
+          'alerted_percent',
+          sql<number>`coalesce(budget_in_force_micros, -1)`.as('budget'),
+          period.as('period'),
         ])
         .executeTakeFirst()
       if (!row) return undefined
-      const after = Number(row.period_spent_micros)
+      const periodStartAt = Number(row.period_start)
       return {
-        before: after - amountMicros,
-        after,
+        amountMicros,
+        spentMicros: Number(row.period_spent_micros),
         budgetMicros: Number(row.budget),
         period: row.period,
+        periodStart: periodStartAt,
+        alreadyAlerted: Number(row.alerted_period_start) === periodStartAt ? Number(row.alerted_percent ?? 0) : 0,
         eventWebhookUrl: row.event_webhook_url,
       }
+    },
+
+    /** Notes that budget alerts up to `percent` were sent in the period starting `periodStart`. */
+    async noteAlerted(apiKeyId: string, periodStart: number, percent: number): Promise<void> {
+      await db
+        .updateTable('api_keys')
+        .set({ alerted_period_start: periodStart, alerted_percent: percent })
+        .where('id', '=', apiKeyId)
+        .execute()
+    },
+
+    /**
+     * Works out again, from each key's own settings and the server's `defaults`, the budget and
+     * period in force that settlements use (a server started with other defaults; a key's
+     * limits changed). All keys, or one.
+     */
+    async refreshInForce(defaults: LimitDefaults, now: number, apiKeyId?: string): Promise<void> {
+      const e = effective(limitValues(defaults, now))
+      let update = db.updateTable('api_keys').set({ budget_in_force_micros: e.budget, period_in_force: e.period })
+      if (apiKeyId !== undefined) update = update.where('id', '=', apiKeyId)
+      await update.execute()
     },
 
     async get(apiKeyId: string): Promise<LimitRow | undefined> {

@@ -49,7 +49,8 @@ export function limitValues(defaults: LimitDefaults, now: number): LimitValues {
  * made in the records; FLUXHOST_API_KEYS' keys and the CLI's own have only their own.
  */
 export function effective(v: LimitValues) {
-  const byDefault = (value: number) => sql<number>`(case when source = 'db' then ${value} else -1 end)`
+  // (Cast: PostgreSQL would type the parameter from the -1, as a 32-bit integer.)
+  const byDefault = (value: number) => sql<number>`(case when source = 'db' then cast(${value} as bigint) else -1 end)`
   const period = sql`(case when budget_micros is null then ${v.defaultPeriod}
     else coalesce(budget_period, 'month') end)`
   // (Cast: PostgreSQL types a CASE of bare parameters as text.)
@@ -80,7 +81,12 @@ function reserveStatement(db: Kysely<Database>, v: ReserveValues) {
   ]
   return db
     .updateTable('api_keys')
-    .set({ rpm_count: sql`${usedThisMinute} + ${v.count}`, rpm_window: v.window })
+    .set({
+      rpm_count: sql`${usedThisMinute} + ${v.count}`,
+      rpm_window: v.window,
+      budget_in_force_micros: e.budget,
+      period_in_force: e.period,
+    })
     .where('id', '=', v.apiKeyId)
     .where(sql<boolean>`${sql.join(guards, sql` and `)}`)
     .returning(LIMIT_COLUMNS)

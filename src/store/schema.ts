@@ -58,6 +58,12 @@ export interface ApiKeysTable {
   served_seq: ColumnType<number, number | undefined, number>
   /** Where the key's own events (budget alerts) are sent; null: nowhere (migration 0009). */
   event_webhook_url: ColumnType<string | null, string | null | undefined, string | null>
+  /** The budget (-1: none) and period in force, as the API last worked them out from the key and the defaults. */
+  budget_in_force_micros: ColumnType<number | null, number | null | undefined, number | null>
+  period_in_force: ColumnType<'day' | 'week' | 'month' | null, string | null | undefined, string | null>
+  /** The highest budget alert (80, 100) sent, and in which period (its start). */
+  alerted_period_start: ColumnType<number | null, number | null | undefined, number | null>
+  alerted_percent: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** Credits added to or set on a key (migration 0009). */

@@ -8,22 +8,31 @@ export const BUDGET_ALERTS = [80, 100] as const
 
 /** A success's settlement, as the store returns it. */
 export interface Settlement {
-  before: number
-  after: number
+  /** What this job was charged. */
+  amountMicros: number
+  /** The period's spend, this charge included. */
+  spentMicros: number
   /** The budget in force, micro-dollars; -1: none. */
   budgetMicros: number
   period: BudgetPeriod
+  periodStart: number
+  /** The highest alert already sent in this period (0: none). */
+  alreadyAlerted: number
   eventWebhookUrl: string | null
 }
 
-/** The shares of the budget this settlement took the key's period spend past (each once per period). */
-export function crossedShares(settlement: Settlement): number[] {
-  const { budgetMicros, before, after } = settlement
-  if (budgetMicros <= 0) return []
-  return BUDGET_ALERTS.filter((percent) => {
-    const line = (budgetMicros * percent) / 100
-    return before < line && after >= line
-  })
+/**
+ * The budget alerts this settlement calls for, each sent once per period: 80 % once the
+ * period's spend reaches 80 % of the budget; 100 % once it reaches the budget or what is left
+ * no longer covers a job like this one (reservations never let spend pass the budget, so
+ * "spent" is reached short of it when prices do not divide it).
+ */
+export function sharesToAnnounce(settlement: Settlement): number[] {
+  const { budgetMicros: budget, spentMicros: spent, amountMicros, alreadyAlerted } = settlement
+  if (budget <= 0) return []
+  const reached = (percent: number) =>
+    percent === 100 ? spent >= budget || budget - spent < amountMicros : spent * 100 >= budget * percent
+  return BUDGET_ALERTS.filter((percent) => percent > alreadyAlerted && reached(percent))
 }
 
 /**
@@ -38,7 +47,7 @@ export function budgetAlert(job: Job, percent: number, settlement: Settlement, n
     data: {
       keyId: job.apiKeyId,
       percent,
-      spentUsd: formatUsd(settlement.after),
+      spentUsd: formatUsd(settlement.spentMicros),
       budgetUsd: formatUsd(settlement.budgetMicros),
       period: settlement.period,
       periodStart: new Date(bounds.start).toISOString(),

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
 import type { Clock } from '../domain/clock.js'
-import type { LimitDefaults } from '../domain/limits.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { PromptUpsampler } from '../prompts/upsampler.js'
@@ -33,6 +32,4 @@ export interface RunJobDeps {
   safety?: SafetyChecker
   /** Rewrites prompts for engines that cannot (FLUXHOST_UPSAMPLER_URL); absent: none configured. */
   upsampler?: PromptUpsampler
-  /** The server's default limits per key (FLUXHOST_KEY_*): which budget period a settlement counts in. */
-  limitDefaults: LimitDefaults
 }

@@ -5,7 +5,7 @@ import { RoutedEngineError } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
 import { blackLike, outputCheckSkipped } from '../safety/checker.js'
 import { REVOKED_MESSAGE } from '../services/keys.js'
-import { budgetAlert, crossedShares, type Settlement } from './budget-alerts.js'
+import { budgetAlert, type Settlement, sharesToAnnounce } from './budget-alerts.js'
 import { ABORT, type AbortReason, type RunJobDeps } from './deps.js'
 import { settleFailure } from './failure.js'
 import { buildTask, upsample } from './prepare.js'
@@ -170,13 +170,15 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
           amount_micros: amount,
           created_at: now,
         })
-        settled = await tx.limits.settle(job.apiKeyId, amount, now, deps.limitDefaults)
-        for (const percent of settled ? crossedShares(settled) : []) {
+        settled = await tx.limits.settle(job.apiKeyId, amount, now)
+        const shares = settled ? sharesToAnnounce(settled) : []
+        for (const percent of shares) {
           const alert = budgetAlert(job, percent, settled!, now)
           alerts.push(alert)
           const url = settled!.eventWebhookUrl
           if (url) await tx.deliveries.insertEvent({ ...alert, jobId: job.id, apiKeyId: job.apiKeyId, url, now })
         }
+        if (shares.length > 0) await tx.limits.noteAlerted(job.apiKeyId, settled!.periodStart, Math.max(...shares))
       }
       return done
     })

@@ -86,7 +86,7 @@ describe.each(KINDS)('per-key limits in the store: %s', (kind) => {
     const claimed = (await store.jobs.claim({ owner: 'w/1', now: NOW, leaseMs: 60_000 }))!
     await store.transaction(async (tx) => {
       await tx.jobs.complete(claimed.id, 'w/1', { result, engine: 'x', now: NOW })
-      await tx.limits.settle('k', 40_000, NOW, NONE)
+      await tx.limits.settle('k', 40_000, NOW)
     })
     expect(await store.limits.get('k')).toMatchObject({ creditsMicros: 80_000, reservedMicros: 80_000 })
     expect(await reserveAndInsert(store, 'e')).toBe(false)
@@ -99,7 +99,14 @@ describe.each(KINDS)('per-key limits in the store: %s', (kind) => {
       tx.limits.credit({ id: 'l2', apiKeyId: 'k', kind: 'set', micros: null, actor: 't', note: null, now: NOW }),
     )
     const daily: LimitDefaults = { budget: { micros: 80_000, period: 'day' } }
-    expect(await store.limits.settle('k', 40_000, NOW, daily)).toMatchObject({ after: 40_000, budgetMicros: 80_000 })
+    // The budget in force comes from the API's last look at the key and the defaults (a worker
+    // settles with whatever configuration it has).
+    await store.limits.refreshInForce(daily, NOW)
+    expect(await store.limits.settle('k', 40_000, NOW)).toMatchObject({
+      spentMicros: 40_000,
+      budgetMicros: 80_000,
+      period: 'day',
+    })
     expect(await reserveAndInsert(store, 'f', NOW, daily)).toBe(true)
     expect(await reserveAndInsert(store, 'g', NOW, daily)).toBe(false)
     await store.jobs.cancel('f', NOW)
@@ -111,6 +118,18 @@ describe.each(KINDS)('per-key limits in the store: %s', (kind) => {
     // The key's own "none" outranks the server's default.
     await store.limits.set('k', { budgetMicros: -1 })
     expect(await reserveAndInsert(store, 'i', tomorrow, daily)).toBe(true)
+  })
+
+  it('takes a default budget past 32 bits of micro-dollars ($5,000 a month), reserving and settling', async () => {
+    const { store } = t
+    const big: LimitDefaults = { budget: { micros: 5_000_000_000, period: 'month' } }
+    expect(await reserveAndInsert(store, 'big', NOW, big)).toBe(true)
+    const claimed = (await store.jobs.claim({ owner: 'w/1', now: NOW, leaseMs: 60_000 }))!
+    const settled = await store.transaction(async (tx) => {
+      await tx.jobs.complete(claimed.id, 'w/1', { result, engine: 'x', now: NOW })
+      return tx.limits.settle('k', 40_000, NOW)
+    })
+    expect(settled).toMatchObject({ spentMicros: 40_000, budgetMicros: 5_000_000_000, period: 'month' })
   })
 
   it('counts creates per minute, refusing past the limit until the next minute', async () => {

@@ -186,6 +186,34 @@ describe('server-wide defaults (FLUXHOST_KEY_CONCURRENCY)', () => {
   })
 })
 
+describe('an API process with FLUXHOST_KEY_BUDGET and a worker process without it, on one data dir', () => {
+  let apiOnly: TestServer
+  let worker: TestServer
+  beforeAll(async () => {
+    apiOnly = await startTestServer({ FLUXHOST_KEY_BUDGET: '0.08/day' }, { worker: false })
+    worker = await startTestServer(apiOnly.recordsEnv, { worker: true, dataDir: apiOnly.dataDir })
+  })
+  afterAll(async () => {
+    await worker?.close()
+    await apiOnly?.close()
+  })
+
+  it("settles into the API's budget: the worker's own (lack of) configuration does not matter", async () => {
+    const { key } = await limitedKey(apiOnly, {})
+    // Both clocks past midnight if it is near, so the two jobs settle in one UTC day.
+    const dayLeft = DAY - (apiOnly.clock.now() % DAY)
+    if (dayLeft < 3_600_000) for (const s of [apiOnly, worker]) s.clock.advance(dayLeft + 60_000)
+    for (let i = 0; i < 2; i++) {
+      const created = await bfl(apiOnly, key)
+      expect(created.status).toBe(200)
+      expect((await worker.waitForJob(created.body.id)).state).toBe('succeeded')
+    }
+    const budget = (await api(`${apiOnly.url}/api/me`, { key })).body.limits.budget
+    expect(budget).toMatchObject({ limit: { usd: '0.08', period: 'day' }, spentUsd: '0.08' })
+    expect((await bfl(apiOnly, key)).status).toBe(402)
+  })
+})
+
 describe('reservations settle on success and are released on every other end (with a worker)', () => {
   let s: TestServer
   beforeAll(async () => {
@@ -245,7 +273,8 @@ describe('reservations settle on success and are released on every other end (wi
   it("passing 80 % and 100 % of the budget sends signed events to the key's webhook, once each", async () => {
     const receiver = await startReceiver()
     try {
-      const { key } = await limitedKey(s, { budget: { usd: 0.08, period: 'day' }, webhookUrl: receiver.url })
+      // $0.10 a day, $0.04 a job: after two, $0.08 is 80 % and what is left covers no third job.
+      const { key } = await limitedKey(s, { budget: { usd: 0.1, period: 'day' }, webhookUrl: receiver.url })
       awayFromMidnight()
       for (let i = 0; i < 2; i++) {
         const created = await bfl(s, key)
@@ -265,7 +294,7 @@ describe('reservations settle on success and are released on every other end (wi
       for (const event of events) {
         expect(event).toMatchObject({
           type: 'key.budget.threshold',
-          data: { spentUsd: '0.08', budgetUsd: '0.08', period: 'day' },
+          data: { spentUsd: '0.08', budgetUsd: '0.10', period: 'day' },
         })
       }
       expect((await bfl(s, key)).status).toBe(402)

@@ -13,7 +13,10 @@ import { isPostgres } from './dialect.js'
 // ends any way but success thereby releases its reservation; success settles it (the
 // charge, credits and period spend are written with the completion, by the store). The
 // third trigger numbers claims per key (`served_seq`), which the fair claim orders keys by.
-// `event_webhook_url`: where the key's own events (budget alerts) are sent.
+// `event_webhook_url`: where the key's own events (budget alerts) are sent. The budget and
+// period in force (the key's own, else the server's default, as the API process last worked
+// them out) are kept on the row, so that a worker settles into the right period whatever its
+// own configuration; `alerted_*`: the highest budget alert sent in which period.
 export async function up(db: Kysely<unknown>): Promise<void> {
   const columns: [string, 'integer' | 'bigint' | 'text', boolean][] = [
     ['max_concurrency', 'integer', false],
@@ -29,6 +32,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ['period_spent_micros', 'bigint', true],
     ['served_seq', 'bigint', true],
     ['event_webhook_url', 'text', false],
+    ['budget_in_force_micros', 'bigint', false],
+    ['period_in_force', 'text', false],
+    ['alerted_period_start', 'bigint', false],
+    ['alerted_percent', 'integer', false],
   ]
   for (const [name, type, counter] of columns) {
     await db.schema
@@ -39,6 +46,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // A key's own events (budget alerts) are deliveries like a job's webhook, with their body
   // written when they are made; they name the job whose charge set them off.
   await db.schema.alterTable('webhook_deliveries').addColumn('payload', 'text').execute()
+  // No job may change while the counters are filled in (an older process may still be writing).
+  if (isPostgres(db)) await sql`lock table jobs in share mode`.execute(db)
   await sql`update api_keys set
       active_jobs = (select count(*) from jobs where jobs.api_key_id = api_keys.id and jobs.state in ('queued', 'running')),
       reserved_micros = (select coalesce(sum(cost_micros), 0) from jobs
