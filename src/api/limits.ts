@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { KeyStanding, LimitSetting } from '../domain/limits.js'
 import { formatUsd, MICROS_PER_CREDIT } from '../domain/money.js'
 import type { RateQuota } from '../services/limits.js'
+import type { LedgerRow } from '../store/limit-repository.js'
 
 const credits = (micros: number) => Math.round((micros / MICROS_PER_CREDIT) * 100) / 100
 const usdSetting = (setting: LimitSetting) => (typeof setting === 'number' ? formatUsd(setting) : setting)
@@ -43,6 +44,19 @@ export function spendable(standing: KeyStanding): number | null {
   if (standing.creditsMicros !== null) left.push(standing.creditsMicros - standing.reservedMicros)
   if (standing.budget) left.push(standing.budget.micros - standing.periodSpentMicros - standing.reservedMicros)
   return left.length === 0 ? null : credits(Math.max(0, Math.min(...left)))
+}
+
+/** One credit-ledger entry, as the admin API and `fluxhost keys ledger --json` show it. */
+export function renderLedgerEntry(row: LedgerRow) {
+  return {
+    id: row.id,
+    kind: row.kind,
+    credits: row.delta_micros / MICROS_PER_CREDIT,
+    balance: row.balance_micros === null ? null : row.balance_micros / MICROS_PER_CREDIT,
+    actor: row.actor,
+    note: row.note,
+    at: new Date(row.created_at).toISOString(),
+  }
 }
 
 /** A key's limits and where it stands, as /api/me and the admin API show them. Money: credits and USD. */

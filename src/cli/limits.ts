@@ -1,6 +1,6 @@
 import os from 'node:os'
 import type { Command } from 'commander'
-import { renderStanding } from '../api/limits.js'
+import { renderLedgerEntry, renderStanding } from '../api/limits.js'
 import { type KeyStanding, type LimitSetting, parseBudget } from '../domain/limits.js'
 import { MICROS_PER_CREDIT, usdToMicros } from '../domain/money.js'
 import type { LimitChange } from '../services/limits.js'
@@ -107,17 +107,6 @@ export function standingTable(id: string, standing: KeyStanding): string {
   return `key ${id}\n${table(rows)}\n${alerts}`
 }
 
-/** One ledger row as JSON, as the admin API answers it. */
-const ledgerEntry = (row: LedgerRow) => ({
-  id: row.id,
-  kind: row.kind,
-  credits: row.delta_micros / MICROS_PER_CREDIT,
-  balance: row.balance_micros === null ? null : row.balance_micros / MICROS_PER_CREDIT,
-  actor: row.actor,
-  note: row.note,
-  at: new Date(row.created_at).toISOString(),
-})
-
 function ledgerTable(rows: LedgerRow[]): string {
   return table([
     ['TIME', 'KIND', 'CREDITS', 'BALANCE', 'ACTOR', 'NOTE'],
@@ -209,7 +198,7 @@ export function keyLimitCommands(keys: Command, io: CliIo): void {
     .action(async (id: string, opts: Record<string, unknown>) => {
       await withRecords(configFrom(io, opts), async ({ services }) => {
         const rows = await services.limits.ledger(id)
-        if (opts.json) return out(JSON.stringify({ keyId: id, data: rows.map(ledgerEntry) }, null, 2))
+        if (opts.json) return out(JSON.stringify({ keyId: id, data: rows.map(renderLedgerEntry) }, null, 2))
         out(rows.length === 0 ? `no credit changes for ${id}` : ledgerTable(rows))
       })
     })

@@ -5,7 +5,7 @@ import { MICROS_PER_CREDIT, usdToMicros } from '../../domain/money.js'
 import type { LimitChange } from '../../services/limits.js'
 import { keyOf, requireKey } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
-import { renderStanding, standingSchema } from '../limits.js'
+import { renderLedgerEntry, renderStanding, standingSchema } from '../limits.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { requireAdmin } from './admin-routes.js'
 
@@ -173,17 +173,7 @@ export const limitRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
     },
     async (request) => {
       const rows = await services.limits.ledger(request.params.id)
-      return {
-        data: rows.map((row) => ({
-          id: row.id,
-          kind: row.kind,
-          credits: row.delta_micros / MICROS_PER_CREDIT,
-          balance: row.balance_micros === null ? null : row.balance_micros / MICROS_PER_CREDIT,
-          actor: row.actor,
-          note: row.note,
-          at: new Date(row.created_at).toISOString(),
-        })),
-      }
+      return { data: rows.map(renderLedgerEntry) }
     },
   )
 }
