@@ -1,10 +1,11 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { Job } from '../domain/job.js'
-import type { LimitDefaults } from '../domain/limits.js'
+import { type LimitDefaults, RPM_WINDOW_MS } from '../domain/limits.js'
 import { failpoint } from '../observability/failpoint.js'
 import { insertParameters, type JobQueries } from './job-repository.js'
 import { jobToRow } from './job-row.js'
-import { createLimitRepository, type LimitRow } from './limit-repository.js'
+import { createLimitRepository, type LimitRow, toLimitRow } from './limit-repository.js'
+import { limitValues, reserveStatement } from './limit-sql.js'
 import type { Database } from './schema.js'
 
 const MAX_BATCH = 500
@@ -63,7 +64,7 @@ export async function reserveAndInsert(
  * when the turn has limited keys' jobs, their reservations come first, in the same transaction
  * (see `reserveBatch`), and a refused reservation fails its own create only.
  */
-export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
+export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries, kind: 'sqlite' | 'postgres') {
   const pending: Pending[] = []
 
   const insertOne = (item: Pending) =>
@@ -95,6 +96,7 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
       const { now, defaults } = items[0]!.reservation!
       const cost = items.reduce((sum, item) => sum + item.job.costMicros, 0)
       const row = await limits.reserve(apiKeyId, cost, now, defaults, items.length)
+      if (row) failpoint('limits-reserved')
       if (row) {
         // Each create's window as if they came one by one.
         for (const [i, item] of items.entries()) {
@@ -117,9 +119,84 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
     return outcomes
   }
 
+  /**
+   * PostgreSQL: a transaction costs a round trip per statement while the key's row is held, so
+   * each key's jobs are reserved and inserted by one statement (the reservation's UPDATE in a
+   * WITH, the insert only if it matched), committed on its own; jobs of unlimited keys go in one
+   * multi-row insert. A key without room for all of its jobs has them tried one at a time.
+   */
+  const flushPostgres = async (batch: Pending[]) => {
+    const plain = batch.filter((item) => !item.reservation)
+    const byKey = new Map<string, Pending[]>()
+    for (const item of batch)
+      if (item.reservation) byKey.set(item.job.apiKeyId, [...(byKey.get(item.job.apiKeyId) ?? []), item])
+    if (plain.length > 0) {
+      try {
+        await db
+          .insertInto('jobs')
+          .values(byKeyOrder(plain.map((item) => item.job)).map(jobToRow))
+          .execute()
+        for (const item of plain) item.resolve(undefined)
+      } catch {
+        for (const item of plain) await insertOne(item)
+      }
+    }
+    for (const [apiKeyId, items] of [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const { now, defaults } = items[0]!.reservation!
+      const values = {
+        ...limitValues(defaults, now),
+        apiKeyId,
+        count: items.length,
+        costMicros: items.reduce((sum, item) => sum + item.job.costMicros, 0),
+        window: Math.floor(now / RPM_WINDOW_MS) * RPM_WINDOW_MS,
+      }
+      const rows = JSON.stringify(items.map((item) => jobToRow(item.job)))
+      let reserved: LimitRow | undefined
+      try {
+        const [row] = await db
+          .with('r', () => reserveStatement(db, values))
+          .with('i', (qb) =>
+            qb
+              .insertInto('jobs')
+              .expression(
+                sql`select * from json_populate_recordset(null::jobs, cast(${rows} as json)) where exists (select 1 from r)`,
+              ),
+          )
+          .selectFrom('r')
+          .selectAll()
+          .execute()
+        reserved = row && toLimitRow(row)
+      } catch {
+        reserved = undefined
+      }
+      if (reserved) {
+        for (const [i, item] of items.entries())
+          item.resolve({ ...reserved, rpmCount: reserved.rpmCount - (items.length - 1 - i) })
+        continue
+      }
+      // No room for all of them (or a bad row): one at a time, each in its own transaction.
+      for (const item of items) await insertOne(item)
+    }
+  }
+
+  // One group commit at a time: creates that arrive while one commits wait for the next, which
+  // takes them all. (Concurrent commits would only queue on the same rows: a limited key's row,
+  // which its reservation holds until commit, and the row every insert's trigger updates.)
+  let flushing = false
+  const schedule = () => {
+    if (flushing || pending.length === 0) return
+    flushing = true
+    setImmediate(() => {
+      void flush().finally(() => {
+        flushing = false
+        schedule()
+      })
+    })
+  }
+
   const flush = async () => {
     const batch = pending.splice(0, MAX_BATCH)
-    if (pending.length > 0) setImmediate(() => void flush())
+    if (kind === 'postgres' && batch.some((item) => item.reservation)) return flushPostgres(batch)
     if (batch.length === 1) {
       const [only] = batch
       if (!only!.reservation) {
@@ -162,7 +239,7 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries) {
     insert(job: Job, reservation?: Reservation): Promise<LimitRow | undefined> {
       return new Promise((resolve, reject) => {
         pending.push({ job, reservation, resolve, reject })
-        if (pending.length === 1) setImmediate(() => void flush())
+        schedule()
       })
     },
   }

@@ -67,10 +67,10 @@ export function effective(v: LimitValues) {
 }
 
 /** A reservation of `count` jobs of one key, costing `costMicros` together. */
-type ReserveValues = LimitValues & { apiKeyId: string; count: number; costMicros: number; window: number }
+export type ReserveValues = LimitValues & { apiKeyId: string; count: number; costMicros: number; window: number }
 
 /** The reservation's statement, for these values: room for all `count` jobs, or none is reserved. */
-function reserveStatement(db: Kysely<Database>, v: ReserveValues) {
+export function reserveStatement(db: Kysely<Database>, v: ReserveValues) {
   const e = effective(v)
   const usedThisMinute = sql<number>`(case when rpm_window = ${v.window} then rpm_count else 0 end)`
   const guards: RawBuilder<boolean>[] = [

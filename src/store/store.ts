@@ -67,7 +67,7 @@ export function createStore(
   const jobQueries = compileJobQueries(db)
   const keyQueries = compileKeyQueries(db)
   const positionQueries = compilePositionQueries(db, kind)
-  const batcher = createInsertBatcher(db, jobQueries)
+  const batcher = createInsertBatcher(db, jobQueries, kind)
   const bind = (executor: Kysely<Database>): Store => {
     const reads = createJobReads(executor, jobQueries)
     return {
