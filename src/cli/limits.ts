@@ -56,6 +56,15 @@ export function parseCredit(text: string): CreditEntry {
   return { kind: 'topup', micros: match[1] === '-' ? -micros : micros }
 }
 
+/** `--credits`: the balance to set, in credits, or none. */
+function parseBalance(text: string): CreditEntry {
+  try {
+    return parseCredit(`=${text.trim().replace(/^=/, '')}`)
+  } catch {
+    throw new CliExit(2, `--credits must be a number of credits (up to 4 decimals) or none (got "${text}")`)
+  }
+}
+
 /** Who changes a balance from this machine: `cli:<OS user>`. */
 export function cliActor(): string {
   let user = ''
@@ -148,9 +157,11 @@ export function keyLimitCommands(keys: Command, io: CliIo): void {
     .option('--rpm <n>', 'creates per minute: N, none or default')
     .option('--budget <usd/period>', 'US dollars per UTC day, week or month (20/month), none or default')
     .option('--webhook-url <url>', "where the key's budget alerts go (signed like its job webhooks), or none")
+    .option('--credits <n>', 'set the prepaid balance to N credits ($0.01 each), or none (as keys credit =N)')
     .option('--json', 'print JSON', false)
     .action(async (id: string, opts: Record<string, unknown>) => {
       const change: LimitChange = {}
+      const credits = opts.credits === undefined ? undefined : parseBalance(String(opts.credits))
       if (opts.webhookUrl !== undefined)
         change.eventWebhookUrl = String(opts.webhookUrl) === 'none' ? null : String(opts.webhookUrl)
       if (opts.concurrency !== undefined) change.concurrency = parseSetting('--concurrency', String(opts.concurrency))
@@ -159,7 +170,8 @@ export function keyLimitCommands(keys: Command, io: CliIo): void {
       await withRecords(configFrom(io, opts), async ({ services }) => {
         const changed = Object.keys(change).length > 0
         const { limits } = services
-        const standing = changed ? await limits.set(id, change, 'options') : await limits.standing(id)
+        let standing = changed ? await limits.set(id, change, 'options') : await limits.standing(id)
+        if (credits) standing = await limits.credit(id, { ...credits, actor: cliActor() })
         print(id, standing, opts.json)
       })
     })

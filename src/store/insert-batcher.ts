@@ -159,7 +159,8 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries, k
             qb
               .insertInto('jobs')
               .expression(
-                sql`select * from json_populate_recordset(null::jobs, cast(${rows} as json)) where exists (select 1 from r)`,
+                sql`select * from json_populate_recordset(null::jobs, cast(${rows} as json))
+                  where exists (select 1 from r)`,
               ),
           )
           .selectFrom('r')

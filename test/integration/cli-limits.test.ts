@@ -69,6 +69,16 @@ describe('fluxhost keys limits, credit and ledger; usage --csv', { timeout: 180_
     })
     expect((standing.budget as { periodStart: string }).periodStart).toMatch(/-01T00:00:00\.000Z$/)
 
+    // All four at once, as the issue writes it: --credits sets the balance (recorded in the ledger).
+    const all = await json(['keys', 'limits', id, '--concurrency', '4', '--rpm', '60', '--credits', '5000'])
+    expect(all).toMatchObject({ concurrency: { limit: 4 }, rpm: { limit: 60 }, credits: { balance: 5000 } })
+    const ledger = await json(['keys', 'ledger', id])
+    expect((ledger.data as { kind: string }[])[0]).toMatchObject({ kind: 'set', balance: 5000 })
+    const badCredits = await cli(['keys', 'limits', id, '--credits', 'lots'])
+    expect(badCredits.code).toBe(2)
+    expect(badCredits.stderr).toMatch(/--credits must be a number of credits/)
+    await cli(['keys', 'limits', id, '--rpm', 'none', '--credits', 'none'])
+
     const back = await json(['keys', 'limits', id, '--concurrency', 'default', '--budget', '5.50/day'])
     expect(back).toMatchObject({
       concurrency: { limit: null, setting: 'default' },
