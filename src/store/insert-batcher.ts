@@ -156,12 +156,10 @@ export function createInsertBatcher(db: Kysely<Database>, queries: JobQueries, k
         const [row] = await db
           .with('r', () => reserveStatement(db, values))
           .with('i', (qb) =>
-            qb
-              .insertInto('jobs')
-              .expression(
-                sql`select * from json_populate_recordset(null::jobs, cast(${rows} as json))
+            qb.insertInto('jobs').expression(
+              sql`select * from json_populate_recordset(null::jobs, cast(${rows} as json))
                   where exists (select 1 from r)`,
-              ),
+            ),
           )
           .selectFrom('r')
           .selectAll()

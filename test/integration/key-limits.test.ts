@@ -354,9 +354,9 @@ describe
         const dying = await startServe({ ...env, FLUXHOST_FAILPOINT: 'limits-reserved' })
         const { key } = await limitedKey(dying, { concurrency: 1, rpm: 1 }, 4)
         // With an Idempotency-Key the reservation, the job and the key's binding are one transaction
-      // on either store (without one, PostgreSQL reserves and inserts in one statement: no point
-      // between them to crash at). SIGKILLed before it could answer:
-      await expect(bfl(dying, key, { 'idempotency-key': 'crash-between' })).rejects.toThrow()
+        // on either store (without one, PostgreSQL reserves and inserts in one statement: no point
+        // between them to crash at). SIGKILLed before it could answer:
+        await expect(bfl(dying, key, { 'idempotency-key': 'crash-between' })).rejects.toThrow()
         expect((await dying.child.exited).signal).toBe('SIGKILL')
         const after = await startServe(env)
         try {
