@@ -20,7 +20,6 @@ import { setRateHeaders } from './limits.js'
 import { adminRoutes } from './native/admin-routes.js'
 import { eventRoutes } from './native/event-routes.js'
 import { jobRoutes } from './native/job-routes.js'
-import { limitRoutes } from './native/limit-routes.js'
 import { renderNativeError } from './native/render.js'
 import { systemRoutes } from './native/system-routes.js'
 import { webhookRoutes } from './native/webhook-routes.js'
@@ -156,7 +155,6 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   await app.register(nativeJobApi, deps)
   await app.register(systemRoutes, deps)
   await app.register(adminRoutes, deps)
-  await app.register(limitRoutes, deps)
   await app.register(fileRoutes, deps)
   await app.register(webRoutes)
   return app

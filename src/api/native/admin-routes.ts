@@ -1,23 +1,16 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKey } from '../../domain/api-key.js'
 import { FluxhostError } from '../../domain/errors.js'
 import { formatUsd } from '../../domain/money.js'
 import type { UsageTotals } from '../../services/system.js'
-import { keyOf, requireKey } from '../auth.js'
+import { requireKey } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
 import { renderStanding } from '../limits.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { urlContext } from '../urls.js'
+import { idParams, requireAdmin, security, tags } from './admin-scope.js'
+import { limitRoutes } from './limit-routes.js'
 import { renderJob } from './render.js'
 import { renderDelivery } from './webhook-routes.js'
-
-const tags = ['Admin']
-const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
-} as const
 
 const show = (t: UsageTotals) => ({ usd: formatUsd(t.amountMicros), images: t.images, jobs: t.jobs })
 const iso = (date: Date | null) => (date === null ? null : date.toISOString())
@@ -35,13 +28,6 @@ export function renderKey(key: ApiKey) {
   }
 }
 
-/** After requireKey: only admin-scoped keys pass. */
-export function requireAdmin(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
-  if (keyOf(request).scope !== 'admin')
-    return done(new FluxhostError('FORBIDDEN', { message: 'This needs an admin-scoped API key.' }))
-  done()
-}
-
 /**
  * What the admin pages use (admin-scoped keys only): every key with its spend, creating and
  * revoking keys, rotating a key's webhook secret, spend per day, the queue, every key's
@@ -51,6 +37,8 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
   app.addHook('onRequest', requireKey(services.keys))
   app.addHook('onRequest', requireAdmin)
+  // Per-key limits, credits and the ledger: in this scope, behind the same two hooks.
+  await app.register(limitRoutes, deps)
 
   app.get(
     '/api/admin/keys',

@@ -3,19 +3,12 @@ import { validationError } from '../../domain/errors.js'
 import type { LimitSetting } from '../../domain/limits.js'
 import { MICROS_PER_CREDIT, usdToMicros } from '../../domain/money.js'
 import type { LimitChange } from '../../services/limits.js'
-import { keyOf, requireKey } from '../auth.js'
+import { keyOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
 import { renderLedgerEntry, renderStanding, standingSchema } from '../limits.js'
 import type { RoutesPlugin } from '../schema-types.js'
-import { requireAdmin } from './admin-routes.js'
+import { idParams, security, tags } from './admin-scope.js'
 
-const tags = ['Admin']
-const security: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }]
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
-} as const
 const setting = {
   anyOf: [
     { type: 'integer', minimum: 0, maximum: 1_000_000_000 },
@@ -77,12 +70,11 @@ const creditMicros = (credits: number) => Math.round(credits * MICROS_PER_CREDIT
 
 /**
  * Per-key limits for admins: read and change a key's concurrency, rate, budget and prepaid
- * credits, and its credit ledger (who added what, when).
+ * credits, and its credit ledger (who added what, when). Registered inside the admin routes,
+ * whose hooks let only admin keys through.
  */
 export const limitRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services } = deps
-  app.addHook('onRequest', requireKey(services.keys))
-  app.addHook('onRequest', requireAdmin)
 
   app.get(
     '/api/admin/keys/:id/limits',
