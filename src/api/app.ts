@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify'
@@ -7,7 +8,9 @@ import { FluxhostError } from '../domain/errors.js'
 import { redactUrl } from '../observability/redact.js'
 import { webRoutes } from '../web/routes.js'
 import { requireKey } from './auth.js'
+import { corsOptions } from './cors.js'
 import type { ApiDeps } from './deps.js'
+import { renderOpenAiNotFound } from './dialects/aiml/render.js'
 import { aimlRoutes } from './dialects/aiml/routes.js'
 import { apiframeRoutes } from './dialects/apiframe/routes.js'
 import { bflRoutes } from './dialects/bfl/routes.js'
@@ -23,6 +26,7 @@ import { jobRoutes } from './native/job-routes.js'
 import { renderNativeError } from './native/render.js'
 import { systemRoutes } from './native/system-routes.js'
 import { webhookRoutes } from './native/webhook-routes.js'
+import { proxyTrust } from './urls.js'
 import { installValidators } from './validation.js'
 
 /** fluxhost's own job API (`/api/jobs…`): every route needs a key. */
@@ -35,6 +39,7 @@ const nativeJobApi: FastifyPluginAsync<ApiDeps> = async (scope, deps) => {
 
 /** Builds the HTTP app; it does not listen. */
 export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyInstance> {
+  const trustProxy = proxyTrust(deps.config.http.trustProxy)
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Our own ids, never the client's: a request id in a log line must be trustworthy.
@@ -49,7 +54,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     // that take long (the sync route, event streams) are not limited by these.
     requestTimeout: deps.config.http.requestTimeoutMs,
     keepAliveTimeout: deps.config.http.idleTimeoutMs,
-    trustProxy: deps.config.http.trustProxy,
+    trustProxy,
     // Node checks those limits every connectionsCheckingInterval (30 s by default).
     http: {
       headersTimeout: deps.config.http.headersTimeoutMs,
@@ -58,7 +63,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
     },
   })
   app.decorate('originPolicy', {
-    trustProxy: deps.config.http.trustProxy,
+    trustProxy,
     allowedHosts: deps.config.http.allowedHosts,
   })
   // Per-request state starts as null on every request (one object shape for V8), and the
@@ -100,6 +105,9 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
       )
     done()
   })
+  // CORS for pages on other origins (FLUXHOST_CORS_ORIGINS), on the API paths only (api/cors.ts).
+  // A root hook registered before every route, so preflights, 401s and 404s carry it too.
+  if (deps.config.http.corsOrigins) await app.register(cors, corsOptions(deps.config.http.corsOrigins))
 
   await app.register(swagger, {
     openapi: {
@@ -137,8 +145,13 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   const native = dialectErrorHandler((error, request) => renderNativeError(error, request.id))
   app.setErrorHandler(native)
   app.setNotFoundHandler((request, reply) => {
-    // BFL clients expect FastAPI's 404 body; everyone else gets ours.
-    if (request.url.startsWith('/v1/')) return reply.code(404).send({ detail: 'Not Found' })
+    // BFL clients expect FastAPI's 404 body, OpenAI's (a Bearer key) OpenAI's; everyone else gets ours.
+    if (request.url.startsWith('/v1/')) {
+      if (!/^\s*Bearer\s/i.test(request.headers.authorization ?? ''))
+        return reply.code(404).send({ detail: 'Not Found' })
+      const { status, body } = renderOpenAiNotFound(request.method, request.url.split('?')[0]!)
+      return reply.code(status).send(body)
+    }
     const { status, body } = renderNativeError(
       new FluxhostError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}` }),
       request.id,

@@ -13,6 +13,8 @@ declare module 'fastify' {
       hold: Hold
       service: IdempotencyService
       rerender: boolean
+      /** A key the server derived (see `sdkRetries`): kept only while it names a job. */
+      implicit?: boolean
       jobId?: string
       settled?: boolean
     } | null
@@ -34,9 +36,26 @@ export interface IdempotencyOptions {
    * synchronous route, whose answer holds expiring URLs and may not exist yet.
    */
   rerender?: boolean
+  /**
+   * Joins the retries a client's SDK marks as such (OpenAI's `x-stainless-retry-count`) to the
+   * job of the try before, for requests without an Idempotency-Key (see `joinRetry`).
+   */
+  sdkRetries?: {
+    /** The request's try (0: the first), undefined when it says none; throws on a malformed mark. */
+    attemptOf(request: FastifyRequest): number | undefined
+    /** How long after a try its job can be joined: the sync wait and the SDK's backoff. */
+    windowMs: number
+  }
 }
 
 const MAX_KEY_LENGTH = 255
+
+/** Keys the server derives: a client's Idempotency-Key is printable ASCII, so none can collide. */
+const RETRY_KEY_PREFIX = 'sdk-retry\u00b7'
+/** The one holder of every derived key: identical first tries at once must not fail each other. */
+const RETRY_HOLDER = 'sdk-retries'
+/** Where Stainless-built SDKs (OpenAI's, in Node, browsers and Python) number their tries. */
+export const SDK_RETRY_HEADER = 'x-stainless-retry-count'
 
 /**
  * The key from `Idempotency-Key`: an RFC 8941 sf-string (`"…"`) as the draft specifies,
@@ -148,7 +167,7 @@ export async function settleIdempotency(
   const held = request.idempotency
   if (!held || held.settled) return
   held.settled = true
-  if (isTransient(answer.status) && held.jobId === undefined) {
+  if (held.jobId === undefined && (held.implicit || isTransient(answer.status))) {
     await held.service.release(held.hold)
     return
   }
@@ -162,7 +181,7 @@ export async function settleIdempotency(
  * the key is scoped to the API key and kept `FLUXHOST_IDEMPOTENCY_TTL`; the same key with the same request
  * replays the first answer (no new job, no new charge) with `Idempotent-Replayed: true`; with
  * a different request → 422 IDEMPOTENCY_KEY_REUSED; while the first is still being answered
- * → 409 IDEMPOTENCY_KEY_IN_USE. Without the header the hooks cost one property read.
+ * → 409 IDEMPOTENCY_KEY_IN_USE. Without the headers the hooks cost two property reads.
  */
 export function idempotent(options: IdempotencyOptions): {
   preValidation: preValidationHookHandler
@@ -205,11 +224,44 @@ export function idempotent(options: IdempotencyOptions): {
     }
   }
 
+  /**
+   * A retry the SDK marks, with the same API key and body as a try before it (within
+   * `windowMs`), joins that try's job: its answer is that job's, and no job is made. A first
+   * try always makes its job and takes the derived key (several identical first tries at
+   * once all take it, the newest job winning), so its retries find the job.
+   */
+  const joinRetry = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    const attempt = options.sdkRetries?.attemptOf(request)
+    if (attempt === undefined || request.apiKey === null) return false
+    const windowMs = options.sdkRetries!.windowMs
+    const print = await fingerprint(request)
+    const key = `${RETRY_KEY_PREFIX}${print}`
+    const { claim, hold } = await service.claim(request.apiKey.id, key, print, options.lockMs, {
+      ttlMs: windowMs,
+      holder: RETRY_HOLDER,
+      force: attempt === 0,
+    })
+    if (claim.kind === 'acquired') {
+      request.idempotency = { hold, service, rerender: true, implicit: true }
+      return false
+    }
+    const jobId = claim.kind === 'mismatch' ? null : (claim.row?.job_id ?? null)
+    if (jobId === null)
+      throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
+        message: 'The try before this retry is still making its job; retry in a moment.',
+        retryAfterS: 1,
+      })
+    await service.extend(hold.apiKeyId, key, windowMs)
+    await options.replayJob(request, reply, jobId)
+    return true
+  }
+
   return {
-    // Callback style: without the header it is one property read, not a promise.
+    // Callback style: without the headers it is two property reads, not a promise.
     preValidation(request, reply, done) {
-      if (request.headers['idempotency-key'] === undefined) return done()
-      take(request, reply).then(
+      const explicit = request.headers['idempotency-key'] !== undefined
+      if (!explicit && (!options.sdkRetries || request.headers[SDK_RETRY_HEADER] === undefined)) return done()
+      ;(explicit ? take : joinRetry)(request, reply).then(
         (answered) => {
           if (!answered) done()
         },

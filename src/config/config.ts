@@ -3,6 +3,7 @@ import type { LimitDefaults } from '../domain/limits.js'
 import type { ModelId } from '../domain/models.js'
 import type { BlockedTerm } from './blocklist.js'
 import type { ComfyGraph } from './comfy-workflow.js'
+import type { CorsOrigins, TrustProxy } from './http-parsers.js'
 import type { LogLevel } from './parsers.js'
 
 /** A ComfyUI workflow template file, read and checked when the configuration was loaded. */
@@ -41,11 +42,13 @@ export interface Config {
     headersTimeoutMs: number
     requestTimeoutMs: number
     idleTimeoutMs: number
-    /** Believe X-Forwarded-* (FLUXHOST_TRUST_PROXY). */
-    trustProxy: boolean
+    /** Whose X-Forwarded-* to believe (FLUXHOST_TRUST_PROXY), as Fastify's `trustProxy` takes it. */
+    trustProxy: TrustProxy
     /** Host headers that may build answer URLs (lower case). */
     allowedHosts: readonly string[]
     metricsToken: string | null
+    /** Browser origins CORS answers on the API routes and /files (FLUXHOST_CORS_ORIGINS); null: CORS off. */
+    corsOrigins: CorsOrigins | null
   }
   /** The server's default limits per key (FLUXHOST_KEY_*); each absent unless configured. */
   keyLimits: LimitDefaults

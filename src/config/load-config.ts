@@ -183,9 +183,10 @@ function build(
       headersTimeoutMs: durationMs(v.headersTimeout),
       requestTimeoutMs: durationMs(v.requestTimeout),
       idleTimeoutMs: durationMs(v.idleTimeout),
-      trustProxy: v.trustProxy,
+      trustProxy: Array.isArray(v.trustProxy) ? freeze([...v.trustProxy]) : v.trustProxy,
       allowedHosts: freeze(v.allowedHosts.map((host) => host.toLowerCase())),
       metricsToken: v.metricsToken,
+      corsOrigins: Array.isArray(v.corsOrigins) ? freeze([...v.corsOrigins]) : v.corsOrigins,
     }),
     keyLimits: freeze({
       ...(v.keyConcurrency === null ? {} : { concurrency: v.keyConcurrency }),

@@ -17,6 +17,19 @@ export interface Hold {
   holder: string
 }
 
+/** How a key is claimed, when not as a client's Idempotency-Key. */
+export interface ClaimOptions {
+  /** Kept this long instead of `FLUXHOST_IDEMPOTENCY_TTL`. */
+  ttlMs?: number
+  /**
+   * Every request claiming the key holds it under this name (none is told it lost it to
+   * another): for a key the server derives, which several requests may hold at once.
+   */
+  holder?: string
+  /** Takes the key whatever it holds: the key names the newest request with it. */
+  force?: boolean
+}
+
 /** Idempotency keys: who holds a key, and the answers kept for replays. */
 export function createIdempotencyService({ store, clock, ttlMs }: IdempotencyServiceDeps) {
   return {
@@ -27,9 +40,10 @@ export function createIdempotencyService({ store, clock, ttlMs }: IdempotencySer
       key: string,
       fingerprint: string,
       lockMs: number,
+      options: ClaimOptions = {},
     ): Promise<{ claim: Claim; hold: Hold }> {
       const now = clock.now()
-      const hold = { apiKeyId, key, holder: randomUUID() }
+      const hold = { apiKeyId, key, holder: options.holder ?? randomUUID() }
       const claim = await store.idempotency.claim(
         apiKeyId,
         key,
@@ -37,9 +51,15 @@ export function createIdempotencyService({ store, clock, ttlMs }: IdempotencySer
         hold.holder,
         now,
         now + lockMs,
-        now + ttlMs,
+        now + (options.ttlMs ?? ttlMs),
+        options.force === true,
       )
       return { claim, hold }
+    },
+    /** Keeps a live key at least `ttlMs` from now. */
+    extend(apiKeyId: string, key: string, ttlMs: number): Promise<void> {
+      const now = clock.now()
+      return store.idempotency.extend(apiKeyId, key, now, now + ttlMs)
     },
     /** Keeps the answer (or the job to re-render it from) for replays. */
     complete(

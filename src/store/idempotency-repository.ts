@@ -19,7 +19,8 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
      * Takes the key for one request, or says why not. One conditional upsert, so two
      * requests (in one process or two sharing the file) can never both take a key: the
      * row is (re)written only when it is absent, expired, or held by a request presumed
-     * dead (lock expired) that made no job. Otherwise the row is read and judged.
+     * dead (lock expired) that made no job. Otherwise the row is read and judged. `force`
+     * (re)writes it whatever it holds: a key that always names the newest request with it.
      */
     async claim(
       apiKeyId: string,
@@ -29,6 +30,7 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
       now: number,
       lockedUntil: number,
       expiresAt: number,
+      force = false,
     ): Promise<Claim> {
       const taken = await db
         .insertInto('idempotency_keys')
@@ -42,33 +44,33 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
           created_at: now,
           expires_at: expiresAt,
         })
-        .onConflict((oc) =>
-          oc
-            .columns(['api_key_id', 'key'])
-            .doUpdateSet({
-              fingerprint,
-              holder,
-              state: 'in_flight',
-              locked_until: lockedUntil,
-              status: null,
-              body: null,
-              content_type: null,
-              job_id: null,
-              created_at: now,
-              expires_at: expiresAt,
-            })
-            .where((eb) =>
-              eb.or([
-                eb('idempotency_keys.expires_at', '<=', now),
-                eb.and([
-                  eb('idempotency_keys.state', '=', 'in_flight'),
-                  eb('idempotency_keys.locked_until', '<=', now),
-                  eb('idempotency_keys.job_id', 'is', null),
-                  eb('idempotency_keys.fingerprint', '=', sql<string>`excluded.fingerprint`),
+        .onConflict((oc) => {
+          const update = oc.columns(['api_key_id', 'key']).doUpdateSet({
+            fingerprint,
+            holder,
+            state: 'in_flight',
+            locked_until: lockedUntil,
+            status: null,
+            body: null,
+            content_type: null,
+            job_id: null,
+            created_at: now,
+            expires_at: expiresAt,
+          })
+          return force
+            ? update
+            : update.where((eb) =>
+                eb.or([
+                  eb('idempotency_keys.expires_at', '<=', now),
+                  eb.and([
+                    eb('idempotency_keys.state', '=', 'in_flight'),
+                    eb('idempotency_keys.locked_until', '<=', now),
+                    eb('idempotency_keys.job_id', 'is', null),
+                    eb('idempotency_keys.fingerprint', '=', sql<string>`excluded.fingerprint`),
+                  ]),
                 ]),
-              ]),
-            ),
-        )
+              )
+        })
         .returning('holder')
         .executeTakeFirst()
       if (taken?.holder === holder) return { kind: 'acquired' }
@@ -126,7 +128,10 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .execute()
     },
 
-    /** Forgets a key whose request failed in a way worth retrying (5xx, 429), if `holder` holds it. */
+    /**
+     * Forgets a key whose request failed in a way worth retrying (5xx, 429), if `holder` holds
+     * it and no job is bound to it (a key several requests hold may have one from another).
+     */
     async release(apiKeyId: string, key: string, holder: string): Promise<void> {
       await db
         .deleteFrom('idempotency_keys')
@@ -134,6 +139,19 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .where('key', '=', key)
         .where('holder', '=', holder)
         .where('state', '=', 'in_flight')
+        .where('job_id', 'is', null)
+        .execute()
+    },
+
+    /** Keeps a live key until `expiresAt` (never shortens it, never revives an expired one). */
+    async extend(apiKeyId: string, key: string, now: number, expiresAt: number): Promise<void> {
+      await db
+        .updateTable('idempotency_keys')
+        .set({ expires_at: expiresAt })
+        .where('api_key_id', '=', apiKeyId)
+        .where('key', '=', key)
+        .where('expires_at', '>', now)
+        .where('expires_at', '<', expiresAt)
         .execute()
     },
 

@@ -1,6 +1,8 @@
 import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import { REPO } from './child.js'
 
 /** Debian's chromium (`.ci/run` installs it with apt when missing); override with FLUXHOST_TEST_CHROMIUM. */
@@ -43,4 +45,66 @@ export async function launchBrowser(): Promise<{ ok: true; browser: Browser } | 
 export function screenshotPath(name: string): string {
   fs.mkdirSync(ARTIFACTS, { recursive: true })
   return path.join(ARTIFACTS, `${name}.png`)
+}
+
+/** Where a page on another origin loads OpenAI's browser build from (the ESM files of node_modules/openai). */
+export const OPENAI_MODULE_PATH = '/openai/index.mjs'
+const OPENAI_DIR = path.join(REPO, 'node_modules/openai')
+
+/**
+ * The page every origin serves at `/`: it imports OpenAI's browser build and sets it as
+ * `window.OpenAI` (then `data-ready` on <html>), so a test's `page.evaluate` can make a client
+ * (`new window.OpenAI({ baseURL, apiKey, dangerouslyAllowBrowser: true })`) or call `fetch`.
+ */
+const ORIGIN_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>another origin</title></head>
+<body><script type="module">
+import OpenAI from '${OPENAI_MODULE_PATH}'
+window.OpenAI = OpenAI
+document.documentElement.dataset.ready = 'true'
+</script></body></html>
+`
+
+export interface PageOrigin {
+  /** `http://127.0.0.1:<port>`: an origin of its own (another port is another origin). */
+  url: string
+  close(): Promise<void>
+}
+
+/**
+ * A tiny static server standing in for a web app on another origin than fluxhost's: `/` is
+ * ORIGIN_PAGE and `/openai/…` the files of the installed `openai` package, nothing else.
+ */
+export async function startPageOrigin(): Promise<PageOrigin> {
+  const server = http.createServer((req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://origin').pathname
+    if (pathname === '/') return res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(ORIGIN_PAGE)
+    const file = path.join(OPENAI_DIR, decodeURIComponent(pathname.replace(/^\/openai\//, '')))
+    const inside = pathname.startsWith('/openai/') && file.startsWith(`${OPENAI_DIR}${path.sep}`)
+    if (!inside || !/\.m?js$/.test(file) || !fs.existsSync(file)) return res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(fs.readFileSync(file))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** A fresh page (own context: empty storage and preflight cache) at `origin`'s page, OpenAI loaded. */
+export async function openPageAt(
+  browser: Browser,
+  origin: PageOrigin,
+): Promise<{ page: Page; errors: string[]; close(): Promise<void> }> {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(`${origin.url}/`)
+  await page.locator('html[data-ready="true"]').waitFor({ state: 'attached' })
+  return { page, errors, close: () => context.close() }
 }

@@ -41,6 +41,9 @@ describe('AIML images: the seed replayed', () => {
       prompt: 'text',
       created: expect.any(Number),
       data: [{ url: response.body.images[0].url }],
+      size: '1024x768',
+      output_format: 'jpeg',
+      background: 'opaque',
     })
     expect(response.body.timings.inference).toBeGreaterThan(0)
     expect(response.body.timings.encode).toBeGreaterThan(0)
@@ -158,7 +161,19 @@ describe("errors in AIML's (OpenAI's) shape", () => {
     [{ model: 'flux-pro/v1.1', prompt: 'x', size: '100x100' }, 'size', 'greater_than_equal'],
     [{ model: 'flux-pro/v1.1', prompt: 'x', safety_tolerance: '7' }, 'safety_tolerance', 'enum'],
     [{ model: 'flux-pro/v1.1', prompt: 'x', safety_tolerance: 0 }, 'safety_tolerance', 'enum'],
-    [{ model: 'flux-pro/v1.1', prompt: 'x', output_format: 'webp' }, 'output_format', 'enum'],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', output_format: 'gif' }, 'output_format', 'enum'],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', output_compression: 101 }, 'output_compression', 'less_than_equal'],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', output_compression: 0.5 }, 'output_compression', 'int_from_float'],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', background: 'transparent' }, 'background', 'enum'],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', stream: 'yes' }, 'stream', 'bool_type'],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', partial_images: 4 }, 'partial_images', 'less_than_equal'],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', moderation: 'none' }, 'moderation', 'enum'],
+    [
+      { model: 'flux-pro/v1.1', prompt: 'x', image_size: { width: 1536, height: 1024 } },
+      'image_size.width',
+      'less_than_equal',
+    ],
+    [{ model: 'flux-pro/v1.1', prompt: 'x', size: '3000x100' }, 'size', 'less_than_equal'],
     [{ model: 'flux-pro/v1.1', prompt: 'x', num_images: 5 }, 'num_images', 'less_than_equal'],
     [{ model: 'flux-pro/v1.1', prompt: 'x', num_images: 0 }, 'num_images', 'greater_than_equal'],
     [{ model: 'flux-pro/v1.1', prompt: 'x', seed: 0 }, 'seed', 'greater_than_equal'],
@@ -184,6 +199,25 @@ describe("errors in AIML's (OpenAI's) shape", () => {
     )
     expect(failed.status).toBe(500)
     expect(failed.body.error).toMatchObject({ code: 'GENERATION_FAILED', type: 'api_error' })
+    // Answers from a job: they name it, and tell OpenAI's SDKs not to retry (one call, one job).
+    for (const answer of [moderated, failed]) {
+      expect(answer.headers.get('x-should-retry')).toBe('false')
+      expect(answer.body.error.job_id).toBe(answer.headers.get('x-fluxhost-job-id'))
+      expect((await api(answer.body.error.url, { key: KEY_B })).body.state).toBe('failed')
+    }
+  })
+
+  it('a field error says not to retry; a rate limit leaves it to the SDK (429, Retry-After)', async () => {
+    const bad = await generate({ model: 'flux-pro/v1.1', prompt: 'x', size: 'big' })
+    expect(bad.headers.get('x-should-retry')).toBe('false')
+    const limited = await generate(
+      { model: 'flux-pro/v1.1', prompt: 'x', image_size: 'square' },
+      { 'x-fluxhost-simulate': 'rate_limited' },
+    )
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toBe('2')
+    expect(limited.headers.get('x-should-retry')).toBeNull()
+    expect(limited.body.error.job_id).toBeUndefined()
   })
 })
 
@@ -197,6 +231,7 @@ describe('waiting', () => {
         headers: { authorization: `Bearer ${KEY_A}`, 'x-fluxhost-simulate': 'slow=3000' },
       })
       expect(response.status).toBe(504)
+      expect(response.headers.get('x-should-retry')).toBe('false')
       expect(response.body.error).toMatchObject({
         code: 'SYNC_TIMEOUT',
         type: 'timeout_error',
@@ -237,5 +272,113 @@ describe('waiting', () => {
     controller.abort()
     expect(await request).toBeInstanceOf(Error)
     expect((await server.waitForJob(id)).state).toBe('succeeded')
+  })
+})
+
+describe("the retries OpenAI's SDKs mark (x-stainless-retry-count)", () => {
+  const body = (prompt: string) => ({ model: 'flux-pro/v1.1', prompt, image_size: 'square' })
+  const tryNo = (n: number | string) => ({ 'x-stainless-retry-count': String(n) })
+  const jobsWith = async (prompt: string) =>
+    ((await api(`${server.url}/api/jobs?limit=100`, { key: KEY_B })).body.data as any[]).filter(
+      (job) => job.request.prompt === prompt,
+    )
+
+  it('a retry joins the job of the try before; a first try always makes its own', async () => {
+    const first = await generate(body('joined'), tryNo(0))
+    const jobId = first.headers.get('x-fluxhost-job-id')
+    const retry = await generate(body('joined'), tryNo(1))
+    expect(retry.status).toBe(201)
+    expect(retry.headers.get('x-fluxhost-job-id')).toBe(jobId)
+    expect(retry.body.seed).toBe(first.body.seed)
+    expect(await jobsWith('joined')).toHaveLength(1)
+    // A new call (its first try) with the same body a moment later is a new job; its retry joins that one.
+    const again = await generate(body('joined'), tryNo(0))
+    expect(again.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
+    expect((await generate(body('joined'), tryNo(2))).headers.get('x-fluxhost-job-id')).toBe(
+      again.headers.get('x-fluxhost-job-id'),
+    )
+    // No mark at all (plain HTTP clients): every request is its own job.
+    await generate(body('joined'))
+    expect(await jobsWith('joined')).toHaveLength(3)
+  })
+
+  it('a retry with another body, or after the window, makes its own job', async () => {
+    const first = await generate(body('window'), tryNo(0))
+    const other = await generate({ ...body('window'), seed: 5 }, tryNo(1))
+    expect(other.headers.get('x-fluxhost-job-id')).not.toBe(first.headers.get('x-fluxhost-job-id'))
+    // FLUXHOST_SYNC_TIMEOUT_S (30 s here) and a minute's margin after the try before.
+    server.clock.advance(90_001)
+    const late = await generate(body('window'), tryNo(1))
+    expect(late.headers.get('x-fluxhost-job-id')).not.toBe(first.headers.get('x-fluxhost-job-id'))
+    expect(await jobsWith('window')).toHaveLength(3)
+  })
+
+  it('an explicit Idempotency-Key wins over the mark', async () => {
+    await generate(body('explicit'), tryNo(0))
+    const keyed = await generate(body('explicit'), { ...tryNo(1), 'idempotency-key': '"explicit-1"' })
+    expect(keyed.headers.get('idempotent-replayed')).toBeNull()
+    expect(await jobsWith('explicit')).toHaveLength(2)
+    const replay = await generate(body('explicit'), { ...tryNo(0), 'idempotency-key': '"explicit-1"' })
+    expect(replay.headers.get('idempotent-replayed')).toBe('true')
+    expect(replay.headers.get('x-fluxhost-job-id')).toBe(keyed.headers.get('x-fluxhost-job-id'))
+    expect(await jobsWith('explicit')).toHaveLength(2)
+  })
+
+  it.each(['x', '-1', '1.5', '99999'])('a malformed mark (%s) → 400 naming the header', async (value) => {
+    const response = await generate(body('bad mark'), { 'x-stainless-retry-count': value })
+    expect(response.status).toBe(400)
+    expect(response.body.error).toMatchObject({ code: 'VALIDATION_FAILED', param: 'header.x-stainless-retry-count' })
+  })
+})
+
+describe("OpenAI's fields on the route", () => {
+  it('size past 1440 is made at the nearest size of the same shape, reported in size', async () => {
+    const response = await generate({ model: 'flux-pro/v1.1', prompt: 'wide', size: '1792x1024' })
+    expect(response.status).toBe(201)
+    expect(response.body).toMatchObject({ size: '1344x768', images: [{ width: 1344, height: 768 }] })
+  })
+
+  it('output_format webp with output_compression', async () => {
+    const response = await generate({
+      model: 'flux-pro/v1.1',
+      prompt: 'webp',
+      image_size: 'square',
+      output_format: 'webp',
+      output_compression: 40,
+    })
+    expect(response.body).toMatchObject({ output_format: 'webp', images: [{ content_type: 'image/webp' }] })
+    const job = (await api(`${server.url}/api/jobs/${response.headers.get('x-fluxhost-job-id')}`, { key: KEY_B })).body
+    expect(job.request).toMatchObject({ outputFormat: 'webp', outputQuality: 40 })
+    const file = Buffer.from(await (await fetch(response.body.images[0].url)).arrayBuffer())
+    expect((await sharp(file).metadata()).format).toBe('webp')
+  })
+
+  it('stream: server-sent events, the completed image as b64_json', async () => {
+    const response = await fetch(`${server.url}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_B}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'flux-pro/v1.1', prompt: 'streamed', image_size: 'square', stream: true }),
+    })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    const text = await response.text()
+    const [head, data] = text.trim().split('\n')
+    expect(head).toBe('event: image_generation.completed')
+    const event = JSON.parse(data!.slice('data: '.length))
+    expect(event).toMatchObject({ type: 'image_generation.completed', size: '512x512', output_format: 'jpeg' })
+    expect(await sharp(Buffer.from(event.b64_json, 'base64')).metadata()).toMatchObject({ width: 512, height: 512 })
+  })
+
+  it('GET /v1/models with any of the key headers; without one, a 401 in OpenAI’s shape', async () => {
+    const listed = await api(`${server.url}/v1/models`, { key: KEY_A })
+    expect(listed.body).toEqual({
+      object: 'list',
+      data: [{ id: 'flux-pro/v1.1', object: 'model', created: 1727827200, owned_by: 'black-forest-labs' }],
+    })
+    const one = await api(`${server.url}/v1/models/flux-pro%2Fv1.1`, { key: null, headers: { 'x-api-key': KEY_A } })
+    expect(one.body).toEqual(listed.body.data[0])
+    const anonymous = await api(`${server.url}/v1/models`, { key: null })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.body.error).toMatchObject({ type: 'authentication_error', code: 'UNAUTHORIZED' })
   })
 })

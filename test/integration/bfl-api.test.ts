@@ -172,20 +172,26 @@ describe('bad input gets FastAPI-shaped 422s naming the field', () => {
     }
   })
 
-  it('get_result without id → 422; unknown id → 404 Task not found', async () => {
+  it('get_result without id → 422; an unknown id → 200 Task not found, as BFL answers it', async () => {
     const missing = await api(`${server.url}/v1/get_result`)
     expect(missing.status).toBe(422)
     expect(missing.body.detail[0]).toMatchObject({ loc: ['query', 'id'], type: 'missing' })
-    const unknown = await api(`${server.url}/v1/get_result?id=nope`)
-    expect(unknown.status).toBe(404)
-    expect(unknown.body).toEqual({
-      id: 'nope',
+    const notFound = (id: string) => ({
+      id,
       status: 'Task not found',
       result: null,
       progress: null,
       details: null,
       preview: null,
     })
+    for (const id of ['nope', '0196f3a2-7c1e-7000-8000-000000000000']) {
+      const unknown = await api(`${server.url}/v1/get_result?id=${id}`)
+      expect(unknown.status, id).toBe(200)
+      expect(unknown.body, id).toEqual(notFound(id))
+    }
+    const tooLong = await api(`${server.url}/v1/get_result?id=${'x'.repeat(101)}`)
+    expect(tooLong.status).toBe(422)
+    expect(tooLong.body.detail[0].loc).toEqual(['query', 'id'])
   })
 })
 
@@ -205,10 +211,14 @@ describe('keys', () => {
     }
   })
 
-  it('a key sees only its own jobs', async () => {
+  it("a key sees only its own jobs: another key's id reads exactly as an unknown one", async () => {
     const { body } = await submit({ prompt: 'mine', width: 256, height: 256 })
+    await server.waitForJob(body.id)
+    expect((await api(body.polling_url)).body.status).toBe('Ready')
     const other = await api(`${server.url}/v1/get_result?id=${body.id}`, { key: KEY_B })
-    expect(other.status).toBe(404)
+    const unknown = await api(`${server.url}/v1/get_result?id=${body.id.replace(/.{4}$/, '0000')}`, { key: KEY_B })
+    expect([other.status, unknown.status]).toEqual([200, 200])
+    expect(other.body).toEqual({ ...unknown.body, id: body.id })
     expect(other.body.status).toBe('Task not found')
     expect((await api(`${server.url}/api/jobs/${body.id}`, { key: KEY_B })).status).toBe(404)
     expect((await api(`${server.url}/api/jobs/${body.id}/cancel`, { method: 'POST', key: KEY_B })).status).toBe(404)

@@ -202,3 +202,66 @@ describe('PORT, as platforms set it', () => {
     )
   })
 })
+
+describe("FLUXHOST_TRUST_PROXY, as Fastify's trustProxy takes it", () => {
+  const trust = (raw: string) => loadConfig({ FLUXHOST_TRUST_PROXY: raw }).http.trustProxy
+
+  it('is off by default; takes true/false, a hop count, or addresses and CIDR ranges', () => {
+    expect(loadConfig({}).http.trustProxy).toBe(false)
+    for (const raw of ['', 'false', 'off', '0']) expect(trust(raw), raw).toBe(false)
+    for (const raw of ['true', 'yes', 'ON']) expect(trust(raw), raw).toBe(true)
+    expect(trust('1')).toBe(1)
+    expect(trust('3')).toBe(3)
+    expect(trust(' 10.0.0.5, 10.1.0.0/16 ,fd00::/8,::1, loopback')).toEqual([
+      '10.0.0.5',
+      '10.1.0.0/16',
+      'fd00::/8',
+      '::1',
+      'loopback',
+    ])
+    expect(loadConfig({}, { trustProxy: '192.168.1.1' }).http.trustProxy).toEqual(['192.168.1.1'])
+  })
+
+  it.each([
+    ['10.0.0.300', /'10\.0\.0\.300' is not an IP address or a CIDR range/],
+    ['10.0.0.0/33', /'10\.0\.0\.0\/33' has a bad prefix length: it must be 0 to 32/],
+    ['fd00::/129', /must be 0 to 128/],
+    ['proxy.internal', /'proxy\.internal' is not an IP address/],
+    ['10.0.0.0/8/1', /not an IP address or a CIDR range/],
+    ['40', /as a hop count must be between 1 and 32/],
+  ])('refuses %s, naming the setting and the entry', (raw, message) => {
+    expect(() => trust(raw)).toThrow(ConfigError)
+    expect(() => trust(raw)).toThrow(/FLUXHOST_TRUST_PROXY/)
+    expect(() => trust(raw)).toThrow(message)
+  })
+})
+
+describe('FLUXHOST_CORS_ORIGINS', () => {
+  const origins = (raw: string) => loadConfig({ FLUXHOST_CORS_ORIGINS: raw }).http.corsOrigins
+
+  it('is off by default; takes * or origins, spelled as a browser sends them', () => {
+    expect(loadConfig({}).http.corsOrigins).toBeNull()
+    expect(origins(' ')).toBeNull()
+    expect(origins('*')).toBe('*')
+    expect(origins('https://App.Example.com/, http://localhost:5173,https://app.example.com:443')).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ])
+    expect(origins('http://[::1]:8080')).toEqual(['http://[::1]:8080'])
+    expect(Object.isFrozen(origins('https://a.example'))).toBe(true)
+  })
+
+  it.each([
+    ['app.example.com', /'app\.example\.com' is not an origin like https:\/\/app\.example\.com/],
+    ['ftp://files.example.com', /not an http or https origin/],
+    ['https://app.example.com/path', /scheme, host and port only/],
+    ['https://app.example.com?x=1', /scheme, host and port only/],
+    ['https://user@app.example.com', /scheme, host and port only/],
+    ['https://*.example.com', /wildcards are not supported/],
+    ['null', /'null' is not an origin/],
+    ['*,https://a.example', /must be \* alone/],
+  ])('refuses %s with a clear error', (raw, message) => {
+    expect(() => origins(raw)).toThrow(/FLUXHOST_CORS_ORIGINS/)
+    expect(() => origins(raw)).toThrow(message)
+  })
+})

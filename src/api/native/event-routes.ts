@@ -41,6 +41,8 @@ export const eventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       reply.hijack()
       const res = reply.raw
       res.writeHead(200, {
+        // What the hooks set (nosniff, CORS headers), which a hijacked reply would otherwise drop.
+        ...(reply.getHeaders() as Record<string, string | number | string[]>),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',

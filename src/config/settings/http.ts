@@ -1,6 +1,10 @@
-import { boolean, duration, list, optionalText, type Setting } from '../parsers.js'
+import { type CorsOrigins, corsOrigins, type TrustProxy, trustProxy } from '../http-parsers.js'
+import { duration, list, optionalText, type Setting } from '../parsers.js'
 
-/** What the HTTP server waits for, whom it believes about its own address, and who may read /metrics. */
+/**
+ * What the HTTP server waits for, whom it believes about its own address, which browser origins it
+ * answers, and who may read /metrics.
+ */
 export const HTTP_SETTINGS = {
   headersTimeout: {
     env: 'FLUXHOST_HEADERS_TIMEOUT',
@@ -33,12 +37,14 @@ export const HTTP_SETTINGS = {
   trustProxy: {
     env: 'FLUXHOST_TRUST_PROXY',
     flag: 'trust-proxy',
-    kind: 'boolean',
-    default: false,
+    kind: 'string',
+    default: false as TrustProxy,
     describe:
-      'Believe X-Forwarded-Proto/-Host/-For from the proxy in front (set only behind one that overwrites them): ' +
-      'they then build the URLs in answers when FLUXHOST_PUBLIC_URL is not set.',
-    parse: boolean,
+      'Which proxy in front to believe about X-Forwarded-Proto/-Host/-For (set only behind one that overwrites ' +
+      "them): `false`; the proxy's addresses or CIDR ranges, comma-separated (`10.0.0.5`, `10.0.0.0/8`, " +
+      '`loopback`); a hop count (`1`: whoever connects; only when nothing else can reach the port); or `true` ' +
+      '(anyone). From a believed proxy, they build the URLs in answers when FLUXHOST_PUBLIC_URL is not set.',
+    parse: trustProxy,
   },
   allowedHosts: {
     env: 'FLUXHOST_ALLOWED_HOSTS',
@@ -49,6 +55,17 @@ export const HTTP_SETTINGS = {
       'Comma-separated host names (with :port if not the default) whose Host header may build the URLs in ' +
       'answers when FLUXHOST_PUBLIC_URL is not set; any other Host gets URLs of the listening address.',
     parse: list,
+  },
+  corsOrigins: {
+    env: 'FLUXHOST_CORS_ORIGINS',
+    flag: 'cors-origins',
+    kind: 'list',
+    default: null as CorsOrigins | null,
+    describe:
+      'Browser origins (comma-separated, e.g. `https://app.example.com`, or `*` for any) whose pages may call ' +
+      'the APIs and /files across origins (CORS; keys travel in headers, never cookies). Empty: CORS off. ' +
+      'Never the web pages or /docs.',
+    parse: corsOrigins,
   },
   metricsToken: {
     env: 'FLUXHOST_METRICS_TOKEN',

@@ -1,8 +1,12 @@
-import type { FluxhostError } from '../../../domain/errors.js'
+import { FluxhostError } from '../../../domain/errors.js'
 import type { Job } from '../../../domain/job.js'
 import { isPruned } from '../../expired.js'
 import type { UrlContext } from '../../urls.js'
 import { fieldName } from '../gateway-errors.js'
+import { JobAnswerError } from './job-errors.js'
+
+/** The size a job made, as OpenAI writes it. */
+const sizeOf = (job: Job) => `${job.request.width}x${job.request.height}`
 
 /** The 201 body: AIML's fields and, in the same object, OpenAI's `created` and `data`. */
 export function renderGenerations(job: Job, urls: UrlContext, b64: Buffer[] | undefined) {
@@ -25,9 +29,45 @@ export function renderGenerations(job: Job, urls: UrlContext, b64: Buffer[] | un
     prompt: job.result?.prompt ?? job.request.prompt,
     created: Math.floor(job.createdAt.getTime() / 1000),
     data: b64 ? b64.map((data) => ({ b64_json: data.toString('base64') })) : urlsOf.map((url) => ({ url })),
+    // OpenAI's report of what was made: a size past the model's range was made smaller.
+    size: sizeOf(job),
+    output_format: job.request.output.format,
+    background: 'opaque',
     // A replay (Idempotency-Key) of a job that retention pruned since: its images are gone.
     ...(isPruned(job) ? { expired: true } : {}),
   }
+}
+
+/**
+ * OpenAI's `image_generation.completed` stream event for one image. fluxhost meters images,
+ * not tokens: usage is all zeros (the cost is in fluxhost's usage API).
+ */
+export function renderCompletedEvent(job: Job, bytes: Buffer) {
+  return {
+    type: 'image_generation.completed',
+    b64_json: bytes.toString('base64'),
+    created_at: Math.floor((job.finishedAt ?? job.createdAt).getTime() / 1000),
+    size: sizeOf(job),
+    quality: 'auto',
+    background: 'opaque',
+    output_format: job.request.output.format,
+    usage: {
+      input_tokens: 0,
+      input_tokens_details: { image_tokens: 0, text_tokens: 0 },
+      output_tokens: 0,
+      total_tokens: 0,
+    },
+  }
+}
+
+/** What an error answered from a job adds: the job's id and where to read it. */
+export function jobFields(error: FluxhostError, base: string): Record<string, unknown> {
+  return error instanceof JobAnswerError ? { job_id: error.jobId, url: `${base}/api/jobs/${error.jobId}` } : {}
+}
+
+/** OpenAI's 404 for a route that does not exist, for clients that call /v1 with a Bearer key. */
+export function renderOpenAiNotFound(method: string, path: string) {
+  return renderAimlError(new FluxhostError('NOT_FOUND', { message: `No route ${method} ${path.slice(0, 200)}` }))
 }
 
 const TYPES: Record<number, string> = {

@@ -1,5 +1,6 @@
 import type { FieldIssue } from '../../../domain/errors.js'
-import { aliasesOf, type ModelId, modelByAlias } from '../../../domain/models.js'
+import { aliasesOf, getModel, type ModelId, modelByAlias } from '../../../domain/models.js'
+import { nearestSize } from './openai-size.js'
 import { type GenerationsBody, IMAGE_SIZES } from './schemas.js'
 
 export interface AimlRequest {
@@ -10,7 +11,12 @@ export interface AimlRequest {
   numImages: number
   /** Which field the size came from, to name it when the model rejects the size. */
   sizeField: 'image_size' | 'size'
+  /** The image quality of jpeg and webp output, 0–100. */
+  quality: number
 }
+
+/** JPEG and WebP quality when `output_compression` does not say. */
+const DEFAULT_QUALITY = 90
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -61,8 +67,11 @@ export function readAimlRequest(body: GenerationsBody): { request: AimlRequest }
   } else if (body.size !== undefined && body.size !== 'auto') {
     sizeField = 'size'
     const match = /^(\d{1,5})x(\d{1,5})$/.exec(body.size)
-    if (match) size = { width: Number(match[1]), height: Number(match[2]) }
-    else
+    if (match) {
+      size = { width: Number(match[1]), height: Number(match[2]) }
+      // OpenAI's sizes past the model's maximum: made at the nearest one of the same shape.
+      if (model) size = nearestSize(getModel(model).size, size.width, size.height) ?? size
+    } else
       issues.push({
         loc: ['body', 'size'],
         msg: "Input should be 'WIDTHxHEIGHT' (e.g. '1024x768') or 'auto'",
@@ -90,6 +99,16 @@ export function readAimlRequest(body: GenerationsBody): { request: AimlRequest }
     else safetyTolerance = number
   }
 
+  if (body.background === 'transparent')
+    issues.push({
+      loc: ['body', 'background'],
+      msg: "FLUX makes opaque images only: use 'opaque' or 'auto'",
+      type: 'enum',
+      input: body.background,
+    })
+
   if (issues.length > 0) return { issues }
-  return { request: { model: model!, ...size, safetyTolerance, numImages: body.num_images ?? body.n ?? 1, sizeField } }
+  const numImages = body.num_images ?? body.n ?? 1
+  const quality = body.output_compression ?? DEFAULT_QUALITY
+  return { request: { model: model!, ...size, safetyTolerance, numImages, sizeField, quality } }
 }

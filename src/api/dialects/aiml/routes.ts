@@ -1,79 +1,75 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { FluxhostError, jobFailure, validationError } from '../../../domain/errors.js'
-import type { Job } from '../../../domain/job.js'
+import { validationError } from '../../../domain/errors.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
-import { dialectErrorHandler } from '../../errors.js'
+import { dialectErrorHandler, toFluxhostError } from '../../errors.js'
 import { idempotent, keyHold, noteJob, settleIdempotency } from '../../idempotency.js'
 import { noteQuota } from '../../limits.js'
 import { simulationFrom, withFieldNames } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { urlContext } from '../../urls.js'
-import { renderAimlError, renderGenerations } from './render.js'
+import { jobFailed, shouldRetry } from './job-errors.js'
+import { registerModelRoutes } from './models.js'
+import { jobFields, renderAimlError, renderGenerations } from './render.js'
 import { readAimlRequest } from './request.js'
-import { type GenerationsBody, generationsBody, generationsResponse } from './schemas.js'
+import { generationsBody, generationsResponse } from './schemas.js'
+import { sdkAttempt } from './sdk-retries.js'
+import { streamAnswer } from './stream.js'
+import { waitWhileHeard } from './wait.js'
 
-class SyncTimeout extends FluxhostError {
-  constructor(readonly jobId: string) {
-    super('SYNC_TIMEOUT')
-  }
+/** How an answer is given: what the body asked for, read with care on replays (before validation). */
+interface Asked {
+  b64: boolean
+  stream: boolean
 }
+
+const askedBy = (body: unknown): Asked => {
+  const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
+  return { b64: fields.response_format === 'b64_json', stream: fields.stream === true }
+}
+
+/** How long after a try OpenAI's SDK may still retry it: the sync wait, then its backoff. */
+const RETRY_MARGIN_MS = 60_000
 
 /**
  * AIML's `POST /v1/images/generations` (seed 004), synchronous: the job runs like any other
  * and this request waits for it, answering in AIML's and OpenAI's shapes at once, so the
- * `openai` npm client works unchanged. A client that hangs up does not cancel the job.
+ * `openai` npm client works unchanged (with OpenAI's streaming, sizes and `GET /v1/models`).
+ * A client that hangs up does not cancel the job. One SDK call is at most one job: a retry
+ * its SDK marks joins the job of the try before (sdk-retries.ts), and answers from a job
+ * say `x-should-retry: false` (job-errors.ts).
  */
 export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer, blobs } = deps
-  app.setErrorHandler(
-    dialectErrorHandler((error, request) => {
-      if (error instanceof SyncTimeout) {
-        const base = urlContext(request, config.publicUrl, signer).base
-        return renderAimlError(error, { job_id: error.jobId, url: `${base}/api/jobs/${error.jobId}` })
-      }
-      return renderAimlError(error)
-    }),
-  )
+  const base = (request: FastifyRequest) => urlContext(request, config.publicUrl, signer).base
+  const render = dialectErrorHandler((error, request) => renderAimlError(error, jobFields(error, base(request))))
+  app.setErrorHandler((error, request, reply) => {
+    if (!shouldRetry(toFluxhostError(error))) void reply.header('x-should-retry', 'false')
+    return render(error, request, reply)
+  })
   app.addHook('onRequest', requireKey(services.keys))
+  registerModelRoutes(app)
 
   /**
-   * Waits for the job and answers with its images, or its error. Waiting stops when the time
-   * is up or the client leaves; the job goes on either way. Replays of an Idempotency-Key
-   * answer through here too, from the job the first request made.
+   * Waits for the job and answers with its images, or its error; with `stream`, as events.
+   * Waiting stops when the time is up or the client leaves; the job goes on either way.
+   * Replays of an Idempotency-Key, and SDK retries, answer through here too, from the job.
    */
-  const answer = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    jobId: string,
-    responseFormat: GenerationsBody['response_format'],
-  ) => {
-    const timeout = AbortSignal.timeout(config.syncTimeoutS * 1000)
-    const gone = new AbortController()
-    const onClose = () => gone.abort()
-    request.raw.socket.once('close', onClose)
-    // A client that left before we started listening never fires 'close' for us.
-    if (request.raw.socket.destroyed) onClose()
-    let done: Job
-    try {
-      done = await services.jobs.wait(jobId, keyOf(request), AbortSignal.any([timeout, gone.signal]))
-    } catch (error) {
-      if (timeout.aborted) throw new SyncTimeout(jobId)
-      if (gone.signal.aborted) {
-        // Nobody to answer; a retry with the same Idempotency-Key gets this job's result.
-        await settleIdempotency(request, { status: 499, body: null, contentType: null })
-        reply.hijack()
-        return
-      }
-      throw error
-    } finally {
-      request.raw.socket.off('close', onClose)
+  const answer = async (request: FastifyRequest, reply: FastifyReply, jobId: string, asked: Asked) => {
+    void reply.header('x-fluxhost-job-id', jobId)
+    const timeoutMs = config.syncTimeoutS * 1000
+    if (asked.stream) return streamAnswer({ services, blobs, timeoutMs, base: base(request) }, request, reply, jobId)
+    const done = await waitWhileHeard(services, request, jobId, timeoutMs)
+    if (!done) {
+      // Nobody to answer; a retry with the same Idempotency-Key (or the SDK's) gets this job's result.
+      await settleIdempotency(request, { status: 499, body: null, contentType: null })
+      reply.hijack()
+      return
     }
-    if (done.state !== 'succeeded') throw jobFailure(done.error)
-    const b64 =
-      responseFormat === 'b64_json'
-        ? await Promise.all(done.result.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
-        : undefined
+    if (done.state !== 'succeeded') throw jobFailed(done)
+    const b64 = asked.b64
+      ? await Promise.all(done.result.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
+      : undefined
     return reply.code(201).send(renderGenerations(done, urlContext(request, config.publicUrl, signer), b64))
   }
 
@@ -83,7 +79,7 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       schema: {
         tags: ['AIML / OpenAI images'],
         security: [{ bearer: [] }],
-        summary: 'Generate and wait for the images (synchronous)',
+        summary: 'Generate and wait for the images (synchronous, or streamed as OpenAI does)',
         body: generationsBody,
         response: generationsResponse,
       },
@@ -93,18 +89,17 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         lockMs: (config.syncTimeoutS + 60) * 1000,
         rerender: true,
         replayJob: async (request, reply, jobId) => {
-          // A replay is answered before validation: read the one field it needs with care.
-          const asked = (request.body as { response_format?: unknown } | null | undefined)?.response_format
-          await answer(request, reply, jobId, asked === 'b64_json' ? 'b64_json' : 'url')
+          await answer(request, reply, jobId, askedBy(request.body))
           return reply
         },
+        sdkRetries: { attemptOf: sdkAttempt, windowMs: config.syncTimeoutS * 1000 + RETRY_MARGIN_MS },
       }),
     },
     async (request, reply) => {
       const body = request.body
       const read = readAimlRequest(body)
       if ('issues' in read) throw validationError(read.issues)
-      const { model, width, height, safetyTolerance, numImages, sizeField } = read.request
+      const { model, width, height, safetyTolerance, numImages, sizeField, quality } = read.request
       const sizeLoc = (side: 'width' | 'height') => (sizeField === 'size' ? ['size'] : ['image_size', side])
       const job = await withFieldNames(
         { width: sizeLoc('width'), height: sizeLoc('height'), numImages: ['num_images'] },
@@ -125,7 +120,7 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
               safetyChecker: body.enable_safety_checker,
               // As AIML and fal do: a flagged image comes back black, with has_nsfw_concepts true.
               flaggedOutput: 'blackout',
-              output: { format: body.output_format, quality: 90 },
+              output: { format: body.output_format, quality },
               simulate: simulationFrom(request),
             },
             idempotency: keyHold(request),
@@ -133,7 +128,7 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
           }),
       )
       noteJob(request, job.id)
-      return answer(request, reply, job.id, body.response_format)
+      return answer(request, reply, job.id, askedBy(body))
     },
   )
 }

@@ -26,12 +26,41 @@ export const generationsBody = {
       description: `One of ${Object.keys(IMAGE_SIZES).join(', ')} (default landscape_4_3), or {width, height}.`,
     },
     safety_tolerance: { description: '"1" (strictest) to "6", as a string or a number. Default "2".' },
-    output_format: { type: 'string', enum: ['jpeg', 'png'], default: 'jpeg' },
+    output_format: { type: 'string', enum: ['jpeg', 'png', 'webp'], default: 'jpeg' },
+    output_compression: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 100,
+      description: 'OpenAI: the quality of jpeg and webp output, 0–100 (default 90). PNG is lossless.',
+    },
     num_images: { type: 'integer', minimum: 1, maximum: 4 },
     seed: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
     enable_safety_checker: { type: 'boolean', default: true },
     n: { type: 'integer', minimum: 1, maximum: 4, description: 'OpenAI: the number of images (num_images wins).' },
-    size: { type: 'string', description: 'OpenAI: "WxH" or "auto" (image_size wins).' },
+    size: {
+      type: 'string',
+      maxLength: 20,
+      description:
+        'OpenAI: "WxH" or "auto" (image_size wins). A size past the model\'s 1440 (1536x1024, 1792x1024…) is ' +
+        "made at the nearest size of the same aspect ratio, reported in the answer's `size`.",
+    },
+    stream: {
+      type: 'boolean',
+      default: false,
+      description: 'OpenAI: answer as server-sent events (image_generation.completed, or an error event).',
+    },
+    partial_images: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 3,
+      description: 'OpenAI: accepted; no engine here shows previews, so a stream has no partial images.',
+    },
+    background: {
+      type: 'string',
+      enum: ['transparent', 'opaque', 'auto'],
+      description: 'OpenAI: opaque or auto; FLUX makes no transparent images.',
+    },
+    moderation: { type: 'string', enum: ['low', 'auto'], description: 'OpenAI: accepted; see safety_tolerance.' },
     response_format: {
       type: 'string',
       enum: ['url', 'b64_json'],
@@ -97,6 +126,9 @@ export const generationsResponse = {
         type: 'array',
         items: { type: 'object', properties: { url: { type: 'string' }, b64_json: { type: 'string' } } },
       },
+      size: { type: 'string', description: 'OpenAI: the size made, "WxH".' },
+      output_format: { type: 'string', description: 'OpenAI: jpeg, png or webp.' },
+      background: { type: 'string', description: 'OpenAI: always opaque.' },
       expired: {
         type: 'boolean',
         description:
@@ -106,7 +138,31 @@ export const generationsResponse = {
   },
   400: errorBody,
   401: errorBody,
+  402: errorBody,
+  409: errorBody,
   429: errorBody,
   500: errorBody,
+  503: errorBody,
   504: errorBody,
 }
+
+const model = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    object: { type: 'string', enum: ['model'] },
+    created: { type: 'integer', description: 'Unix seconds: when the model was released.' },
+    owned_by: { type: 'string' },
+  },
+} as const
+
+export const modelsResponse = {
+  200: {
+    description: "OpenAI's model list: the models this route serves, by the names it takes.",
+    type: 'object',
+    properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: model } },
+  },
+  401: errorBody,
+}
+
+export const modelResponse = { 200: model, 401: errorBody, 404: errorBody }

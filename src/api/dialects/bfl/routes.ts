@@ -157,18 +157,22 @@ export const bflRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         tags,
         security,
         summary: 'Poll a task',
+        description:
+          "An id that does not exist, or is another key's, answers 200 with status `Task not found`, " +
+          'as BFL documents it.',
         querystring: getResultQuery,
-        response: { ...resultResponse, 404: resultResponse[200] },
+        response: resultResponse,
       },
     },
-    async (request, reply) => {
+    async (request) => {
       try {
         const job = await services.jobs.get(request.query.id, keyOf(request))
         return renderResult(job, urlContext(request, config.publicUrl, signer))
       } catch (error) {
-        if (error instanceof FluxhostError && error.code === 'JOB_NOT_FOUND') {
-          return reply.code(404).send(renderNotFound(request.query.id))
-        }
+        // BFL answers an unknown task with 200 and a status, and its clients read the status
+        // (a 404 makes BFL's Python client raise instead). Another key's job reads the same,
+        // so an id says nothing about whether it exists.
+        if (error instanceof FluxhostError && error.code === 'JOB_NOT_FOUND') return renderNotFound(request.query.id)
         throw error
       }
     },

@@ -1,0 +1,61 @@
+import type { FastifyCorsOptions } from '@fastify/cors'
+import type { CorsOrigins } from '../config/http-parsers.js'
+
+/**
+ * The paths a page on another origin may call: every dialect's API (BFL's and SeaArt's /v1,
+ * AIML's /v1/images and /v1/models, Apiframe's /v2), fluxhost's own /api, and the signed
+ * /files links. Never the playground and admin pages or /docs: they hold no data of their own,
+ * and the pages' key lives in their own origin's storage.
+ */
+const API_PATHS = /^\/(?:v1|v2|api|files)(?:[/?]|$)/
+
+/**
+ * How long a browser may reuse a preflight's answer: Chromium keeps it at most 2 hours (Firefox
+ * 24), so a page does one OPTIONS per route per 2 hours, not one per call.
+ */
+export const CORS_MAX_AGE_S = 7200
+
+/**
+ * Headers a page's script may read. RateLimit-* and Retry-After tell a client when to come back,
+ * x-should-retry whether to (OpenAI's SDKs read it), x-request-id is what a bug report quotes.
+ */
+export const CORS_EXPOSED_HEADERS = [
+  'x-request-id',
+  'retry-after',
+  'ratelimit',
+  'ratelimit-policy',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'x-should-retry',
+  'x-fluxhost-job-id',
+  'idempotent-replayed',
+  'content-disposition',
+]
+
+/**
+ * @fastify/cors's options for FLUXHOST_CORS_ORIGINS: the listed origins (or any) on the API
+ * paths, nothing elsewhere. No `allowedHeaders`: the headers a preflight asks for are allowed
+ * as asked (x-key, authorization, x-api-key, idempotency-key, the OpenAI SDK's x-stainless-*,
+ * and whatever a later SDK adds). Keys travel in headers, never in cookies, so credentials
+ * mode stays off, and an allowed header lets a page send only what it could send anyway.
+ */
+export function corsOptions(origins: CorsOrigins): FastifyCorsOptions {
+  const api: FastifyCorsOptions = {
+    origin: origins === '*' ? '*' : [...origins],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    credentials: false,
+    maxAge: CORS_MAX_AGE_S,
+    strictPreflight: true,
+  }
+  const off: FastifyCorsOptions = { origin: false }
+  const listed = origins === '*' ? null : new Set(origins)
+  // An origin not listed gets no CORS header at all (its preflight: 404), not a partial set.
+  const allowed = (origin: string | undefined) => listed === null || (origin !== undefined && listed.has(origin))
+  return {
+    // A two-argument delegator: @fastify/cors calls it back without a promise per request.
+    delegator: (request, callback) =>
+      callback(null, API_PATHS.test(request.url) && allowed(request.headers.origin) ? api : off),
+  }
+}

@@ -1,0 +1,63 @@
+import { PassThrough } from 'node:stream'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { BlobStore } from '../../../blobs/blob-store.js'
+import type { Services } from '../../../services/services.js'
+import { toFluxhostError } from '../../errors.js'
+import { JobAnswerError, jobFailed } from './job-errors.js'
+import { jobFields, renderAimlError, renderCompletedEvent } from './render.js'
+import { waitWhileHeard } from './wait.js'
+
+const KEEPALIVE_MS = 15_000
+
+export interface StreamDeps {
+  services: Services
+  blobs: BlobStore
+  timeoutMs: number
+  /** The base URL the client used, for the job's URL in an error event. */
+  base: string
+}
+
+/**
+ * OpenAI's image streaming (`stream: true`): a 200 with server-sent events at once, then one
+ * `image_generation.completed` event per image (b64_json) when the job succeeds, or an
+ * `error` event (`{type: "error", error: {…, job_id}}`, which the SDKs throw) when it does
+ * not or the wait outlives FLUXHOST_SYNC_TIMEOUT_S. No engine here shows previews, so there
+ * are no `image_generation.partial_image` events. The SDKs never retry once a 2xx arrived.
+ */
+export function streamAnswer(deps: StreamDeps, request: FastifyRequest, reply: FastifyReply, jobId: string) {
+  const out = new PassThrough()
+  // A client that left: its stream is destroyed, and nothing more is written to it.
+  out.on('error', () => {})
+  const write = (event: string, data: unknown) => {
+    if (!out.destroyed && !out.writableEnded) out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  }
+  const keepalive = setInterval(() => !out.destroyed && out.write(': keep-alive\n\n'), KEEPALIVE_MS)
+  const pump = async () => {
+    try {
+      const done = await waitWhileHeard(deps.services, request, jobId, deps.timeoutMs)
+      if (!done) return
+      if (done.state !== 'succeeded') throw jobFailed(done)
+      for (const image of done.result.images) {
+        const bytes = await deps.blobs.read(image.key)
+        if (!bytes) throw new JobAnswerError(done.id, 'FILE_NOT_FOUND', 'The image was deleted (retention).')
+        write('image_generation.completed', renderCompletedEvent(done, bytes))
+      }
+    } catch (error) {
+      const fx = toFluxhostError(error)
+      if (fx.status >= 500 && !(fx instanceof JobAnswerError)) request.log.error({ err: error }, 'stream failed')
+      const { body } = renderAimlError(fx, jobFields(fx, deps.base))
+      write('error', { type: 'error', ...(body as object) })
+    } finally {
+      clearInterval(keepalive)
+      if (!out.destroyed) out.end()
+    }
+  }
+  void reply
+    .code(200)
+    .header('content-type', 'text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache, no-transform')
+    .header('x-accel-buffering', 'no')
+    .send(out)
+  void pump()
+  return reply
+}
