@@ -37,6 +37,11 @@ export interface WebhookTarget {
   secret?: string
   /** The base URL the client used, for the URLs in the webhook's body. */
   base?: string
+  /**
+   * Apiframe's `webhookEvents` as sent: the webhook goes out only for an ending listed here
+   * (`completed`: succeeded; `failed`: failed or canceled). Absent: every ending is sent.
+   */
+  events?: ('progress' | 'completed' | 'failed')[]
 }
 
 /** A generation request in canonical form, whichever dialect it came from. */

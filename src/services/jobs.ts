@@ -62,6 +62,8 @@ export interface JobServiceDeps {
 }
 
 export const MAX_LIST_LIMIT = 100
+/** A page of `list`: its size (1–100), the cursor (the last id of the page before), filters. */
+export type ListJobsOptions = Partial<{ limit: number; cursor: string; state: JobState; model: ModelId }>
 
 /** The job use cases the API and CLI call: create, get, list, cancel, wait. */
 export function createJobService(deps: JobServiceDeps) {
@@ -205,14 +207,10 @@ export function createJobService(deps: JobServiceDeps) {
     /** State and progress events of one job; check ownership with `get` first. */
     subscribe: (id: string, listener: JobEventListener) => events.subscribe(id, listener),
 
-    async list(apiKey: ApiKey | undefined, options: { limit?: number; cursor?: string; state?: JobState } = {}) {
+    async list(apiKey: ApiKey | undefined, options: ListJobsOptions = {}) {
       const limit = Math.min(Math.max(options.limit ?? 20, 1), MAX_LIST_LIMIT)
-      const jobs = await store.jobs.list({
-        apiKeyId: apiKey?.id,
-        state: options.state,
-        before: options.cursor,
-        limit: limit + 1,
-      })
+      const { state, model, cursor } = options
+      const jobs = await store.jobs.list({ apiKeyId: apiKey?.id, state, model, before: cursor, limit: limit + 1 })
       const page = jobs.slice(0, limit)
       return { jobs: page, nextCursor: jobs.length > limit ? page[page.length - 1]!.id : null }
     },

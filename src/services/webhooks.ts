@@ -1,10 +1,31 @@
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { FluxhostError } from '../domain/errors.js'
+import { isTerminal, type Job } from '../domain/job.js'
 import type { JobEvents } from '../queue/job-events.js'
 import type { AttemptRow, DeliveryRow } from '../store/delivery-repository.js'
 import type { Store } from '../store/store.js'
+import { sendsWebhook } from '../webhooks/events.js'
 import type { JobService } from './jobs.js'
+
+/** Where a job's own webhook stands (Apiframe's `webhookStatus`); null: none is to be sent. */
+export type WebhookStatus = 'pending' | 'delivered' | 'failed' | null
+
+function statusOfRow(row: DeliveryRow | undefined): WebhookStatus {
+  switch (row?.state) {
+    case undefined:
+      // Retention removed the finished delivery.
+      return null
+    case 'pending':
+    case 'delivering':
+      return 'pending'
+    case 'delivered':
+      return 'delivered'
+    case 'failed':
+    case 'stopped':
+      return 'failed'
+  }
+}
 
 export interface DeliveryAttempt {
   attempt: number
@@ -102,6 +123,24 @@ export function createWebhookService({ store, jobs, events, clock }: WebhookServ
       return withAttempts(
         await store.deliveries.recent({ state: options.state, limit: Math.min(Math.max(options.limit ?? 50, 1), 200) }),
       )
+    },
+
+    /**
+     * Each job's webhook status: pending until its webhook is sent (or while it is retried),
+     * then delivered or failed; null for a job with no webhook, or none for how it ended.
+     * One read per finished job that has a webhook.
+     */
+    async statusOf(jobs: readonly Job[]): Promise<Map<string, WebhookStatus>> {
+      const entries = await Promise.all(
+        jobs.map(async (job): Promise<[string, WebhookStatus]> => {
+          if (!sendsWebhook(job)) return [job.id, null]
+          if (!isTerminal(job.state)) return [job.id, 'pending']
+          const rows = await store.deliveries.listByJob(job.id)
+          // A key's own events (budget alerts) are listed with the job that set them off.
+          return [job.id, statusOfRow(rows.find((row) => row.payload === null))]
+        }),
+      )
+      return new Map(entries)
     },
 
     async get(id: string, apiKey: ApiKey | undefined): Promise<Delivery> {

@@ -48,6 +48,8 @@ export function insertParameters(job: Job): unknown[] {
 export interface ListJobsFilter {
   apiKeyId?: string
   state?: JobState
+  /** Only jobs of this model (canonical id). */
+  model?: string
   /** Only jobs with an id below this one (ids are time-ordered UUIDv7: newer first). */
   before?: string
   limit: number
@@ -102,6 +104,7 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
         .limit(filter.limit)
       if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId)
       if (filter.state !== undefined) query = query.where('state', '=', filter.state)
+      if (filter.model !== undefined) query = query.where('model', '=', filter.model)
       if (filter.before !== undefined) query = query.where('id', '<', filter.before)
       return (await query.execute()).map(rowToJob)
     },

@@ -10,6 +10,8 @@ import type { DeliveryRow } from '../store/delivery-repository.js'
 import type { AttemptOutcome } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import type { DeliveryQueue } from './delivery-queue.js'
+import { endingEvent, endingWanted } from './events.js'
+import { keyDigestSignature } from './key-digest.js'
 
 export interface DispatcherDeps {
   store: Store
@@ -36,6 +38,22 @@ export interface DispatcherDeps {
   pollMs?: number
   /** After each attempt is recorded (metrics; tests wait on it). */
   onAttempt?(attempt: { deliveryId: string; jobId: string; outcome: AttemptOutcome; latencyMs: number }): void
+}
+
+/** How an attempt went; `skipped`: not sent, and why (the row ends `stopped`). */
+interface Outcome {
+  status?: number
+  retryAfter?: number
+  error?: string
+  retryable: boolean
+  skipped?: string
+}
+
+/** The job ended in a way its `webhookEvents` do not ask for: nothing is sent. */
+class NotWanted extends Error {
+  constructor(ending: string, events: readonly string[]) {
+    super(`not sent: the job's webhookEvents [${events.join(', ')}] do not include ${ending}`)
+  }
 }
 
 /** A delivery's lease: the longest POST and time to record it. */
@@ -68,12 +86,9 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
 
   const wake = () => queue.wake()
 
-  const decide = (
-    delivery: DeliveryRow,
-    now: number,
-    result: { status?: number; retryAfter?: number; error?: string; retryable: boolean },
-  ) => {
+  const decide = (delivery: DeliveryRow, now: number, result: Outcome) => {
     const { status } = result
+    if (result.skipped) return { outcome: 'stopped' as const, error: result.skipped }
     if (status !== undefined && status >= 200 && status < 300) return { outcome: 'delivered' as const, error: null }
     if (status === 410)
       return { outcome: 'stopped' as const, error: 'HTTP 410 Gone: the receiver asked for no more deliveries' }
@@ -98,7 +113,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
     const log = logger.child({ deliveryId: delivery.id, jobId: delivery.job_id })
     const startedAt = clock.now()
     const started = performance.now()
-    let result: { status?: number; retryAfter?: number; error?: string; retryable: boolean }
+    let result: Outcome
     try {
       // A key event (a budget alert) carries its body; a job's webhook is the job as its API shows it.
       const job = delivery.payload === null ? await store.jobs.get(delivery.job_id) : undefined
@@ -106,6 +121,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
         if (!job || !isTerminal(job.state)) throw new Error(`job ${delivery.job_id} is not finished`)
         // Its owner deleted it while a retry was pending: nothing left to tell, and not worth retrying.
         if (job.deletedAt) throw new FetchRefused('the job was deleted; not sent', false)
+        if (!endingWanted(job)) throw new NotWanted(endingEvent(job), job.request.webhook?.events ?? [])
       }
       const body = delivery.payload ?? deps.render(job!)
       const secret = await deps.secretFor(delivery.api_key_id)
@@ -118,6 +134,10 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
         'webhook-signature': new Webhook(secret).sign(delivery.id, timestamp, body),
       }
       if (job?.request.webhook?.secret) headers['x-webhook-secret'] = deps.jobSecret(job.request.webhook.secret, job.id)
+      if (job?.dialect === 'apiframe') {
+        const signature = await keyDigestSignature(store, delivery.api_key_id, body)
+        if (signature) headers['x-webhook-signature'] = signature
+      }
       const answer = await outbound.post(delivery.url, body, headers, { timeoutMs, signal: abort.signal })
       result = {
         status: answer.status,
@@ -130,7 +150,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
         await queue.release(delivery.id, owner).catch(() => undefined)
         return
       }
-      if (error instanceof FetchRefused) result = { error: error.message, retryable: error.retryable }
+      if (error instanceof NotWanted) result = { skipped: error.message, retryable: false }
+      else if (error instanceof FetchRefused) result = { error: error.message, retryable: error.retryable }
       else {
         log.error({ err: error }, 'webhook:error')
         result = { error: `could not send: ${(error as Error).message}`, retryable: true }

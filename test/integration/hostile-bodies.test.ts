@@ -40,7 +40,8 @@ describe('hostile bodies on every create route', () => {
         const answer = await send(path, deep(5000), idempotent)
         expect(answer.status, answer.text).toBeGreaterThanOrEqual(400)
         expect(answer.status).toBeLessThan(500)
-        expect(answer.text).toContain('json_too_deep')
+        // The issue's type where the dialect's error shape has one; Apiframe's (`details`) has messages only.
+        expect(answer.text).toMatch(path.startsWith('/v2/') ? /nested deeper/ : /json_too_deep/)
       }
     },
   )

@@ -43,6 +43,8 @@ const CREATES = [
 /** The code of a refusal as each API shows it (BFL's `{"detail": "..."}` carries only the message). */
 function refusalCode(name: string, body: any): string | undefined {
   if (name === 'BFL') return typeof body.detail === 'string' ? 'detail' : undefined
+  // Apiframe's published envelope is `{"error": "<message>"}`; fluxhost adds the code beside it.
+  if (name === 'Apiframe') return body.code
   return body.error?.code
 }
 

@@ -86,7 +86,7 @@ describe('retention (FLUXHOST_RETENTION)', () => {
     const kept = await nativeJob(fresh)
     expect(kept).toMatchObject({ prunedAt: null, request: { prompt: 'fresh fox' } })
     expect(await fetchStatus(kept.result.images[0].url)).toBe(200)
-    expect((await apiframeJob(fresh)).expired).toBeUndefined()
+    expect((await apiframeJob(fresh)).expired).toBe(false)
     expect((await api(`${server.url}/api/usage`)).body).toEqual(usage)
   })
 

@@ -139,8 +139,14 @@ describe('webhooks', () => {
       output: [{ content: [{ type: 'image' }] }],
       usage: { cost: '0.04' },
     })
-    expect(unsigned(apiframeBody)).toEqual(unsigned((await api(`${server.url}/v2/jobs/${apiframe.body.jobId}`)).body))
-    expect(apiframeBody).toMatchObject({ status: 'COMPLETED', result: { images: [{ width: 256, height: 256 }] } })
+    // Apiframe's body (no published schema): the job's id, the event, and the job as its list shows it.
+    const polled = (await api(`${server.url}/v2/jobs/${apiframe.body.jobId}`)).body
+    expect(apiframeBody).toMatchObject({
+      jobId: polled.id,
+      type: 'completed',
+      status: 'COMPLETED',
+      result: { images: [{ width: 256, height: 256 }] },
+    })
   })
 
   it('a failed or canceled job is delivered too', async () => {
@@ -366,7 +372,7 @@ describe('webhook URLs that point inside the network are refused at create', () 
       body: { prompt: 'x', model: 'flux-1.1-pro', webhook_url: url },
     })
     expect(apiframe.status).toBe(400)
-    expect(apiframe.body.error.details[0].field).toBe('webhook_url')
+    expect(Object.keys(apiframe.body.details)).toEqual(['webhook_url'])
     const native = await api(`${strict.url}/api/jobs`, { body: { prompt: 'x', webhookUrl: url } })
     expect(native.status).toBe(422)
     expect(native.body.error.issues[0].loc).toEqual(['body', 'webhookUrl'])

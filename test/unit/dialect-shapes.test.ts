@@ -56,7 +56,7 @@ describe('response shapes of every dialect', () => {
       body: { detail: expect.stringMatching(/^Missing API key/) },
     })
     expect(await call('GET', '/v1/get_result?id=nope')).toEqual({
-      status: 404,
+      status: 200,
       body: { id: 'nope', status: 'Task not found', result: null, progress: null, details: null, preview: null },
     })
   })
@@ -78,14 +78,24 @@ describe('response shapes of every dialect', () => {
     })
   })
 
-  it('Apiframe: 202 with jobId and QUEUED; a model it does not serve names the ones it does', async () => {
-    expect(await call('POST', '/v2/images/generate', { prompt: 'a', model: 'flux-1.1-pro' })).toEqual({
-      status: 202,
-      body: { jobId: id, status: 'QUEUED' },
+  it('Apiframe: 202 with jobId and QUEUED; its published envelopes: {error, details}, {error}', async () => {
+    const created = await call('POST', '/v2/images/generate', { prompt: 'a', model: 'flux-1.1-pro' })
+    expect(created).toEqual({ status: 202, body: { jobId: id, status: 'QUEUED' } })
+    expect(await call('GET', `/v2/jobs/${created.body.jobId}`)).toMatchObject({
+      status: 200,
+      body: { id: created.body.jobId, status: expect.stringMatching(/^(QUEUED|PROCESSING|COMPLETED)$/), input: {} },
     })
-    expect(await call('POST', '/v2/images/generate', { prompt: 'a', model: 'nope' })).toMatchObject({
+    expect(await call('POST', '/v2/images/generate', { prompt: 'a', model: 'nope' })).toEqual({
       status: 400,
-      body: { error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('models: flux-1.1-pro') } },
+      body: {
+        error: "model: Input should be 'flux-1.1-pro'",
+        code: 'VALIDATION_FAILED',
+        details: { model: ["Input should be 'flux-1.1-pro'"] },
+      },
+    })
+    expect(await call('GET', '/v2/jobs/0190c1c0-0000-7000-8000-000000000000')).toEqual({
+      status: 404,
+      body: { error: 'No job with that id.', code: 'JOB_NOT_FOUND' },
     })
   })
 
@@ -104,6 +114,8 @@ describe('response shapes of every dialect', () => {
         prompt: 'a',
         created: expect.any(Number),
         data: [{ url }],
+        size: '256x256',
+        output_format: 'jpeg',
       },
     })
     expect(
@@ -111,6 +123,14 @@ describe('response shapes of every dialect', () => {
     ).toMatchObject({
       status: 400,
       body: { error: { type: 'invalid_request_error', param: 'image_size', code: 'VALIDATION_FAILED' } },
+    })
+    const model = { id: 'flux-pro/v1.1', object: 'model', created: expect.any(Number), owned_by: 'black-forest-labs' }
+    expect(await call('GET', '/v1/models')).toEqual({ status: 200, body: { object: 'list', data: [model] } })
+    expect(await call('GET', '/v1/models/flux-pro%2Fv1.1')).toEqual({ status: 200, body: model })
+    // Under /v1, a Bearer key is OpenAI's client: its 404 in OpenAI's shape (BFL's stays FastAPI's).
+    expect(await call('GET', '/v1/nope', undefined, { authorization: `Bearer ${KEY}` } as never)).toEqual({
+      status: 404,
+      body: { error: { message: 'No route GET /v1/nope', type: 'not_found_error', param: null, code: 'NOT_FOUND' } },
     })
   })
 

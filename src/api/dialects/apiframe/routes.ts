@@ -1,132 +1,100 @@
-import { FluxhostError } from '../../../domain/errors.js'
-import type { OutputFormat } from '../../../domain/job.js'
-import { aliasesOf, getModel, modelByAlias } from '../../../domain/models.js'
+import type { Job } from '../../../domain/job.js'
+import { modelByAlias } from '../../../domain/models.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
-import { dialectErrorHandler } from '../../errors.js'
 import { CREATE_LOCK_MS, idempotent, keyHold, noteJob } from '../../idempotency.js'
 import { noteQuota } from '../../limits.js'
-import { simulationFrom } from '../../request-input.js'
+import { simulationFrom, withFieldNames } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
-import { baseUrl, urlContext } from '../../urls.js'
-import { gatewayErrorResponses, renderGatewayError } from '../gateway-errors.js'
-import { renderJob } from './render.js'
-import { ASPECT_RATIOS, type FluxParams, generateBody, jobParams, jobResponse } from './schemas.js'
+import { baseUrl } from '../../urls.js'
+import { accountRoutes, catalogRoutes } from './account-routes.js'
+import { apiframeErrorHandler } from './errors.js'
+import { jobRoutes } from './job-routes.js'
+import { apiframeStatus } from './render.js'
+import { imagePromptOf, outputOf, sizeOf, unusedFields, webhookOf } from './request.js'
+import { acceptedSchema, errorResponses, security, tags } from './responses.js'
+import { type FluxParams, generateBody } from './schemas.js'
 
-/** aspect_ratio → size; `custom` (or width/height without a ratio) uses the given sides. */
-export function sizeOf(params: Partial<FluxParams>): { width: number; height: number } {
-  const model = getModel('flux-pro-1.1').size
-  const ratio = params.aspect_ratio
-  if (ratio === 'custom' || (ratio === undefined && (params.width !== undefined || params.height !== undefined))) {
-    return { width: params.width ?? model.defaultWidth, height: params.height ?? model.defaultHeight }
-  }
-  return ASPECT_RATIOS[ratio ?? '1:1']
+/** JobAccepted's status: its enum has no CANCELLED (a replay of a job canceled since reads FAILED). */
+const acceptedStatus = (job: Job) => {
+  const status = apiframeStatus(job)
+  return status === 'CANCELLED' ? 'FAILED' : status
 }
 
-const FORMATS: Record<NonNullable<FluxParams['output_format']>, OutputFormat> = {
-  jpg: 'jpeg',
-  jpeg: 'jpeg',
-  png: 'png',
-  webp: 'webp',
-}
-
-/** Apiframe's v2 API (seeds 002 and 003): `POST /v2/images/generate`, `GET /v2/jobs/{id}`. */
-export const apiframeRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
-  const { services, config, signer } = deps
-  app.setErrorHandler(dialectErrorHandler((error, request) => renderGatewayError(error, request.id)))
-  app.addHook('onRequest', requireKey(services.keys))
-  const tags = ['Apiframe v2']
-  const security: Record<string, string[]>[] = [{ apiKey: [] }]
-
+/** `POST /v2/images/generate`: flux-1.1-pro as Apiframe's OpenAPI document (2.0.0) and the seeds describe it. */
+const generateRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
+  const { services, config } = deps
   app.post(
     '/v2/images/generate',
     {
       schema: {
         tags,
         security,
-        summary: 'Generate with flux-1.1-pro; poll GET /v2/jobs/{id}',
+        summary: 'Generate with flux-1.1-pro; poll GET /v2/jobs/{id} or get a webhook',
         body: generateBody,
-        response: {
-          202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' } } },
-          ...gatewayErrorResponses,
-        },
+        response: { 202: acceptedSchema, ...errorResponses },
       },
       ...idempotent({
         service: services.idempotency,
         lockMs: CREATE_LOCK_MS,
         replayJob: async (request, reply, jobId) =>
-          reply.code(202).send({ jobId: (await services.jobs.get(jobId, keyOf(request))).id, status: 'QUEUED' }),
+          reply.code(202).send({ jobId, status: acceptedStatus(await services.jobs.get(jobId, keyOf(request))) }),
       }),
     },
     async (request, reply) => {
       const body = request.body
-      const model = modelByAlias('apiframe', body.model)
-      if (!model) {
-        const served = aliasesOf('apiframe').join(', ')
-        throw new FluxhostError('VALIDATION_FAILED', {
-          message: `model: '${body.model.slice(0, 60)}' is not served here; models: ${served}`,
-          issues: [
-            {
-              loc: ['body', 'model'],
-              msg: `Input should be ${aliasesOf('apiframe')
-                .map((m) => `'${m}'`)
-                .join(' or ')}`,
-              type: 'enum',
-              input: body.model.slice(0, 60),
-            },
-          ],
-        })
-      }
-      // Ajv fills fluxParams' defaults only when the client sent fluxParams.
-      const params: Partial<FluxParams> = body.fluxParams ?? {}
-      const job = await services.jobs.create({
-        apiKey: keyOf(request),
-        dialect: 'apiframe',
-        request: {
-          model,
-          prompt: body.prompt,
-          ...sizeOf(params),
-          seed: params.seed,
-          numImages: 1,
-          // raw asks for the prompt as written, so it overrides upsampling.
-          promptUpsampling: (params.prompt_upsampling ?? false) && !params.raw,
-          raw: params.raw ?? false,
-          safetyTolerance: 2,
-          safetyChecker: true,
-          output: { format: FORMATS[params.output_format ?? 'jpg'], quality: params.output_quality ?? 90 },
-          webhook: body.webhook_url ? { url: body.webhook_url, base: baseUrl(request, config.publicUrl) } : undefined,
-          simulate: simulationFrom(request),
-        },
-        imagePrompt: params.image_prompt
-          ? {
-              source: { url: params.image_prompt },
-              strength: params.image_prompt_strength ?? 0.5,
-              loc: ['body', 'fluxParams', 'image_prompt'],
-            }
-          : undefined,
-        idempotency: keyHold(request),
-        onQuota: noteQuota(request),
-      })
+      // The schema admits only the served names.
+      const model = modelByAlias('apiframe', body.model) ?? 'flux-pro-1.1'
+      const params: FluxParams = body.fluxParams ?? {}
+      const size = sizeOf(model, params)
+      const webhook = webhookOf(body, baseUrl(request, config.publicUrl))
+      const warnings = [size.warning, size.ignored, ...unusedFields(params, webhook?.target)].filter(
+        (w): w is string => w !== undefined,
+      )
+      const rename = { width: ['fluxParams', 'width'], height: ['fluxParams', 'height'], seed: ['fluxParams', 'seed'] }
+      const job = await withFieldNames(rename, () =>
+        services.jobs.create({
+          apiKey: keyOf(request),
+          dialect: 'apiframe',
+          request: {
+            model,
+            prompt: body.prompt,
+            width: size.width,
+            height: size.height,
+            seed: params.seed,
+            numImages: 1,
+            // raw asks for the prompt as written, so it overrides upsampling.
+            promptUpsampling: (params.prompt_upsampling ?? false) && !params.raw,
+            raw: params.raw ?? false,
+            safetyTolerance: 2,
+            safetyChecker: true,
+            output: outputOf(params),
+            webhook: webhook?.target,
+            simulate: simulationFrom(request),
+          },
+          imagePrompt: imagePromptOf(params),
+          webhookLoc: webhook?.loc,
+          idempotency: keyHold(request),
+          onQuota: noteQuota(request),
+        }),
+      )
       noteJob(request, job.id)
-      return reply.code(202).send({ jobId: job.id, status: 'QUEUED' })
+      return reply.code(202).send({ jobId: job.id, status: 'QUEUED', ...(warnings.length > 0 ? { warnings } : {}) })
     },
   )
+}
 
-  app.get(
-    '/v2/jobs/:id',
-    {
-      schema: {
-        tags,
-        security,
-        summary: 'A job: status, result URLs once COMPLETED',
-        params: jobParams,
-        response: { 200: jobResponse, ...gatewayErrorResponses },
-      },
-    },
-    async (request) =>
-      renderJob(
-        await services.jobs.get(request.params.id, keyOf(request)),
-        urlContext(request, config.publicUrl, signer),
-      ),
-  )
+/**
+ * Apiframe's v2 API (its OpenAPI document 2.0.0 and seeds 002/003): generate, jobs (one, and
+ * the list), the caller (`/v2/me`), and the model catalog, which needs no key.
+ */
+export const apiframeRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
+  app.setErrorHandler(apiframeErrorHandler(deps.services, deps.config.pricesUsd))
+  await app.register(catalogRoutes, deps)
+  await app.register(async (keyed) => {
+    keyed.addHook('onRequest', requireKey(deps.services.keys))
+    await keyed.register(generateRoutes, deps)
+    await keyed.register(jobRoutes, deps)
+    await keyed.register(accountRoutes, deps)
+  })
 }

@@ -1,121 +1,101 @@
 import type { FromSchema } from 'json-schema-to-ts'
-import { MODELS } from '../../../domain/models.js'
-import { MAX_PROMPT_LENGTH } from '../../../domain/validate.js'
-import { upsamplingSchema } from '../../upsampling-schema.js'
+import { aliasesOf } from '../../../domain/models.js'
 
-const size = MODELS['flux-pro-1.1'].size
 const SAFE = Number.MAX_SAFE_INTEGER
+const URL_MAX = 2083
 
-/** Aspect ratios and the sizes they mean: near one megapixel, both sides multiples of 32. */
-export const ASPECT_RATIOS = {
-  '1:1': { width: 1024, height: 1024 },
-  '3:4': { width: 864, height: 1152 },
-  '4:3': { width: 1152, height: 864 },
-  '9:16': { width: 768, height: 1344 },
-  '16:9': { width: 1344, height: 768 },
+/** Apiframe's prompt limit (OpenAPI 2.0.0: 1–2000 characters). */
+export const MAX_PROMPT = 2000
+
+export const WEBHOOK_EVENTS = ['progress', 'completed', 'failed'] as const
+export const JOB_STATUSES = ['QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const
+
+const webhookUrl = { type: 'string', format: 'uri', maxLength: URL_MAX } as const
+
+/**
+ * `fluxParams` of flux-1.1-pro as Apiframe's OpenAPI document has them (no unknown key), plus
+ * what the seeds add: `aspect_ratio: "custom"` and `jpeg`. Sizes and the fields fluxhost cannot
+ * honour are checked in request.ts, which reports what it did with each.
+ */
+const fluxParams = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    aspect_ratio: {
+      type: 'string',
+      maxLength: 20,
+      pattern: '^(\\d+:\\d+|custom)$',
+      description: 'W:H (any ratio, made at about 1 MP), or custom to use width and height. Default 1:1.',
+    },
+    width: { type: 'integer', minimum: 256, maximum: 2048, description: 'Made at the nearest size the model makes.' },
+    height: { type: 'integer', minimum: 256, maximum: 2048, description: 'Made at the nearest size the model makes.' },
+    output_format: { type: 'string', enum: ['jpg', 'jpeg', 'png', 'webp'], description: 'Default jpg.' },
+    output_quality: { type: 'integer', minimum: 0, maximum: 100, description: 'Default 90; not used for png.' },
+    image_prompt: {
+      type: 'string',
+      format: 'uri',
+      maxLength: URL_MAX,
+      description: 'URL of a reference image (jpeg, png, webp, gif); the server fetches it.',
+    },
+    image_prompt_strength: { type: 'number', minimum: 0, maximum: 1, description: 'Default 0.5.' },
+    input_images: {
+      type: 'array',
+      maxItems: 10,
+      items: { type: 'string', format: 'uri', maxLength: URL_MAX },
+      description: 'One reference image here, as image_prompt (flux-1.1-pro takes one).',
+    },
+    prompt_upsampling: { type: 'boolean' },
+    raw: { type: 'boolean', description: 'Turn prompt enhancement off for a more literal result.' },
+    seed: { type: 'integer', minimum: -SAFE, maximum: SAFE },
+    guidance: { type: 'number', minimum: 1.5, maximum: 10, description: 'Not a setting of flux-1.1-pro: reported.' },
+    steps: { type: 'integer', minimum: 1, maximum: 50, description: 'Not a setting of flux-1.1-pro: reported.' },
+    go_fast: { type: 'boolean', description: 'fluxhost has no fast mode: reported.' },
+    resolution: { type: 'string', maxLength: 100, description: 'flux-1.1-pro is made at about 1 MP.' },
+  },
 } as const
 
 export const generateBody = {
   type: 'object',
+  additionalProperties: false,
   required: ['prompt', 'model'],
   properties: {
-    prompt: {
-      type: 'string',
-      minLength: 1,
-      maxLength: MAX_PROMPT_LENGTH,
-      description: 'Text description of what to generate.',
+    model: { type: 'string', enum: aliasesOf('apiframe'), description: 'flux-1.1-pro' },
+    prompt: { type: 'string', minLength: 1, maxLength: MAX_PROMPT },
+    fluxParams,
+    webhookUrl: { ...webhookUrl, description: 'Gets a signed POST when the job ends.' },
+    webhookEvents: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 3,
+      uniqueItems: true,
+      items: { type: 'string', enum: WEBHOOK_EVENTS },
+      description: 'Which endings are sent (default all); progress is accepted, not sent.',
     },
-    model: { type: 'string', description: 'flux-1.1-pro' },
-    webhook_url: {
-      type: 'string',
-      format: 'uri',
-      maxLength: 2083,
-      description: 'Stored with the job; delivery comes with webhooks.',
-    },
-    fluxParams: {
-      type: 'object',
-      properties: {
-        aspect_ratio: {
-          type: 'string',
-          enum: [...(Object.keys(ASPECT_RATIOS) as (keyof typeof ASPECT_RATIOS)[]), 'custom' as const],
-          description: 'W:H, or custom to use width and height.',
-        },
-        width: {
-          type: 'integer',
-          minimum: size.min,
-          maximum: size.max,
-          multipleOf: size.multipleOf,
-          description: 'Only with aspect_ratio custom.',
-        },
-        height: {
-          type: 'integer',
-          minimum: size.min,
-          maximum: size.max,
-          multipleOf: size.multipleOf,
-          description: 'Only with aspect_ratio custom.',
-        },
-        output_format: { type: 'string', enum: ['jpg', 'jpeg', 'png', 'webp'], default: 'jpg' },
-        output_quality: {
-          type: 'integer',
-          minimum: 0,
-          maximum: 100,
-          default: 90,
-          description: 'Not relevant for png.',
-        },
-        seed: { type: 'integer', minimum: -SAFE, maximum: SAFE },
-        image_prompt: {
-          type: 'string',
-          format: 'uri',
-          maxLength: 2083,
-          description: 'URL of a reference image (jpeg, png, webp, gif); the server fetches it.',
-        },
-        image_prompt_strength: { type: 'number', minimum: 0, maximum: 1, multipleOf: 0.05, default: 0.5 },
-        prompt_upsampling: { type: 'boolean', default: false },
-        raw: { type: 'boolean', default: false, description: 'Turn prompt enhancement off for a more literal result.' },
-      },
-    },
+    webhook_url: { ...webhookUrl, description: "The seeds' name for webhookUrl." },
   },
 } as const
 
 export type GenerateBody = FromSchema<typeof generateBody>
 export type FluxParams = NonNullable<GenerateBody['fluxParams']>
 
-export const jobParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
-} as const
+const uuid = { type: 'string', format: 'uuid', maxLength: 64 } as const
 
-export const jobResponse = {
+export const jobParams = { type: 'object', required: ['id'], properties: { id: uuid } } as const
+
+export const listQuery = {
   type: 'object',
   properties: {
-    jobId: { type: 'string' },
-    status: { type: 'string', enum: ['QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED'] },
-    expired: {
-      type: 'boolean',
-      description:
-        'Present (true) once FLUXHOST_RETENTION pruned the job: its images were deleted, `result.images` is empty.',
-    },
-    model: { type: 'string' },
-    result: {
-      type: ['object', 'null'],
-      properties: {
-        images: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: { url: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' } },
-          },
-        },
-        seed: { type: 'integer' },
-        prompt: { type: 'string', description: 'With prompt_upsampling: the prompt the engine used.' },
-        promptUpsampling: upsamplingSchema,
-      },
-    },
-    error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
-    cost: { type: 'number', description: 'US dollars charged: the price once COMPLETED, else 0.' },
-    progress: { type: 'number' },
-    createdAt: { type: 'string' },
-    completedAt: { type: ['string', 'null'] },
+    status: { type: 'string', enum: JOB_STATUSES },
+    model: { type: 'string', maxLength: 100 },
+    limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+    cursor: { ...uuid, description: 'nextCursor of the previous page.' },
+    scope: { type: 'string', enum: ['user', 'team'], default: 'user', description: 'team: every key (admin keys).' },
+    search: { ...uuid, description: 'A job id.' },
+    include_models: { type: 'string', enum: ['true', 'false'], default: 'false' },
   },
+} as const
+
+export const modelsQuery = {
+  type: 'object',
+  properties: { modality: { type: 'string', enum: ['image', 'video', 'music'] } },
 } as const
