@@ -152,10 +152,10 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
       const { status, body } = renderOpenAiNotFound(request.method, request.url.split('?')[0]!)
       return reply.code(status).send(body)
     }
-    const { status, body } = renderNativeError(
-      new FluxhostError('NOT_FOUND', { message: `No route ${request.method} ${request.url.split('?')[0]}` }),
-      request.id,
-    )
+    const message = `No route ${request.method} ${request.url.split('?')[0]}`
+    // Apiframe's SDK reads a message only from `{"error": "<string>"}`.
+    if (request.url.startsWith('/v2/')) return reply.code(404).send({ error: message, code: 'NOT_FOUND' })
+    const { status, body } = renderNativeError(new FluxhostError('NOT_FOUND', { message }), request.id)
     return reply.code(status).send(body)
   })
 

@@ -4,10 +4,16 @@ import type { CorsOrigins } from '../config/http-parsers.js'
 /**
  * The paths a page on another origin may call: every dialect's API (BFL's and SeaArt's /v1,
  * AIML's /v1/images and /v1/models, Apiframe's /v2), fluxhost's own /api, and the signed
- * /files links. Never the playground and admin pages or /docs: they hold no data of their own,
- * and the pages' key lives in their own origin's storage.
+ * /files links (not the admin API: PRIVATE_PATHS). Never the playground and admin pages or
+ * /docs: they hold no data of their own, and the pages' key lives in their own origin's storage.
  */
 const API_PATHS = /^\/(?:v1|v2|api|files)(?:[/?]|$)/
+/**
+ * Never the admin API (keys, credits, limits) or a key's webhook secret: no browser client
+ * needs them from another origin, and a script on an allowed origin that holds an admin key
+ * should not reach them either.
+ */
+const PRIVATE_PATHS = /^\/api\/(?:admin|webhook-secret)(?:[/?]|$)/
 
 /**
  * How long a browser may reuse a preflight's answer: Chromium keeps it at most 2 hours (Firefox
@@ -56,6 +62,9 @@ export function corsOptions(origins: CorsOrigins): FastifyCorsOptions {
   return {
     // A two-argument delegator: @fastify/cors calls it back without a promise per request.
     delegator: (request, callback) =>
-      callback(null, API_PATHS.test(request.url) && allowed(request.headers.origin) ? api : off),
+      callback(
+        null,
+        API_PATHS.test(request.url) && !PRIVATE_PATHS.test(request.url) && allowed(request.headers.origin) ? api : off,
+      ),
   }
 }

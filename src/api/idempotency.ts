@@ -1,7 +1,8 @@
-import { webcrypto } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify'
 import { FluxhostError, validationError } from '../domain/errors.js'
 import type { Hold, IdempotencyService } from '../services/idempotency.js'
+import { fingerprint } from './fingerprint.js'
+import { joinUnanswered, type SdkRetries } from './unanswered.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,8 +14,6 @@ declare module 'fastify' {
       hold: Hold
       service: IdempotencyService
       rerender: boolean
-      /** A key the server derived (see `sdkRetries`): kept only while it names a job. */
-      implicit?: boolean
       jobId?: string
       settled?: boolean
     } | null
@@ -37,25 +36,13 @@ export interface IdempotencyOptions {
    */
   rerender?: boolean
   /**
-   * Joins the retries a client's SDK marks as such (OpenAI's `x-stainless-retry-count`) to the
-   * job of the try before, for requests without an Idempotency-Key (see `joinRetry`).
+   * Retries of a call without an Idempotency-Key (OpenAI's SDKs send none) join the job of the
+   * try before when that try's answer never reached the client (see `joinUnanswered`).
    */
-  sdkRetries?: {
-    /** The request's try (0: the first), undefined when it says none; throws on a malformed mark. */
-    attemptOf(request: FastifyRequest): number | undefined
-    /** How long after a try its job can be joined: the sync wait and the SDK's backoff. */
-    windowMs: number
-  }
+  sdkRetries?: SdkRetries
 }
 
 const MAX_KEY_LENGTH = 255
-
-/** Keys the server derives: a client's Idempotency-Key is printable ASCII, so none can collide. */
-const RETRY_KEY_PREFIX = 'sdk-retry\u00b7'
-/** The one holder of every derived key: identical first tries at once must not fail each other. */
-const RETRY_HOLDER = 'sdk-retries'
-/** Where Stainless-built SDKs (OpenAI's, in Node, browsers and Python) number their tries. */
-export const SDK_RETRY_HEADER = 'x-stainless-retry-count'
 
 /**
  * The key from `Idempotency-Key`: an RFC 8941 sf-string (`"…"`) as the draft specifies,
@@ -89,72 +76,6 @@ export function parseIdempotencyKey(raw: string | string[] | undefined): string 
   return key
 }
 
-/** A value still to be written, on `canonicalJson`'s stack (a bare string there is output). */
-class Pending {
-  constructor(readonly value: unknown) {}
-}
-
-/**
- * JSON with object keys sorted, so the same body fingerprints the same whatever its key
- * order. Iterative (an explicit stack): no recursion whose depth the client chooses. Strings
- * go through the native JSON.stringify, so a 25 MB base64 field costs one native call.
- */
-export function canonicalJson(root: unknown, longStrings?: string[]): string {
-  const out: string[] = []
-  const stack: (string | Pending)[] = [new Pending(root)]
-  while (stack.length > 0) {
-    const item = stack.pop()!
-    if (typeof item === 'string') {
-      out.push(item)
-      continue
-    }
-    const value = item.value
-    if (Array.isArray(value)) {
-      out.push('[')
-      stack.push(']')
-      for (let i = value.length - 1; i >= 0; i--) {
-        stack.push(new Pending(value[i]))
-        if (i > 0) stack.push(',')
-      }
-    } else if (value !== null && typeof value === 'object') {
-      const record = value as Record<string, unknown>
-      const keys = Object.keys(record).sort()
-      out.push('{')
-      stack.push('}')
-      for (let i = keys.length - 1; i >= 0; i--) {
-        stack.push(new Pending(record[keys[i]!]))
-        stack.push(`${JSON.stringify(keys[i])}:`)
-        if (i > 0) stack.push(',')
-      }
-    } else if (longStrings && typeof value === 'string' && value.length > LONG_STRING) {
-      // JSON never holds a raw control character, so this mark cannot be forged by a body.
-      out.push(`\u0001${longStrings.push(value) - 1}\u0001`)
-    } else {
-      out.push(JSON.stringify(value) ?? 'null')
-    }
-  }
-  return out.join('')
-}
-
-/** Strings longer than this (a base64 image) are hashed apart, not escaped into the canonical text. */
-const LONG_STRING = 64 * 1024
-
-const sha256 = async (text: string) =>
-  Buffer.from(await webcrypto.subtle.digest('SHA-256', Buffer.from(text))).toString('base64url')
-
-/**
- * The request's fingerprint: SHA-256 of its canonical form, with each long string (an
- * inline image) replaced by its own SHA-256. The hashing runs off the event loop (WebCrypto).
- */
-async function fingerprint(request: FastifyRequest): Promise<string> {
-  const simulate = request.headers['x-fluxhost-simulate'] ?? null
-  const route = request.routeOptions.url ?? request.url
-  const longStrings: string[] = []
-  const text = canonicalJson({ method: request.method, route, body: request.body ?? null, simulate }, longStrings)
-  if (longStrings.length === 0) return sha256(text)
-  return sha256([text, ...(await Promise.all(longStrings.map(sha256)))].join('\n'))
-}
-
 /** Answers that are worth retrying are not kept: the client's retry runs afresh. */
 // A 402 (a key's credits or budget) may pass after a top-up or in the next period: not kept either.
 const isTransient = (status: number) => status >= 500 || status === 429 || status === 408 || status === 402
@@ -167,7 +88,7 @@ export async function settleIdempotency(
   const held = request.idempotency
   if (!held || held.settled) return
   held.settled = true
-  if (held.jobId === undefined && (held.implicit || isTransient(answer.status))) {
+  if (isTransient(answer.status) && held.jobId === undefined) {
     await held.service.release(held.hold)
     return
   }
@@ -176,12 +97,21 @@ export async function settleIdempotency(
   await held.service.complete(held.hold, { ...answer, body, jobId: held.jobId ?? null })
 }
 
+/** Lets go of the request's key without an answer (its client left before a job was made). */
+export async function abandonIdempotency(request: FastifyRequest): Promise<void> {
+  const held = request.idempotency
+  if (!held || held.settled) return
+  held.settled = true
+  await held.service.release(held.hold)
+}
+
 /**
  * Route hooks for `Idempotency-Key` on a create route (draft-ietf-httpapi-idempotency-key-header):
  * the key is scoped to the API key and kept `FLUXHOST_IDEMPOTENCY_TTL`; the same key with the same request
  * replays the first answer (no new job, no new charge) with `Idempotent-Replayed: true`; with
  * a different request → 422 IDEMPOTENCY_KEY_REUSED; while the first is still being answered
- * → 409 IDEMPOTENCY_KEY_IN_USE. Without the headers the hooks cost two property reads.
+ * → 409 IDEMPOTENCY_KEY_IN_USE. Without the header the hooks cost one property read (on a route
+ * with `sdkRetries`, the request's fingerprint and a lookup: see `joinUnanswered`).
  */
 export function idempotent(options: IdempotencyOptions): {
   preValidation: preValidationHookHandler
@@ -224,44 +154,15 @@ export function idempotent(options: IdempotencyOptions): {
     }
   }
 
-  /**
-   * A retry the SDK marks, with the same API key and body as a try before it (within
-   * `windowMs`), joins that try's job: its answer is that job's, and no job is made. A first
-   * try always makes its job and takes the derived key (several identical first tries at
-   * once all take it, the newest job winning), so its retries find the job.
-   */
-  const joinRetry = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
-    const attempt = options.sdkRetries?.attemptOf(request)
-    if (attempt === undefined || request.apiKey === null) return false
-    const windowMs = options.sdkRetries!.windowMs
-    const print = await fingerprint(request)
-    const key = `${RETRY_KEY_PREFIX}${print}`
-    const { claim, hold } = await service.claim(request.apiKey.id, key, print, options.lockMs, {
-      ttlMs: windowMs,
-      holder: RETRY_HOLDER,
-      force: attempt === 0,
-    })
-    if (claim.kind === 'acquired') {
-      request.idempotency = { hold, service, rerender: true, implicit: true }
-      return false
-    }
-    const jobId = claim.kind === 'mismatch' ? null : (claim.row?.job_id ?? null)
-    if (jobId === null)
-      throw new FluxhostError('IDEMPOTENCY_KEY_IN_USE', {
-        message: 'The try before this retry is still making its job; retry in a moment.',
-        retryAfterS: 1,
-      })
-    await service.extend(hold.apiKeyId, key, windowMs)
-    await options.replayJob(request, reply, jobId)
-    return true
-  }
-
   return {
-    // Callback style: without the headers it is two property reads, not a promise.
+    // Callback style: without the header (on a route without sdkRetries) it is one property read, not a promise.
     preValidation(request, reply, done) {
       const explicit = request.headers['idempotency-key'] !== undefined
-      if (!explicit && (!options.sdkRetries || request.headers[SDK_RETRY_HEADER] === undefined)) return done()
-      ;(explicit ? take : joinRetry)(request, reply).then(
+      if (!explicit && !options.sdkRetries) return done()
+      ;(explicit
+        ? take(request, reply)
+        : joinUnanswered(request, reply, options.sdkRetries!, service, options.replayJob)
+      ).then(
         (answered) => {
           if (!answered) done()
         },

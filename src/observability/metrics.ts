@@ -57,9 +57,19 @@ export function createMetrics() {
     registers: [registry],
   })
 
+  const unanswered = new Counter({
+    name: 'fluxhost_sync_unanswered_total',
+    help:
+      'Synchronous calls whose job was left for a retry to join, by why the answer did not reach ' +
+      'the client (left: it hung up; timed_out: FLUXHOST_SYNC_TIMEOUT_S), and retries that joined one (joined).',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  })
+
   return {
     registry,
     refusals,
+    unanswered,
     webhookAttempts,
     safetyDuration,
     httpDuration,

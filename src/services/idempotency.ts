@@ -17,18 +17,11 @@ export interface Hold {
   holder: string
 }
 
-/** How a key is claimed, when not as a client's Idempotency-Key. */
-export interface ClaimOptions {
-  /** Kept this long instead of `FLUXHOST_IDEMPOTENCY_TTL`. */
-  ttlMs?: number
-  /**
-   * Every request claiming the key holds it under this name (none is told it lost it to
-   * another): for a key the server derives, which several requests may hold at once.
-   */
-  holder?: string
-  /** Takes the key whatever it holds: the key names the newest request with it. */
-  force?: boolean
-}
+/**
+ * The keys of jobs left for a retry (`noteUnanswered`): a client's Idempotency-Key is
+ * printable ASCII, so none can be spelled like them.
+ */
+const UNANSWERED_PREFIX = 'unanswered\u00b7'
 
 /** Idempotency keys: who holds a key, and the answers kept for replays. */
 export function createIdempotencyService({ store, clock, ttlMs }: IdempotencyServiceDeps) {
@@ -40,10 +33,9 @@ export function createIdempotencyService({ store, clock, ttlMs }: IdempotencySer
       key: string,
       fingerprint: string,
       lockMs: number,
-      options: ClaimOptions = {},
     ): Promise<{ claim: Claim; hold: Hold }> {
       const now = clock.now()
-      const hold = { apiKeyId, key, holder: options.holder ?? randomUUID() }
+      const hold = { apiKeyId, key, holder: randomUUID() }
       const claim = await store.idempotency.claim(
         apiKeyId,
         key,
@@ -51,15 +43,9 @@ export function createIdempotencyService({ store, clock, ttlMs }: IdempotencySer
         hold.holder,
         now,
         now + lockMs,
-        now + (options.ttlMs ?? ttlMs),
-        options.force === true,
+        now + ttlMs,
       )
       return { claim, hold }
-    },
-    /** Keeps a live key at least `ttlMs` from now. */
-    extend(apiKeyId: string, key: string, ttlMs: number): Promise<void> {
-      const now = clock.now()
-      return store.idempotency.extend(apiKeyId, key, now, now + ttlMs)
     },
     /** Keeps the answer (or the job to re-render it from) for replays. */
     complete(
@@ -71,6 +57,19 @@ export function createIdempotencyService({ store, clock, ttlMs }: IdempotencySer
     /** Forgets a key whose request should run afresh when retried. */
     release(hold: Hold): Promise<void> {
       return store.idempotency.release(hold.apiKeyId, hold.key, hold.holder)
+    },
+    /**
+     * Leaves `jobId`, whose answer did not reach its client (`status` 499: it left; 504: the
+     * wait timed out), for `takeUnanswered` by a retry of the same call, for `windowMs`.
+     */
+    noteUnanswered(apiKeyId: string, fingerprint: string, jobId: string, status: number, windowMs: number) {
+      const now = clock.now()
+      const key = `${UNANSWERED_PREFIX}${jobId}`
+      return store.idempotency.putUnanswered(apiKeyId, key, fingerprint, jobId, status, now, now + windowMs)
+    },
+    /** Takes an unanswered job of this API key and fingerprint left for one of `statuses`; at most once. */
+    takeUnanswered(apiKeyId: string, fingerprint: string, statuses: readonly number[]): Promise<string | undefined> {
+      return store.idempotency.takeUnanswered(apiKeyId, UNANSWERED_PREFIX, fingerprint, statuses, clock.now())
     },
     /** Deletes expired keys; returns how many. */
     sweep(): Promise<number> {

@@ -11,8 +11,8 @@ import type { JobService } from './jobs.js'
 /** Where a job's own webhook stands (Apiframe's `webhookStatus`); null: none is to be sent. */
 export type WebhookStatus = 'pending' | 'delivered' | 'failed' | null
 
-function statusOfRow(row: DeliveryRow | undefined): WebhookStatus {
-  switch (row?.state) {
+function statusOfRow(state: DeliveryRow['state'] | undefined): WebhookStatus {
+  switch (state) {
     case undefined:
       // Retention removed the finished delivery.
       return null
@@ -127,20 +127,20 @@ export function createWebhookService({ store, jobs, events, clock }: WebhookServ
 
     /**
      * Each job's webhook status: pending until its webhook is sent (or while it is retried),
-     * then delivered or failed; null for a job with no webhook, or none for how it ended.
-     * One read per finished job that has a webhook.
+     * then delivered or failed (its newest delivery, where it was redelivered); null for a job
+     * with no webhook, or none for how it ended. One read for the whole page.
      */
     async statusOf(jobs: readonly Job[]): Promise<Map<string, WebhookStatus>> {
-      const entries = await Promise.all(
-        jobs.map(async (job): Promise<[string, WebhookStatus]> => {
+      const ended = jobs.filter((job) => sendsWebhook(job) && isTerminal(job.state)).map((job) => job.id)
+      // One statement for the page; a key's own events (budget alerts) are not the job's webhook.
+      const states = new Map((await store.deliveries.jobWebhookStates(ended)).map((row) => [row.job_id, row.state]))
+      return new Map(
+        jobs.map((job): [string, WebhookStatus] => {
           if (!sendsWebhook(job)) return [job.id, null]
           if (!isTerminal(job.state)) return [job.id, 'pending']
-          const rows = await store.deliveries.listByJob(job.id)
-          // A key's own events (budget alerts) are listed with the job that set them off.
-          return [job.id, statusOfRow(rows.find((row) => row.payload === null))]
+          return [job.id, statusOfRow(states.get(job.id))]
         }),
       )
-      return new Map(entries)
     },
 
     async get(id: string, apiKey: ApiKey | undefined): Promise<Delivery> {

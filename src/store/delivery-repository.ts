@@ -184,6 +184,19 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
       return db.selectFrom('webhook_deliveries').selectAll().where('job_id', '=', jobId).orderBy('created_at').execute()
     },
 
+    /** The state of each job's own webhook (not a key event's), for a page of jobs: one statement. */
+    async jobWebhookStates(jobIds: readonly string[]): Promise<{ job_id: string; state: DeliveryRow['state'] }[]> {
+      if (jobIds.length === 0) return []
+      // Oldest first: where a job was redelivered, the newest delivery is read last (and wins).
+      return db
+        .selectFrom('webhook_deliveries')
+        .select(['job_id', 'state'])
+        .where('job_id', 'in', jobIds)
+        .where('payload', 'is', null)
+        .orderBy('created_at')
+        .execute()
+    },
+
     async attempts(deliveryIds: readonly string[]): Promise<AttemptRow[]> {
       if (deliveryIds.length === 0) return []
       return db

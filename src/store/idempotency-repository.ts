@@ -19,8 +19,7 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
      * Takes the key for one request, or says why not. One conditional upsert, so two
      * requests (in one process or two sharing the file) can never both take a key: the
      * row is (re)written only when it is absent, expired, or held by a request presumed
-     * dead (lock expired) that made no job. Otherwise the row is read and judged. `force`
-     * (re)writes it whatever it holds: a key that always names the newest request with it.
+     * dead (lock expired) that made no job. Otherwise the row is read and judged.
      */
     async claim(
       apiKeyId: string,
@@ -30,7 +29,6 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
       now: number,
       lockedUntil: number,
       expiresAt: number,
-      force = false,
     ): Promise<Claim> {
       const taken = await db
         .insertInto('idempotency_keys')
@@ -44,33 +42,33 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
           created_at: now,
           expires_at: expiresAt,
         })
-        .onConflict((oc) => {
-          const update = oc.columns(['api_key_id', 'key']).doUpdateSet({
-            fingerprint,
-            holder,
-            state: 'in_flight',
-            locked_until: lockedUntil,
-            status: null,
-            body: null,
-            content_type: null,
-            job_id: null,
-            created_at: now,
-            expires_at: expiresAt,
-          })
-          return force
-            ? update
-            : update.where((eb) =>
-                eb.or([
-                  eb('idempotency_keys.expires_at', '<=', now),
-                  eb.and([
-                    eb('idempotency_keys.state', '=', 'in_flight'),
-                    eb('idempotency_keys.locked_until', '<=', now),
-                    eb('idempotency_keys.job_id', 'is', null),
-                    eb('idempotency_keys.fingerprint', '=', sql<string>`excluded.fingerprint`),
-                  ]),
+        .onConflict((oc) =>
+          oc
+            .columns(['api_key_id', 'key'])
+            .doUpdateSet({
+              fingerprint,
+              holder,
+              state: 'in_flight',
+              locked_until: lockedUntil,
+              status: null,
+              body: null,
+              content_type: null,
+              job_id: null,
+              created_at: now,
+              expires_at: expiresAt,
+            })
+            .where((eb) =>
+              eb.or([
+                eb('idempotency_keys.expires_at', '<=', now),
+                eb.and([
+                  eb('idempotency_keys.state', '=', 'in_flight'),
+                  eb('idempotency_keys.locked_until', '<=', now),
+                  eb('idempotency_keys.job_id', 'is', null),
+                  eb('idempotency_keys.fingerprint', '=', sql<string>`excluded.fingerprint`),
                 ]),
-              )
-        })
+              ]),
+            ),
+        )
         .returning('holder')
         .executeTakeFirst()
       if (taken?.holder === holder) return { kind: 'acquired' }
@@ -128,10 +126,7 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .execute()
     },
 
-    /**
-     * Forgets a key whose request failed in a way worth retrying (5xx, 429), if `holder` holds
-     * it and no job is bound to it (a key several requests hold may have one from another).
-     */
+    /** Forgets a key whose request failed in a way worth retrying (5xx, 429), if `holder` holds it. */
     async release(apiKeyId: string, key: string, holder: string): Promise<void> {
       await db
         .deleteFrom('idempotency_keys')
@@ -139,20 +134,78 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .where('key', '=', key)
         .where('holder', '=', holder)
         .where('state', '=', 'in_flight')
-        .where('job_id', 'is', null)
         .execute()
     },
 
-    /** Keeps a live key until `expiresAt` (never shortens it, never revives an expired one). */
-    async extend(apiKeyId: string, key: string, now: number, expiresAt: number): Promise<void> {
+    /**
+     * Leaves a job whose answer never reached its client (it left, or the wait timed out) for
+     * a retry of the same call to take: one row per job, under `key` (which no client key can
+     * spell), `status` saying why. Written again (same job) it is renewed.
+     */
+    async putUnanswered(
+      apiKeyId: string,
+      key: string,
+      fingerprint: string,
+      jobId: string,
+      status: number,
+      now: number,
+      expiresAt: number,
+    ): Promise<void> {
       await db
-        .updateTable('idempotency_keys')
-        .set({ expires_at: expiresAt })
-        .where('api_key_id', '=', apiKeyId)
-        .where('key', '=', key)
-        .where('expires_at', '>', now)
-        .where('expires_at', '<', expiresAt)
+        .insertInto('idempotency_keys')
+        .values({
+          api_key_id: apiKeyId,
+          key,
+          fingerprint,
+          holder: '',
+          state: 'done',
+          locked_until: null,
+          status,
+          job_id: jobId,
+          created_at: now,
+          expires_at: expiresAt,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['api_key_id', 'key'])
+            .doUpdateSet({ status, fingerprint, created_at: now, expires_at: expiresAt }),
+        )
         .execute()
+    },
+
+    /**
+     * Takes (deletes) the oldest live unanswered job of this API key and fingerprint whose
+     * status is one of `statuses`, and returns its id: a guarded delete, so two retries
+     * never take the same job. Undefined when there is none.
+     */
+    async takeUnanswered(
+      apiKeyId: string,
+      keyPrefix: string,
+      fingerprint: string,
+      statuses: readonly number[],
+      now: number,
+    ): Promise<string | undefined> {
+      const candidates = await db
+        .selectFrom('idempotency_keys')
+        .select(['key', 'job_id'])
+        .where('api_key_id', '=', apiKeyId)
+        .where('fingerprint', '=', fingerprint)
+        .where('key', 'like', `${keyPrefix}%`)
+        .where('status', 'in', [...statuses])
+        .where('expires_at', '>', now)
+        .orderBy('created_at')
+        .limit(4)
+        .execute()
+      for (const candidate of candidates) {
+        const taken = await db
+          .deleteFrom('idempotency_keys')
+          .where('api_key_id', '=', apiKeyId)
+          .where('key', '=', candidate.key)
+          .where('expires_at', '>', now)
+          .executeTakeFirst()
+        if (Number(taken.numDeletedRows) === 1 && candidate.job_id !== null) return candidate.job_id
+      }
+      return undefined
     },
 
     async deleteExpired(now: number): Promise<number> {

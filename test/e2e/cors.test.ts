@@ -144,11 +144,11 @@ describe('CORS answers, as any client sees them', () => {
     expect(await events.text()).toContain('event: state')
   })
 
-  it('an unlisted origin, the web pages and /docs get no CORS header at all', async () => {
+  it('an unlisted origin, the web pages, /docs and the admin API get no CORS header at all', async () => {
     const unlisted = await preflight('/v1/flux-pro-1.1', 'https://evil.example')
     expect(unlisted.headers.get('access-control-allow-origin')).toBeNull()
     expect(unlisted.headers.get('access-control-allow-headers')).toBeNull()
-    for (const path of ['/', '/admin', '/docs/', '/openapi.json']) {
+    for (const path of ['/', '/admin', '/docs/', '/openapi.json', '/api/admin/keys', '/api/webhook-secret']) {
       const page = await fetch(`${server.url}${path}`, { headers: { origin } })
       await page.arrayBuffer()
       expect(page.headers.get('access-control-allow-origin'), path).toBeNull()
@@ -216,6 +216,58 @@ describe.runIf(launched.ok)('a page on another origin, in Chromium', () => {
   it("listed: OpenAI's browser build generates an image (its x-stainless-* headers allowed)", async () => {
     const { page, errors, close } = await openPageAt(browser, listed)
     expect(await openaiFromPage(page, withCors.url)).toEqual({ ok: true, value: { width: 512, height: 512 } })
+    expect(errors).toEqual([])
+    await close()
+  })
+
+  it("listed: OpenAI's browser build retries a client-side timeout, and the retry joins the one job", async () => {
+    const { page, errors, close } = await openPageAt(browser, listed)
+    const prompt = 'a browser call that times out'
+    const jobs = async () =>
+      ((await api(`${withCors.url}/api/jobs?limit=100`)).body.data as { id: string; request: any }[]).filter(
+        (job) => job.request.prompt === prompt,
+      )
+    // The page's retry goes out once the first try's job exists (a first try makes it within
+    // milliseconds; a timeout shorter than that is not this test), as in the Node test.
+    await page.exposeFunction('firstJobMade', async () => {
+      while ((await jobs()).length === 0) await new Promise((resolve) => setImmediate(resolve))
+    })
+    const outcome = await page.evaluate(
+      async ({ apiUrl, key, prompt }) => {
+        const { OpenAI } = globalThis as unknown as PageGlobals
+        const firstJobMade = (globalThis as unknown as { firstJobMade(): Promise<void> }).firstJobMade
+        const tries: string[] = []
+        const client = new OpenAI({
+          baseURL: `${apiUrl}/v1`,
+          apiKey: key,
+          dangerouslyAllowBrowser: true,
+          timeout: 300,
+          defaultHeaders: { 'x-fluxhost-simulate': 'slow=1500' },
+          fetch: async (url: string | URL | Request, init: RequestInit = {}) => {
+            const attempt = new Headers(init.headers).get('x-stainless-retry-count') ?? 'none'
+            tries.push(attempt)
+            if (attempt === '0') return fetch(url, init)
+            await firstJobMade()
+            // Past the SDK's own timeout, which would cut the retry's wait short too.
+            const { signal: _cut, ...rest } = init
+            return fetch(url, rest)
+          },
+        })
+        try {
+          const { data, response } = await client.images
+            .generate({ model: 'flux-pro/v1.1', prompt, size: '256x256' as never })
+            .withResponse()
+          return { ok: true, tries, jobId: response.headers.get('x-fluxhost-job-id'), url: data.data![0]!.url! }
+        } catch (error) {
+          return { ok: false, tries, error: `${(error as Error).name}: ${(error as Error).message}` }
+        }
+      },
+      { apiUrl: withCors.url, key: KEY_A, prompt },
+    )
+    expect(outcome).toMatchObject({ ok: true, tries: ['0', '1'] })
+    // Counted from the client's side: the job its answer named is the one job of that prompt.
+    const made = await jobs()
+    expect(made.map((job) => job.id)).toEqual([(outcome as { jobId: string }).jobId])
     expect(errors).toEqual([])
     await close()
   })

@@ -1,4 +1,5 @@
 import { createBlackForestLabs } from '@ai-sdk/black-forest-labs'
+import { createOpenAI } from '@ai-sdk/openai'
 import { APICallError, generateImage } from 'ai'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -220,5 +221,53 @@ describe("errors reach the SDK's caller as BFL's", () => {
     expect(error).toMatchObject({ statusCode: 429, isRetryable: true })
     expect((error as APICallError).responseHeaders?.['retry-after']).toBe('2')
     expect(ids).toEqual([])
+  })
+})
+
+describe("generateImage with @ai-sdk/openai's createOpenAI({ baseURL: <fluxhost>/v1 })", () => {
+  /** The provider with a `fetch` that counts the SDK's tries. */
+  function openai(url: string) {
+    const tries: number[] = []
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await globalThis.fetch(input, init)
+      tries.push(response.status)
+      return response
+    }
+    return { provider: createOpenAI({ baseURL: `${url}/v1`, apiKey: KEY_A, fetch }), tries }
+  }
+  const jobsWith = async (on: TestServer, prompt: string) =>
+    (await on.fluxhost.services.jobs.list(undefined, { limit: 100 })).jobs.filter(
+      (job) => job.request.prompt === prompt,
+    )
+
+  it('OpenAI sizes, above 1440 too: the image at the nearest size of the same shape', async () => {
+    const { provider } = openai(server.url)
+    const { image } = await generateImage({
+      model: provider.image('flux-pro/v1.1'),
+      prompt: 'a lighthouse, by the OpenAI provider',
+      size: '1536x1024',
+    })
+    expect(await decode(image.uint8Array)).toMatchObject({ width: 1440, height: 960 })
+  })
+
+  it('a 504 it retries (no retry mark, x-should-retry ignored): the retry waits for the one job', async () => {
+    const short = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '1' })
+    try {
+      const { provider, tries } = openai(short.url)
+      const prompt = 'a slow lighthouse, by the OpenAI provider'
+      const { image } = await generateImage({
+        model: provider.image('flux-pro/v1.1'),
+        prompt,
+        size: '256x256',
+        headers: { 'x-fluxhost-simulate': 'slow=2500' },
+      })
+      expect(await decode(image.uint8Array)).toMatchObject({ width: 256, height: 256 })
+      // Counted from the client's side: its first try was answered 504, a retry 201 (with the first job's image).
+      expect(tries[0]).toBe(504)
+      expect(tries.at(-1)).toBe(201)
+      expect(await jobsWith(short, prompt)).toHaveLength(1)
+    } finally {
+      await short.close()
+    }
   })
 })

@@ -275,53 +275,134 @@ describe('waiting', () => {
   })
 })
 
-describe("the retries OpenAI's SDKs mark (x-stainless-retry-count)", () => {
+describe('retries without an Idempotency-Key join the job whose answer went missing', () => {
   const body = (prompt: string) => ({ model: 'flux-pro/v1.1', prompt, image_size: 'square' })
   const tryNo = (n: number | string) => ({ 'x-stainless-retry-count': String(n) })
-  const jobsWith = async (prompt: string) =>
-    ((await api(`${server.url}/api/jobs?limit=100`, { key: KEY_B })).body.data as any[]).filter(
+  const SLOW = { 'x-fluxhost-simulate': 'slow=1500' }
+  const jobsWith = async (prompt: string, on = server) =>
+    ((await api(`${on.url}/api/jobs?limit=100`, { key: KEY_B })).body.data as any[]).filter(
       (job) => job.request.prompt === prompt,
     )
+  /** fluxhost_sync_unanswered_total{event} of the server, from its /metrics. */
+  const unanswered = async (event: string, on = server) => {
+    const text = (await api(`${on.url}/metrics`, { key: null })).text
+    const line = text.split('\n').find((l) => l.startsWith(`fluxhost_sync_unanswered_total{event="${event}"}`))
+    return line ? Number(line.split(' ').at(-1)) : 0
+  }
+  const until = async (check: () => Promise<boolean>) => {
+    while (!(await check())) await new Promise((resolve) => setImmediate(resolve))
+  }
+  /**
+   * A first try whose client hangs up once its job exists (a client-side timeout): resolves
+   * with that job's id once the server has left it for a retry (its metric says so).
+   */
+  const abandoned = async (prompt: string, count = 1) => {
+    const before = await unanswered('left')
+    const gone = new AbortController()
+    const tries = Array.from({ length: count }, () =>
+      fetch(`${server.url}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY_B}`, 'content-type': 'application/json', ...tryNo(0), ...SLOW },
+        body: JSON.stringify(body(prompt)),
+        signal: gone.signal,
+      }).catch(() => 'aborted'),
+    )
+    await until(async () => (await jobsWith(prompt)).length === count)
+    gone.abort()
+    expect(await Promise.all(tries)).toEqual(Array(count).fill('aborted'))
+    await until(async () => (await unanswered('left')) >= before + count)
+    return (await jobsWith(prompt)).map((job) => job.id as string)
+  }
 
-  it('a retry joins the job of the try before; a first try always makes its own', async () => {
-    const first = await generate(body('joined'), tryNo(0))
-    const jobId = first.headers.get('x-fluxhost-job-id')
-    const retry = await generate(body('joined'), tryNo(1))
+  it('a marked retry joins the job of a try whose client left, once; an answered job is never joined', async () => {
+    const [jobId] = await abandoned('left')
+    const retry = await generate(body('left'), { ...tryNo(1), ...SLOW })
     expect(retry.status).toBe(201)
     expect(retry.headers.get('x-fluxhost-job-id')).toBe(jobId)
-    expect(retry.body.seed).toBe(first.body.seed)
-    expect(await jobsWith('joined')).toHaveLength(1)
-    // A new call (its first try) with the same body a moment later is a new job; its retry joins that one.
-    const again = await generate(body('joined'), tryNo(0))
+    // Taken: a further retry (say, of another call with the same body) makes its own.
+    const again = await generate(body('left'), { ...tryNo(1), ...SLOW })
     expect(again.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
-    expect((await generate(body('joined'), tryNo(2))).headers.get('x-fluxhost-job-id')).toBe(
-      again.headers.get('x-fluxhost-job-id'),
-    )
-    // No mark at all (plain HTTP clients): every request is its own job.
-    await generate(body('joined'))
-    expect(await jobsWith('joined')).toHaveLength(3)
+    expect(await jobsWith('left')).toHaveLength(2)
+
+    // A try that was answered leaves nothing: its SDK does not retry it, and another call's
+    // retry with the same body must not get its images.
+    const answered = await generate(body('answered'), tryNo(0))
+    expect(answered.status).toBe(201)
+    const other = await generate(body('answered'), tryNo(1))
+    expect(other.headers.get('x-fluxhost-job-id')).not.toBe(answered.headers.get('x-fluxhost-job-id'))
+    expect(await jobsWith('answered')).toHaveLength(2)
+  })
+
+  it('two identical calls whose clients both left: each retry takes one job, none is shared', async () => {
+    const jobs = await abandoned('twins', 2)
+    const retry = () => generate(body('twins'), { ...tryNo(1), ...SLOW })
+    const retries = await Promise.all([retry(), retry()])
+    const joined = retries.map((r) => r.headers.get('x-fluxhost-job-id'))
+    expect(retries.map((r) => r.status)).toEqual([201, 201])
+    expect(joined.sort()).toEqual([...jobs].sort())
+    expect(await jobsWith('twins')).toHaveLength(2)
+  })
+
+  it('a first try never joins; nor does a request without the mark join a job whose client left', async () => {
+    const [jobId] = await abandoned('unmarked')
+    const first = await generate(body('unmarked'), { ...tryNo(0), ...SLOW })
+    const plain = await generate(body('unmarked'), SLOW)
+    expect([first, plain].map((r) => r.headers.get('x-fluxhost-job-id'))).not.toContain(jobId)
+    // Still there for the call's own retry.
+    expect((await generate(body('unmarked'), { ...tryNo(1), ...SLOW })).headers.get('x-fluxhost-job-id')).toBe(jobId)
+    expect(await jobsWith('unmarked')).toHaveLength(3)
   })
 
   it('a retry with another body, or after the window, makes its own job', async () => {
-    const first = await generate(body('window'), tryNo(0))
-    const other = await generate({ ...body('window'), seed: 5 }, tryNo(1))
-    expect(other.headers.get('x-fluxhost-job-id')).not.toBe(first.headers.get('x-fluxhost-job-id'))
-    // FLUXHOST_SYNC_TIMEOUT_S (30 s here) and a minute's margin after the try before.
+    const [jobId] = await abandoned('window')
+    const other = await generate({ ...body('window'), seed: 5 }, { ...tryNo(1), ...SLOW })
+    expect(other.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
+    // FLUXHOST_SYNC_TIMEOUT_S (30 s here) and a minute's margin after the answer went missing.
     server.clock.advance(90_001)
-    const late = await generate(body('window'), tryNo(1))
-    expect(late.headers.get('x-fluxhost-job-id')).not.toBe(first.headers.get('x-fluxhost-job-id'))
+    const late = await generate(body('window'), { ...tryNo(1), ...SLOW })
+    expect(late.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
     expect(await jobsWith('window')).toHaveLength(3)
   })
 
   it('an explicit Idempotency-Key wins over the mark', async () => {
-    await generate(body('explicit'), tryNo(0))
-    const keyed = await generate(body('explicit'), { ...tryNo(1), 'idempotency-key': '"explicit-1"' })
+    const [jobId] = await abandoned('explicit')
+    const keyed = await generate(body('explicit'), { ...tryNo(1), ...SLOW, 'idempotency-key': '"explicit-1"' })
     expect(keyed.headers.get('idempotent-replayed')).toBeNull()
-    expect(await jobsWith('explicit')).toHaveLength(2)
-    const replay = await generate(body('explicit'), { ...tryNo(0), 'idempotency-key': '"explicit-1"' })
+    expect(keyed.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
+    const replay = await generate(body('explicit'), { ...tryNo(0), ...SLOW, 'idempotency-key': '"explicit-1"' })
     expect(replay.headers.get('idempotent-replayed')).toBe('true')
     expect(replay.headers.get('x-fluxhost-job-id')).toBe(keyed.headers.get('x-fluxhost-job-id'))
     expect(await jobsWith('explicit')).toHaveLength(2)
+  })
+
+  it('after a 504, the same request (marked or not, but not a first try) waits for that job', async () => {
+    const short = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '1' })
+    try {
+      const send = (headers: Record<string, string> = {}) =>
+        api(`${short.url}/v1/images/generations`, {
+          body: body('timed out'),
+          key: null,
+          headers: { authorization: `Bearer ${KEY_B}`, 'x-fluxhost-simulate': 'slow=2500', ...headers },
+        })
+      const timedOut = await send()
+      expect(timedOut.status).toBe(504)
+      expect(timedOut.headers.get('x-should-retry')).toBe('false')
+      const jobId = timedOut.body.error.job_id as string
+      // A new call, as its SDK says: its own job.
+      const fresh = await send(tryNo(0))
+      expect(fresh.body.error.job_id).not.toBe(jobId)
+      // The same request again (an AI SDK retry, or a person trying again): the first job.
+      await short.waitForJob(jobId)
+      const again = await send()
+      expect(again.status).toBe(201)
+      expect(again.headers.get('x-fluxhost-job-id')).toBe(jobId)
+      expect((await jobsWith('timed out', short)).map((job) => job.id).sort()).toEqual(
+        [jobId, fresh.body.error.job_id].sort(),
+      )
+      expect(await unanswered('joined', short)).toBe(1)
+    } finally {
+      await short.close()
+    }
   })
 
   it.each(['x', '-1', '1.5', '99999'])('a malformed mark (%s) → 400 naming the header', async (value) => {

@@ -310,6 +310,9 @@ describe("errors in the published envelopes: {error}, {error, details}, 402's fi
     })
     const unknown = await getJob('0190c1c0-0000-7000-8000-000000000000')
     expect(unknown).toMatchObject({ status: 404, body: { error: 'No job with that id.', code: 'JOB_NOT_FOUND' } })
+    // A route Apiframe has and fluxhost does not (images.edit): a 404 its SDK can read.
+    const noRoute = await api(`${server.url}/v2/images/edit`, { key: null, headers: { 'x-api-key': KEY_A }, body: {} })
+    expect(noRoute).toMatchObject({ status: 404, body: { error: 'No route POST /v2/images/edit', code: 'NOT_FOUND' } })
     const notUuid = await getJob('nope')
     expect(notUuid.status).toBe(400)
     expect(notUuid.body.details).toEqual({ id: ['Input should be a valid uuid'] })

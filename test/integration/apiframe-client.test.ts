@@ -65,7 +65,13 @@ async function waitFor(client: ApiframeClient, id: string, pause: () => Promise<
   for (;;) {
     const job = unwrap(await client.GET('/v2/jobs/{id}', { params: { path: { id } } }))
     if (job.status === 'COMPLETED') return job
-    if (job.status === 'FAILED') throw new ApiframeError(200, { error: job.error ?? 'Job failed' })
+    if (job.status === 'FAILED') {
+      // As the SDK does (`new ApiframeError(job.error ?? 'Job failed')`): whatever `error` is, as a
+      // string; an object would read "[object Object]".
+      const error = new ApiframeError(200, {})
+      error.message = `${(job as { error: unknown }).error ?? 'Job failed'}`
+      throw error
+    }
     if (job.status === 'CANCELLED') throw new ApiframeError(200, { error: 'Job was cancelled' })
     await pause()
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalJson } from '../../src/api/idempotency.js'
+import { canonicalJson } from '../../src/api/fingerprint.js'
 import { breachOf } from '../../src/api/json-limits.js'
 import { decodeBase64Field } from '../../src/api/request-input.js'
 

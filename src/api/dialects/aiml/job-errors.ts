@@ -3,7 +3,7 @@ import type { Job } from '../../../domain/job.js'
 
 /**
  * An error answered from a job that exists: the answer names the job, and a retry cannot
- * help (the job goes on, or has ended; a retry of the same call joins it, see sdk-retries.ts).
+ * help (the job goes on, or has ended; and a timed-out job is left for a retry to join: leaveForRetry).
  */
 export class JobAnswerError extends FluxhostError {
   constructor(
@@ -28,8 +28,8 @@ export function jobFailed(job: Job): JobAnswerError {
  * Whether OpenAI's SDKs should retry this answer (`x-should-retry`, which they obey before
  * their status rules). Never an answer from a job: its call has its one job already, which
  * goes on (504) or has ended (a failed job is not charged, but its retry would be a second
- * job, and a retry joins the first anyway). Otherwise the registry's `retryable`: a 429 or
- * 503 made no job, and a 500 before the job was made left nothing to double.
+ * job). Otherwise the registry's `retryable`: a 429 or 503 made no job, and a 500 before the
+ * job was made left nothing to double (the route also says false for any error once a job exists).
  */
 export function shouldRetry(error: FluxhostError): boolean {
   return !(error instanceof JobAnswerError) && error.retryable

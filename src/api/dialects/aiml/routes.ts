@@ -3,12 +3,13 @@ import { validationError } from '../../../domain/errors.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler, toFluxhostError } from '../../errors.js'
-import { idempotent, keyHold, noteJob, settleIdempotency } from '../../idempotency.js'
+import { abandonIdempotency, idempotent, keyHold, noteJob, settleIdempotency } from '../../idempotency.js'
 import { noteQuota } from '../../limits.js'
 import { simulationFrom, withFieldNames } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
+import { leaveForRetry } from '../../unanswered.js'
 import { urlContext } from '../../urls.js'
-import { jobFailed, shouldRetry } from './job-errors.js'
+import { JobAnswerError, jobFailed, shouldRetry } from './job-errors.js'
 import { registerModelRoutes } from './models.js'
 import { jobFields, renderAimlError, renderGenerations } from './render.js'
 import { readAimlRequest } from './request.js'
@@ -28,23 +29,26 @@ const askedBy = (body: unknown): Asked => {
   return { b64: fields.response_format === 'b64_json', stream: fields.stream === true }
 }
 
-/** How long after a try OpenAI's SDK may still retry it: the sync wait, then its backoff. */
+/** How long after a try's answer went missing a retry may still join its job: past any SDK's backoff. */
 const RETRY_MARGIN_MS = 60_000
 
 /**
  * AIML's `POST /v1/images/generations` (seed 004), synchronous: the job runs like any other
  * and this request waits for it, answering in AIML's and OpenAI's shapes at once, so the
  * `openai` npm client works unchanged (with OpenAI's streaming, sizes and `GET /v1/models`).
- * A client that hangs up does not cancel the job. One SDK call is at most one job: a retry
- * its SDK marks joins the job of the try before (sdk-retries.ts), and answers from a job
- * say `x-should-retry: false` (job-errors.ts).
+ * A client that hangs up does not cancel the job. One SDK call is at most one job: answers
+ * from a job say `x-should-retry: false` (job-errors.ts), and a job whose answer never reached
+ * its client (it left, or the wait timed out) is left for the retry of the same call to join
+ * (`leaveForRetry`/`joinUnanswered` in ../../idempotency.ts; the SDK's mark: sdk-retries.ts).
  */
 export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer, blobs } = deps
   const base = (request: FastifyRequest) => urlContext(request, config.publicUrl, signer).base
   const render = dialectErrorHandler((error, request) => renderAimlError(error, jobFields(error, base(request))))
   app.setErrorHandler((error, request, reply) => {
-    if (!shouldRetry(toFluxhostError(error))) void reply.header('x-should-retry', 'false')
+    // Once the call has its job (answer() named it), a retry could only make another.
+    const hasJob = reply.hasHeader('x-fluxhost-job-id')
+    if (hasJob || !shouldRetry(toFluxhostError(error))) void reply.header('x-should-retry', 'false')
     return render(error, request, reply)
   })
   app.addHook('onRequest', requireKey(services.keys))
@@ -59,10 +63,19 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
     void reply.header('x-fluxhost-job-id', jobId)
     const timeoutMs = config.syncTimeoutS * 1000
     if (asked.stream) return streamAnswer({ services, blobs, timeoutMs, base: base(request) }, request, reply, jobId)
-    const done = await waitWhileHeard(services, request, jobId, timeoutMs)
+    let done: Awaited<ReturnType<typeof waitWhileHeard>>
+    try {
+      done = await waitWhileHeard(services, request, jobId, timeoutMs)
+    } catch (error) {
+      // The 504 names the job; a request with the same body joins it (see leaveForRetry).
+      if (error instanceof JobAnswerError && error.code === 'SYNC_TIMEOUT')
+        await leaveForRetry(request, jobId, 'timed-out')
+      throw error
+    }
     if (!done) {
-      // Nobody to answer; a retry with the same Idempotency-Key (or the SDK's) gets this job's result.
+      // Nobody to answer; a retry with the same Idempotency-Key (or the SDK's retry) gets this job's result.
       await settleIdempotency(request, { status: 499, body: null, contentType: null })
+      await leaveForRetry(request, jobId, 'left')
       reply.hijack()
       return
     }
@@ -92,7 +105,11 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
           await answer(request, reply, jobId, askedBy(request.body))
           return reply
         },
-        sdkRetries: { attemptOf: sdkAttempt, windowMs: config.syncTimeoutS * 1000 + RETRY_MARGIN_MS },
+        sdkRetries: {
+          attemptOf: sdkAttempt,
+          windowMs: config.syncTimeoutS * 1000 + RETRY_MARGIN_MS,
+          onEvent: (event) => deps.metrics.unanswered.inc({ event: event === 'timed-out' ? 'timed_out' : event }),
+        },
       }),
     },
     async (request, reply) => {
@@ -100,6 +117,13 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       const read = readAimlRequest(body)
       if ('issues' in read) throw validationError(read.issues)
       const { model, width, height, safetyTolerance, numImages, sizeField, quality } = read.request
+      if (request.raw.socket.destroyed) {
+        // The client left before its job was made (its SDK's timeout): make none, or its retry
+        // would find no job to join and make a second.
+        await abandonIdempotency(request)
+        reply.hijack()
+        return
+      }
       const sizeLoc = (side: 'width' | 'height') => (sizeField === 'size' ? ['size'] : ['image_size', side])
       const job = await withFieldNames(
         { width: sizeLoc('width'), height: sizeLoc('height'), numImages: ['num_images'] },

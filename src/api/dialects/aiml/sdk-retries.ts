@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { validationError } from '../../../domain/errors.js'
-import { SDK_RETRY_HEADER } from '../../idempotency.js'
+import { SDK_RETRY_HEADER } from '../../unanswered.js'
 
 /**
  * The try an OpenAI SDK marks the request as: `x-stainless-retry-count` is "0" on the first

@@ -1,8 +1,9 @@
-import { PassThrough } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { BlobStore } from '../../../blobs/blob-store.js'
 import type { Services } from '../../../services/services.js'
 import { toFluxhostError } from '../../errors.js'
+import { settleIdempotency } from '../../idempotency.js'
+import { setRateHeaders } from '../../limits.js'
 import { JobAnswerError, jobFailed } from './job-errors.js'
 import { jobFields, renderAimlError, renderCompletedEvent } from './render.js'
 import { waitWhileHeard } from './wait.js'
@@ -24,40 +25,42 @@ export interface StreamDeps {
  * not or the wait outlives FLUXHOST_SYNC_TIMEOUT_S. No engine here shows previews, so there
  * are no `image_generation.partial_image` events. The SDKs never retry once a 2xx arrived.
  */
-export function streamAnswer(deps: StreamDeps, request: FastifyRequest, reply: FastifyReply, jobId: string) {
-  const out = new PassThrough()
-  // A client that left: its stream is destroyed, and nothing more is written to it.
+export async function streamAnswer(deps: StreamDeps, request: FastifyRequest, reply: FastifyReply, jobId: string) {
+  // Written by hand (as the event stream of /api/jobs/:id/events is): a client that leaves
+  // mid-stream is then no error of Fastify's, and nothing is sent after the head.
+  reply.hijack()
+  if (request.rateQuota) setRateHeaders(reply, request.rateQuota)
+  const out = reply.raw
   out.on('error', () => {})
+  out.writeHead(200, {
+    // What the hooks set (x-request-id, nosniff, CORS, the job's id), which a hijacked reply would drop.
+    ...(reply.getHeaders() as Record<string, string | number | string[]>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+  })
+  // An Idempotency-Key's replay re-renders from the job (no bytes are kept).
+  await settleIdempotency(request, { status: 200, body: null, contentType: 'text/event-stream' })
   const write = (event: string, data: unknown) => {
     if (!out.destroyed && !out.writableEnded) out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
   }
   const keepalive = setInterval(() => !out.destroyed && out.write(': keep-alive\n\n'), KEEPALIVE_MS)
-  const pump = async () => {
-    try {
-      const done = await waitWhileHeard(deps.services, request, jobId, deps.timeoutMs)
-      if (!done) return
-      if (done.state !== 'succeeded') throw jobFailed(done)
-      for (const image of done.result.images) {
-        const bytes = await deps.blobs.read(image.key)
-        if (!bytes) throw new JobAnswerError(done.id, 'FILE_NOT_FOUND', 'The image was deleted (retention).')
-        write('image_generation.completed', renderCompletedEvent(done, bytes))
-      }
-    } catch (error) {
-      const fx = toFluxhostError(error)
-      if (fx.status >= 500 && !(fx instanceof JobAnswerError)) request.log.error({ err: error }, 'stream failed')
-      const { body } = renderAimlError(fx, jobFields(fx, deps.base))
-      write('error', { type: 'error', ...(body as object) })
-    } finally {
-      clearInterval(keepalive)
-      if (!out.destroyed) out.end()
+  try {
+    const done = await waitWhileHeard(deps.services, request, jobId, deps.timeoutMs)
+    if (!done) return
+    if (done.state !== 'succeeded') throw jobFailed(done)
+    for (const image of done.result.images) {
+      const bytes = await deps.blobs.read(image.key)
+      if (!bytes) throw new JobAnswerError(done.id, 'FILE_NOT_FOUND', 'The image was deleted (retention).')
+      write('image_generation.completed', renderCompletedEvent(done, bytes))
     }
+  } catch (error) {
+    const fx = toFluxhostError(error)
+    if (fx.status >= 500 && !(fx instanceof JobAnswerError)) request.log.error({ err: error }, 'stream failed')
+    const { body } = renderAimlError(fx, jobFields(fx, deps.base))
+    write('error', { type: 'error', ...(body as object) })
+  } finally {
+    clearInterval(keepalive)
+    if (!out.destroyed) out.end()
   }
-  void reply
-    .code(200)
-    .header('content-type', 'text/event-stream; charset=utf-8')
-    .header('cache-control', 'no-cache, no-transform')
-    .header('x-accel-buffering', 'no')
-    .send(out)
-  void pump()
-  return reply
 }
