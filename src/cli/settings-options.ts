@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander'
 import { type Config, ConfigError, type FlagValues, loadConfig } from '../config/load-config.js'
+import type { Setting } from '../config/parsers.js'
 import { SETTINGS, type SettingName } from '../config/settings.js'
 import { CliExit, type CliIo } from './io.js'
 
@@ -11,9 +12,16 @@ export function addSettingOptions(
   names: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[],
 ): Command {
   for (const name of names) {
-    const setting = SETTINGS[name]
+    // Widened to what every setting may declare (SETTINGS keeps each one's literal type).
+    const setting: Setting<unknown> = SETTINGS[name]
     if (setting.kind === 'boolean') {
       command.addOption(new Option(`--${setting.flag}`, `${setting.describe} [${setting.env}]`))
+      command.addOption(new Option(`--no-${setting.flag}`).hideHelp())
+    } else if (setting.bareFlag !== undefined) {
+      // Given bare, the value it had when it was a boolean flag; `--no-<flag>` still turns it off.
+      command.addOption(
+        new Option(`--${setting.flag} [value]`, `${setting.describe} [${setting.env}]`).preset(setting.bareFlag),
+      )
       command.addOption(new Option(`--no-${setting.flag}`).hideHelp())
     } else {
       command.addOption(new Option(`--${setting.flag} <value>`, `${setting.describe} [${setting.env}]`))

@@ -12,6 +12,11 @@ export interface Setting<T> {
   /** Long flag name without dashes; booleans also get `--no-<flag>`. */
   flag: string
   kind: 'string' | 'integer' | 'boolean' | 'list' | 'map'
+  /**
+   * The value of the flag given bare (`--trust-proxy`), for a setting that was a boolean and
+   * took values later: its value stays optional on the command line.
+   */
+  bareFlag?: string
   default: T
   describe: string
   parse(raw: string): T

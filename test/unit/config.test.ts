@@ -1,6 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
+import { addSettingOptions, flagValues } from '../../src/cli/settings-options.js'
 import { environmentHelp } from '../../src/config/help.js'
 import { ConfigError, loadConfig } from '../../src/config/load-config.js'
 import { SETTINGS } from '../../src/config/settings.js'
@@ -233,6 +235,22 @@ describe("FLUXHOST_TRUST_PROXY, as Fastify's trustProxy takes it", () => {
     expect(() => trust(raw)).toThrow(ConfigError)
     expect(() => trust(raw)).toThrow(/FLUXHOST_TRUST_PROXY/)
     expect(() => trust(raw)).toThrow(message)
+  })
+})
+
+describe('--trust-proxy on the command line', () => {
+  const parsed = (...args: string[]) => {
+    const command = addSettingOptions(new Command().exitOverride(), ['trustProxy'])
+    command.parse(args, { from: 'user' })
+    return loadConfig({}, flagValues(command.opts())).http.trustProxy
+  }
+
+  it('takes a value, and given bare (as when it was a boolean flag) means true; --no-trust-proxy off', () => {
+    expect(parsed('--trust-proxy', '10.0.0.0/8')).toEqual(['10.0.0.0/8'])
+    expect(parsed('--trust-proxy', '1')).toBe(1)
+    expect(parsed('--trust-proxy')).toBe(true)
+    expect(parsed('--no-trust-proxy')).toBe(false)
+    expect(parsed()).toBe(false)
   })
 })
 

@@ -38,6 +38,7 @@ export const HTTP_SETTINGS = {
     env: 'FLUXHOST_TRUST_PROXY',
     flag: 'trust-proxy',
     kind: 'string',
+    bareFlag: 'true',
     default: false as TrustProxy,
     describe:
       'Which proxy in front to believe about X-Forwarded-Proto/-Host/-For (set only behind one that overwrites ' +
