@@ -16,6 +16,22 @@ const API_PATHS = /^\/(?:v1|v2|api|files)(?:[/?]|$)/
 const PRIVATE_PATHS = /^\/api\/(?:admin|webhook-secret)(?:[/?]|$)/
 
 /**
+ * Whether the path is one CORS serves, as the router reads it: percent-decoded, so
+ * `/api/%61dmin/keys` (which the router matches to the admin API) is private too. A path that
+ * does not decode is served no CORS.
+ */
+function isApiPath(url: string): boolean {
+  const query = url.indexOf('?')
+  let path: string
+  try {
+    path = decodeURIComponent(query === -1 ? url : url.slice(0, query))
+  } catch {
+    return false
+  }
+  return API_PATHS.test(path) && !PRIVATE_PATHS.test(path)
+}
+
+/**
  * How long a browser may reuse a preflight's answer: Chromium keeps it at most 2 hours (Firefox
  * 24), so a page does one OPTIONS per route per 2 hours, not one per call.
  */
@@ -62,9 +78,6 @@ export function corsOptions(origins: CorsOrigins): FastifyCorsOptions {
   return {
     // A two-argument delegator: @fastify/cors calls it back without a promise per request.
     delegator: (request, callback) =>
-      callback(
-        null,
-        API_PATHS.test(request.url) && !PRIVATE_PATHS.test(request.url) && allowed(request.headers.origin) ? api : off,
-      ),
+      callback(null, isApiPath(request.url) && allowed(request.headers.origin) ? api : off),
   }
 }

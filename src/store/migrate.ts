@@ -16,6 +16,7 @@ import * as m0006 from './migrations/0006_job_deletion.js'
 import * as m0007 from './migrations/0007_amend_shipped.js'
 import * as m0008 from './migrations/0008_retention.js'
 import * as m0009 from './migrations/0009_key_limits.js'
+import * as m0010 from './migrations/0010_unanswered_jobs.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007_amend_shipped': m0007,
   '0008_retention': m0008,
   '0009_key_limits': m0009,
+  '0010_unanswered_jobs': m0010,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.

@@ -359,23 +359,28 @@ describe('retries without an Idempotency-Key join the job whose answer went miss
     expect(other.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
     // FLUXHOST_SYNC_TIMEOUT_S (30 s here) and a minute's margin after the answer went missing.
     server.clock.advance(90_001)
-    const late = await generate(body('window'), { ...tryNo(1), ...SLOW })
-    expect(late.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
+    try {
+      const late = await generate(body('window'), { ...tryNo(1), ...SLOW })
+      expect(late.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
+    } finally {
+      // Back to the real time, for the tests after this one.
+      server.clock.advance(-90_001)
+    }
     expect(await jobsWith('window')).toHaveLength(3)
   })
 
   it('an explicit Idempotency-Key wins over the mark', async () => {
-    const [jobId] = await abandoned('explicit')
-    const keyed = await generate(body('explicit'), { ...tryNo(1), ...SLOW, 'idempotency-key': '"explicit-1"' })
+    const [jobId] = await abandoned('keyed')
+    const keyed = await generate(body('keyed'), { ...tryNo(1), ...SLOW, 'idempotency-key': '"explicit-1"' })
     expect(keyed.headers.get('idempotent-replayed')).toBeNull()
     expect(keyed.headers.get('x-fluxhost-job-id')).not.toBe(jobId)
-    const replay = await generate(body('explicit'), { ...tryNo(0), ...SLOW, 'idempotency-key': '"explicit-1"' })
+    const replay = await generate(body('keyed'), { ...tryNo(0), ...SLOW, 'idempotency-key': '"explicit-1"' })
     expect(replay.headers.get('idempotent-replayed')).toBe('true')
     expect(replay.headers.get('x-fluxhost-job-id')).toBe(keyed.headers.get('x-fluxhost-job-id'))
-    expect(await jobsWith('explicit')).toHaveLength(2)
+    expect(await jobsWith('keyed')).toHaveLength(2)
   })
 
-  it('after a 504, the same request (marked or not, but not a first try) waits for that job', async () => {
+  it('after a 504, the same request without the mark waits for that job; a marked try never takes it', async () => {
     const short = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '1' })
     try {
       const send = (headers: Record<string, string> = {}) =>
@@ -391,17 +396,53 @@ describe('retries without an Idempotency-Key join the job whose answer went miss
       // A new call, as its SDK says: its own job.
       const fresh = await send(tryNo(0))
       expect(fresh.body.error.job_id).not.toBe(jobId)
+      // OpenAI's SDKs do not retry a 504 (x-should-retry: false): a marked retry is another call's.
+      const marked = await send(tryNo(1))
+      expect([jobId, fresh.body.error.job_id]).not.toContain(marked.body.error.job_id)
       // The same request again (an AI SDK retry, or a person trying again): the first job.
       await short.waitForJob(jobId)
       const again = await send()
       expect(again.status).toBe(201)
       expect(again.headers.get('x-fluxhost-job-id')).toBe(jobId)
       expect((await jobsWith('timed out', short)).map((job) => job.id).sort()).toEqual(
-        [jobId, fresh.body.error.job_id].sort(),
+        [jobId, fresh.body.error.job_id, marked.body.error.job_id].sort(),
       )
       expect(await unanswered('joined', short)).toBe(1)
     } finally {
       await short.close()
+    }
+  })
+
+  it('a shutdown ends the wait with a retryable 503; the retry, on another process, joins the job', async () => {
+    // Two API processes on one data dir (behind a load balancer), with clocks that agree; the
+    // one without a worker is stopped mid-wait.
+    const home = await startTestServer({ FLUXHOST_SYNC_TIMEOUT_S: '30' })
+    const leaving = await startTestServer(
+      { ...home.recordsEnv, FLUXHOST_SYNC_TIMEOUT_S: '30' },
+      { worker: false, dataDir: home.dataDir },
+    )
+    const send = (on: TestServer, headers: Record<string, string>) =>
+      api(`${on.url}/v1/images/generations`, {
+        body: body('shutdown'),
+        key: null,
+        headers: { authorization: `Bearer ${KEY_B}`, ...SLOW, ...headers },
+      })
+    try {
+      const waiting = send(leaving, tryNo(0))
+      await until(async () => (await jobsWith('shutdown', home)).length === 1)
+      const [job] = await jobsWith('shutdown', home)
+      await leaving.close()
+      const stopped = await waiting
+      expect(stopped.status).toBe(503)
+      expect(stopped.headers.get('x-should-retry')).toBeNull()
+      expect(stopped.headers.get('retry-after')).toBe('1')
+      const retry = await send(home, tryNo(1))
+      expect(retry.status).toBe(201)
+      expect(retry.headers.get('x-fluxhost-job-id')).toBe(job.id)
+      expect(await jobsWith('shutdown', home)).toHaveLength(1)
+    } finally {
+      await leaving.close()
+      await home.close()
     }
   })
 

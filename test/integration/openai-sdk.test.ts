@@ -43,11 +43,22 @@ function countingFetch(
 const jobsOf = async (s: TestServer, key: string) =>
   (await api(`${s.url}/api/jobs?limit=100`, { key })).body.data as { id: string; state: string; request: any }[]
 
-/** Resolves once the key has a job with this prompt (asked again as soon as each answer has come). */
-const jobWithPrompt = async (s: TestServer, key: string, prompt: string) => {
-  for (;;) {
-    const job = (await jobsOf(s, key)).find((j) => j.request.prompt === prompt)
-    if (job) return job
+/** fluxhost_sync_unanswered_total{event="left"}: jobs a server left for a retry because their client left. */
+const leftCount = async (s: TestServer) => {
+  const text = (await api(`${s.url}/metrics`, { key: null })).text
+  const line = text.split('\n').find((l) => l.startsWith('fluxhost_sync_unanswered_total{event="left"}'))
+  return line ? Number(line.split(' ').at(-1)) : 0
+}
+
+/**
+ * Resolves once the server has seen the try before this retry go (its client's timeout) and
+ * left its job: as the SDK's own backoff (≥ 375 ms) lets it, but as an event, not a delay.
+ * Bounded, so a first try that made no job fails the test instead of hanging it.
+ */
+const triedBeforeLeft = async (s: TestServer, before: number) => {
+  const deadline = Date.now() + 20_000
+  while ((await leftCount(s)) <= before) {
+    if (Date.now() > deadline) throw new Error('the first try was never left for its retry')
     await new Promise((resolve) => setImmediate(resolve))
   }
 }
@@ -78,21 +89,22 @@ describe.each(SDKS)('%s: one call is at most one job', (name, Sdk) => {
 
   it('a client-side timeout is retried, and the retry joins the first try’s job for its images', async () => {
     const prompt = `client timeout ${name}`
+    const before = await leftCount(server)
     const counted = countingFetch(async (url, init, attempt) => {
       if (attempt === '0') return fetch(url, init)
-      // The retry: once the first try's job exists (a first try makes its job within
-      // milliseconds; a timeout shorter than that is not this test), and past the SDK's
-      // timeout, which would otherwise cut this wait short too: its answer is the job's.
-      await jobWithPrompt(server, KEY_B, prompt)
+      // The retry: once the server has left the first try's job (a first try makes its job
+      // within milliseconds; a timeout shorter than that is not this test), and past the
+      // SDK's timeout, which would otherwise cut this wait short too: its answer is the job's.
+      await triedBeforeLeft(server, before)
       const { signal: _cut, ...rest } = init
       return fetch(url, rest)
     })
     const client = new Sdk({
       baseURL: `${server.url}/v1`,
       apiKey: KEY_B,
-      timeout: 300,
+      timeout: 1000,
       fetch: counted.fetch,
-      defaultHeaders: { 'x-fluxhost-simulate': 'slow=1500' },
+      defaultHeaders: { 'x-fluxhost-simulate': 'slow=3000' },
     })
     const { data, response } = await client.images
       .generate({ model: MODEL, prompt, size: '256x256', response_format: 'b64_json' })
@@ -115,18 +127,19 @@ describe.each(SDKS)('%s: one call is at most one job', (name, Sdk) => {
     )
     try {
       const prompt = `other process ${name}`
+      const before = await leftCount(server)
       const counted = countingFetch(async (url, init, attempt) => {
         if (attempt === '0') return fetch(url, init)
-        await jobWithPrompt(server, KEY_B, prompt)
+        await triedBeforeLeft(server, before)
         const { signal: _cut, ...rest } = init
         return fetch(String(url).replace(server.url, other.url), rest)
       })
       const client = new Sdk({
         baseURL: `${server.url}/v1`,
         apiKey: KEY_B,
-        timeout: 300,
+        timeout: 1000,
         fetch: counted.fetch,
-        defaultHeaders: { 'x-fluxhost-simulate': 'slow=1500' },
+        defaultHeaders: { 'x-fluxhost-simulate': 'slow=3000' },
       })
       const { data, response } = await client.images.generate({ model: MODEL, prompt, size: '256x256' }).withResponse()
       expect(counted.tries).toEqual(['0', '1'])
@@ -267,6 +280,24 @@ describe('images.generate with OpenAI’s parameters (openai 6)', () => {
       usage: { total_tokens: 0 },
     })
     expect(await decoded(b64(events[0].b64_json))).toEqual({ width: 1440, height: 960, format: 'png' })
+  })
+
+  it('stream with a timeout shorter than the job: the head comes at once, so one try and one job', async () => {
+    const counted = countingFetch((url, init) => fetch(url, init))
+    const sdk = new OpenAI({
+      baseURL: `${server.url}/v1`,
+      apiKey: KEY_B,
+      timeout: 1000,
+      fetch: counted.fetch,
+      defaultHeaders: { 'x-fluxhost-simulate': 'slow=2500' },
+    })
+    const prompt = 'streamed past the client timeout'
+    const stream = await sdk.images.generate({ model: MODEL, prompt, size: '256x256', stream: true })
+    const events: { type: string }[] = []
+    for await (const event of stream) events.push(event)
+    expect(events.map((event) => event.type)).toEqual(['image_generation.completed'])
+    expect(counted.tries).toEqual(['0'])
+    expect((await jobsOf(server, KEY_B)).filter((job) => job.request.prompt === prompt)).toHaveLength(1)
   })
 
   it('stream: a job that fails is an error event, which the SDK throws, naming the job', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { validationError } from '../../../domain/errors.js'
+import type { Job } from '../../../domain/job.js'
 import { keyOf, requireKey } from '../../auth.js'
 import type { ApiDeps } from '../../deps.js'
 import { dialectErrorHandler, toFluxhostError } from '../../errors.js'
@@ -9,7 +10,7 @@ import { simulationFrom, withFieldNames } from '../../request-input.js'
 import type { RoutesPlugin } from '../../schema-types.js'
 import { leaveForRetry } from '../../unanswered.js'
 import { urlContext } from '../../urls.js'
-import { JobAnswerError, jobFailed, shouldRetry } from './job-errors.js'
+import { jobFailed, shouldRetry } from './job-errors.js'
 import { registerModelRoutes } from './models.js'
 import { jobFields, renderAimlError, renderGenerations } from './render.js'
 import { readAimlRequest } from './request.js'
@@ -39,7 +40,7 @@ const RETRY_MARGIN_MS = 60_000
  * A client that hangs up does not cancel the job. One SDK call is at most one job: answers
  * from a job say `x-should-retry: false` (job-errors.ts), and a job whose answer never reached
  * its client (it left, or the wait timed out) is left for the retry of the same call to join
- * (`leaveForRetry`/`joinUnanswered` in ../../idempotency.ts; the SDK's mark: sdk-retries.ts).
+ * (`leaveForRetry`/`joinUnanswered` in ../../unanswered.ts; the SDK's mark: sdk-retries.ts).
  */
 export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer, blobs } = deps
@@ -47,10 +48,46 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const render = dialectErrorHandler((error, request) => renderAimlError(error, jobFields(error, base(request))))
   app.setErrorHandler((error, request, reply) => {
     // Once the call has its job (answer() named it), a retry could only make another.
-    const hasJob = reply.hasHeader('x-fluxhost-job-id')
-    if (hasJob || !shouldRetry(toFluxhostError(error))) void reply.header('x-should-retry', 'false')
+    const fx = toFluxhostError(error)
+    // Once the call has its job a retry could only make another; but after a shutdown the
+    // retry (on another process) joins the job left for it.
+    const hasJob = reply.hasHeader('x-fluxhost-job-id') && fx.code !== 'SHUTTING_DOWN'
+    if (hasJob || !shouldRetry(fx)) void reply.header('x-should-retry', 'false')
     return render(error, request, reply)
   })
+  // A shutdown ends every wait with a 503 and leaves its job for the retry.
+  const closing = new AbortController()
+  app.addHook('preClose', (done) => {
+    closing.abort()
+    done()
+  })
+  const timeoutMs = config.syncTimeoutS * 1000
+
+  /** Nobody to answer: a retry with the same Idempotency-Key, or the call's retry, gets this job's result. */
+  const unheard = async (request: FastifyRequest, jobId: string) => {
+    await settleIdempotency(request, { status: 499, body: null, contentType: null })
+    await leaveForRetry(request, jobId, 'left')
+  }
+
+  /**
+   * Waits for the job while its client is there: the finished job, or undefined when the
+   * client left. Whenever the answer will not reach the client (it left, the wait timed out,
+   * the process is shutting down), the job is left for the call's retry (unanswered.ts).
+   */
+  const waitOrLeave = async (request: FastifyRequest, jobId: string): Promise<Job | undefined> => {
+    let done: Job | 'left'
+    try {
+      done = await waitWhileHeard(services, request, jobId, timeoutMs, closing.signal)
+    } catch (error) {
+      const code = toFluxhostError(error).code
+      if (code === 'SYNC_TIMEOUT') await leaveForRetry(request, jobId, 'timed-out')
+      if (code === 'SHUTTING_DOWN') await leaveForRetry(request, jobId, 'shutdown')
+      throw error
+    }
+    if (done !== 'left') return done
+    await unheard(request, jobId)
+    return undefined
+  }
   app.addHook('onRequest', requireKey(services.keys))
   registerModelRoutes(app)
 
@@ -61,28 +98,18 @@ export const aimlRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
    */
   const answer = async (request: FastifyRequest, reply: FastifyReply, jobId: string, asked: Asked) => {
     void reply.header('x-fluxhost-job-id', jobId)
-    const timeoutMs = config.syncTimeoutS * 1000
-    if (asked.stream) return streamAnswer({ services, blobs, timeoutMs, base: base(request) }, request, reply, jobId)
-    let done: Awaited<ReturnType<typeof waitWhileHeard>>
-    try {
-      done = await waitWhileHeard(services, request, jobId, timeoutMs)
-    } catch (error) {
-      // The 504 names the job; a request with the same body joins it (see leaveForRetry).
-      if (error instanceof JobAnswerError && error.code === 'SYNC_TIMEOUT')
-        await leaveForRetry(request, jobId, 'timed-out')
-      throw error
-    }
-    if (!done) {
-      // Nobody to answer; a retry with the same Idempotency-Key (or the SDK's retry) gets this job's result.
-      await settleIdempotency(request, { status: 499, body: null, contentType: null })
-      await leaveForRetry(request, jobId, 'left')
-      reply.hijack()
-      return
-    }
+    if (asked.stream) return streamAnswer({ blobs, waitOrLeave, base: base(request) }, request, reply, jobId)
+    const done = await waitOrLeave(request, jobId)
+    if (!done) return reply.hijack()
     if (done.state !== 'succeeded') throw jobFailed(done)
     const b64 = asked.b64
       ? await Promise.all(done.result.images.map(async (image) => (await blobs.read(image.key)) ?? Buffer.alloc(0)))
       : undefined
+    // It left while the images were read: its retry gets them.
+    if (request.raw.socket.destroyed) {
+      await unheard(request, jobId)
+      return reply.hijack()
+    }
     return reply.code(201).send(renderGenerations(done, urlContext(request, config.publicUrl, signer), b64))
   }
 

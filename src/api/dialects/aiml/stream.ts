@@ -1,19 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { BlobStore } from '../../../blobs/blob-store.js'
-import type { Services } from '../../../services/services.js'
+import type { Job } from '../../../domain/job.js'
 import { toFluxhostError } from '../../errors.js'
 import { settleIdempotency } from '../../idempotency.js'
 import { setRateHeaders } from '../../limits.js'
 import { JobAnswerError, jobFailed } from './job-errors.js'
 import { jobFields, renderAimlError, renderCompletedEvent } from './render.js'
-import { waitWhileHeard } from './wait.js'
 
 const KEEPALIVE_MS = 15_000
 
 export interface StreamDeps {
-  services: Services
   blobs: BlobStore
-  timeoutMs: number
+  /** Waits for the job, leaving it for a retry when its answer will not reach the client. */
+  waitOrLeave(request: FastifyRequest, jobId: string): Promise<Job | undefined>
   /** The base URL the client used, for the job's URL in an error event. */
   base: string
 }
@@ -39,6 +38,8 @@ export async function streamAnswer(deps: StreamDeps, request: FastifyRequest, re
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
   })
+  // Sent now, not with the first event: the SDK's timeout runs until the head arrives.
+  out.flushHeaders()
   // An Idempotency-Key's replay re-renders from the job (no bytes are kept).
   await settleIdempotency(request, { status: 200, body: null, contentType: 'text/event-stream' })
   const write = (event: string, data: unknown) => {
@@ -46,7 +47,7 @@ export async function streamAnswer(deps: StreamDeps, request: FastifyRequest, re
   }
   const keepalive = setInterval(() => !out.destroyed && out.write(': keep-alive\n\n'), KEEPALIVE_MS)
   try {
-    const done = await waitWhileHeard(deps.services, request, jobId, deps.timeoutMs)
+    const done = await deps.waitOrLeave(request, jobId)
     if (!done) return
     if (done.state !== 'succeeded') throw jobFailed(done)
     for (const image of done.result.images) {
