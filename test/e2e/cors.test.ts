@@ -2,6 +2,7 @@ import type { default as OpenAIClient } from 'openai'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser, openPageAt, type PageOrigin, startPageOrigin } from '../helpers/browser.js'
+import { metricAbove, metricValue, unansweredSeries } from '../helpers/metrics.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 // Pages on another origin (another port) calling fluxhost from a real browser: plain fetch
@@ -230,16 +231,8 @@ describe.runIf(launched.ok)('a page on another origin, in Chromium', () => {
       )
     // The page's retry goes out once the server has left the first try's job for it (its
     // metric says so), as the SDK's own backoff lets it: an event, not a delay; bounded.
-    const left = async () => {
-      const text = (await api(`${withCors.url}/metrics`, { key: null })).text
-      const line = text.split('\n').find((l) => l.startsWith('fluxhost_sync_unanswered_total{event="left"}'))
-      return line ? Number(line.split(' ').at(-1)) : 0
-    }
-    const before = await left()
-    await page.exposeFunction('firstJobMade', async () => {
-      const deadline = Date.now() + 20_000
-      while ((await left()) <= before && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
-    })
+    const before = await metricValue(withCors, unansweredSeries('left'))
+    await page.exposeFunction('firstJobMade', () => metricAbove(withCors, unansweredSeries('left'), before))
     const outcome = await page.evaluate(
       async ({ apiUrl, key, prompt }) => {
         const { OpenAI } = globalThis as unknown as PageGlobals

@@ -1,6 +1,7 @@
 import OpenAI from 'openai'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { metricValue, unansweredSeries } from '../helpers/metrics.js'
 import { api, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
 
 let server: TestServer
@@ -283,12 +284,8 @@ describe('retries without an Idempotency-Key join the job whose answer went miss
     ((await api(`${on.url}/api/jobs?limit=100`, { key: KEY_B })).body.data as any[]).filter(
       (job) => job.request.prompt === prompt,
     )
-  /** fluxhost_sync_unanswered_total{event} of the server, from its /metrics. */
-  const unanswered = async (event: string, on = server) => {
-    const text = (await api(`${on.url}/metrics`, { key: null })).text
-    const line = text.split('\n').find((l) => l.startsWith(`fluxhost_sync_unanswered_total{event="${event}"}`))
-    return line ? Number(line.split(' ').at(-1)) : 0
-  }
+  const unanswered = (event: Parameters<typeof unansweredSeries>[0], on = server) =>
+    metricValue(on, unansweredSeries(event))
   const until = async (check: () => Promise<boolean>) => {
     while (!(await check())) await new Promise((resolve) => setImmediate(resolve))
   }
