@@ -22,11 +22,14 @@ const PRIVATE_PATHS = /^\/api\/(?:admin|webhook-secret)(?:[/?]|$)/
  */
 function isApiPath(url: string): boolean {
   const query = url.indexOf('?')
-  let path: string
-  try {
-    path = decodeURIComponent(query === -1 ? url : url.slice(0, query))
-  } catch {
-    return false
+  let path = query === -1 ? url : url.slice(0, query)
+  // Decoded only when there is something to decode (most paths): this runs on every request.
+  if (path.includes('%')) {
+    try {
+      path = decodeURIComponent(path)
+    } catch {
+      return false
+    }
   }
   return API_PATHS.test(path) && !PRIVATE_PATHS.test(path)
 }
