@@ -77,8 +77,11 @@ describe.each(SDKS)('%s: one call is at most one job', (name, Sdk) => {
     }
   })
 
-  it('a client-side timeout is retried, and the retry joins the first try’s job for its images', async () => {
-    const prompt = `client timeout ${name}`
+  /**
+   * A client whose SDK times out (1 s) on a slow job (3 s) and retries, as it would by itself;
+   * its retry goes to `retryTo` (another API process, or the same). Its tries are counted.
+   */
+  const timingOut = async (retryTo: TestServer) => {
     const before = await leftCount(server)
     const counted = countingFetch(async (url, init, attempt) => {
       if (attempt === '0') return fetch(url, init)
@@ -87,7 +90,7 @@ describe.each(SDKS)('%s: one call is at most one job', (name, Sdk) => {
       // SDK's timeout, which would otherwise cut this wait short too: its answer is the job's.
       await triedBeforeLeft(server, before)
       const { signal: _cut, ...rest } = init
-      return fetch(url, rest)
+      return fetch(String(url).replace(server.url, retryTo.url), rest)
     })
     const client = new Sdk({
       baseURL: `${server.url}/v1`,
@@ -96,11 +99,19 @@ describe.each(SDKS)('%s: one call is at most one job', (name, Sdk) => {
       fetch: counted.fetch,
       defaultHeaders: { 'x-fluxhost-simulate': 'slow=3000' },
     })
+    return { client, tries: counted.tries }
+  }
+  const jobsWith = async (prompt: string) =>
+    (await jobsOf(server, KEY_B)).filter((job) => job.request.prompt === prompt)
+
+  it('a client-side timeout is retried, and the retry joins the first try’s job for its images', async () => {
+    const prompt = `client timeout ${name}`
+    const { client, tries } = await timingOut(server)
     const { data, response } = await client.images
       .generate({ model: MODEL, prompt, size: '256x256', response_format: 'b64_json' })
       .withResponse()
-    expect(counted.tries).toEqual(['0', '1'])
-    const jobs = (await jobsOf(server, KEY_B)).filter((job) => job.request.prompt === prompt)
+    expect(tries).toEqual(['0', '1'])
+    const jobs = await jobsWith(prompt)
     expect(jobs).toHaveLength(1)
     expect(response.headers.get('x-fluxhost-job-id')).toBe(jobs[0]!.id)
     const stored = await fetch(
@@ -117,23 +128,10 @@ describe.each(SDKS)('%s: one call is at most one job', (name, Sdk) => {
     )
     try {
       const prompt = `other process ${name}`
-      const before = await leftCount(server)
-      const counted = countingFetch(async (url, init, attempt) => {
-        if (attempt === '0') return fetch(url, init)
-        await triedBeforeLeft(server, before)
-        const { signal: _cut, ...rest } = init
-        return fetch(String(url).replace(server.url, other.url), rest)
-      })
-      const client = new Sdk({
-        baseURL: `${server.url}/v1`,
-        apiKey: KEY_B,
-        timeout: 1000,
-        fetch: counted.fetch,
-        defaultHeaders: { 'x-fluxhost-simulate': 'slow=3000' },
-      })
+      const { client, tries } = await timingOut(other)
       const { data, response } = await client.images.generate({ model: MODEL, prompt, size: '256x256' }).withResponse()
-      expect(counted.tries).toEqual(['0', '1'])
-      const jobs = (await jobsOf(server, KEY_B)).filter((job) => job.request.prompt === prompt)
+      expect(tries).toEqual(['0', '1'])
+      const jobs = await jobsWith(prompt)
       expect(jobs).toHaveLength(1)
       expect(response.headers.get('x-fluxhost-job-id')).toBe(jobs[0]!.id)
       expect(data.data![0]!.url).toContain(other.url)
