@@ -428,8 +428,11 @@ describe('retries without an Idempotency-Key join the job whose answer went miss
       const waiting = send(leaving, tryNo(0))
       await until(async () => (await jobsWith('shutdown', home)).length === 1)
       const [job] = await jobsWith('shutdown', home)
-      await leaving.close()
+      // With a grace period, as in production (FLUXHOST_SHUTDOWN_GRACE_MS): the test helper's
+      // close gives none, and cuts connections 100 ms in, before a loaded machine may answer.
+      const closed = leaving.fluxhost.close(5_000)
       const stopped = await waiting
+      await closed
       expect(stopped.status).toBe(503)
       expect(stopped.headers.get('x-should-retry')).toBeNull()
       expect(stopped.headers.get('retry-after')).toBe('1')
