@@ -21,15 +21,32 @@ export type EngineErrorKind =
   /** Generation failed; retrying will not help. */
   | 'failed'
 
+export interface EngineErrorOptions {
+  retryAfterMs?: number
+  cause?: unknown
+  /**
+   * A submit was sent but its answer was lost (a reset, a timeout, a 5xx the provider may
+   * have billed): the task may exist upstream. It is never sent again to that provider, and
+   * the router fails over only to engines where a duplicate is harmless.
+   */
+  submitLost?: boolean
+  /** The upstream's id for the request, when it gave one (for messages and support). */
+  requestId?: string
+}
+
 export class EngineError extends Error {
   readonly kind: EngineErrorKind
   readonly retryAfterMs: number | undefined
+  readonly submitLost: boolean
+  readonly requestId: string | undefined
 
-  constructor(kind: EngineErrorKind, message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(kind: EngineErrorKind, message: string, options: EngineErrorOptions = {}) {
     super(message, { cause: options.cause })
     this.name = 'EngineError'
     this.kind = kind
     this.retryAfterMs = options.retryAfterMs
+    this.submitLost = options.submitLost ?? false
+    this.requestId = options.requestId
   }
 }
 

@@ -36,6 +36,12 @@ export interface EngineOutput {
   images: EngineImage[]
   /** The prompt actually used, when the engine rewrote it. */
   prompt?: string
+  /** What the provider charged for this task, in US dollars, when it said so or its price is known. */
+  upstreamCostUsd?: number
+  /** The provider's ids for the task (its request or prediction ids), for support. */
+  upstreamIds?: string[]
+  /** Request fields the provider could not honour (`raw`, `prompt_upsampling`): reported in the result. */
+  notHonoured?: string[]
 }
 
 export interface EngineContext {
@@ -62,6 +68,13 @@ export interface ImageEngine {
   readonly upsamplesPrompts?: boolean
   /** False when a started task cannot be stopped upstream (BFL has no cancel). Default true. */
   readonly cancelsUpstream?: boolean
+  /**
+   * A submit whose answer was lost may still run there; when this is true a duplicate elsewhere
+   * is harmless (a local GPU whose leftover the engine removes), so the router may fail over.
+   */
+  readonly duplicateHarmless?: boolean
+  /** False when the engine cannot take an image prompt (the route refuses such requests). Default true. */
+  readonly takesImagePrompt?: boolean
   /** Whether the engine can be reached and will work now (for /api/models and `doctor`). */
   check?(signal: AbortSignal): Promise<EngineCheck>
   supports(model: ModelId): boolean

@@ -1,11 +1,10 @@
-import { type Dispatcher, request } from 'undici'
-import { createBackoff } from '../../domain/backoff.js'
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { ModelId } from '../../domain/models.js'
-import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
-import { createSemaphore, notSentCode } from '../upstream.js'
+import { EngineError, throwIfAborted } from '../engine-error.js'
+import { pollUntil } from '../poll.js'
+import { createSemaphore } from '../upstream.js'
+import { type CheckedDownload, createUpstreamClient, describeBody } from '../upstream-client.js'
 
 export interface BflEngineOptions {
   apiKey: string
@@ -19,6 +18,8 @@ export interface BflEngineOptions {
   /** Gives up on a task that is still Pending after this long. */
   taskTimeoutMs?: number
   requestTimeoutMs?: number
+  /** Samples on hosts other than `baseUrl` (BFL's delivery hosts) are fetched through this. */
+  download?: CheckedDownload
 }
 
 /** The BFL models this engine serves, and their submit paths. */
@@ -78,155 +79,82 @@ function aspectRatioOf(width: number, height: number): string {
  * job. BFL cannot cancel a task; a canceled job stops polling and says so.
  */
 export function createBflEngine(options: BflEngineOptions): ImageEngine & { active(): number } {
-  const base = options.baseUrl.replace(/\/+$/, '')
   const slots = createSemaphore(options.maxActive, 'BFL')
   const pollMin = options.pollMinMs ?? 500
   // At most a second between polls: a finished task waits for us ≤ 1 s (0.5 s on average),
   // for about one GET a second per task in flight (24 a second at the account's limit).
   const pollMax = options.pollMaxMs ?? Math.max(1000, pollMin)
   const taskTimeout = options.taskTimeoutMs ?? 10 * 60_000
-  const requestTimeout = options.requestTimeoutMs ?? 30_000
-  const headers = { 'x-key': options.apiKey, accept: 'application/json' }
+  const http = createUpstreamClient({
+    provider: 'BFL',
+    base: options.baseUrl,
+    headers: { 'x-key': options.apiKey },
+    timeoutMs: options.requestTimeoutMs,
+    download: options.download,
+  })
 
-  const submit = async (task: EngineTask, signal: AbortSignal): Promise<string> => {
+  const submit = async (task: EngineTask, signal: AbortSignal) => {
     const path = PATHS[task.model]
     if (!path) throw new EngineError('invalid', `BFL does not serve ${task.model} here`)
-    const body = submitBody(task)
-    let response: Dispatcher.ResponseData
-    try {
-      response = await request(`${base}${path}`, {
-        method: 'POST',
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-        headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-    } catch (error) {
-      if (signal.aborted)
-        throw new EngineError('canceled', 'canceled before BFL answered the submit (the task may exist upstream)', {
-          cause: error,
-        })
-      // Only a connection that was never made proves the task was not sent; anything later
-      // (a reset, a timeout waiting for the answer) may have created a billed task.
-      const code = notSentCode(error)
-      if (code) {
-        throw new EngineError('unavailable', `BFL could not be reached (${code})`, { cause: error })
-      }
-      throw new EngineError(
-        'failed',
-        'BFL did not answer the submit; not re-sent, as the task may exist and be billed',
-        { cause: error },
-      )
-    }
-    const text = await response.body.text()
-    const status = response.statusCode
-    switch (true) {
-      case status === 200: {
-        const json = JSON.parse(text) as { id?: string; polling_url?: string }
-        if (!json.polling_url) throw new EngineError('failed', 'BFL answered the submit without a polling_url')
-        return json.polling_url
-      }
-      case status === 402:
+    const answer = await http.send('POST', path, { signal, body: submitBody(task), submit: true })
+    if (answer.status !== 200) {
+      if (answer.status === 401 || answer.status === 403)
+        throw new EngineError('unavailable', `BFL refused the API key (${answer.status}); check FLUXHOST_BFL_API_KEY`)
+      if (answer.status === 402)
         throw new EngineError('insufficient_credits', 'the BFL account has no credits left (402)')
-      case status === 429:
-        throw new EngineError('rate_limited', 'BFL is rate limiting this account (429)', {
-          retryAfterMs: parseRetryAfter(response.headers['retry-after'], Date.now()) ?? 5000,
-        })
-      case status === 401 || status === 403:
-        throw new EngineError('unavailable', `BFL refused the API key (${status}); check FLUXHOST_BFL_API_KEY`)
-      case status === 400 || status === 422:
-        throw new EngineError('invalid', `BFL rejected the request (${status}): ${text.slice(0, 300)}`)
-      case status >= 500:
-        throw new EngineError(
-          'failed',
-          `BFL answered ${status} to the submit; not re-sent, as the task may exist and be billed`,
-        )
-      default:
-        throw new EngineError('failed', `BFL answered ${status} to the submit`)
+      throw http.statusError(answer, { what: 'the submit', submit: true })
+    }
+    const json = answer.json as { id?: string; polling_url?: string; cost?: number | null } | undefined
+    if (!json?.polling_url)
+      throw new EngineError('failed', 'BFL answered the submit without a polling_url', { submitLost: true })
+    // BFL's cost is in credits of $0.01.
+    return {
+      id: json.id,
+      pollingUrl: json.polling_url,
+      costUsd: typeof json.cost === 'number' ? json.cost / 100 : 0.04,
     }
   }
 
-  const poll = async (pollingUrl: string, ctx: EngineContext): Promise<string> => {
-    const started = Date.now()
-    const backoff = createBackoff({ initialMs: pollMin, factor: 1.5, maxMs: pollMax })
-    let wait: number | undefined
-    for (;;) {
-      await abortableDelay(Math.max(wait ?? 0, backoff.next()), ctx.signal)
-      wait = undefined
-      if (Date.now() - started > taskTimeout)
-        throw new EngineError('failed', `BFL's task was still not ready after ${taskTimeout / 1000} s`)
-      let json: { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
-      try {
-        const response = await request(pollingUrl, {
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(requestTimeout)]),
-          headers,
-        })
-        const text = await response.body.text()
-        if (response.statusCode === 429) {
-          wait = parseRetryAfter(response.headers['retry-after'], Date.now()) ?? pollMax
-          continue
+  type Result = { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
+  const details = (json: Result) => (json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : '')
+
+  const poll = (pollingUrl: string, ctx: EngineContext): Promise<string> =>
+    pollUntil(
+      async () => {
+        const answer = await http.send('GET', pollingUrl, { signal: ctx.signal })
+        if (answer.status === 404) throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
+        if (answer.status !== 200) throw http.statusError(answer, { what: 'the result poll' })
+        const json = answer.json as Result | undefined
+        if (!json) throw new EngineError('unavailable', `BFL answered the poll with no JSON: ${describeBody(answer)}`)
+        switch (json.status) {
+          case 'Ready':
+            if (!json.result?.sample) throw new EngineError('failed', 'BFL said Ready without a sample URL')
+            return json.result.sample
+          case 'Pending':
+            if (typeof json.progress === 'number') ctx.progress(Math.min(0.99, Math.max(0, json.progress)))
+            return undefined
+          case 'Request Moderated':
+            throw new EngineError('request_moderated', `BFL moderated the request${details(json)}`)
+          case 'Content Moderated':
+            throw new EngineError('content_moderated', `BFL moderated the output${details(json)}`)
+          case 'Task not found':
+            throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
+          case 'Error':
+          case 'Failed':
+            throw new EngineError('failed', `BFL failed the task${details(json)}`)
+          default:
+            throw new EngineError('failed', `BFL answered an unknown status '${String(json.status).slice(0, 40)}'`)
         }
-        if (response.statusCode === 404)
-          throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
-        if (response.statusCode >= 500) continue // transient: poll again
-        json = JSON.parse(text)
-      } catch (error) {
-        if (error instanceof EngineError) throw error
-        if (ctx.signal.aborted)
-          throw new EngineError(
-            'canceled',
-            'canceled while polling BFL (BFL has no cancel: the upstream task runs on and may be billed)',
-          )
-        continue // a network blip while polling is harmless: GET is safe to repeat
-      }
-      switch (json.status) {
-        case 'Ready':
-          if (!json.result?.sample) throw new EngineError('failed', 'BFL said Ready without a sample URL')
-          return json.result.sample
-        case 'Pending':
-          if (typeof json.progress === 'number') ctx.progress(Math.min(0.99, Math.max(0, json.progress)))
-          continue
-        case 'Request Moderated':
-          throw new EngineError(
-            'request_moderated',
-            `BFL moderated the request${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`,
-          )
-        case 'Content Moderated':
-          throw new EngineError(
-            'content_moderated',
-            `BFL moderated the output${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`,
-          )
-        case 'Task not found':
-          throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
-        case 'Error':
-          throw new EngineError(
-            'failed',
-            `BFL failed the task${json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : ''}`,
-          )
-        default:
-          throw new EngineError('failed', `BFL answered an unknown status '${String(json.status).slice(0, 40)}'`)
-      }
-    }
-  }
-
-  const download = async (sampleUrl: string, signal: AbortSignal): Promise<Buffer> => {
-    try {
-      const response = await request(sampleUrl, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-      })
-      const data = Buffer.from(await response.body.arrayBuffer())
-      if (response.statusCode !== 200)
+      },
+      { signal: ctx.signal, minMs: pollMin, maxMs: pollMax, timeoutMs: taskTimeout, what: "BFL's task" },
+    ).catch((error: unknown) => {
+      if (error instanceof EngineError && error.kind === 'canceled')
         throw new EngineError(
-          'failed',
-          `BFL's sample could not be downloaded (${response.statusCode}); its URL may have expired`,
+          'canceled',
+          'canceled while polling BFL (BFL has no cancel: the upstream task runs on and may be billed)',
         )
-      return data
-    } catch (error) {
-      if (error instanceof EngineError) throw error
-      throw new EngineError('failed', `BFL's sample could not be downloaded: ${(error as Error).message}`, {
-        cause: error,
-      })
-    }
-  }
+      throw error
+    })
 
   return {
     name: 'bfl',
@@ -238,18 +166,14 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     /** GET /v1/credits: reachable, key accepted, and how many credits are left. */
     async check(signal) {
       try {
-        const response = await request(`${base}/v1/credits`, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
-          headers,
-        })
-        const text = await response.body.text()
-        if (response.statusCode === 200) {
-          const credits = (JSON.parse(text) as { credits?: number }).credits
+        const answer = await http.send('GET', '/v1/credits', { signal, timeoutMs: 10_000 })
+        if (answer.status === 200) {
+          const credits = (answer.json as { credits?: number } | undefined)?.credits
           return { reachable: true, detail: typeof credits === 'number' ? `credits ${credits}` : 'key accepted' }
         }
-        if (response.statusCode === 401 || response.statusCode === 403)
-          return { reachable: false, detail: `key refused (${response.statusCode})` }
-        return { reachable: false, detail: `answered ${response.statusCode}` }
+        if (answer.status === 401 || answer.status === 403)
+          return { reachable: false, detail: `key refused (${answer.status})` }
+        return { reachable: false, detail: `answered ${answer.status}` }
       } catch (error) {
         return { reachable: false, detail: `could not connect: ${(error as Error).message}` }
       }
@@ -257,23 +181,32 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     async generate(task, ctx): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
       const images = []
+      const ids: string[] = []
+      let cost = 0
       // BFL makes one image per task; more images are more tasks, one after the other.
       for (let i = 0; i < task.numImages; i++) {
         await slots.acquire(ctx.signal)
         try {
           const one = { ...task, seed: task.seed + i }
-          const pollingUrl = await submit(one, ctx.signal)
-          const sample = await poll(pollingUrl, {
+          const submitted = await submit(one, ctx.signal)
+          if (submitted.id) ids.push(submitted.id)
+          cost += submitted.costUsd
+          const sample = await poll(submitted.pollingUrl, {
             signal: ctx.signal,
             progress: (fraction) => ctx.progress((i + fraction) / task.numImages),
           })
-          images.push({ kind: 'encoded' as const, data: await download(sample, ctx.signal) })
+          const data = await http.download(sample, ctx.signal).catch((error: unknown) => {
+            if (error instanceof EngineError && error.kind === 'failed')
+              throw new EngineError('failed', `${error.message.replace('result', 'sample')}; its URL may have expired`)
+            throw error
+          })
+          images.push({ kind: 'encoded' as const, data })
         } finally {
           slots.release()
         }
         ctx.progress((i + 1) / task.numImages)
       }
-      return { images }
+      return { images, upstreamCostUsd: Math.round(cost * 10_000) / 10_000, upstreamIds: ids }
     },
   }
 }

@@ -1,10 +1,10 @@
-import { request } from 'undici'
 import { createBackoff } from '../../domain/backoff.js'
 import { ENGINE_MODELS } from '../../domain/engines.js'
-import { parseRetryAfter } from '../../net/retry-after.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { abortableDelay, EngineError, throwIfAborted } from '../engine-error.js'
-import { createSemaphore, notSentCode, parseJson } from '../upstream.js'
+import { pollUntil } from '../poll.js'
+import { createSemaphore, parseJson } from '../upstream.js'
+import { createUpstreamClient } from '../upstream-client.js'
 
 export interface SdcppEngineOptions {
   /** sd-server's address, e.g. http://127.0.0.1:1234. */
@@ -48,37 +48,10 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
   const taskTimeout = options.taskTimeoutMs ?? 30 * 60_000
   const requestTimeout = options.requestTimeoutMs ?? 30_000
 
-  /** One request; a POST that was sent but not answered is `failed` (it may be queued there). */
-  const call = async (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) => {
-    try {
-      const response = await request(new URL(path, `${base}/`).toString(), {
-        method,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-        headers:
-          body === undefined
-            ? { accept: 'application/json' }
-            : { accept: 'application/json', 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return { status: response.statusCode, headers: response.headers, text: await response.body.text() }
-    } catch (error) {
-      if (signal.aborted) throw new EngineError('canceled', 'generation was aborted', { cause: error })
-      const code = notSentCode(error)
-      if (code)
-        throw new EngineError('unavailable', `sd-server could not be reached at ${base} (${code})`, { cause: error })
-      if (method === 'POST' && path === SUBMIT) {
-        throw new EngineError(
-          'failed',
-          `sd-server did not answer the submit (${(error as Error).message}); ` +
-            'not re-sent, as the job may be queued there',
-          { cause: error },
-        )
-      }
-      throw new EngineError('unavailable', `sd-server did not answer ${path}: ${(error as Error).message}`, {
-        cause: error,
-      })
-    }
-  }
+  const http = createUpstreamClient({ provider: 'sd-server', base, timeoutMs: requestTimeout })
+  /** One request; a submit that was sent but not answered is `failed` (it may be queued there). */
+  const call = (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) =>
+    http.send(method, path, { signal, body, submit: method === 'POST' && path === SUBMIT })
 
   const body = (task: EngineTask) => ({
     prompt: task.prompt,
@@ -107,7 +80,8 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     const started = Date.now()
     const backoff = createBackoff({ initialMs: 500, factor: 2, maxMs: 5_000 })
     for (;;) {
-      const { status, headers, text } = await call('POST', SUBMIT, signal, body(task))
+      const answer = await call('POST', SUBMIT, signal, body(task))
+      const { status, text } = answer
       switch (true) {
         case status === 202 || status === 200: {
           const json = parseJson<{ id?: string; poll_url?: string }>(text)
@@ -117,7 +91,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
         }
         case status === 429: {
           const delay = backoff.next()
-          const wait = parseRetryAfter(headers['retry-after'], Date.now()) ?? delay
+          const wait = http.retryAfterMs(answer) ?? delay
           if (Date.now() + wait - started > queueWait)
             throw new EngineError(
               'rate_limited',
@@ -152,71 +126,60 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     }
   }
 
-  const poll = async (path: string, ctx: EngineContext): Promise<EngineImage[]> => {
-    const started = Date.now()
-    const backoff = createBackoff({ initialMs: pollMin, factor: 1.5, maxMs: 1_000 })
+  const poll = (path: string, ctx: EngineContext): Promise<EngineImage[]> => {
     let last: SdJob['status']
-    let unreachableSince: number | undefined
-    for (;;) {
-      await abortableDelay(backoff.next(), ctx.signal)
-      if (Date.now() - started > taskTimeout)
-        throw new EngineError('failed', `sd-server had not finished the job after ${Math.round(taskTimeout / 1000)} s`)
-      let status: number
-      let job: SdJob | undefined
-      try {
+    return pollUntil(
+      async (control) => {
         const answer = await call('GET', path, ctx.signal)
-        status = answer.status
-        job = parseJson<SdJob>(answer.text)
-        unreachableSince = undefined
-      } catch (error) {
-        // GETs are safe to repeat: sd-server briefly unreachable delays the job; for a minute, it fails over.
-        if (!(error instanceof EngineError) || error.kind !== 'unavailable') throw error
-        unreachableSince ??= Date.now()
-        if (Date.now() - unreachableSince > UNREACHABLE_MS)
-          throw new EngineError('unavailable', `sd-server stopped answering while the job ran (${error.message})`)
-        continue
-      }
-      if (status === 410 || status === 404) throw new LostUpstream(`sd-server no longer knows the job (${status})`)
-      if (status >= 500 || !job) continue
-      if (status !== 200) throw new EngineError('failed', `sd-server answered ${status} when polling the job`)
-      // A job that just started generating is polled quickly again: short jobs end soon.
-      if (job.status !== last) backoff.reset()
-      last = job.status
-      switch (job.status) {
-        case 'queued':
-          continue
-        case 'generating':
-          if (job.progress_steps) ctx.progress(Math.min(0.95, (job.progress_step ?? 0) / job.progress_steps))
-          continue
-        case 'completed': {
-          const images = (job.result?.images ?? []).sort((a, b) => a.index - b.index)
-          if (images.length === 0) throw new EngineError('failed', 'sd-server completed the job without images')
-          ctx.progress(1)
-          return images.map((image) => ({ kind: 'encoded' as const, data: Buffer.from(image.b64_json, 'base64') }))
-        }
-        case 'failed':
-          throw ended(
-            new EngineError(
+        const job = parseJson<SdJob>(answer.text)
+        if (answer.status === 410 || answer.status === 404)
+          throw new LostUpstream(`sd-server no longer knows the job (${answer.status})`)
+        if (answer.status >= 500 || !job)
+          throw new EngineError('unavailable', `sd-server answered ${answer.status} when polling the job`)
+        if (answer.status !== 200)
+          throw new EngineError('failed', `sd-server answered ${answer.status} when polling the job`)
+        // A job that just started generating is polled quickly again: short jobs end soon.
+        if (job.status !== last) control.hurry()
+        last = job.status
+        switch (job.status) {
+          case 'queued':
+            return undefined
+          case 'generating':
+            if (job.progress_steps) ctx.progress(Math.min(0.95, (job.progress_step ?? 0) / job.progress_steps))
+            return undefined
+          case 'completed': {
+            const images = (job.result?.images ?? []).sort((a, b) => a.index - b.index)
+            if (images.length === 0) throw new EngineError('failed', 'sd-server completed the job without images')
+            ctx.progress(1)
+            return images.map((image) => ({ kind: 'encoded' as const, data: Buffer.from(image.b64_json, 'base64') }))
+          }
+          case 'failed':
+            throw ended(
+              new EngineError(
+                'failed',
+                `sd-server failed the job: ${job.error?.message ?? job.error?.code ?? 'no reason given'}`,
+              ),
+            )
+          case 'cancelled':
+            throw ended(
+              new EngineError('failed', `sd-server cancelled the job: ${job.error?.message ?? 'no reason given'}`),
+            )
+          default:
+            throw new EngineError(
               'failed',
-              `sd-server failed the job: ${job.error?.message ?? job.error?.code ?? 'no reason given'}`,
-            ),
-          )
-        case 'cancelled':
-          throw ended(
-            new EngineError('failed', `sd-server cancelled the job: ${job.error?.message ?? 'no reason given'}`),
-          )
-        default:
-          throw new EngineError(
-            'failed',
-            `sd-server answered an unknown job status '${String(job.status).slice(0, 40)}'`,
-          )
-      }
-    }
+              `sd-server answered an unknown job status '${String(job.status).slice(0, 40)}'`,
+            )
+        }
+      },
+      { signal: ctx.signal, minMs: pollMin, maxMs: 1_000, timeoutMs: taskTimeout, what: "sd-server's job" },
+    )
   }
 
   return {
     name: 'sdcpp',
     local: true,
+    // A lost submit leaves at most an orphan job on the operator's own GPU: nothing is billed.
+    duplicateHarmless: true,
     supports: (model) => ENGINE_MODELS.sdcpp.includes(model),
     queued: () => slots.active(),
     /** GET /sdcpp/v1/capabilities: reachable, with the loaded model and queue size. */
@@ -269,9 +232,6 @@ function ended(error: EngineError): EngineError {
   endedUpstream.add(error)
   return error
 }
-
-/** How long sd-server may stay unreachable while a job runs before the job fails over. */
-const UNREACHABLE_MS = 60_000
 
 function describe(text: string): string {
   try {
