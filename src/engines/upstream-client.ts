@@ -163,7 +163,8 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
     if (lost)
       return new EngineError(
         'failed',
-        `${provider} answered ${status} to ${rules.what}; not re-sent, as the task may exist there and be billed${said}`,
+        `${provider} answered ${status} to ${rules.what}; not re-sent, as the task may exist there ` +
+          `and be billed${said}`,
         { ...ids, submitLost: true },
       )
     if (status >= 500 || status === 408)
