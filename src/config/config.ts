@@ -1,4 +1,4 @@
-import type { EngineName } from '../domain/engines.js'
+import type { EngineName, ProviderName } from '../domain/engines.js'
 import type { LimitDefaults } from '../domain/limits.js'
 import type { ModelId } from '../domain/models.js'
 import type { BlockedTerm } from './blocklist.js'
@@ -87,6 +87,10 @@ export interface Config {
   } | null
   /** null: no sd-server. */
   sdcpp: { url: string; maxQueued: number; steps: number | null } | null
+  /** The hosted sellers of FLUX; null: no key, not used. `maxActive` from FLUXHOST_ENGINE_CONCURRENCY. */
+  providers: Readonly<Record<ProviderName, { key: string; url: string; maxActive: number } | null>>
+  /** What each engine charges per image (USD): the built-in list with FLUXHOST_ENGINE_PRICES over it. */
+  enginePricesUsd: Readonly<Record<EngineName, Partial<Record<ModelId, number>>>>
   /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
   upsampler: { url: string; model: string; key: string | null } | null
   safety: {

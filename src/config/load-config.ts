@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { ENGINE_MODELS } from '../domain/engines.js'
+import { ENGINE_MODELS, ENGINE_NAMES, ENGINE_PRICES_USD, type EngineName, PROVIDER_NAMES } from '../domain/engines.js'
 import { MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
 import { usdToMicros } from '../domain/money.js'
 import { parseBlocklist } from './blocklist.js'
@@ -119,6 +119,12 @@ function crossChecks(v: Values): string[] {
     bfl: ['FLUXHOST_BFL_API_KEY', v.bflApiKey],
     comfyui: ['FLUXHOST_COMFYUI_URL', v.comfyuiUrl],
     sdcpp: ['FLUXHOST_SDCPP_URL', v.sdcppUrl],
+    fal: ['FLUXHOST_FAL_KEY', v.falKey],
+    replicate: ['FLUXHOST_REPLICATE_TOKEN', v.replicateKey],
+    together: ['FLUXHOST_TOGETHER_KEY', v.togetherKey],
+    aiml: ['FLUXHOST_AIML_KEY', v.aimlKey],
+    apiframe: ['FLUXHOST_APIFRAME_KEY', v.apiframeKey],
+    seaart: ['FLUXHOST_SEAART_KEY', v.seaartKey],
   } as const
   for (const [model, engines] of Object.entries(v.routes ?? {}) as [ModelId, (keyof typeof ENGINE_MODELS)[]][]) {
     for (const engine of engines) {
@@ -226,6 +232,16 @@ function build(
             pollMs: v.comfyuiPollMs,
           }),
     sdcpp: v.sdcppUrl === null ? null : freeze({ url: v.sdcppUrl, maxQueued: v.sdcppMaxQueued, steps: v.sdcppSteps }),
+    providers: freeze(
+      Object.fromEntries(
+        PROVIDER_NAMES.map((name) => {
+          const key = v[`${name}Key`]
+          const provider = { key, url: v[`${name}Url`], maxActive: v.engineConcurrency[name] ?? 4 }
+          return [name, key === null ? null : freeze(provider)]
+        }),
+      ) as Config['providers'],
+    ),
+    enginePricesUsd: freeze(enginePriceTable(v.enginePrices)),
     upsampler:
       v.upsamplerUrl === null ? null : freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
     safety: freeze({ checker: v.safetyChecker, threads: v.safetyThreads, blocklist: read.blocklist }),
@@ -239,4 +255,22 @@ function build(
         .map((name) => RETIRED[name]!),
     ),
   }
+}
+
+/** The built-in engine prices with FLUXHOST_ENGINE_PRICES over them (`engine=usd` for every model it serves). */
+function enginePriceTable(
+  overrides: Partial<Record<EngineName, Partial<Record<ModelId | '*', number>>>>,
+): Record<EngineName, Partial<Record<ModelId, number>>> {
+  return Object.fromEntries(
+    ENGINE_NAMES.map((engine) => {
+      const given = overrides[engine] ?? {}
+      const prices = Object.fromEntries(
+        ENGINE_MODELS[engine].flatMap((model) => {
+          const price = given[model] ?? given['*'] ?? ENGINE_PRICES_USD[engine][model]
+          return price === undefined ? [] : [[model, price]]
+        }),
+      )
+      return [engine, Object.freeze(prices)]
+    }),
+  ) as Record<EngineName, Partial<Record<ModelId, number>>>
 }

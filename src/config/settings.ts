@@ -1,6 +1,7 @@
 import { ENGINE_SETTINGS } from './settings/engines.js'
 import { HTTP_SETTINGS } from './settings/http.js'
 import { LIMIT_SETTINGS } from './settings/limits.js'
+import { PROVIDER_SETTINGS } from './settings/providers.js'
 import { SERVER_SETTINGS } from './settings/server.js'
 import { STORAGE_SETTINGS } from './settings/storage.js'
 import { WORK_SETTINGS } from './settings/work.js'
@@ -19,6 +20,7 @@ export const SETTINGS = {
   ...WORK_SETTINGS,
   ...LIMIT_SETTINGS,
   ...ENGINE_SETTINGS,
+  ...PROVIDER_SETTINGS,
 }
 
 export type SettingName = keyof typeof SETTINGS

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js'
 import type { EngineName } from '../domain/engines.js'
 import type { OutputFormat, Simulation } from '../domain/job.js'
 import type { ModelId } from '../domain/models.js'
+import type { CheckedDownload } from './upstream-client.js'
 
 /** What an engine is asked to make. */
 export interface EngineTask {
@@ -88,5 +89,11 @@ export interface ImageEngine {
  */
 export interface EngineEntry {
   name: EngineName
-  create(config: Config): ImageEngine | undefined
+  create(config: Config, deps?: EngineDeps): ImageEngine | undefined
+}
+
+/** What the process gives engines besides the configuration. */
+export interface EngineDeps {
+  /** Fetches result files on hosts other than the provider's API host (a CDN) through the checked agent. */
+  download?: CheckedDownload
 }
