@@ -1,6 +1,7 @@
 import type { EngineName, ProviderName } from '../domain/engines.js'
 import type { LimitDefaults } from '../domain/limits.js'
 import type { ModelId } from '../domain/models.js'
+import type { RouteSpec } from '../domain/routing.js'
 import type { BlockedTerm } from './blocklist.js'
 import type { ComfyGraph } from './comfy-workflow.js'
 import type { CorsOrigins, TrustProxy } from './http-parsers.js'
@@ -71,7 +72,7 @@ export interface Config {
   }
   idempotencyTtlMs: number
   /** Engines per model from FLUXHOST_ROUTES; null: the default (bfl with a key, else preview). */
-  routes: Partial<Record<ModelId, EngineName[]>> | null
+  routes: Partial<Record<ModelId, RouteSpec>> | null
   /** null: BFL's cloud is not used. */
   bfl: { apiKey: string; url: string; maxActive: number; pollMs: number } | null
   /**

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { ENGINE_MODELS, ENGINE_NAMES, ENGINE_PRICES_USD, type EngineName, PROVIDER_NAMES } from '../domain/engines.js'
 import { MODEL_IDS, MODELS, type ModelId } from '../domain/models.js'
 import { usdToMicros } from '../domain/money.js'
+import type { RouteSpec } from '../domain/routing.js'
 import { parseBlocklist } from './blocklist.js'
 import { parseWorkflow } from './comfy-workflow.js'
 import type { Config, WorkflowFile } from './config.js'
@@ -126,8 +127,8 @@ function crossChecks(v: Values): string[] {
     apiframe: ['FLUXHOST_APIFRAME_KEY', v.apiframeKey],
     seaart: ['FLUXHOST_SEAART_KEY', v.seaartKey],
   } as const
-  for (const [model, engines] of Object.entries(v.routes ?? {}) as [ModelId, (keyof typeof ENGINE_MODELS)[]][]) {
-    for (const engine of engines) {
+  for (const [model, route] of Object.entries(v.routes ?? {}) as [ModelId, RouteSpec][]) {
+    for (const engine of route.engines) {
       const need = engine === 'preview' ? undefined : needs[engine]
       if (need && need[1] === null) problems.push(`FLUXHOST_ROUTES names ${engine}, but ${need[0]} is not set`)
       else if (!ENGINE_MODELS[engine].includes(model))

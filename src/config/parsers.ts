@@ -2,6 +2,7 @@
 // an Error whose message completes "<VARIABLE> …".
 import { ENGINE_NAMES, type EngineName, isEngineName } from '../domain/engines.js'
 import { isModelId, MODEL_IDS, type ModelId } from '../domain/models.js'
+import { isRoutePolicy, ROUTE_POLICIES, type RoutePolicy, type RouteSpec } from '../domain/routing.js'
 
 /** One configuration key: its env name, flag, default, help line and parser. */
 export interface Setting<T> {
@@ -134,23 +135,51 @@ export function bflUrl(raw: string): string {
   return url
 }
 
-export function routes(raw: string): Partial<Record<ModelId, EngineName[]>> | null {
+/**
+ * FLUXHOST_ROUTES: `model=[policy:]engine,engine;…`, e.g. `flux-pro-1.1=cheapest:fal,replicate;
+ * flux-dev=weighted:fal=3,replicate=1`. Without a policy, the engines are a failover list.
+ */
+export function routes(raw: string): Partial<Record<ModelId, RouteSpec>> | null {
   if (raw.trim() === '') return null
-  const out: Partial<Record<ModelId, EngineName[]>> = {}
+  const out: Partial<Record<ModelId, RouteSpec>> = {}
   for (const part of raw
     .split(';')
     .map((p) => p.trim())
     .filter(Boolean)) {
-    const [model, engines, ...rest] = part.split('=').map((p) => p.trim())
-    if (!model || engines === undefined || rest.length > 0)
-      throw new Error(`expected model=engine,engine, got '${part}'`)
+    const at = part.indexOf('=')
+    const model = part.slice(0, Math.max(0, at)).trim()
+    let rest = at < 0 ? '' : part.slice(at + 1).trim()
+    if (!model || at < 0) throw new Error(`expected model=engine,engine, got '${part}'`)
     if (!isModelId(model)) throw new Error(`unknown model '${model}'; models: ${MODEL_IDS.join(', ')}`)
-    const names = list(engines)
-    if (names.length === 0) throw new Error(`no engine listed for ${model}`)
-    const known = names.filter(isEngineName)
-    const unknown = names.find((name) => !isEngineName(name))
-    if (unknown !== undefined) throw new Error(`unknown engine '${unknown}'; engines: ${ENGINE_NAMES.join(', ')}`)
-    out[model] = known
+    let policy: RoutePolicy = 'failover'
+    const colon = /^([a-z]+):/.exec(rest)
+    if (colon) {
+      if (!isRoutePolicy(colon[1]!))
+        throw new Error(`unknown routing policy '${colon[1]}' for ${model}; policies: ${ROUTE_POLICIES.join(', ')}`)
+      policy = colon[1]
+      rest = rest.slice(colon[0].length)
+    }
+    const items = list(rest)
+    if (items.length === 0) throw new Error(`no engine listed for ${model}`)
+    const engines: EngineName[] = []
+    const weights: Partial<Record<EngineName, number>> = {}
+    for (const item of items) {
+      const [name = '', weight, ...extra] = item.split('=').map((p) => p.trim())
+      if (!isEngineName(name)) throw new Error(`unknown engine '${name}'; engines: ${ENGINE_NAMES.join(', ')}`)
+      if (engines.includes(name)) throw new Error(`${name} is listed twice for ${model}`)
+      if (extra.length > 0 || (weight !== undefined && policy !== 'weighted'))
+        throw new Error(`'${item}': engine weights (engine=N) are only for the weighted policy`)
+      if (policy === 'weighted') {
+        const w = Number(weight ?? '1')
+        if (!Number.isFinite(w) || w < 0 || weight === '')
+          throw new Error(`the weight of ${name} for ${model} must be a number ≥ 0, got '${weight}'`)
+        weights[name] = w
+      }
+      engines.push(name)
+    }
+    if (policy === 'weighted' && !Object.values(weights).some((w) => w > 0))
+      throw new Error(`the weighted route of ${model} needs one engine with a weight above 0`)
+    out[model] = policy === 'weighted' ? { policy, engines, weights } : { policy, engines }
   }
   return out
 }

@@ -106,8 +106,17 @@ export interface JobResult {
   safetyMs?: number
   /** Present when `prompt_upsampling` was asked for: whether it happened, by whom, or why not. */
   upsampling?: UpsamplingOutcome
-  /** Present after a failover: each engine tried in order, and why the earlier ones gave up. */
-  engineAttempts?: { engine: string; error?: { kind: string; message: string } }[]
+  /**
+   * Each engine of the route in the order it was tried: why the earlier ones gave up, or that
+   * one was passed over (`skipped`: its circuit was open). Older jobs have it only after a failover.
+   */
+  engineAttempts?: { engine: string; error?: { kind: string; message: string }; skipped?: string }[]
+  /** What the engine's provider charged for the job (USD), when it said so or its price is known. */
+  upstreamCostUsd?: number
+  /** The provider's own ids for the job's tasks (request, prediction or job ids). */
+  upstreamIds?: string[]
+  /** Request fields the engine's provider could not honour (BFL names: `raw`, `prompt_upsampling`). */
+  notHonoured?: string[]
 }
 
 export interface JobError {

@@ -33,20 +33,24 @@ export function createCircuit(options: CircuitOptions = {}) {
     reason = why
   }
 
+  const current = (): CircuitState => {
+    if (state === 'open' && now() >= openUntil) state = 'half-open'
+    return state
+  }
+
   return {
-    state(): CircuitState {
-      if (state === 'open' && now() >= openUntil) state = 'half-open'
-      return state
-    },
+    state: current,
+    /** Whether a job would be turned away now (asks nothing, hands out no probe). */
+    blocked: (): boolean => current() === 'open' || (current() === 'half-open' && probing),
     /** Why it is open (the last failure's kind), while it is. */
     reason: () => (state === 'closed' ? undefined : reason),
     /** When an open circuit lets its next probe through (epoch ms), or 0. */
     opensAt: () => (state === 'closed' ? 0 : openUntil),
     /** Whether a job may use the engine now; in half-open, only one probe at a time. */
     allow(): boolean {
-      const current = this.state()
-      if (current === 'closed') return true
-      if (current === 'open' || probing) return false
+      const at = current()
+      if (at === 'closed') return true
+      if (at === 'open' || probing) return false
       probing = true
       return true
     },
@@ -64,7 +68,12 @@ export function createCircuit(options: CircuitOptions = {}) {
       }
       if (kind !== 'unavailable') {
         // The engine answered (a moderation, a rejected input): it is up.
-        if (state === 'half-open') this.success()
+        if (state === 'half-open') {
+          failures = 0
+          state = 'closed'
+          probing = false
+          reason = undefined
+        }
         return
       }
       failures++

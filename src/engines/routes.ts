@@ -1,25 +1,35 @@
 import type { Config } from '../config/config.js'
+import type { EngineName } from '../domain/engines.js'
 import { MODEL_IDS, type ModelId } from '../domain/models.js'
-import type { EngineEntry, ImageEngine } from './engine.js'
-import { createEngineRouter, type EngineRouter } from './router.js'
+import type { RoutePolicy } from '../domain/routing.js'
+import type { EngineDeps, EngineEntry, ImageEngine } from './engine.js'
+import { createEngineRouter, type EngineRouter, type Route } from './router.js'
 import { withSimulation } from './simulation.js'
 
 export interface EngineRoutes {
   router: EngineRouter
-  /** Which engines serve each model, in failover order, by name. */
+  /** Which engines serve each model, in the order given, by name. */
   names: Readonly<Record<ModelId, readonly string[]>>
+  /** Each model's routing policy. */
+  policies: Readonly<Record<ModelId, RoutePolicy>>
+  /** Every engine built, by name (for closing those that hold connections). */
+  engines: ReadonlyMap<string, ImageEngine>
 }
 
 /**
  * The engines the configuration asks for, and which serve each model: FLUXHOST_ROUTES (checked
  * against what each engine can serve when the config was loaded), else every configured
- * engine in registry order, else preview. Preview is never added behind real engines by
- * default: a placeholder image in place of a real one would be a silent failure.
+ * engine in registry order as a failover list, else preview. Preview is never added behind
+ * real engines by default: a placeholder image in place of a real one would be a silent failure.
  */
-export function buildEngineRoutes(config: Config, registry: readonly EngineEntry[]): EngineRoutes {
+export function buildEngineRoutes(
+  config: Config,
+  registry: readonly EngineEntry[],
+  deps: EngineDeps = {},
+): EngineRoutes {
   const built = new Map<string, ImageEngine>()
   for (const entry of registry) {
-    const engine = entry.create(config)
+    const engine = entry.create(config, deps)
     if (engine) built.set(entry.name, engine)
   }
   const preview = built.get('preview')
@@ -28,18 +38,26 @@ export function buildEngineRoutes(config: Config, registry: readonly EngineEntry
   const forClients = (engine: ImageEngine) =>
     config.allowSimulate && engine !== preview ? withSimulation(engine) : engine
   const table = Object.fromEntries(
-    MODEL_IDS.map((id) => {
+    MODEL_IDS.map((id): [ModelId, Route] => {
       const named = config.routes?.[id]
-      const chosen = named ? named.map((name) => built.get(name)).filter((e) => e !== undefined) : configured
+      const chosen = named ? named.engines.map((name) => built.get(name)).filter((e) => e !== undefined) : configured
       const serving = chosen.filter((engine) => engine.supports(id))
-      return [id, (serving.length > 0 ? serving : [preview]).map(forClients)]
+      const engines = (serving.length > 0 ? serving : [preview]).map(forClients)
+      return [
+        id,
+        { policy: named?.policy ?? 'failover', engines, ...(named?.weights ? { weights: named.weights } : {}) },
+      ]
     }),
-  ) as Record<ModelId, ImageEngine[]>
+  ) as Record<ModelId, Route>
   return {
-    router: createEngineRouter(table),
-    names: Object.fromEntries(MODEL_IDS.map((id) => [id, table[id].map((engine) => engine.name)])) as Record<
+    router: createEngineRouter(table, {
+      priceOf: (engine, model) => config.enginePricesUsd[engine as EngineName]?.[model],
+    }),
+    names: Object.fromEntries(MODEL_IDS.map((id) => [id, table[id].engines.map((engine) => engine.name)])) as Record<
       ModelId,
       string[]
     >,
+    policies: Object.fromEntries(MODEL_IDS.map((id) => [id, table[id].policy])) as Record<ModelId, RoutePolicy>,
+    engines: built,
   }
 }

@@ -11,6 +11,8 @@ export function withSimulation(engine: ImageEngine): ImageEngine {
     local: engine.local,
     upsamplesPrompts: engine.upsamplesPrompts,
     cancelsUpstream: engine.cancelsUpstream,
+    duplicateHarmless: engine.duplicateHarmless,
+    takesImagePrompt: engine.takesImagePrompt,
     check: engine.check ? (signal) => engine.check!(signal) : undefined,
     supports: (model) => engine.supports(model),
     async generate(task, ctx) {

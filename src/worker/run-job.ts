@@ -148,7 +148,10 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
       ...(nsfw ? { nsfw } : {}),
       ...(safetyMs === undefined ? {} : { safetyMs }),
       ...(upsampling ? { upsampling } : {}),
-      ...(routed.attempts.length > 1 ? { engineAttempts: routed.attempts } : {}),
+      engineAttempts: routed.attempts,
+      ...(routed.output.upstreamCostUsd === undefined ? {} : { upstreamCostUsd: routed.output.upstreamCostUsd }),
+      ...(routed.output.upstreamIds?.length ? { upstreamIds: routed.output.upstreamIds } : {}),
+      ...(routed.output.notHonoured?.length ? { notHonoured: routed.output.notHonoured } : {}),
     }
     // Blacked-out images are not charged: only the clean ones are.
     const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length

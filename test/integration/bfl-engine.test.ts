@@ -183,6 +183,15 @@ describe('routes and failover', () => {
     })
     try {
       expect(routed.fluxhost.routes['flux-pro-1.1']).toEqual(['bfl', 'preview'])
+      const fine = await api(`${routed.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'a harbour', width: 256, height: 256 },
+      })
+      expect(await routed.waitForJob(fine.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+      // Moderation is final: no failover.
+      const moderated = await api(`${routed.url}/v1/flux-pro-1.1`, {
+        body: { prompt: 'moderate output, no failover', width: 256, height: 256 },
+      })
+      expect((await routed.waitForJob(moderated.body.id)).error?.code).toBe('CONTENT_MODERATED')
       const poor = await api(`${routed.url}/v1/flux-pro-1.1`, {
         body: { prompt: 'no credits, fall over', width: 256, height: 256 },
       })
@@ -195,15 +204,14 @@ describe('routes and failover', () => {
         },
         { engine: 'preview' },
       ])
-      const fine = await api(`${routed.url}/v1/flux-pro-1.1`, {
-        body: { prompt: 'a harbour', width: 256, height: 256 },
-      })
-      expect(await routed.waitForJob(fine.body.id)).toMatchObject({ state: 'succeeded', engine: 'bfl' })
-      // Moderation is final: no failover.
-      const moderated = await api(`${routed.url}/v1/flux-pro-1.1`, {
-        body: { prompt: 'moderate output, no failover', width: 256, height: 256 },
-      })
-      expect((await routed.waitForJob(moderated.body.id)).error?.code).toBe('CONTENT_MODERATED')
+      // An account out of credit opens BFL's circuit: the next job does not wait on it.
+      const next = await api(`${routed.url}/v1/flux-pro-1.1`, { body: { prompt: 'a pier', width: 256, height: 256 } })
+      expect(await routed.waitForJob(next.body.id)).toMatchObject({ state: 'succeeded', engine: 'preview' })
+      expect((await api(`${routed.url}/api/jobs/${next.body.id}`)).body.result.engineAttempts).toEqual([
+        { engine: 'bfl', skipped: 'circuit open (insufficient_credits)' },
+        { engine: 'preview' },
+      ])
+      expect(emulator.submits.filter((s) => s.body.prompt === 'a pier')).toHaveLength(0)
     } finally {
       await routed.close()
     }

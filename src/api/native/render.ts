@@ -48,6 +48,9 @@ export function renderJob(job: Job, urls: UrlContext) {
           ...(job.result.upsampling ? { upsampling: job.result.upsampling } : {}),
           ...(job.result.nsfw ? { nsfw: job.result.nsfw } : {}),
           ...(job.result.engineAttempts ? { engineAttempts: job.result.engineAttempts } : {}),
+          ...(job.result.upstreamCostUsd === undefined ? {} : { upstreamCostUsd: job.result.upstreamCostUsd }),
+          ...(job.result.upstreamIds ? { upstreamIds: job.result.upstreamIds } : {}),
+          ...(job.result.notHonoured ? { notHonoured: job.result.notHonoured } : {}),
         }
       : null,
     error: job.error,

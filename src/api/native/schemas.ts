@@ -128,14 +128,31 @@ export const jobSchema = {
         },
         engineAttempts: {
           type: 'array',
-          description: 'After a failover: each engine tried, in order, with why the earlier ones gave up.',
+          description:
+            "Each engine of the model's route, in the order it was tried, with why the earlier ones gave up " +
+            '(`error`) or were passed over (`skipped`: circuit open).',
           items: {
             type: 'object',
             properties: {
               engine: { type: 'string' },
               error: { type: 'object', properties: { kind: { type: 'string' }, message: { type: 'string' } } },
+              skipped: { type: 'string' },
             },
           },
+        },
+        upstreamCostUsd: {
+          type: 'number',
+          description: "What the engine's provider charged for the job in USD (reported, or its configured price).",
+        },
+        upstreamIds: {
+          type: 'array',
+          items: { type: 'string' },
+          description: "The provider's own ids for the job's tasks, for its support.",
+        },
+        notHonoured: {
+          type: 'array',
+          items: { type: 'string' },
+          description: "Request fields the engine's provider could not honour (e.g. `raw`, `prompt_upsampling`).",
         },
       },
     },

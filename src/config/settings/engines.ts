@@ -1,4 +1,5 @@
 import type { ModelId } from '../../domain/models.js'
+import type { RouteSpec } from '../../domain/routing.js'
 import { bflUrl, integer, optionalText, publicUrl, routes, type Setting, text } from '../parsers.js'
 
 /** Which engines serve which model, and each engine's connection. */
@@ -7,11 +8,12 @@ export const ENGINE_SETTINGS = {
     env: 'FLUXHOST_ROUTES',
     flag: 'routes',
     kind: 'string',
-    default: null as Partial<Record<ModelId, string[]>> | null,
+    default: null as Partial<Record<ModelId, RouteSpec>> | null,
     describe:
       'Which engines serve each model, in failover order, e.g. `flux-pro-1.1=bfl,preview` (models ' +
-      'separated by `;`). Default: every configured engine in the order bfl, comfyui, sdcpp; preview ' +
-      'when none is.',
+      'separated by `;`), optionally with a routing policy: `cheapest:`, `fastest:` or `weighted:` ' +
+      '(`flux-pro-1.1=weighted:fal=3,replicate=1`). Default: every configured engine in the order bfl, ' +
+      'comfyui, sdcpp, fal, replicate, together, aiml, apiframe, seaart; preview when none is.',
     parse: routes,
   },
   previewSteps: {

@@ -45,7 +45,7 @@ function providerSettings<P extends ProviderName>(provider: P) {
       flag: `${provider}-url`,
       kind: 'string',
       default: host,
-      describe: `${what}'s base URL (default ${host}); point it at a proxy or an emulator.`,
+      describe: `Base URL of ${what} (default ${host}); point it at a proxy or an emulator.`,
       parse: apiUrl,
     },
   } as Record<`${P}Key`, PlainSetting<string | null>> & Record<`${P}Url`, PlainSetting<string>>

@@ -66,6 +66,8 @@ export function renderResult(job: Job, urls: UrlContext) {
       details['Moderation Reasons'] = [job.error.message]
   }
   if (pruned) details = { ...details, expired: EXPIRED_MESSAGE }
+  // The engine's provider could not honour some fields: said where BFL's clients look for notes.
+  if (job.result?.notHonoured) details = { ...details, not_honoured: job.result.notHonoured }
   return {
     id: job.id,
     status,
