@@ -60,6 +60,9 @@ export default defineConfig(async () => {
                     'test/integration/distributed.test.ts',
                     'test/integration/chaos.test.ts',
                     'test/integration/listen-notify.test.ts',
+                    // Engines against their upstreams' emulators: no records, nothing to run twice.
+                    'test/integration/engine-conformance.test.ts',
+                    'test/integration/engines/**',
                   ],
                   env: { ...shared.env, FLUXHOST_TEST_MODE: 'distributed' },
                 },

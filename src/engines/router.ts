@@ -115,6 +115,17 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
       return routes[model]?.policy ?? 'failover'
     },
 
+    /**
+     * Why this model's route cannot take a request at all, before anything is submitted: an
+     * image prompt when none of its engines takes one (naming them). Undefined: it can.
+     */
+    refusal(model: ModelId, request: { imagePrompt: boolean }): string | undefined {
+      const engines = routes[model]?.engines ?? []
+      if (request.imagePrompt && engines.length > 0 && !engines.some(takesImagePrompt))
+        return `${model} is served here by ${engines.map((e) => e.name).join(', ')}, which take no image prompt`
+      return undefined
+    },
+
     /** Whether `X-Fluxhost-Simulate` applies to jobs of this model (its first engine simulates). */
     simulates(model: ModelId, allowAll: boolean): boolean {
       return allowAll || routes[model]?.engines[0]?.name === 'preview'
@@ -139,6 +150,10 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
       for (const engine of engines) {
         const h = healthOf(engine.name)
         // allow() is asked only of the engine about to be tried: in half-open it hands out the probe.
+        if (task.imagePrompt && !takesImagePrompt(engine)) {
+          attempts.push({ engine: engine.name, skipped: 'takes no image prompt' })
+          continue
+        }
         if (engine !== forced && !h.circuit.allow()) {
           attempts.push({ engine: engine.name, skipped: `circuit open (${h.circuit.reason() ?? 'failing'})` })
           continue
@@ -166,6 +181,8 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
     },
   }
 }
+
+const takesImagePrompt = (engine: ImageEngine) => engine.takesImagePrompt !== false
 
 /** A lost submit's message names the provider's request id, for the operator to look it up there. */
 function withRequestId(error: EngineError, engine: ImageEngine): EngineError {

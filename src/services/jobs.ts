@@ -122,6 +122,8 @@ export function createJobService(deps: JobServiceDeps) {
       const request: GenerationRequest = { ...input.request, seed: input.request.seed ?? deps.newSeed() }
       const issues = checkRequest(request)
       if (issues.length > 0) throw validationError(issues)
+      const refused = router.refusal(request.model, { imagePrompt: input.imagePrompt !== undefined })
+      if (refused) throw validationError([{ loc: ['body', 'image_prompt'], msg: refused, type: 'value_error' }])
       if (request.simulate?.rateLimited && router.simulates(request.model, deps.allowSimulate)) {
         throw new FluxhostError('RATE_LIMITED', {
           message: 'simulated: too many requests (X-Fluxhost-Simulate)',

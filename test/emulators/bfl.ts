@@ -1,6 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import sharp from 'sharp'
+import type { ProviderEmulator, ProviderScript } from './provider.js'
 
 /** What the emulator does with one submit (decided by the test, from the request body). */
 export interface BflScript {
@@ -15,6 +16,10 @@ export interface BflScript {
   sampleTtlMs?: number
   /** Ready this long after the submit (instead of after `pendingPolls` polls). */
   readyAfterMs?: number
+  /** Read the submit, then drop the connection without an answer. */
+  dropSubmit?: boolean
+  /** Answer the first polls with 503. */
+  pollErrors?: number
 }
 
 interface Task {
@@ -85,6 +90,7 @@ export async function startBflEmulator(options: {
         const body = JSON.parse(raw || '{}')
         submits.push({ path: url.pathname, body, headers: req.headers, at: Date.now() })
         const script = options.script?.(body, submits.length - 1) ?? {}
+        if (script.dropSubmit) return req.socket.destroy()
         if (script.submitStatus)
           return json(res, script.submitStatus, { detail: `emulated ${script.submitStatus}` }, script.submitHeaders)
         const id = `emu-${++next}`
@@ -111,7 +117,8 @@ export async function startBflEmulator(options: {
             preview: null,
           })
         task.polls++
-        const pending = task.script.pendingPolls ?? 2
+        if (task.polls <= (task.script.pollErrors ?? 0)) return json(res, 503, { detail: 'emulated 503' })
+        const pending = (task.script.pendingPolls ?? 2) + (task.script.pollErrors ?? 0)
         const waiting =
           task.script.readyAfterMs !== undefined
             ? Date.now() - task.submittedAt < task.script.readyAfterMs
@@ -121,7 +128,7 @@ export async function startBflEmulator(options: {
             id: task.id,
             status: 'Pending',
             result: null,
-            progress: task.polls / (pending + 1),
+            progress: Math.min(0.99, task.polls / (pending + 1)),
             details: null,
             preview: null,
           })
@@ -159,9 +166,50 @@ export async function startBflEmulator(options: {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     submits,
     maxActive: () => maxActive,
+    active: () => active,
     close: () => {
       server.closeAllConnections()
       return new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+/** The BFL emulator driven by the conformance suite's ProviderScript (BFL has no cancel). */
+export async function startBflProvider(key: string): Promise<ProviderEmulator> {
+  let current: ProviderScript = {}
+  const refusals = { bad_key: 403, no_credit: 402, rate_limited: 429, invalid: 422, server_error: 500 } as const
+  const emulator = await startBflEmulator({
+    apiKey: key,
+    script: (): BflScript => {
+      const s = current
+      const outcomes = {
+        ready: 'Ready',
+        request_moderated: 'Request Moderated',
+        content_moderated: 'Content Moderated',
+        error: 'Error',
+      } as const
+      return {
+        ...(s.refuse ? { submitStatus: refusals[s.refuse] } : {}),
+        ...(s.retryAfterS === undefined ? {} : { submitHeaders: { 'retry-after': String(s.retryAfterS) } }),
+        ...(s.dropSubmit ? { dropSubmit: true } : {}),
+        outcome: outcomes[s.outcome ?? 'ready'],
+        pendingPolls: s.hang ? Number.MAX_SAFE_INTEGER : (s.pendingPolls ?? 2),
+        ...(s.pollErrors ? { pollErrors: s.pollErrors } : {}),
+        ...(s.delayMs === undefined || s.hang ? {} : { readyAfterMs: s.delayMs }),
+      }
+    },
+  })
+  return {
+    url: emulator.url,
+    key,
+    script: (next) => {
+      current = next
+    },
+    submits: emulator.submits,
+    cancels: [],
+    active: emulator.active,
+    close: async () => {
+      await emulator.close()
     },
   }
 }

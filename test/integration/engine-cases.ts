@@ -1,0 +1,40 @@
+import { createBflEngine } from '../../src/engines/bfl/bfl-engine.js'
+import type { ImageEngine } from '../../src/engines/engine.js'
+import type { EngineErrorKind } from '../../src/engines/engine-error.js'
+import { startBflProvider } from '../emulators/bfl.js'
+import type { ProviderEmulator } from '../emulators/provider.js'
+
+/** Limits the conformance suite sets to see an engine give up. */
+export interface CaseOverrides {
+  taskTimeoutMs?: number
+}
+
+/** One engine and its emulator, with what its provider's documents say it can do. */
+export interface ConformanceCase {
+  name: string
+  start(): Promise<ProviderEmulator>
+  create(emulator: ProviderEmulator, overrides?: CaseOverrides): ImageEngine
+  /** The kinds the provider's moderation of the request and of the output map to. */
+  moderation: { request: EngineErrorKind; content: EngineErrorKind }
+  /** A 5xx to a submit: documented as not charged (fail over), or possibly billed (lost). */
+  serverError: 'not charged' | 'lost'
+  /** The provider has a cancel endpoint. */
+  cancelsUpstream: boolean
+  /** Asynchronous: the task is polled (a synchronous provider answers the submit with the image). */
+  polls: boolean
+}
+
+const fast = { pollMinMs: 10, pollMaxMs: 20 }
+
+export const CONFORMANCE_CASES: ConformanceCase[] = [
+  {
+    name: 'bfl',
+    start: () => startBflProvider('bfl-conformance'),
+    create: (emulator, overrides = {}) =>
+      createBflEngine({ apiKey: emulator.key, baseUrl: emulator.url, maxActive: 4, ...fast, ...overrides }),
+    moderation: { request: 'request_moderated', content: 'content_moderated' },
+    serverError: 'lost',
+    cancelsUpstream: false,
+    polls: true,
+  },
+]
