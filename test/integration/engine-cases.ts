@@ -1,8 +1,13 @@
+import { createAimlEngine } from '../../src/engines/aiml/aiml-engine.js'
 import { createBflEngine } from '../../src/engines/bfl/bfl-engine.js'
 import type { ImageEngine } from '../../src/engines/engine.js'
 import type { EngineErrorKind } from '../../src/engines/engine-error.js'
+import type { ProviderEngineOptions } from '../../src/engines/provider-options.js'
+import { createTogetherEngine } from '../../src/engines/together/together-engine.js'
+import { startAimlEmulator } from '../emulators/aiml.js'
 import { startBflProvider } from '../emulators/bfl.js'
 import type { ProviderEmulator } from '../emulators/provider.js'
+import { startTogetherEmulator } from '../emulators/together.js'
 
 /** Limits the conformance suite sets to see an engine give up. */
 export interface CaseOverrides {
@@ -25,6 +30,14 @@ export interface ConformanceCase {
 }
 
 const fast = { pollMinMs: 10, pollMaxMs: 20 }
+const provider = (emulator: ProviderEmulator, overrides: CaseOverrides = {}): ProviderEngineOptions => ({
+  apiKey: emulator.key,
+  baseUrl: emulator.url,
+  maxActive: 4,
+  pricesUsd: { 'flux-pro-1.1': 0.04 },
+  ...fast,
+  ...overrides,
+})
 
 export const CONFORMANCE_CASES: ConformanceCase[] = [
   {
@@ -36,5 +49,23 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     serverError: 'lost',
     cancelsUpstream: false,
     polls: true,
+  },
+  {
+    name: 'together',
+    start: () => startTogetherEmulator({ key: 'together-conformance' }),
+    create: (emulator, overrides) => createTogetherEngine(provider(emulator, overrides)),
+    moderation: { request: 'request_moderated', content: 'content_moderated' },
+    serverError: 'lost',
+    cancelsUpstream: false,
+    polls: false,
+  },
+  {
+    name: 'aiml',
+    start: () => startAimlEmulator({ key: 'aiml-conformance' }),
+    create: (emulator, overrides) => createAimlEngine(provider(emulator, overrides)),
+    moderation: { request: 'request_moderated', content: 'content_moderated' },
+    serverError: 'lost',
+    cancelsUpstream: false,
+    polls: false,
   },
 ]
