@@ -14,7 +14,7 @@ import type { Config } from './config/config.js'
 import { type Clock, systemClock } from './domain/clock.js'
 import type { ModelId } from './domain/models.js'
 import { ENGINE_REGISTRY } from './engines/registry.js'
-import { buildEngineRoutes } from './engines/routes.js'
+import { buildEngineRoutes, engineDownloads } from './engines/routes.js'
 import { createLogger } from './observability/logger.js'
 import { createMetrics } from './observability/metrics.js'
 import type { Services } from './services/services.js'
@@ -73,10 +73,21 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? createLogger(config.logLevel)
   const withWorker = options.worker ?? config.worker.enabled
-  const engines = buildEngineRoutes(config, ENGINE_REGISTRY)
-  const records = await openRecords(config, { logger, listen: true })
+  const downloads = engineDownloads(config)
+  const engines = buildEngineRoutes(config, ENGINE_REGISTRY, downloads)
+  const closeEngines = async () => {
+    for (const engine of engines.engines.values()) await engine.close?.()
+    await downloads.close()
+  }
+  let records: Awaited<ReturnType<typeof openRecords>>
+  try {
+    records = await openRecords(config, { logger, listen: true })
+  } catch (error) {
+    await closeEngines()
+    throw error
+  }
   const { store } = records
-  const opened: (() => unknown)[] = [() => records.close()]
+  const opened: (() => unknown)[] = [() => closeEngines(), () => records.close()]
   try {
     const files = await openFiles(config, store, clock)
     opened.push(() => files.close())

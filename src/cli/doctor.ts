@@ -23,7 +23,12 @@ export function doctorCommand(program: Command, io: CliIo): void {
     .action(async (opts: Record<string, unknown>) => {
       const config = configFrom(io, opts)
       const { router } = buildEngineRoutes(config, ENGINE_REGISTRY)
-      const catalog = createModelCatalog({ router, clock: systemClock, pricesUsd: config.pricesUsd })
+      const catalog = createModelCatalog({
+        router,
+        clock: systemClock,
+        pricesUsd: config.pricesUsd,
+        enginePricesUsd: config.enginePricesUsd,
+      })
       const models = await catalog.models({ fresh: true })
       if (opts.json) {
         const report = models.map((m) => ({ model: m.id, engines: m.engineStatus }))

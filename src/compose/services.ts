@@ -90,7 +90,14 @@ export function buildServices(parts: ServiceParts): Built {
     // A revoke cancels the key's jobs: their workers and waiters hear it at once.
     events,
   })
-  const system = createSystemService({ store, queue, router, clock, pricesUsd: config.pricesUsd })
+  const system = createSystemService({
+    store,
+    queue,
+    router,
+    clock,
+    pricesUsd: config.pricesUsd,
+    enginePricesUsd: config.enginePricesUsd,
+  })
   const services: Services = {
     jobs,
     webhooks: createWebhookService({ store, jobs, events, clock }),

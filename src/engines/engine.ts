@@ -80,6 +80,8 @@ export interface ImageEngine {
   check?(signal: AbortSignal): Promise<EngineCheck>
   supports(model: ModelId): boolean
   generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput>
+  /** Lets go of what the engine holds open between tasks (ComfyUI's websocket); called at shutdown. */
+  close?(): Promise<void>
 }
 
 /**

@@ -5,6 +5,7 @@ import type { RoutePolicy } from '../domain/routing.js'
 import type { EngineDeps, EngineEntry, ImageEngine } from './engine.js'
 import { createEngineRouter, type EngineRouter, type Route } from './router.js'
 import { withSimulation } from './simulation.js'
+import { createOutbound } from '../net/outbound.js'
 
 export interface EngineRoutes {
   router: EngineRouter
@@ -59,5 +60,26 @@ export function buildEngineRoutes(
     >,
     policies: Object.fromEntries(MODEL_IDS.map((id) => [id, table[id].policy])) as Record<ModelId, RoutePolicy>,
     engines: built,
+  }
+}
+
+/** The largest result file an engine downloads from a provider's CDN. */
+const MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+/**
+ * How engines fetch result files on hosts other than their API's (fal's and Replicate's CDNs,
+ * BFL's delivery hosts): the checked outbound agent, so a provider's answer cannot aim the
+ * server at its own network (unless FLUXHOST_ALLOW_PRIVATE_URLS). One agent per process.
+ */
+export function engineDownloads(config: Pick<Config, 'allowPrivateUrls'>): EngineDeps & { close(): Promise<void> } {
+  const outbound = createOutbound({
+    allowPrivate: config.allowPrivateUrls,
+    timeoutMs: 60_000,
+    maxBytes: MAX_RESULT_BYTES,
+    maxRedirects: 3,
+  })
+  return {
+    download: async (url, signal) => (await outbound.fetch(url, signal)).data,
+    close: () => outbound.close(),
   }
 }

@@ -15,6 +15,7 @@ export function withSimulation(engine: ImageEngine): ImageEngine {
     takesImagePrompt: engine.takesImagePrompt,
     check: engine.check ? (signal) => engine.check!(signal) : undefined,
     supports: (model) => engine.supports(model),
+    close: engine.close ? () => engine.close!() : undefined,
     async generate(task, ctx) {
       const simulate = task.simulate
       if (!simulate) return engine.generate(task, ctx)

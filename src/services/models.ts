@@ -1,13 +1,27 @@
 import type { Clock } from '../domain/clock.js'
 import { getModel, MODEL_IDS, type ModelId, type ModelSpec } from '../domain/models.js'
+import type { RoutePolicy } from '../domain/routing.js'
 import type { EngineCheck, ImageEngine } from '../engines/engine.js'
+import type { EngineHealthSnapshot } from '../engines/health.js'
 import type { EngineRouter } from '../engines/router.js'
+
+export interface EngineStatus {
+  name: string
+  reachable: boolean
+  detail: string
+  /** What the engine charges per image for this model (USD), when known. */
+  priceUsd?: number
+  /** This process's view: circuit state, recent latency, the last hour's jobs and failure rate. */
+  health?: EngineHealthSnapshot
+}
 
 export interface ModelInfo extends ModelSpec {
   priceUsd: number
   engines: string[]
+  /** How the route picks the first engine: failover, cheapest, fastest or weighted. */
+  policy: RoutePolicy
   /** Each engine's last check (at most `CHECK_TTL_MS` old), in the same order. */
-  engineStatus: { name: string; reachable: boolean; detail: string }[]
+  engineStatus: EngineStatus[]
 }
 
 /** Engine checks are cached this long, so /api/models does not hit upstreams per request. */
@@ -18,6 +32,8 @@ export function createModelCatalog(deps: {
   router: EngineRouter
   clock: Clock
   pricesUsd: Readonly<Record<ModelId, number>>
+  /** What each engine charges per image and model (config.enginePricesUsd). */
+  enginePricesUsd?: Readonly<Partial<Record<string, Partial<Record<ModelId, number>>>>>
 }) {
   const { router, clock, pricesUsd } = deps
   const checks = new Map<string, { at: number; result: Promise<EngineCheck> }>()
@@ -35,13 +51,26 @@ export function createModelCatalog(deps: {
       return Promise.all(
         MODEL_IDS.map(async (id) => {
           const engines = router.enginesFor(id)
+          const health = router.health()
           const status = await Promise.all(
-            engines.map(async (engine) => ({
-              name: engine.name,
-              ...(await checkEngine(engine, options.fresh ?? false)),
-            })),
+            engines.map(async (engine): Promise<EngineStatus> => {
+              const price = deps.enginePricesUsd?.[engine.name]?.[id]
+              const seen = health[engine.name]
+              return {
+                name: engine.name,
+                ...(await checkEngine(engine, options.fresh ?? false)),
+                ...(price === undefined ? {} : { priceUsd: price }),
+                ...(seen ? { health: seen } : {}),
+              }
+            }),
           )
-          return { ...getModel(id), priceUsd: pricesUsd[id], engines: engines.map((e) => e.name), engineStatus: status }
+          return {
+            ...getModel(id),
+            priceUsd: pricesUsd[id],
+            engines: engines.map((e) => e.name),
+            policy: router.policyOf(id),
+            engineStatus: status,
+          }
         }),
       )
     },

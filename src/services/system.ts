@@ -37,11 +37,13 @@ export interface SystemServiceDeps {
   router: EngineRouter
   clock: Clock
   pricesUsd: Readonly<Record<ModelId, number>>
+  enginePricesUsd?: Readonly<Partial<Record<string, Partial<Record<ModelId, number>>>>>
 }
 
 /** Models, health and usage: what the server can tell about itself. */
-export function createSystemService({ store, queue, router, clock, pricesUsd }: SystemServiceDeps) {
-  const catalog = createModelCatalog({ router, clock, pricesUsd })
+export function createSystemService(deps: SystemServiceDeps) {
+  const { store, queue, router, clock, pricesUsd } = deps
+  const catalog = createModelCatalog({ router, clock, pricesUsd, enginePricesUsd: deps.enginePricesUsd })
   return {
     /** The models, their limits and prices, and their engines with whether each is reachable. */
     models: catalog.models,

@@ -2,11 +2,15 @@ import { createAimlEngine } from '../../src/engines/aiml/aiml-engine.js'
 import { createBflEngine } from '../../src/engines/bfl/bfl-engine.js'
 import type { ImageEngine } from '../../src/engines/engine.js'
 import type { EngineErrorKind } from '../../src/engines/engine-error.js'
+import { createFalEngine } from '../../src/engines/fal/fal-engine.js'
 import type { ProviderEngineOptions } from '../../src/engines/provider-options.js'
+import { createSeaartEngine } from '../../src/engines/seaart/seaart-engine.js'
 import { createTogetherEngine } from '../../src/engines/together/together-engine.js'
 import { startAimlEmulator } from '../emulators/aiml.js'
 import { startBflProvider } from '../emulators/bfl.js'
+import { startFalEmulator } from '../emulators/fal.js'
 import type { ProviderEmulator } from '../emulators/provider.js'
+import { startSeaartEmulator } from '../emulators/seaart.js'
 import { startTogetherEmulator } from '../emulators/together.js'
 
 /** Limits the conformance suite sets to see an engine give up. */
@@ -67,5 +71,23 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     serverError: 'lost',
     cancelsUpstream: false,
     polls: false,
+  },
+  {
+    name: 'fal',
+    start: () => startFalEmulator({ key: 'fal-conformance' }),
+    create: (emulator, overrides) => createFalEngine(provider(emulator, overrides)),
+    moderation: { request: 'request_moderated', content: 'content_moderated' },
+    serverError: 'not charged',
+    cancelsUpstream: true,
+    polls: true,
+  },
+  {
+    name: 'seaart',
+    start: () => startSeaartEmulator({ key: 'seaart-conformance' }),
+    create: (emulator, overrides) => createSeaartEngine(provider(emulator, overrides)),
+    moderation: { request: 'request_moderated', content: 'content_moderated' },
+    serverError: 'lost',
+    cancelsUpstream: true,
+    polls: true,
   },
 ]

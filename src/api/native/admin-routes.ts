@@ -218,7 +218,7 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         services.admin.engineLatency(),
       ])
       return {
-        models: models.map((m) => ({ id: m.id, name: m.name, engines: m.engineStatus })),
+        models: models.map((m) => ({ id: m.id, name: m.name, policy: m.policy, engines: m.engineStatus })),
         latency: latency.map((l) => ({ ...l, lastAt: l.lastAt.toISOString() })),
       }
     },

@@ -1,4 +1,6 @@
-// The engines: each model's engines in failover order, whether they answer, and their latency.
+// The engines: each model's route (its policy and engines), whether each answers, its health
+// in this process (circuit, latency, the last hour's jobs and failures), its price; and latency
+// from the records (every process's jobs).
 
 import { when } from './admin-ui.js'
 import { $, api, el } from './common.js'
@@ -11,11 +13,8 @@ export async function loadEngines(fresh = false) {
         'tr',
         {},
         el('th', { scope: 'row', text: m.name }),
-        el('td', {
-          text: m.engines
-            .map((e) => `${e.name}: ${e.reachable ? 'reachable' : `unreachable (${e.detail})`}`)
-            .join(' → '),
-        }),
+        el('td', { text: m.policy ?? 'failover' }),
+        el('td', { text: m.engines.map(describeEngine).join(' → ') }),
       ),
     ),
   )
@@ -32,4 +31,16 @@ export async function loadEngines(fresh = false) {
       ),
     ),
   )
+}
+
+function describeEngine(e) {
+  const parts = [e.reachable ? 'reachable' : `unreachable (${e.detail})`]
+  const h = e.health
+  if (h) {
+    parts.push(h.state === 'closed' ? 'healthy' : `circuit ${h.state}${h.reason ? ` (${h.reason})` : ''}`)
+    if (h.p50Ms !== null) parts.push(`p50 ${(h.p50Ms / 1000).toFixed(2)} s, p95 ${(h.p95Ms / 1000).toFixed(2)} s`)
+    parts.push(`${h.jobsLastHour} jobs in the last hour, ${Math.round(h.failureRate * 100)} % failed`)
+  }
+  if (e.priceUsd !== undefined) parts.push(`$${e.priceUsd} per image`)
+  return `${e.name}: ${parts.join(', ')}`
 }
