@@ -1,15 +1,19 @@
 import { createAimlEngine } from '../../src/engines/aiml/aiml-engine.js'
+import { createApiframeEngine } from '../../src/engines/apiframe/apiframe-engine.js'
 import { createBflEngine } from '../../src/engines/bfl/bfl-engine.js'
 import type { ImageEngine } from '../../src/engines/engine.js'
 import type { EngineErrorKind } from '../../src/engines/engine-error.js'
 import { createFalEngine } from '../../src/engines/fal/fal-engine.js'
 import type { ProviderEngineOptions } from '../../src/engines/provider-options.js'
+import { createReplicateEngine } from '../../src/engines/replicate/replicate-engine.js'
 import { createSeaartEngine } from '../../src/engines/seaart/seaart-engine.js'
 import { createTogetherEngine } from '../../src/engines/together/together-engine.js'
 import { startAimlEmulator } from '../emulators/aiml.js'
+import { startApiframeEmulator } from '../emulators/apiframe.js'
 import { startBflProvider } from '../emulators/bfl.js'
 import { startFalEmulator } from '../emulators/fal.js'
 import type { ProviderEmulator } from '../emulators/provider.js'
+import { startReplicateEmulator } from '../emulators/replicate.js'
 import { startSeaartEmulator } from '../emulators/seaart.js'
 import { startTogetherEmulator } from '../emulators/together.js'
 
@@ -88,6 +92,25 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     moderation: { request: 'request_moderated', content: 'content_moderated' },
     serverError: 'lost',
     cancelsUpstream: true,
+    polls: true,
+  },
+  {
+    name: 'replicate',
+    start: () => startReplicateEmulator({ key: 'replicate-conformance' }),
+    create: (emulator, overrides) => createReplicateEngine(provider(emulator, overrides)),
+    // Replicate's E005 says "input or output flagged": it cannot tell which.
+    moderation: { request: 'content_moderated', content: 'content_moderated' },
+    serverError: 'lost',
+    cancelsUpstream: true,
+    polls: true,
+  },
+  {
+    name: 'apiframe',
+    start: () => startApiframeEmulator({ key: 'apiframe-conformance' }),
+    create: (emulator, overrides) => createApiframeEngine(provider(emulator, overrides)),
+    moderation: { request: 'content_moderated', content: 'content_moderated' },
+    serverError: 'lost',
+    cancelsUpstream: false,
     polls: true,
   },
 ]
