@@ -9,6 +9,12 @@ const everyEngine = loadConfig({
   FLUXHOST_BFL_API_KEY: 'k',
   FLUXHOST_COMFYUI_URL: 'http://127.0.0.1:8188',
   FLUXHOST_SDCPP_URL: 'http://127.0.0.1:1234',
+  FLUXHOST_FAL_KEY: 'k',
+  FLUXHOST_REPLICATE_TOKEN: 'k',
+  FLUXHOST_TOGETHER_KEY: 'k',
+  FLUXHOST_AIML_KEY: 'k',
+  FLUXHOST_APIFRAME_KEY: 'k',
+  FLUXHOST_SEAART_KEY: 'k',
 })
 
 describe('the engine registry', () => {
@@ -27,7 +33,26 @@ describe('the engine registry', () => {
       'preview',
     ])
     expect(buildEngineRoutes(loadConfig({}), ENGINE_REGISTRY).names['flux-pro-1.1']).toEqual(['preview'])
-    expect(buildEngineRoutes(everyEngine, ENGINE_REGISTRY).names['flux-pro-1.1']).toEqual(['bfl', 'comfyui', 'sdcpp'])
+    expect(buildEngineRoutes(everyEngine, ENGINE_REGISTRY).names['flux-pro-1.1']).toEqual([
+      'bfl',
+      'comfyui',
+      'sdcpp',
+      'fal',
+      'replicate',
+      'together',
+      'aiml',
+      'apiframe',
+      'seaart',
+    ])
+    expect(buildEngineRoutes(everyEngine, ENGINE_REGISTRY).names['flux-pro-1.1-ultra']).toEqual([
+      'bfl',
+      'comfyui',
+      'sdcpp',
+      'fal',
+      'replicate',
+      'aiml',
+      'apiframe',
+    ])
     const routed = loadConfig({
       FLUXHOST_SDCPP_URL: 'http://127.0.0.1:1234',
       FLUXHOST_ROUTES: 'flux-dev=sdcpp,preview',
