@@ -13,6 +13,7 @@ import { buildWorkers } from './compose/worker.js'
 import type { Config } from './config/config.js'
 import { type Clock, systemClock } from './domain/clock.js'
 import type { ModelId } from './domain/models.js'
+import { createPushKeys } from './engines/push.js'
 import { ENGINE_REGISTRY } from './engines/registry.js'
 import { buildEngineRoutes, engineDownloads } from './engines/routes.js'
 import { createLogger } from './observability/logger.js'
@@ -108,8 +109,11 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
     if (options.http !== false) await services.limits.publishDefaults()
     metrics.watch({ countByState: () => store.jobs.countByState(), queueDepth: () => queue.depth() })
     let listeningUrl: string | undefined
+    const push =
+      config.providerWebhooks && config.publicUrl ? createPushKeys(files.pushSecret, config.publicUrl) : undefined
     const workers = withWorker
       ? buildWorkers({
+          ...(push ? { push } : {}),
           ...records,
           config,
           queue,
@@ -140,6 +144,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
               signer: files.signer,
               blobs: files.blobs,
               ...(files.presign ? { presign: files.presign } : {}),
+              ...(push ? { enginePush: { keys: push, engines: engines.engines, events: records.events } } : {}),
               metrics,
               clock,
               version: readVersion(),

@@ -15,6 +15,7 @@ import { aimlRoutes } from './dialects/aiml/routes.js'
 import { apiframeRoutes } from './dialects/apiframe/routes.js'
 import { bflRoutes } from './dialects/bfl/routes.js'
 import { seaartRoutes } from './dialects/seaart/routes.js'
+import { engineHookRoutes } from './engine-hook-routes.js'
 import { dialectErrorHandler } from './errors.js'
 import { fileRoutes } from './file-routes.js'
 import { installJsonParser } from './json-body.js'
@@ -169,6 +170,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger): Promise<FastifyIn
   await app.register(systemRoutes, deps)
   await app.register(adminRoutes, deps)
   await app.register(fileRoutes, deps)
+  await app.register(engineHookRoutes, deps)
   await app.register(webRoutes)
   return app
 }

@@ -31,7 +31,12 @@ export function doctorCommand(program: Command, io: CliIo): void {
       })
       const models = await catalog.models({ fresh: true })
       if (opts.json) {
-        const report = models.map((m) => ({ model: m.id, engines: m.engineStatus }))
+        // A fresh process has no health to tell: the check and the price are what doctor knows.
+        const report = models.map((m) => ({
+          model: m.id,
+          policy: m.policy,
+          engines: m.engineStatus.map(({ health: _health, ...status }) => status),
+        }))
         io.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
       } else {
         const rows = models.flatMap((m) =>
@@ -39,10 +44,11 @@ export function doctorCommand(program: Command, io: CliIo): void {
             i === 0 ? m.id : '',
             `${i + 1}. ${e.name}`,
             e.reachable ? 'ok' : 'UNREACHABLE',
+            e.priceUsd === undefined ? '' : `$${e.priceUsd}`,
             e.detail,
           ]),
         )
-        io.stdout.write(`${table([['MODEL', 'ENGINE', 'STATUS', 'DETAIL'], ...rows])}\n`)
+        io.stdout.write(`${table([['MODEL', 'ENGINE', 'STATUS', 'PRICE', 'DETAIL'], ...rows])}\n`)
       }
       // A model none of whose engines works cannot be served: say so in the exit status.
       const dead = models.filter((m) => !m.engineStatus.some((e) => e.reachable))

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import path from 'node:path'
 import type { BlobStore } from '../blobs/blob-store.js'
 import { createFsBlobStore } from '../blobs/fs/fs-blob-store.js'
@@ -16,6 +17,8 @@ export interface Files {
   presign?: (key: string, ttlS: number) => Promise<string>
   /** Seals the webhook secrets kept in the records (keys' signing secrets, BFL's per-job `webhook_secret`). */
   secrets: SecretBox
+  /** The key of provider callback URLs and secrets (engines/push.ts), derived from the server secret. */
+  pushSecret: Buffer
   close(): void
 }
 
@@ -55,6 +58,7 @@ export async function openFiles(config: Config, store: Store, clock: Clock): Pro
     blobs: s3 ?? createFsBlobStore(path.join(config.dataDir, 'blobs')),
     signer: createUrlSigner(secret, clock, config.fileUrlTtlS),
     secrets,
+    pushSecret: createHmac('sha256', secret).update('engine-push').digest(),
     ...(s3 && config.fileDelivery === 'redirect' ? { presign: (key, ttlS) => s3.presign(key, ttlS) } : {}),
     close: () => s3?.close(),
   }

@@ -5,6 +5,7 @@ import type { SecretBox } from '../blobs/secret-box.js'
 import type { Config } from '../config/config.js'
 import type { Clock } from '../domain/clock.js'
 import type { Job } from '../domain/job.js'
+import type { PushKeys } from '../engines/push.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { Outbound } from '../net/outbound.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -40,6 +41,8 @@ export interface WorkerParts {
   userAgent: string
   /** Run only this key's jobs and send no webhooks (the CLI's in-process generate). */
   onlyKeyId?: string
+  /** Provider callbacks (FLUXHOST_PROVIDER_WEBHOOKS): the URLs engines hand to BFL, fal and Replicate. */
+  push?: PushKeys
 }
 
 /** The workers of one process: job runners and, unless they are the CLI's own, the webhook dispatcher. */
@@ -83,6 +86,7 @@ export function buildWorkers(parts: WorkerParts): Workers {
     concurrency: config.worker.concurrency,
     safety: createSafetyChecker(createPromptPolicy(blocklist), classifier),
     upsampler,
+    ...(parts.push ? { push: parts.push } : {}),
     filter: parts.onlyKeyId === undefined ? undefined : { apiKeyId: parts.onlyKeyId },
     owner,
   })

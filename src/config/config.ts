@@ -92,6 +92,8 @@ export interface Config {
   providers: Readonly<Record<ProviderName, { key: string; url: string; maxActive: number } | null>>
   /** What each engine charges per image (USD): the built-in list with FLUXHOST_ENGINE_PRICES over it. */
   enginePricesUsd: Readonly<Record<EngineName, Partial<Record<ModelId, number>>>>
+  /** Providers that can call back (BFL, fal, Replicate) are given a URL under publicUrl. */
+  providerWebhooks: boolean
   /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
   upsampler: { url: string; model: string; key: string | null } | null
   safety: {

@@ -135,6 +135,8 @@ function crossChecks(v: Values): string[] {
         problems.push(`FLUXHOST_ROUTES sends ${model} to ${engine}, which cannot serve it`)
     }
   }
+  if (v.providerWebhooks && v.publicUrl === null)
+    problems.push('FLUXHOST_PROVIDER_WEBHOOKS needs FLUXHOST_PUBLIC_URL: the address providers call back')
   if (durationMs(v.headersTimeout) > durationMs(v.requestTimeout))
     problems.push('FLUXHOST_HEADERS_TIMEOUT must not be longer than FLUXHOST_REQUEST_TIMEOUT')
   if ((v.s3AccessKeyId === null) !== (v.s3SecretAccessKey === null))
@@ -243,6 +245,7 @@ function build(
       ) as Config['providers'],
     ),
     enginePricesUsd: freeze(enginePriceTable(v.enginePrices)),
+    providerWebhooks: v.providerWebhooks,
     upsampler:
       v.upsamplerUrl === null ? null : freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
     safety: freeze({ checker: v.safetyChecker, threads: v.safetyThreads, blocklist: read.blocklist }),

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js'
 import type { EngineName } from '../domain/engines.js'
 import type { OutputFormat, Simulation } from '../domain/job.js'
 import type { ModelId } from '../domain/models.js'
+import type { PushCall, TaskPush } from './push.js'
 import type { CheckedDownload } from './upstream-client.js'
 
 /** What an engine is asked to make. */
@@ -49,6 +50,11 @@ export interface EngineContext {
   signal: AbortSignal
   /** Fraction done, 0–1, for the whole task. */
   progress(fraction: number): void
+  /**
+   * Set when providers can call fluxhost back (FLUXHOST_PROVIDER_WEBHOOKS): engines whose
+   * provider pushes (BFL, fal, Replicate) submit with its URL and poll only as a safety net.
+   */
+  push?: TaskPush
 }
 
 export interface EngineCheck {
@@ -80,6 +86,8 @@ export interface ImageEngine {
   check?(signal: AbortSignal): Promise<EngineCheck>
   supports(model: ModelId): boolean
   generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput>
+  /** Checks a call to the push URL by the provider's own scheme; engines that push have it. */
+  verifyPush?(call: PushCall): Promise<boolean>
   /** Lets go of what the engine holds open between tasks (ComfyUI's websocket); called at shutdown. */
   close?(): Promise<void>
 }

@@ -1,5 +1,5 @@
 import { createBackoff } from '../domain/backoff.js'
-import { abortableDelay, EngineError, isEngineError } from './engine-error.js'
+import { abortableDelay, EngineError, isEngineError, throwIfAborted } from './engine-error.js'
 
 export interface PollOptions {
   signal: AbortSignal
@@ -13,6 +13,49 @@ export interface PollOptions {
   unreachableMs?: number
   /** What is awaited, for the timeout message: `fal's request`. */
   what: string
+  /** The first wait, when the engine knows about how long its tasks take (else `minMs`). */
+  firstDelayMs?: number
+  /** A provider's callback: resolving ends the current wait early (the task has ended). */
+  wake?: (signal: AbortSignal) => Promise<void>
+}
+
+/**
+ * The durations of an engine's recent tasks, so its first poll comes just before the usual end
+ * instead of on a fixed schedule: a 2 s task is then seen ready within a fast poll or two.
+ */
+export function createDurations(size = 20) {
+  const recent: number[] = []
+  return {
+    add(ms: number): void {
+      recent.push(ms)
+      if (recent.length > size) recent.shift()
+    },
+    /** The median of the recent ones, once there are three. */
+    median(): number | undefined {
+      if (recent.length < 3) return undefined
+      return [...recent].sort((a, b) => a - b)[Math.floor(recent.length / 2)]
+    },
+  }
+}
+
+/** Waits `ms`, or less if `wake` resolves first; rejects (canceled) when the signal aborts. */
+async function waitOrWake(ms: number, signal: AbortSignal, wake?: PollOptions['wake']): Promise<void> {
+  if (!wake) return abortableDelay(ms, signal)
+  const done = new AbortController()
+  const both = AbortSignal.any([signal, done.signal])
+  const delay = abortableDelay(ms, both)
+  const woken = wake(both)
+  // The loser rejects when `done` aborts below; that is expected, not an error.
+  delay.catch(() => undefined)
+  woken.catch(() => undefined)
+  try {
+    await Promise.race([delay, woken])
+  } catch {
+    // aborted: checked below
+  } finally {
+    done.abort()
+  }
+  throwIfAborted(signal)
 }
 
 /**
@@ -34,8 +77,11 @@ export async function pollUntil<T>(
   let failingSince: number | undefined
   /** Starts the delay over (a task that just began running may end soon). */
   const control = { hurry: () => backoff.reset() }
+  let first = options.firstDelayMs
   for (;;) {
-    await abortableDelay(Math.max(wait ?? 0, backoff.next()), options.signal)
+    const delay = first ?? backoff.next()
+    first = undefined
+    await waitOrWake(Math.max(wait ?? 0, delay), options.signal, options.wake)
     wait = undefined
     if (Date.now() - started > options.timeoutMs)
       throw new EngineError('failed', `${options.what} had not ended after ${Math.round(options.timeoutMs / 1000)} s`)

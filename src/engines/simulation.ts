@@ -16,6 +16,7 @@ export function withSimulation(engine: ImageEngine): ImageEngine {
     check: engine.check ? (signal) => engine.check!(signal) : undefined,
     supports: (model) => engine.supports(model),
     close: engine.close ? () => engine.close!() : undefined,
+    verifyPush: engine.verifyPush ? (call) => engine.verifyPush!(call) : undefined,
     async generate(task, ctx) {
       const simulate = task.simulate
       if (!simulate) return engine.generate(task, ctx)

@@ -7,6 +7,8 @@ export type JobEvent =
   | { type: 'cancel'; jobId: string }
   /** A webhook delivery of the job is due now (it was asked for again): dispatchers look. */
   | { type: 'delivery'; jobId: string }
+  /** An engine's provider called back (verified): task `task` of the job has ended upstream. */
+  | { type: 'upstream'; jobId: string; engine: string; task: number }
 
 export type JobEventListener = (event: JobEvent) => void
 

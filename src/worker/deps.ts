@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { BlobStore } from '../blobs/blob-store.js'
 import type { Clock } from '../domain/clock.js'
+import type { PushKeys } from '../engines/push.js'
 import type { EngineRouter } from '../engines/router.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { PromptUpsampler } from '../prompts/upsampler.js'
@@ -32,4 +33,6 @@ export interface RunJobDeps {
   safety?: SafetyChecker
   /** Rewrites prompts for engines that cannot (FLUXHOST_UPSAMPLER_URL); absent: none configured. */
   upsampler?: PromptUpsampler
+  /** Provider callbacks' URLs and secrets (FLUXHOST_PROVIDER_WEBHOOKS); absent: engines poll. */
+  push?: PushKeys
 }

@@ -9,6 +9,7 @@ import { budgetAlert, type Settlement, sharesToAnnounce } from './budget-alerts.
 import { ABORT, type AbortReason, type RunJobDeps } from './deps.js'
 import { settleFailure } from './failure.js'
 import { buildTask, upsample } from './prepare.js'
+import { createJobPush } from './push.js'
 
 export { ABORT, type RunJobDeps } from './deps.js'
 
@@ -52,6 +53,7 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
   const unsubscribe = events.subscribe(job.id, (event) => {
     if (event.type === 'cancel' && !signal.aborted) abort.abort(ABORT.canceled)
   })
+  const push = deps.push ? createJobPush(deps.push, events, job.id) : undefined
 
   log.info({ model: job.model }, 'job:claimed')
   events.publish({ type: 'state', jobId: job.id, state: 'running' })
@@ -85,6 +87,7 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     const engineStarted = performance.now()
     const routed = await router.generate(task, {
       signal,
+      ...(push ? { push } : {}),
       progress(fraction) {
         progress = Math.min(1, Math.max(progress, fraction))
         events.publish({ type: 'progress', jobId: job.id, progress })
@@ -209,6 +212,7 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
   } finally {
     clearInterval(timer)
     unsubscribe()
+    push?.close()
     await saving
   }
 }

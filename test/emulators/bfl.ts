@@ -20,6 +20,8 @@ export interface BflScript {
   dropSubmit?: boolean
   /** Answer the first polls with 503. */
   pollErrors?: number
+  /** With a webhook_url: never call it (the poll must find the result). */
+  skipWebhook?: boolean
 }
 
 interface Task {
@@ -44,6 +46,9 @@ export async function startBflEmulator(options: {
 }) {
   const tasks = new Map<string, Task>()
   const submits: { path: string; body: any; headers: http.IncomingHttpHeaders; at: number }[] = []
+  /** Webhook calls made: the task, the answer fluxhost gave, and when. */
+  const webhooks: { id: string; status: number; at: number }[] = []
+  const timers = new Set<NodeJS.Timeout>()
   let active = 0
   let maxActive = 0
   let next = 0
@@ -97,6 +102,17 @@ export async function startBflEmulator(options: {
         tasks.set(id, { id, body, polls: 0, script, done: false, submittedAt: Date.now() })
         maxActive = Math.max(maxActive, ++active)
         const base = `http://${req.headers.host}`
+        if (typeof body.webhook_url === 'string') {
+          // BFL's webhook-shaped answer: no polling_url; the result comes to the webhook.
+          if (script.readyAfterMs !== undefined && !script.skipWebhook) {
+            const timer = setTimeout(() => {
+              timers.delete(timer)
+              void callWebhook(tasks.get(id)!, base)
+            }, script.readyAfterMs)
+            timers.add(timer)
+          }
+          return json(res, 200, { id, status: 'Pending', webhook_url: body.webhook_url, cost: 4 })
+        }
         return json(res, 200, {
           id,
           polling_url: `${base}/v1/get_result?id=${id}`,
@@ -161,13 +177,34 @@ export async function startBflEmulator(options: {
       json(res, 404, { detail: 'Not Found' })
     })
   })
+  /** BFL's callback: the finished task, with the submit's webhook_secret echoed in X-Webhook-Secret. */
+  const callWebhook = async (task: Task, base: string) => {
+    const sample = `${base}/samples/${task.id}.${task.body.output_format ?? 'jpeg'}?exp=${Date.now() + sampleTtlMs}`
+    const payload = { id: task.id, status: 'Ready', result: { sample, prompt: task.body.prompt, seed: task.body.seed } }
+    try {
+      const response = await fetch(task.body.webhook_url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(task.body.webhook_secret ? { 'x-webhook-secret': task.body.webhook_secret } : {}),
+        },
+        body: JSON.stringify(payload),
+      })
+      await response.arrayBuffer()
+      webhooks.push({ id: task.id, status: response.status, at: Date.now() })
+    } catch {
+      webhooks.push({ id: task.id, status: 0, at: Date.now() })
+    }
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
+    webhooks,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     submits,
     maxActive: () => maxActive,
     active: () => active,
     close: () => {
+      for (const timer of timers) clearTimeout(timer)
       server.closeAllConnections()
       return new Promise((resolve) => server.close(resolve))
     },

@@ -246,7 +246,7 @@ describe('engine checks', () => {
     const env = { ...server.recordsEnv, FLUXHOST_BFL_URL: emulator.url, FLUXHOST_ROUTES: 'flux-pro-1.1=bfl,preview' }
     const ok = await runCli(['doctor'], { ...env, FLUXHOST_BFL_API_KEY: 'bfl-key' })
     expect(ok.code, ok.stderr).toBe(0)
-    expect(ok.stdout).toMatch(/flux-pro-1\.1\s+1\. bfl\s+ok\s+credits 1234\.5/)
+    expect(ok.stdout).toMatch(/flux-pro-1\.1\s+1\. bfl\s+ok\s+\$0\.04\s+credits 1234\.5/)
     expect(ok.stdout).toMatch(/2\. preview\s+ok\s+built in/)
     const refused = await runCli(['doctor', '--json'], {
       ...env,
@@ -255,11 +255,14 @@ describe('engine checks', () => {
     })
     expect(refused.code).toBe(1)
     // Models the routes leave out go to the configured engines (here bfl) too.
-    const refusedBfl = { engines: [{ name: 'bfl', reachable: false, detail: 'key refused (403)' }] }
+    const refusedBfl = (priceUsd: number) => ({
+      policy: 'failover',
+      engines: [{ name: 'bfl', reachable: false, detail: 'key refused (403)', priceUsd }],
+    })
     expect(JSON.parse(refused.stdout)).toEqual([
-      { model: 'flux-pro-1.1', ...refusedBfl },
-      { model: 'flux-pro-1.1-ultra', ...refusedBfl },
-      { model: 'flux-dev', ...refusedBfl },
+      { model: 'flux-pro-1.1', ...refusedBfl(0.04) },
+      { model: 'flux-pro-1.1-ultra', ...refusedBfl(0.06) },
+      { model: 'flux-dev', ...refusedBfl(0.025) },
     ])
     expect(refused.stderr).toContain('no reachable engine for flux-pro-1.1')
   })

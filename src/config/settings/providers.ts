@@ -1,6 +1,6 @@
 import { ENGINE_NAMES, type EngineName, isEngineName, PROVIDER_NAMES, type ProviderName } from '../../domain/engines.js'
 import { isModelId, MODEL_IDS, type ModelId } from '../../domain/models.js'
-import { list, optionalText, publicUrl, type Setting } from '../parsers.js'
+import { boolean, list, optionalText, publicUrl, type Setting } from '../parsers.js'
 
 /** A provider's API host: an absolute http(s) URL. */
 function apiUrl(raw: string): string {
@@ -108,6 +108,16 @@ export const PROVIDER_SETTINGS = {
       'Tasks each hosted engine has in flight at once from this process, e.g. `fal=40,replicate=10` ' +
       '(default 4 each; fal starts new accounts at 2). More wait in fluxhost, where they can be canceled.',
     parse: perEngine('count', (n) => Number.isInteger(n) && n >= 1 && n <= 1000),
+  },
+  providerWebhooks: {
+    env: 'FLUXHOST_PROVIDER_WEBHOOKS',
+    flag: 'provider-webhooks',
+    kind: 'boolean',
+    default: false,
+    describe:
+      'FLUXHOST_PUBLIC_URL is reachable from the internet: BFL, fal and Replicate are asked to call it when ' +
+      'a task ends (signed per provider, and an unguessable URL per task), and are polled only as a safety net.',
+    parse: boolean,
   },
   enginePrices: {
     env: 'FLUXHOST_ENGINE_PRICES',

@@ -2,7 +2,8 @@ import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { pollUntil } from '../poll.js'
+import { createDurations, pollUntil } from '../poll.js'
+import { sameSecret } from '../push.js'
 import { createSemaphore } from '../upstream.js'
 import { type CheckedDownload, createUpstreamClient, describeBody } from '../upstream-client.js'
 
@@ -18,6 +19,8 @@ export interface BflEngineOptions {
   /** Gives up on a task that is still Pending after this long. */
   taskTimeoutMs?: number
   requestTimeoutMs?: number
+  /** With a callback, the safety-net poll's first delay (default 2 s; it grows ×1.5 to 5×). */
+  pushPollMs?: number
   /** Samples on hosts other than `baseUrl` (BFL's delivery hosts) are fetched through this. */
   download?: CheckedDownload
 }
@@ -93,10 +96,14 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     download: options.download,
   })
 
-  const submit = async (task: EngineTask, signal: AbortSignal) => {
+  const durations = createDurations()
+
+  /** `hook`: BFL calls it when the task ends (FLUXHOST_PROVIDER_WEBHOOKS), echoing the secret. */
+  const submit = async (task: EngineTask, signal: AbortSignal, hook?: { url: string; secret: string }) => {
     const path = PATHS[task.model]
     if (!path) throw new EngineError('invalid', `BFL does not serve ${task.model} here`)
-    const answer = await http.send('POST', path, { signal, body: submitBody(task), submit: true })
+    const body = { ...submitBody(task), ...(hook ? { webhook_url: hook.url, webhook_secret: hook.secret } : {}) }
+    const answer = await http.send('POST', path, { signal, body, submit: true })
     if (answer.status !== 200) {
       if (answer.status === 401 || answer.status === 403)
         throw new EngineError('unavailable', `BFL refused the API key (${answer.status}); check FLUXHOST_BFL_API_KEY`)
@@ -105,21 +112,33 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
       throw http.statusError(answer, { what: 'the submit', submit: true })
     }
     const json = answer.json as { id?: string; polling_url?: string; cost?: number | null } | undefined
-    if (!json?.polling_url)
-      throw new EngineError('failed', 'BFL answered the submit without a polling_url', { submitLost: true })
+    // With a webhook, BFL answers without a polling_url: get_result by id is the way then.
+    const pollingUrl =
+      json?.polling_url ?? (json?.id ? `${http.base}/v1/get_result?id=${encodeURIComponent(json.id)}` : undefined)
+    if (!pollingUrl)
+      throw new EngineError('failed', 'BFL answered the submit without a polling_url or an id', { submitLost: true })
     // BFL's cost is in credits of $0.01.
-    return {
-      id: json.id,
-      pollingUrl: json.polling_url,
-      costUsd: typeof json.cost === 'number' ? json.cost / 100 : 0.04,
-    }
+    return { id: json?.id, pollingUrl, costUsd: typeof json?.cost === 'number' ? json.cost / 100 : 0.04 }
   }
 
   type Result = { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
   const details = (json: Result) => (json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : '')
 
-  const poll = (pollingUrl: string, ctx: EngineContext): Promise<string> =>
-    pollUntil(
+  /**
+   * With a callback, polls are a slow safety net the callback cuts short. Without one, the
+   * first poll comes just before BFL's usual time for a task, then fast ones follow.
+   */
+  const schedule = (wake?: (signal: AbortSignal) => Promise<void>) => {
+    const safety = options.pushPollMs ?? 2_000
+    if (wake) return { minMs: safety, maxMs: safety * 5, wake }
+    const usual = durations.median()
+    return usual === undefined
+      ? { minMs: pollMin, maxMs: pollMax }
+      : { firstDelayMs: Math.max(50, usual * 0.9), minMs: Math.min(pollMin, 100), maxMs: pollMax }
+  }
+
+  const poll = (pollingUrl: string, ctx: EngineContext, wake?: (signal: AbortSignal) => Promise<void>) =>
+    pollUntil<string>(
       async () => {
         const answer = await http.send('GET', pollingUrl, { signal: ctx.signal })
         if (answer.status === 404) throw new EngineError('failed', 'BFL no longer knows the task (Task not found)')
@@ -146,7 +165,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
             throw new EngineError('failed', `BFL answered an unknown status '${String(json.status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, minMs: pollMin, maxMs: pollMax, timeoutMs: taskTimeout, what: "BFL's task" },
+      { signal: ctx.signal, ...schedule(wake), timeoutMs: taskTimeout, what: "BFL's task" },
     ).catch((error: unknown) => {
       if (error instanceof EngineError && error.kind === 'canceled')
         throw new EngineError(
@@ -164,6 +183,8 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     supports: (model) => ENGINE_MODELS.bfl.includes(model),
     active: () => slots.active(),
     /** GET /v1/credits: reachable, key accepted, and how many credits are left. */
+    /** BFL echoes the task's webhook_secret in X-Webhook-Secret (its SDK's `_webhooks.py`). */
+    verifyPush: async (call) => sameSecret(call.headers['x-webhook-secret'], call.secret),
     async check(signal) {
       try {
         const answer = await http.send('GET', '/v1/credits', { signal, timeoutMs: 10_000 })
@@ -188,13 +209,18 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
         await slots.acquire(ctx.signal)
         try {
           const one = { ...task, seed: task.seed + i }
-          const submitted = await submit(one, ctx.signal)
+          const push = ctx.push
+          const hook = push ? { url: push.url('bfl', i), secret: push.secret('bfl', i) } : undefined
+          const started = Date.now()
+          const submitted = await submit(one, ctx.signal, hook)
           if (submitted.id) ids.push(submitted.id)
           cost += submitted.costUsd
-          const sample = await poll(submitted.pollingUrl, {
-            signal: ctx.signal,
-            progress: (fraction) => ctx.progress((i + fraction) / task.numImages),
-          })
+          const sample = await poll(
+            submitted.pollingUrl,
+            { signal: ctx.signal, progress: (fraction) => ctx.progress((i + fraction) / task.numImages) },
+            push ? (signal) => push.wake('bfl', i, signal) : undefined,
+          )
+          durations.add(Date.now() - started)
           const data = await http.download(sample, ctx.signal).catch((error: unknown) => {
             if (error instanceof EngineError && error.kind === 'failed')
               throw new EngineError('failed', `${error.message.replace('result', 'sample')}; its URL may have expired`)
