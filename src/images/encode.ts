@@ -17,20 +17,26 @@ export interface EncodedImage {
 }
 
 /**
- * Encodes an engine's image in the requested format. An upstream file already in that
- * format is kept byte for byte (re-encoding a JPEG only loses quality).
+ * Encodes an engine's image in the requested format and size. An upstream file already in
+ * that format and at the expected size is kept byte for byte (re-encoding a JPEG only loses
+ * quality, and costs an encode) once a full decode shows it is whole. A file of another size
+ * is scaled to cover the expected size and cropped to it: the client asked for that size.
  */
 export async function encodeImage(
   image: EngineImage,
   output: { format: OutputFormat; quality: number },
+  expected?: { width: number; height: number },
 ): Promise<EncodedImage> {
-  const input =
+  let input =
     image.kind === 'raw'
       ? sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
-      : sharp(image.data)
+      : sharp(image.data, { failOn: 'error' })
   if (image.kind === 'encoded') {
     const meta = await input.metadata()
-    if (meta.format === output.format && meta.width && meta.height) {
+    const sized = !expected || (meta.width === expected.width && meta.height === expected.height)
+    if (meta.format === output.format && meta.width && meta.height && sized) {
+      // A truncated or corrupt file fails here, not in a client's viewer.
+      await sharp(image.data, { failOn: 'error' }).raw().toBuffer()
       return {
         data: image.data,
         width: meta.width,
@@ -39,6 +45,7 @@ export async function encodeImage(
         contentType: CONTENT_TYPES[output.format],
       }
     }
+    if (!sized && expected) input = input.resize(expected.width, expected.height, { fit: 'cover' })
   }
   const quality = Math.min(100, Math.max(1, Math.round(output.quality)))
   const encoder =

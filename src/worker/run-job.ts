@@ -128,7 +128,7 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     const encodeStarted = performance.now()
     const images: JobImage[] = []
     for (const [index, image] of outputs.entries()) {
-      const encoded = await encodeImage(image, job.request.output)
+      const encoded = await encodeImage(image, job.request.output, job.request)
       if (signal.aborted) throw new EngineError('canceled', 'aborted while writing the outputs')
       const key = blobKeys.output(job.id, job.attempts, index, encoded.format)
       await blobs.put(key, encoded.data, encoded.contentType)
