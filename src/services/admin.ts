@@ -51,6 +51,24 @@ export function createAdminService({ store, keys, system, queue, clock }: AdminS
       )
     },
 
+    /**
+     * What each engine made over the last `days` days: what keys were charged, what its
+     * provider charged fluxhost, and the margin over the jobs whose provider cost is known.
+     */
+    async spendByEngine(keyId: string | undefined, days: number) {
+      const since = (Math.floor(clock.now() / DAY) - days + 1) * DAY
+      const rows = await store.charges.byEngine(keyId, since)
+      return rows.map((row) => ({
+        engine: row.engine ?? 'unrecorded',
+        jobs: row.jobs,
+        images: row.images,
+        amountMicros: row.amountMicros,
+        pricedJobs: row.priced,
+        upstreamMicros: row.upstreamMicros,
+        marginMicros: row.pricedAmountMicros - row.upstreamMicros,
+      }))
+    },
+
     /** Spend per UTC day for one key (or every key), the last `days` days, with empty days filled in. */
     async spendPerDay(
       keyId: string | undefined,

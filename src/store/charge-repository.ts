@@ -2,11 +2,17 @@ import { type Kysely, type Selectable, sql } from 'kysely'
 import type { ChargesTable, Database } from './schema.js'
 
 export type ChargeRow = Selectable<ChargesTable>
+/** A charge to write; the engine and its provider's cost when known. */
+export type NewCharge = Omit<ChargeRow, 'engine' | 'upstream_micros'> &
+  Partial<Pick<ChargeRow, 'engine' | 'upstream_micros'>>
 
 export function createChargeRepository(db: Kysely<Database>) {
   return {
-    async insert(row: ChargeRow): Promise<void> {
-      await db.insertInto('charges').values(row).execute()
+    async insert(row: NewCharge): Promise<void> {
+      await db
+        .insertInto('charges')
+        .values({ ...row, engine: row.engine ?? null, upstream_micros: row.upstream_micros ?? null })
+        .execute()
     },
 
     async forJob(jobId: string): Promise<ChargeRow | undefined> {
@@ -91,6 +97,57 @@ export function createChargeRepository(db: Kysely<Database>) {
         amountMicros: Number(r.amount),
         images: Number(r.images),
         jobs: Number(r.jobs),
+      }))
+    },
+
+    /**
+     * Charged and upstream cost per engine since a time, for one key or every key: `upstream`
+     * sums the charges whose provider cost is known (`priced` of them), so a margin compares like
+     * with like. Charges from before engines were recorded come as engine null.
+     */
+    async byEngine(
+      apiKeyId: string | undefined,
+      since: number,
+    ): Promise<
+      {
+        engine: string | null
+        jobs: number
+        images: number
+        amountMicros: number
+        priced: number
+        pricedAmountMicros: number
+        upstreamMicros: number
+      }[]
+    > {
+      let query = db
+        .selectFrom('charges')
+        .select((eb) => [
+          'engine',
+          eb.fn.countAll<number>().as('jobs'),
+          eb.fn.sum<number>('images').as('images'),
+          eb.fn.sum<number>('amount_micros').as('amount'),
+          eb.fn.count<number>('upstream_micros').as('priced'),
+          eb.fn
+            .coalesce(
+              eb.fn.sum<number>(eb.case().when('upstream_micros', 'is not', null).then(eb.ref('amount_micros')).end()),
+              eb.lit(0),
+            )
+            .as('priced_amount'),
+          eb.fn.coalesce(eb.fn.sum<number>('upstream_micros'), eb.lit(0)).as('upstream'),
+        ])
+        .where('created_at', '>=', since)
+        .groupBy('engine')
+        .orderBy('engine')
+      if (apiKeyId !== undefined) query = query.where('api_key_id', '=', apiKeyId)
+      const rows = await query.execute()
+      return rows.map((r) => ({
+        engine: r.engine,
+        jobs: Number(r.jobs),
+        images: Number(r.images),
+        amountMicros: Number(r.amount),
+        priced: Number(r.priced),
+        pricedAmountMicros: Number(r.priced_amount),
+        upstreamMicros: Number(r.upstream),
       }))
     },
 

@@ -17,6 +17,7 @@ import * as m0007 from './migrations/0007_amend_shipped.js'
 import * as m0008 from './migrations/0008_retention.js'
 import * as m0009 from './migrations/0009_key_limits.js'
 import * as m0010 from './migrations/0010_unanswered_jobs.js'
+import * as m0011 from './migrations/0011_charge_engines.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0008_retention': m0008,
   '0009_key_limits': m0009,
   '0010_unanswered_jobs': m0010,
+  '0011_charge_engines': m0011,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.

@@ -121,6 +121,9 @@ export interface ChargesTable {
   images: number
   amount_micros: number
   created_at: number
+  /** The engine that made the images, and what its provider charged (null: unknown, or older). */
+  engine: string | null
+  upstream_micros: number | null
 }
 
 /** One row (id 1): the number of queued jobs, kept by triggers (migration 0002). */

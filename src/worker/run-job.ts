@@ -1,5 +1,6 @@
 import { blobKeys } from '../blobs/keys.js'
 import type { Job, JobImage } from '../domain/job.js'
+import { usdToMicros } from '../domain/money.js'
 import { EngineError, isEngineError } from '../engines/engine-error.js'
 import { RoutedEngineError } from '../engines/router.js'
 import { encodeImage } from '../images/encode.js'
@@ -175,6 +176,9 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
           images: clean,
           amount_micros: amount,
           created_at: now,
+          engine: routed.engine,
+          upstream_micros:
+            routed.output.upstreamCostUsd === undefined ? null : usdToMicros(routed.output.upstreamCostUsd),
         })
         settled = await tx.limits.settle(job.apiKeyId, amount, now)
         const shares = settled ? sharesToAnnounce(settled) : []

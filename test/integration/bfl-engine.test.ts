@@ -77,6 +77,21 @@ describe('the bfl engine against an emulated api.bfl.ai', () => {
     expect([info.width, info.height, data[0], data[1], data[2]]).toEqual([512, 256, 30, 120, 200])
   })
 
+  it("records BFL's own cost next to ours: on the job, and per engine with the margin in admin usage", async () => {
+    const created = await submit({ prompt: 'a granary' })
+    const { job } = await settle(created.body.id)
+    expect(job).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+    const native = (await api(`${server.url}/api/jobs/${created.body.id}`)).body
+    // The emulator's submit says cost 4 (credits of $0.01); fluxhost's list price is $0.04.
+    expect(native.result).toMatchObject({ upstreamCostUsd: 0.04, upstreamIds: [expect.stringMatching(/^emu-/)] })
+    expect(native.result.engineAttempts).toEqual([{ engine: 'bfl' }])
+    const usage = (await api(`${server.url}/api/admin/usage?days=1`)).body
+    const bfl = usage.byEngine.find((e: { engine: string }) => e.engine === 'bfl')
+    expect(bfl.pricedJobs).toBe(bfl.jobs)
+    expect(Number(bfl.upstreamUsd)).toBeCloseTo(bfl.jobs * 0.04, 6)
+    expect(bfl.marginUsd).toBe('0.00')
+  })
+
   it("maps BFL's moderation to ours, uncharged", async () => {
     const before = (await api(`${server.url}/api/usage`)).body.total.jobs
     const output = await settle((await submit({ prompt: 'moderate output' })).body.id)

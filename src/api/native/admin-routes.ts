@@ -125,7 +125,7 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       schema: {
         tags,
         security,
-        summary: 'Spend per UTC day (every key, or one), empty days included',
+        summary: 'Spend per UTC day (every key, or one), empty days included, and per engine with its margin',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -136,14 +136,25 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         },
       },
     },
-    async (request) => ({
-      keyId: request.query.keyId ?? null,
-      days: request.query.days,
-      daily: (await services.admin.spendPerDay(request.query.keyId, request.query.days)).map(({ day, ...t }) => ({
-        day,
-        ...show(t),
-      })),
-    }),
+    async (request) => {
+      const [daily, byEngine] = await Promise.all([
+        services.admin.spendPerDay(request.query.keyId, request.query.days),
+        services.admin.spendByEngine(request.query.keyId, request.query.days),
+      ])
+      return {
+        keyId: request.query.keyId ?? null,
+        days: request.query.days,
+        daily: daily.map(({ day, ...t }) => ({ day, ...show(t) })),
+        // What keys paid per engine, what its provider charged, and the margin where that is known.
+        byEngine: byEngine.map((e) => ({
+          engine: e.engine,
+          ...show(e),
+          pricedJobs: e.pricedJobs,
+          upstreamUsd: formatUsd(e.upstreamMicros),
+          marginUsd: formatUsd(e.marginMicros),
+        })),
+      }
+    },
   )
 
   app.get(

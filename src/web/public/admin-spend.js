@@ -1,9 +1,22 @@
 // The spend chart: spend per day over the last 30 days, as inline SVG (no library).
-import { $, api } from './common.js'
+import { $, api, el } from './common.js'
 
 export async function loadSpend() {
   const keyId = $('#spend-key').value
-  const { daily } = await api(`/api/admin/usage?days=30${keyId ? `&keyId=${encodeURIComponent(keyId)}` : ''}`)
+  const { daily, byEngine } = await api(`/api/admin/usage?days=30${keyId ? `&keyId=${encodeURIComponent(keyId)}` : ''}`)
+  $('#spend-engines tbody').replaceChildren(
+    ...byEngine.map((e) =>
+      el(
+        'tr',
+        {},
+        el('th', { scope: 'row', text: e.engine }),
+        el('td', { text: String(e.jobs) }),
+        el('td', { text: `$${e.usd}` }),
+        el('td', { text: e.pricedJobs > 0 ? `$${e.upstreamUsd} (${e.pricedJobs} jobs)` : 'unknown' }),
+        el('td', { text: e.pricedJobs > 0 ? `$${e.marginUsd}` : '—' }),
+      ),
+    ),
+  )
   const values = daily.map((d) => Number(d.usd))
   const max = Math.max(...values, 0.01)
   const width = 600
