@@ -2,10 +2,10 @@ import type { Config } from '../config/config.js'
 import type { EngineName } from '../domain/engines.js'
 import { MODEL_IDS, type ModelId } from '../domain/models.js'
 import type { RoutePolicy } from '../domain/routing.js'
+import { createOutbound } from '../net/outbound.js'
 import type { EngineDeps, EngineEntry, ImageEngine } from './engine.js'
 import { createEngineRouter, type EngineRouter, type Route } from './router.js'
 import { withSimulation } from './simulation.js'
-import { createOutbound } from '../net/outbound.js'
 
 export interface EngineRoutes {
   router: EngineRouter

@@ -1,12 +1,22 @@
-import { FormData, request } from 'undici'
+import { FormData } from 'undici'
 import { EngineError } from '../engine-error.js'
 import { notSentCode, parseJson } from '../upstream.js'
+import { createUpstreamClient, type SendOptions } from '../upstream-client.js'
 import type { ComfyGraph } from './workflows.js'
 
+export interface OutputFile {
+  filename: string
+  subfolder: string
+  type: string
+}
+
 export interface HistoryEntry {
-  outputs?: Record<string, { images?: { filename: string; subfolder: string; type: string }[] }>
+  outputs?: Record<string, { images?: OutputFile[] }>
   status?: { status_str?: string; completed?: boolean; messages?: [string, Record<string, unknown>][] }
 }
+
+/** A queue item as GET /queue lists it: [number, prompt_id, prompt, extra_data, outputs]. */
+export type QueueItem = unknown[]
 
 export interface ComfyClientOptions {
   /** ComfyUI's address without a trailing slash. */
@@ -16,62 +26,72 @@ export interface ComfyClientOptions {
   workflowName: string
 }
 
+/** The key in a prompt's extra_data that names the fluxhost task which queued it. */
+export const TASK_MARKER = 'fluxhost_task'
+
 /** ComfyUI's HTTP API as the engine uses it, each answer mapped to data or an EngineError. */
 export function createComfyClient(options: ComfyClientOptions) {
   const { base, workflowName } = options
-  const requestTimeout = options.requestTimeoutMs
-  const call = async (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) => {
+  const http = createUpstreamClient({ provider: 'ComfyUI', base, timeoutMs: options.requestTimeoutMs })
+
+  /** A connection never made names the address: the operator's ComfyUI is down or elsewhere. */
+  const withAddress = (error: unknown): unknown => {
+    const code = error instanceof EngineError ? notSentCode(error.cause) : undefined
+    return code
+      ? new EngineError('unavailable', `ComfyUI could not be reached at ${base} (${code})`, { cause: error })
+      : error
+  }
+  const send = async (method: 'GET' | 'POST', path: string, opts: SendOptions) => {
     try {
-      const response = await request(`${base}${path}`, {
-        method,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-        headers:
-          body === undefined
-            ? { accept: 'application/json' }
-            : { accept: 'application/json', 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return { status: response.statusCode, text: await response.body.text() }
+      return await http.send(method, path, opts)
     } catch (error) {
-      throw transportError(error, signal, path)
+      throw withAddress(error)
     }
   }
-  const transportError = (error: unknown, signal: AbortSignal, path: string): EngineError => {
-    if (signal.aborted) return new EngineError('canceled', 'generation was aborted', { cause: error })
-    const code = notSentCode(error)
-    if (code)
-      return new EngineError('unavailable', `ComfyUI could not be reached at ${base} (${code})`, { cause: error })
-    return new EngineError('unavailable', `ComfyUI did not answer ${path}: ${(error as Error).message}`, {
-      cause: error,
-    })
-  }
+  const call = (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) =>
+    send(method, path, { signal, body })
 
   const upload = async (data: Buffer, name: string, signal: AbortSignal): Promise<string> => {
     const form = new FormData()
     form.append('image', new Blob([data]), name)
-    form.append('type', 'input')
+    // Into ComfyUI's temp folder, which it empties at every start: input/ would keep each upload
+    // forever, and no endpoint deletes either. LoadImage reads it by the annotated name.
+    form.append('type', 'temp')
     form.append('overwrite', 'true')
-    let status: number
-    let text: string
-    try {
-      const response = await request(`${base}/upload/image`, {
-        method: 'POST',
-        body: form,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-      })
-      status = response.statusCode
-      text = await response.body.text()
-    } catch (error) {
-      throw transportError(error, signal, '/upload/image')
-    }
-    const json = parseJson<{ name?: string; subfolder?: string }>(text)
+    const { status, text } = await send('POST', '/upload/image', { signal, form })
+    const json = parseJson<{ name?: string; subfolder?: string; type?: string }>(text)
     if (status !== 200 || !json?.name)
       throw new EngineError('failed', `ComfyUI refused the image prompt upload (${status}): ${text.slice(0, 200)}`)
-    return json.subfolder ? `${json.subfolder}/${json.name}` : json.name
+    const file = json.subfolder ? `${json.subfolder}/${json.name}` : json.name
+    return json.type === 'input' ? file : `${file} [${json.type ?? 'temp'}]`
   }
 
-  const queuePrompt = async (graph: ComfyGraph, clientId: string, signal: AbortSignal): Promise<string> => {
-    const { status, text } = await call('POST', '/prompt', signal, { prompt: graph, client_id: clientId })
+  /** Queues the graph; `marker` goes into its extra_data, where GET /queue shows it. */
+  const queuePrompt = async (
+    graph: ComfyGraph,
+    ids: { clientId: string; marker: string; jobId: string },
+    signal: AbortSignal,
+  ): Promise<string> => {
+    const body = {
+      prompt: graph,
+      client_id: ids.clientId,
+      extra_data: { [TASK_MARKER]: ids.marker, fluxhost_job: ids.jobId },
+    }
+    let answer: Awaited<ReturnType<typeof send>>
+    try {
+      answer = await send('POST', '/prompt', { signal, body, submit: true })
+    } catch (error) {
+      if (!(error instanceof EngineError) || !error.submitLost) throw error
+      // The prompt may be queued there: the caller finds it by its marker and removes it, so
+      // another engine (or a later try) may run the job; a duplicate costs only the GPU's time.
+      const reason = (error.cause as Error | undefined)?.message ?? 'the connection broke'
+      throw new EngineError(
+        'unavailable',
+        `ComfyUI did not answer /prompt (${reason}); the prompt it may have queued is removed`,
+        { cause: error, submitLost: true },
+      )
+    }
+    const { status, text } = answer
     const json =
       parseJson<{
         prompt_id?: string
@@ -96,36 +116,40 @@ export function createComfyClient(options: ComfyClientOptions) {
     return json[promptId] ?? undefined
   }
 
-  /** ComfyUI's queue items ([number, prompt_id, prompt, extra_data, outputs]), running and waiting. */
+  /** ComfyUI's queue items, running and waiting. */
   const queueItems = async (signal: AbortSignal) => {
     const { status, text } = await call('GET', '/queue', signal)
-    const json = parseJson<{ queue_running?: unknown[][]; queue_pending?: unknown[][] }>(text)
+    const json = parseJson<{ queue_running?: QueueItem[]; queue_pending?: QueueItem[] }>(text)
     if (status !== 200 || !json) throw new EngineError('unavailable', `ComfyUI answered ${status} to /queue`)
     return { running: json.queue_running ?? [], pending: json.queue_pending ?? [] }
   }
-  const ownedBy = (clientId: string) => (item: unknown[]) =>
-    (item[3] as { client_id?: unknown } | undefined)?.client_id === clientId
 
   /** The bytes of one output file of a prompt (`/view`). */
-  const view = async (file: { filename: string; subfolder: string; type: string }, signal: AbortSignal) => {
+  const view = async (file: OutputFile, signal: AbortSignal): Promise<Buffer> => {
     const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })
-    let status: number
-    let data: Buffer
     try {
-      const response = await request(`${base}/view?${query}`, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeout)]),
-      })
-      status = response.statusCode
-      data = Buffer.from(await response.body.arrayBuffer())
+      return await http.download(`${base}/view?${query}`, signal)
     } catch (error) {
-      throw transportError(error, signal, '/view')
+      throw withAddress(error)
     }
-    if (status !== 200) throw new EngineError('failed', `ComfyUI could not serve ${file.filename} (${status})`)
-    return data
   }
 
-  return { call, upload, queuePrompt, history, queueItems, ownedBy, view }
+  /** Forgets finished prompts (`POST /history {delete}`): ComfyUI keeps up to 10,000 otherwise. */
+  const deleteHistory = (promptIds: string[], signal: AbortSignal) =>
+    call('POST', '/history', signal, { delete: promptIds })
+  const deleteQueued = (promptIds: string[], signal: AbortSignal) =>
+    call('POST', '/queue', signal, { delete: promptIds })
+  const interrupt = (promptId: string, signal: AbortSignal) =>
+    call('POST', '/interrupt', signal, { prompt_id: promptId })
+
+  return { call, upload, queuePrompt, history, queueItems, view, deleteHistory, deleteQueued, interrupt }
 }
+
+export type ComfyClient = ReturnType<typeof createComfyClient>
+
+/** Whether a queue item is the prompt of the task with this marker. */
+export const markedWith = (marker: string) => (item: QueueItem) =>
+  (item[3] as Record<string, unknown> | undefined)?.[TASK_MARKER] === marker
 
 function describeRejection(json: {
   error?: { type?: string; message?: string; details?: string } | string

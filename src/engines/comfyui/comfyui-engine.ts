@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { ENGINE_MODELS } from '../../domain/engines.js'
-import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
+import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
 import { createSemaphore, parseJson } from '../upstream.js'
-import { createComfyClient, type HistoryEntry } from './client.js'
-import { openEvents } from './events.js'
-import { type ComfyWorkflows, fillGraph } from './workflows.js'
+import { createComfyClient, markedWith } from './client.js'
+import { createComfyEvents } from './events.js'
+import { collectImages } from './outputs.js'
+import { waitForPrompt } from './wait.js'
+import { type ComfyGraph, type ComfyWorkflows, fillGraph } from './workflows.js'
 
 export interface ComfyUiEngineOptions {
   /** ComfyUI's address, e.g. http://127.0.0.1:8188. */
@@ -18,149 +20,161 @@ export interface ComfyUiEngineOptions {
   /** Gives up on a prompt that has not finished after this long. */
   taskTimeoutMs?: number
   requestTimeoutMs?: number
+  /** The websocket closes after this long with no task using it (default 60 s). */
+  socketIdleMs?: number
 }
+
+export interface ComfyUiEngine extends ImageEngine {
+  /** Prompts of this engine in ComfyUI's queue now. */
+  queued(): number
+  /** Closes the websocket and sends the history deletes still owed; for shutdown. */
+  close(): Promise<void>
+}
+
+/** Prompt ids whose history entries are still to be deleted, at most (the rest age out of ComfyUI's 10,000). */
+const MAX_LEFTOVERS = 1_000
 
 /**
  * A local ComfyUI: the operator's FLUX.1 workflow (built-in schnell/dev or their own template)
- * is filled in per task and queued with `POST /prompt`; progress comes over the websocket;
- * images are read from /history and /view. Cancel deletes a waiting prompt from ComfyUI's
- * queue, or interrupts it when it is the one running.
+ * is filled in per task and queued with `POST /prompt`, marked with the task's id in its
+ * extra_data; progress, the end and the output files' names come over the engine's one
+ * websocket (from /history when the socket may have missed an event); the files are read with
+ * /view, then the prompt's history entry is deleted. Cancel finds the task's prompt in ComfyUI's
+ * queue by its marker (also one whose POST /prompt answer was lost): a waiting one is
+ * deleted, the running one interrupted.
+ *
+ * Files: ComfyUI has no endpoint that deletes an output or temp file (its server.py has
+ * /view to read them and nothing to remove them; /userdata deletes only in its user folder;
+ * DELETE /api/assets/{id} drops a database reference and keeps the file). So the built-in
+ * workflows save with PreviewImage into ComfyUI's temp folder, which ComfyUI empties at every
+ * start and exit, and image prompts are uploaded there too. A template with SaveImage fills
+ * ComfyUI's output folder until the operator clears it (or uses PreviewImage instead).
+ * SaveImageWebsocket (bytes over the socket, nothing written) is not used: a socket that
+ * drops while it runs would lose the images, with no history entry to recover them from.
  */
-export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine & { queued(): number } {
+export function createComfyUiEngine(options: ComfyUiEngineOptions): ComfyUiEngine {
   const base = options.url.replace(/\/+$/, '')
-  const wsUrl = `${base.replace(/^http/, 'ws')}/ws`
   const slots = createSemaphore(options.maxQueued, 'ComfyUI')
   const pollMs = options.pollMs ?? 1_000
-  const taskTimeout = options.taskTimeoutMs ?? 30 * 60_000
-  const requestTimeout = options.requestTimeoutMs ?? 30_000
+  const taskTimeoutMs = options.taskTimeoutMs ?? 30 * 60_000
   const { workflows } = options
-
-  const { call, upload, queuePrompt, history, queueItems, ownedBy, view } = createComfyClient({
+  // One client id per engine, not per process: ComfyUI keeps one socket per client id, so two
+  // engines (or test servers) on one ComfyUI sharing an id would take each other's events.
+  const clientId = `fluxhost-${randomUUID()}`
+  const events = createComfyEvents(`${base.replace(/^http/, 'ws')}/ws?clientId=${clientId}`, {
+    idleMs: options.socketIdleMs,
+  })
+  const client = createComfyClient({
     base,
-    requestTimeoutMs: requestTimeout,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     workflowName: workflows.name,
   })
 
+  /** Prompts we interrupted: their history entries appear later, and go with the next delete. */
+  const leftovers = new Set<string>()
+  /** History deletes under way, for close() to wait on. */
+  const cleanups = new Set<Promise<void>>()
+  /** Deletes history entries in the background: best effort, never on a job's path. */
+  const forget = (promptIds: string[]) => {
+    const ids = [...promptIds, ...leftovers]
+    leftovers.clear()
+    if (ids.length === 0) return
+    const sent = client.deleteHistory(ids, AbortSignal.timeout(5_000)).then(
+      () => undefined,
+      () => undefined, // ComfyUI gone: its history goes with it, or ages out
+    )
+    cleanups.add(sent)
+    void sent.then(() => cleanups.delete(sent))
+  }
+
   /**
-   * Removes whatever this task's client id has in ComfyUI's queue: waiting prompts are
-   * deleted, a running one is interrupted. By client id, so it also finds a prompt whose
-   * POST was never answered. Best effort.
+   * Removes whatever this task has in ComfyUI's queue, found by its marker (so also a prompt
+   * whose POST was never answered): waiting prompts are deleted, a running one is
+   * interrupted. Best effort.
    */
-  const cancelUpstream = async (clientId: string): Promise<void> => {
+  const cancelUpstream = async (marker: string): Promise<void> => {
     const signal = AbortSignal.timeout(5_000)
     try {
-      const queue = await queueItems(signal)
-      const waiting = queue.pending.filter(ownedBy(clientId)).map((item) => item[1])
-      if (waiting.length > 0) await call('POST', '/queue', signal, { delete: waiting })
+      const queue = await client.queueItems(signal)
+      const waiting = queue.pending.filter(markedWith(marker)).map((item) => String(item[1]))
+      if (waiting.length > 0) await client.deleteQueued(waiting, signal)
       // Only ours: /interrupt without a prompt id stops whatever runs. (Between this read and
       // the POST, ours could end and another start; ComfyUI versions that take a prompt_id
       // ignore the interrupt then.)
-      for (const item of queue.running.filter(ownedBy(clientId)))
-        await call('POST', '/interrupt', signal, { prompt_id: item[1] })
+      for (const item of queue.running.filter(markedWith(marker))) {
+        await client.interrupt(String(item[1]), signal)
+        if (leftovers.size < MAX_LEFTOVERS) leftovers.add(String(item[1]))
+      }
     } catch {
       // ComfyUI gone or slow: nothing more to do; the job ends on our side regardless.
     }
   }
 
-  /** Waits for the prompt to end, from websocket events, or /history when they do not come. */
-  const waitFor = async (
-    promptId: string,
-    events: ReturnType<typeof openEvents>,
-    ctx: EngineContext,
-  ): Promise<HistoryEntry> => {
-    const started = Date.now()
-    let lastProgress = -1
-    let quiet = false
-    let opens = events.opens()
-    let unreachableSince: number | undefined
-    for (;;) {
+  const run = async (task: EngineTask, template: ComfyGraph, ctx: EngineContext): Promise<EngineOutput> => {
+    const lease = events.lease()
+    const marker = randomUUID()
+    let queued = false
+    let ended = false
+    try {
+      const image = task.imagePrompt
+        ? await client.upload(task.imagePrompt.data, `fluxhost-${task.jobId}.png`, ctx.signal)
+        : ''
+      const graph = fillGraph(template, {
+        prompt: task.prompt,
+        seed: task.seed,
+        width: task.width,
+        height: task.height,
+        steps: task.steps ?? workflows.defaults.steps,
+        guidance: task.guidance ?? workflows.defaults.guidance,
+        batch_size: task.numImages,
+        image,
+        // How far the sampler may move from the image prompt: strength 1 keeps it.
+        denoise: task.imagePrompt ? Math.round((1 - task.imagePrompt.strength) * 1000) / 1000 : 1,
+        filename_prefix: `fluxhost/${task.jobId}`,
+      })
+      // Open before the submit, so none of the prompt's events is missed (a closed one: /history covers).
+      await lease.ready(ctx.signal)
       throwIfAborted(ctx.signal)
-      const seen = events.version()
-      const s = events.state(promptId)
-      if (s.progress && s.progress.max > 0) {
-        const fraction = Math.min(1, s.progress.value / s.progress.max)
-        if (fraction !== lastProgress) ctx.progress(0.05 + 0.9 * (lastProgress = fraction))
+      const since = lease.connection()
+      queued = true
+      const promptId = await client.queuePrompt(graph, { clientId, marker, jobId: task.jobId }, ctx.signal)
+      ctx.progress(0.02)
+      const entry = await waitForPrompt(promptId, lease.follow(promptId), client, ctx, {
+        pollMs,
+        taskTimeoutMs,
+        since,
+        outputNodes: imageNodes(graph),
+      })
+      ended = true
+      try {
+        const images = await collectImages(entry, client, workflows.name, ctx.signal)
+        ctx.progress(1)
+        return { images }
+      } finally {
+        forget([promptId])
       }
-      if (s.error) throw new EngineError('failed', describeExecutionError(s.error))
-      if (s.interrupted)
-        throw new EngineError('failed', 'ComfyUI interrupted the prompt (it was stopped on the ComfyUI side)')
-      // /history is read when the socket says the prompt ended, after it reconnects (events
-      // sent meanwhile are lost), and after every quiet wait: each second while the socket is
-      // down, every five while it is up.
-      const reconnected = events.opens() !== opens
-      opens = events.opens()
-      if (s.finished || quiet || reconnected) {
-        let lost = false
-        try {
-          const entry = await history(promptId, ctx.signal)
-          if (entry && (entry.status ? entry.status.completed || entry.status.status_str === 'error' : entry.outputs))
-            return entry
-          if (!entry && quiet) {
-            // Nothing happened for a while: is the prompt still queued or running at all?
-            const queue = await queueItems(ctx.signal)
-            const listed = [...queue.running, ...queue.pending].some((item) => item[1] === promptId)
-            if (!listed) {
-              const last = await history(promptId, ctx.signal) // it may have ended just now
-              if (last) return last
-              lost = true
-            }
-          }
-          unreachableSince = undefined
-        } catch (error) {
-          // GETs are safe to repeat: ComfyUI briefly unreachable delays the job; for a minute, it fails over.
-          if (!(error instanceof EngineError) || error.kind !== 'unavailable') throw error
-          unreachableSince ??= Date.now()
-          if (Date.now() - unreachableSince > UNREACHABLE_MS)
-            throw new EngineError('unavailable', `ComfyUI stopped answering while the prompt ran (${error.message})`)
-        }
-        if (lost)
-          throw new EngineError(
-            'unavailable',
-            'ComfyUI lost the prompt: it is neither queued, running nor in its history ' +
-              '(its queue was cleared, or it restarted)',
-          )
-      }
-      if (Date.now() - started > taskTimeout)
-        throw new EngineError('failed', `ComfyUI had not finished the prompt after ${Math.round(taskTimeout / 1000)} s`)
-      quiet = await events.waitForChange(seen, events.connected() ? pollMs * 5 : pollMs, ctx.signal)
+    } catch (error) {
+      // Canceled, timed out, lost the socket and the HTTP API, or failed over: whatever this
+      // task left in ComfyUI's queue goes, so the GPU does not make what nobody will read.
+      if (queued && !ended) await cancelUpstream(marker)
+      throw error
+    } finally {
+      lease.done()
     }
-  }
-
-  const collect = async (entry: HistoryEntry, signal: AbortSignal): Promise<EngineImage[]> => {
-    const status = entry.status
-    if (status?.status_str === 'error') {
-      const failure = status.messages?.find(([type]) => type === 'execution_error')?.[1]
-      if (failure) throw new EngineError('failed', describeExecutionError(failure))
-      if (status.messages?.some(([type]) => type === 'execution_interrupted'))
-        throw new EngineError('failed', 'ComfyUI interrupted the prompt (it was stopped on the ComfyUI side)')
-      throw new EngineError('failed', 'ComfyUI reports the prompt failed')
-    }
-    // SaveImage outputs (type "output"), in node order; PreviewImage's "temp" files are not results.
-    const files = Object.keys(entry.outputs ?? {})
-      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-      .flatMap((node) => entry.outputs![node]!.images ?? [])
-      .filter((image) => image.type === 'output')
-    if (files.length === 0)
-      throw new EngineError(
-        'failed',
-        `ComfyUI's workflow '${workflows.name}' saved no image (it needs a SaveImage node)`,
-      )
-    const images: EngineImage[] = []
-    for (const file of files) {
-      images.push({ kind: 'encoded', data: await view(file, signal) })
-    }
-    return images
   }
 
   return {
     name: 'comfyui',
     local: true,
+    // A lost submit leaves at most a prompt on the operator's own GPU, which is found by its
+    // marker and removed: another engine may take the job.
+    duplicateHarmless: true,
     supports: (model) => ENGINE_MODELS.comfyui.includes(model),
     queued: () => slots.active(),
     /** GET /system_stats: reachable, with ComfyUI's version and first device. */
     async check(signal) {
       try {
-        const { status, text } = await call('GET', '/system_stats', signal)
+        const { status, text } = await client.call('GET', '/system_stats', signal)
         if (status !== 200) return { reachable: false, detail: `answered ${status}` }
         const stats = parseJson<{ system?: { comfyui_version?: string }; devices?: { name?: string }[] }>(text) ?? {}
         const version = stats.system?.comfyui_version ? `ComfyUI ${stats.system.comfyui_version}` : 'ComfyUI'
@@ -173,7 +187,7 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
         return { reachable: false, detail: `could not connect: ${(error as Error).message}` }
       }
     },
-    async generate(task: EngineTask, ctx: EngineContext): Promise<EngineOutput> {
+    async generate(task, ctx) {
       throwIfAborted(ctx.signal)
       const template = task.imagePrompt ? workflows.img2img : workflows.txt2img
       if (!template)
@@ -182,56 +196,20 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ImageEngine 
           `ComfyUI's workflow '${workflows.name}' takes no image prompt (set FLUXHOST_COMFYUI_IMG2IMG_WORKFLOW)`,
         )
       await slots.acquire(ctx.signal)
-      const clientId = `fluxhost-${randomUUID()}`
-      const events = openEvents(`${wsUrl}?clientId=${clientId}`)
-      let submitted = false
       try {
-        const image = task.imagePrompt
-          ? await upload(task.imagePrompt.data, `fluxhost-${task.jobId}.png`, ctx.signal)
-          : ''
-        const graph = fillGraph(template, {
-          prompt: task.prompt,
-          seed: task.seed,
-          width: task.width,
-          height: task.height,
-          steps: task.steps ?? workflows.defaults.steps,
-          guidance: task.guidance ?? workflows.defaults.guidance,
-          batch_size: task.numImages,
-          image,
-          // How far the sampler may move from the image prompt: strength 1 keeps it.
-          denoise: task.imagePrompt ? Math.round((1 - task.imagePrompt.strength) * 1000) / 1000 : 1,
-          filename_prefix: `fluxhost/${task.jobId}`,
-        })
-        await events.ready()
-        submitted = true
-        const promptId = await queuePrompt(graph, clientId, ctx.signal)
-        ctx.progress(0.02)
-        const entry = await waitFor(promptId, events, ctx)
-        const images = await collect(entry, ctx.signal)
-        ctx.progress(1)
-        return { images }
-      } catch (error) {
-        // Canceled, timed out, lost the socket and the HTTP API, or failed over: whatever this
-        // task left in ComfyUI's queue goes, so the GPU does not make what nobody will read.
-        if (submitted) await cancelUpstream(clientId)
-        throw error
+        return await run(task, template, ctx)
       } finally {
-        events.close()
         slots.release()
       }
+    },
+    async close() {
+      events.close()
+      forget([])
+      await Promise.all([...cleanups])
     },
   }
 }
 
-/** How long ComfyUI may stay unreachable while a prompt runs before the job fails over. */
-const UNREACHABLE_MS = 60_000
-
-function describeExecutionError(data: Record<string, unknown>): string {
-  const node = data.node_id
-    ? ` in node ${String(data.node_id)}${data.node_type ? ` (${String(data.node_type)})` : ''}`
-    : ''
-  const message = String(data.exception_message ?? 'unknown error')
-    .trim()
-    .slice(0, 500)
-  return `ComfyUI failed${node}: ${data.exception_type ? `${String(data.exception_type)}: ` : ''}${message}`
-}
+/** The graph's nodes that save images where /view reads them. */
+const imageNodes = (graph: ComfyGraph) =>
+  Object.keys(graph).filter((id) => ['SaveImage', 'PreviewImage'].includes(graph[id]!.class_type))

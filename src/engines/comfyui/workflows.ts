@@ -47,7 +47,10 @@ function builtIn(unet: string, withGuidance: boolean, img2img: boolean): ComfyGr
       },
     },
     '8': { class_type: 'VAEDecode', inputs: { samples: ['7', 0], vae: ['3', 0] } },
-    '9': { class_type: 'SaveImage', inputs: { images: ['8', 0], filename_prefix: '{{filename_prefix}}' } },
+    // PreviewImage, not SaveImage: it writes to ComfyUI's temp folder, which ComfyUI empties at
+    // every start and exit. ComfyUI has no endpoint that deletes a file, so SaveImage's output/
+    // would keep every image forever (fluxhost has its own copy).
+    '9': { class_type: 'PreviewImage', inputs: { images: ['8', 0] } },
   }
   if (withGuidance)
     graph['10'] = { class_type: 'FluxGuidance', inputs: { conditioning: ['4', 0], guidance: '{{guidance}}' } }
