@@ -35,8 +35,9 @@ export async function encodeImage(
     const meta = await input.metadata()
     const sized = !expected || (meta.width === expected.width && meta.height === expected.height)
     if (meta.format === output.format && meta.width && meta.height && sized) {
-      // A truncated or corrupt file fails here, not in a client's viewer.
-      await sharp(image.data, { failOn: 'error' }).raw().toBuffer()
+      // A truncated or corrupt file fails here, not in a client's viewer. Decoding to a thumbnail
+      // reads every byte, and JPEG's shrink-on-load makes it a fraction of a full decode.
+      await sharp(image.data, { failOn: 'error' }).resize(64, 64, { fit: 'fill' }).raw().toBuffer()
       return {
         data: image.data,
         width: meta.width,

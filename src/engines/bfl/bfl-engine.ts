@@ -134,7 +134,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     const usual = durations.median()
     return usual === undefined
       ? { minMs: pollMin, maxMs: pollMax }
-      : { firstDelayMs: Math.max(50, usual * 0.9), minMs: Math.min(pollMin, 100), maxMs: pollMax }
+      : { firstDelayMs: Math.max(50, usual * 0.8), minMs: Math.min(pollMin, 100), maxMs: pollMax, factor: 1.25 }
   }
 
   const poll = (pollingUrl: string, ctx: EngineContext, wake?: (signal: AbortSignal) => Promise<void>) =>
