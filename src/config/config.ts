@@ -94,6 +94,8 @@ export interface Config {
   enginePricesUsd: Readonly<Record<EngineName, Partial<Record<ModelId, number>>>>
   /** Providers that can call back (BFL, fal, Replicate) are given a URL under publicUrl. */
   providerWebhooks: boolean
+  /** fal's webhook signing keys. */
+  falJwksUrl: string
   /** null: no upsampler; prompt_upsampling then applies only on engines that do it. */
   upsampler: { url: string; model: string; key: string | null } | null
   safety: {

@@ -246,6 +246,7 @@ function build(
     ),
     enginePricesUsd: freeze(enginePriceTable(v.enginePrices)),
     providerWebhooks: v.providerWebhooks,
+    falJwksUrl: v.falJwksUrl,
     upsampler:
       v.upsamplerUrl === null ? null : freeze({ url: v.upsamplerUrl, model: v.upsamplerModel, key: v.upsamplerKey }),
     safety: freeze({ checker: v.safetyChecker, threads: v.safetyThreads, blocklist: read.blocklist }),

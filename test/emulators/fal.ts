@@ -1,6 +1,8 @@
-import { randomUUID } from 'node:crypto'
+import { type KeyObject, randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { createFalSigner, postWebhook } from './fal-push.js'
+import { resultOf, sizeOf } from './fal-result.js'
 import {
   dropConnection,
   type ProviderEmulator,
@@ -13,22 +15,18 @@ import {
 /** The model ids fal serves FLUX under (the submit paths). */
 const MODEL_IDS = ['fal-ai/flux-pro/v1.1', 'fal-ai/flux-pro/v1.1-ultra', 'fal-ai/flux/dev']
 
-/** fal's image_size presets (fal-js endpoints.ts ImageSize enum). */
-const PRESETS: Record<string, [number, number]> = {
-  square_hd: [1024, 1024],
-  square: [512, 512],
-  portrait_4_3: [768, 1024],
-  portrait_16_9: [576, 1024],
-  landscape_4_3: [1024, 768],
-  landscape_16_9: [1024, 576],
-}
+/** A ProviderScript, and whether fal calls the request's `fal_webhook` (default: it does). */
+export type FalScript = ProviderScript & { skipWebhook?: boolean }
 
 interface Task {
   id: string
   /** owner/app: the only path its status, result and cancel are known under. */
   app: string
   body: any
-  script: ProviderScript
+  script: FalScript
+  /** The submit's `fal_webhook`, and whether it was called. */
+  webhook: string | undefined
+  called: boolean
   submittedAt: number
   reads: number
   errorsLeft: number
@@ -37,23 +35,19 @@ interface Task {
 }
 
 export interface FalEmulator extends ProviderEmulator {
+  script(next: FalScript): void
+  /** Every submit, with its query string (`?fal_webhook=…`). */
+  submits: (ProviderEmulator['submits'][number] & { query: URLSearchParams })[]
+  /** Every call made to a `fal_webhook`: the request, the signed body sent, and what fluxhost answered. */
+  webhooks: { requestId: string; body: string; status: number }[]
+  /** GETs of the JWKS. */
+  jwksReads(): number
+  /** Signs as fal does, with the key the JWKS publishes now (tests make their own calls with it). */
+  signer: ReturnType<typeof createFalSigner>
   /** Every status read that reached a request: its path and the HTTP status answered (202 running, 200 done). */
   statusReads: { path: string; status: number }[]
   /** The queue_position of the last IN_QUEUE status answered. */
   lastQueuePosition: number | undefined
-}
-
-/** The size a request renders at: image_size (object or preset), or ultra's aspect ratio at about 4 MP. */
-function sizeOf(body: any): [number, number] {
-  const size = body.image_size
-  if (size && typeof size === 'object') return [Number(size.width), Number(size.height)]
-  if (typeof size === 'string' && PRESETS[size]) return PRESETS[size]
-  if (typeof body.aspect_ratio === 'string') {
-    const [w, h] = body.aspect_ratio.split(':').map(Number)
-    const width = Math.round(Math.sqrt((4_000_000 * w) / h) / 32) * 32
-    return [width, Math.round((width * h) / w / 32) * 32]
-  }
-  return PRESETS.landscape_4_3!
 }
 
 /**
@@ -63,14 +57,26 @@ function sizeOf(body: any): [number, number] {
  * (`/fal-ai/flux-pro/requests/{id}/status`, not `/fal-ai/flux-pro/v1.1/…`); the status answers
  * 202 while IN_QUEUE/IN_PROGRESS and 200 once COMPLETED; a failed run is COMPLETED too and
  * its result is the error (422 `content_policy_violation`, or a 5xx with `error_type`). Result
- * files are served by this server, as fal's CDN would, without auth.
+ * files are served by this server, as fal's CDN would, without auth. A submit with
+ * `?fal_webhook=` gets a signed POST there when the request completes (after `delayMs` on its
+ * own when that is set, else when a status read sees it end), and the signing key is served
+ * at `/.well-known/jwks.json` (fal's is on rest.alpha.fal.ai).
  */
-export async function startFalEmulator(options: { key: string; script?: ProviderScript }): Promise<FalEmulator> {
+export async function startFalEmulator(options: {
+  key: string
+  script?: FalScript
+  /** The ED25519 key calls are signed with (default: one made here). */
+  signingKey?: KeyObject
+}): Promise<FalEmulator> {
   const tasks = new Map<string, Task>()
   const submits: FalEmulator['submits'] = []
+  const webhooks: FalEmulator['webhooks'] = []
+  const signer = createFalSigner(options.signingKey)
+  const timers = new Set<NodeJS.Timeout>()
+  let jwksReads = 0
   const cancels: string[] = []
   const statusReads: FalEmulator['statusReads'] = []
-  let current: ProviderScript = options.script ?? {}
+  let current: FalScript = options.script ?? {}
   let lastQueuePosition: number | undefined
 
   const urlsOf = (base: string, task: Task) => {
@@ -78,14 +84,15 @@ export async function startFalEmulator(options: { key: string; script?: Provider
     return { request_id: task.id, response_url: root, status_url: `${root}/status`, cancel_url: `${root}/cancel` }
   }
 
-  const submit = (req: http.IncomingMessage, res: http.ServerResponse, path: string, raw: string, base: string) => {
+  const submit = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string, base: string) => {
+    const path = url.pathname
     let body: any
     try {
       body = JSON.parse(raw || '{}')
     } catch {
       body = raw
     }
-    submits.push({ path, body, headers: req.headers })
+    submits.push({ path, body, headers: req.headers, query: url.searchParams })
     const script = current
     if (script.dropSubmit) return dropConnection(req)
     if (req.headers.authorization !== `Key ${options.key}`)
@@ -117,6 +124,8 @@ export async function startFalEmulator(options: { key: string; script?: Provider
       app: path.split('/').slice(1, 3).join('/'),
       body,
       script,
+      webhook: url.searchParams.get('fal_webhook') ?? undefined,
+      called: false,
       submittedAt: Date.now(),
       reads: 0,
       errorsLeft: script.pollErrors ?? 0,
@@ -124,8 +133,39 @@ export async function startFalEmulator(options: { key: string; script?: Provider
       canceled: false,
     }
     tasks.set(id, task)
+    if (task.webhook && script.delayMs !== undefined && !script.hang) {
+      // A request with a webhook ends on its own time, whether or not anyone reads its status.
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        if (task.done || task.canceled) return
+        task.done = true
+        void callWebhook(task, base)
+      }, script.delayMs)
+      timers.add(timer)
+    }
+    const gateway = task.webhook ? { gateway_request_id: id } : {}
     // HTTP code of a queue submit is not in fal's documents; the client treats any 2xx alike.
-    sendJson(res, 200, { status: 'IN_QUEUE', ...urlsOf(base, task), queue_position: 0 }, { 'x-fal-request-id': id })
+    const answer = { status: 'IN_QUEUE', ...urlsOf(base, task), ...gateway, queue_position: 0 }
+    sendJson(res, 200, answer, { 'x-fal-request-id': id })
+  }
+
+  /** fal's call when a request ends: `{request_id, gateway_request_id, status, payload, error?}`, signed. */
+  const callWebhook = async (task: Task, base: string) => {
+    if (!task.webhook || task.called || task.script.skipWebhook) return
+    task.called = true
+    const outcome = resultOf(task, base)
+    const ok = outcome.status >= 200 && outcome.status < 300
+    const body = Buffer.from(
+      JSON.stringify({
+        request_id: task.id,
+        gateway_request_id: task.id,
+        status: ok ? 'OK' : 'ERROR',
+        payload: outcome.body,
+        ...(ok ? {} : { error: `Invalid status code: ${outcome.status}` }),
+      }),
+    )
+    const status = await postWebhook(task.webhook, signer.headers(task.id, body), body)
+    webhooks.push({ requestId: task.id, body: body.toString(), status })
   }
 
   const status = (res: http.ServerResponse, path: string, task: Task, base: string) => {
@@ -147,6 +187,7 @@ export async function startFalEmulator(options: { key: string; script?: Provider
       }
       return sendJson(res, 202, { status: 'IN_PROGRESS', ...urls, logs: [] })
     }
+    if (!task.done) void callWebhook(task, base)
     task.done = true
     statusReads.push({ path, status: 200 })
     sendJson(res, 200, { status: 'COMPLETED', ...urls, logs: [], metrics: { inference_time: 1.5 } })
@@ -155,55 +196,8 @@ export async function startFalEmulator(options: { key: string; script?: Provider
   const result = (res: http.ServerResponse, task: Task, base: string) => {
     if (task.canceled) return sendJson(res, 400, { detail: 'Request was cancelled' })
     if (!task.done) return sendJson(res, 400, { detail: 'Request is still in progress' })
-    const headers = { 'x-fal-request-id': task.id }
-    switch (task.script.outcome ?? 'ready') {
-      case 'request_moderated':
-        return sendJson(
-          res,
-          422,
-          {
-            detail: [
-              {
-                loc: ['body', 'prompt'],
-                msg: 'The content was flagged by a content checker.',
-                type: 'content_policy_violation',
-                url: 'https://docs.fal.ai/errors#content_policy_violation',
-                input: task.body.prompt,
-              },
-            ],
-          },
-          headers,
-        )
-      case 'error':
-        return sendJson(
-          res,
-          504,
-          { detail: 'Request timed out', error_type: 'request_timeout' },
-          { ...headers, 'x-fal-error-type': 'request_timeout' },
-        )
-    }
-    const [width, height] = sizeOf(task.body)
-    const format = task.body.output_format === 'png' ? 'png' : 'jpeg'
-    const count = Number(task.body.num_images ?? 1)
-    const images = Array.from({ length: count }, (_, n) => ({
-      url: `${base}/files/${task.id}/${n}.${format}`,
-      width,
-      height,
-      content_type: `image/${format}`,
-    }))
-    const flagged = task.script.outcome === 'content_moderated'
-    sendJson(
-      res,
-      200,
-      {
-        images,
-        seed: task.body.seed,
-        prompt: task.body.prompt,
-        has_nsfw_concepts: images.map(() => flagged),
-        timings: { inference: 1.5 },
-      },
-      headers,
-    )
+    const { status, body, headers } = resultOf(task, base)
+    sendJson(res, status, body, headers)
   }
 
   const cancel = (res: http.ServerResponse, task: Task) => {
@@ -228,7 +222,11 @@ export async function startFalEmulator(options: { key: string; script?: Provider
     const path = url.pathname
     const raw = await readBody(req)
     if (req.method === 'GET' && path.startsWith('/files/')) return file(res, path)
-    if (req.method === 'POST' && MODEL_IDS.includes(path.slice(1))) return submit(req, res, path, raw, base)
+    if (req.method === 'GET' && path === '/.well-known/jwks.json') {
+      jwksReads++
+      return sendJson(res, 200, signer.jwks())
+    }
+    if (req.method === 'POST' && MODEL_IDS.includes(path.slice(1))) return submit(req, res, url, raw, base)
     if (req.headers.authorization !== `Key ${options.key}`)
       return sendJson(res, 401, { detail: 'No user found for Key ID and Secret' })
     const [, app, id, action] = /^\/([^/]+\/[^/]+)\/requests\/([^/]+)(\/status|\/cancel)?$/.exec(path) ?? []
@@ -254,11 +252,15 @@ export async function startFalEmulator(options: { key: string; script?: Provider
     submits,
     cancels,
     statusReads,
+    webhooks,
+    jwksReads: () => jwksReads,
+    signer,
     get lastQueuePosition() {
       return lastQueuePosition
     },
     active: () => [...tasks.values()].filter((task) => !task.done && !task.canceled).length,
     close: () => {
+      for (const timer of timers) clearTimeout(timer)
       server.closeAllConnections()
       return new Promise((resolve) => server.close(() => resolve()))
     },

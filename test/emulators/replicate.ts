@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { postWebhook } from './fal-push.js'
 import {
   dropConnection,
   type ProviderEmulator,
@@ -9,45 +10,11 @@ import {
   renderImage,
   sendJson,
 } from './provider.js'
+import { invalidField, MODELS, sizeOf } from './replicate-models.js'
+import { newWebhookSecret, standardWebhookHeaders } from './replicate-push.js'
 
-/** The official models emulated, with each one's input fields (its model API page). */
-type Rule = { oneOf?: readonly unknown[]; int?: [number, number]; num?: [number, number]; bool?: true; str?: true }
-const int = (min: number, max: number): Rule => ({ int: [min, max] })
-const num = (min: number, max: number): Rule => ({ num: [min, max] })
-const oneOf = (...values: unknown[]): Rule => ({ oneOf: values })
-const bool: Rule = { bool: true }
-const str: Rule = { str: true }
-const RATIOS = ['1:1', '16:9', '3:2', '2:3', '4:5', '5:4', '9:16', '3:4', '4:3']
-const common = { prompt: str, seed: int(-(2 ** 53), 2 ** 53), image_prompt: str }
-const MODELS: Record<string, { fields: Record<string, Rule>; format: string; megapixels: number }> = {
-  'black-forest-labs/flux-1.1-pro': {
-    format: 'webp',
-    megapixels: 1,
-    fields: {
-      ...{ ...common, aspect_ratio: oneOf('custom', ...RATIOS), width: int(256, 1440), height: int(256, 1440) },
-      ...{ safety_tolerance: int(1, 6), prompt_upsampling: bool, output_format: oneOf('webp', 'jpg', 'png') },
-      output_quality: int(0, 100),
-    },
-  },
-  'black-forest-labs/flux-1.1-pro-ultra': {
-    format: 'jpg',
-    megapixels: 4,
-    fields: {
-      ...{ ...common, aspect_ratio: oneOf('21:9', '9:21', ...RATIOS), raw: bool, safety_tolerance: int(1, 6) },
-      ...{ output_format: oneOf('jpg', 'png'), image_prompt_strength: num(0, 1) },
-    },
-  },
-  'black-forest-labs/flux-dev': {
-    format: 'webp',
-    megapixels: 1,
-    fields: {
-      ...{ prompt: str, seed: common.seed, aspect_ratio: oneOf('21:9', '9:21', ...RATIOS) },
-      ...{ megapixels: oneOf('1', '0.25'), num_outputs: int(1, 4), num_inference_steps: int(1, 50) },
-      ...{ guidance: num(0, 10), output_format: oneOf('webp', 'jpg', 'png'), output_quality: int(0, 100) },
-      ...{ go_fast: bool, disable_safety_checker: bool, image: str, prompt_strength: num(0, 1) },
-    },
-  },
-}
+/** A ProviderScript, and whether Replicate calls the prediction's `webhook` (default: it does). */
+export type ReplicateScript = ProviderScript & { skipWebhook?: boolean }
 
 /** Replicate's one message for a flagged input or output [UNCONFIRMED wording; E005 is its code]. */
 export const REPLICATE_FLAGGED =
@@ -57,7 +24,10 @@ export interface EmulatedPrediction {
   id: string
   model: string
   input: Record<string, any>
-  script: ProviderScript
+  script: ReplicateScript
+  /** The create's `webhook` and `webhook_events_filter` (absent: every event). */
+  webhook?: string
+  webhookEvents?: string[]
   status: 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled'
   reads: number
   createdAt: number
@@ -66,42 +36,18 @@ export interface EmulatedPrediction {
   logs: string
 }
 
-/** A field error in Replicate's 422 shape (problem+json with `invalid_fields`) [UNCONFIRMED], or undefined. */
-function invalidField(model: string, input: Record<string, any>): string | undefined {
-  const fields = MODELS[model]!.fields
-  if (typeof input.prompt !== 'string' || input.prompt === '') return 'input.prompt: prompt is required'
-  for (const [key, value] of Object.entries(input)) {
-    const rule = fields[key]
-    // The real API's handling of unknown fields is not documented; rejecting them here shows
-    // an engine sending a field the model does not have.
-    if (!rule) return `input.${key}: Additional property ${key} is not allowed`
-    const ok = rule.oneOf
-      ? rule.oneOf.includes(value)
-      : rule.int
-        ? Number.isInteger(value) && value >= rule.int[0] && value <= rule.int[1]
-        : rule.num
-          ? typeof value === 'number' && value >= rule.num[0] && value <= rule.num[1]
-          : rule.bool
-            ? typeof value === 'boolean'
-            : typeof value === 'string'
-    if (!ok) return `input.${key}: ${JSON.stringify(value)} is not a valid value`
-  }
-  if (input.aspect_ratio === 'custom' && (input.width === undefined || input.height === undefined))
-    return 'input.width: width and height are required with aspect_ratio custom'
-  return undefined
-}
-
-/** The size a prediction renders at: a custom size, else its aspect ratio at the model's megapixels. */
-function sizeOf(prediction: EmulatedPrediction): { width: number; height: number } {
-  const { input } = prediction
-  if (input.aspect_ratio === 'custom') return { width: input.width, height: input.height }
-  const [w, h] = String(input.aspect_ratio ?? '1:1')
-    .split(':')
-    .map(Number) as [number, number]
-  const megapixels = input.megapixels ? Number(input.megapixels) : MODELS[prediction.model]!.megapixels
-  const area = megapixels * 1024 * 1024
-  const round = (value: number) => Math.max(16, Math.round(value / 16) * 16)
-  return { width: round(Math.sqrt((area * w) / h)), height: round(Math.sqrt((area * h) / w)) }
+export interface ReplicateEmulator extends ProviderEmulator {
+  script(next: ReplicateScript): void
+  predictions: Map<string, EmulatedPrediction>
+  /** GETs of any prediction. */
+  reads(): number
+  /** Every webhook call made: the prediction, the event, the signed body, what fluxhost answered. */
+  webhooks: { id: string; event: string; body: string; status: number }[]
+  /** The account's signing secret now (`whsec_…`), and how often it was fetched. */
+  secret(): string
+  secretReads(): number
+  /** A new secret, as when the account's is rotated: verifiers holding the old one must fetch again. */
+  rotateSecret(): string
 }
 
 /**
@@ -109,17 +55,25 @@ function sizeOf(prediction: EmulatedPrediction): { width: number; height: number
  * providers.md §3): `Authorization: Bearer`, create on an official model's path (201 with a
  * prediction holding `urls.get`/`urls.cancel`), `Prefer: wait[=N]`, status reads, cancel,
  * `GET /v1/account`; a succeeded flux-1.1-pro gives one URI, flux-dev a list. Output files are
- * served from this server (Replicate's are on replicate.delivery).
+ * served from this server (Replicate's are on replicate.delivery). A create with a `webhook`
+ * gets the prediction POSTed there, signed per Standard Webhooks with the secret served at
+ * `GET /v1/webhooks/default/secret`, for the events its filter names (`start` at the create,
+ * `completed` when it ends: after `delayMs` on its own when that is set, else when a read or a
+ * cancel ends it; `output` and `logs` are not emulated).
  */
 export async function startReplicateEmulator(options: {
   key: string
   /** The longest a `Prefer: wait` holds a create (the documented 60 s; tests set less). */
   maxWaitS?: number
-}): Promise<ProviderEmulator & { predictions: Map<string, EmulatedPrediction>; reads(): number }> {
+}): Promise<ReplicateEmulator> {
   const predictions = new Map<string, EmulatedPrediction>()
   const submits: ProviderEmulator['submits'] = []
   const cancels: string[] = []
-  let current: ProviderScript = {}
+  const webhooks: ReplicateEmulator['webhooks'] = []
+  const timers = new Set<NodeJS.Timeout>()
+  let secret = newWebhookSecret()
+  let secretReads = 0
+  let current: ReplicateScript = {}
   let reads = 0
   let base = ''
 
@@ -127,6 +81,14 @@ export async function startReplicateEmulator(options: {
     res
       .writeHead(status, { 'content-type': 'application/problem+json' })
       .end(JSON.stringify({ title, detail, status, ...extra }))
+  /** Replicate's call for one event of a prediction, signed with the account's secret now. */
+  const notify = async (p: EmulatedPrediction, event: 'start' | 'completed') => {
+    if (!p.webhook || p.script.skipWebhook || (p.webhookEvents && !p.webhookEvents.includes(event))) return
+    const body = Buffer.from(JSON.stringify(view(p)))
+    const id = `msg_${randomBytes(12).toString('hex')}`
+    const status = await postWebhook(p.webhook, standardWebhookHeaders(secret, id, body), body)
+    webhooks.push({ id: p.id, event, body: body.toString(), status })
+  }
   const view = (p: EmulatedPrediction) => ({
     id: p.id,
     model: p.model,
@@ -139,6 +101,7 @@ export async function startReplicateEmulator(options: {
     status: p.status,
     source: 'api',
     created_at: new Date(p.createdAt).toISOString(),
+    ...(p.webhook ? { webhook: p.webhook, webhook_events_filter: p.webhookEvents ?? null } : {}),
     urls: {
       get: `${base}/v1/predictions/${p.id}`,
       cancel: `${base}/v1/predictions/${p.id}/cancel`,
@@ -157,6 +120,7 @@ export async function startReplicateEmulator(options: {
       // Replicate has one error for a flagged input and a flagged output: both moderations read alike.
       p.error = outcome === 'error' ? 'Prediction failed: emulated failure' : REPLICATE_FLAGGED
     }
+    void notify(p, 'completed')
   }
   /** A status read moves the prediction on: starting, processing (with a progress bar), its outcome. */
   const advance = (p: EmulatedPrediction) => {
@@ -213,7 +177,18 @@ export async function startReplicateEmulator(options: {
       ...{ id, model, input, script, status: 'starting', reads: 0, createdAt: Date.now() },
       ...{ output: null, error: null, logs: '' },
     }
+    if (typeof body.webhook === 'string') p.webhook = body.webhook
+    if (Array.isArray(body.webhook_events_filter)) p.webhookEvents = body.webhook_events_filter.map(String)
     predictions.set(id, p)
+    void notify(p, 'start')
+    if (p.webhook && script.delayMs !== undefined && !script.hang) {
+      // A prediction with a webhook ends on its own time, whether or not anyone reads it.
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        if (!ended(p)) finish(p)
+      }, script.delayMs)
+      timers.add(timer)
+    }
     // Prefer: wait holds the answer until the prediction ends or the wait is over. Here a
     // prediction ends by status reads, so only one scripted to end without any ends during it.
     const prefer = /^wait(?:=(\d+))?$/.exec(String(req.headers.prefer ?? '').trim())
@@ -250,6 +225,10 @@ export async function startReplicateEmulator(options: {
     req.resume()
     if (req.headers.authorization !== `Bearer ${options.key}`)
       return problem(res, 401, 'Unauthenticated', 'You did not pass a valid authentication token')
+    if (req.method === 'GET' && path === '/v1/webhooks/default/secret') {
+      secretReads++
+      return sendJson(res, 200, { key: secret })
+    }
     if (req.method === 'GET' && path === '/v1/account')
       return sendJson(res, 200, { type: 'user', username: 'fluxhost-emulator', name: 'Emulator', github_url: null })
     const read = /^\/v1\/predictions\/([^/]+)(\/cancel)?$/.exec(path)
@@ -263,6 +242,7 @@ export async function startReplicateEmulator(options: {
       if (!ended(p)) {
         p.status = 'canceled'
         cancels.push(p.id)
+        void notify(p, 'completed')
       }
       return sendJson(res, 200, view(p))
     }
@@ -288,10 +268,15 @@ export async function startReplicateEmulator(options: {
     script: (next) => (current = { ...next }),
     submits,
     cancels,
+    webhooks,
+    secret: () => secret,
+    secretReads: () => secretReads,
+    rotateSecret: () => (secret = newWebhookSecret()),
     active: () => [...predictions.values()].filter((p) => !ended(p)).length,
     predictions,
     reads: () => reads,
     close: () => {
+      for (const timer of timers) clearTimeout(timer)
       server.closeAllConnections()
       return new Promise<void>((resolve) => server.close(() => resolve()))
     },

@@ -109,6 +109,14 @@ export const PROVIDER_SETTINGS = {
       '(default 4 each; fal starts new accounts at 2). More wait in fluxhost, where they can be canceled.',
     parse: perEngine('count', (n) => Number.isInteger(n) && n >= 1 && n <= 1000),
   },
+  falJwksUrl: {
+    env: 'FLUXHOST_FAL_JWKS_URL',
+    flag: 'fal-jwks-url',
+    kind: 'string',
+    default: 'https://rest.alpha.fal.ai/.well-known/jwks.json',
+    describe: "Where fal's webhook signing keys are published (a JWKS), for FLUXHOST_PROVIDER_WEBHOOKS.",
+    parse: apiUrl,
+  },
   providerWebhooks: {
     env: 'FLUXHOST_PROVIDER_WEBHOOKS',
     flag: 'provider-webhooks',

@@ -13,6 +13,7 @@ export const falEntry: EngineEntry = {
           maxActive: fal.maxActive,
           pricesUsd: config.enginePricesUsd.fal,
           download: deps?.download,
+          jwksUrl: config.falJwksUrl,
         })
       : undefined
   },

@@ -1,11 +1,12 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { pollUntil } from '../poll.js'
+import { createDurations, type PollOptions, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
 import { createUpstreamClient, describeBody, type StatusRules, type UpstreamAnswer } from '../upstream-client.js'
 import { falInput, ownerApp } from './input.js'
+import { createFalVerifier, FAL_JWKS_URL } from './push.js'
 import { cancelQueued, followAccepted } from './queue.js'
 
 interface QueueUrls {
@@ -26,6 +27,17 @@ interface FalOutput {
   prompt?: string
 }
 
+export interface FalEngineOptions extends ProviderEngineOptions {
+  /** With a callback, the safety-net poll's first delay (default 2 s; it grows ×1.5 to 5×). */
+  pushPollMs?: number
+  /** fal's webhook keys (FLUXHOST_FAL_JWKS_URL); default fal's own. */
+  jwksUrl?: string
+  /** The least time between two JWKS fetches after a call no cached key verified (default 30 s). */
+  jwksRetryMs?: number
+}
+
+type Wake = (signal: AbortSignal) => Promise<void>
+
 /** A request id no one has: reading its status costs nothing and says whether the key is taken. */
 const PROBE_ID = '00000000-0000-4000-8000-000000000000'
 
@@ -42,8 +54,10 @@ function flaggedInput(answer: UpstreamAnswer): boolean {
  * while queued or running, 200 once COMPLETED), then GET the response URL; a run that failed
  * still ends COMPLETED and its error is the result's non-2xx answer. fal documents that a 5xx
  * to a submit created nothing (not charged), so that one fails over; a lost answer does not.
+ * With provider callbacks, the submit names a `fal_webhook` and polls are a slow safety net
+ * that fal's signed call cuts short.
  */
-export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
+export function createFalEngine(options: FalEngineOptions): ImageEngine {
   const slots = createSemaphore(options.maxActive, 'fal')
   const pollMin = options.pollMinMs ?? 500
   const pollMax = options.pollMaxMs ?? Math.max(1000, pollMin)
@@ -56,6 +70,21 @@ export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
     download: options.download,
     requestIdHeaders: ['x-fal-request-id', 'x-request-id'],
   })
+  const durations = createDurations()
+  const verifyPush = createFalVerifier({ url: options.jwksUrl ?? FAL_JWKS_URL, retryMs: options.jwksRetryMs })
+
+  /**
+   * With a callback, polls are a slow safety net the callback cuts short. Without one, the
+   * first poll comes just before fal's usual time for a request, then fast ones follow.
+   */
+  const schedule = (wake?: Wake): Pick<PollOptions, 'minMs' | 'maxMs' | 'firstDelayMs' | 'wake'> => {
+    const safety = options.pushPollMs ?? 2_000
+    if (wake) return { minMs: safety, maxMs: safety * 5, wake }
+    const usual = durations.median()
+    return usual === undefined
+      ? { minMs: pollMin, maxMs: pollMax }
+      : { firstDelayMs: Math.max(50, usual * 0.9), minMs: Math.min(pollMin, 100), maxMs: pollMax }
+  }
 
   /** fal's answers that the standard mapping would get wrong: a locked account, a flagged input. */
   const refusal = (answer: UpstreamAnswer, rules: StatusRules): EngineError => {
@@ -70,8 +99,15 @@ export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
     return http.statusError(answer, rules)
   }
 
-  const submit = async (modelId: string, body: Record<string, unknown>, signal: AbortSignal): Promise<QueueUrls> => {
-    const answer = await http.send('POST', `/${modelId}`, { signal, body, submit: true })
+  /** `hook`: fal POSTs its signed call there when the request ends (FLUXHOST_PROVIDER_WEBHOOKS). */
+  const submit = async (
+    modelId: string,
+    body: Record<string, unknown>,
+    signal: AbortSignal,
+    hook?: string,
+  ): Promise<QueueUrls> => {
+    const query = hook ? `?fal_webhook=${encodeURIComponent(hook)}` : ''
+    const answer = await http.send('POST', `/${modelId}${query}`, { signal, body, submit: true })
     if (answer.status < 200 || answer.status >= 300)
       throw refusal(answer, { what: 'the submit', submit: true, notChargedOn5xx: true })
     const json = answer.json as Partial<Record<'request_id' | 'status_url' | 'response_url' | 'cancel_url', unknown>>
@@ -110,7 +146,7 @@ export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
     throw new EngineError('failed', `fal's request failed${kind}, answering ${answer.status}: ${said}`)
   }
 
-  const follow = (urls: QueueUrls, ctx: EngineContext, ended: () => void): Promise<FalOutput> => {
+  const follow = (urls: QueueUrls, ctx: EngineContext, ended: () => void, wake?: Wake): Promise<FalOutput> => {
     let running = false
     return pollUntil(
       async ({ hurry }) => {
@@ -143,7 +179,7 @@ export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
             throw new EngineError('failed', `fal answered an unknown status '${String(json?.status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, minMs: pollMin, maxMs: pollMax, timeoutMs: taskTimeout, what: "fal's request" },
+      { signal: ctx.signal, ...schedule(wake), timeoutMs: taskTimeout, what: "fal's request" },
     )
   }
 
@@ -167,6 +203,7 @@ export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
     // Ultra takes an image (as a data URI); the others report `image_prompt` as not honoured.
     takesImagePrompt: true,
     supports: (model) => ENGINE_MODELS.fal.includes(model),
+    verifyPush,
     /** GET the status of a request no one made: 404 with a good key, 401/403 with a bad one, never billed. */
     async check(signal) {
       try {
@@ -189,7 +226,11 @@ export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
       const input = falInput(task)
       await slots.acquire(ctx.signal)
       try {
-        const urls = await submit(input.modelId, input.body, ctx.signal)
+        const push = ctx.push
+        // One fal request makes all the task's images: it is push task 0.
+        const wake: Wake | undefined = push ? (signal) => push.wake('fal', 0, signal) : undefined
+        const started = Date.now()
+        const urls = await submit(input.modelId, input.body, ctx.signal, push?.url('fal', 0))
         const accepted = {
           provider: 'fal',
           id: urls.id,
@@ -197,7 +238,8 @@ export function createFalEngine(options: ProviderEngineOptions): ImageEngine {
           cancel: () => cancelQueued(http, urls.cancel),
         }
         return await followAccepted(accepted, async (ended) => {
-          const output = await follow(urls, ctx, ended)
+          const output = await follow(urls, ctx, ended, wake)
+          durations.add(Date.now() - started)
           const done = await images(output, ctx.signal)
           ctx.progress(1)
           const price = options.pricesUsd[task.model]

@@ -1,11 +1,12 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { pollUntil } from '../poll.js'
+import { createDurations, type PollOptions, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
 import { createUpstreamClient, describeBody } from '../upstream-client.js'
 import { replicateRequest } from './input.js'
+import { createReplicateVerifier } from './push.js'
 
 export interface ReplicateEngineOptions extends ProviderEngineOptions {
   /**
@@ -14,7 +15,13 @@ export interface ReplicateEngineOptions extends ProviderEngineOptions {
    * in which a broken connection leaves a prediction that may run and be billed (submitLost).
    */
   preferWaitS?: number
+  /** With a callback, the safety-net poll's first delay (default 2 s; it grows ×1.5 to 5×). */
+  pushPollMs?: number
+  /** The least time between two fetches of the webhook secret after a call it did not verify (default 30 s). */
+  pushSecretRetryMs?: number
 }
+
+type Wake = (signal: AbortSignal) => Promise<void>
 
 /** The prediction object (replicate-javascript's index.d.ts), as far as it is read here. */
 interface Prediction {
@@ -32,7 +39,9 @@ const ENDED = new Set(['succeeded', 'failed', 'canceled', 'aborted'])
  * Replicate's predictions API with its official FLUX models: create a prediction, poll
  * `urls.get` (or get it finished at once with `Prefer: wait`), download the output at once
  * (API predictions' files are deleted after an hour). One image per prediction; a canceled
- * job or one that fails while its prediction runs cancels it through `urls.cancel`.
+ * job or one that fails while its prediction runs cancels it through `urls.cancel`. With
+ * provider callbacks, each create names a `webhook` for its `completed` event and polls are a
+ * slow safety net that Replicate's signed call cuts short.
  */
 export function createReplicateEngine(options: ReplicateEngineOptions): ImageEngine & { active(): number } {
   const slots = createSemaphore(options.maxActive, 'Replicate')
@@ -48,11 +57,27 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
     timeoutMs: requestTimeout,
     download: options.download,
   })
+  const durations = createDurations()
+  const verifyPush = createReplicateVerifier(http, { retryMs: options.pushSecretRetryMs })
 
-  const create = async (model: string, input: Record<string, unknown>, signal: AbortSignal) => {
+  /**
+   * With a callback, polls are a slow safety net the callback cuts short. Without one, the
+   * first poll comes just before a prediction's usual time, then fast ones follow.
+   */
+  const schedule = (wake?: Wake): Pick<PollOptions, 'minMs' | 'maxMs' | 'firstDelayMs' | 'wake'> => {
+    const safety = options.pushPollMs ?? 2_000
+    if (wake) return { minMs: safety, maxMs: safety * 5, wake }
+    const usual = durations.median()
+    return usual === undefined
+      ? { minMs: pollMin, maxMs: pollMax }
+      : { firstDelayMs: Math.max(50, usual * 0.9), minMs: Math.min(pollMin, 100), maxMs: pollMax }
+  }
+
+  /** `hook`: Replicate POSTs the finished prediction there, signed (FLUXHOST_PROVIDER_WEBHOOKS). */
+  const create = async (model: string, input: Record<string, unknown>, signal: AbortSignal, hook?: string) => {
     const answer = await http.send('POST', `/v1/models/${model}/predictions`, {
       signal,
-      body: { input },
+      body: { input, ...(hook ? { webhook: hook, webhook_events_filter: ['completed'] } : {}) },
       submit: true,
       ...(preferWait > 0
         ? { headers: { prefer: `wait=${preferWait}` }, timeoutMs: requestTimeout + preferWait * 1000 }
@@ -124,14 +149,23 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
   }
 
   /** One prediction from create to its output URL, canceled there when it does not end well. */
-  const run = async (model: string, input: Record<string, unknown>, ids: string[], ctx: EngineContext) => {
-    let prediction = await create(model, input, ctx.signal)
+  const run = async (
+    model: string,
+    input: Record<string, unknown>,
+    ids: string[],
+    ctx: EngineContext,
+    task: number,
+  ) => {
+    const push = ctx.push
+    const wake: Wake | undefined = push ? (signal) => push.wake('replicate', task, signal) : undefined
+    const started = Date.now()
+    let prediction = await create(model, input, ctx.signal, push?.url('replicate', task))
     ids.push(prediction.id)
     try {
       const now = outcome(prediction, ctx.progress)
       if (now) return now
       const getUrl = prediction.urls?.get ?? `/v1/predictions/${encodeURIComponent(prediction.id)}`
-      return await pollUntil(
+      const url = await pollUntil(
         async () => {
           const answer = await http.send('GET', getUrl, { signal: ctx.signal })
           if (answer.status === 404)
@@ -146,8 +180,10 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
           prediction = { ...prediction, ...read }
           return outcome(prediction, ctx.progress)
         },
-        { signal: ctx.signal, minMs: pollMin, maxMs: pollMax, timeoutMs: taskTimeout, what: "Replicate's prediction" },
+        { signal: ctx.signal, ...schedule(wake), timeoutMs: taskTimeout, what: "Replicate's prediction" },
       )
+      durations.add(Date.now() - started)
+      return url
     } catch (error) {
       if (ENDED.has(prediction.status ?? '')) throw error
       const canceled = await cancel(prediction)
@@ -173,6 +209,7 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
     // image_prompt takes a data URI, so the stored bytes go with the create.
     takesImagePrompt: true,
     supports: (model) => ENGINE_MODELS.replicate.includes(model),
+    verifyPush,
     active: () => slots.active(),
     /** GET /v1/account: free, and proves the token is accepted. */
     async check(signal) {
@@ -200,10 +237,8 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
         await slots.acquire(ctx.signal)
         try {
           const input = { ...request.input, seed: task.seed + i }
-          const url = await run(request.model, input, ids, {
-            signal: ctx.signal,
-            progress: (fraction) => ctx.progress((i + Math.min(0.99, fraction)) / task.numImages),
-          })
+          const progress = (fraction: number) => ctx.progress((i + Math.min(0.99, fraction)) / task.numImages)
+          const url = await run(request.model, input, ids, { signal: ctx.signal, progress, push: ctx.push }, i)
           images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
         } finally {
           slots.release()
