@@ -17,6 +17,47 @@ export interface PollOptions {
   firstDelayMs?: number
   /** A provider's callback: resolving ends the current wait early (the task has ended). */
   wake?: (signal: AbortSignal) => Promise<void>
+  /**
+   * Learns the engine's usual task time: when the task ends, the time of the last poll that
+   * still saw it running (measured from `startedAt`, the submit) is added to `durations`.
+   */
+  learn?: { durations: Durations; startedAt: number }
+}
+
+export type Durations = ReturnType<typeof createDurations>
+export type Wake = (signal: AbortSignal) => Promise<void>
+
+/**
+ * How an engine polls its tasks. With a provider callback, polls are a slow safety net the
+ * callback cuts short. Without one, once three tasks have ended, the first poll comes at the
+ * usual end (the median time of the last poll that still saw a task running, a lower bound of
+ * its true end), then fast polls 100 ms apart growing ×1.25; before that, `minMs` growing ×1.5.
+ */
+export function createTaskTimer(options: { pollMinMs: number; pollMaxMs: number; pushPollMs?: number }) {
+  const durations = createDurations()
+  return {
+    /** The schedule of one task submitted at `startedAt`. */
+    schedule(
+      startedAt: number,
+      wake?: Wake,
+    ): Pick<PollOptions, 'minMs' | 'maxMs' | 'factor' | 'firstDelayMs' | 'wake' | 'learn'> {
+      const learn = { durations, startedAt }
+      const safety = options.pushPollMs ?? 2_000
+      if (wake) return { minMs: safety, maxMs: safety * 5, wake, learn }
+      const usual = durations.median()
+      if (usual === undefined) return { minMs: options.pollMinMs, maxMs: options.pollMaxMs, learn }
+      const first = Math.max(50, usual - (Date.now() - startedAt))
+      return {
+        firstDelayMs: first,
+        minMs: Math.min(options.pollMinMs, 100),
+        maxMs: options.pollMaxMs,
+        factor: 1.25,
+        learn,
+      }
+    },
+    /** The usual task time this timer has learned, if any. */
+    usual: () => durations.median(),
+  }
 }
 
 /**
@@ -78,6 +119,9 @@ export async function pollUntil<T>(
   /** Starts the delay over (a task that just began running may end soon). */
   const control = { hurry: () => backoff.reset() }
   let first = options.firstDelayMs
+  /** When a poll last saw the task still running: the task ended after it. */
+  let lastPending: number | undefined
+  let firstPoll: number | undefined
   for (;;) {
     const delay = first ?? backoff.next()
     first = undefined
@@ -86,9 +130,18 @@ export async function pollUntil<T>(
     if (Date.now() - started > options.timeoutMs)
       throw new EngineError('failed', `${options.what} had not ended after ${Math.round(options.timeoutMs / 1000)} s`)
     try {
+      firstPoll ??= Date.now()
       const done = await step(control)
       failingSince = undefined
-      if (done !== undefined) return done
+      if (done !== undefined) {
+        if (options.learn) {
+          const { durations, startedAt } = options.learn
+          // Seen done at the first poll: it ended earlier than that, by how much is unknown.
+          durations.add(lastPending !== undefined ? lastPending - startedAt : (firstPoll - startedAt) * 0.8)
+        }
+        return done
+      }
+      lastPending = Date.now()
     } catch (error) {
       if (!isEngineError(error) || (error.kind !== 'unavailable' && error.kind !== 'rate_limited')) throw error
       failingSince ??= Date.now()

@@ -1,7 +1,7 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { pollUntil } from '../poll.js'
+import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
 import { createUpstreamClient, describeBody } from '../upstream-client.js'
@@ -47,6 +47,7 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
   const pollMin = options.pollMinMs ?? 500
   // Apiframe suggests 2–3 s between polls for images; ours are shorter unless configured.
   const pollMax = options.pollMaxMs ?? Math.max(1000, pollMin)
+  const timer = createTaskTimer({ pollMinMs: pollMin, pollMaxMs: pollMax })
   const taskTimeout = options.taskTimeoutMs ?? 10 * 60_000
   const http = createUpstreamClient({
     provider: 'Apiframe',
@@ -124,7 +125,7 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
     }
   }
 
-  const follow = (jobId: string, ctx: EngineContext): Promise<string> => {
+  const follow = (jobId: string, ctx: EngineContext, started: number): Promise<string> => {
     let ended = false
     return pollUntil(
       async () => {
@@ -137,7 +138,7 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
         ended = ['COMPLETED', 'FAILED', 'CANCELLED'].includes(job.status)
         return outcome(jobId, job, ctx.progress)
       },
-      { signal: ctx.signal, minMs: pollMin, maxMs: pollMax, timeoutMs: taskTimeout, what: "Apiframe's job" },
+      { signal: ctx.signal, ...timer.schedule(started), timeoutMs: taskTimeout, what: "Apiframe's job" },
     ).catch((error: unknown) => {
       if (ended || !(error instanceof EngineError)) throw error
       const runsOn = `Apiframe has no cancel: job ${jobId} runs on and may be billed`
@@ -189,12 +190,14 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
           const body = { ...request.body, fluxParams: { ...request.body.fluxParams, seed: task.seed + i } }
           // The same job's same image has the same key: a resubmit (a later attempt of the
           // job) within Apiframe's 24 h gets the job it already made, not a second bill.
+          const started = Date.now()
           const jobId = await submit(body, `fluxhost-${task.jobId}-${i}`, ctx.signal)
           ids.push(jobId)
-          const url = await follow(jobId, {
-            signal: ctx.signal,
-            progress: (fraction) => ctx.progress((i + fraction) / task.numImages),
-          })
+          const url = await follow(
+            jobId,
+            { signal: ctx.signal, progress: (fraction) => ctx.progress((i + fraction) / task.numImages) },
+            started,
+          )
           images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
         } finally {
           slots.release()

@@ -2,7 +2,7 @@ import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { createDurations, pollUntil } from '../poll.js'
+import { createTaskTimer, pollUntil, type Wake } from '../poll.js'
 import { sameSecret } from '../push.js'
 import { createSemaphore } from '../upstream.js'
 import { type CheckedDownload, createUpstreamClient, describeBody } from '../upstream-client.js'
@@ -96,7 +96,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     download: options.download,
   })
 
-  const durations = createDurations()
+  const timer = createTaskTimer({ pollMinMs: pollMin, pollMaxMs: pollMax, pushPollMs: options.pushPollMs })
 
   /** `hook`: BFL calls it when the task ends (FLUXHOST_PROVIDER_WEBHOOKS), echoing the secret. */
   const submit = async (task: EngineTask, signal: AbortSignal, hook?: { url: string; secret: string }) => {
@@ -124,20 +124,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
   type Result = { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
   const details = (json: Result) => (json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : '')
 
-  /**
-   * With a callback, polls are a slow safety net the callback cuts short. Without one, the
-   * first poll comes just before BFL's usual time for a task, then fast ones follow.
-   */
-  const schedule = (wake?: (signal: AbortSignal) => Promise<void>) => {
-    const safety = options.pushPollMs ?? 2_000
-    if (wake) return { minMs: safety, maxMs: safety * 5, wake }
-    const usual = durations.median()
-    return usual === undefined
-      ? { minMs: pollMin, maxMs: pollMax }
-      : { firstDelayMs: Math.max(50, usual * 0.8), minMs: Math.min(pollMin, 100), maxMs: pollMax, factor: 1.25 }
-  }
-
-  const poll = (pollingUrl: string, ctx: EngineContext, wake?: (signal: AbortSignal) => Promise<void>) =>
+  const poll = (pollingUrl: string, ctx: EngineContext, started: number, wake?: Wake) =>
     pollUntil<string>(
       async () => {
         const answer = await http.send('GET', pollingUrl, { signal: ctx.signal })
@@ -165,7 +152,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
             throw new EngineError('failed', `BFL answered an unknown status '${String(json.status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, ...schedule(wake), timeoutMs: taskTimeout, what: "BFL's task" },
+      { signal: ctx.signal, ...timer.schedule(started, wake), timeoutMs: taskTimeout, what: "BFL's task" },
     ).catch((error: unknown) => {
       if (error instanceof EngineError && error.kind === 'canceled')
         throw new EngineError(
@@ -218,9 +205,9 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
           const sample = await poll(
             submitted.pollingUrl,
             { signal: ctx.signal, progress: (fraction) => ctx.progress((i + fraction) / task.numImages) },
+            started,
             push ? (signal) => push.wake('bfl', i, signal) : undefined,
           )
-          durations.add(Date.now() - started)
           const data = await http.download(sample, ctx.signal).catch((error: unknown) => {
             if (error instanceof EngineError && error.kind === 'failed')
               throw new EngineError('failed', `${error.message.replace('result', 'sample')}; its URL may have expired`)

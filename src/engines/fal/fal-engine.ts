@@ -1,7 +1,7 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { createDurations, type PollOptions, pollUntil } from '../poll.js'
+import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
 import { createUpstreamClient, describeBody, type StatusRules, type UpstreamAnswer } from '../upstream-client.js'
@@ -70,21 +70,8 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
     download: options.download,
     requestIdHeaders: ['x-fal-request-id', 'x-request-id'],
   })
-  const durations = createDurations()
+  const timer = createTaskTimer({ pollMinMs: pollMin, pollMaxMs: pollMax, pushPollMs: options.pushPollMs })
   const verifyPush = createFalVerifier({ url: options.jwksUrl ?? FAL_JWKS_URL, retryMs: options.jwksRetryMs })
-
-  /**
-   * With a callback, polls are a slow safety net the callback cuts short. Without one, the
-   * first poll comes just before fal's usual time for a request, then fast ones follow.
-   */
-  const schedule = (wake?: Wake): Pick<PollOptions, 'minMs' | 'maxMs' | 'firstDelayMs' | 'wake'> => {
-    const safety = options.pushPollMs ?? 2_000
-    if (wake) return { minMs: safety, maxMs: safety * 5, wake }
-    const usual = durations.median()
-    return usual === undefined
-      ? { minMs: pollMin, maxMs: pollMax }
-      : { firstDelayMs: Math.max(50, usual * 0.9), minMs: Math.min(pollMin, 100), maxMs: pollMax }
-  }
 
   /** fal's answers that the standard mapping would get wrong: a locked account, a flagged input. */
   const refusal = (answer: UpstreamAnswer, rules: StatusRules): EngineError => {
@@ -146,7 +133,13 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
     throw new EngineError('failed', `fal's request failed${kind}, answering ${answer.status}: ${said}`)
   }
 
-  const follow = (urls: QueueUrls, ctx: EngineContext, ended: () => void, wake?: Wake): Promise<FalOutput> => {
+  const follow = (
+    urls: QueueUrls,
+    ctx: EngineContext,
+    ended: () => void,
+    started: number,
+    wake?: Wake,
+  ): Promise<FalOutput> => {
     let running = false
     return pollUntil(
       async ({ hurry }) => {
@@ -179,7 +172,7 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
             throw new EngineError('failed', `fal answered an unknown status '${String(json?.status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, ...schedule(wake), timeoutMs: taskTimeout, what: "fal's request" },
+      { signal: ctx.signal, ...timer.schedule(started, wake), timeoutMs: taskTimeout, what: "fal's request" },
     )
   }
 
@@ -238,8 +231,7 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
           cancel: () => cancelQueued(http, urls.cancel),
         }
         return await followAccepted(accepted, async (ended) => {
-          const output = await follow(urls, ctx, ended, wake)
-          durations.add(Date.now() - started)
+          const output = await follow(urls, ctx, ended, started, wake)
           const done = await images(output, ctx.signal)
           ctx.progress(1)
           const price = options.pricesUsd[task.model]

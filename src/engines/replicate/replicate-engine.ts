@@ -1,7 +1,7 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
-import { createDurations, type PollOptions, pollUntil } from '../poll.js'
+import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
 import { createUpstreamClient, describeBody } from '../upstream-client.js'
@@ -57,21 +57,8 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
     timeoutMs: requestTimeout,
     download: options.download,
   })
-  const durations = createDurations()
+  const timer = createTaskTimer({ pollMinMs: pollMin, pollMaxMs: pollMax, pushPollMs: options.pushPollMs })
   const verifyPush = createReplicateVerifier(http, { retryMs: options.pushSecretRetryMs })
-
-  /**
-   * With a callback, polls are a slow safety net the callback cuts short. Without one, the
-   * first poll comes just before a prediction's usual time, then fast ones follow.
-   */
-  const schedule = (wake?: Wake): Pick<PollOptions, 'minMs' | 'maxMs' | 'firstDelayMs' | 'wake'> => {
-    const safety = options.pushPollMs ?? 2_000
-    if (wake) return { minMs: safety, maxMs: safety * 5, wake }
-    const usual = durations.median()
-    return usual === undefined
-      ? { minMs: pollMin, maxMs: pollMax }
-      : { firstDelayMs: Math.max(50, usual * 0.9), minMs: Math.min(pollMin, 100), maxMs: pollMax }
-  }
 
   /** `hook`: Replicate POSTs the finished prediction there, signed (FLUXHOST_PROVIDER_WEBHOOKS). */
   const create = async (model: string, input: Record<string, unknown>, signal: AbortSignal, hook?: string) => {
@@ -180,9 +167,13 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
           prediction = { ...prediction, ...read }
           return outcome(prediction, ctx.progress)
         },
-        { signal: ctx.signal, ...schedule(wake), timeoutMs: taskTimeout, what: "Replicate's prediction" },
+        {
+          signal: ctx.signal,
+          ...timer.schedule(started, wake),
+          timeoutMs: taskTimeout,
+          what: "Replicate's prediction",
+        },
       )
-      durations.add(Date.now() - started)
       return url
     } catch (error) {
       if (ENDED.has(prediction.status ?? '')) throw error

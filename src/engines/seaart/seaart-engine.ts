@@ -2,7 +2,7 @@ import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
 import { EngineError, throwIfAborted } from '../engine-error.js'
 import { cancelQueued, followAccepted } from '../fal/queue.js'
-import { pollUntil } from '../poll.js'
+import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
 import { createUpstreamClient, describeBody, type UpstreamAnswer } from '../upstream-client.js'
@@ -58,6 +58,7 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
   const slots = createSemaphore(options.maxActive, 'SeaArt')
   const pollMin = options.pollMinMs ?? 500
   const pollMax = options.pollMaxMs ?? Math.max(1000, pollMin)
+  const timer = createTaskTimer({ pollMinMs: pollMin, pollMaxMs: pollMax })
   const taskTimeout = options.taskTimeoutMs ?? 10 * 60_000
   const http = createUpstreamClient({
     provider: 'SeaArt',
@@ -109,7 +110,7 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
   }
 
   /** Polls status, then reads the response once it is COMPLETED without an error. */
-  const follow = (urls: QueueUrls, ctx: EngineContext, ended: () => void): Promise<SeaartBody> => {
+  const follow = (urls: QueueUrls, ctx: EngineContext, ended: () => void, started: number): Promise<SeaartBody> => {
     let running = false
     return pollUntil(
       async ({ hurry }) => {
@@ -146,12 +147,13 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
             throw new EngineError('failed', `SeaArt answered an unknown status '${String(status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, minMs: pollMin, maxMs: pollMax, timeoutMs: taskTimeout, what: "SeaArt's request" },
+      { signal: ctx.signal, ...timer.schedule(started), timeoutMs: taskTimeout, what: "SeaArt's request" },
     )
   }
 
   /** One image: submit, follow, download. */
   const one = async (task: EngineTask, seed: number, ctx: EngineContext) => {
+    const started = Date.now()
     const urls = await submit(submitBody(task, seed), ctx.signal)
     const accepted = {
       provider: 'SeaArt',
@@ -160,7 +162,7 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
       cancel: () => cancelQueued(http, urls.cancel),
     }
     return followAccepted(accepted, async (ended) => {
-      const body = await follow(urls, ctx, ended)
+      const body = await follow(urls, ctx, ended, started)
       const [url] = imageUrlsOf(body)
       if (!url) throw new EngineError('failed', 'SeaArt gave a response without an image URL')
       const image: EngineImage = { kind: 'encoded', data: await http.download(url, ctx.signal) }
