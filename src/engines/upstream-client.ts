@@ -22,6 +22,8 @@ export interface UpstreamClientOptions {
   maxDownloadBytes?: number
   /** Response headers that carry the provider's request id, in order of preference. */
   requestIdHeaders?: readonly string[]
+  /** The operator's own server (ComfyUI, sd-server): a lost task costs GPU time, not money. */
+  local?: boolean
 }
 
 /** One answer from the upstream, read whole (bounded by `maxBodyBytes`). */
@@ -76,6 +78,7 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
   const timeoutMs = options.timeoutMs ?? 30_000
   const maxDownload = options.maxDownloadBytes ?? 64 * 1024 * 1024
   const idHeaders = options.requestIdHeaders ?? DEFAULT_REQUEST_ID_HEADERS
+  const mayExist = options.local ? 'the task may be queued there' : 'the task may exist there and be billed'
   const url = (pathOrUrl: string) => (/^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${base}${pathOrUrl}`)
 
   const requestIdOf = (headers: IncomingHttpHeaders): string | undefined => {
@@ -99,11 +102,10 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
     if (code) return new EngineError('unavailable', `${provider} could not be reached (${code})`, { cause: error })
     const reason = (error as Error).message || 'the connection broke'
     if (submit)
-      return new EngineError(
-        'failed',
-        `${provider} did not answer ${what} (${reason}); not re-sent, as the task may exist there and be billed`,
-        { cause: error, submitLost: true },
-      )
+      return new EngineError('failed', `${provider} did not answer ${what} (${reason}); not re-sent, as ${mayExist}`, {
+        cause: error,
+        submitLost: true,
+      })
     return new EngineError('unavailable', `${provider} did not answer ${what}: ${reason}`, { cause: error })
   }
 
@@ -163,8 +165,7 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
     if (lost)
       return new EngineError(
         'failed',
-        `${provider} answered ${status} to ${rules.what}; not re-sent, as the task may exist there ` +
-          `and be billed${said}`,
+        `${provider} answered ${status} to ${rules.what}; not re-sent, as ${mayExist}${said}`,
         { ...ids, submitLost: true },
       )
     if (status >= 500 || status === 408)

@@ -127,3 +127,24 @@ export async function renderImages(graph: ComfyTestGraph, node: ComfyTestGraph[s
   }
   return written
 }
+
+/** How ComfyUI answers a POST /prompt it refuses (ComfyScript.submitStatus). */
+export function refusal(status: 400 | 403 | 500, graph: ComfyTestGraph): { type: string; body: string } {
+  if (status === 400) {
+    // No model installed: validate_prompt's value_not_in_list on the UNETLoader, with node_errors.
+    const invalid = validateGraph(graph, [], new Set()) ?? {
+      error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation' },
+      node_errors: {},
+    }
+    return { type: 'application/json', body: JSON.stringify(invalid) }
+  }
+  // The origin middleware's bare 403; aiohttp's page for an exception in a handler.
+  if (status === 403) return { type: 'text/plain', body: '' }
+  return { type: 'text/plain; charset=utf-8', body: '500 Internal Server Error\n\nServer got itself in trouble' }
+}
+
+/** What GET /system_stats answers. */
+export const SYSTEM_STATS = {
+  system: { os: 'posix', comfyui_version: '0.3.60', python_version: '3.12', embedded_python: false },
+  devices: [{ name: 'cuda:0 Emulated GPU', type: 'cuda', index: 0, vram_total: 25769803776, vram_free: 20000000000 }],
+}

@@ -14,6 +14,13 @@ export interface ComfyScript {
   awaitReconnect?: boolean
   /** Queue the prompt, then cut the connection instead of answering POST /prompt (an answer lost). */
   loseAnswer?: boolean
+  /**
+   * Refuse POST /prompt instead of queueing: 403 (the origin check refused the caller), 400
+   * (validate_prompt: a model that is not installed), 500 (the handler raised).
+   */
+  submitStatus?: 400 | 403 | 500
+  /** The prompt's first reads of /history/{id} answer 503 (a blip between fluxhost and ComfyUI). */
+  historyErrors?: number
 }
 
 export interface Prompt {

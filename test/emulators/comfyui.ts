@@ -3,7 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { createChanges } from './changes.js'
-import { annotated, type ComfyTestGraph, validateGraph } from './comfyui-graph.js'
+import { annotated, type ComfyTestGraph, refusal, SYSTEM_STATS, validateGraph } from './comfyui-graph.js'
 import {
   type ComfyScript,
   executePrompt,
@@ -44,8 +44,14 @@ export async function startComfyEmulator(
     extraData: unknown
     headers: http.IncomingHttpHeaders
   }[] = []
+  /** Every POST /prompt, refused or not, as the conformance suite reads submits. */
+  const submits: { path: string; body: any; headers: http.IncomingHttpHeaders }[] = []
   const interrupts: (string | null)[] = []
   const deletes: string[] = []
+  /** Prompts that /queue deleted while waiting, or /interrupt stopped while running. */
+  const cancels: string[] = []
+  /** 503s still owed to a prompt's /history reads (ComfyScript.historyErrors). */
+  const blips = new Map<string, number>()
   const historyDeletes: string[] = []
   const originRefusals: string[] = []
   /** Every HTTP request, as `METHOD /path` (without /api and the query). */
@@ -87,7 +93,8 @@ export async function startComfyEmulator(
     changed()
   }
 
-  const acceptPrompt = (body: { prompt: ComfyTestGraph; client_id?: string; extra_data?: Record<string, unknown> }) => {
+  type PromptBody = { prompt: ComfyTestGraph; client_id?: string; extra_data?: Record<string, unknown> }
+  const acceptPrompt = (body: PromptBody, script: ComfyScript) => {
     const extraData = { ...body.extra_data, ...(body.client_id ? { client_id: body.client_id } : {}) }
     const prompt: Prompt = {
       id: randomUUID(),
@@ -95,12 +102,13 @@ export async function startComfyEmulator(
       graph: body.prompt,
       clientId: body.client_id,
       extraData,
-      script: options.script?.(body.prompt, received.length - 1) ?? {},
+      script,
       interrupted: false,
       receivedAt: Date.now(),
     }
     prompts.push(prompt)
     pending.push(prompt)
+    if (script.historyErrors) blips.set(prompt.id, script.historyErrors)
     maxInQueue = Math.max(maxInQueue, pending.length + (running ? 1 : 0))
     void pump()
     changed()
@@ -118,6 +126,7 @@ export async function startComfyEmulator(
     }
     if (req.method === 'POST' && path === '/prompt') {
       const request = body()
+      submits.push({ path: url.pathname, body: request, headers: req.headers })
       if (!request.prompt || typeof request.prompt !== 'object')
         return json(res, 400, {
           error: { type: 'no_prompt', message: 'No prompt provided', details: '', extra_info: {} },
@@ -129,14 +138,24 @@ export async function startComfyEmulator(
         extraData: request.extra_data,
         headers: req.headers,
       })
+      const script = options.script?.(request.prompt, received.length - 1) ?? {}
+      if (script.submitStatus) {
+        const refused = refusal(script.submitStatus, request.prompt)
+        return res.writeHead(script.submitStatus, { 'content-type': refused.type }).end(refused.body)
+      }
       const invalid = validateGraph(request.prompt, models, new Set(files.keys()))
       if (invalid) return json(res, 400, invalid)
-      const prompt = acceptPrompt(request)
+      const prompt = acceptPrompt(request, script)
       if (prompt.script.loseAnswer) return req.socket.destroy()
       return json(res, 200, { prompt_id: prompt.id, number: prompt.number, node_errors: {} })
     }
     if (req.method === 'GET' && path.startsWith('/history/')) {
       const id = decodeURIComponent(path.slice('/history/'.length))
+      const owed = blips.get(id) ?? 0
+      if (owed > 0) {
+        blips.set(id, owed - 1)
+        return json(res, 503, { error: 'emulated 503' })
+      }
       const entry = history.get(id)
       return json(res, 200, entry ? { [id]: entry } : {})
     }
@@ -165,7 +184,7 @@ export async function startComfyEmulator(
         for (const id of request.delete ?? []) {
           deletes.push(id)
           const at = pending.findIndex((p) => p.id === id)
-          if (at >= 0) pending.splice(at, 1)
+          if (at >= 0) cancels.push(...pending.splice(at, 1).map((p) => p.id))
         }
         changed()
         return res.writeHead(200).end()
@@ -181,6 +200,7 @@ export async function startComfyEmulator(
       if (running && (!request.prompt_id || request.prompt_id === running.id)) {
         running.interrupted = true
         running.wake?.()
+        cancels.push(running.id)
       }
       changed()
       return res.writeHead(200).end()
@@ -197,14 +217,7 @@ export async function startComfyEmulator(
       files.set(annotated(image.name, type), Buffer.from(await image.arrayBuffer()))
       return json(res, 200, { name: image.name, subfolder: '', type })
     }
-    if (req.method === 'GET' && path === '/system_stats') {
-      return json(res, 200, {
-        system: { os: 'posix', comfyui_version: '0.3.60', python_version: '3.12', embedded_python: false },
-        devices: [
-          { name: 'cuda:0 Emulated GPU', type: 'cuda', index: 0, vram_total: 25769803776, vram_free: 20000000000 },
-        ],
-      })
-    }
+    if (req.method === 'GET' && path === '/system_stats') return json(res, 200, SYSTEM_STATS)
     json(res, 404, { error: 'not found' })
   }
 
@@ -248,6 +261,8 @@ export async function startComfyEmulator(
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    submits,
+    cancels,
     prompts,
     files,
     interrupts,

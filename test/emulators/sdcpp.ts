@@ -8,6 +8,12 @@ export interface SdcppScript {
   /** Answer the submit with this status (429 queue full, 400, 500, …) instead of accepting it. */
   submitStatus?: number
   submitHeaders?: Record<string, string>
+  /** The refusal's body (default `{error: "emulated <status>"}`). */
+  submitBody?: unknown
+  /** Queue the job, then cut the connection instead of answering the submit (an answer lost). */
+  dropSubmit?: boolean
+  /** The job's first polls answer 503 (a blip between fluxhost and sd-server). */
+  pollErrors?: number
   /** How the job ends; default completed. */
   outcome?: 'completed' | 'failed'
   /** Steps reported while generating (default 4), each `stepMs` long. */
@@ -29,6 +35,8 @@ interface Job {
   result: unknown
   error: unknown
   cancel?: () => void
+  /** 503s still owed to its polls (SdcppScript.pollErrors). */
+  blips: number
   /** Epoch ms: accepted, started generating, finished. */
   createdMs: number
   startedMs?: number
@@ -48,10 +56,13 @@ export async function startSdcppEmulator(
   const gone = new Set<string>()
   const order: Job[] = []
   const submits: any[] = []
+  /** Every submit with its path and headers, as the conformance suite reads them. */
+  const received: { path: string; body: any; headers: http.IncomingHttpHeaders }[] = []
   const cancels: string[] = []
   let generating: Job | undefined
   let next = 0
   let maxInQueue = 0
+  let closed = false
   const { changed, until } = createChanges('sd-server')
   const json = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
@@ -59,7 +70,7 @@ export async function startSdcppEmulator(
 
   const run = async () => {
     if (generating) return
-    while ((generating = order.find((j) => j.status === 'queued'))) {
+    while (!closed && (generating = order.find((j) => j.status === 'queued'))) {
       const job = generating
       job.status = 'generating'
       job.startedMs = Date.now()
@@ -160,9 +171,12 @@ export async function startSdcppEmulator(
           return json(res, 400, { error: 'invalid JSON body' })
         }
         submits.push(body)
+        received.push({ path: url.pathname, body, headers: req.headers })
         const script = options.script?.(body, submits.length - 1) ?? {}
-        if (script.submitStatus)
-          return json(res, script.submitStatus, { error: `emulated ${script.submitStatus}` }, script.submitHeaders)
+        if (script.submitStatus) {
+          const refusal = script.submitBody ?? { error: `emulated ${script.submitStatus}` }
+          return json(res, script.submitStatus, refusal, script.submitHeaders)
+        }
         if (typeof body.prompt !== 'string' || body.prompt === '')
           return json(res, 400, { error: 'prompt is required' })
         if (inQueue() >= (options.maxQueue ?? 64)) return json(res, 429, { error: 'job queue is full' })
@@ -179,12 +193,14 @@ export async function startSdcppEmulator(
           completed: null,
           result: null,
           error: null,
+          blips: script.pollErrors ?? 0,
         }
         jobs.set(id, job)
         order.push(job)
         maxInQueue = Math.max(maxInQueue, inQueue())
         void run()
         changed()
+        if (script.dropSubmit) return req.socket.destroy()
         return json(res, 202, {
           id,
           kind: 'img_gen',
@@ -199,6 +215,10 @@ export async function startSdcppEmulator(
         if (gone.has(id)) return json(res, 410, { error: 'job expired' })
         const job = jobs.get(id)
         if (!job) return json(res, 404, { error: 'job not found' })
+        if (req.method === 'GET' && !match[2] && job.blips > 0) {
+          job.blips--
+          return json(res, 503, { error: 'emulated 503' })
+        }
         if (req.method === 'GET' && !match[2]) return json(res, 200, view(job))
         if (req.method === 'POST' && match[2]) {
           cancels.push(id)
@@ -219,12 +239,15 @@ export async function startSdcppEmulator(
   return {
     url: `http://127.0.0.1:${port}`,
     submits,
+    received,
     cancels,
     jobs: order,
     maxInQueue: () => maxInQueue,
     inQueue,
     until,
     async close() {
+      // Nothing starts after this: a queued job that never ends (a hang) would keep timers alive.
+      closed = true
       for (const job of order) job.cancel?.()
       server.closeAllConnections()
       await new Promise<void>((done) => server.close(() => done()))

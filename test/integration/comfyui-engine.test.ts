@@ -210,11 +210,16 @@ describe('workflows', () => {
     'the dev workflow adds FluxGuidance and 28 steps; ' + 'a missing model file is a clear error from node_errors',
     async () => {
       const schnellOnly = await startComfyEmulator({ models: ['flux1-schnell.safetensors'] })
-      const dev = await startTestServer({ FLUXHOST_COMFYUI_URL: schnellOnly.url, FLUXHOST_COMFYUI_WORKFLOW: 'dev' })
+      // One attempt: the job would otherwise be retried later (the engine is unavailable, not the request bad).
+      const dev = await startTestServer({
+        FLUXHOST_COMFYUI_URL: schnellOnly.url,
+        FLUXHOST_COMFYUI_WORKFLOW: 'dev',
+        FLUXHOST_MAX_ATTEMPTS: '1',
+      })
       try {
         const job = await dev.waitForJob((await submit({ prompt: 'a violin' }, dev.url)).body.id)
         expect(job.state).toBe('failed')
-        expect(job.error?.code).toBe('GENERATION_FAILED')
+        expect(job.error?.code).toBe('ENGINE_UNAVAILABLE')
         expect(job.error?.message).toBe(
           "ComfyUI rejected the workflow 'dev': Prompt outputs failed validation; " +
             "node 1 (UNETLoader): Value not in list: unet_name: 'flux1-dev.safetensors' " +

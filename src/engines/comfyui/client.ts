@@ -32,7 +32,7 @@ export const TASK_MARKER = 'fluxhost_task'
 /** ComfyUI's HTTP API as the engine uses it, each answer mapped to data or an EngineError. */
 export function createComfyClient(options: ComfyClientOptions) {
   const { base, workflowName } = options
-  const http = createUpstreamClient({ provider: 'ComfyUI', base, timeoutMs: options.requestTimeoutMs })
+  const http = createUpstreamClient({ provider: 'ComfyUI', base, timeoutMs: options.requestTimeoutMs, local: true })
 
   /** A connection never made names the address: the operator's ComfyUI is down or elsewhere. */
   const withAddress = (error: unknown): unknown => {
@@ -104,7 +104,9 @@ export function createComfyClient(options: ComfyClientOptions) {
       throw new EngineError('unavailable', 'ComfyUI refused the request (403): check its --listen and origin settings')
     if (status === 200)
       throw new EngineError('failed', `ComfyUI answered /prompt without a prompt_id: ${text.slice(0, 200)}`)
-    throw new EngineError('failed', `ComfyUI rejected the workflow '${workflowName}': ${describeRejection(json)}`)
+    // The graph is the operator's workflow filled in: a rejection (a model file missing, a node
+    // not installed) says this ComfyUI cannot serve now — another engine of the route may.
+    throw new EngineError('unavailable', `ComfyUI rejected the workflow '${workflowName}': ${describeRejection(json)}`)
   }
 
   /** The prompt's history entry, undefined while it is queued or running. */

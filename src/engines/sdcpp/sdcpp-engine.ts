@@ -48,7 +48,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
   const taskTimeout = options.taskTimeoutMs ?? 30 * 60_000
   const requestTimeout = options.requestTimeoutMs ?? 30_000
 
-  const http = createUpstreamClient({ provider: 'sd-server', base, timeoutMs: requestTimeout })
+  const http = createUpstreamClient({ provider: 'sd-server', base, timeoutMs: requestTimeout, local: true })
   /** One request; a submit that was sent but not answered is `failed` (it may be queued there). */
   const call = (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) =>
     http.send(method, path, { signal, body, submit: method === 'POST' && path === SUBMIT })
