@@ -5,10 +5,14 @@ export interface CircuitOptions {
   threshold?: number
   /** How long an open circuit keeps the engine out before one probe is let through (default 30 s). */
   openMs?: number
+  /** How long one probe holds a half-open circuit before another job may probe (default 60 s). */
+  probeMs?: number
   now?: () => number
 }
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
+
+const MAX_OPEN_MS = 5 * 60_000
 
 /**
  * A per-engine circuit breaker: after `threshold` consecutive `unavailable` outcomes, or at once
@@ -24,6 +28,10 @@ export function createCircuit(options: CircuitOptions = {}) {
   let openUntil = 0
   let state: CircuitState = 'closed'
   let probing = false
+  let probeAt = 0
+  /** A probe that has not ended after this long (a long task) lets another one go. */
+  const probeMs = options.probeMs ?? 60_000
+  const probeHeld = () => probing && now() - probeAt < probeMs
   let reason: string | undefined
 
   const open = (why: string, ms: number) => {
@@ -41,7 +49,7 @@ export function createCircuit(options: CircuitOptions = {}) {
   return {
     state: current,
     /** Whether a job would be turned away now (asks nothing, hands out no probe). */
-    blocked: (): boolean => current() === 'open' || (current() === 'half-open' && probing),
+    blocked: (): boolean => current() === 'open' || (current() === 'half-open' && probeHeld()),
     /** Why it is open (the last failure's kind), while it is. */
     reason: () => (state === 'closed' ? undefined : reason),
     /** When an open circuit lets its next probe through (epoch ms), or 0. */
@@ -50,8 +58,9 @@ export function createCircuit(options: CircuitOptions = {}) {
     allow(): boolean {
       const at = current()
       if (at === 'closed') return true
-      if (at === 'open' || probing) return false
+      if (at === 'open' || probeHeld()) return false
       probing = true
+      probeAt = now()
       return true
     },
     success(): void {
@@ -63,7 +72,8 @@ export function createCircuit(options: CircuitOptions = {}) {
     /** Records a failed job; only kinds that say the engine is unhealthy count. */
     failure(kind: EngineErrorKind, retryAfterMs?: number): void {
       if (kind === 'rate_limited' || kind === 'insufficient_credits') {
-        open(kind, Math.max(openMs, kind === 'rate_limited' ? (retryAfterMs ?? 0) : 0))
+        // A Retry-After of a day would keep the engine out of this process for a day: at most 5 min.
+        open(kind, Math.min(MAX_OPEN_MS, Math.max(openMs, kind === 'rate_limited' ? (retryAfterMs ?? 0) : 0)))
         return
       }
       if (kind !== 'unavailable') {

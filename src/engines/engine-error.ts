@@ -65,3 +65,17 @@ export async function abortableDelay(ms: number, signal: AbortSignal): Promise<v
   if (ms <= 0) return
   await sleep(ms, undefined, { signal }).catch(() => throwIfAborted(signal))
 }
+
+/**
+ * An error in task `made` of a job made one task per image, after earlier ones were accepted
+ * (and billed): another engine, or a later attempt, would make (and pay for) those again, so
+ * any outcome but a cancel ends the job here, named lost, with what was already made.
+ */
+export function afterBilled(error: unknown, made: number, of: number, provider: string): unknown {
+  if (made === 0 || !isEngineError(error) || error.kind === 'canceled') return error
+  return new EngineError(
+    'failed',
+    `${error.message} (after ${made} of ${of} images were made, and billed, at ${provider})`,
+    { cause: error, submitLost: true, requestId: error.requestId },
+  )
+}

@@ -80,8 +80,11 @@ export interface ImageEngine {
    * is harmless (a local GPU whose leftover the engine removes), so the router may fail over.
    */
   readonly duplicateHarmless?: boolean
-  /** False when the engine cannot take an image prompt (the route refuses such requests). Default true. */
-  readonly takesImagePrompt?: boolean
+  /**
+   * Whether the engine can take an image prompt (for every model, or per model): one that
+   * cannot is passed over for such jobs, and a route with none refuses them. Default true.
+   */
+  readonly takesImagePrompt?: boolean | ((model: ModelId) => boolean)
   /** Whether the engine can be reached and will work now (for /api/models and `doctor`). */
   check?(signal: AbortSignal): Promise<EngineCheck>
   supports(model: ModelId): boolean

@@ -143,7 +143,16 @@ export async function pollUntil<T>(
       }
       lastPending = Date.now()
     } catch (error) {
-      if (!isEngineError(error) || (error.kind !== 'unavailable' && error.kind !== 'rate_limited')) throw error
+      if (!isEngineError(error)) throw error
+      // The task was accepted (and may be billed): a read refused for the account or the
+      // request is no reason to make the image elsewhere too. It ends here, named lost.
+      if (error.kind === 'invalid' || error.kind === 'insufficient_credits')
+        throw new EngineError('failed', `${error.message} (while following ${options.what}, which may still run)`, {
+          cause: error,
+          submitLost: true,
+          requestId: error.requestId,
+        })
+      if (error.kind !== 'unavailable' && error.kind !== 'rate_limited') throw error
       failingSince ??= Date.now()
       if (Date.now() - failingSince > unreachableMs)
         // The task was accepted: it may still run (and be billed) there, so this is no failover.

@@ -121,7 +121,7 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
      */
     refusal(model: ModelId, request: { imagePrompt: boolean }): string | undefined {
       const engines = routes[model]?.engines ?? []
-      if (request.imagePrompt && engines.length > 0 && !engines.some(takesImagePrompt))
+      if (request.imagePrompt && engines.length > 0 && !engines.some((engine) => takesImagePrompt(engine, model)))
         return `${model} is served here by ${engines.map((e) => e.name).join(', ')}, which take no image prompt`
       return undefined
     },
@@ -150,7 +150,7 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
       for (const engine of engines) {
         const h = healthOf(engine.name)
         // allow() is asked only of the engine about to be tried: in half-open it hands out the probe.
-        if (task.imagePrompt && !takesImagePrompt(engine)) {
+        if (task.imagePrompt && !takesImagePrompt(engine, task.model)) {
           attempts.push({ engine: engine.name, skipped: 'takes no image prompt' })
           continue
         }
@@ -173,7 +173,10 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
           if (typed.kind === 'canceled' || ctx.signal.aborted || !movesOn(engine, typed)) {
             throw new RoutedEngineError(withRequestId(typed, engine), engine.name, attempts)
           }
-          last = { error: typed, engine: engine.name }
+          // When every engine moves on, the most hopeful outcome decides the job: one that
+          // rate limits or is down for now may serve a retry; a rejection is final.
+          if (!last || (HOPE[typed.kind] ?? 0) > (HOPE[last.error.kind] ?? 0))
+            last = { error: typed, engine: engine.name }
         }
       }
       const error = last?.error ?? new EngineError('unavailable', `no engine serves ${task.model}`)
@@ -182,7 +185,11 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
   }
 }
 
-const takesImagePrompt = (engine: ImageEngine) => engine.takesImagePrompt !== false
+/** Which moved-on outcome decides the job: the higher, the more a later attempt may succeed. */
+const HOPE: Record<string, number> = { rate_limited: 4, unavailable: 3, insufficient_credits: 2, invalid: 1 }
+
+const takesImagePrompt = (engine: ImageEngine, model: ModelId) =>
+  typeof engine.takesImagePrompt === 'function' ? engine.takesImagePrompt(model) : engine.takesImagePrompt !== false
 
 /** A lost submit's message names the provider's request id, for the operator to look it up there. */
 function withRequestId(error: EngineError, engine: ImageEngine): EngineError {

@@ -20,7 +20,12 @@ export interface SyncSubmit {
   body: Record<string, unknown>
   timeoutMs: number
   ctx: EngineContext
+  /** Images asked for: an answer carries them inline (base64), so it may be that many files large. */
+  images: number
 }
+
+/** The largest image file an answer may carry inline, per image (as engine downloads allow). */
+const MAX_IMAGE_BYTES = 64 * 1024 * 1024
 
 /**
  * Sends the one POST in a slot. It is never re-sent: a lost answer is `submitLost` from the
@@ -36,6 +41,7 @@ export async function sendSyncSubmit(submit: SyncSubmit): Promise<UpstreamAnswer
       body: submit.body,
       submit: true,
       timeoutMs: submit.timeoutMs,
+      maxBytes: MAX_IMAGE_BYTES * Math.max(1, submit.images),
     })
     ctx.progress(0.05)
     return await pending
@@ -62,9 +68,13 @@ export interface AnsweredImage {
 /** Decodes inline images and downloads the others (off-host URLs through the checked agent). */
 export async function collectImages(
   http: UpstreamClient,
-  answered: readonly AnsweredImage[],
+  all: readonly AnsweredImage[],
   signal: AbortSignal,
+  asked: number,
 ): Promise<EngineImage[]> {
+  // Only as many as were asked for: a broken or hostile answer listing a thousand URLs
+  // downloads no more than that.
+  const answered = all.slice(0, asked)
   if (answered.length === 0)
     throw new EngineError('failed', `${http.provider} answered without images`, { submitLost: true })
   return Promise.all(
@@ -94,7 +104,8 @@ const ABOUT_INPUT = /prompt|input|request|text/i
  * answers, nor one error shape, so the whole body is read (message, code, type, whatever holds them).
  */
 export function moderationOf(answer: UpstreamAnswer): EngineErrorKind | undefined {
-  if (answer.status < 400 || answer.status >= 500) return undefined
+  // A refused key, an empty account or a rate limit stays what it is, whatever its words say.
+  if (![400, 422, 451].includes(answer.status)) return undefined
   const said = answer.text.slice(0, 4000)
   if (!FLAGGED.test(said)) return undefined
   return ABOUT_INPUT.test(said) && !/nsfw|image|output/i.test(said) ? 'request_moderated' : 'content_moderated'

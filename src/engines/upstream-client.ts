@@ -24,6 +24,11 @@ export interface UpstreamClientOptions {
   requestIdHeaders?: readonly string[]
   /** The operator's own server (ComfyUI, sd-server): a lost task costs GPU time, not money. */
   local?: boolean
+  /**
+   * Hosts other than the base URL's that absolute URLs in the provider's answers may point at
+   * (BFL's regional polling hosts). Any other is not fetched: the request would carry the key.
+   */
+  allowHost?: (host: string) => boolean
 }
 
 /** One answer from the upstream, read whole (bounded by `maxBodyBytes`). */
@@ -49,6 +54,8 @@ export interface SendOptions {
    */
   submit?: boolean
   timeoutMs?: number
+  /** The largest answer read (default 4 MiB; answers that carry images inline need more). */
+  maxBytes?: number
 }
 
 /** What `statusError` is told about the provider's documented behaviour. */
@@ -79,7 +86,20 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
   const maxDownload = options.maxDownloadBytes ?? 64 * 1024 * 1024
   const idHeaders = options.requestIdHeaders ?? DEFAULT_REQUEST_ID_HEADERS
   const mayExist = options.local ? 'the task may be queued there' : 'the task may exist there and be billed'
-  const url = (pathOrUrl: string) => (/^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${base}${pathOrUrl}`)
+  const baseHost = new URL(base).host
+  /** A path on the API, or an absolute URL from an answer: only on the provider's own hosts. */
+  const url = (pathOrUrl: string) => {
+    if (!/^https?:\/\//i.test(pathOrUrl)) return `${base}${pathOrUrl}`
+    let host: string
+    try {
+      host = new URL(pathOrUrl).host
+    } catch {
+      throw new EngineError('failed', `${provider} answered with a URL that is not one`)
+    }
+    if (host !== baseHost && !options.allowHost?.(host))
+      throw new EngineError('failed', `${provider} answered with a URL on another host (${host}); not followed`)
+    return pathOrUrl
+  }
 
   const requestIdOf = (headers: IncomingHttpHeaders): string | undefined => {
     for (const name of idHeaders) {
@@ -128,8 +148,13 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
         headers,
         body,
       })
-      text = await readText(response.body, MAX_BODY_BYTES)
+      text = await readText(response.body, opts.maxBytes ?? MAX_BODY_BYTES)
     } catch (error) {
+      if (error instanceof TooLarge)
+        throw new EngineError('failed', `${provider}'s answer to ${what} is larger than ${error.message}`, {
+          cause: error,
+          submitLost: opts.submit ?? false,
+        })
       throw transportError(error, opts.signal, what, opts.submit ?? false)
     }
     return {
@@ -203,7 +228,8 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
     } catch (error) {
       if (error instanceof EngineError) throw error
       if (signal.aborted) throw new EngineError('canceled', `canceled while downloading ${provider}'s result`)
-      throw new EngineError('failed', `${provider}'s result could not be downloaded: ${(error as Error).message}`, {
+      const why = error instanceof TooLarge ? `it is larger than ${error.message}` : (error as Error).message
+      throw new EngineError('failed', `${provider}'s result could not be downloaded: ${why}`, {
         cause: error,
       })
     }
@@ -238,6 +264,9 @@ export function describeBody(answer: Pick<UpstreamAnswer, 'json' | 'text'>): str
   return (found ?? answer.text.trim()).replace(/\s+/g, ' ').slice(0, 300)
 }
 
+/** An answer or a file past its limit: a broken or hostile upstream, not a network blip. */
+class TooLarge extends Error {}
+
 async function readBytes(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
@@ -246,7 +275,7 @@ async function readBytes(body: Dispatcher.ResponseData['body'], max: number): Pr
     if (size > max) {
       body.on('error', () => undefined)
       body.destroy()
-      throw new Error(`the file is larger than ${Math.round(max / 1024 / 1024)} MiB`)
+      throw new TooLarge(`${Math.round(max / 1024 / 1024)} MiB`)
     }
     chunks.push(chunk as Buffer)
   }

@@ -90,6 +90,8 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
       signal,
       ...(push ? { push } : {}),
       progress(fraction) {
+        // An upstream's odd numbers (NaN from a non-numeric step count) never reach the record.
+        if (!Number.isFinite(fraction)) return
         progress = Math.min(1, Math.max(progress, fraction))
         events.publish({ type: 'progress', jobId: job.id, progress })
         if (clock.now() - lastSave >= PROGRESS_SAVE_MS) heartbeat()
@@ -101,7 +103,9 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
 
     // Local engines' outputs go through the classifier; cloud engines moderate their own, and
     // the preview engine's own renders are synthetic (safety/checker.ts: outputCheckSkipped).
-    let outputs = routed.output.images
+    // More images than asked are not stored (nor paid for); fewer are charged for what came.
+    let outputs = routed.output.images.slice(0, job.request.numImages)
+    if (outputs.length === 0) throw new EngineError('failed', `${routed.engine} answered without an image`)
     let nsfw: boolean[] | undefined
     let safetyMs: number | undefined
     const skipped = outputCheckSkipped(routed, task)
@@ -129,7 +133,13 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
     const encodeStarted = performance.now()
     const images: JobImage[] = []
     for (const [index, image] of outputs.entries()) {
-      const encoded = await encodeImage(image, job.request.output, job.request)
+      const encoded = await encodeImage(image, job.request.output, job.request).catch((error: unknown) => {
+        // A provider's file that does not decode: another attempt would buy it again.
+        if (image.kind !== 'encoded') throw error
+        throw new EngineError('failed', `${routed.engine}'s image ${index + 1} is not a readable image`, {
+          cause: error,
+        })
+      })
       if (signal.aborted) throw new EngineError('canceled', 'aborted while writing the outputs')
       const key = blobKeys.output(job.id, job.attempts, index, encoded.format)
       await blobs.put(key, encoded.data, encoded.contentType)
@@ -157,9 +167,10 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
       ...(routed.output.upstreamIds?.length ? { upstreamIds: routed.output.upstreamIds } : {}),
       ...(routed.output.notHonoured?.length ? { notHonoured: routed.output.notHonoured } : {}),
     }
-    // Blacked-out images are not charged: only the clean ones are.
+    // Blacked-out images are not charged, nor images the engine did not make: only the clean ones are.
     const clean = nsfw ? nsfw.filter((flag) => !flag).length : images.length
-    const costMicros = nsfw ? Math.round((job.costMicros * clean) / images.length) : undefined
+    const asked = job.request.numImages
+    const costMicros = clean < asked ? Math.round((job.costMicros * clean) / asked) : undefined
     // The completion, its charge, the key's settlement (credits, period spend) and the key's
     // budget alerts it sets off: one transaction.
     let settled: Settlement | undefined

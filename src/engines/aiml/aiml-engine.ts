@@ -143,7 +143,7 @@ export function createAimlEngine(options: ProviderEngineOptions): ImageEngine & 
     async generate(task, ctx): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
       const { body, notHonoured } = aimlBody(task)
-      const answer = await sendSyncSubmit({ http, slots, path: PATH, body, timeoutMs, ctx })
+      const answer = await sendSyncSubmit({ http, slots, path: PATH, body, timeoutMs, ctx, images: task.numImages })
       if (answer.status < 200 || answer.status >= 300) throw refusal(answer)
       const json = answer.json as AimlAnswer | undefined
       const nsfw = json?.has_nsfw_concepts
@@ -163,7 +163,7 @@ export function createAimlEngine(options: ProviderEngineOptions): ImageEngine & 
           requestId: answer.requestId,
         })
       const answered: AnsweredImage[] = list.map((item) => ({ b64: item?.b64_json, url: item?.url }))
-      const images = await collectImages(http, answered, ctx.signal)
+      const images = await collectImages(http, answered, ctx.signal, task.numImages)
       ctx.progress(1)
       return {
         images,

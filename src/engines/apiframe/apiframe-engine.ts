@@ -1,6 +1,6 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
-import { EngineError, throwIfAborted } from '../engine-error.js'
+import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
@@ -199,6 +199,8 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
             started,
           )
           images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
+        } catch (error) {
+          throw afterBilled(error, i, task.numImages, 'Apiframe')
         } finally {
           slots.release()
         }

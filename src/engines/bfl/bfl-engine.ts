@@ -1,7 +1,7 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { EngineError, throwIfAborted } from '../engine-error.js'
+import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
 import { createTaskTimer, pollUntil, type Wake } from '../poll.js'
 import { sameSecret } from '../push.js'
 import { createSemaphore } from '../upstream.js'
@@ -92,6 +92,8 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     provider: 'BFL',
     base: options.baseUrl,
     headers: { 'x-key': options.apiKey },
+    // The polling_url points at the cluster that took the task (api.eu1.bfl.ai, gateway.bfl.ai).
+    allowHost: (host) => /(^|\.)bfl\.(ai|ml)(:\d+)?$/i.test(host),
     timeoutMs: options.requestTimeoutMs,
     download: options.download,
   })
@@ -214,6 +216,8 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
             throw error
           })
           images.push({ kind: 'encoded' as const, data })
+        } catch (error) {
+          throw afterBilled(error, i, task.numImages, 'BFL')
         } finally {
           slots.release()
         }

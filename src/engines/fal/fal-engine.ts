@@ -176,12 +176,14 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
     )
   }
 
-  const images = async (output: FalOutput, signal: AbortSignal) => {
-    const list = output.images ?? []
-    const flagged = (output.has_nsfw_concepts ?? []).filter(Boolean).length
+  const images = async (output: FalOutput, signal: AbortSignal, asked: number) => {
+    // Shapes checked, and no more images than asked: a broken answer cannot crash or flood us.
+    const list = (Array.isArray(output.images) ? output.images : []).slice(0, asked)
+    const nsfw: unknown[] = Array.isArray(output.has_nsfw_concepts) ? output.has_nsfw_concepts : []
+    const flagged = nsfw.filter((flag) => flag === true).length
     if (flagged > 0)
       throw new EngineError('content_moderated', `fal flagged ${flagged} of ${list.length} images (has_nsfw_concepts)`)
-    const urls = list.map((image) => image.url).filter((url): url is string => typeof url === 'string' && url !== '')
+    const urls = list.map((image) => image?.url).filter((url): url is string => typeof url === 'string' && url !== '')
     if (urls.length === 0 || urls.length < list.length)
       throw new EngineError('failed', 'fal gave a result without image URLs')
     return Promise.all(urls.map(async (url) => ({ kind: 'encoded' as const, data: await http.download(url, signal) })))
@@ -194,7 +196,8 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
     upsamplesPrompts: true,
     cancelsUpstream: true,
     // Ultra takes an image (as a data URI); the others report `image_prompt` as not honoured.
-    takesImagePrompt: true,
+    // Only ultra takes one (`image_url`); pro 1.1 and dev have no image prompt at fal.
+    takesImagePrompt: (model) => model === 'flux-pro-1.1-ultra',
     supports: (model) => ENGINE_MODELS.fal.includes(model),
     verifyPush,
     /** GET the status of a request no one made: 404 with a good key, 401/403 with a bad one, never billed. */
@@ -232,7 +235,7 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
         }
         return await followAccepted(accepted, async (ended) => {
           const output = await follow(urls, ctx, ended, started, wake)
-          const done = await images(output, ctx.signal)
+          const done = await images(output, ctx.signal, task.numImages)
           ctx.progress(1)
           const price = options.pricesUsd[task.model]
           const rewritten = task.promptUpsampling && output.prompt && output.prompt !== task.prompt

@@ -1,6 +1,6 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
-import { EngineError, throwIfAborted } from '../engine-error.js'
+import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
@@ -198,7 +198,8 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
     local: false,
     cancelsUpstream: true,
     // image_prompt takes a data URI, so the stored bytes go with the create.
-    takesImagePrompt: true,
+    // flux-dev's `image` is image-to-image, not an image prompt.
+    takesImagePrompt: (model) => model !== 'flux-dev',
     supports: (model) => ENGINE_MODELS.replicate.includes(model),
     verifyPush,
     active: () => slots.active(),
@@ -231,6 +232,8 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
           const progress = (fraction: number) => ctx.progress((i + Math.min(0.99, fraction)) / task.numImages)
           const url = await run(request.model, input, ids, { signal: ctx.signal, progress, push: ctx.push }, i)
           images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
+        } catch (error) {
+          throw afterBilled(error, i, task.numImages, 'Replicate')
         } finally {
           slots.release()
         }

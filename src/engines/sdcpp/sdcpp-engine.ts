@@ -50,8 +50,14 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
 
   const http = createUpstreamClient({ provider: 'sd-server', base, timeoutMs: requestTimeout, local: true })
   /** One request; a submit that was sent but not answered is `failed` (it may be queued there). */
-  const call = (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown) =>
-    http.send(method, path, { signal, body, submit: method === 'POST' && path === SUBMIT })
+  // A finished job's answer carries its images inline (base64): up to 64 MiB a file.
+  const call = (method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown, images = 1) =>
+    http.send(method, path, {
+      signal,
+      body,
+      submit: method === 'POST' && path === SUBMIT,
+      maxBytes: 64 * 1024 * 1024 * images,
+    })
 
   const body = (task: EngineTask) => ({
     prompt: task.prompt,
@@ -126,11 +132,11 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
     }
   }
 
-  const poll = (path: string, ctx: EngineContext): Promise<EngineImage[]> => {
+  const poll = (path: string, ctx: EngineContext, images: number): Promise<EngineImage[]> => {
     let last: SdJob['status']
     return pollUntil(
       async (control) => {
-        const answer = await call('GET', path, ctx.signal)
+        const answer = await call('GET', path, ctx.signal, undefined, images)
         const job = parseJson<SdJob>(answer.text)
         if (answer.status === 410 || answer.status === 404)
           throw new LostUpstream(`sd-server no longer knows the job (${answer.status})`)
@@ -206,7 +212,7 @@ export function createSdcppEngine(options: SdcppEngineOptions): ImageEngine & { 
         for (let attempt = 1; ; attempt++) {
           const path = await submit(task, ctx.signal)
           try {
-            return { images: await poll(path, ctx) }
+            return { images: await poll(path, ctx, task.numImages) }
           } catch (error) {
             if (error instanceof LostUpstream) {
               if (attempt < 2) continue

@@ -1,6 +1,6 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { EngineError, throwIfAborted } from '../engine-error.js'
+import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
 import { cancelQueued, followAccepted } from '../fal/queue.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
@@ -70,7 +70,8 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
 
   /** The account's balance is refused in words SeaArt does not pin down (402, or a 401/403 saying so). */
   const outOfCredit = (answer: UpstreamAnswer) =>
-    answer.status === 402 || /insufficient|balance|credit/i.test(describeBody(answer))
+    answer.status === 402 ||
+    ((answer.status === 401 || answer.status === 403) && /insufficient|balance|credit/i.test(describeBody(answer)))
 
   const submit = async (body: Record<string, unknown>, signal: AbortSignal): Promise<QueueUrls> => {
     const answer = await http.send('POST', QUEUE, { signal, body, submit: true })
@@ -209,6 +210,8 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
           ids.push(done.id)
           const each = done.costUsd ?? options.pricesUsd[task.model]
           cost = cost === undefined || each === undefined ? undefined : cost + each
+        } catch (error) {
+          throw afterBilled(error, i, task.numImages, 'SeaArt')
         } finally {
           slots.release()
         }

@@ -120,7 +120,7 @@ export function createTogetherEngine(options: ProviderEngineOptions): ImageEngin
     async generate(task, ctx): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
       const { body, notHonoured } = togetherBody(task)
-      const answer = await sendSyncSubmit({ http, slots, path: PATH, body, timeoutMs, ctx })
+      const answer = await sendSyncSubmit({ http, slots, path: PATH, body, timeoutMs, ctx, images: task.numImages })
       if (answer.status < 200 || answer.status >= 300) throw refusal(answer)
       const json = answer.json as TogetherAnswer | undefined
       if (!json || !Array.isArray(json.data))
@@ -132,6 +132,7 @@ export function createTogetherEngine(options: ProviderEngineOptions): ImageEngin
         http,
         json.data.map((item) => ({ b64: item?.b64_json, url: item?.url })),
         ctx.signal,
+        task.numImages,
       )
       ctx.progress(1)
       return {
