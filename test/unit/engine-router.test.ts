@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { routes } from '../../src/config/parsers.js'
 import { createCircuit } from '../../src/engines/circuit.js'
 import type { EngineTask, ImageEngine } from '../../src/engines/engine.js'
-import { EngineError } from '../../src/engines/engine-error.js'
+import { afterBilled, EngineError } from '../../src/engines/engine-error.js'
+import { pollUntil } from '../../src/engines/poll.js'
 import { createEngineRouter, type Route, RoutedEngineError } from '../../src/engines/router.js'
+import { createUpstreamClient } from '../../src/engines/upstream-client.js'
 
 const task: EngineTask = {
   jobId: 'job-1',
@@ -172,5 +174,75 @@ describe('FLUXHOST_ROUTES', () => {
     expect(() => routes('flux-pro-1.1=quickest:fal')).toThrow(/unknown routing policy 'quickest'/)
     expect(() => routes('flux-pro-1.1=weighted:fal=0')).toThrow(/weight above 0/)
     expect(() => routes('flux-pro-1.1=fal,fal')).toThrow(/listed twice/)
+  })
+})
+
+describe('the rules after a provider accepted a task', () => {
+  it('ends a poll refused for the account or the request as lost, never a failover', async () => {
+    const error = await pollUntil(
+      async () => {
+        throw new EngineError('insufficient_credits', 'the account cannot pay (402)')
+      },
+      { signal: new AbortController().signal, minMs: 1, maxMs: 1, timeoutMs: 10_000, what: "fal's request" },
+    ).catch((e: unknown) => e as EngineError)
+    expect([error.kind, error.submitLost]).toEqual(['failed', true])
+    expect(error.message).toMatch(/while following fal's request/)
+  })
+
+  it('ends a multi-image job at the first error after an image was made', () => {
+    const refused = new EngineError('rate_limited', 'BFL 429', { retryAfterMs: 5000 })
+    expect(afterBilled(refused, 0, 2, 'BFL')).toBe(refused)
+    const lost = afterBilled(refused, 1, 2, 'BFL') as EngineError
+    expect([lost.kind, lost.submitLost]).toEqual(['failed', true])
+    expect(lost.message).toMatch(/after 1 of 2 images were made, and billed, at BFL/)
+    const canceled = new EngineError('canceled', 'aborted')
+    expect(afterBilled(canceled, 1, 2, 'BFL')).toBe(canceled)
+  })
+
+  it("does not follow a URL in a provider's answer to another host (it would carry the key)", async () => {
+    const http = createUpstreamClient({
+      provider: 'fal',
+      base: 'http://127.0.0.1:9',
+      headers: { authorization: 'Key k' },
+    })
+    const error = await http
+      .send('GET', 'http://169.254.169.254/latest/meta-data', { signal: new AbortController().signal })
+      .catch((e: unknown) => e as EngineError)
+    expect(error.message).toMatch(/another host \(169\.254\.169\.254\); not followed/)
+  })
+
+  it('lets the most hopeful outcome decide a job every engine passed on', async () => {
+    const a = fake('bfl')
+    const b = fake('fal')
+    a.outcomes.push(new EngineError('rate_limited', 'BFL 429', { retryAfterMs: 3000 }))
+    b.outcomes.push(new EngineError('invalid', 'fal 422'))
+    const error = await createEngineRouter(route('failover', [a, b]))
+      .generate(task, ctx())
+      .catch((e: unknown) => e as RoutedEngineError)
+    expect([error.kind, error.engine, error.retryAfterMs]).toEqual(['rate_limited', 'bfl', 3000])
+  })
+
+  it('passes over an engine that takes no image prompt for this model', async () => {
+    const fal = Object.assign(fake('fal'), { takesImagePrompt: (model: string) => model === 'flux-pro-1.1-ultra' })
+    const bfl = fake('bfl')
+    const router = createEngineRouter(route('failover', [fal, bfl]))
+    const out = await router.generate({ ...task, imagePrompt: { data: Buffer.from('x'), strength: 0.1 } }, ctx())
+    expect(out.attempts).toEqual([{ engine: 'fal', skipped: 'takes no image prompt' }, { engine: 'bfl' }])
+    expect(router.refusal('flux-pro-1.1', { imagePrompt: true })).toBeUndefined()
+    const onlyFal = createEngineRouter(route('failover', [fal]))
+    expect(onlyFal.refusal('flux-pro-1.1', { imagePrompt: true })).toMatch(/served here by fal, which take no image/)
+  })
+})
+
+describe('the circuit breaker, bounded', () => {
+  it('keeps a Retry-After of a day to 5 minutes, and lets a new probe go after a minute', () => {
+    let now = 0
+    const circuit = createCircuit({ now: () => now })
+    circuit.failure('rate_limited', 86_400_000)
+    now = 5 * 60_000
+    expect(circuit.allow()).toBe(true)
+    expect(circuit.allow()).toBe(false)
+    now += 60_000
+    expect(circuit.allow()).toBe(true)
   })
 })
