@@ -13,6 +13,7 @@ import { buildWorkers } from './compose/worker.js'
 import type { Config } from './config/config.js'
 import { type Clock, systemClock } from './domain/clock.js'
 import type { ModelId } from './domain/models.js'
+import type { RoutePolicy } from './domain/routing.js'
 import { createPushKeys } from './engines/push.js'
 import { ENGINE_REGISTRY } from './engines/registry.js'
 import { buildEngineRoutes, engineDownloads } from './engines/routes.js'
@@ -48,6 +49,8 @@ export interface Fluxhost {
   readonly webhookEvents: EventEmitter
   /** Which engines serve each model, in failover order. */
   readonly routes: Readonly<Record<ModelId, readonly string[]>>
+  /** Each model's routing policy (failover unless FLUXHOST_ROUTES names another). */
+  readonly policies: Readonly<Record<ModelId, RoutePolicy>>
   /** Starts the workers and, with HTTP, listens. Returns the base URL when listening. */
   start(): Promise<string | undefined>
   /** Loads the output classifier now rather than on the first job (the server does, at start). */
@@ -171,6 +174,7 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       app,
       webhookEvents: workers?.webhookEvents ?? new EventEmitter(),
       routes: engines.names,
+      policies: engines.policies,
 
       async start() {
         await workers?.start()

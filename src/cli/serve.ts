@@ -55,7 +55,7 @@ export function serveCommand(program: Command, io: CliIo): void {
     out(`fluxhost ${readVersion()} listening on ${url}`)
     out(`  data dir  ${config.dataDir}`)
     for (const line of whereThingsLive(config)) out(line)
-    for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
+    for (const line of routeLines(fluxhost)) out(line)
     out(`  workers   ${fluxhost.runner ? `${config.worker.concurrency} in this process` : 'none (--no-worker)'}`)
     const checks = config.safety.checker
       ? 'prompt blocklist + output classifier (nsfwjs)'
@@ -99,7 +99,7 @@ export function workerCommand(program: Command, io: CliIo): void {
     const out = (line = '') => io.stdout.write(`${line}\n`)
     out(`fluxhost ${readVersion()} worker: ${config.worker.concurrency} at a time, pid ${process.pid}`)
     for (const line of whereThingsLive(config)) out(line)
-    for (const [model, engines] of Object.entries(fluxhost.routes)) out(`  model     ${model} → ${engines.join(', ')}`)
+    for (const line of routeLines(fluxhost)) out(line)
     out()
     await fluxhost.warmUp().catch((error: unknown) => logger.error({ err: error }, 'safety:classifier-failed'))
     await untilStopped(fluxhost, config.worker.shutdownGraceMs, logger, io)
@@ -135,5 +135,13 @@ function untilStopped(
           resolve()
         })
     })
+  })
+}
+
+/** `  model     flux-pro-1.1 → cheapest: fal, replicate` (the policy only when not failover). */
+function routeLines(fluxhost: Pick<Fluxhost, 'routes' | 'policies'>): string[] {
+  return Object.entries(fluxhost.routes).map(([model, engines]) => {
+    const policy = fluxhost.policies[model as keyof typeof fluxhost.policies]
+    return `  model     ${model} → ${policy && policy !== 'failover' ? `${policy}: ` : ''}${engines.join(', ')}`
   })
 }

@@ -205,9 +205,9 @@ describe('the rules after a provider accepted a task', () => {
       base: 'http://127.0.0.1:9',
       headers: { authorization: 'Key k' },
     })
-    const error = await http
+    const error = (await http
       .send('GET', 'http://169.254.169.254/latest/meta-data', { signal: new AbortController().signal })
-      .catch((e: unknown) => e as EngineError)
+      .catch((e: unknown) => e)) as EngineError
     expect(error.message).toMatch(/another host \(169\.254\.169\.254\); not followed/)
   })
 
@@ -216,9 +216,9 @@ describe('the rules after a provider accepted a task', () => {
     const b = fake('fal')
     a.outcomes.push(new EngineError('rate_limited', 'BFL 429', { retryAfterMs: 3000 }))
     b.outcomes.push(new EngineError('invalid', 'fal 422'))
-    const error = await createEngineRouter(route('failover', [a, b]))
+    const error = (await createEngineRouter(route('failover', [a, b]))
       .generate(task, ctx())
-      .catch((e: unknown) => e as RoutedEngineError)
+      .catch((e: unknown) => e)) as RoutedEngineError
     expect([error.kind, error.engine, error.retryAfterMs]).toEqual(['rate_limited', 'bfl', 3000])
   })
 
