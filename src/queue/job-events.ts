@@ -1,7 +1,11 @@
 import type { JobState } from '../domain/job.js'
 
 export type JobEvent =
-  | { type: 'state'; jobId: string; state: JobState }
+  /**
+   * `webhook`: whether the job has a webhook (its end made a delivery); false lets the webhook
+   * dispatcher skip looking. Unset: unknown, it looks.
+   */
+  | { type: 'state'; jobId: string; state: JobState; webhook?: boolean }
   | { type: 'progress'; jobId: string; progress: number }
   /** Asks whichever worker runs the job to abort it (the record is already `canceled`). */
   | { type: 'cancel'; jobId: string }

@@ -224,7 +224,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps): WebhookDispatcher
       await recover()
       // A job that ended may have made deliveries (its trigger did); a redelivery is due now.
       unsubscribe = deps.events.subscribeAll((event) => {
-        if ((event.type === 'state' && isTerminal(event.state)) || event.type === 'delivery') wake()
+        if ((event.type === 'state' && isTerminal(event.state) && event.webhook !== false) || event.type === 'delivery')
+          wake()
       })
       loop = claimLoop()
     },

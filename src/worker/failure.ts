@@ -105,7 +105,7 @@ export async function settleFailure(
   })
   if (failed) {
     metrics.jobsFinished.inc({ state: 'failed' })
-    events.publish({ type: 'state', jobId: job.id, state: 'failed' })
+    events.publish({ type: 'state', jobId: job.id, state: 'failed', webhook: Boolean(job.request.webhook) })
     log.info({ code: decision.code }, 'job:failed')
   }
 }

@@ -214,7 +214,7 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
       return
     }
     metrics.jobsFinished.inc({ state: 'succeeded' })
-    events.publish({ type: 'state', jobId: job.id, state: 'succeeded' })
+    events.publish({ type: 'state', jobId: job.id, state: 'succeeded', webhook: Boolean(job.request.webhook) })
     log.info({ engine: routed.engine, ms: Math.round(performance.now() - started) }, 'job:succeeded')
   } catch (error) {
     await blobs.deletePrefix(prefix).catch(() => undefined)
