@@ -67,15 +67,11 @@ export async function abortableDelay(ms: number, signal: AbortSignal): Promise<v
 }
 
 /**
- * An error in task `made` of a job made one task per image, after earlier ones were accepted
- * (and billed): another engine, or a later attempt, would make (and pay for) those again, so
- * any outcome but a cancel ends the job here, named lost, with what was already made.
+ * Whether a job made one task per image keeps the images already made when task `made` fails:
+ * those were accepted (and billed), so they are returned — charged pro rata, the job's result
+ * naming `num_images` as not honoured — rather than made (and paid for) again by another engine
+ * or a later attempt. A cancel ends the job as canceled; a failure of the first task is itself.
  */
-export function afterBilled(error: unknown, made: number, of: number, provider: string): unknown {
-  if (made === 0 || !isEngineError(error) || error.kind === 'canceled') return error
-  return new EngineError(
-    'failed',
-    `${error.message} (after ${made} of ${of} images were made, and billed, at ${provider})`,
-    { cause: error, submitLost: true, requestId: error.requestId },
-  )
+export function keepsMade(error: unknown, made: number): error is EngineError {
+  return made > 0 && isEngineError(error) && error.kind !== 'canceled'
 }

@@ -34,13 +34,21 @@ export type Wake = (signal: AbortSignal) => Promise<void>
  * its true end), then fast polls 100 ms apart growing ×1.25; before that, `minMs` growing ×1.5.
  */
 export function createTaskTimer(options: { pollMinMs: number; pollMaxMs: number; pushPollMs?: number }) {
-  const durations = createDurations()
+  // Learnt per kind of task (model, images): an ultra task's time says nothing of a dev one's.
+  const byKind = new Map<string, Durations>()
+  const durationsOf = (kind: string) => {
+    let d = byKind.get(kind)
+    if (!d) byKind.set(kind, (d = createDurations()))
+    return d
+  }
   return {
     /** The schedule of one task submitted at `startedAt`. */
     schedule(
       startedAt: number,
       wake?: Wake,
+      kind = '',
     ): Pick<PollOptions, 'minMs' | 'maxMs' | 'factor' | 'firstDelayMs' | 'wake' | 'learn'> {
+      const durations = durationsOf(kind)
       const learn = { durations, startedAt }
       const safety = options.pushPollMs ?? 2_000
       if (wake) return { minMs: safety, maxMs: safety * 5, wake, learn }
@@ -55,8 +63,8 @@ export function createTaskTimer(options: { pollMinMs: number; pollMaxMs: number;
         learn,
       }
     },
-    /** The usual task time this timer has learned, if any. */
-    usual: () => durations.median(),
+    /** The usual task time this timer has learned for a kind of task, if any. */
+    usual: (kind = '') => byKind.get(kind)?.median(),
   }
 }
 
@@ -162,7 +170,8 @@ export async function pollUntil<T>(
             'it may still run there',
           { cause: error, submitLost: true, requestId: error.requestId },
         )
-      if (error.kind === 'rate_limited') wait = error.retryAfterMs
+      // A long Retry-After on a read is not waited out past the limits below.
+      if (error.kind === 'rate_limited') wait = Math.min(error.retryAfterMs ?? 0, unreachableMs / 4)
     }
   }
 }

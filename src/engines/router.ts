@@ -141,9 +141,10 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
       const engines = route ? order(route, task.model) : []
       const attempts: EngineAttempt[] = []
       // Every engine unhealthy: rather than fail the job, try the one that reopens first.
-      const blocked = engines.filter((engine) => healthOf(engine.name).circuit.blocked())
+      const usable = engines.filter((engine) => !task.imagePrompt || takesImagePrompt(engine, task.model))
+      const blocked = usable.filter((engine) => healthOf(engine.name).circuit.blocked())
       const forced =
-        blocked.length === engines.length && engines.length > 0
+        blocked.length === usable.length && usable.length > 0
           ? blocked.reduce((a, b) => (healthOf(a.name).circuit.opensAt() <= healthOf(b.name).circuit.opensAt() ? a : b))
           : undefined
       let last: { error: EngineError; engine: string } | undefined
@@ -168,7 +169,9 @@ export function createEngineRouter(routes: Partial<Record<ModelId, Route>>, opti
           const typed = isEngineError(error)
             ? error
             : new EngineError('failed', 'the engine failed unexpectedly', { cause: error })
-          h.failed(typed.kind, typed.retryAfterMs)
+          // A lost submit is final for its job, but says the engine is unhealthy (a 5xx, a
+          // hang): later jobs should pass it over, and a lost probe opens the circuit again.
+          h.failed(typed.submitLost ? 'unavailable' : typed.kind, typed.retryAfterMs)
           attempts.push({ engine: engine.name, error: { kind: typed.kind, message: typed.message } })
           if (typed.kind === 'canceled' || ctx.signal.aborted || !movesOn(engine, typed)) {
             throw new RoutedEngineError(withRequestId(typed, engine), engine.name, attempts)

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { type Dispatcher, type FormData, request } from 'undici'
 import { parseRetryAfter } from '../net/retry-after.js'
+import { apiUrl } from './api-url.js'
 import { EngineError } from './engine-error.js'
 import { notSentCode, parseJson } from './upstream.js'
 
@@ -86,19 +87,10 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
   const maxDownload = options.maxDownloadBytes ?? 64 * 1024 * 1024
   const idHeaders = options.requestIdHeaders ?? DEFAULT_REQUEST_ID_HEADERS
   const mayExist = options.local ? 'the task may be queued there' : 'the task may exist there and be billed'
-  const baseHost = new URL(base).host
-  /** A path on the API, or an absolute URL from an answer: only on the provider's own hosts. */
-  const url = (pathOrUrl: string) => {
-    if (!/^https?:\/\//i.test(pathOrUrl)) return `${base}${pathOrUrl}`
-    let host: string
-    try {
-      host = new URL(pathOrUrl).host
-    } catch {
-      throw new EngineError('failed', `${provider} answered with a URL that is not one`)
-    }
-    if (host !== baseHost && !options.allowHost?.(host))
-      throw new EngineError('failed', `${provider} answered with a URL on another host (${host}); not followed`)
-    return pathOrUrl
+  const url = (pathOrUrl: string): string => {
+    const target = apiUrl(base, pathOrUrl, options.allowHost)
+    if (!target) throw new EngineError('failed', `${provider} answered with a URL that is not one`)
+    return target
   }
 
   const requestIdOf = (headers: IncomingHttpHeaders): string | undefined => {

@@ -19,6 +19,7 @@ function script(body: any): BflScript {
   if (prompt.startsWith('no credits')) return { submitStatus: 402 }
   if (prompt.startsWith('server error')) return { submitStatus: 500 }
   if (prompt.startsWith('busy') && n === 0) return { submitStatus: 429, submitHeaders: { 'retry-after': '1' } }
+  if (prompt.startsWith('second refused') && n >= 1) return { submitStatus: 429 }
   if (prompt.startsWith('expired')) return { sampleTtlMs: 0 }
   if (prompt.startsWith('forever')) return { pendingPolls: 1_000_000 }
   return { pendingPolls: 3 }
@@ -90,6 +91,20 @@ describe('the bfl engine against an emulated api.bfl.ai', () => {
     expect(bfl.pricedJobs).toBe(bfl.jobs)
     expect(Number(bfl.upstreamUsd)).toBeCloseTo(bfl.jobs * 0.04, 6)
     expect(bfl.marginUsd).toBe('0.00')
+  })
+
+  it('keeps the images made when a later one is refused: charged for those, not bought again', async () => {
+    const created = await api(`${server.url}/api/jobs`, {
+      body: { prompt: 'second refused, two lamps', width: 256, height: 256, numImages: 2 },
+    })
+    const job = await server.waitForJob(created.body.id)
+    expect(job).toMatchObject({ state: 'succeeded', engine: 'bfl' })
+    const native = (await api(`${server.url}/api/jobs/${created.body.id}`)).body
+    expect(native.result.images).toHaveLength(1)
+    expect(native.result.notHonoured).toEqual(['num_images'])
+    // One of two images: half the price of two.
+    expect(native.cost).toEqual({ usd: '0.04', charged: true })
+    expect(emulator.submits.filter((s) => s.body.prompt === 'second refused, two lamps')).toHaveLength(2)
   })
 
   it("maps BFL's moderation to ours, uncharged", async () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { routes } from '../../src/config/parsers.js'
+import { apiUrl } from '../../src/engines/api-url.js'
 import { createCircuit } from '../../src/engines/circuit.js'
 import type { EngineTask, ImageEngine } from '../../src/engines/engine.js'
-import { afterBilled, EngineError } from '../../src/engines/engine-error.js'
+import { EngineError, keepsMade } from '../../src/engines/engine-error.js'
 import { pollUntil } from '../../src/engines/poll.js'
 import { createEngineRouter, type Route, RoutedEngineError } from '../../src/engines/router.js'
-import { createUpstreamClient } from '../../src/engines/upstream-client.js'
 
 const task: EngineTask = {
   jobId: 'job-1',
@@ -189,26 +189,37 @@ describe('the rules after a provider accepted a task', () => {
     expect(error.message).toMatch(/while following fal's request/)
   })
 
-  it('ends a multi-image job at the first error after an image was made', () => {
+  it('keeps the images a multi-image job already made when a later one fails, instead of buying them again', () => {
     const refused = new EngineError('rate_limited', 'BFL 429', { retryAfterMs: 5000 })
-    expect(afterBilled(refused, 0, 2, 'BFL')).toBe(refused)
-    const lost = afterBilled(refused, 1, 2, 'BFL') as EngineError
-    expect([lost.kind, lost.submitLost]).toEqual(['failed', true])
-    expect(lost.message).toMatch(/after 1 of 2 images were made, and billed, at BFL/)
-    const canceled = new EngineError('canceled', 'aborted')
-    expect(afterBilled(canceled, 1, 2, 'BFL')).toBe(canceled)
+    expect(keepsMade(refused, 0)).toBe(false)
+    expect(keepsMade(refused, 1)).toBe(true)
+    expect(keepsMade(new EngineError('content_moderated', 'flagged'), 2)).toBe(true)
+    expect(keepsMade(new EngineError('canceled', 'aborted'), 1)).toBe(false)
+    expect(keepsMade(new Error('not an engine error'), 1)).toBe(false)
   })
 
-  it("does not follow a URL in a provider's answer to another host (it would carry the key)", async () => {
-    const http = createUpstreamClient({
-      provider: 'fal',
-      base: 'http://127.0.0.1:9',
-      headers: { authorization: 'Key k' },
-    })
-    const error = (await http
-      .send('GET', 'http://169.254.169.254/latest/meta-data', { signal: new AbortController().signal })
-      .catch((e: unknown) => e)) as EngineError
-    expect(error.message).toMatch(/another host \(169\.254\.169\.254\); not followed/)
+  it("sends a request for a URL from a provider's answer only to the base or a documented host", () => {
+    const bfl = (host: string) => /(^|\.)bfl\.ai$/.test(host)
+    // A hostile host, a relative value that would change the host, plain http: to the base, by path.
+    expect(apiUrl('https://api.bfl.ai', 'http://169.254.169.254/latest/meta-data', bfl)).toBe(
+      'https://api.bfl.ai/latest/meta-data',
+    )
+    expect(apiUrl('https://api.bfl.ai', '.evil.example/x', bfl)).toBe('https://api.bfl.ai/x')
+    expect(apiUrl('https://api.bfl.ai', '@evil.example/x', bfl)).toBe('https://api.bfl.ai/x')
+    expect(apiUrl('https://api.bfl.ai', 'http://api.bfl.ai/v1/get_result?id=1')).toBe(
+      'https://api.bfl.ai/v1/get_result?id=1',
+    )
+    // BFL's regional cluster, over https: as given.
+    expect(apiUrl('https://api.bfl.ai', 'https://api.eu1.bfl.ai/v1/get_result?id=1', bfl)).toBe(
+      'https://api.eu1.bfl.ai/v1/get_result?id=1',
+    )
+    // A proxy as the base: the provider's own URLs go through it.
+    expect(apiUrl('https://proxy.internal/replicate', 'https://api.replicate.com/v1/predictions/p1')).toBe(
+      'https://proxy.internal/replicate/v1/predictions/p1',
+    )
+    expect(apiUrl('http://127.0.0.1:9/model', 'http://127.0.0.1:9/model/v1/queue/x/status')).toBe(
+      'http://127.0.0.1:9/model/v1/queue/x/status',
+    )
   })
 
   it('lets the most hopeful outcome decide a job every engine passed on', async () => {

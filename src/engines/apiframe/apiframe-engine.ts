@@ -1,6 +1,6 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
-import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
+import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
@@ -125,7 +125,7 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
     }
   }
 
-  const follow = (jobId: string, ctx: EngineContext, started: number): Promise<string> => {
+  const follow = (jobId: string, ctx: EngineContext, started: number, kind = ''): Promise<string> => {
     let ended = false
     return pollUntil(
       async () => {
@@ -138,7 +138,12 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
         ended = ['COMPLETED', 'FAILED', 'CANCELLED'].includes(job.status)
         return outcome(jobId, job, ctx.progress)
       },
-      { signal: ctx.signal, ...timer.schedule(started), timeoutMs: taskTimeout, what: "Apiframe's job" },
+      {
+        signal: ctx.signal,
+        ...timer.schedule(started, undefined, kind),
+        timeoutMs: taskTimeout,
+        what: "Apiframe's job",
+      },
     ).catch((error: unknown) => {
       if (ended || !(error instanceof EngineError)) throw error
       const runsOn = `Apiframe has no cancel: job ${jobId} runs on and may be billed`
@@ -184,6 +189,8 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
       const images: EngineImage[] = []
       const ids: string[] = []
       // No count field: more images are more jobs, one after the other, seeds counting up.
+      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
+      let short = false
       for (let i = 0; i < task.numImages; i++) {
         await slots.acquire(ctx.signal)
         try {
@@ -197,10 +204,13 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
             jobId,
             { signal: ctx.signal, progress: (fraction) => ctx.progress((i + fraction) / task.numImages) },
             started,
+            task.model,
           )
           images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
         } catch (error) {
-          throw afterBilled(error, i, task.numImages, 'Apiframe')
+          if (!keepsMade(error, i)) throw error
+          short = true
+          break
         } finally {
           slots.release()
         }
@@ -211,7 +221,9 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
         images,
         upstreamIds: ids,
         ...(price === undefined ? {} : { upstreamCostUsd: Math.round(price * images.length * 10_000) / 10_000 }),
-        ...(request.notHonoured.length > 0 ? { notHonoured: request.notHonoured } : {}),
+        ...(request.notHonoured.length > 0 || short
+          ? { notHonoured: [...request.notHonoured, ...(short ? ['num_images'] : [])] }
+          : {}),
       }
     },
   }

@@ -1,7 +1,7 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
+import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
 import { createTaskTimer, pollUntil, type Wake } from '../poll.js'
 import { sameSecret } from '../push.js'
 import { createSemaphore } from '../upstream.js'
@@ -126,7 +126,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
   type Result = { status?: string; progress?: number | null; result?: { sample?: string } | null; details?: unknown }
   const details = (json: Result) => (json.details ? `: ${JSON.stringify(json.details).slice(0, 200)}` : '')
 
-  const poll = (pollingUrl: string, ctx: EngineContext, started: number, wake?: Wake) =>
+  const poll = (pollingUrl: string, ctx: EngineContext, started: number, wake?: Wake, kind = '') =>
     pollUntil<string>(
       async () => {
         const answer = await http.send('GET', pollingUrl, { signal: ctx.signal })
@@ -154,7 +154,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
             throw new EngineError('failed', `BFL answered an unknown status '${String(json.status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, ...timer.schedule(started, wake), timeoutMs: taskTimeout, what: "BFL's task" },
+      { signal: ctx.signal, ...timer.schedule(started, wake, kind), timeoutMs: taskTimeout, what: "BFL's task" },
     ).catch((error: unknown) => {
       if (error instanceof EngineError && error.kind === 'canceled')
         throw new EngineError(
@@ -194,6 +194,8 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
       const ids: string[] = []
       let cost = 0
       // BFL makes one image per task; more images are more tasks, one after the other.
+      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
+      let short = false
       for (let i = 0; i < task.numImages; i++) {
         await slots.acquire(ctx.signal)
         try {
@@ -209,6 +211,7 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
             { signal: ctx.signal, progress: (fraction) => ctx.progress((i + fraction) / task.numImages) },
             started,
             push ? (signal) => push.wake('bfl', i, signal) : undefined,
+            task.model,
           )
           const data = await http.download(sample, ctx.signal).catch((error: unknown) => {
             if (error instanceof EngineError && error.kind === 'failed')
@@ -217,13 +220,20 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
           })
           images.push({ kind: 'encoded' as const, data })
         } catch (error) {
-          throw afterBilled(error, i, task.numImages, 'BFL')
+          if (!keepsMade(error, i)) throw error
+          short = true
+          break
         } finally {
           slots.release()
         }
         ctx.progress((i + 1) / task.numImages)
       }
-      return { images, upstreamCostUsd: Math.round(cost * 10_000) / 10_000, upstreamIds: ids }
+      return {
+        images,
+        upstreamCostUsd: Math.round(cost * 10_000) / 10_000,
+        upstreamIds: ids,
+        ...(short ? { notHonoured: ['num_images'] } : {}),
+      }
     },
   }
 }

@@ -139,6 +139,7 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
     ended: () => void,
     started: number,
     wake?: Wake,
+    kind = '',
   ): Promise<FalOutput> => {
     let running = false
     return pollUntil(
@@ -172,7 +173,7 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
             throw new EngineError('failed', `fal answered an unknown status '${String(json?.status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, ...timer.schedule(started, wake), timeoutMs: taskTimeout, what: "fal's request" },
+      { signal: ctx.signal, ...timer.schedule(started, wake, kind), timeoutMs: taskTimeout, what: "fal's request" },
     )
   }
 
@@ -234,7 +235,7 @@ export function createFalEngine(options: FalEngineOptions): ImageEngine {
           cancel: () => cancelQueued(http, urls.cancel),
         }
         return await followAccepted(accepted, async (ended) => {
-          const output = await follow(urls, ctx, ended, started, wake)
+          const output = await follow(urls, ctx, ended, started, wake, `${task.model}/${task.numImages}`)
           const done = await images(output, ctx.signal, task.numImages)
           ctx.progress(1)
           const price = options.pricesUsd[task.model]

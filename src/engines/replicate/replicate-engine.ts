@@ -1,6 +1,6 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
-import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
+import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
@@ -169,7 +169,7 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
         },
         {
           signal: ctx.signal,
-          ...timer.schedule(started, wake),
+          ...timer.schedule(started, wake, model),
           timeoutMs: taskTimeout,
           what: "Replicate's prediction",
         },
@@ -225,6 +225,8 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
       const ids: string[] = []
       // One image per prediction (flux-dev's num_outputs would share one seed): more images
       // are more predictions, one after the other, seeds counting up as BFL's engine does.
+      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
+      let short = false
       for (let i = 0; i < task.numImages; i++) {
         await slots.acquire(ctx.signal)
         try {
@@ -233,7 +235,9 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
           const url = await run(request.model, input, ids, { signal: ctx.signal, progress, push: ctx.push }, i)
           images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
         } catch (error) {
-          throw afterBilled(error, i, task.numImages, 'Replicate')
+          if (!keepsMade(error, i)) throw error
+          short = true
+          break
         } finally {
           slots.release()
         }
@@ -244,7 +248,9 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
         images,
         upstreamIds: ids,
         ...(price === undefined ? {} : { upstreamCostUsd: Math.round(price * images.length * 10_000) / 10_000 }),
-        ...(request.notHonoured.length > 0 ? { notHonoured: request.notHonoured } : {}),
+        ...(request.notHonoured.length > 0 || short
+          ? { notHonoured: [...request.notHonoured, ...(short ? ['num_images'] : [])] }
+          : {}),
       }
     },
   }

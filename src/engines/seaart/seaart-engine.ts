@@ -1,6 +1,6 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { afterBilled, EngineError, throwIfAborted } from '../engine-error.js'
+import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
 import { cancelQueued, followAccepted } from '../fal/queue.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
@@ -111,7 +111,13 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
   }
 
   /** Polls status, then reads the response once it is COMPLETED without an error. */
-  const follow = (urls: QueueUrls, ctx: EngineContext, ended: () => void, started: number): Promise<SeaartBody> => {
+  const follow = (
+    urls: QueueUrls,
+    ctx: EngineContext,
+    ended: () => void,
+    started: number,
+    kind = '',
+  ): Promise<SeaartBody> => {
     let running = false
     return pollUntil(
       async ({ hurry }) => {
@@ -148,7 +154,12 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
             throw new EngineError('failed', `SeaArt answered an unknown status '${String(status).slice(0, 40)}'`)
         }
       },
-      { signal: ctx.signal, ...timer.schedule(started), timeoutMs: taskTimeout, what: "SeaArt's request" },
+      {
+        signal: ctx.signal,
+        ...timer.schedule(started, undefined, kind),
+        timeoutMs: taskTimeout,
+        what: "SeaArt's request",
+      },
     )
   }
 
@@ -163,7 +174,7 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
       cancel: () => cancelQueued(http, urls.cancel),
     }
     return followAccepted(accepted, async (ended) => {
-      const body = await follow(urls, ctx, ended, started)
+      const body = await follow(urls, ctx, ended, started, task.model)
       const [url] = imageUrlsOf(body)
       if (!url) throw new EngineError('failed', 'SeaArt gave a response without an image URL')
       const image: EngineImage = { kind: 'encoded', data: await http.download(url, ctx.signal) }
@@ -199,6 +210,8 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
       // Unknown once any image has neither a reported cost nor a configured price.
       let cost: number | undefined = 0
       // No num_images: more images are more requests, one after the other, seeds counting up as BFL's do.
+      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
+      let short = false
       for (let i = 0; i < task.numImages; i++) {
         await slots.acquire(ctx.signal)
         try {
@@ -211,13 +224,15 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
           const each = done.costUsd ?? options.pricesUsd[task.model]
           cost = cost === undefined || each === undefined ? undefined : cost + each
         } catch (error) {
-          throw afterBilled(error, i, task.numImages, 'SeaArt')
+          if (!keepsMade(error, i)) throw error
+          short = true
+          break
         } finally {
           slots.release()
         }
         ctx.progress((i + 1) / task.numImages)
       }
-      const skipped = notHonoured(task)
+      const skipped = [...notHonoured(task), ...(short ? ['num_images'] : [])]
       return {
         images,
         ...(cost === undefined ? {} : { upstreamCostUsd: Math.round(cost * 10_000) / 10_000 }),
