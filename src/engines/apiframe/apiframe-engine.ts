@@ -1,6 +1,7 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
-import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
-import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
+import type { EngineContext, EngineOutput, ImageEngine } from '../engine.js'
+import { EngineError, throwIfAborted } from '../engine-error.js'
+import { eachImage } from '../per-image.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
@@ -186,36 +187,18 @@ export function createApiframeEngine(options: ProviderEngineOptions): ImageEngin
     async generate(task, ctx): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
       const request = apiframeRequest(task)
-      const images: EngineImage[] = []
       const ids: string[] = []
       // No count field: more images are more jobs, one after the other, seeds counting up.
-      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
-      let short = false
-      for (let i = 0; i < task.numImages; i++) {
-        await slots.acquire(ctx.signal)
-        try {
-          const body = { ...request.body, fluxParams: { ...request.body.fluxParams, seed: task.seed + i } }
-          // The same job's same image has the same key: a resubmit (a later attempt of the
-          // job) within Apiframe's 24 h gets the job it already made, not a second bill.
-          const started = Date.now()
-          const jobId = await submit(body, `fluxhost-${task.jobId}-${i}`, ctx.signal)
-          ids.push(jobId)
-          const url = await follow(
-            jobId,
-            { signal: ctx.signal, progress: (fraction) => ctx.progress((i + fraction) / task.numImages) },
-            started,
-            task.model,
-          )
-          images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
-        } catch (error) {
-          if (!keepsMade(error, i)) throw error
-          short = true
-          break
-        } finally {
-          slots.release()
-        }
-        ctx.progress((i + 1) / task.numImages)
-      }
+      const { made: images, short } = await eachImage(task, ctx, slots, async (i, progress) => {
+        const body = { ...request.body, fluxParams: { ...request.body.fluxParams, seed: task.seed + i } }
+        // The same job's same image has the same key: a resubmit (a later attempt of the
+        // job) within Apiframe's 24 h gets the job it already made, not a second bill.
+        const started = Date.now()
+        const jobId = await submit(body, `fluxhost-${task.jobId}-${i}`, ctx.signal)
+        ids.push(jobId)
+        const url = await follow(jobId, { signal: ctx.signal, progress }, started, task.model)
+        return { kind: 'encoded' as const, data: await http.download(url, ctx.signal) }
+      })
       const price = options.pricesUsd[task.model]
       return {
         images,

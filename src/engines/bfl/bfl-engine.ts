@@ -1,7 +1,8 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { ModelId } from '../../domain/models.js'
 import type { EngineContext, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
+import { EngineError, throwIfAborted } from '../engine-error.js'
+import { eachImage } from '../per-image.js'
 import { createTaskTimer, pollUntil, type Wake } from '../poll.js'
 import { sameSecret } from '../push.js'
 import { createSemaphore } from '../upstream.js'
@@ -190,48 +191,31 @@ export function createBflEngine(options: BflEngineOptions): ImageEngine & { acti
     },
     async generate(task, ctx): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
-      const images = []
-      const ids: string[] = []
-      let cost = 0
       // BFL makes one image per task; more images are more tasks, one after the other.
-      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
-      let short = false
-      for (let i = 0; i < task.numImages; i++) {
-        await slots.acquire(ctx.signal)
-        try {
-          const one = { ...task, seed: task.seed + i }
-          const push = ctx.push
-          const hook = push ? { url: push.url('bfl', i), secret: push.secret('bfl', i) } : undefined
-          const started = Date.now()
-          const submitted = await submit(one, ctx.signal, hook)
-          if (submitted.id) ids.push(submitted.id)
-          cost += submitted.costUsd
-          const sample = await poll(
-            submitted.pollingUrl,
-            { signal: ctx.signal, progress: (fraction) => ctx.progress((i + fraction) / task.numImages) },
-            started,
-            push ? (signal) => push.wake('bfl', i, signal) : undefined,
-            task.model,
-          )
-          const data = await http.download(sample, ctx.signal).catch((error: unknown) => {
-            if (error instanceof EngineError && error.kind === 'failed')
-              throw new EngineError('failed', `${error.message.replace('result', 'sample')}; its URL may have expired`)
-            throw error
-          })
-          images.push({ kind: 'encoded' as const, data })
-        } catch (error) {
-          if (!keepsMade(error, i)) throw error
-          short = true
-          break
-        } finally {
-          slots.release()
-        }
-        ctx.progress((i + 1) / task.numImages)
-      }
+      const { made, short } = await eachImage(task, ctx, slots, async (i, progress) => {
+        const push = ctx.push
+        const hook = push ? { url: push.url('bfl', i), secret: push.secret('bfl', i) } : undefined
+        const started = Date.now()
+        const submitted = await submit({ ...task, seed: task.seed + i }, ctx.signal, hook)
+        const sample = await poll(
+          submitted.pollingUrl,
+          { signal: ctx.signal, progress },
+          started,
+          push ? (signal) => push.wake('bfl', i, signal) : undefined,
+          task.model,
+        )
+        const data = await http.download(sample, ctx.signal).catch((error: unknown) => {
+          if (error instanceof EngineError && error.kind === 'failed')
+            throw new EngineError('failed', `${error.message.replace('result', 'sample')}; its URL may have expired`)
+          throw error
+        })
+        return { image: { kind: 'encoded' as const, data }, id: submitted.id, costUsd: submitted.costUsd }
+      })
+      const cost = made.reduce((sum, one) => sum + one.costUsd, 0)
       return {
-        images,
+        images: made.map((one) => one.image),
         upstreamCostUsd: Math.round(cost * 10_000) / 10_000,
-        upstreamIds: ids,
+        upstreamIds: made.flatMap((one) => (one.id ? [one.id] : [])),
         ...(short ? { notHonoured: ['num_images'] } : {}),
       }
     },

@@ -1,6 +1,7 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
-import type { EngineContext, EngineImage, EngineOutput, ImageEngine } from '../engine.js'
-import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
+import type { EngineContext, EngineOutput, ImageEngine } from '../engine.js'
+import { EngineError, throwIfAborted } from '../engine-error.js'
+import { eachImage } from '../per-image.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
@@ -221,28 +222,14 @@ export function createReplicateEngine(options: ReplicateEngineOptions): ImageEng
     async generate(task, ctx): Promise<EngineOutput> {
       throwIfAborted(ctx.signal)
       const request = replicateRequest(task)
-      const images: EngineImage[] = []
       const ids: string[] = []
       // One image per prediction (flux-dev's num_outputs would share one seed): more images
       // are more predictions, one after the other, seeds counting up as BFL's engine does.
-      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
-      let short = false
-      for (let i = 0; i < task.numImages; i++) {
-        await slots.acquire(ctx.signal)
-        try {
-          const input = { ...request.input, seed: task.seed + i }
-          const progress = (fraction: number) => ctx.progress((i + Math.min(0.99, fraction)) / task.numImages)
-          const url = await run(request.model, input, ids, { signal: ctx.signal, progress, push: ctx.push }, i)
-          images.push({ kind: 'encoded', data: await http.download(url, ctx.signal) })
-        } catch (error) {
-          if (!keepsMade(error, i)) throw error
-          short = true
-          break
-        } finally {
-          slots.release()
-        }
-        ctx.progress((i + 1) / task.numImages)
-      }
+      const { made: images, short } = await eachImage(task, ctx, slots, async (i, progress) => {
+        const input = { ...request.input, seed: task.seed + i }
+        const url = await run(request.model, input, ids, { signal: ctx.signal, progress, push: ctx.push }, i)
+        return { kind: 'encoded' as const, data: await http.download(url, ctx.signal) }
+      })
       const price = options.pricesUsd[task.model]
       return {
         images,

@@ -1,7 +1,8 @@
 import { ENGINE_MODELS } from '../../domain/engines.js'
 import type { EngineContext, EngineImage, EngineOutput, EngineTask, ImageEngine } from '../engine.js'
-import { EngineError, keepsMade, throwIfAborted } from '../engine-error.js'
+import { EngineError, throwIfAborted } from '../engine-error.js'
 import { cancelQueued, followAccepted } from '../fal/queue.js'
+import { eachImage } from '../per-image.js'
 import { createTaskTimer, pollUntil } from '../poll.js'
 import type { ProviderEngineOptions } from '../provider-options.js'
 import { createSemaphore } from '../upstream.js'
@@ -205,33 +206,17 @@ export function createSeaartEngine(options: ProviderEngineOptions): ImageEngine 
       throwIfAborted(ctx.signal)
       if (!ENGINE_MODELS.seaart.includes(task.model))
         throw new EngineError('invalid', `SeaArt does not serve ${task.model} here`)
-      const images: EngineImage[] = []
-      const ids: string[] = []
-      // Unknown once any image has neither a reported cost nor a configured price.
-      let cost: number | undefined = 0
       // No num_images: more images are more requests, one after the other, seeds counting up as BFL's do.
-      // Set when a later image failed after earlier ones were made: those are kept (keepsMade).
-      let short = false
-      for (let i = 0; i < task.numImages; i++) {
-        await slots.acquire(ctx.signal)
-        try {
-          const done = await one(task, task.seed + i, {
-            signal: ctx.signal,
-            progress: (fraction) => ctx.progress((i + fraction) / task.numImages),
-          })
-          images.push(done.image)
-          ids.push(done.id)
-          const each = done.costUsd ?? options.pricesUsd[task.model]
-          cost = cost === undefined || each === undefined ? undefined : cost + each
-        } catch (error) {
-          if (!keepsMade(error, i)) throw error
-          short = true
-          break
-        } finally {
-          slots.release()
-        }
-        ctx.progress((i + 1) / task.numImages)
-      }
+      const { made, short } = await eachImage(task, ctx, slots, (i, progress) =>
+        one(task, task.seed + i, { signal: ctx.signal, progress }),
+      )
+      const images = made.map((done) => done.image)
+      const ids = made.map((done) => done.id)
+      // Unknown once any image has neither a reported cost nor a configured price.
+      const costs = made.map((done) => done.costUsd ?? options.pricesUsd[task.model])
+      const cost = costs.some((each) => each === undefined)
+        ? undefined
+        : costs.reduce<number>((sum, each) => sum + (each ?? 0), 0)
       const skipped = [...notHonoured(task), ...(short ? ['num_images'] : [])]
       return {
         images,
