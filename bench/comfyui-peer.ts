@@ -193,7 +193,7 @@ const makeSides = (peer: Server, server: Server): Side[] => [
     via: 'POST /api/jobs, then GET /api/jobs/:id/events to the terminal state',
     pid: server.child.pid!,
     async once(text, seed) {
-      const body = JSON.stringify({ prompt: text, width: 512, height: 512, seed })
+      const body = JSON.stringify({ prompt: text, width: 512, height: 512, seed, outputFormat: 'png' })
       const created = await json(`${server.url}/api/jobs`, { method: 'POST', body })
       check(Boolean(created.id), 'create refused', created)
       const events = await fetch(`${server.url}/api/jobs/${created.id}/events`, { headers: { 'x-key': KEY } })
@@ -201,17 +201,18 @@ const makeSides = (peer: Server, server: Server): Side[] => [
       check(stream.includes('"state":"succeeded"'), `job ${created.id} ended`, stream.slice(-300))
     },
   },
-  {
-    name: 'fluxhost-sync',
-    via: 'POST /v1/images/generations, response_format b64_json',
+  ...(['png', 'jpeg'] as const).map((format) => ({
+    name: format === 'png' ? 'fluxhost-sync' : 'fluxhost-sync-jpeg',
+    via: `POST /v1/images/generations, response_format b64_json, output_format ${format}`,
     pid: server.child.pid!,
-    async once(text, seed) {
+    async once(text: string, seed: number) {
       const size = { width: 512, height: 512 }
-      const body = { model: 'flux-pro/v1.1', prompt: text, seed, response_format: 'b64_json', image_size: size }
+      const asked = { response_format: 'b64_json', image_size: size, output_format: format }
+      const body = { model: 'flux-pro/v1.1', prompt: text, seed, ...asked }
       const answer = await post(`${server.url}/v1/images/generations`, body, { authorization: `Bearer ${KEY}` })
       check(answer.status === 201 && answer.body.data?.[0]?.b64_json?.length > 0, 'sync answered', answer)
     },
-  },
+  })),
 ]
 
 const TICK_MS = 1000 / Number(execSync('getconf CLK_TCK').toString().trim() || 100)
@@ -233,14 +234,16 @@ async function main() {
     const server = await fluxhost(path.join(scratch, 'fluxhost'), {
       FLUXHOST_COMFYUI_URL: emulator.url,
       FLUXHOST_SAFETY_CHECKER: '0',
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     })
-    const sides = makeSides(peer, server)
+    const only = process.env.BENCH_SIDES?.split(',')
+    const sides = makeSides(peer, server).filter((side, i) => i === 0 || !only || only.includes(side.name))
     const heldFor = (text: string) => {
       const p = emulator.prompts.findLast((q) =>
         Object.values(q.graph).some((n) => n.class_type === 'CLIPTextEncode' && n.inputs.text === text),
       )
       if (!p?.endedAt) throw new Error(`no finished prompt for ${text}`)
-      return p.endedAt - p.receivedAt
+      return p
     }
     let n = 0
     const job = async (side: Side) => {
@@ -248,10 +251,21 @@ async function main() {
       const started = performance.now()
       await side.once(text, n)
       const wall = performance.now() - started
-      return { wall, held: heldFor(text) }
+      const prompt = heldFor(text)
+      // The emulator's clock is Date.now() (whole ms): before/after split, rounded.
+      const before = prompt.receivedAt - (performance.timeOrigin + started)
+      return {
+        wall,
+        held: prompt.endedAt! - prompt.receivedAt,
+        before,
+        after: wall - before - (prompt.endedAt! - prompt.receivedAt),
+      }
     }
     for (const side of sides) for (let i = 0; i < WARMUP; i++) await job(side)
-    const stats = sides.map(() => ({ added: [] as number[], held: [] as number[], wallMs: 0, cpuMs: 0, requests: 0 }))
+    const stats = sides.map(() => ({
+      ...{ added: [] as number[], held: [] as number[], before: [] as number[], after: [] as number[] },
+      ...{ wallMs: 0, cpuMs: 0, requests: 0 },
+    }))
     for (let done = 0, r = 0; done < JOBS; done += ROUND, r++) {
       const count = Math.min(ROUND, JOBS - done)
       for (let k = 0; k < sides.length; k++) {
@@ -260,9 +274,11 @@ async function main() {
         const s = stats[index]!
         const [cpu0, requests0, t0] = [cpuMs(side.pid), emulator.requests.length, performance.now()]
         for (let i = 0; i < count; i++) {
-          const { wall, held } = await job(side)
+          const { wall, held, before, after } = await job(side)
           s.added.push(wall - held)
           s.held.push(held)
+          s.before.push(before)
+          s.after.push(after)
         }
         s.wallMs += performance.now() - t0
         s.cpuMs += cpuMs(side.pid) - cpu0
@@ -271,12 +287,17 @@ async function main() {
     }
     const peerP50 = percentile(stats[0]!.added, 50)
     for (const [i, side] of sides.entries()) {
-      const { added, held, wallMs, cpuMs, requests } = stats[i]!
+      const { added, held, before, after, wallMs, cpuMs, requests } = stats[i]!
       const at = (p: number) => percentile(added, p)
       const { name, via } = side
       const row = { part: 'comfyui-peer', side: name, via, jobs: added.length, concurrency: 1 }
       const per = (total: number) => round(total / added.length)
-      const measured = { addedMs: { p50: at(50), p90: at(90), p99: at(99) }, emulatorMs: { p50: percentile(held, 50) } }
+      const measured = {
+        addedMs: { p50: at(50), p90: at(90), p99: at(99) },
+        beforePromptMs: { p50: percentile(before, 50) },
+        afterPromptMs: { p50: percentile(after, 50) },
+        emulatorMs: { p50: percentile(held, 50) },
+      }
       const rates = { jobsPerS: round(added.length / (wallMs / 1000)), cpuMsPerJob: per(cpuMs) }
       const versus = { addedP50MinusPeerMs: round(at(50) - peerP50) }
       console.log(JSON.stringify({ ...row, ...measured, ...rates, upstreamRequestsPerJob: per(requests), ...versus }))

@@ -274,7 +274,7 @@ export function createJobService(deps: JobServiceDeps) {
         let changed!: () => void
         const stateChanged = new Promise<void>((resolve) => (changed = resolve))
         const unsubscribe = events.subscribe(id, (event) => {
-          if (event.type === 'state') changed()
+          if (event.type === 'state' && isTerminal(event.state)) changed() // (a `running` costs no read)
         })
         try {
           const job = await getOwned(id, apiKey)

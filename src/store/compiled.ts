@@ -1,4 +1,4 @@
-import type { Compilable, CompiledQuery } from 'kysely'
+import { type Compilable, type CompiledQuery, type RawBuilder, sql } from 'kysely'
 
 /**
  * Compiles a query once and returns a function that binds new parameter values to it.
@@ -16,3 +16,12 @@ export function compileOnce<R>(
   }
   return (parameters) => ({ ...compiled, parameters })
 }
+
+/**
+ * A fixed value written into the SQL text instead of bound as a parameter: for the `state`
+ * terms that partial indexes match (`jobs_queue`, `jobs_leases`, `deliveries_due`, …). With
+ * `state = ?`, SQLite prepares the statement again at every run to see whether the bound
+ * value lets it use such an index (its plan depends on the value): a claim then cost
+ * 0.30 ms instead of 0.067 ms on the CI VM. Only for values fixed in the code, never input.
+ */
+export const lit = <const V extends string>(value: V): RawBuilder<V> => sql.lit(value)

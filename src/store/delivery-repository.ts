@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql } from 'kysely'
+import { lit } from './compiled.js'
 import type { AttemptOutcome, Database, WebhookAttemptsTable, WebhookDeliveriesTable } from './schema.js'
 
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>
@@ -32,7 +33,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
           const head = eb
             .selectFrom('webhook_deliveries')
             .select('id')
-            .where('state', '=', 'pending')
+            .where('state', '=', lit('pending'))
             .where('next_attempt_at', '<=', now)
             .where((e) => e.or([e('round_attempts', '>', 0), e('next_attempt_at', '<=', now - firstDelayMs)]))
             .orderBy('next_attempt_at')
@@ -40,7 +41,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
           // As jobs are claimed: concurrent dispatchers take different deliveries.
           return kind === 'postgres' ? head.forUpdate().skipLocked() : head
         })
-        .where('state', '=', 'pending')
+        .where('state', '=', lit('pending'))
         .returningAll()
         .executeTakeFirst()
     },
@@ -53,7 +54,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
             .min(sql<number>`next_attempt_at + case when round_attempts = 0 then ${firstDelayMs} else 0 end`)
             .as('next'),
         )
-        .where('state', '=', 'pending')
+        .where('state', '=', lit('pending'))
         .executeTakeFirst()
       return row?.next == null ? undefined : Number(row.next)
     },
@@ -78,7 +79,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
           finished_at: record.outcome === 'retry' ? null : record.now,
         })
         .where('id', '=', delivery.id)
-        .where('state', '=', 'delivering')
+        .where('state', '=', lit('delivering'))
         .where('lease_owner', '=', owner)
         .executeTakeFirst()
       if (Number(updated.numUpdatedRows) !== 1) return false
@@ -103,7 +104,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
         .updateTable('webhook_deliveries')
         .set({ state: 'pending', lease_owner: null, lease_expires_at: null })
         .where('id', '=', id)
-        .where('state', '=', 'delivering')
+        .where('state', '=', lit('delivering'))
         .where('lease_owner', '=', owner)
         .execute()
     },
@@ -114,7 +115,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
       const stuck = await db
         .selectFrom('webhook_deliveries')
         .select(['id', 'lease_owner', 'lease_expires_at'])
-        .where('state', '=', 'delivering')
+        .where('state', '=', lit('delivering'))
         .execute()
       const recovered: { id: string; owner: string | null }[] = []
       for (const row of stuck) {
@@ -124,7 +125,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
           .updateTable('webhook_deliveries')
           .set({ state: 'pending', lease_owner: null, lease_expires_at: null, next_attempt_at: now })
           .where('id', '=', row.id)
-          .where('state', '=', 'delivering')
+          .where('state', '=', lit('delivering'))
           // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.)
           .where((eb) =>
             row.lease_owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', row.lease_owner),
@@ -214,7 +215,7 @@ export function createDeliveryRepository(db: Kysely<Database>, kind: 'sqlite' | 
         .updateTable('webhook_deliveries')
         .set({ state: 'pending', round_attempts: 0, next_attempt_at: now, finished_at: null })
         .where('id', '=', id)
-        .where('state', 'in', ['delivered', 'failed', 'stopped'])
+        .where('state', 'in', [lit('delivered'), lit('failed'), lit('stopped')])
         .returningAll()
         .executeTakeFirst()
     },

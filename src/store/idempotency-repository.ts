@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql } from 'kysely'
+import { lit } from './compiled.js'
 import type { Database, IdempotencyKeysTable } from './schema.js'
 
 export type IdempotencyRow = Selectable<IdempotencyKeysTable>
@@ -61,7 +62,7 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
               eb.or([
                 eb('idempotency_keys.expires_at', '<=', now),
                 eb.and([
-                  eb('idempotency_keys.state', '=', 'in_flight'),
+                  eb('idempotency_keys.state', '=', lit('in_flight')),
                   eb('idempotency_keys.locked_until', '<=', now),
                   eb('idempotency_keys.job_id', 'is', null),
                   eb('idempotency_keys.fingerprint', '=', sql<string>`excluded.fingerprint`),
@@ -122,7 +123,7 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
         .where('holder', '=', holder)
-        .where('state', '=', 'in_flight')
+        .where('state', '=', lit('in_flight'))
         .execute()
     },
 
@@ -133,7 +134,7 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
         .where('holder', '=', holder)
-        .where('state', '=', 'in_flight')
+        .where('state', '=', lit('in_flight'))
         .execute()
     },
 
@@ -190,7 +191,9 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
         .select(['key', 'job_id'])
         .where('api_key_id', '=', apiKeyId)
         .where('fingerprint', '=', fingerprint)
-        .where('key', 'like', `${keyPrefix}%`)
+        // In the SQL text (the prefix is the service's constant): a bound LIKE pattern makes
+        // SQLite prepare the statement again at every run (compiled.ts: lit).
+        .where('key', 'like', lit(`${keyPrefix}%`))
         .where('status', 'in', [...statuses])
         .where('expires_at', '>', now)
         .orderBy('created_at')

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { GenerationRequest, Job, JobState } from '../domain/job.js'
-import { compileOnce } from './compiled.js'
+import { compileOnce, lit } from './compiled.js'
 import { jobToRow, rowToJob } from './job-row.js'
 import type { Database, JobsTable } from './schema.js'
 
@@ -79,7 +79,11 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
         .selectFrom('jobs')
         .select('request')
         .where('id', '=', id)
-        .where('state', 'in', finished)
+        .where(
+          'state',
+          'in',
+          finished.map((state) => lit(state)),
+        )
         .where('deleted_at', 'is', null)
         .executeTakeFirst()
       if (!current) return undefined
@@ -88,7 +92,11 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
         .updateTable('jobs')
         .set({ deleted_at: now, request: JSON.stringify(request), result: null })
         .where('id', '=', id)
-        .where('state', 'in', finished)
+        .where(
+          'state',
+          'in',
+          finished.map((state) => lit(state)),
+        )
         .where('deleted_at', 'is', null)
         .returningAll()
         .executeTakeFirst()
@@ -114,7 +122,7 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
       const rows = await db
         .selectFrom('jobs')
         .select(['engine', 'started_at', 'finished_at'])
-        .where('state', '=', 'succeeded')
+        .where('state', '=', lit('succeeded'))
         .where('started_at', 'is not', null)
         .orderBy('id', 'desc')
         .limit(limit)

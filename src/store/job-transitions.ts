@@ -1,6 +1,7 @@
 import type { ExpressionBuilder, Kysely, Updateable } from 'kysely'
 import { ERRORS } from '../domain/errors.js'
 import type { Job, JobError, JobResult } from '../domain/job.js'
+import { lit } from './compiled.js'
 import { rowToJob } from './job-row.js'
 import type { Database, JobsTable } from './schema.js'
 
@@ -62,7 +63,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       .updateTable('jobs')
       .set({ ...end, finished_at: now, lease_owner: null, lease_expires_at: null })
       .where('id', '=', id)
-      .where('state', '=', 'running')
+      .where('state', '=', lit('running'))
       .where('lease_owner', '=', owner)
       .returningAll()
       .executeTakeFirst()
@@ -90,7 +91,11 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
           .updateTable('jobs')
           .set(leased(owner, now, leaseMs))
           .where('id', '=', (eb) => {
-            let head = eb.selectFrom('jobs').select('id').where('state', '=', 'queued').where('run_after', '<=', now)
+            let head = eb
+              .selectFrom('jobs')
+              .select('id')
+              .where('state', '=', lit('queued'))
+              .where('run_after', '<=', now)
             if (options.apiKeyId !== undefined) head = head.where('api_key_id', '=', options.apiKeyId)
             else if (fair)
               head = head.where('api_key_id', '=', (k) =>
@@ -102,7 +107,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
                     let ready = selectFrom('jobs as q')
                       .select('q.id')
                       .whereRef('q.api_key_id', '=', 'k.id')
-                      .where('q.state', '=', 'queued')
+                      .where('q.state', '=', lit('queued'))
                       .where('q.run_after', '<=', now)
                     if (exclude) ready = ready.where('q.id', 'not in', exclude)
                     return exists(ready)
@@ -115,7 +120,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
             head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
             return kind === 'postgres' ? head.forUpdate().skipLocked() : head
           })
-          .where('state', '=', 'queued')
+          .where('state', '=', lit('queued'))
           .returningAll()
           .executeTakeFirst()
         return row ? rowToJob(row) : undefined
@@ -130,7 +135,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
         .updateTable('jobs')
         .set({ lease_expires_at: expiresAt, progress })
         .where('id', '=', id)
-        .where('state', '=', 'running')
+        .where('state', '=', lit('running'))
         .where('lease_owner', '=', owner)
         .executeTakeFirst()
       return changed(result)
@@ -158,7 +163,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
           attempts: eb('attempts', '+', attemptDelta),
         }))
         .where('id', '=', id)
-        .where('state', '=', 'running')
+        .where('state', '=', lit('running'))
         .where(heldBy(owner, expiredBefore))
         .executeTakeFirst()
       return changed(result)
@@ -169,7 +174,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
       const rows = await db
         .selectFrom('jobs')
         .select(['id', 'lease_owner', 'lease_expires_at', 'attempts'])
-        .where('state', '=', 'running')
+        .where('state', '=', lit('running'))
         .execute()
       return rows.map((row) => ({
         id: row.id,
@@ -195,7 +200,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
           lease_expires_at: null,
         })
         .where('id', '=', id)
-        .where('state', '=', 'running')
+        .where('state', '=', lit('running'))
         .where(heldBy(owner, expiredBefore))
         .executeTakeFirst()
       return changed(result)
@@ -207,7 +212,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
         .updateTable('jobs')
         .set(canceled(now, message))
         .where('id', '=', id)
-        .where('state', 'in', ['queued', 'running'])
+        .where('state', 'in', [lit('queued'), lit('running')])
         .returningAll()
         .executeTakeFirst()
       if (row) return { kind: 'canceled', job: rowToJob(row) }
@@ -225,7 +230,7 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
         .updateTable('jobs')
         .set(canceled(now, message))
         .where('api_key_id', '=', apiKeyId)
-        .where('state', 'in', ['queued', 'running'])
+        .where('state', 'in', [lit('queued'), lit('running')])
         .returningAll()
         .execute()
       return rows.map(rowToJob)

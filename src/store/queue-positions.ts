@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { compileOnce } from './compiled.js'
+import { compileOnce, lit } from './compiled.js'
 import type { Database } from './schema.js'
 
 /** Past this many jobs behind a job, its position is counted from the front instead. */
@@ -78,7 +78,7 @@ export function createQueuePositions(db: Kysely<Database>, { fromBack, fromFront
       let query = db
         .selectFrom('jobs')
         .select((eb) => eb.fn.min('run_after').as('next'))
-        .where('state', '=', 'queued')
+        .where('state', '=', lit('queued'))
       if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId)
       if (filter.exclude?.length) query = query.where('id', 'not in', filter.exclude)
       const next = await query.executeTakeFirst()

@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { GenerationRequest, JobResult } from '../domain/job.js'
+import { lit } from './compiled.js'
 import type { Database } from './schema.js'
 
 const FINISHED = ['succeeded', 'failed', 'canceled'] as const
@@ -85,7 +86,11 @@ export function createRetentionRepository(db: Kysely<Database>, kind: 'sqlite' |
         .set({ pruned_at: now, request: scrubbedRequest, result: scrubbedResult })
         .where('id', 'in', ids)
         .where('pruned_at', 'is', null)
-        .where('state', 'in', FINISHED)
+        .where(
+          'state',
+          'in',
+          FINISHED.map((state) => lit(state)),
+        )
         .returning('id')
         .execute()
       return rows.map((row) => row.id)
@@ -97,7 +102,11 @@ export function createRetentionRepository(db: Kysely<Database>, kind: 'sqlite' |
         .selectFrom('webhook_deliveries')
         .select('id')
         .where('finished_at', '<', cutoff)
-        .where('state', 'in', DELIVERED)
+        .where(
+          'state',
+          'in',
+          DELIVERED.map((state) => lit(state)),
+        )
         .orderBy('finished_at')
         .orderBy('id')
         .limit(limit)
@@ -118,7 +127,11 @@ export function createRetentionRepository(db: Kysely<Database>, kind: 'sqlite' |
             .select('id')
             .where('id', 'in', ids)
             .where('finished_at', '<', cutoff)
-            .where('state', 'in', DELIVERED)
+            .where(
+              'state',
+              'in',
+              DELIVERED.map((state) => lit(state)),
+            )
             .execute()
         ).map((row) => row.id)
         if (still.length === 0) return { deliveries: 0, attempts: 0 }
@@ -135,7 +148,11 @@ export function createRetentionRepository(db: Kysely<Database>, kind: 'sqlite' |
         .selectFrom('webhook_deliveries')
         .select('id')
         .where('finished_at', '<', cutoff)
-        .where('state', 'in', DELIVERED)
+        .where(
+          'state',
+          'in',
+          DELIVERED.map((state) => lit(state)),
+        )
       const [deliveries, attempts, keys] = await Promise.all([
         db
           .selectFrom('webhook_deliveries')

@@ -32,22 +32,31 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
   let progress = 0
   let saving: Promise<void> | undefined
   let lastSave = clock.now()
+  // When the lease was last known ours for a whole lease from then: the claim, each extend.
+  let heldSince = lastSave
 
   const heartbeat = () => {
     if (saving !== undefined) return
-    lastSave = clock.now()
+    const at = (lastSave = clock.now())
     saving = queue
       .extend(job.id, lease, progress)
       .then((ok) => {
-        if (!ok && !signal.aborted) abort.abort(ABORT.leaseLost)
+        if (ok) heldSince = at
+        else if (!signal.aborted) abort.abort(ABORT.leaseLost)
       })
       .catch((error: unknown) => log.warn({ err: error }, 'job:heartbeat-failed'))
       .finally(() => (saving = undefined))
   }
-  /** Before files are written: the lease is extended now, or the run ends here (lease lost). */
+  /**
+   * Before files are written: the lease is extended now, or the run ends here (lease lost). A
+   * lease taken or extended less than a third of a lease ago cannot have run out, so nobody
+   * else can hold it (a cancel aborts the run by its event; a late one finds the completion
+   * refused, which removes the files): no statement then, as for every job shorter than that.
+   */
   const confirmLease = async () => {
     await saving
-    if (!signal.aborted && !(await queue.extend(job.id, lease, progress))) abort.abort(ABORT.leaseLost)
+    const fresh = clock.now() - heldSince < deps.leaseMs / 3
+    if (!fresh && !signal.aborted && !(await queue.extend(job.id, lease, progress))) abort.abort(ABORT.leaseLost)
     if (signal.aborted) throw new EngineError('canceled', 'aborted before writing the outputs')
   }
   const timer = setInterval(heartbeat, Math.max(100, Math.floor(deps.leaseMs / 3)))

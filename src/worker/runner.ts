@@ -69,7 +69,11 @@ export function createRunner(options: RunnerOptions): Runner {
         const filter = { ...options.filter, exclude: [...active.keys()] }
         const claim = await queue.claim(owner, filter)
         if (claim) launch(claim)
-        else await queue.waitForWork(stopping.signal, { filter })
+        // After a claim too: the wait ends at once when more work is due (one cheap read),
+        // where another claim would cost two writes whenever the queue is empty.
+        await queue.waitForWork(stopping.signal, {
+          filter: claim ? { ...filter, exclude: [...active.keys()] } : filter,
+        })
       } catch (error) {
         // The records are away: log, pause, try again (never end the loop).
         logger.error({ err: error }, 'queue:claim-failed')

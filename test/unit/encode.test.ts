@@ -27,6 +27,25 @@ describe('encodeImage', () => {
     ).rejects.toThrow()
   })
 
+  it("keeps a whole PNG as it is, and refuses one cut short or damaged (its chunks' CRCs)", async () => {
+    const png = await make(64, 48, 'png')
+    const asked = [
+      { format: 'png', quality: 90 },
+      { width: 64, height: 48 },
+    ] as const
+    const kept = await encodeImage({ kind: 'encoded', data: png }, ...asked)
+    expect(kept.data).toBe(png)
+    expect([kept.width, kept.height, kept.contentType]).toEqual([64, 48, 'image/png'])
+    const cut = png.subarray(0, png.length - 12) // without its IEND chunk
+    await expect(encodeImage({ kind: 'encoded', data: cut }, ...asked)).rejects.toThrow(/cut short/)
+    const damaged = Buffer.from(png)
+    const idat = damaged.indexOf('IDAT')
+    damaged[idat + 6] = damaged[idat + 6]! ^ 0xff // a byte of the compressed pixels
+    await expect(encodeImage({ kind: 'encoded', data: damaged }, ...asked)).rejects.toThrow(/IDAT chunk fails its CRC/)
+    const wrongSize = await encodeImage({ kind: 'encoded', data: png }, asked[0], { width: 32, height: 24 })
+    expect([wrongSize.width, wrongSize.height]).toEqual([32, 24])
+  })
+
   it('scales a file of another size to the asked one, and converts another format', async () => {
     const png = await make(330, 240, 'png')
     const sized = await encodeImage(

@@ -6,6 +6,15 @@ import { type BlobStore, contentTypeForKey, isValidKey } from '../blob-store.js'
 import { makePrivateTree, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-dir.js'
 
 /**
+ * Files up to this size are written (and read) with the synchronous calls: into the page cache that is
+ * 0.10 ms for 4.5 KB and 0.34 ms for 1 MB on the CI VM, against 0.69–0.99 ms for the five
+ * thread-pool round trips of the async ones (mkdir, open, write, close, rename), and no
+ * longer than one SQLite statement holds the event loop (better-sqlite3 is synchronous too).
+ * Larger files go through the thread pool.
+ */
+const SYNC_WRITE_BYTES = 1024 * 1024
+
+/**
  * Files under one root directory. Nothing outside the root can be named by any key. Folders
  * are made 0700 and files 0600 (private-dir.ts), whatever the umask; ones left looser by an
  * older version are tightened when the store is made.
@@ -36,11 +45,23 @@ export function createFsBlobStore(root: string): BlobStore {
   return {
     async put(key, data) {
       const file = resolve(key)
-      await fsp.mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE })
       const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+      // 'wx' with the mode: the file is private from its first byte (a umask can only narrow it).
+      const options = { mode: PRIVATE_FILE_MODE, flag: 'wx' } as const
+      if (data.length <= SYNC_WRITE_BYTES) {
+        try {
+          fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE })
+          fs.writeFileSync(temp, data, options)
+          fs.renameSync(temp, file)
+        } catch (error) {
+          fs.rmSync(temp, { force: true })
+          throw error
+        }
+        return
+      }
+      await fsp.mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE })
       try {
-        // 'wx' with the mode: the file is private from its first byte (a umask can only narrow it).
-        await fsp.writeFile(temp, data, { mode: PRIVATE_FILE_MODE, flag: 'wx' })
+        await fsp.writeFile(temp, data, options)
         await fsp.rename(temp, file)
       } catch (error) {
         await fsp.rm(temp, { force: true })
@@ -56,8 +77,10 @@ export function createFsBlobStore(root: string): BlobStore {
 
     async read(key) {
       if (!isValidKey(key)) return undefined
+      const file = resolve(key)
       try {
-        return await fsp.readFile(resolve(key))
+        // Small files at once, as put writes them (SYNC_WRITE_BYTES); files are never rewritten in place.
+        return fs.statSync(file).size <= SYNC_WRITE_BYTES ? fs.readFileSync(file) : await fsp.readFile(file)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
         throw error

@@ -33,6 +33,9 @@ export interface ComfyUiEngine extends ImageEngine {
 
 /** Prompt ids whose history entries are still to be deleted, at most (the rest age out of ComfyUI's 10,000). */
 const MAX_LEFTOVERS = 1_000
+/** History deletes wait this long for others to go with them, or until there are FORGET_BATCH. */
+const FORGET_DELAY_MS = 250
+const FORGET_BATCH = 32
 
 /**
  * A local ComfyUI: the operator's FLUX.1 workflow (built-in schnell/dev or their own template)
@@ -72,11 +75,17 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ComfyUiEngin
 
   /** Prompts we interrupted: their history entries appear later, and go with the next delete. */
   const leftovers = new Set<string>()
+  /** Prompts whose files were read: their history entries go with the next delete. */
+  const owed = new Set<string>()
+  let sendTimer: NodeJS.Timeout | undefined
   /** History deletes under way, for close() to wait on. */
   const cleanups = new Set<Promise<void>>()
-  /** Deletes history entries in the background: best effort, never on a job's path. */
-  const forget = (promptIds: string[]) => {
-    const ids = [...promptIds, ...leftovers]
+  /** Sends the deletes owed in one request: best effort, never on a job's path. */
+  const sendDeletes = () => {
+    clearTimeout(sendTimer)
+    sendTimer = undefined
+    const ids = [...owed, ...leftovers]
+    owed.clear()
     leftovers.clear()
     if (ids.length === 0) return
     const sent = client.deleteHistory(ids, AbortSignal.timeout(5_000)).then(
@@ -85,6 +94,18 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ComfyUiEngin
     )
     cleanups.add(sent)
     void sent.then(() => cleanups.delete(sent))
+  }
+  /**
+   * Deletes history entries soon: gathered for FORGET_DELAY_MS (or FORGET_BATCH of them), so
+   * the request and its answer are not handled while the job's own result is stored and sent.
+   */
+  const forget = (promptIds: string[]) => {
+    for (const id of promptIds) owed.add(id)
+    if (owed.size >= FORGET_BATCH) sendDeletes()
+    else if (owed.size > 0 && !sendTimer) {
+      sendTimer = setTimeout(sendDeletes, FORGET_DELAY_MS)
+      sendTimer.unref() // left undone at exit: ComfyUI's history ages out (10,000 entries)
+    }
   }
 
   /**
@@ -204,7 +225,7 @@ export function createComfyUiEngine(options: ComfyUiEngineOptions): ComfyUiEngin
     },
     async close() {
       events.close()
-      forget([])
+      sendDeletes()
       await Promise.all([...cleanups])
     },
   }
