@@ -1,7 +1,7 @@
-import type { ExpressionBuilder, Kysely, Updateable } from 'kysely'
+import type { ExpressionBuilder, Kysely, Selectable, Updateable } from 'kysely'
 import { ERRORS } from '../domain/errors.js'
 import type { Job, JobError, JobResult } from '../domain/job.js'
-import { lit } from './compiled.js'
+import { compileByShape, lit } from './compiled.js'
 import { rowToJob } from './job-row.js'
 import type { Database, JobsTable } from './schema.js'
 
@@ -33,13 +33,6 @@ export interface ClaimOptions {
  * over after its lease ran out, is never overwritten by a late worker.
  */
 export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'postgres') {
-  const leased = (owner: string, now: number, leaseMs: number) => (eb: ExpressionBuilder<Database, 'jobs'>) => ({
-    state: 'running' as const,
-    lease_owner: owner,
-    lease_expires_at: now + leaseMs,
-    attempts: eb('attempts', '+', 1),
-    started_at: eb.fn.coalesce('started_at', eb.val(now)),
-  })
   // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.) With
   // `expiredBefore`, also that the lease ran out by then: a heartbeat that came since saves it.
   const heldBy = (owner: string | null, expiredBefore?: number) => (eb: ExpressionBuilder<Database, 'jobs'>) => {
@@ -58,17 +51,86 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
     error_message: message,
   })
   /** Ends a running job, if `owner` still holds its lease: the worker's last write. */
-  const finish = async (id: string, owner: string, now: number, end: Updateable<JobsTable>) => {
-    const row = await db
+  /** A worker's end of its job (succeeded or failed), compiled once per set of columns written. */
+  type FinishValues = { id: string; owner: string; now: number; [set: `set:${string}`]: unknown }
+  const finishQuery = compileByShape<Selectable<JobsTable>, FinishValues, (keyof JobsTable)[]>((slot, ...columns) =>
+    db
       .updateTable('jobs')
-      .set({ ...end, finished_at: now, lease_owner: null, lease_expires_at: null })
-      .where('id', '=', id)
+      .set({
+        ...Object.fromEntries(columns.map((column) => [column, slot(`set:${column}`)])),
+        finished_at: slot('now'),
+        lease_owner: null,
+        lease_expires_at: null,
+      })
+      .where('id', '=', slot('id'))
       .where('state', '=', lit('running'))
-      .where('lease_owner', '=', owner)
-      .returningAll()
-      .executeTakeFirst()
+      .where('lease_owner', '=', slot('owner'))
+      .returningAll(),
+  )
+  const finish = async (id: string, owner: string, now: number, end: Updateable<JobsTable>) => {
+    const columns = (Object.keys(end) as (keyof JobsTable)[]).filter((column) => end[column] !== undefined)
+    const values: FinishValues = { id, owner, now }
+    for (const column of columns) values[`set:${column}`] = end[column]
+    const [row] = (await db.executeQuery(finishQuery(values, ...columns))).rows
     return row ? rowToJob(row) : undefined
   }
+  /** The heartbeat's statement. */
+  const extendQuery = compileByShape<never, { id: string; owner: string; expiresAt: number; progress: number }, []>(
+    (slot) =>
+      db
+        .updateTable('jobs')
+        .set({ lease_expires_at: slot('expiresAt'), progress: slot('progress') })
+        .where('id', '=', slot('id'))
+        .where('state', '=', lit('running'))
+        .where('lease_owner', '=', slot('owner')),
+  )
+
+  /** The claim's statement, compiled once per shape: one key's head, the fair turn or the global head. */
+  const claimQuery = compileByShape<
+    Selectable<JobsTable>,
+    { owner: string; now: number; expiresAt: number; apiKeyId: string; exclude: readonly string[] },
+    [byKey: boolean, fair: boolean, excluded: number]
+  >((slot, byKey, fair, excluded) => {
+    const now = slot('now')
+    const exclude = Array.from({ length: excluded }, (_, i) => slot(`exclude#${i}`))
+    return db
+      .updateTable('jobs')
+      .set((eb) => ({
+        state: 'running' as const,
+        lease_owner: slot('owner'),
+        lease_expires_at: slot('expiresAt'),
+        attempts: eb('attempts', '+', 1),
+        started_at: eb.fn.coalesce('started_at', eb.val(now)),
+      }))
+      .where('id', '=', (eb) => {
+        let head = eb.selectFrom('jobs').select('id').where('state', '=', lit('queued')).where('run_after', '<=', now)
+        if (byKey) head = head.where('api_key_id', '=', slot('apiKeyId'))
+        else if (fair)
+          head = head.where('api_key_id', '=', (k) =>
+            k
+              .selectFrom('api_keys as k')
+              .select('k.id')
+              .where('k.active_jobs', '<>', 0) // (not `> 0`: a counter gone wrong must not hide a key)
+              .where(({ exists, selectFrom }) => {
+                let ready = selectFrom('jobs as q')
+                  .select('q.id')
+                  .whereRef('q.api_key_id', '=', 'k.id')
+                  .where('q.state', '=', lit('queued'))
+                  .where('q.run_after', '<=', now)
+                if (excluded > 0) ready = ready.where('q.id', 'not in', exclude)
+                return exists(ready)
+              })
+              .orderBy('k.served_seq')
+              .orderBy('k.id')
+              .limit(1),
+          )
+        if (excluded > 0) head = head.where('id', 'not in', exclude)
+        head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
+        return kind === 'postgres' ? head.forUpdate().skipLocked() : head
+      })
+      .where('state', '=', lit('queued'))
+      .returningAll()
+  })
 
   return {
     /**
@@ -84,61 +146,22 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
      * empty). SQLite's write lock makes it exclusive.
      */
     async claim(options: ClaimOptions): Promise<Job | undefined> {
-      const { owner, now, leaseMs } = options
-      const exclude = options.exclude?.length ? options.exclude : undefined
+      const { owner, now, leaseMs, apiKeyId } = options
+      const exclude = options.exclude ?? []
+      const values = { owner, now, expiresAt: now + leaseMs, apiKeyId: apiKeyId ?? '', exclude }
       const take = async (fair: boolean) => {
-        const row = await db
-          .updateTable('jobs')
-          .set(leased(owner, now, leaseMs))
-          .where('id', '=', (eb) => {
-            let head = eb
-              .selectFrom('jobs')
-              .select('id')
-              .where('state', '=', lit('queued'))
-              .where('run_after', '<=', now)
-            if (options.apiKeyId !== undefined) head = head.where('api_key_id', '=', options.apiKeyId)
-            else if (fair)
-              head = head.where('api_key_id', '=', (k) =>
-                k
-                  .selectFrom('api_keys as k')
-                  .select('k.id')
-                  .where('k.active_jobs', '<>', 0) // (not `> 0`: a counter gone wrong must not hide a key)
-                  .where(({ exists, selectFrom }) => {
-                    let ready = selectFrom('jobs as q')
-                      .select('q.id')
-                      .whereRef('q.api_key_id', '=', 'k.id')
-                      .where('q.state', '=', lit('queued'))
-                      .where('q.run_after', '<=', now)
-                    if (exclude) ready = ready.where('q.id', 'not in', exclude)
-                    return exists(ready)
-                  })
-                  .orderBy('k.served_seq')
-                  .orderBy('k.id')
-                  .limit(1),
-              )
-            if (exclude) head = head.where('id', 'not in', exclude)
-            head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
-            return kind === 'postgres' ? head.forUpdate().skipLocked() : head
-          })
-          .where('state', '=', lit('queued'))
-          .returningAll()
-          .executeTakeFirst()
+        const query = claimQuery(values, apiKeyId !== undefined, fair, exclude.length)
+        const [row] = (await db.executeQuery(query)).rows
         return row ? rowToJob(row) : undefined
       }
-      if (options.apiKeyId !== undefined) return take(false)
+      if (apiKeyId !== undefined) return take(false)
       return (await take(true)) ?? take(false)
     },
 
     /** The heartbeat: extends the lease and saves progress. False: the lease is gone. */
     async extend(id: string, owner: string, expiresAt: number, progress: number): Promise<boolean> {
-      const result = await db
-        .updateTable('jobs')
-        .set({ lease_expires_at: expiresAt, progress })
-        .where('id', '=', id)
-        .where('state', '=', lit('running'))
-        .where('lease_owner', '=', owner)
-        .executeTakeFirst()
-      return changed(result)
+      const result = await db.executeQuery(extendQuery({ id, owner, expiresAt, progress }))
+      return result.numAffectedRows === 1n
     },
 
     /**
