@@ -19,11 +19,14 @@
 // at the same emulator and its built-in schnell workflow, the safety checker off (the peer has
 // none), SQLite and files in a scratch data folder. Per job it writes the job to its database,
 // a worker claims it, fills the workflow, POSTs /prompt, follows its websocket, reads the file
-// with /view (deleting the history entry in the background), checks or re-encodes it (jpeg by
-// default), stores the file and the finished record durably, then answers the client. Two ways
-// in: `native` (POST /api/jobs, then GET /api/jobs/:id/events until the terminal state) and
+// with /view (its history entry deleted later, with others), checks it whole and keeps it (PNG
+// asked, as the peer answers ComfyUI's PNG) or re-encodes it (the `-jpeg` side: fluxhost's
+// default format), stores the file and the finished record durably, then answers the client.
+// Ways in: `native` (POST /api/jobs, then GET /api/jobs/:id/events until the terminal state) and
 // `sync` (POST /v1/images/generations with response_format b64_json: one request, the image in
-// base64 in the answer, as the peer answers).
+// base64 in the answer, as the peer answers). BENCH_SIDES=fluxhost-sync,… keeps only those
+// fluxhost sides (the peer always runs); BENCH_NODE_OPTIONS is given to fluxhost's process (a
+// --require that profiles it, say).
 //
 // Emulator gaps (test/emulators/comfyui.ts lacks them; filled here in-process, no extra hop):
 // the peer's startup pings `GET /` and lists `GET /models` and `GET /models/{folder}` (it exits
@@ -34,7 +37,8 @@
 // Method: concurrency 1, BENCH_JOBS jobs per side (default 200) after BENCH_WARMUP each, in rounds
 // of BENCH_ROUND, the sides' order rotating every round so noise hits all. Added time = the
 // job's wall time at the client less the emulator's own time for its prompt (accepted → history
-// written, from the emulator's records). CPU ms per job: the server process's utime+stime
+// written, from the emulator's records), split where the emulator received the prompt (before /
+// after; whole ms, the emulator's clock being Date.now()). CPU ms per job: the server process's utime+stime
 // (/proc/<pid>/stat) over its blocks. Upstream requests per job: HTTP requests the emulator got.
 //
 //   npm run build && node --import tsx bench/comfyui-peer.ts
