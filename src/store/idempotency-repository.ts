@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql } from 'kysely'
-import { lit } from './compiled.js'
+import { compileByShape, lit } from './compiled.js'
 import type { Database, IdempotencyKeysTable } from './schema.js'
 
 export type IdempotencyRow = Selectable<IdempotencyKeysTable>
@@ -15,6 +15,29 @@ export type Claim =
   | { kind: 'done'; row: IdempotencyRow }
 
 export function createIdempotencyRepository(db: Kysely<Database>) {
+  /** takeUnanswered's look-up, compiled once per prefix and number of statuses (compiled.ts). */
+  const unansweredQuery = compileByShape<
+    { key: string; job_id: string | null },
+    { apiKeyId: string; fingerprint: string; statuses: readonly number[]; now: number },
+    [keyPrefix: string, statusCount: number]
+  >((slot, keyPrefix, statusCount) =>
+    db
+      .selectFrom('idempotency_keys')
+      .select(['key', 'job_id'])
+      .where('api_key_id', '=', slot('apiKeyId'))
+      .where('fingerprint', '=', slot('fingerprint'))
+      // In the SQL text (the prefix is the service's constant): a bound LIKE pattern makes
+      // SQLite prepare the statement again at every run (compiled.ts: lit).
+      .where('key', 'like', lit(`${keyPrefix}%`))
+      .where(
+        'status',
+        'in',
+        Array.from({ length: statusCount }, (_, i) => slot(`statuses#${i}`) as unknown as number),
+      )
+      .where('expires_at', '>', slot('now'))
+      .orderBy('created_at')
+      .limit(4),
+  )
   return {
     /**
      * Takes the key for one request, or says why not. One conditional upsert, so two
@@ -186,19 +209,8 @@ export function createIdempotencyRepository(db: Kysely<Database>) {
       statuses: readonly number[],
       now: number,
     ): Promise<string | undefined> {
-      const candidates = await db
-        .selectFrom('idempotency_keys')
-        .select(['key', 'job_id'])
-        .where('api_key_id', '=', apiKeyId)
-        .where('fingerprint', '=', fingerprint)
-        // In the SQL text (the prefix is the service's constant): a bound LIKE pattern makes
-        // SQLite prepare the statement again at every run (compiled.ts: lit).
-        .where('key', 'like', lit(`${keyPrefix}%`))
-        .where('status', 'in', [...statuses])
-        .where('expires_at', '>', now)
-        .orderBy('created_at')
-        .limit(4)
-        .execute()
+      const query = unansweredQuery({ apiKeyId, fingerprint, statuses, now }, keyPrefix, statuses.length)
+      const candidates = (await db.executeQuery(query)).rows
       for (const candidate of candidates) {
         const taken = await db
           .deleteFrom('idempotency_keys')

@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely'
 import { type LimitDefaults, periodStarts, RPM_WINDOW_MS } from '../domain/limits.js'
+import { compileByShape } from './compiled.js'
 import { effective, LIMIT_COLUMNS, type LimitColumns, limitValues, reserveQuery } from './limit-sql.js'
 import type { CreditLedgerTable, Database } from './schema.js'
 
@@ -61,6 +62,40 @@ export function toLimitRow(row: LimitColumns): LimitRow {
  * charge, in the completion's transaction.
  */
 export function createLimitRepository(db: Kysely<Database>) {
+  /** The settlement's statement, compiled once (compiled.ts). */
+  const settleQuery = compileByShape<
+    { period_spent_micros: number; period_start: number; event_webhook_url: string | null } & {
+      alerted_period_start: number | null
+      alerted_percent: number | null
+      budget: number
+      period: 'day' | 'week' | 'month'
+    },
+    { apiKeyId: string; amountMicros: number; day: number; week: number; month: number },
+    []
+  >((slot) => {
+    const amountMicros = slot('amountMicros')
+    const period = sql<'day' | 'week' | 'month'>`coalesce(period_in_force, 'month')`
+    const periodStart = sql<number>`(case ${period} when 'day' then cast(${slot('day')} as bigint)
+        when 'week' then cast(${slot('week')} as bigint) else cast(${slot('month')} as bigint) end)`
+    const spent = sql<number>`(case when period_start = ${periodStart} then period_spent_micros else 0 end)`
+    return db
+      .updateTable('api_keys')
+      .set({
+        credits_micros: sql`credits_micros - ${amountMicros}`,
+        period_spent_micros: sql`${spent} + ${amountMicros}`,
+        period_start: periodStart,
+      })
+      .where('id', '=', slot('apiKeyId'))
+      .returning([
+        'period_spent_micros',
+        'period_start',
+        'event_webhook_url',
+        'alerted_period_start',
+        'alerted_percent',
+        sql<number>`coalesce(budget_in_force_micros, -1)`.as('budget'),
+        period.as('period'),
+      ])
+  })
   return {
     /**
      * The guarded statement of a create: counts it against the key's creates per minute if,
@@ -86,29 +121,7 @@ export function createLimitRepository(db: Kysely<Database>) {
      * and where the key's events go.
      */
     async settle(apiKeyId: string, amountMicros: number, now: number) {
-      const starts = periodStarts(now)
-      const period = sql<'day' | 'week' | 'month'>`coalesce(period_in_force, 'month')`
-      const periodStart = sql<number>`(case ${period} when 'day' then cast(${starts.day} as bigint)
-        when 'week' then cast(${starts.week} as bigint) else cast(${starts.month} as bigint) end)`
-      const spent = sql<number>`(case when period_start = ${periodStart} then period_spent_micros else 0 end)`
-      const row = await db
-        .updateTable('api_keys')
-        .set({
-          credits_micros: sql`credits_micros - ${amountMicros}`,
-          period_spent_micros: sql`${spent} + ${amountMicros}`,
-          period_start: periodStart,
-        })
-        .where('id', '=', apiKeyId)
-        .returning([
-          'period_spent_micros',
-          'period_start',
-          'event_webhook_url',
-          'alerted_period_start',
-          'alerted_percent',
-          sql<number>`coalesce(budget_in_force_micros, -1)`.as('budget'),
-          period.as('period'),
-        ])
-        .executeTakeFirst()
+      const [row] = (await db.executeQuery(settleQuery({ apiKeyId, amountMicros, ...periodStarts(now) }))).rows
       if (!row) return undefined
       const periodStartAt = Number(row.period_start)
       return {
