@@ -5,7 +5,10 @@
 //    workers; JOBS jobs at once, each upstream task ending TASK_MS after its submit. Per job,
 //    the added time is its running time (a worker took it → finished) less TASK_MS: submit,
 //    polling lag (or the callback), download, check, store. Jobs per second against the
-//    limit's bound (LIMIT ÷ TASK_MS). With callbacks (`push`) for the engines that have them.
+//    limit's bound (LIMIT ÷ TASK_MS), over the whole run (the first wave comes from a fresh
+//    process that has learnt no task time yet) and steady (the jobs after the first wave, from
+//    the first wave's last end to the last end, by the server's clock). With callbacks (`push`)
+//    for the engines that have them.
 // 2. `failover`: flux-pro-1.1=fal,replicate with 200 ms tasks; after WARM jobs on fal, fal
 //    starts failing (5xx, 429, or its port closed); the next jobs, one at a time: how long each
 //    took beyond the upstream's task time, and how many were routed around fal.
@@ -167,6 +170,10 @@ async function added(provider: Provider, push: boolean) {
     const extra = jobs.map((j) => Date.parse(j.finishedAt) - Date.parse(j.startedAt) - TASK_MS)
     if (process.env.BENCH_VERBOSE) console.error(provider.name, extra.join(' '))
     const bound = LIMIT / (TASK_MS / 1000)
+    // Steady state: the jobs after the first wave (a fresh process, nothing learnt yet), over
+    // the time from the first wave's last end to the last job's end, from the server's clock.
+    const ends = jobs.map((j) => Date.parse(j.finishedAt)).sort((a, b) => a - b)
+    const steady = (JOBS - LIMIT) / ((ends[JOBS - 1]! - ends[LIMIT - 1]!) / 1000)
     return {
       engine: provider.name,
       mode: push ? 'push' : 'poll',
@@ -175,6 +182,8 @@ async function added(provider: Provider, push: boolean) {
       jobsPerS: round(JOBS / seconds),
       bound: round(bound),
       share: `${Math.round((JOBS / seconds / bound) * 100)} %`,
+      steadyJobsPerS: round(steady),
+      steadyShare: `${Math.round((steady / bound) * 100)} %`,
     }
   } finally {
     await stop(server.child)
