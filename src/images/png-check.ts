@@ -4,11 +4,15 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 /** zlib.crc32 came in Node 20.15 and 22.2; on older versions the caller decodes instead. */
 const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32
 
+/** The bit depths each colour type allows (PNG spec, 11.2.2). */
+const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] }
+
 export const isPng = (data: Buffer): boolean => data.length >= 8 && data.subarray(0, 8).equals(SIGNATURE)
 
 /**
- * Whether a PNG file is whole, without decoding it: the signature, an IHDR first, every
- * chunk's CRC over its type and data, IDAT data, and IEND last. This is what a file cut
+ * Whether a PNG file is whole, without decoding it: the signature, a valid IHDR first, every
+ * chunk's CRC over its type and data, IDAT chunks one after another, and IEND (bytes after it
+ * are ignored, as decoders ignore them). This is what a file cut
  * short or damaged on its way from a provider fails; it is ~1,000× cheaper than the decode to
  * a thumbnail it replaces for PNGs (0.003–0.16 ms against 3–6 ms for 512×512 on the CI VM).
  * It does not catch an encoder that wrote a bad deflate stream with good CRCs (that file is
@@ -23,6 +27,7 @@ export function checkWholePng(data: Buffer): { width: number; height: number } |
   let offset = 8
   let size: { width: number; height: number } | undefined
   let sawData = false
+  let dataEnded = false
   for (let index = 0; ; index++) {
     if (offset + 12 > data.length) throw new Error('the PNG file is cut short (no IEND chunk)')
     const length = data.readUInt32BE(offset)
@@ -35,8 +40,14 @@ export function checkWholePng(data: Buffer): { width: number; height: number } |
       if (type !== 'IHDR' || length !== 13) throw new Error('the PNG file does not start with its header chunk')
       size = { width: data.readUInt32BE(offset + 8), height: data.readUInt32BE(offset + 12) }
       if (size.width === 0 || size.height === 0) throw new Error('the PNG file has no size')
+      const [depth, colour, compression, filter, interlace] = data.subarray(offset + 16, offset + 21)
+      if (!DEPTHS[colour!]?.includes(depth!) || compression !== 0 || filter !== 0 || interlace! > 1)
+        throw new Error('the PNG file has an invalid header')
     }
-    if (type === 'IDAT') sawData = true
+    if (type === 'IDAT') {
+      if (dataEnded) throw new Error('the PNG file has its image data split by other chunks')
+      sawData = true
+    } else if (sawData) dataEnded = true
     offset = end
     if (type === 'IEND') break
   }

@@ -23,6 +23,8 @@ export interface Claim {
   job: Job
   /** `<owner id>/<claim token>`, new for each claim: it names this attempt, not the process. */
   lease: string
+  /** The time the lease was counted from (read before the claim's statement, which may have waited). */
+  leasedAt: number
 }
 
 /**
@@ -98,8 +100,9 @@ export function createJobQueue(options: JobQueueOptions): JobQueue {
   return {
     async claim(owner, filter) {
       const lease = newLeaseToken(owner)
-      const job = await store.jobs.claim({ owner: lease, now: clock.now(), leaseMs, ...filter })
-      return job && { job, lease }
+      const leasedAt = clock.now()
+      const job = await store.jobs.claim({ owner: lease, now: leasedAt, leaseMs, ...filter })
+      return job && { job, lease, leasedAt }
     },
 
     async waitForWork(signal, { maxWaitMs = pollMs, filter } = {}) {

@@ -14,30 +14,37 @@ export type Claim =
   /** The first request was answered (or made its job and died): replay it. */
   | { kind: 'done'; row: IdempotencyRow }
 
-export function createIdempotencyRepository(db: Kysely<Database>) {
-  /** takeUnanswered's look-up, compiled once per prefix and number of statuses (compiled.ts). */
-  const unansweredQuery = compileByShape<
+/** takeUnanswered's look-up, compiled once per store, prefix and number of statuses (compiled.ts). */
+export function compileUnansweredQuery(db: Kysely<Database>) {
+  return compileByShape<
     { key: string; job_id: string | null },
     { apiKeyId: string; fingerprint: string; statuses: readonly number[]; now: number },
     [keyPrefix: string, statusCount: number]
-  >((slot, keyPrefix, statusCount) =>
-    db
-      .selectFrom('idempotency_keys')
-      .select(['key', 'job_id'])
-      .where('api_key_id', '=', slot('apiKeyId'))
-      .where('fingerprint', '=', slot('fingerprint'))
-      // In the SQL text (the prefix is the service's constant): a bound LIKE pattern makes
-      // SQLite prepare the statement again at every run (compiled.ts: lit).
-      .where('key', 'like', lit(`${keyPrefix}%`))
-      .where(
-        'status',
-        'in',
-        Array.from({ length: statusCount }, (_, i) => slot(`statuses#${i}`) as unknown as number),
-      )
-      .where('expires_at', '>', slot('now'))
-      .orderBy('created_at')
-      .limit(4),
-  )
+  >((slot, keyPrefix, statusCount) => {
+    // Written into the SQL (below): only a prefix of the service's own kind, never input.
+    if (!/^[\w\u00b7]+$/.test(keyPrefix)) throw new Error(`unanswered key prefix '${keyPrefix}' is not a plain word`)
+    return (
+      db
+        .selectFrom('idempotency_keys')
+        .select(['key', 'job_id'])
+        .where('api_key_id', '=', slot('apiKeyId'))
+        .where('fingerprint', '=', slot('fingerprint'))
+        // In the SQL text (the prefix is the service's constant): a bound LIKE pattern makes
+        // SQLite prepare the statement again at every run (compiled.ts: lit).
+        .where('key', 'like', lit(`${keyPrefix}%`))
+        .where(
+          'status',
+          'in',
+          Array.from({ length: statusCount }, (_, i) => slot(`statuses#${i}`) as unknown as number),
+        )
+        .where('expires_at', '>', slot('now'))
+        .orderBy('created_at')
+        .limit(4)
+    )
+  })
+}
+
+export function createIdempotencyRepository(db: Kysely<Database>, unansweredQuery = compileUnansweredQuery(db)) {
   return {
     /**
      * Takes the key for one request, or says why not. One conditional upsert, so two

@@ -1,9 +1,10 @@
-import type { ExpressionBuilder, Kysely, Selectable, Updateable } from 'kysely'
+import type { ExpressionBuilder, Kysely, Updateable } from 'kysely'
 import { ERRORS } from '../domain/errors.js'
 import type { Job, JobError, JobResult } from '../domain/job.js'
-import { compileByShape, lit } from './compiled.js'
+import { lit } from './compiled.js'
 import { rowToJob } from './job-row.js'
 import type { Database, JobsTable } from './schema.js'
+import { compileTransitionQueries, type FinishValues } from './transition-queries.js'
 
 export type CancelOutcome = { kind: 'canceled'; job: Job } | { kind: 'finished'; job: Job } | { kind: 'not_found' }
 
@@ -32,7 +33,11 @@ export interface ClaimOptions {
  * while the job is still `running` under that worker's lease, so a job canceled, or taken
  * over after its lease ran out, is never overwritten by a late worker.
  */
-export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'postgres') {
+export function createJobTransitions(
+  db: Kysely<Database>,
+  kind: 'sqlite' | 'postgres',
+  { finishQuery, extendQuery, claimQuery } = compileTransitionQueries(db, kind),
+) {
   // (`is $1` is SQLite-only; PostgreSQL compares a parameter with `=` or `is null`.) With
   // `expiredBefore`, also that the lease ran out by then: a heartbeat that came since saves it.
   const heldBy = (owner: string | null, expiredBefore?: number) => (eb: ExpressionBuilder<Database, 'jobs'>) => {
@@ -52,21 +57,6 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
   })
   /** Ends a running job, if `owner` still holds its lease: the worker's last write. */
   /** A worker's end of its job (succeeded or failed), compiled once per set of columns written. */
-  type FinishValues = { id: string; owner: string; now: number; [set: `set:${string}`]: unknown }
-  const finishQuery = compileByShape<Selectable<JobsTable>, FinishValues, (keyof JobsTable)[]>((slot, ...columns) =>
-    db
-      .updateTable('jobs')
-      .set({
-        ...Object.fromEntries(columns.map((column) => [column, slot(`set:${column}`)])),
-        finished_at: slot('now'),
-        lease_owner: null,
-        lease_expires_at: null,
-      })
-      .where('id', '=', slot('id'))
-      .where('state', '=', lit('running'))
-      .where('lease_owner', '=', slot('owner'))
-      .returningAll(),
-  )
   const finish = async (id: string, owner: string, now: number, end: Updateable<JobsTable>) => {
     const columns = (Object.keys(end) as (keyof JobsTable)[]).filter((column) => end[column] !== undefined)
     const values: FinishValues = { id, owner, now }
@@ -74,64 +64,6 @@ export function createJobTransitions(db: Kysely<Database>, kind: 'sqlite' | 'pos
     const [row] = (await db.executeQuery(finishQuery(values, ...columns))).rows
     return row ? rowToJob(row) : undefined
   }
-  /** The heartbeat's statement. */
-  const extendQuery = compileByShape<never, { id: string; owner: string; expiresAt: number; progress: number }, []>(
-    (slot) =>
-      db
-        .updateTable('jobs')
-        .set({ lease_expires_at: slot('expiresAt'), progress: slot('progress') })
-        .where('id', '=', slot('id'))
-        .where('state', '=', lit('running'))
-        .where('lease_owner', '=', slot('owner')),
-  )
-
-  /** The claim's statement, compiled once per shape: one key's head, the fair turn or the global head. */
-  const claimQuery = compileByShape<
-    Selectable<JobsTable>,
-    { owner: string; now: number; expiresAt: number; apiKeyId: string; exclude: readonly string[] },
-    [byKey: boolean, fair: boolean, excluded: number]
-  >((slot, byKey, fair, excluded) => {
-    const now = slot('now')
-    const exclude = Array.from({ length: excluded }, (_, i) => slot(`exclude#${i}`))
-    return db
-      .updateTable('jobs')
-      .set((eb) => ({
-        state: 'running' as const,
-        lease_owner: slot('owner'),
-        lease_expires_at: slot('expiresAt'),
-        attempts: eb('attempts', '+', 1),
-        started_at: eb.fn.coalesce('started_at', eb.val(now)),
-      }))
-      .where('id', '=', (eb) => {
-        let head = eb.selectFrom('jobs').select('id').where('state', '=', lit('queued')).where('run_after', '<=', now)
-        if (byKey) head = head.where('api_key_id', '=', slot('apiKeyId'))
-        else if (fair)
-          head = head.where('api_key_id', '=', (k) =>
-            k
-              .selectFrom('api_keys as k')
-              .select('k.id')
-              .where('k.active_jobs', '<>', 0) // (not `> 0`: a counter gone wrong must not hide a key)
-              .where(({ exists, selectFrom }) => {
-                let ready = selectFrom('jobs as q')
-                  .select('q.id')
-                  .whereRef('q.api_key_id', '=', 'k.id')
-                  .where('q.state', '=', lit('queued'))
-                  .where('q.run_after', '<=', now)
-                if (excluded > 0) ready = ready.where('q.id', 'not in', exclude)
-                return exists(ready)
-              })
-              .orderBy('k.served_seq')
-              .orderBy('k.id')
-              .limit(1),
-          )
-        if (excluded > 0) head = head.where('id', 'not in', exclude)
-        head = head.orderBy('priority', 'desc').orderBy('run_after').orderBy('id').limit(1)
-        return kind === 'postgres' ? head.forUpdate().skipLocked() : head
-      })
-      .where('state', '=', lit('queued'))
-      .returningAll()
-  })
-
   return {
     /**
      * Leases the next job in one statement, taking turns across keys: the key with ready work

@@ -55,15 +55,9 @@ export function toLimitRow(row: LimitColumns): LimitRow {
   }
 }
 
-/**
- * Where each key stands against its limits. A create reserves with `reserve` and inserts its
- * job in the same transaction (the job's row is the reservation: the insert's trigger adds it
- * to `active_jobs`/`reserved_micros`, the job's end takes it off); a success `settle`s with the
- * charge, in the completion's transaction.
- */
-export function createLimitRepository(db: Kysely<Database>) {
-  /** The settlement's statement, compiled once (compiled.ts). */
-  const settleQuery = compileByShape<
+/** The settlement's statement, compiled once per store (compiled.ts). */
+export function compileSettleQuery(db: Kysely<Database>) {
+  return compileByShape<
     { period_spent_micros: number; period_start: number; event_webhook_url: string | null } & {
       alerted_period_start: number | null
       alerted_percent: number | null
@@ -96,6 +90,15 @@ export function createLimitRepository(db: Kysely<Database>) {
         period.as('period'),
       ])
   })
+}
+
+/**
+ * Where each key stands against its limits. A create reserves with `reserve` and inserts its
+ * job in the same transaction (the job's row is the reservation: the insert's trigger adds it
+ * to `active_jobs`/`reserved_micros`, the job's end takes it off); a success `settle`s with the
+ * charge, in the completion's transaction.
+ */
+export function createLimitRepository(db: Kysely<Database>, settleQuery = compileSettleQuery(db)) {
   return {
     /**
      * The guarded statement of a create: counts it against the key's creates per minute if,

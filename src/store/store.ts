@@ -3,16 +3,21 @@ import type { Job } from '../domain/job.js'
 import type { Channel } from './channel.js'
 import { type ChargeRepository, createChargeRepository } from './charge-repository.js'
 import { createDeliveryRepository, type DeliveryRepository } from './delivery-repository.js'
-import { createIdempotencyRepository, type IdempotencyRepository } from './idempotency-repository.js'
+import {
+  compileUnansweredQuery,
+  createIdempotencyRepository,
+  type IdempotencyRepository,
+} from './idempotency-repository.js'
 import { createInsertBatcher, type Reservation, reserveAndInsert } from './insert-batcher.js'
 import { compileJobQueries, createJobReads, type JobReads } from './job-repository.js'
 import { createJobTransitions, type JobTransitions } from './job-transitions.js'
 import { compileKeyQueries, createKeyRepository, type KeyRepository } from './key-repository.js'
-import { createLimitRepository, type LimitRepository, type LimitRow } from './limit-repository.js'
+import { compileSettleQuery, createLimitRepository, type LimitRepository, type LimitRow } from './limit-repository.js'
 import { compilePositionQueries, createQueuePositions, type QueuePositions } from './queue-positions.js'
 import { createRetentionRepository, type RetentionRepository } from './retention-repository.js'
 import type { Database } from './schema.js'
 import { createSecretRepository, type SecretRepository } from './secret-repository.js'
+import { compileTransitionQueries } from './transition-queries.js'
 
 /** Which SQL database holds the records. */
 export type StoreKind = 'sqlite' | 'postgres'
@@ -67,6 +72,9 @@ export function createStore(
   const jobQueries = compileJobQueries(db)
   const keyQueries = compileKeyQueries(db)
   const positionQueries = compilePositionQueries(db, kind)
+  const transitionQueries = compileTransitionQueries(db, kind)
+  const settleQuery = compileSettleQuery(db)
+  const unansweredQuery = compileUnansweredQuery(db)
   const batcher = createInsertBatcher(db, jobQueries, kind)
   const bind = (executor: Kysely<Database>): Store => {
     const reads = createJobReads(executor, jobQueries)
@@ -80,14 +88,14 @@ export function createStore(
           (executor.isTransaction
             ? await reserveAndInsert(executor, jobQueries, job, reservation)
             : await batcher.insert(job, reservation))!,
-        ...createJobTransitions(executor, kind),
+        ...createJobTransitions(executor, kind, transitionQueries),
         ...createQueuePositions(executor, positionQueries),
       },
       keys: createKeyRepository(executor, keyQueries),
-      limits: createLimitRepository(executor),
+      limits: createLimitRepository(executor, settleQuery),
       charges: createChargeRepository(executor),
       deliveries: createDeliveryRepository(executor, kind),
-      idempotency: createIdempotencyRepository(executor),
+      idempotency: createIdempotencyRepository(executor, unansweredQuery),
       secrets: createSecretRepository(executor),
       retention: createRetentionRepository(executor, kind),
       channel: options.channel,

@@ -21,10 +21,17 @@ const PROGRESS_SAVE_MS = 500
  * Runs one claimed job to its end: engine → encode → blobs → complete and charge in one
  * transaction. Every write is guarded by this claim's lease token (`lease`), so a job canceled
  * or taken over meanwhile (a pause outlasted the lease) is left alone: the heartbeat that finds
- * the lease gone aborts the run, the lease is confirmed again before any file is written, files
- * go only under this attempt's folder, and they are removed when the completion does not land.
+ * the lease gone aborts the run, the lease is confirmed again before any file is written
+ * (unless it was taken or extended under a third of a lease ago: `confirmLease`), files go
+ * only under this attempt's folder, and they are removed when the completion does not land.
  */
-export async function runJob(job: Job, lease: string, abort: AbortController, deps: RunJobDeps): Promise<void> {
+export async function runJob(
+  job: Job,
+  lease: string,
+  abort: AbortController,
+  deps: RunJobDeps,
+  leasedAt = deps.clock.now(),
+): Promise<void> {
   const { store, queue, events, blobs, router, clock, logger, metrics } = deps
   const log = logger.child({ jobId: job.id, attempt: job.attempts })
   const signal = abort.signal
@@ -32,8 +39,8 @@ export async function runJob(job: Job, lease: string, abort: AbortController, de
   let progress = 0
   let saving: Promise<void> | undefined
   let lastSave = clock.now()
-  // When the lease was last known ours for a whole lease from then: the claim, each extend.
-  let heldSince = lastSave
+  // When the lease was last known ours for a whole lease from then: the claim's time, each extend's.
+  let heldSince = leasedAt
 
   const heartbeat = () => {
     if (saving !== undefined) return

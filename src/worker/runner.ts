@@ -46,9 +46,9 @@ export function createRunner(options: RunnerOptions): Runner {
     }
   }
 
-  const launch = ({ job, lease }: Claim) => {
+  const launch = ({ job, lease, leasedAt }: Claim) => {
     const abort = new AbortController()
-    const done = runJob(job, lease, abort, options)
+    const done = runJob(job, lease, abort, options, leasedAt)
       .catch((error: unknown) => logger.error({ err: error, jobId: job.id }, 'job:runner-error'))
       .finally(() => active.delete(job.id))
     active.set(job.id, { abort, done })

@@ -1,3 +1,4 @@
+import zlib from 'node:zlib'
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { encodeImage } from '../../src/images/encode.js'
@@ -42,6 +43,10 @@ describe('encodeImage', () => {
     const idat = damaged.indexOf('IDAT')
     damaged[idat + 6] = damaged[idat + 6]! ^ 0xff // a byte of the compressed pixels
     await expect(encodeImage({ kind: 'encoded', data: damaged }, ...asked)).rejects.toThrow(/IDAT chunk fails its CRC/)
+    const badHeader = Buffer.from(png) // a bit depth of 3, its CRC made right: whole, but no PNG
+    badHeader[24] = 3
+    badHeader.writeUInt32BE(zlib.crc32(badHeader.subarray(12, 29)), 29)
+    await expect(encodeImage({ kind: 'encoded', data: badHeader }, ...asked)).rejects.toThrow(/invalid header/)
     const wrongSize = await encodeImage({ kind: 'encoded', data: png }, asked[0], { width: 32, height: 24 })
     expect([wrongSize.width, wrongSize.height]).toEqual([32, 24])
   })
