@@ -1,3 +1,4 @@
+import http from 'node:http'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBflEngine } from '../../src/engines/bfl/bfl-engine.js'
@@ -65,6 +66,27 @@ describe('provider callbacks (FLUXHOST_PROVIDER_WEBHOOKS)', () => {
     expect((await post(url.replace('/bfl/', '/fal/'), {})).status).toBe(404)
     expect((await post(url, { 'x-webhook-secret': 'guessed' })).status).toBe(401)
     expect((await post(url, { 'x-webhook-secret': sent.body.webhook_secret })).status).toBe(204)
+  })
+
+  it('checks the path token before it reads a body: a forged URL is refused even for a body over the limit', async () => {
+    const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'a quay, big bodies', width: 256 } })
+    await server.waitForJob(created.body.id)
+    const url = new URL(String(emulator.submits.find((s) => s.body.prompt === 'a quay, big bodies')!.body.webhook_url))
+    // A body announced as 40 MB and never sent: only a route that reads no body can answer.
+    const announce = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.request({ host: url.hostname, port: url.port, path, method: 'POST' }, (response) => {
+          response.resume()
+          resolve(response.statusCode!)
+          request.destroy()
+        })
+        request.setHeader('content-type', 'application/json')
+        request.setHeader('content-length', String(40 * 1024 * 1024))
+        request.on('error', reject)
+        request.flushHeaders()
+      })
+    expect(await announce(url.pathname.replace(/\/[\w-]+$/, '/forged-token'))).toBe(404)
+    expect(await announce(url.pathname)).toBe(413) // the real URL gets as far as the body's limit
   })
 
   it('finds the result by polling when the callback never comes', async () => {
