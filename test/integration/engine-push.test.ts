@@ -68,7 +68,7 @@ describe('provider callbacks (FLUXHOST_PROVIDER_WEBHOOKS)', () => {
     expect((await post(url, { 'x-webhook-secret': sent.body.webhook_secret })).status).toBe(204)
   })
 
-  it('checks the path token before it reads a body: a forged URL is refused even for a body over the limit', async () => {
+  it('checks the path token before it reads a body: a forged URL is refused even for a body too large', async () => {
     const created = await api(`${server.url}/v1/flux-pro-1.1`, { body: { prompt: 'a quay, big bodies', width: 256 } })
     await server.waitForJob(created.body.id)
     const url = new URL(String(emulator.submits.find((s) => s.body.prompt === 'a quay, big bodies')!.body.webhook_url))
