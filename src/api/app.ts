@@ -22,7 +22,7 @@ import { installJsonParser } from './json-body.js'
 import { SMALL_BODY_LIMIT } from './json-limits.js'
 import { setRateHeaders } from './limits.js'
 import { adminRoutes } from './native/admin-routes.js'
-import { eventRoutes } from './native/event-routes.js'
+import { eventRoutes, keyEventRoutes } from './native/event-routes.js'
 import { jobRoutes } from './native/job-routes.js'
 import { renderNativeError } from './native/render.js'
 import { systemRoutes } from './native/system-routes.js'
@@ -35,6 +35,7 @@ const nativeJobApi: FastifyPluginAsync<ApiDeps> = async (scope, deps) => {
   scope.addHook('onRequest', requireKey(deps.services.keys))
   await scope.register(jobRoutes, deps)
   await scope.register(eventRoutes, deps)
+  await scope.register(keyEventRoutes, deps)
   await scope.register(webhookRoutes, deps)
 }
 

@@ -4,6 +4,7 @@ import type { BlobStore } from '../blobs/blob-store.js'
 import type { SecretBox } from '../blobs/secret-box.js'
 import type { Config } from '../config/config.js'
 import type { Clock } from '../domain/clock.js'
+import { FluxhostError } from '../domain/errors.js'
 import { createUuidV7 } from '../domain/uuid7.js'
 import type { EngineRouter } from '../engines/router.js'
 import { MAX_INPUT_BYTES } from '../images/probe.js'
@@ -14,6 +15,7 @@ import { createJobQueue, type JobQueue } from '../queue/job-queue.js'
 import { createAdminService } from '../services/admin.js'
 import { createIdempotencyService } from '../services/idempotency.js'
 import { createJobService } from '../services/jobs.js'
+import { createKeyEvents } from '../services/key-events.js'
 import { createKeyService } from '../services/keys.js'
 import { createLimitService } from '../services/limits.js'
 import { createRetentionService } from '../services/retention.js'
@@ -100,6 +102,16 @@ export function buildServices(parts: ServiceParts): Built {
   })
   const services: Services = {
     jobs,
+    keyEvents: createKeyEvents({
+      events,
+      logger,
+      // A job deleted meanwhile is no change to show.
+      read: (id) =>
+        jobs.get(id, undefined).catch((error: unknown) => {
+          if (error instanceof FluxhostError && error.code === 'JOB_NOT_FOUND') return undefined
+          throw error
+        }),
+    }),
     webhooks: createWebhookService({ store, jobs, events, clock }),
     idempotency: createIdempotencyService({ store, clock, ttlMs: config.idempotencyTtlMs }),
     keys,

@@ -1,6 +1,7 @@
 import type { AdminService } from './admin.js'
 import type { IdempotencyService } from './idempotency.js'
 import type { JobService } from './jobs.js'
+import type { KeyEvents } from './key-events.js'
 import type { KeyService } from './keys.js'
 import type { LimitService } from './limits.js'
 import type { RetentionService } from './retention.js'
@@ -10,6 +11,8 @@ import type { WebhookService } from './webhooks.js'
 /** Everything api/ and cli/ may call. */
 export interface Services {
   jobs: JobService
+  /** Every change of a key's jobs, as one stream (`GET /api/events`). */
+  keyEvents: KeyEvents
   keys: KeyService
   system: SystemService
   webhooks: WebhookService

@@ -1,5 +1,6 @@
 import { isTerminal, type Job } from '../../domain/job.js'
-import { keyOf } from '../auth.js'
+import type { KeyEvent } from '../../services/key-events.js'
+import { keyFromHeaders, keyOf } from '../auth.js'
 import type { ApiDeps } from '../deps.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { urlContext } from '../urls.js'
@@ -9,6 +10,14 @@ import { jobIdParams } from './schemas.js'
 const KEEPALIVE_MS = 15_000
 // Events of a job run by another process (the CLI beside a server) are found by re-reading.
 const REREAD_MS = 1_000
+// A follower that reads slower than its jobs change is let go (it reconnects and resumes).
+const MAX_BUFFERED = 1024 * 1024
+/** What a client asks to resume after: the Last-Event-ID header, or `?lastEventId=` (a page's own reconnect). */
+const keyEventsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { lastEventId: { type: 'string', maxLength: 40 } },
+} as const
 
 /**
  * `GET /api/jobs/:id/events`: server-sent events. `state` carries the whole job (first the
@@ -100,6 +109,84 @@ export const eventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       open.add(close)
       request.raw.on('close', close)
       sendJob(first)
+    },
+  )
+}
+
+/**
+ * `GET /api/events`: every change of the key's jobs as server-sent events, for pages that show
+ * many jobs. `job` carries the whole job (with an `id` to resume after), `progress` carries
+ * `{id, progress}`, `ready` (with the id to resume from) ends what a (re)connection replays, and
+ * `reset` says the changes since `Last-Event-ID` are not all known here (the server restarted,
+ * or it was away too long): read the jobs again. Ends when the key is revoked.
+ */
+export const keyEventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
+  const { services, config, signer } = deps
+  const open = new Set<() => void>()
+  app.addHook('preClose', async () => {
+    for (const close of [...open]) close()
+  })
+
+  app.get(
+    '/api/events',
+    {
+      schema: {
+        tags: ['Jobs'],
+        security: [{ bearer: [] }, { apiKey: [] }],
+        summary: "Follow every change of the key's jobs as server-sent events",
+        querystring: keyEventsQuery,
+        produces: ['text/event-stream'],
+      },
+    },
+    async (request, reply) => {
+      const apiKey = keyOf(request)
+      const header = request.headers['last-event-id']
+      const lastEventId = (typeof header === 'string' ? header.slice(0, 40) : undefined) ?? request.query.lastEventId
+      const urls = urlContext(request, config.publicUrl, signer)
+      let closed = false
+      const res = reply.raw
+      const write = (text: string) => {
+        if (closed) return
+        res.write(text)
+        if (res.writableLength > MAX_BUFFERED) close()
+      }
+      const send = (event: KeyEvent) =>
+        event.type === 'job'
+          ? write(`event: job\nid: ${event.id}\ndata: ${JSON.stringify(renderJob(event.job, urls))}\n\n`)
+          : write(`event: progress\ndata: ${JSON.stringify({ id: event.jobId, progress: event.progress })}\n\n`)
+      // Refused here (too many streams) before anything is written: an error in the API's shape.
+      const following = services.keyEvents.follow(apiKey.id, lastEventId, send)
+      reply.hijack()
+      res.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string | number | string[]>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      })
+      write('retry: 2000\n\n')
+      if (following.missed === 'reset') write(`event: reset\ndata: ${JSON.stringify({ lastEventId })}\n\n`)
+      else for (const event of following.missed) send(event)
+      write(`event: ready\nid: ${following.since}\ndata: {}\n\n`)
+      // Every keep-alive also asks whether the key still works: a revoked key's stream ends.
+      const keepalive = setInterval(() => {
+        write(': keep-alive\n\n')
+        services.keys.authenticate(keyFromHeaders(request.headers)).then(
+          (still) => still || close(),
+          () => undefined,
+        )
+      }, KEEPALIVE_MS)
+      function close() {
+        if (closed) return
+        closed = true
+        following.stop()
+        clearInterval(keepalive)
+        open.delete(close)
+        res.end()
+      }
+      open.add(close)
+      request.raw.on('close', close)
     },
   )
 }

@@ -1,0 +1,124 @@
+import { EventSourceParserStream } from 'eventsource-parser/stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { api, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
+
+let server: TestServer
+beforeAll(async () => {
+  server = await startTestServer({ FLUXHOST_WORKER_CONCURRENCY: '2' })
+})
+afterAll(async () => {
+  await server.close()
+})
+
+interface Message {
+  event: string
+  id: string | undefined
+  data: any
+}
+
+/** One `GET /api/events` stream, read as it comes: `until` waits for the message a test expects. */
+async function follow(key: string, init: { lastEventId?: string; query?: string } = {}) {
+  const abort = new AbortController()
+  const headers: Record<string, string> = { 'x-key': key }
+  if (init.lastEventId !== undefined) headers['last-event-id'] = init.lastEventId
+  const response = await fetch(`${server.url}/api/events${init.query ?? ''}`, { headers, signal: abort.signal })
+  expect(response.status).toBe(200)
+  expect(response.headers.get('content-type')).toContain('text/event-stream')
+  const messages = response
+    .body!.pipeThrough(new TextDecoderStream())
+    .pipeThrough(new EventSourceParserStream())
+    [Symbol.asyncIterator]()
+  const seen: Message[] = []
+  return {
+    seen,
+    async until(match: (message: Message) => boolean): Promise<Message> {
+      for (;;) {
+        const next = await messages.next()
+        if (next.done) throw new Error(`the stream ended before the message came; it had: ${JSON.stringify(seen)}`)
+        const { event = 'message', id, data } = next.value
+        const message = { event, id, data: JSON.parse(data) }
+        seen.push(message)
+        if (match(message)) return message
+      }
+    },
+    close: () => abort.abort(),
+  }
+}
+
+const create = (key = KEY_A, prompt = 'followed') =>
+  api(`${server.url}/api/jobs`, { body: { prompt, width: 256, height: 256 }, key })
+const ended = (jobId: string) => (m: Message) =>
+  m.event === 'job' && m.data.id === jobId && m.data.state === 'succeeded'
+
+describe('GET /api/events: every change of the key’s jobs', () => {
+  it("streams the key's jobs (each state with the whole job, progress between), never another key's", async () => {
+    const stream = await follow(KEY_A)
+    await stream.until((m) => m.event === 'ready')
+    const other = (await create(KEY_B)).body.id
+    const mine = (await create(KEY_A)).body.id
+    const last = await stream.until(ended(mine))
+    expect(last.id).toMatch(/^[\w-]+-\d+$/)
+    expect(last.data.result.images[0].url).toContain('/files/')
+    const states = stream.seen.filter((m) => m.event === 'job' && m.data.id === mine).map((m) => m.data.state)
+    expect(states).toEqual(['queued', 'running', 'succeeded'])
+    expect(stream.seen.some((m) => m.event === 'progress' && m.data.id === mine)).toBe(true)
+    // B's job was made first, and its changes are read in order: it would have come before.
+    expect(JSON.stringify(stream.seen)).not.toContain(other)
+    stream.close()
+  })
+
+  it('resumes after Last-Event-ID (header or query) with what the client missed, and nothing before', async () => {
+    const first = await follow(KEY_A)
+    await first.until((m) => m.event === 'ready')
+    const before = (await create()).body.id
+    const lastSeen = (await first.until(ended(before))).id!
+    first.close()
+    const missed = (await create(KEY_A, 'while away')).body.id
+    await server.waitForJob(missed)
+
+    for (const init of [{ lastEventId: lastSeen }, { query: `?lastEventId=${encodeURIComponent(lastSeen)}` }]) {
+      const again = await follow(KEY_A, init)
+      const ready = await again.until((m) => m.event === 'ready')
+      const replayed = again.seen.filter((m) => m.event === 'job')
+      expect(replayed.map((m) => m.data.state)).toEqual(['queued', 'running', 'succeeded'])
+      expect(replayed.every((m) => m.data.id === missed)).toBe(true)
+      expect(again.seen.some((m) => m.event === 'reset')).toBe(false)
+      // Ids go on from where the client was: it resumes after `ready` the next time.
+      expect(Number(ready.id!.split('-').at(-1))).toBeGreaterThan(Number(lastSeen.split('-').at(-1)))
+      again.close()
+    }
+  })
+
+  it('says reset when the changes since the id are not known here (another run of the server, a bad id)', async () => {
+    for (const lastEventId of ['Zm9vYmFy-3', 'not an id', 'x'.repeat(200)]) {
+      const stream = await follow(KEY_A, { lastEventId })
+      await stream.until((m) => m.event === 'ready')
+      expect(stream.seen.map((m) => m.event)).toEqual(['reset', 'ready'])
+      stream.close()
+    }
+  })
+
+  it('refuses a 17th stream of one key with 429 in the native shape, and frees the place on close', async () => {
+    const streams = []
+    for (let i = 0; i < 16; i++) streams.push(await follow(KEY_B))
+    const refused = await api(`${server.url}/api/events`, { key: KEY_B })
+    expect(refused.status).toBe(429)
+    expect(refused.body.error).toMatchObject({ code: 'RATE_LIMITED' })
+    expect(refused.body.error.message).toContain('16 event streams')
+    expect(refused.headers.get('retry-after')).toBe('5')
+    // Another key is not held back by B's streams.
+    const a = await follow(KEY_A)
+    await a.until((m) => m.event === 'ready')
+    a.close()
+    for (const stream of streams) stream.close()
+    // Closing is seen by the server when the socket ends: wait for that (a fresh stream gets in).
+    const waitForPlace = async (): Promise<void> => {
+      const response = await fetch(`${server.url}/api/events`, { headers: { 'x-key': KEY_B } })
+      if (response.status === 200) return void (await response.body!.cancel())
+      await response.arrayBuffer()
+      await new Promise((resolve) => setImmediate(resolve))
+      return waitForPlace()
+    }
+    await waitForPlace()
+  })
+})
