@@ -21,7 +21,7 @@ export default defineConfig(async () => {
   return {
     test: {
       // Every in-process test server's log is kept and read for credentials at the end.
-      globalSetup: ['test/helpers/log-audit.ts'],
+      globalSetup: ['test/helpers/log-audit.ts', 'test/helpers/build-web.ts'],
       // Integration tests start servers and child processes; two cores run two files at once.
       maxWorkers: 2,
       minWorkers: 1,

@@ -5,16 +5,19 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
- * The folder of the web pages: next to this module when run from source, or under src/
- * when run from dist/ (the pages are plain HTML, CSS and JavaScript: nothing to build).
+ * The folder of the built web pages (scripts/build-web.mjs, run by `npm run build`):
+ * dist/public, found from dist/web/ (the built server) or from src/web/ (run from source).
  */
 export function webRoot(): string {
   const here = path.dirname(fileURLToPath(import.meta.url))
-  const candidates = [path.join(here, 'public'), path.resolve(here, '../../src/web/public')]
+  const candidates = [path.resolve(here, '../public'), path.resolve(here, '../../dist/public')]
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'index.html')))
-  if (!found) throw new Error(`the web pages are missing (looked in ${candidates.join(', ')})`)
+  if (!found) throw new Error(`the web pages are not built (looked in ${candidates.join(', ')}): run npm run build`)
   return found
 }
+
+/** The built assets carry their content's hash in their name: a file of a name never changes. */
+const IMMUTABLE = 'public, max-age=31536000, immutable'
 
 // The pages load nothing from elsewhere: no CDN, no fonts. Images may come from a bucket
 // (FLUXHOST_FILE_DELIVERY=redirect), so any http(s) image source is allowed.
@@ -31,27 +34,26 @@ const CSP = [
 
 /**
  * The playground (`/`) and the admin pages (`/admin`): static files that talk to the
- * public API only, with the key the user enters (kept in the browser's localStorage).
+ * public API only, with the key the user enters (kept in the browser's localStorage). The
+ * pages are revalidated at every load (ETag); the scripts and style sheets they name are
+ * cached for good (their names change with their content).
  */
 export const webRoutes: FastifyPluginAsync = async (app) => {
   const root = webRoot()
   await app.register(fastifyStatic, {
     root,
     prefix: '/web/',
-    // Revalidated on every load (ETag), so a new version shows at once.
-    cacheControl: true,
-    maxAge: 0,
-    setHeaders: (res) => {
+    // Each file beside its brotli and gzip forms, chosen by Accept-Encoding (no compression per request).
+    preCompressed: true,
+    cacheControl: false,
+    setHeaders: (res, file) => {
       res.header('content-security-policy', CSP)
+      // The pages themselves (also reachable here) are revalidated, so a new version shows at once.
+      res.header('cache-control', /\.html(\.br|\.gz)?$/.test(file) ? 'no-cache' : IMMUTABLE)
     },
   })
   const page = (file: string) => async (_request: FastifyRequest, reply: FastifyReply) =>
-    reply
-      .header('content-security-policy', CSP)
-      .header('cache-control', 'no-cache')
-      .type('text/html; charset=utf-8')
-      // Without this, @fastify/static's own `public, max-age=0` would replace our no-cache.
-      .sendFile(file, { cacheControl: false })
+    reply.header('content-security-policy', CSP).type('text/html; charset=utf-8').sendFile(file)
   app.get('/', { schema: { hide: true } }, page('index.html'))
   app.get('/admin', { schema: { hide: true } }, page('admin.html'))
 }

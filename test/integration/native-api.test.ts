@@ -291,13 +291,30 @@ describe('system routes', () => {
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toContain('text/html')
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    // The page is revalidated at every load; what it names is cached for good (hashed names).
+    expect(page.headers.get('cache-control')).toBe('no-cache')
     const html = await page.text()
     expect(html).not.toMatch(/https?:\/\//)
-    for (const asset of ['/web/app.js', '/web/common.js', '/web/snippets.js', '/web/style.css']) {
+    const assets = [...html.matchAll(/(?:src|href)="(\/web\/[^"]+)"/g)].map((m) => m[1]!)
+    expect(assets.map((a) => a.replace(/-[A-Z0-9]{8}\./, '-HASH.'))).toEqual([
+      '/web/index-HASH.css',
+      '/web/index-HASH.js',
+    ])
+    for (const asset of assets) {
       const response = await fetch(`${server.url}${asset}`)
       expect(response.status, asset).toBe(200)
+      expect(response.headers.get('cache-control'), asset).toBe('public, max-age=31536000, immutable')
       expect(await response.text(), asset).not.toMatch(/(src|href)=["']https?:/)
+      // Stored compressed: brotli or gzip as the client takes them (undici's fetch decodes both).
+      for (const encoding of ['br', 'gzip']) {
+        const compressed = await fetch(`${server.url}${asset}`, { headers: { 'accept-encoding': encoding } })
+        expect(compressed.headers.get('content-encoding'), asset).toBe(encoding)
+        expect(compressed.headers.get('vary'), asset).toContain('accept-encoding')
+        await compressed.arrayBuffer()
+      }
     }
+    // The sources are not served: only what the build made.
+    expect((await fetch(`${server.url}/web/app.js`)).status).toBe(404)
     expect((await fetch(`${server.url}/web/%2e%2e/%2e%2e/%2e%2e/package.json`)).status).toBe(404)
   })
 })
