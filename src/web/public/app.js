@@ -1,16 +1,58 @@
-// The playground: settings → POST /api/jobs → progress over /api/jobs/:id/events → images;
-// the caller's history; the same request as code in every dialect. This module wires the
-// parts together: playground-form.js (fields, settings), playground-models.js (model, size),
-// playground-job.js (the current job), playground-history.js and playground-code.js.
-import { $, keyForm } from './common.js'
+// The playground: settings → POST /api/jobs → its changes over the key's live stream → images;
+// the caller's history, kept current by the same stream; the same request as code in every
+// dialect. This module wires the parts together: playground-form.js (fields, settings),
+// playground-models.js (model, size), playground-job.js (the current job),
+// playground-history.js, playground-code.js and live.ts (the stream that survives the network).
+import { $, getKey, keyForm } from './common.js'
+import { connectLive } from './live.js'
 import { copyCode, updateCode } from './playground-code.js'
 import { fields, form, onSettingsChange, syncOutputs } from './playground-form.js'
-import { loadHistory } from './playground-history.js'
-import { cancelFollowed, onJobsChanged, submitJob } from './playground-job.js'
+import { loadHistory, showInHistory, unfinishedInHistory } from './playground-history.js'
+import {
+  cancelFollowed,
+  followedId,
+  onJobsChanged,
+  onLiveJob,
+  onLiveProgress,
+  refreshFollowed,
+  submitJob,
+} from './playground-job.js'
 import { loadModels, markPreset, onModelChange, setUpModels } from './playground-models.js'
 
 onSettingsChange(updateCode)
-onJobsChanged(() => void loadHistory())
+onJobsChanged(showInHistory)
+
+/** What the page says of its connection: nothing while the stream is up. */
+function showConnection(status) {
+  const line = $('#connection')
+  if (status.state === 'retrying') {
+    line.textContent = `Connection to fluxhost lost — retrying in ${Math.ceil(status.inMs / 1000)} s.`
+    line.dataset.state = 'retrying'
+    line.hidden = false
+  } else if (status.state === 'live') {
+    line.hidden = true
+    line.dataset.state = 'live'
+  }
+}
+
+let live
+const startLive = () => {
+  if (live) return live.restart()
+  live = connectLive({
+    key: getKey,
+    onJob: (job) => {
+      onLiveJob(job)
+      showInHistory(job)
+    },
+    onProgress: onLiveProgress,
+    onReset: () => {
+      void refreshFollowed()
+      void loadHistory()
+    },
+    onStatus: showConnection,
+    watched: () => [...new Set([followedId(), ...unfinishedInHistory()].filter(Boolean))],
+  })
+}
 
 form.addEventListener('submit', submitJob)
 $('#cancel').addEventListener('click', cancelFollowed)
@@ -35,6 +77,7 @@ void loadModels()
 
 keyForm(async (me) => {
   updateCode()
+  if (me) startLive()
   if (!me) {
     $('#gallery').replaceChildren()
     $('#history-empty').hidden = false

@@ -1,7 +1,9 @@
 // The caller's history: a page of cards at a time, each with Re-run, Watch, Cancel or Delete.
+// Cards change as the live stream brings their jobs' changes (showInHistory); a new job comes
+// in at the top, and the pages already loaded stay.
 import { $, api, el, getKey, usd } from './common.js'
 import { fields, form, syncOutputs } from './playground-form.js'
-import { follow } from './playground-job.js'
+import { dropFollowed, follow } from './playground-job.js'
 import { markPreset, onModelChange } from './playground-models.js'
 
 let cursor = null
@@ -50,7 +52,7 @@ function card(job) {
             onclick: () => cancelJob(job.id),
           })
         : null,
-      running ? el('button', { type: 'button', text: 'Watch', onclick: () => void follow(job) }) : null,
+      running ? el('button', { type: 'button', text: 'Watch', onclick: () => follow(job) }) : null,
       running
         ? null
         : el('button', {
@@ -62,6 +64,26 @@ function card(job) {
     ),
   )
 }
+
+/**
+ * Shows a change of one of the key's jobs: its card is redrawn in place; a job the history has
+ * no card of, made since it was loaded, comes in at the top.
+ */
+export function showInHistory(job) {
+  const gallery = $('#gallery')
+  const existing = gallery.querySelector(`li[data-job="${CSS.escape(job.id)}"]`)
+  if (existing) existing.replaceWith(card(job))
+  else {
+    const newest = gallery.firstElementChild?.dataset.job
+    if (newest !== undefined && job.id < newest) return
+    gallery.prepend(card(job))
+    $('#history-empty').hidden = true
+  }
+}
+
+/** The ids of the unfinished jobs the history shows (polled while the live stream is down). */
+export const unfinishedInHistory = () =>
+  [...$('#gallery').querySelectorAll('li[data-state="queued"], li[data-state="running"]')].map((li) => li.dataset.job)
 
 export async function loadHistory(more = false) {
   if (!getKey()) return
@@ -82,11 +104,10 @@ export async function loadHistory(more = false) {
 
 async function cancelJob(id) {
   try {
-    await api(`/api/jobs/${id}/cancel`, { method: 'POST' })
+    showInHistory(await api(`/api/jobs/${id}/cancel`, { method: 'POST' }))
   } catch (e) {
     $('#form-error').textContent = e.message
   }
-  void loadHistory()
 }
 
 async function deleteJob(job) {
@@ -95,8 +116,13 @@ async function deleteJob(job) {
     await api(`/api/jobs/${job.id}`, { method: 'DELETE' })
   } catch (e) {
     $('#form-error').textContent = e.message
+    return
   }
-  void loadHistory()
+  $('#gallery')
+    .querySelector(`li[data-job="${CSS.escape(job.id)}"]`)
+    ?.remove()
+  $('#history-empty').hidden = $('#gallery').children.length > 0
+  dropFollowed(job.id)
 }
 
 /** Fills the form with a past job's request (and the seed it used) and submits it again. */

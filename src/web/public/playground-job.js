@@ -1,11 +1,12 @@
-// The current job: POST /api/jobs, then its progress over /api/jobs/:id/events until it ends,
-// its images once it succeeds, and the Cancel button while it runs.
-import { $, ApiError, api, el, events, usd } from './common.js'
+// The current job: POST /api/jobs, then its changes as the page's live stream brings them
+// (live.ts, wired in app.js: onLiveJob, onLiveProgress), its images once it succeeds, and the
+// Cancel button while it runs.
+import { $, ApiError, api, el, usd } from './common.js'
 import { fields, requestBody, settings } from './playground-form.js'
 
-let following // { id, abort }
+let following // { id }
 
-// What runs when a job is created or stops being followed (the history reloads); set by app.js.
+// What runs with a job this module made or canceled (the history shows it); set by app.js.
 let jobsChanged = () => undefined
 export function onJobsChanged(listener) {
   jobsChanged = listener
@@ -61,25 +62,45 @@ function showJob(job) {
   }
 }
 
-export async function follow(job) {
-  following?.abort.abort()
-  const abort = new AbortController()
-  following = { id: job.id, abort }
+/** Shows `job` as the current one; its later changes come from the live stream. */
+export function follow(job) {
+  following = { id: job.id }
   showJob(job)
+}
+
+/** The id of the job shown, if it has not ended (the live stream polls it while it is down). */
+export const followedId = () => following?.id
+
+/** A change of one of the key's jobs, from the live stream (or a poll). */
+export function onLiveJob(job) {
+  if (following?.id !== job.id) return
+  showJob(job)
+}
+
+export function onLiveProgress(jobId, progress) {
+  if (following?.id === jobId) setProgress(progress)
+}
+
+/** Reads the shown job again (the stream missed changes it cannot replay). */
+export async function refreshFollowed() {
+  if (!following) return
   try {
-    await events(
-      `/api/jobs/${job.id}/events`,
-      (name, data) => {
-        if (name === 'state') showJob(data)
-        else if (name === 'progress') setProgress(data.progress)
-      },
-      abort.signal,
-    )
-  } catch (error) {
-    if (!abort.signal.aborted) $('#form-error').textContent = error.message
+    onLiveJob(await api(`/api/jobs/${following.id}`))
+  } catch {
+    // Unreachable still: the live stream's polls try again.
   }
-  if (following?.id === job.id) following = undefined
-  jobsChanged()
+}
+
+/** Forgets the shown job (it was deleted): no image or link of it is left on the page. */
+export function dropFollowed(jobId) {
+  if (following?.id !== jobId) return
+  following = undefined
+  $('#images').replaceChildren()
+  setProgress(0)
+  $('#job-status').textContent = 'The job was deleted.'
+  $('#job-status').dataset.state = 'deleted'
+  $('#cancel').hidden = true
+  $('#submit').disabled = false
 }
 
 /** Submits the form as a new job and follows it. */
@@ -96,20 +117,26 @@ export async function submitJob(event) {
   try {
     const job = await api('/api/jobs', { method: 'POST', body: await requestBody(settings()) })
     $('#images').replaceChildren()
-    void follow(job)
-    jobsChanged()
+    follow(job)
+    jobsChanged(job)
   } catch (e) {
     error.textContent = e instanceof ApiError ? e.message : String(e)
     $('#submit').disabled = false
   }
 }
 
-/** Cancels the job being followed. */
+/** Cancels the job being followed: the answer shows at once, whether or not the stream is up. */
 export async function cancelFollowed() {
   if (!following) return
+  $('#form-error').textContent = ''
   try {
-    showJob(await api(`/api/jobs/${following.id}/cancel`, { method: 'POST' }))
+    const job = await api(`/api/jobs/${following.id}/cancel`, { method: 'POST' })
+    onLiveJob(job)
+    jobsChanged(job)
   } catch (e) {
-    $('#form-error').textContent = e.message
+    $('#form-error').textContent =
+      e instanceof ApiError && e.code === 'NETWORK'
+        ? 'fluxhost did not answer, so the job may still be running: press Cancel again once it is back.'
+        : e.message
   }
 }
