@@ -32,7 +32,7 @@ interface Settings {
 }
 interface SnippetsModule {
   DIALECTS: Dialect[]
-  snippets(settings: Settings, target: { baseUrl: string; key: string }): Record<Dialect, Record<Language, string>>
+  snippets(settings: Settings, target: { baseUrl: string }): Record<Dialect, Record<Language, string>>
   unsupported(settings: Settings, dialect: Dialect): string | null
 }
 
@@ -127,8 +127,10 @@ function runSnippet(language: Language, source: string): Promise<Run> {
     const file = path.join(dir, RUNNERS[language].file)
     fs.writeFileSync(file, source)
     return new Promise<Run>((resolve, reject) => {
+      // The key as a user sets it: the snippets read it from the environment, never hold it.
       const child = spawn(RUNNERS[language].command, [file], {
         cwd: dir,
+        env: { ...process.env, FLUXHOST_KEY: KEY_A },
         stdio: ['ignore', 'pipe', 'pipe'],
         timeout: 60_000,
       })
@@ -158,7 +160,7 @@ async function runAll(
   settings: Settings,
   check: (job: Job, dialect: Dialect, supported: boolean) => void,
 ): Promise<void> {
-  const all = mod.snippets(settings, { baseUrl: server.url, key: KEY_A })
+  const all = mod.snippets(settings, { baseUrl: server.url })
   const jobs = mod.DIALECTS.flatMap((dialect) =>
     LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
       const run = await runSnippet(language, all[dialect][language])
@@ -183,7 +185,7 @@ async function runAll(
 
 /** Runs BFL's snippet of `settings` in every language; the jobs they made. */
 async function runBfl(expect: ExpectStatic, settings: Settings): Promise<Job[]> {
-  const bfl = mod.snippets(settings, { baseUrl: server.url, key: KEY_A }).bfl
+  const bfl = mod.snippets(settings, { baseUrl: server.url }).bfl
   return Promise.all(
     LANGUAGES.filter((language) => language !== 'python' || !pythonSkip).map(async (language) => {
       const run = await runSnippet(language, bfl[language])
@@ -241,7 +243,7 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     expect(mod.unsupported({ ...DEFAULTS, prompt: '' }, 'bfl')).toBeNull()
     expect(mod.unsupported({ ...DEFAULTS, prompt: 'x'.repeat(4001) }, 'aiml')).toMatch(/4000/)
     // Left out of the body, and the snippet says so in a comment.
-    const webp = mod.snippets({ ...DEFAULTS, outputFormat: 'webp', numImages: 2 }, { baseUrl: 'http://h', key: 'k' })
+    const webp = mod.snippets({ ...DEFAULTS, outputFormat: 'webp', numImages: 2 }, { baseUrl: 'http://h' })
     expect(webp.seaart.python).toContain('"output_format": "jpeg"')
     expect(webp.seaart.curl.split('BODY=')[1]).not.toContain('num_images')
     expect(webp.seaart.js).toMatch(/^\/\/ Not expressible in this dialect .*webp/m)
@@ -329,9 +331,9 @@ describe('playground snippets', { timeout: 240_000 }, () => {
     expect(mod.unsupported({ ...settings, steps: 51 }, 'bfl')).toMatch(/steps must be an integer 1–50/)
     expect(mod.unsupported({ ...settings, guidance: 1 }, 'bfl')).toMatch(/guidance must be 1\.5–5/)
     // Steps of another model are not sent: only flux-dev takes them.
-    expect(
-      mod.snippets({ ...settings, model: 'flux-pro-1.1' }, { baseUrl: 'http://h', key: 'k' }).bfl.python,
-    ).not.toContain('steps')
+    expect(mod.snippets({ ...settings, model: 'flux-pro-1.1' }, { baseUrl: 'http://h' }).bfl.python).not.toContain(
+      'steps',
+    )
     // BFL only: the gateways' fallback to FLUX 1.1 [pro] is what the tests above run.
     for (const job of await runBfl(expect, settings))
       expect(job.request).toMatchObject({ model: 'flux-dev', width: 256, height: 256, steps: 12, guidance: 4.5 })
@@ -365,7 +367,7 @@ describe('playground snippets', { timeout: 240_000 }, () => {
         ...settings,
         imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 },
       }
-      const both = mod.snippets(inline, { baseUrl: server.url, key: KEY_A })
+      const both = mod.snippets(inline, { baseUrl: server.url })
       await Promise.all(
         (['bfl', 'seaart'] as const).map(async (dialect) => {
           expect(mod.unsupported(inline, dialect)).toBeNull()

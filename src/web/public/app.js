@@ -6,7 +6,7 @@
 import { $, getKey, keyForm } from './common.js'
 import { connectLive } from './live.js'
 import { copyCode, updateCode } from './playground-code.js'
-import { fields, form, onSettingsChange, syncOutputs } from './playground-form.js'
+import { fields, form, onSettingsChange, snapSize, syncOutputs } from './playground-form.js'
 import { loadHistory, showInHistory, unfinishedInHistory } from './playground-history.js'
 import {
   cancelFollowed,
@@ -64,7 +64,14 @@ $('#dice').addEventListener('click', () => {
   updateCode()
 })
 fields.model.addEventListener('change', onModelChange)
-for (const input of [fields.width, fields.height]) input.addEventListener('input', markPreset)
+for (const input of [fields.width, fields.height]) {
+  input.addEventListener('input', markPreset)
+  input.addEventListener('change', () => {
+    snapSize(input)
+    markPreset()
+    updateCode()
+  })
+}
 form.addEventListener('input', () => {
   syncOutputs()
   updateCode()

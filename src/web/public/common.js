@@ -24,10 +24,12 @@ export function storeKey(key) {
 
 /** An error answer from the API, with its code and message. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfterS) {
     super(message)
     this.status = status
     this.code = code
+    /** Seconds to wait before trying again (a 429's or 503's Retry-After), if the server said. */
+    this.retryAfterS = retryAfterS
   }
 }
 
@@ -70,10 +72,15 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
         error.code ?? 'UNAUTHORIZED',
         'This API key was not accepted: check it, or ask an admin for a new one.',
       )
+    const after = Number(response.headers.get('retry-after'))
+    const retryAfterS = Number.isFinite(after) && after > 0 ? Math.ceil(after) : undefined
+    const message = error.message ?? `HTTP ${response.status}`
     throw new ApiError(
       response.status,
       error.code ?? `HTTP_${response.status}`,
-      error.message ?? `HTTP ${response.status}`,
+      // A refusal for now says when to try again.
+      retryAfterS === undefined ? message : `${message} Try again in ${retryAfterS} s.`,
+      retryAfterS,
     )
   }
   return data
@@ -162,3 +169,10 @@ export function el(tag, attributes = {}, ...children) {
   for (const child of children) if (child !== null && child !== undefined) node.append(child)
   return node
 }
+
+/**
+ * How far along a job state is (queued, running, ended): a job's changes can reach the page by
+ * two ways (the live stream, and the answer to the page's own call), in either order, and an
+ * older state must never replace a newer one.
+ */
+export const stateRank = (state) => (state === 'queued' ? 0 : state === 'running' ? 1 : 2)

@@ -1,5 +1,5 @@
 // "Copy as code": the request the form's settings make, in the chosen dialect and language.
-import { $, getKey } from './common.js'
+import { $ } from './common.js'
 import { settings } from './playground-form.js'
 import { snippets, unsupported } from './snippets.js'
 
@@ -18,9 +18,7 @@ export function updateCode() {
   if (s.imagePrompt)
     notes.push("The uploaded image is not in the code: put your image's URL where it says your-image.jpg.")
   $('#code-note').textContent = notes.join(' ')
-  $('#code').textContent = snippets(forCode, { baseUrl: location.origin, key: getKey() || 'YOUR_API_KEY' })[dialect][
-    language
-  ]
+  $('#code').textContent = snippets(forCode, { baseUrl: location.origin })[dialect][language]
 }
 
 export async function copyCode() {

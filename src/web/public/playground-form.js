@@ -14,6 +14,7 @@ export const fields = {
   steps: $('#steps'),
   guidance: $('#guidance'),
   seed: $('#seed'),
+  seedLock: $('#seed-lock'),
   format: $('#format'),
   quality: $('#quality'),
   safety: $('#safety'),
@@ -61,6 +62,20 @@ export function onSettingsChange(listener) {
 }
 export const settingsChanged = () => changed()
 
+/** A size field's value: the model's default when empty (never 0), else the number typed. */
+const size = (input, fallback) => (input.value.trim() === '' ? (fallback ?? 1024) : Number(input.value))
+
+/**
+ * Snaps a size field to the model's grid (a multiple of 32 within its limits) once a value is
+ * typed: what the API would refuse is corrected in front of the user, not after a round trip.
+ */
+export function snapSize(input) {
+  const m = model()
+  if (!m.sizeMultiple || input.value.trim() === '' || !Number.isFinite(Number(input.value))) return
+  const snapped = Math.round(Number(input.value) / m.sizeMultiple) * m.sizeMultiple
+  input.value = String(Math.min(m.maxSize, Math.max(m.minSize, snapped)))
+}
+
 /** The form as the playground's settings (also what the code snippets are made from). */
 export function settings() {
   const seed = fields.seed.value.trim()
@@ -68,8 +83,8 @@ export function settings() {
   return {
     model: fields.model.value,
     prompt: fields.prompt.value,
-    width: Number(fields.width.value),
-    height: Number(fields.height.value),
+    width: size(fields.width, model().defaultWidth),
+    height: size(fields.height, model().defaultHeight),
     aspectRatio: fields.aspectRatio.value,
     raw: fields.raw.checked,
     steps: sampling(fields.steps),

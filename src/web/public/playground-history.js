@@ -1,8 +1,8 @@
 // The caller's history: a page of cards at a time, each with Re-run, Watch, Cancel or Delete.
 // Cards change as the live stream brings their jobs' changes (showInHistory); a new job comes
 // in at the top, and the pages already loaded stay.
-import { $, api, el, getKey, usd } from './common.js'
-import { fields, form, syncOutputs } from './playground-form.js'
+import { $, api, el, getKey, stateRank, usd } from './common.js'
+import { fields, form, settingsChanged, syncOutputs } from './playground-form.js'
 import { dropFollowed, follow } from './playground-job.js'
 import { markPreset, onModelChange } from './playground-models.js'
 
@@ -35,6 +35,8 @@ function card(job) {
       text: `${job.model} · ${size} · seed ${job.result?.seed ?? job.request.seed ?? 'random'}`,
     }),
     el('p', { class: 'meta', text: status(job) }),
+    // Why it did not succeed, as the API said it.
+    job.error ? el('p', { class: 'meta reason', text: job.error.message }) : null,
     el(
       'div',
       { class: 'card-actions' },
@@ -72,8 +74,10 @@ function card(job) {
 export function showInHistory(job) {
   const gallery = $('#gallery')
   const existing = gallery.querySelector(`li[data-job="${CSS.escape(job.id)}"]`)
-  if (existing) existing.replaceWith(card(job))
-  else {
+  if (existing) {
+    // (A create's answer can come after the stream's news of the job running.)
+    if (stateRank(existing.dataset.state) <= stateRank(job.state)) existing.replaceWith(card(job))
+  } else {
     const newest = gallery.firstElementChild?.dataset.job
     if (newest !== undefined && job.id < newest) return
     gallery.prepend(card(job))
@@ -127,6 +131,11 @@ async function deleteJob(job) {
 
 /** Fills the form with a past job's request (and the seed it used) and submits it again. */
 function rerun(job) {
+  // The page follows one job: another would leave the running one unwatched.
+  if ($('#submit').disabled) {
+    $('#form-error').textContent = 'A job is running: wait for it to end, or cancel it, before re-running another.'
+    return
+  }
   const r = job.request
   fields.prompt.value = r.prompt
   fields.model.value = job.model
@@ -146,5 +155,7 @@ function rerun(job) {
   fields.safety.value = String(r.safetyTolerance)
   fields.numImages.value = String(r.numImages)
   syncOutputs()
+  // The code panel shows what is sent: these settings, not the ones before.
+  settingsChanged()
   form.requestSubmit()
 }

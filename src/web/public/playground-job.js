@@ -1,10 +1,13 @@
 // The current job: POST /api/jobs, then its changes as the page's live stream brings them
 // (live.ts, wired in app.js: onLiveJob, onLiveProgress), its images once it succeeds, and the
 // Cancel button while it runs.
-import { $, ApiError, api, el, usd } from './common.js'
-import { fields, requestBody, settings } from './playground-form.js'
+import { $, ApiError, api, el, stateRank, usd } from './common.js'
+import { fields, requestBody, settings, settingsChanged } from './playground-form.js'
 
 let following // { id }
+// The latest record the live stream brought of each recent job: its events can come before the
+// answer to the create that made it.
+const latest = new Map()
 
 // What runs with a job this module made or canceled (the history shows it); set by app.js.
 let jobsChanged = () => undefined
@@ -36,8 +39,12 @@ function showJob(job) {
   status.dataset.state = job.state
   setProgress(job.progress ?? 0)
   const running = job.state === 'queued' || job.state === 'running'
+  // Focus follows the button that can act now (a disabled or hidden one drops it).
+  const focused = document.activeElement
   $('#cancel').hidden = !running
   $('#submit').disabled = running
+  if (running && (focused === $('#submit') || focused === document.body)) $('#cancel').focus()
+  if (!running && (focused === $('#cancel') || focused === document.body)) $('#submit').focus()
   if (job.state === 'succeeded') {
     $('#images').replaceChildren(
       ...job.result.images.map((image, i) =>
@@ -54,7 +61,12 @@ function showJob(job) {
             'figcaption',
             {},
             `${image.width}×${image.height} `,
-            el('a', { href: image.url, download: `fluxhost-${job.id}-${i + 1}`, text: 'Download' }),
+            el('a', {
+              href: image.url,
+              download: `fluxhost-${job.id}-${i + 1}`,
+              text: 'Download',
+              onclick: (event) => void downloadFresh(event, job.id, i),
+            }),
           ),
         ),
       ),
@@ -62,10 +74,29 @@ function showJob(job) {
   }
 }
 
+/**
+ * Downloads image `index` of a job through a URL signed now: the one on the page may have
+ * expired since (a download of an expired URL would save the error as the image).
+ */
+async function downloadFresh(event, jobId, index) {
+  event.preventDefault()
+  const link = event.currentTarget
+  try {
+    const job = await api(`/api/jobs/${jobId}`)
+    const fresh = el('a', { href: job.result.images[index].url, download: link.getAttribute('download') })
+    document.body.append(fresh)
+    fresh.click()
+    fresh.remove()
+  } catch (e) {
+    $('#form-error').textContent = `The image could not be downloaded: ${e.message}`
+  }
+}
+
 /** Shows `job` as the current one; its later changes come from the live stream. */
 export function follow(job) {
   following = { id: job.id }
-  showJob(job)
+  const known = latest.get(job.id)
+  showJob(known && stateRank(known.state) >= stateRank(job.state) ? known : job)
 }
 
 /** The id of the job shown, if it has not ended (the live stream polls it while it is down). */
@@ -73,6 +104,11 @@ export const followedId = () => following?.id
 
 /** A change of one of the key's jobs, from the live stream (or a poll). */
 export function onLiveJob(job) {
+  const prior = latest.get(job.id)
+  // An answer older than what the stream already said (a poll, a create's answer) changes nothing.
+  if (prior && stateRank(prior.state) > stateRank(job.state)) return
+  if (latest.size >= 100 && !prior) latest.delete(latest.keys().next().value)
+  latest.set(job.id, job)
   if (following?.id !== job.id) return
   showJob(job)
 }
@@ -117,6 +153,11 @@ export async function submitJob(event) {
   try {
     const job = await api('/api/jobs', { method: 'POST', body: await requestBody(settings()) })
     $('#images').replaceChildren()
+    // A seed is used once unless kept: the next generation draws its own.
+    if (!fields.seedLock.checked && fields.seed.value !== '') {
+      fields.seed.value = ''
+      settingsChanged()
+    }
     follow(job)
     jobsChanged(job)
   } catch (e) {

@@ -1,7 +1,7 @@
 // The bash snippet: curl for the requests, python3 to read the JSON answers.
-import { AUTH, literal, omittedNote, POLL_S, shQuote, TITLES } from './snippets-source.js'
+import { AUTH, KEY_VARIABLE, literal, omittedNote, POLL_S, shQuote, TITLES } from './snippets-source.js'
 
-export function curlSnippet(dialect, request, model, { baseUrl, key }) {
+export function curlSnippet(dialect, request, model, { baseUrl }) {
   const auth = AUTH[dialect].sh
   const curl = `curl -sS "$BASE${request.path}" -H ${auth} -H "Content-Type: application/json" --data-binary @-`
   const post = `printf '%s' "$BODY" | ${curl}`
@@ -12,7 +12,7 @@ export function curlSnippet(dialect, request, model, { baseUrl, key }) {
     ...omittedNote(request.reasons, '#'),
     'set -euo pipefail',
     `BASE=${shQuote(baseUrl)}`,
-    `KEY=${shQuote(key)}`,
+    `KEY="\${${KEY_VARIABLE}:?set ${KEY_VARIABLE} to your fluxhost API key}"`,
     '',
     '# Prints one field of the JSON on stdin (`json a 0 b` is doc["a"][0]["b"]); ' +
       'without it, the whole answer to stderr.',

@@ -1,14 +1,26 @@
 // The JavaScript snippet: a Node ≥ 20 module (global fetch, top-level await).
-import { AUTH, literal, omittedNote, POLL_S, propertyName, stringLiteral, TITLES } from './snippets-source.js'
+import {
+  AUTH,
+  KEY_VARIABLE,
+  literal,
+  omittedNote,
+  POLL_S,
+  propertyName,
+  stringLiteral,
+  TITLES,
+} from './snippets-source.js'
 
-export function jsSnippet(dialect, request, model, { baseUrl, key }) {
+export function jsSnippet(dialect, request, model, { baseUrl }) {
   const auth = AUTH[dialect]
-  const header = `${propertyName(auth.header, 'js')}: ${stringLiteral(auth.value(key), 'js')}`
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source that the snippet prints
+  const header = `${propertyName(auth.header, 'js')}: ${auth.bearer ? '`Bearer ${KEY}`' : 'KEY'}`
   const lines = [
     `// ${TITLES[dialect](model)}`,
     '// Node ≥ 20: save as flux.mjs and run `node flux.mjs`.',
     ...omittedNote(request.reasons, '//'),
     `const BASE = ${stringLiteral(baseUrl, 'js')};`,
+    `const KEY = process.env.${KEY_VARIABLE};`,
+    `if (!KEY) throw new Error("set ${KEY_VARIABLE} to your fluxhost API key");`,
     `const headers = { ${header}, "Content-Type": "application/json" };`,
     '',
   ]

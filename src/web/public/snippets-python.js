@@ -1,10 +1,11 @@
 // The Python snippet: requests for the calls, the standard library for the rest.
-import { AUTH, literal, omittedNote, POLL_S, stringLiteral, TITLES } from './snippets-source.js'
+import { AUTH, KEY_VARIABLE, literal, omittedNote, POLL_S, stringLiteral, TITLES } from './snippets-source.js'
 
-export function pythonSnippet(dialect, request, model, { baseUrl, key }) {
+export function pythonSnippet(dialect, request, model, { baseUrl }) {
   const auth = AUTH[dialect]
   const stdlib = [
     ...(request.imagePrompt && !request.imagePrompt.inline ? ['base64'] : []),
+    'os',
     ...(dialect === 'aiml' ? [] : ['time']),
   ]
   const lines = [
@@ -12,11 +13,12 @@ export function pythonSnippet(dialect, request, model, { baseUrl, key }) {
     '# Needs Python 3 and requests (pip install requests).',
     ...omittedNote(request.reasons, '#'),
     ...stdlib.map((name) => `import ${name}`),
-    ...(stdlib.length > 0 ? [''] : []),
+    '',
     'import requests',
     '',
     `BASE = ${stringLiteral(baseUrl, 'py')}`,
-    `HEADERS = {${stringLiteral(auth.header, 'py')}: ${stringLiteral(auth.value(key), 'py')}}`,
+    `KEY = os.environ[${stringLiteral(KEY_VARIABLE, 'py')}]  # your fluxhost API key`,
+    `HEADERS = {${stringLiteral(auth.header, 'py')}: ${auth.bearer ? '"Bearer " + KEY' : 'KEY'}}`,
     '',
   ]
   if (request.imagePrompt && !request.imagePrompt.inline) {

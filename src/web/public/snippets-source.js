@@ -67,8 +67,11 @@ export const TITLES = {
 
 /** How each dialect is usually given the key (all four take any of the three headers). */
 export const AUTH = {
-  bfl: { header: 'x-key', value: (key) => key, sh: '"x-key: $KEY"' },
-  seaart: { header: 'Authorization', value: (key) => `Bearer ${key}`, sh: '"Authorization: Bearer $KEY"' },
-  apiframe: { header: 'X-API-Key', value: (key) => key, sh: '"X-API-Key: $KEY"' },
-  aiml: { header: 'Authorization', value: (key) => `Bearer ${key}`, sh: '"Authorization: Bearer $KEY"' },
+  bfl: { header: 'x-key', bearer: false, sh: '"x-key: $KEY"' },
+  seaart: { header: 'Authorization', bearer: true, sh: '"Authorization: Bearer $KEY"' },
+  apiframe: { header: 'X-API-Key', bearer: false, sh: '"X-API-Key: $KEY"' },
+  aiml: { header: 'Authorization', bearer: true, sh: '"Authorization: Bearer $KEY"' },
 }
+
+/** Where every snippet reads the API key: an environment variable, never the key itself in the code. */
+export const KEY_VARIABLE = 'FLUXHOST_KEY'

@@ -30,10 +30,11 @@ export function unsupported(settings, dialect) {
 
 /**
  * The request `settings` make, in every dialect: `{ bfl: { curl, python, js }, seaart, apiframe,
- * aiml }`. `baseUrl` and `key` are written into the code as they are.
+ * aiml }`. `baseUrl` is written into the code as it is; the key is read from $FLUXHOST_KEY when
+ * the code runs (KEY_VARIABLE), so no key is ever in the code a page shows or a user pastes.
  */
-export function snippets(settings, { baseUrl, key }) {
-  const target = { baseUrl: String(baseUrl).replace(/\/+$/, ''), key: String(key) }
+export function snippets(settings, { baseUrl }) {
+  const target = { baseUrl: String(baseUrl).replace(/\/+$/, '') }
   const out = {}
   for (const dialect of DIALECTS) {
     const request = plan(settings, dialect)

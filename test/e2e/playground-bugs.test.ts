@@ -1,0 +1,154 @@
+import fs from 'node:fs'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchBrowser } from '../helpers/browser.js'
+import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+
+const launched = await launchBrowser()
+
+/** The playground's bugs found by trying it as a new user would (issue 17), each as it must now behave. */
+describe.runIf(launched.ok)('the playground, as a new user tries it', () => {
+  let browser: Browser
+  let server: TestServer
+
+  beforeAll(async () => {
+    browser = (launched as { browser: Browser }).browser
+    server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1' })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  const open = async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    await page.goto(`${server.url}/`)
+    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
+    await page.getByRole('button', { name: 'Use key' }).click()
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
+    return { page, errors, close: () => context.close() }
+  }
+  /** The page's next creates carry `X-Fluxhost-Simulate` (the test's choice of upstream behaviour). */
+  const simulate = (page: Page, value: string) =>
+    page.route('**/api/jobs', (route) =>
+      route.request().method() === 'POST'
+        ? route.continue({ headers: { ...route.request().headers(), 'x-fluxhost-simulate': value } })
+        : route.continue(),
+    )
+  const generate = async (page: Page, prompt: string) => {
+    await page.getByLabel('Prompt').fill(prompt)
+    await page.getByRole('button', { name: 'Generate' }).click()
+  }
+  const done = (page: Page) =>
+    expect.poll(() => page.locator('#job-status').getAttribute('data-state')).toMatch(/succeeded|failed|canceled/)
+  /** The newest job of the key, as the server has it. */
+  const newest = async () => (await api(`${server.url}/api/jobs?limit=1`)).body.data[0]
+
+  it("sends the model's default size for an empty width, and snaps a typed size to the grid", async () => {
+    const { page, close } = await open()
+    await page.getByLabel('Width', { exact: true }).fill('')
+    await generate(page, 'no width')
+    await done(page)
+    expect((await newest()).request).toMatchObject({ prompt: 'no width', width: 1024, height: 768 })
+    await page.getByLabel('Width', { exact: true }).fill('1000')
+    await page.getByLabel('Height', { exact: true }).fill('5000')
+    await page.getByLabel('Height', { exact: true }).press('Tab')
+    expect(await page.getByLabel('Width', { exact: true }).inputValue()).toBe('992')
+    expect(await page.getByLabel('Height', { exact: true }).inputValue()).toBe('1440')
+    await close()
+  })
+
+  it('says when to try again after a 429, and why a failed job failed on its card', async () => {
+    const { page, close } = await open()
+    await simulate(page, 'rate_limited')
+    await generate(page, 'too many')
+    await expect.poll(() => page.locator('#form-error').textContent()).toMatch(/Try again in \d+ s\.$/)
+    await page.unrouteAll()
+    await simulate(page, 'error')
+    await generate(page, 'will fail')
+    await done(page)
+    const failed = await newest()
+    expect(failed.state).toBe('failed')
+    const card = page.locator(`#gallery li[data-job="${failed.id}"]`)
+    await expect.poll(() => card.locator('.reason').textContent()).toBe(failed.error.message)
+    await close()
+  })
+
+  it('uses a seed once unless kept; Re-run shows its own settings as code and waits for a running job', async () => {
+    const { page, close } = await open()
+    await page.getByLabel('Seed', { exact: true }).fill('7')
+    await generate(page, 'seed once')
+    await done(page)
+    const once = await newest()
+    expect(once.request.seed).toBe(7)
+    expect(await page.getByLabel('Seed', { exact: true }).inputValue()).toBe('')
+
+    await page.getByLabel('Keep this seed').check()
+    await page.getByLabel('Seed', { exact: true }).fill('9')
+    await generate(page, 'seed kept')
+    await done(page)
+    expect(await page.getByLabel('Seed', { exact: true }).inputValue()).toBe('9')
+    await page.getByLabel('Keep this seed').uncheck()
+
+    // Re-run the first job: the code panel shows the re-run's request, and its seed is not kept.
+    await page.getByLabel('Prompt').fill('what was typed')
+    const first = page.locator(`#gallery li[data-job="${once.id}"]`)
+    await first.getByRole('button', { name: /Re-run/ }).click()
+    await expect.poll(async () => (await newest()).request.prompt).toBe('seed once')
+    expect(await page.locator('#code').textContent()).toContain('seed once')
+    await done(page)
+    expect(await page.getByLabel('Seed', { exact: true }).inputValue()).toBe('')
+
+    // While a job runs, Re-run says so and makes nothing.
+    await simulate(page, 'slow=20000')
+    await generate(page, 'long one')
+    await expect.poll(() => page.locator('#job-status').getAttribute('data-state')).toBe('running')
+    // Focus went to Cancel when Generate was disabled (not lost to the page).
+    expect(await page.evaluate('document.activeElement?.id')).toBe('cancel')
+    const before = (await newest()).id
+    await first.getByRole('button', { name: /Re-run/ }).click()
+    await expect.poll(() => page.locator('#form-error').textContent()).toContain('A job is running')
+    expect((await newest()).id).toBe(before)
+    // Canceled from the keyboard: focus is back on Generate.
+    await page.locator('#cancel').focus()
+    await page.keyboard.press('Enter')
+    await done(page)
+    expect(await page.evaluate('document.activeElement?.id')).toBe('submit')
+    await close()
+  })
+
+  it('downloads an image through a fresh URL after the one on the page expired', async () => {
+    const { page, close } = await open()
+    await generate(page, 'download me later')
+    await done(page)
+    const link = page.locator('#images a', { hasText: 'Download' })
+    const stale = (await link.getAttribute('href'))!
+    server.clock.advance(3 * 3600 * 1000)
+    expect((await fetch(stale)).status).not.toBe(200)
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()])
+    const bytes = fs.readFileSync((await download.path())!)
+    // A JPEG (FLUX's default format), not the JSON of an expired link.
+    expect([...bytes.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff])
+    await close()
+  })
+
+  it('clears the shown job when it is deleted: no image or link of it is left', async () => {
+    const { page, close } = await open()
+    page.on('dialog', (dialog) => void dialog.accept())
+    await generate(page, 'delete me')
+    await done(page)
+    expect(await page.locator('#images img').count()).toBe(1)
+    const id = (await newest()).id
+    await page
+      .locator(`#gallery li[data-job="${id}"]`)
+      .getByRole('button', { name: /^Delete/ })
+      .click()
+    await expect.poll(() => page.locator('#images img').count()).toBe(0)
+    expect(await page.locator('#job-status').textContent()).toBe('The job was deleted.')
+    expect(await page.locator(`#gallery li[data-job="${id}"]`).count()).toBe(0)
+    await close()
+  })
+})
