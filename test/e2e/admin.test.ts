@@ -59,6 +59,10 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     await shown.waitFor()
     const key = (await shown.textContent())!
     expect(key).toMatch(/^fh_/)
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'])
+    await page.getByRole('button', { name: 'Copy it' }).click()
+    await expect.poll(() => page.getByRole('button', { name: 'Copy it' }).textContent()).toBe('Copied')
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(key)
     expect((await api(`${server.url}/api/me`, { key })).body.name).toBe('mobile app')
 
     await page.getByRole('button', { name: 'Revoke mobile app' }).click()
@@ -68,17 +72,24 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     await close()
   })
 
-  it('refuses to revoke the last admin key, saying why, and warns before revoking its own', async () => {
+  it('offers no revoke of the last admin key, warns before revoking its own, stops once it is revoked', async () => {
     // No FLUXHOST_API_KEYS: the admin keys in the records are the only ones.
     const lone = await startTestServer({ FLUXHOST_API_KEYS: '' })
     try {
       const root = (await lone.fluxhost.services.keys.create('root', 'admin')).key
       const { page, errors, dialogs, close } = await open(root, 1280, lone.url)
       const notice = page.locator('#new-key')
-      await page.getByRole('button', { name: 'Revoke root' }).click()
-      await expect.poll(() => notice.textContent()).toContain('"root" was not revoked')
-      expect(await notice.textContent()).toContain('"root" is the last active admin key')
-      expect(dialogs.at(-1)).toContain('"root" is the key this page is using')
+      await expect.poll(() => page.locator('tr[data-name="root"]').textContent()).toContain('the last admin key')
+      expect(await page.getByRole('button', { name: 'Revoke root' }).count()).toBe(0)
+      // (The server refuses it too, saying why.)
+      const refused = await api(
+        `${lone.url}/api/admin/keys/${(await api(`${lone.url}/api/me`, { key: root })).body.id}/revoke`,
+        {
+          method: 'POST',
+          key: root,
+        },
+      )
+      expect(refused.body.error.message).toContain('"root" is the last active admin key')
       expect(await page.locator('tr[data-name="root"] td').nth(5).textContent()).toBe('active')
 
       await page.getByLabel('Name', { exact: true }).fill('ops')
@@ -93,10 +104,19 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
       await page.getByLabel('Scope', { exact: true }).selectOption('admin')
       await page.getByRole('button', { name: 'Create key' }).click()
       await page.locator('tr[data-name="ops 2"]').waitFor()
+      // Two live keys of one name are refused, naming the name.
+      await page.getByLabel('Name', { exact: true }).fill('ops 2')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      await expect.poll(() => notice.textContent()).toContain('A key named "ops 2" exists already')
+      expect(await page.locator('tr[data-name="ops 2"]').count()).toBe(1)
+
       await page.getByRole('button', { name: 'Revoke root' }).click()
       await expect.poll(() => notice.textContent()).toContain('Revoked "root", the key this page was using')
       expect(dialogs.at(-1)).toContain('Revoking it signs you out of this page')
       expect((await api(`${lone.url}/api/me`, { key: root })).status).toBe(401)
+      // The page stops, saying why, instead of polling on with a dead key.
+      await expect.poll(() => page.locator('#admin-gate').textContent()).toContain('no longer works')
+      expect(await page.locator('#keys-section').isHidden()).toBe(true)
       expect(errors).toEqual([])
       await close()
     } finally {
@@ -139,7 +159,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     const { key, apiKey } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'metered' } })).body
     const limitsUrl = `${server.url}/api/admin/keys/${apiKey.id}/limits`
     const { page, errors, close } = await open(KEY_A)
-    await page.getByRole('button', { name: 'Edit the limits of metered' }).click()
+    await page.getByRole('button', { name: 'Limits of metered' }).click()
     // The editor has read the key's settings (and would fill the form again) before it focuses it.
     await expect.poll(() => page.evaluate<string>('document.activeElement.id')).toBe('limit-concurrency')
     expect(await page.getByLabel('Limits of key', { exact: true }).inputValue()).toBe(apiKey.id)
@@ -182,7 +202,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     // A job of the key's: its charge shows in the bar, against the budget, once the editor reads it again.
     const job = await api(`${server.url}/api/jobs`, { key, body: { prompt: 'metered' } })
     await server.waitForJob(job.body.id)
-    await page.getByRole('button', { name: 'Edit the limits of metered' }).click()
+    await page.getByRole('button', { name: 'Limits of metered' }).click()
     await expect.poll(() => bar.getAttribute('aria-label')).not.toContain('$0.00 spent')
     expect(await shown('credits')).not.toBe('250 available of 250')
 
@@ -215,7 +235,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
       const { apiKey } = (await api(`${strict.url}/api/admin/keys`, { body: { name: 'alerted' } })).body
       const limitsUrl = `${strict.url}/api/admin/keys/${apiKey.id}/limits`
       const { page, errors, close } = await open(KEY_A, 1280, strict.url)
-      await page.getByRole('button', { name: 'Edit the limits of alerted' }).click()
+      await page.getByRole('button', { name: 'Limits of alerted' }).click()
       await expect.poll(() => page.evaluate<string>('document.activeElement.id')).toBe('limit-concurrency')
       const field = (label: string) => page.getByLabel(label, { exact: true })
       const shown = (limit: string) => page.locator(`#limits-standing dd[data-limit="${limit}"]`).textContent()

@@ -11,12 +11,21 @@ let ownKeyId = null
 export async function loadKeys() {
   const [{ data }, me] = await Promise.all([api('/api/admin/keys'), api('/api/me')])
   ownKeyId = me.id
+  // The server refuses to revoke the last active admin key (unless FLUXHOST_API_KEYS has admin
+  // keys): the page offers no button that can only fail.
+  const admins = data.filter((key) => !key.revokedAt && key.scope === 'admin')
+  const lastAdmin = admins.length === 1 && admins[0].source === 'db' ? admins[0].id : null
   $('#keys tbody').replaceChildren(
     ...data.map((key) => {
       const active = !key.revokedAt
       return el(
         'tr',
-        { 'data-key': key.id, 'data-name': key.name, 'data-own': key.id === ownKeyId ? 'true' : null },
+        {
+          'data-key': key.id,
+          'data-name': key.name,
+          'data-active': active ? 'true' : 'false',
+          'data-own': key.id === ownKeyId ? 'true' : null,
+        },
         el('th', { scope: 'row', text: key.name }),
         el('td', { text: key.scope }),
         el('td', {}, el('code', { text: `${key.prefix}…` })),
@@ -31,7 +40,7 @@ export async function loadKeys() {
           el(
             'div',
             { class: 'actions-cell' },
-            active && key.source === 'db'
+            active && key.source === 'db' && key.id !== lastAdmin
               ? el('button', {
                   type: 'button',
                   text: 'Revoke',
@@ -43,7 +52,7 @@ export async function loadKeys() {
               ? el('button', {
                   type: 'button',
                   text: 'Limits',
-                  'aria-label': `Edit the limits of ${key.name}`,
+                  'aria-label': `Limits of ${key.name}`,
                   onclick: () => void editLimits(key.id).catch(report),
                 })
               : null,
@@ -51,11 +60,14 @@ export async function loadKeys() {
               ? el('button', {
                   type: 'button',
                   text: 'Rotate webhook secret',
-                  'aria-label': `Rotate the webhook secret of ${key.name}`,
+                  'aria-label': `Rotate webhook secret of ${key.name}`,
                   onclick: () => rotate(key),
                 })
               : null,
             key.source === 'env' ? el('span', { class: 'hint', text: 'from FLUXHOST_API_KEYS' }) : null,
+            key.id === lastAdmin
+              ? el('span', { class: 'hint', text: 'the last admin key: create another to revoke it' })
+              : null,
             key.id === ownKeyId ? el('span', { class: 'hint', text: 'this page uses it' }) : null,
           ),
         ),
@@ -118,6 +130,11 @@ export async function createKey(event) {
   event.preventDefault()
   const name = $('#new-key-name').value.trim()
   if (!name) return showNotice('Give the key a name.')
+  // Two live keys of one name cannot be told apart in this table, in usage or at a revocation.
+  const taken = [...$('#keys tbody').querySelectorAll('tr')].some(
+    (row) => row.dataset.name === name && row.dataset.active === 'true',
+  )
+  if (taken) return showNotice(`A key named "${name}" exists already: choose another name, or revoke that key first.`)
   try {
     const { key } = await api('/api/admin/keys', { method: 'POST', body: { name, scope: $('#new-key-scope').value } })
     showNotice(`Key "${name}" created. Copy it now: it is shown only this once.`, key)

@@ -24,6 +24,23 @@ export function report(error) {
 export function showNotice(text, secret) {
   const box = $('#new-key')
   box.hidden = false
-  const shown = secret ? [el('p', {}, el('code', { text: secret, id: 'shown-secret' }))] : []
+  const copy = (event) => {
+    const button = event.currentTarget
+    navigator.clipboard.writeText(secret).then(
+      () => (button.textContent = 'Copied'),
+      () => (button.textContent = 'Select it and copy'),
+    )
+  }
+  const shown = secret
+    ? [
+        el(
+          'p',
+          { class: 'secret' },
+          el('code', { text: secret, id: 'shown-secret' }),
+          ' ',
+          el('button', { type: 'button', text: 'Copy', 'aria-label': 'Copy it', onclick: copy }),
+        ),
+      ]
+    : []
   box.replaceChildren(el('p', { text }), ...shown)
 }

@@ -36,6 +36,15 @@ keyForm(async (me) => {
   } catch (error) {
     report(error)
   }
-  // The queue and deliveries change by themselves: look again every 5 s.
-  refresh = setInterval(() => void Promise.all([loadQueue(), loadDeliveries()]).catch(() => undefined), 5000)
+  // The queue and deliveries change by themselves: look again every 5 s. A key that stopped
+  // working (revoked, from here or elsewhere) stops the page, saying so, instead of polling on.
+  refresh = setInterval(
+    () =>
+      void Promise.all([loadQueue(), loadDeliveries()]).catch((error) => {
+        if (error.status !== 401) return
+        clearInterval(refresh)
+        gate('The key this page used no longer works (it was revoked?): enter another admin key (top right).')
+      }),
+    5000,
+  )
 })

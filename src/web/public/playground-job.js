@@ -20,6 +20,7 @@ function setProgress(fraction) {
   const bar = $('#progress')
   bar.style.width = `${percent}%`
   bar.setAttribute('aria-valuenow', String(percent))
+  bar.setAttribute('aria-valuetext', `${percent} %`)
 }
 
 function showJob(job) {

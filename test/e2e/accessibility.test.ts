@@ -1,0 +1,78 @@
+import { createRequire } from 'node:module'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchBrowser } from '../helpers/browser.js'
+import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+
+const launched = await launchBrowser()
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+
+interface Violation {
+  id: string
+  impact: string | null
+  help: string
+  nodes: { target: string[]; failureSummary?: string }[]
+}
+
+/**
+ * axe-core's verdict on the page as it is now: its serious and critical violations, each with
+ * the elements that fail and why. (axe is added to the page by the test: the context bypasses
+ * the pages' Content-Security-Policy for that alone.)
+ */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE })
+  const violations = (await page.evaluate('axe.run(document).then((r) => r.violations)')) as Violation[]
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+}
+
+/** Both pages in the states a person sees, at desktop and phone widths: no serious or critical violation. */
+describe.runIf(launched.ok)('accessibility (axe-core)', () => {
+  let browser: Browser
+  let server: TestServer
+
+  beforeAll(async () => {
+    browser = (launched as { browser: Browser }).browser
+    server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1' })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  const open = async (path: string, width: number) => {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, bypassCSP: true })
+    const page = await context.newPage()
+    await page.goto(`${server.url}${path}`)
+    return { page, close: () => context.close() }
+  }
+  const useKey = async (page: Page) => {
+    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
+    await page.getByRole('button', { name: 'Use key' }).click()
+  }
+
+  for (const width of [1366, 390]) {
+    it(`the playground at ${width} px: without a key, with one, and with a job done`, async () => {
+      const { page, close } = await open('/', width)
+      expect(await seriousViolations(page), 'no key').toEqual([])
+      await useKey(page)
+      await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
+      await page.getByLabel('Prompt').fill('an accessible lighthouse')
+      await page.getByRole('button', { name: 'Generate' }).click()
+      await expect.poll(() => page.locator('#job-status').getAttribute('data-state')).toBe('succeeded')
+      await expect.poll(() => page.locator('#gallery li').count()).toBeGreaterThan(0)
+      expect(await seriousViolations(page), 'a job done').toEqual([])
+      await close()
+    })
+
+    it(`the admin page at ${width} px: without a key and with an admin key`, async () => {
+      const { page, close } = await open('/admin', width)
+      expect(await seriousViolations(page), 'no key').toEqual([])
+      await useKey(page)
+      await expect.poll(() => page.locator('#keys tbody tr, #keys li').count()).toBeGreaterThan(0)
+      expect(await seriousViolations(page), 'admin key').toEqual([])
+      await close()
+    })
+  }
+})
