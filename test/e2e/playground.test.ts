@@ -72,6 +72,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     expect(await page.getByRole('button', { name: '16:9' }).getAttribute('aria-pressed')).toBe('true')
     expect(await page.getByLabel('Width').inputValue()).toBe('1344')
     await page.getByLabel('Seed', { exact: true }).fill('42')
+    await page.getByText('Advanced settings').click()
     await page.getByLabel('Format').selectOption('png')
     await generate(page, 'A clean product photo of a red apple on a white table')
     const image = page.locator('#images img').first()
@@ -93,6 +94,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
 
   it("takes flux-dev's steps and guidance, shown only for flux-dev, and re-runs with them", async () => {
     const { page, errors, close } = await open({ key: KEY_A })
+    await page.getByText('Advanced settings').click()
     expect(await page.getByLabel('Steps').isVisible()).toBe(false)
     await page.getByLabel('Model').selectOption('flux-dev')
     await page.getByLabel('Steps').fill('12')

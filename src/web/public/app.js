@@ -3,10 +3,10 @@
 // dialect. This module wires the parts together: playground-form.js (fields, settings),
 // playground-models.js (model, size), playground-job.js (the current job),
 // playground-history.js, playground-code.js and live.ts (the stream that survives the network).
-import { $, getKey, keyForm } from './common.js'
+import { $, getKey, keyForm, usd } from './common.js'
 import { connectLive } from './live.js'
 import { copyCode, updateCode } from './playground-code.js'
-import { fields, form, onSettingsChange, snapSize, syncOutputs } from './playground-form.js'
+import { fields, form, model, onSettingsChange, snapSize, syncOutputs } from './playground-form.js'
 import { loadHistory, showInHistory, unfinishedInHistory } from './playground-history.js'
 import {
   cancelFollowed,
@@ -19,7 +19,24 @@ import {
 } from './playground-job.js'
 import { loadModels, markPreset, onModelChange, setUpModels } from './playground-models.js'
 
-onSettingsChange(updateCode)
+/** Generate says what it will cost: the model's price per image times the images asked. */
+function showCost() {
+  const price = model().priceUsd
+  $('#submit').textContent =
+    price === undefined ? 'Generate' : `Generate · ${usd(price * Number(fields.numImages.value))}`
+}
+
+onSettingsChange(() => {
+  updateCode()
+  showCost()
+})
+// Ctrl+Enter (Cmd+Enter on a Mac) generates from anywhere in the form, the prompt included.
+form.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault()
+    form.requestSubmit()
+  }
+})
 onJobsChanged(showInHistory)
 
 /** What the page says of its connection: nothing while the stream is up. */
@@ -75,12 +92,14 @@ for (const input of [fields.width, fields.height]) {
 form.addEventListener('input', () => {
   syncOutputs()
   updateCode()
+  showCost()
 })
 for (const select of [$('#code-dialect'), $('#code-language')]) select.addEventListener('change', updateCode)
 
 setUpModels()
 syncOutputs()
-void loadModels()
+showCost()
+void loadModels().then(showCost)
 
 keyForm(async (me) => {
   updateCode()

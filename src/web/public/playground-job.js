@@ -52,12 +52,21 @@ function showJob(job) {
         el(
           'figure',
           {},
-          el('img', {
-            src: image.url,
-            alt: `Image ${i + 1} for: ${job.request.prompt}`,
-            width: image.width,
-            height: image.height,
-          }),
+          el(
+            'button',
+            {
+              type: 'button',
+              class: 'zoom',
+              'aria-label': `Image ${i + 1} at full size`,
+              onclick: () => zoom(image.url, `Image ${i + 1} for: ${job.request.prompt}`),
+            },
+            el('img', {
+              src: image.url,
+              alt: `Image ${i + 1} for: ${job.request.prompt}`,
+              width: image.width,
+              height: image.height,
+            }),
+          ),
           el(
             'figcaption',
             {},
@@ -91,6 +100,21 @@ async function downloadFresh(event, jobId, index) {
   } catch (e) {
     $('#form-error').textContent = `The image could not be downloaded: ${e.message}`
   }
+}
+
+/** The image at its full size, over the page (Esc or Close returns). */
+function zoom(url, alt) {
+  const dialog = el(
+    'dialog',
+    { class: 'zoomed', 'aria-label': alt },
+    el('form', { method: 'dialog' }, el('button', { text: 'Close' })),
+    el('img', { src: url, alt }),
+  )
+  dialog.addEventListener('close', () => dialog.remove())
+  // A click on the image (not the Close button) closes it too.
+  dialog.addEventListener('click', (event) => event.target.tagName === 'IMG' && dialog.close())
+  document.body.append(dialog)
+  dialog.showModal()
 }
 
 /** Shows `job` as the current one; its later changes come from the live stream. */
@@ -161,6 +185,8 @@ export async function submitJob(event) {
     }
     follow(job)
     jobsChanged(job)
+    // On a phone the result is below the settings: bring it into view.
+    if (matchMedia('(max-width: 820px)').matches) $('.result').scrollIntoView({ block: 'start', behavior: 'smooth' })
   } catch (e) {
     error.textContent = e instanceof ApiError ? e.message : String(e)
     $('#submit').disabled = false

@@ -1,0 +1,89 @@
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchBrowser, screenshotPath } from '../helpers/browser.js'
+import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+
+const launched = await launchBrowser()
+
+interface Box {
+  top: number
+  bottom: number
+}
+
+/** The playground as one screen: Generate always in reach, the result fitted to the screen. */
+describe.runIf(launched.ok)('the playground on one screen', () => {
+  let browser: Browser
+  let server: TestServer
+
+  beforeAll(async () => {
+    browser = (launched as { browser: Browser }).browser
+    server = await startTestServer()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  const open = async (width: number, height: number) => {
+    const context = await browser.newContext({ viewport: { width, height } })
+    const page = await context.newPage()
+    await page.goto(`${server.url}/`)
+    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
+    await page.getByRole('button', { name: 'Use key' }).click()
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
+    return { page, close: () => context.close() }
+  }
+  /** Where an element is on the screen now (top and bottom, in CSS pixels of the viewport). */
+  const box = (page: Page, selector: string) =>
+    page.evaluate<Box>(`(() => {
+      const r = document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect()
+      return { top: r.top, bottom: r.bottom }
+    })()`)
+
+  it('at 1366×900: Generate (and cost) in view with advanced settings open, a tall image fitted, zoom', async () => {
+    const { page, close } = await open(1366, 900)
+    const generate = page.locator('#submit')
+    expect(await generate.textContent()).toBe('Generate · $0.04')
+    await page.getByLabel('Images').selectOption('2')
+    expect(await generate.textContent()).toBe('Generate · $0.08')
+    await page.getByLabel('Images').selectOption('1')
+    await page.getByText('Advanced settings').click()
+    expect((await box(page, '#submit')).bottom).toBeLessThanOrEqual(900)
+
+    await page.getByLabel('Width', { exact: true }).fill('768')
+    await page.getByLabel('Height', { exact: true }).fill('1344')
+    // Ctrl+Enter from the prompt generates.
+    await page.getByLabel('Prompt').fill('a tall lighthouse')
+    await page.getByLabel('Prompt').press('Control+Enter')
+    const image = page.locator('#images img').first()
+    await expect
+      .poll(() => image.evaluate((node) => (node as unknown as { naturalWidth: number }).naturalWidth))
+      .toBe(768)
+    const fitted = await box(page, '#images img')
+    expect(fitted.bottom).toBeLessThanOrEqual(900)
+    expect(fitted.bottom - fitted.top).toBeGreaterThan(400)
+    await page.screenshot({ path: screenshotPath('playground-one-screen') })
+
+    // Click: the image at full size over the page; Escape returns.
+    await page.getByRole('button', { name: 'Image 1 at full size' }).click()
+    const zoomed = page.locator('dialog.zoomed img')
+    await expect.poll(() => zoomed.evaluate((node) => (node as unknown as { width: number }).width)).toBe(768)
+    await page.keyboard.press('Escape')
+    await expect.poll(() => page.locator('dialog.zoomed').count()).toBe(0)
+    await close()
+  })
+
+  it('at 390×844: Generate stays reachable over the settings, and the result comes into view after it', async () => {
+    const { page, close } = await open(390, 844)
+    const generate = await box(page, '#submit')
+    expect(generate.bottom).toBeLessThanOrEqual(844)
+    await page.getByLabel('Prompt').fill('on a phone')
+    await page.locator('#submit').click()
+    await expect.poll(() => page.locator('#job-status').getAttribute('data-state')).toBe('succeeded')
+    await expect.poll(async () => (await box(page, '#job-status')).top).toBeLessThan(844)
+    expect((await box(page, '#job-status')).top).toBeGreaterThanOrEqual(0)
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
+    expect(overflow).toBeLessThanOrEqual(0)
+    await close()
+  })
+})
