@@ -58,7 +58,7 @@ describe.runIf(launched.ok)('accessibility (axe-core)', () => {
       expect(await seriousViolations(page), 'no key').toEqual([])
       await useKey(page)
       await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
-      await page.getByLabel('Prompt').fill('an accessible lighthouse')
+      await page.getByLabel('Prompt', { exact: true }).fill('an accessible lighthouse')
       await page.getByRole('button', { name: 'Generate' }).click()
       await expect.poll(() => page.locator('#job-status').getAttribute('data-state')).toBe('succeeded')
       await expect.poll(() => page.locator('#gallery li').count()).toBeGreaterThan(0)

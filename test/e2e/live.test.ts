@@ -77,7 +77,7 @@ describe.runIf(launched.ok)('the playground stays live', () => {
   it('says the connection is lost when the server stops mid-job, and finishes the job after its restart', async () => {
     const { page, errors, close } = await open()
     await slowCreates(page, 'slow=3000')
-    await page.getByLabel('Prompt').fill('through a restart')
+    await page.getByLabel('Prompt', { exact: true }).fill('through a restart')
     await page.getByRole('button', { name: 'Generate' }).click()
     await expect.poll(() => page.locator('#job-status').getAttribute('data-state')).toBe('running')
     const id = (await page.locator('#gallery li').first().getAttribute('data-job'))!
@@ -115,7 +115,7 @@ describe.runIf(launched.ok)('the playground stays live', () => {
     await page.getByRole('button', { name: 'Load more' }).click()
     await expect.poll(() => cards.count()).toBeGreaterThan(12)
     const loaded = await cards.count()
-    await page.getByLabel('Prompt').fill('one more')
+    await page.getByLabel('Prompt', { exact: true }).fill('one more')
     await page.getByRole('button', { name: 'Generate' }).click()
     await expect.poll(() => cards.count()).toBe(loaded + 1)
     expect(await cards.first().locator('.prompt').textContent()).toBe('one more')

@@ -39,7 +39,7 @@ describe.runIf(launched.ok)('the playground, as a new user tries it', () => {
         : route.continue(),
     )
   const generate = async (page: Page, prompt: string) => {
-    await page.getByLabel('Prompt').fill(prompt)
+    await page.getByLabel('Prompt', { exact: true }).fill(prompt)
     await page.getByRole('button', { name: 'Generate' }).click()
   }
   const done = (page: Page) =>
@@ -94,7 +94,7 @@ describe.runIf(launched.ok)('the playground, as a new user tries it', () => {
     await page.getByLabel('Keep this seed').uncheck()
 
     // Re-run the first job: the code panel shows the re-run's request, and its seed is not kept.
-    await page.getByLabel('Prompt').fill('what was typed')
+    await page.getByLabel('Prompt', { exact: true }).fill('what was typed')
     const first = page.locator(`#gallery li[data-job="${once.id}"]`)
     await first.getByRole('button', { name: /Re-run/ }).click()
     await expect.poll(async () => (await newest()).request.prompt).toBe('seed once')

@@ -53,8 +53,8 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     await page.getByLabel('Width', { exact: true }).fill('768')
     await page.getByLabel('Height', { exact: true }).fill('1344')
     // Ctrl+Enter from the prompt generates.
-    await page.getByLabel('Prompt').fill('a tall lighthouse')
-    await page.getByLabel('Prompt').press('Control+Enter')
+    await page.getByLabel('Prompt', { exact: true }).fill('a tall lighthouse')
+    await page.getByLabel('Prompt', { exact: true }).press('Control+Enter')
     const image = page.locator('#images img').first()
     await expect
       .poll(() => image.evaluate((node) => (node as unknown as { naturalWidth: number }).naturalWidth))
@@ -77,7 +77,7 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     const { page, close } = await open(390, 844)
     const generate = await box(page, '#submit')
     expect(generate.bottom).toBeLessThanOrEqual(844)
-    await page.getByLabel('Prompt').fill('on a phone')
+    await page.getByLabel('Prompt', { exact: true }).fill('on a phone')
     await page.locator('#submit').click()
     await expect.poll(() => page.locator('#job-status').getAttribute('data-state')).toBe('succeeded')
     await expect.poll(async () => (await box(page, '#job-status')).top).toBeLessThan(844)

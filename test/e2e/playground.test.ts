@@ -43,7 +43,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
   }
 
   const generate = async (page: Page, prompt: string) => {
-    await page.getByLabel('Prompt').fill(prompt)
+    await page.getByLabel('Prompt', { exact: true }).fill(prompt)
     await page.getByRole('button', { name: 'Generate' }).click()
   }
 
@@ -183,7 +183,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
 
   it('gives the request as code that runs and returns an image, in every API', async () => {
     const { page, close } = await open({ key: KEY_A })
-    await page.getByLabel('Prompt').fill('Tom\'s "red" apple — $5')
+    await page.getByLabel('Prompt', { exact: true }).fill('Tom\'s "red" apple — $5')
     await page.getByLabel('Seed', { exact: true }).fill('7')
     const dir = tempDir()
     for (const [dialect, language] of [
@@ -226,7 +226,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     )
     expect(unlabelled).toEqual([])
     // Keyboard only: the controls are native, so focus and Enter generate.
-    await page.getByLabel('Prompt').focus()
+    await page.getByLabel('Prompt', { exact: true }).focus()
     await page.keyboard.type('typed, not clicked')
     await page.getByRole('button', { name: 'Generate' }).focus()
     await page.keyboard.press('Enter')

@@ -18,6 +18,7 @@ import {
   submitJob,
 } from './playground-job.js'
 import { loadModels, markPreset, onModelChange, setUpModels } from './playground-models.js'
+import { acceptImagePrompts } from './playground-reuse.js'
 
 /** Generate says what it will cost: the model's price per image times the images asked. */
 function showCost() {
@@ -97,6 +98,7 @@ form.addEventListener('input', () => {
 for (const select of [$('#code-dialect'), $('#code-language')]) select.addEventListener('change', updateCode)
 
 setUpModels()
+acceptImagePrompts()
 syncOutputs()
 showCost()
 void loadModels().then(showCost)

@@ -2,9 +2,8 @@
 // Cards change as the live stream brings their jobs' changes (showInHistory); a new job comes
 // in at the top, and the pages already loaded stay.
 import { $, api, el, getKey, stateRank, usd } from './common.js'
-import { fields, form, settingsChanged, syncOutputs } from './playground-form.js'
 import { dropFollowed, follow } from './playground-job.js'
-import { markPreset, onModelChange } from './playground-models.js'
+import { generateAgain } from './playground-reuse.js'
 
 let cursor = null
 
@@ -44,7 +43,7 @@ function card(job) {
         type: 'button',
         text: 'Re-run',
         'aria-label': `Re-run: ${job.request.prompt}`,
-        onclick: () => rerun(job),
+        onclick: () => generateAgain(job, { seed: true }),
       }),
       running
         ? el('button', {
@@ -127,35 +126,4 @@ async function deleteJob(job) {
     ?.remove()
   $('#history-empty').hidden = $('#gallery').children.length > 0
   dropFollowed(job.id)
-}
-
-/** Fills the form with a past job's request (and the seed it used) and submits it again. */
-function rerun(job) {
-  // The page follows one job: another would leave the running one unwatched.
-  if ($('#submit').disabled) {
-    $('#form-error').textContent = 'A job is running: wait for it to end, or cancel it, before re-running another.'
-    return
-  }
-  const r = job.request
-  fields.prompt.value = r.prompt
-  fields.model.value = job.model
-  onModelChange()
-  if (r.aspectRatio) fields.aspectRatio.value = r.aspectRatio
-  else {
-    fields.width.value = String(r.width)
-    fields.height.value = String(r.height)
-    markPreset()
-  }
-  fields.raw.checked = Boolean(r.raw)
-  fields.steps.value = r.steps === undefined ? '' : String(r.steps)
-  fields.guidance.value = r.guidance === undefined ? '' : String(r.guidance)
-  fields.seed.value = String(job.result?.seed ?? r.seed ?? '')
-  fields.format.value = r.outputFormat
-  fields.quality.value = String(r.outputQuality)
-  fields.safety.value = String(r.safetyTolerance)
-  fields.numImages.value = String(r.numImages)
-  syncOutputs()
-  // The code panel shows what is sent: these settings, not the ones before.
-  settingsChanged()
-  form.requestSubmit()
 }

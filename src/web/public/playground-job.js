@@ -3,6 +3,7 @@
 // Cancel button while it runs.
 import { $, ApiError, api, el, stateRank, usd } from './common.js'
 import { fields, requestBody, settings, settingsChanged } from './playground-form.js'
+import { fillForm, generateAgain, useAsImagePrompt } from './playground-reuse.js'
 
 let following // { id }
 // The latest record the live stream brought of each recent job: its events can come before the
@@ -77,11 +78,42 @@ function showJob(job) {
               text: 'Download',
               onclick: (event) => void downloadFresh(event, job.id, i),
             }),
+            imageActions(job, i),
           ),
         ),
       ),
     )
   }
+}
+
+/** What can be done with a result: its seed, a variation, its settings, or it as the next image prompt. */
+function imageActions(job, index) {
+  const seed = job.result.seed
+  const copySeed = (event) => {
+    const button = event.currentTarget
+    navigator.clipboard.writeText(String(seed)).then(
+      () => (button.textContent = 'Seed copied'),
+      () => (button.textContent = `Seed ${seed}`),
+    )
+  }
+  const asPrompt = async () => {
+    try {
+      const fresh = await api(`/api/jobs/${job.id}`)
+      await useAsImagePrompt(fresh.result.images[index].url, `fluxhost-${job.id}-${index + 1}`)
+    } catch (e) {
+      $('#form-error').textContent = `The image could not be used as the image prompt: ${e.message}`
+    }
+  }
+  const button = (text, label, onclick) => el('button', { type: 'button', text, 'aria-label': label, onclick })
+  const n = index + 1
+  return el(
+    'span',
+    { class: 'image-actions' },
+    button('Copy seed', `Copy seed ${seed}`, copySeed),
+    button('Vary', `Vary image ${n}: the same settings, a new seed`, () => generateAgain(job, { seed: false })),
+    button('Reuse settings', `Reuse settings of image ${n}`, () => fillForm(job, { seed: true })),
+    button('Use as image prompt', `Use as image prompt: image ${n}`, () => void asPrompt()),
+  )
 }
 
 /**

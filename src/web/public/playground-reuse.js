@@ -1,0 +1,108 @@
+// A past job's settings back in the form: for Re-run (the same seed), Vary (a new seed) and
+// Reuse settings (to edit before generating). Also the image prompt: chosen, dropped or pasted,
+// previewed and removable, or taken from a result ("Use as image prompt").
+import { $, el } from './common.js'
+import { fields, form, settingsChanged, syncOutputs } from './playground-form.js'
+import { markPreset, onModelChange } from './playground-models.js'
+
+/** Fills the form with `job`'s request; `seed`: the one it used, or none (a new one is drawn). */
+export function fillForm(job, { seed }) {
+  const r = job.request
+  fields.prompt.value = r.prompt
+  fields.model.value = job.model
+  onModelChange()
+  if (r.aspectRatio) fields.aspectRatio.value = r.aspectRatio
+  else {
+    fields.width.value = String(r.width)
+    fields.height.value = String(r.height)
+    markPreset()
+  }
+  fields.raw.checked = Boolean(r.raw)
+  fields.steps.value = r.steps === undefined ? '' : String(r.steps)
+  fields.guidance.value = r.guidance === undefined ? '' : String(r.guidance)
+  fields.seed.value = seed ? String(job.result?.seed ?? r.seed ?? '') : ''
+  fields.format.value = r.outputFormat
+  fields.quality.value = String(r.outputQuality)
+  fields.safety.value = String(r.safetyTolerance)
+  fields.numImages.value = String(r.numImages)
+  syncOutputs()
+  // The code panel shows what will be sent: these settings, not the ones before.
+  settingsChanged()
+}
+
+/** Whether a job is being followed to its end (the page follows one at a time). */
+const busy = () => {
+  if (!$('#submit').disabled) return false
+  $('#form-error').textContent = 'A job is running: wait for it to end, or cancel it, before starting another.'
+  return true
+}
+
+/** Generates `job` again: with its seed (Re-run) or a new one (Vary). */
+export function generateAgain(job, { seed }) {
+  if (busy()) return
+  fillForm(job, { seed })
+  form.requestSubmit()
+}
+
+/** Sets `file` as the image prompt: previewed, with Remove; Advanced settings opened to show it. */
+export function setImagePrompt(file) {
+  const transfer = new DataTransfer()
+  transfer.items.add(file)
+  fields.imagePrompt.files = transfer.files
+  showImagePrompt()
+  $('#advanced').open = true
+  settingsChanged()
+}
+
+/** The preview of the chosen image prompt (or nothing), kept in step with the file input. */
+export function showImagePrompt() {
+  const file = fields.imagePrompt.files?.[0]
+  const preview = $('#image-prompt-preview')
+  const previous = preview.querySelector('img')?.src
+  if (previous) URL.revokeObjectURL(previous)
+  if (!file) return preview.replaceChildren()
+  const remove = () => {
+    fields.imagePrompt.value = ''
+    showImagePrompt()
+    settingsChanged()
+  }
+  preview.replaceChildren(
+    el('img', { src: URL.createObjectURL(file), alt: `The image prompt: ${file.name}` }),
+    el('button', { type: 'button', text: 'Remove', 'aria-label': 'Remove the image prompt', onclick: remove }),
+  )
+}
+
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp']
+
+/** Drop an image on the settings, or paste one anywhere on the page: it becomes the image prompt. */
+export function acceptImagePrompts() {
+  const zone = $('#generate')
+  zone.addEventListener('dragover', (event) => {
+    if (![...(event.dataTransfer?.items ?? [])].some((item) => item.kind === 'file')) return
+    event.preventDefault()
+    zone.classList.add('dropping')
+  })
+  zone.addEventListener('dragleave', () => zone.classList.remove('dropping'))
+  zone.addEventListener('drop', (event) => {
+    zone.classList.remove('dropping')
+    const file = [...(event.dataTransfer?.files ?? [])].find((f) => IMAGE_TYPES.includes(f.type))
+    if (!file) return
+    event.preventDefault()
+    setImagePrompt(file)
+  })
+  document.addEventListener('paste', (event) => {
+    const file = [...(event.clipboardData?.files ?? [])].find((f) => IMAGE_TYPES.includes(f.type))
+    if (!file) return
+    event.preventDefault()
+    setImagePrompt(file)
+  })
+  fields.imagePrompt.addEventListener('change', showImagePrompt)
+}
+
+/** A result image as the image prompt of the next generation (fetched through a fresh URL). */
+export async function useAsImagePrompt(url, name) {
+  const response = await fetch(url)
+  if (!response.ok) throw new Error(`HTTP ${response.status}`)
+  const blob = await response.blob()
+  setImagePrompt(new File([blob], name, { type: blob.type }))
+}
