@@ -96,10 +96,9 @@ describe.runIf(launched.ok)('the playground: results and image prompts', () => {
     const without = await generate(page, () => page.locator('#submit').click())
     expect(without.request.imagePrompt ?? null).toBeNull()
 
-    const transfer = await pngTransfer(page)
-    await page.evaluate(
-      (data) => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data as DataTransfer })),
-      transfer,
+    // (In the page, as text: this file is type-checked without the DOM's types.)
+    await (await pngTransfer(page)).evaluate(
+      '(data) => document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data }))',
     )
     await preview.waitFor()
     expect(errors).toEqual([])
