@@ -50,6 +50,7 @@ describe.runIf(launched.ok)('the playground: results and image prompts', () => {
       const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'))
       const transfer = new DataTransfer()
       transfer.items.add(new File([blob], 'dropped.png', { type: 'image/png' }))
+      window.lastTransfer = transfer
       return transfer
     })()`)
 
@@ -97,9 +98,8 @@ describe.runIf(launched.ok)('the playground: results and image prompts', () => {
     expect(without.request.imagePrompt ?? null).toBeNull()
 
     // (In the page, as text: this file is type-checked without the DOM's types.)
-    await (await pngTransfer(page)).evaluate(
-      '(data) => document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data }))',
-    )
+    await pngTransfer(page)
+    await page.evaluate('document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: window.lastTransfer }))')
     await preview.waitFor()
     expect(errors).toEqual([])
     await close()
