@@ -4,7 +4,7 @@ import { blobKeys } from '../blobs/keys.js'
 import type { ApiKey } from '../domain/api-key.js'
 import type { Clock } from '../domain/clock.js'
 import { FluxhostError, validationError } from '../domain/errors.js'
-import { type Dialect, type GenerationRequest, isTerminal, type Job, type JobState } from '../domain/job.js'
+import { type Dialect, type GenerationRequest, isTerminal, type Job } from '../domain/job.js'
 import type { LimitDefaults, LimitReason } from '../domain/limits.js'
 import type { ModelId } from '../domain/models.js'
 import { usdToMicros } from '../domain/money.js'
@@ -14,6 +14,7 @@ import type { Outbound } from '../net/outbound.js'
 import { failpoint } from '../observability/failpoint.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
+import type { ListJobsFilter } from '../store/job-repository.js'
 import type { Store } from '../store/store.js'
 import type { Hold } from './idempotency.js'
 import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
@@ -60,10 +61,9 @@ export interface JobServiceDeps {
   /** Told of every create refused by a key's limits (the refusals metric). */
   onRefusal?(reason: LimitReason): void
 }
-
 export const MAX_LIST_LIMIT = 100
 /** A page of `list`: its size (1–100), the cursor (the last id of the page before), filters. */
-export type ListJobsOptions = Partial<{ limit: number; cursor: string; state: JobState; model: ModelId }>
+export type ListJobsOptions = Partial<Omit<ListJobsFilter, 'apiKeyId' | 'before'> & { cursor: string }>
 
 /** The job use cases the API and CLI call: create, get, list, cancel, wait. */
 export function createJobService(deps: JobServiceDeps) {
@@ -211,8 +211,8 @@ export function createJobService(deps: JobServiceDeps) {
 
     async list(apiKey: ApiKey | undefined, options: ListJobsOptions = {}) {
       const limit = Math.min(Math.max(options.limit ?? 20, 1), MAX_LIST_LIMIT)
-      const { state, model, cursor } = options
-      const jobs = await store.jobs.list({ apiKeyId: apiKey?.id, state, model, before: cursor, limit: limit + 1 })
+      const { state, model, cursor: before, prompt } = options
+      const jobs = await store.jobs.list({ apiKeyId: apiKey?.id, state, model, prompt, before, limit: limit + 1 })
       const page = jobs.slice(0, limit)
       return { jobs: page, nextCursor: jobs.length > limit ? page[page.length - 1]!.id : null }
     },

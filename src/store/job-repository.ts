@@ -1,5 +1,6 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { GenerationRequest, Job, JobState } from '../domain/job.js'
+import type { ModelId } from '../domain/models.js'
 import { compileOnce, lit } from './compiled.js'
 import { jobToRow, rowToJob } from './job-row.js'
 import type { Database, JobsTable } from './schema.js'
@@ -49,14 +50,16 @@ export interface ListJobsFilter {
   apiKeyId?: string
   state?: JobState
   /** Only jobs of this model (canonical id). */
-  model?: string
+  model?: ModelId
+  /** Only jobs whose prompt contains this text (case-insensitive for ASCII letters). */
+  prompt?: string
   /** Only jobs with an id below this one (ids are time-ordered UUIDv7: newer first). */
   before?: string
   limit: number
 }
 
 /** The jobs table as clients and operators read it; state changes are in job-transitions.ts. */
-export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
+export function createJobReads(db: Kysely<Database>, queries: JobQueries, kind: 'sqlite' | 'postgres') {
   return {
     async insert(job: Job): Promise<void> {
       await db.executeQuery(queries.insert(insertParameters(job)))
@@ -114,6 +117,15 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
       if (filter.state !== undefined) query = query.where('state', '=', filter.state)
       if (filter.model !== undefined) query = query.where('model', '=', filter.model)
       if (filter.before !== undefined) query = query.where('id', '<', filter.before)
+      if (filter.prompt !== undefined) {
+        // The prompt is in the request's JSON; the text is matched literally (LIKE's wildcards escaped).
+        const pattern = `%${filter.prompt.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+        query = query.where(
+          kind === 'postgres'
+            ? sql<boolean>`(cast(request as json) ->> 'prompt') ilike ${pattern} escape '\\'`
+            : sql<boolean>`json_extract(request, '$.prompt') like ${pattern} escape '\\'`,
+        )
+      }
       return (await query.execute()).map(rowToJob)
     },
 

@@ -112,7 +112,8 @@ describe.runIf(launched.ok)('the playground stays live', () => {
     const { page, close } = await open()
     const cards = page.locator('#gallery li')
     await expect.poll(() => cards.count()).toBe(12)
-    await page.getByRole('button', { name: 'Load more' }).click()
+    // The next page comes as the end of the history scrolls into view.
+    await page.locator('#more').scrollIntoViewIfNeeded()
     await expect.poll(() => cards.count()).toBeGreaterThan(12)
     const loaded = await cards.count()
     await page.getByLabel('Prompt', { exact: true }).fill('one more')

@@ -96,7 +96,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     const { page, errors, close } = await open({ key: KEY_A })
     await page.getByText('Advanced settings').click()
     expect(await page.getByLabel('Steps').isVisible()).toBe(false)
-    await page.getByLabel('Model').selectOption('flux-dev')
+    await page.getByLabel('Model', { exact: true }).selectOption('flux-dev')
     await page.getByLabel('Steps').fill('12')
     await page.getByLabel('Guidance').fill('4.5')
     expect(await page.locator('#code').textContent()).toContain('"steps": 12')
@@ -108,7 +108,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     const id = (await card.getAttribute('data-job'))!
     const dev = { model: 'flux-dev', prompt: 'a dev job', steps: 12, guidance: 4.5, width: 1024, height: 1024 }
     expect((await server.fluxhost.services.jobs.get(id, undefined)).request).toMatchObject(dev)
-    await page.getByLabel('Model').selectOption('flux-pro-1.1')
+    await page.getByLabel('Model', { exact: true }).selectOption('flux-pro-1.1')
     expect(await page.getByLabel('Steps').isVisible()).toBe(false)
     expect(await page.locator('#code').textContent()).not.toContain('steps')
     // Re-run puts the model and its sampling back in the form and submits them.

@@ -61,6 +61,36 @@ describe('native jobs API', () => {
     expect(noKey.body.error).toMatchObject({ code: 'UNAUTHORIZED', requestId: noKey.headers.get('x-request-id') })
   })
 
+  it('filters the list by prompt text (literally, any case), model and state, with the cursor', async () => {
+    const key = KEY_B
+    const made = []
+    for (const [prompt, model] of [
+      ['A RED apple, 100% juicy', 'flux-pro-1.1'],
+      ['a red_apple on a table', 'flux-dev'],
+      ['a green pear', 'flux-pro-1.1'],
+    ] as const)
+      made.push((await create({ prompt, model }, {}, key)).body.id)
+    for (const id of made) await server.waitForJob(id)
+    const ids = async (query: string) =>
+      (await api(`${server.url}/api/jobs?${query}`, { key })).body.data.map((j: { id: string }) => j.id)
+    expect(await ids('prompt=red%20apple')).toEqual([made[0]])
+    expect(await ids('prompt=red_apple')).toEqual([made[1]])
+    expect(await ids('prompt=100%25')).toEqual([made[0]])
+    expect(await ids('prompt=APPLE&model=flux-dev')).toEqual([made[1]])
+    expect(await ids('prompt=apple&state=failed')).toEqual([])
+    const page = await api(`${server.url}/api/jobs?prompt=a&limit=1`, { key })
+    expect(page.body.data.map((j: { id: string }) => j.id)).toEqual([made[2]])
+    expect(await ids(`prompt=a&limit=5&cursor=${page.body.nextCursor}`)).toEqual(
+      expect.arrayContaining([made[1], made[0]]),
+    )
+    const bad = await api(`${server.url}/api/jobs?prompt=${'x'.repeat(201)}&model=flux-9`, { key })
+    expect(bad.status).toBe(422)
+    expect(bad.body.error.issues.map((i: { loc: string[] }) => i.loc.join('.')).sort()).toEqual([
+      'query.model',
+      'query.prompt',
+    ])
+  })
+
   it("lists only the caller's jobs, newest first, with a cursor", async () => {
     const mine = []
     for (let i = 0; i < 3; i++) mine.push((await create({ prompt: `list ${i}` }, {}, KEY_B)).body.id)

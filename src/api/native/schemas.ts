@@ -64,6 +64,13 @@ export const listJobsQuery = {
     limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 20 },
     cursor: { type: 'string', maxLength: 64, description: 'The nextCursor of the previous page.' },
     state: { type: 'string', enum: JOB_STATES },
+    model: { type: 'string', enum: MODEL_IDS, description: 'Only jobs of this model.' },
+    prompt: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 200,
+      description: 'Only jobs whose prompt contains this text (case-insensitive for ASCII letters).',
+    },
   },
 } as const
 

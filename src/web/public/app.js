@@ -6,8 +6,14 @@
 import { $, getKey, keyForm, usd } from './common.js'
 import { connectLive } from './live.js'
 import { copyCode, updateCode } from './playground-code.js'
-import { fields, form, model, onSettingsChange, snapSize, syncOutputs } from './playground-form.js'
-import { loadHistory, showInHistory, unfinishedInHistory } from './playground-history.js'
+import { allModels, fields, form, model, onSettingsChange, snapSize, syncOutputs } from './playground-form.js'
+import {
+  loadHistory,
+  setUpHistory,
+  showHistoryModels,
+  showInHistory,
+  unfinishedInHistory,
+} from './playground-history.js'
 import {
   cancelFollowed,
   followedId,
@@ -101,7 +107,12 @@ setUpModels()
 acceptImagePrompts()
 syncOutputs()
 showCost()
-void loadModels().then(showCost)
+setUpHistory()
+showHistoryModels(allModels())
+void loadModels().then(() => {
+  showCost()
+  showHistoryModels(allModels())
+})
 
 keyForm(async (me) => {
   updateCode()

@@ -77,6 +77,8 @@ export function showInHistory(job) {
     // (A create's answer can come after the stream's news of the job running.)
     if (stateRank(existing.dataset.state) <= stateRank(job.state)) existing.replaceWith(card(job))
   } else {
+    // With a filter set, a new job waits for the next load (it may not match, or not yet).
+    if (filters().size > 0) return
     const newest = gallery.firstElementChild?.dataset.job
     if (newest !== undefined && job.id < newest) return
     gallery.prepend(card(job))
@@ -88,10 +90,28 @@ export function showInHistory(job) {
 export const unfinishedInHistory = () =>
   [...$('#gallery').querySelectorAll('li[data-state="queued"], li[data-state="running"]')].map((li) => li.dataset.job)
 
+/** The history's filters as query parameters (empty when none is set). */
+function filters() {
+  const query = new URLSearchParams()
+  const prompt = $('#history-search').value.trim()
+  if (prompt) query.set('prompt', prompt)
+  if ($('#history-model').value) query.set('model', $('#history-model').value)
+  if ($('#history-state').value) query.set('state', $('#history-state').value)
+  return query
+}
+
+// Each load is numbered: the answer of an older one (filters changed meanwhile) is dropped.
+let loads = 0
+
 export async function loadHistory(more = false) {
   if (!getKey()) return
+  const query = filters()
+  query.set('limit', '12')
+  if (more && cursor) query.set('cursor', cursor)
+  const load = ++loads
   try {
-    const page = await api(`/api/jobs?limit=12${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    const page = await api(`/api/jobs?${query}`)
+    if (load !== loads) return
     cursor = page.nextCursor
     const gallery = $('#gallery')
     const cards = page.data.map(card)
@@ -126,4 +146,35 @@ async function deleteJob(job) {
     ?.remove()
   $('#history-empty').hidden = $('#gallery').children.length > 0
   dropFollowed(job.id)
+}
+
+/**
+ * The history's filters and its infinite scroll: a search (after a pause in typing), a model and
+ * a state reload it; the next page loads when "Load more" comes into view.
+ */
+export function setUpHistory() {
+  let typing
+  $('#history-search').addEventListener('input', () => {
+    clearTimeout(typing)
+    typing = setTimeout(() => void loadHistory(), 300)
+  })
+  for (const id of ['#history-model', '#history-state']) $(id).addEventListener('change', () => void loadHistory())
+  let loading = false
+  new IntersectionObserver(async (entries) => {
+    if (loading || !entries.some((entry) => entry.isIntersecting) || $('#more').hidden) return
+    loading = true
+    await loadHistory(true)
+    loading = false
+  }).observe($('#more'))
+}
+
+/** The models the history can be filtered by (the choice kept when the list is refreshed). */
+export function showHistoryModels(models) {
+  const select = $('#history-model')
+  const chosen = select.value
+  select.replaceChildren(
+    el('option', { value: '', text: 'Every model' }),
+    ...models.map((m) => el('option', { value: m.id, text: m.name })),
+  )
+  select.value = models.some((m) => m.id === chosen) ? chosen : ''
 }
