@@ -135,6 +135,57 @@ describe.runIf(launched.ok)('the playground, as a new user tries it', () => {
     await close()
   })
 
+  it('shows where a job stands: queued, then percent and seconds, over a placeholder of its shape', async () => {
+    // Two slow jobs of another client take both workers: the page's job waits behind them.
+    const blockers = []
+    for (let i = 0; i < 2; i++) {
+      const made = await api(`${server.url}/api/jobs`, {
+        body: { prompt: `blocker ${i}` },
+        headers: { 'x-fluxhost-simulate': 'slow=4000' },
+      })
+      blockers.push(made.body.id)
+    }
+    for (const id of blockers) await server.waitUntilRunning(id)
+    const { page, close } = await open()
+    await simulate(page, 'slow=2000')
+    await page.getByLabel('Width', { exact: true }).fill('512')
+    await page.getByLabel('Height', { exact: true }).fill('1024')
+    await generate(page, 'waits its turn')
+    const status = page.locator('#job-status')
+    await expect.poll(() => status.textContent()).toMatch(/^Queued… \d+ s$/)
+    // (The place is read every 2 s: the two blockers run, nothing is ahead in the queue.)
+    const shape = await page.evaluate<number>(
+      '(() => { const r = document.querySelector("#images .placeholder-image").getBoundingClientRect(); ' +
+        'return r.width / r.height })()',
+    )
+    expect(shape).toBeCloseTo(0.5, 2)
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toMatch(/^Generating… \d+ %, \d+ s$/)
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toMatch(/^Done in \d+(\.\d)? s\. 1 image/)
+    expect(await page.locator('#images .placeholder-image').count()).toBe(0)
+    await close()
+  })
+
+  it('says how many jobs are ahead of a queued one (GET /api/jobs/:id)', async () => {
+    const blockers = []
+    for (let i = 0; i < 3; i++) {
+      const made = await api(`${server.url}/api/jobs`, {
+        body: { prompt: `ahead ${i}` },
+        headers: { 'x-fluxhost-simulate': 'slow=3000' },
+      })
+      blockers.push(made.body.id)
+    }
+    const last = blockers[2]!
+    await server.waitUntilRunning(blockers[1]!)
+    const waiting = await api(`${server.url}/api/jobs`, { body: { prompt: 'behind' } })
+    expect((await api(`${server.url}/api/jobs/${waiting.body.id}`)).body).toMatchObject({
+      state: 'queued',
+      queuePosition: 1,
+    })
+    expect((await api(`${server.url}/api/jobs/${last}`)).body.queuePosition).toBe(0)
+    for (const id of [...blockers, waiting.body.id]) await server.waitForJob(id)
+    expect((await api(`${server.url}/api/jobs/${last}`)).body.queuePosition).toBeUndefined()
+  })
+
   it('clears the shown job when it is deleted: no image or link of it is left', async () => {
     const { page, close } = await open()
     page.on('dialog', (dialog) => void dialog.accept())

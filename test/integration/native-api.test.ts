@@ -61,6 +61,18 @@ describe('native jobs API', () => {
     expect(noKey.body.error).toMatchObject({ code: 'UNAUTHORIZED', requestId: noKey.headers.get('x-request-id') })
   })
 
+  it("lists only the caller's jobs, newest first, with a cursor", async () => {
+    const mine = []
+    for (let i = 0; i < 3; i++) mine.push((await create({ prompt: `list ${i}` }, {}, KEY_B)).body.id)
+    const first = await api(`${server.url}/api/jobs?limit=2`, { key: KEY_B })
+    expect(first.body.data.map((j: { id: string }) => j.id)).toEqual([mine[2], mine[1]])
+    const second = await api(`${server.url}/api/jobs?limit=2&cursor=${first.body.nextCursor}`, { key: KEY_B })
+    expect(second.body.data.map((j: { id: string }) => j.id)).toEqual([mine[0]])
+    expect(second.body.nextCursor).toBeNull()
+    expect((await api(`${server.url}/api/jobs?limit=500`)).status).toBe(422)
+    expect((await api(`${server.url}/api/jobs?state=bogus`)).status).toBe(422)
+  })
+
   it('filters the list by prompt text (literally, any case), model and state, with the cursor', async () => {
     const key = KEY_B
     const made = []
@@ -89,18 +101,6 @@ describe('native jobs API', () => {
       'query.model',
       'query.prompt',
     ])
-  })
-
-  it("lists only the caller's jobs, newest first, with a cursor", async () => {
-    const mine = []
-    for (let i = 0; i < 3; i++) mine.push((await create({ prompt: `list ${i}` }, {}, KEY_B)).body.id)
-    const first = await api(`${server.url}/api/jobs?limit=2`, { key: KEY_B })
-    expect(first.body.data.map((j: { id: string }) => j.id)).toEqual([mine[2], mine[1]])
-    const second = await api(`${server.url}/api/jobs?limit=2&cursor=${first.body.nextCursor}`, { key: KEY_B })
-    expect(second.body.data.map((j: { id: string }) => j.id)).toEqual([mine[0]])
-    expect(second.body.nextCursor).toBeNull()
-    expect((await api(`${server.url}/api/jobs?limit=500`)).status).toBe(422)
-    expect((await api(`${server.url}/api/jobs?state=bogus`)).status).toBe(422)
   })
 
   it(

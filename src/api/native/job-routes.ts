@@ -108,7 +108,11 @@ export const jobRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
     { schema: { tags, security, summary: 'Get a job', params: jobIdParams, response: { 200: jobSchema, ...errors } } },
     async (request) => {
       const job = await services.jobs.get(request.params.id, keyOf(request))
-      return renderJob(job, urlContext(request, config.publicUrl, signer))
+      const rendered = renderJob(job, urlContext(request, config.publicUrl, signer))
+      // Where a waiting job stands (one count, for this read only: lists and streams leave it out).
+      return job.state === 'queued'
+        ? { ...rendered, queuePosition: await services.jobs.queuePosition(job.id) }
+        : rendered
     },
   )
 

@@ -101,6 +101,10 @@ export const jobSchema = {
     dialect: { type: 'string' },
     state: { type: 'string', enum: JOB_STATES },
     progress: { type: 'number' },
+    queuePosition: {
+      type: 'integer',
+      description: 'GET /api/jobs/:id of a queued job only: how many queued jobs will run before it.',
+    },
     request: { type: 'object', additionalProperties: true },
     result: {
       type: ['object', 'null'],

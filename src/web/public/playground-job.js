@@ -24,21 +24,66 @@ function setProgress(fraction) {
   bar.setAttribute('aria-valuetext', `${percent} %`)
 }
 
+// The job the status line shows, and its ticker while it is unfinished (elapsed time; for a
+// queued job, its place in the queue, read every 2 s).
+let shown
+let ticker
+
+const seconds = (from, to) => Math.max(0, Math.round((to - Date.parse(from)) / 100) / 10)
+
+function statusText(job) {
+  const elapsed = `${Math.floor(seconds(job.createdAt, Date.now()))} s`
+  const ahead = job.queuePosition ? `${job.queuePosition} ${job.queuePosition === 1 ? 'job' : 'jobs'} ahead, ` : ''
+  switch (job.state) {
+    case 'queued':
+      return `Queued… ${ahead}${elapsed}`
+    case 'running':
+      return `Generating… ${Math.round((job.progress ?? 0) * 100)} %, ${elapsed}`
+    case 'succeeded': {
+      const took = job.finishedAt ? ` in ${seconds(job.createdAt, Date.parse(job.finishedAt))} s` : ''
+      const n = job.result.images.length
+      return `Done${took}. ${n} image(s), seed ${job.result.seed}, ${usd(job.cost?.usd)} on ${job.engine}.`
+    }
+    case 'failed':
+    case 'canceled':
+      return `${job.state === 'failed' ? 'Failed.' : 'Canceled.'} ${job.error?.message ?? ''}`.trim()
+    default:
+      return job.state
+  }
+}
+
+/** Where the image will be: a placeholder of the asked size's shape while the job runs. */
+function placeholder(job) {
+  const r = job.request
+  const box = el('div', { class: 'placeholder-image', role: 'img', 'aria-label': 'The image, being made' })
+  const [w, h] = r.aspectRatio ? r.aspectRatio.split(':').map(Number) : [r.width, r.height]
+  // (A property set through the style object: the pages' CSP refuses style attributes.)
+  box.style.setProperty('--ratio', String(w / h))
+  return box
+}
+
+function tick() {
+  if (!shown || !['queued', 'running'].includes(shown.state)) return
+  $('#job-status').textContent = statusText(shown)
+  if (shown.state !== 'queued' || Math.floor(Date.now() / 1000) % 2 !== 0) return
+  api(`/api/jobs/${shown.id}`).then(
+    (fresh) => onLiveJob(fresh),
+    () => undefined,
+  )
+}
+
 function showJob(job) {
   const status = $('#job-status')
-  const labels = {
-    queued: 'Queued…',
-    running: 'Generating…',
-    succeeded: 'Done.',
-    failed: 'Failed.',
-    canceled: 'Canceled.',
-  }
-  let text = labels[job.state] ?? job.state
-  if (job.state === 'failed' || job.state === 'canceled') text += ` ${job.error?.message ?? ''}`
-  if (job.state === 'succeeded')
-    text += ` ${job.result.images.length} image(s), seed ${job.result.seed}, ${usd(job.cost?.usd)} on ${job.engine}.`
-  status.textContent = text.trim()
+  const previous = shown
+  // A stream's record has no queue position: keep the last one read while it is still queued.
+  shown = job.state === 'queued' && previous?.id === job.id ? { queuePosition: previous.queuePosition, ...job } : job
+  status.textContent = statusText(shown)
   status.dataset.state = job.state
+  clearInterval(ticker)
+  if (job.state === 'queued' || job.state === 'running') {
+    ticker = setInterval(tick, 1000)
+    if (previous?.id !== job.id || !$('#images .placeholder-image')) $('#images').replaceChildren(placeholder(job))
+  } else if (job.state !== 'succeeded') $('#images').replaceChildren()
   setProgress(job.progress ?? 0)
   const running = job.state === 'queued' || job.state === 'running'
   // Focus follows the button that can act now (a disabled or hidden one drops it).
@@ -171,7 +216,12 @@ export function onLiveJob(job) {
 }
 
 export function onLiveProgress(jobId, progress) {
-  if (following?.id === jobId) setProgress(progress)
+  if (following?.id !== jobId) return
+  setProgress(progress)
+  if (shown?.id === jobId) {
+    shown = { ...shown, progress }
+    $('#job-status').textContent = statusText(shown)
+  }
 }
 
 /** Reads the shown job again (the stream missed changes it cannot replay). */
@@ -188,6 +238,8 @@ export async function refreshFollowed() {
 export function dropFollowed(jobId) {
   if (following?.id !== jobId) return
   following = undefined
+  shown = undefined
+  clearInterval(ticker)
   $('#images').replaceChildren()
   setProgress(0)
   $('#job-status').textContent = 'The job was deleted.'
