@@ -73,6 +73,29 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     await close()
   })
 
+  it('shows the code in a tab beside the result, coloured, and goes back to the result on Generate', async () => {
+    const { page, close } = await open(1366, 900)
+    await page.getByLabel('Prompt', { exact: true }).fill('Tom\'s "quoted" <b>prompt</b>')
+    const codeTab = page.getByRole('tab', { name: 'Code' })
+    await codeTab.click()
+    expect(await codeTab.getAttribute('aria-selected')).toBe('true')
+    expect(await page.locator('#result-panel').isHidden()).toBe(true)
+    const code = page.locator('#code')
+    expect(await code.isVisible()).toBe(true)
+    // Coloured by spans of text: the prompt is text in the code, never markup on the page.
+    expect(await code.locator('span.tok-str').count()).toBeGreaterThan(3)
+    expect(await code.locator('span.tok-key').count()).toBeGreaterThan(0)
+    expect(await code.locator('b').count()).toBe(0)
+    expect(await code.textContent()).toContain('<b>prompt</b>')
+    // The arrow keys move between the tabs, as tabs do.
+    await codeTab.press('ArrowLeft')
+    expect(await page.getByRole('tab', { name: 'Result' }).getAttribute('aria-selected')).toBe('true')
+    await codeTab.click()
+    await page.getByLabel('Prompt', { exact: true }).press('Control+Enter')
+    await expect.poll(() => page.locator('#result-panel').isVisible()).toBe(true)
+    await close()
+  })
+
   it('at 390×844: Generate stays reachable over the settings, and the result comes into view after it', async () => {
     const { page, close } = await open(390, 844)
     const generate = await box(page, '#submit')

@@ -185,6 +185,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     const { page, close } = await open({ key: KEY_A })
     await page.getByLabel('Prompt', { exact: true }).fill('Tom\'s "red" apple — $5')
     await page.getByLabel('Seed', { exact: true }).fill('7')
+    await page.getByRole('tab', { name: 'Code' }).click()
     const dir = tempDir()
     for (const [dialect, language] of [
       ['bfl', 'curl'],

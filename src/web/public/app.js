@@ -46,6 +46,29 @@ form.addEventListener('keydown', (event) => {
 })
 onJobsChanged(showInHistory)
 
+/** The right side's tabs (Result, Code): one panel shown; arrow keys move between the tabs. */
+const tabs = [...document.querySelectorAll('[role="tab"]')]
+function selectTab(tab) {
+  for (const other of tabs) {
+    const selected = other === tab
+    other.setAttribute('aria-selected', String(selected))
+    other.tabIndex = selected ? 0 : -1
+    $(`#${other.getAttribute('aria-controls')}`).hidden = !selected
+  }
+}
+for (const [i, tab] of tabs.entries()) {
+  tab.addEventListener('click', () => selectTab(tab))
+  tab.addEventListener('keydown', (event) => {
+    const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0
+    if (!step) return
+    const next = tabs[(i + step + tabs.length) % tabs.length]
+    selectTab(next)
+    next.focus()
+  })
+}
+// A generation shows its result.
+form.addEventListener('submit', () => selectTab($('#tab-result')))
+
 /** What the page says of its connection: nothing while the stream is up. */
 function showConnection(status) {
   const line = $('#connection')
