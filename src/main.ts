@@ -106,7 +106,10 @@ export async function createFluxhost(config: Config, options: FluxhostOptions = 
       logger,
       metrics,
     })
-    opened.push(() => outbound.close())
+    opened.push(
+      () => outbound.close(),
+      () => services.keyEvents.close(),
+    )
     await services.keys.syncStaticKeys()
     // The API's defaults (FLUXHOST_KEY_*) decide the budget each key's settlements count against.
     if (options.http !== false) await services.limits.publishDefaults()

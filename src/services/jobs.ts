@@ -14,10 +14,10 @@ import type { Outbound } from '../net/outbound.js'
 import { failpoint } from '../observability/failpoint.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
-import type { ListJobsFilter } from '../store/job-repository.js'
 import type { Store } from '../store/store.js'
 import type { Hold } from './idempotency.js'
 import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
+import { type ListJobsOptions, listJobs } from './job-list.js'
 import { createLimitGate } from './limit-gate.js'
 import type { RateQuota } from './limits.js'
 import { vetWebhookUrl } from './webhook-url.js'
@@ -61,10 +61,6 @@ export interface JobServiceDeps {
   /** Told of every create refused by a key's limits (the refusals metric). */
   onRefusal?(reason: LimitReason): void
 }
-export const MAX_LIST_LIMIT = 100
-/** A page of `list`: its size (1–100), the cursor (the last id of the page before), filters. */
-export type ListJobsOptions = Partial<Omit<ListJobsFilter, 'apiKeyId' | 'before'> & { cursor: string }>
-
 /** The job use cases the API and CLI call: create, get, list, cancel, wait. */
 export function createJobService(deps: JobServiceDeps) {
   const { store, queue, events, blobs, router, clock, logger } = deps
@@ -209,13 +205,8 @@ export function createJobService(deps: JobServiceDeps) {
     /** State and progress events of one job; check ownership with `get` first. */
     subscribe: (id: string, listener: JobEventListener) => events.subscribe(id, listener),
 
-    async list(apiKey: ApiKey | undefined, options: ListJobsOptions = {}) {
-      const limit = Math.min(Math.max(options.limit ?? 20, 1), MAX_LIST_LIMIT)
-      const { state, model, cursor: before, prompt } = options
-      const jobs = await store.jobs.list({ apiKeyId: apiKey?.id, state, model, prompt, before, limit: limit + 1 })
-      const page = jobs.slice(0, limit)
-      return { jobs: page, nextCursor: jobs.length > limit ? page[page.length - 1]!.id : null }
-    },
+    /** A page of the key's jobs (job-list.ts). */
+    list: (apiKey: ApiKey | undefined, options: ListJobsOptions = {}) => listJobs(store, apiKey, options),
 
     /**
      * Cancels a queued or running job: the record turns `canceled` at once and the worker

@@ -4,6 +4,8 @@ import { FluxhostError } from '../domain/errors.js'
 import type { Job } from '../domain/job.js'
 import type { JobEvents } from '../queue/job-events.js'
 
+const READ_TIMEOUT_MS = 5000
+
 /** A change of one of a key's jobs: its whole record (`id` resumes after it), or a progress step. */
 export type KeyEvent = { type: 'job'; id: string; job: Job } | { type: 'progress'; jobId: string; progress: number }
 
@@ -64,7 +66,14 @@ export function createKeyEvents(options: KeyEventsOptions) {
   let chain = Promise.resolve()
 
   const deliver = (apiKeyId: string, event: KeyEvent) => {
-    for (const listener of [...(followers.get(apiKeyId) ?? [])]) listener(event)
+    for (const listener of [...(followers.get(apiKeyId) ?? [])]) {
+      // One follower's failure is its own: never the publisher's (a worker's progress) or the others'.
+      try {
+        listener(event)
+      } catch (error) {
+        logger.warn({ err: error }, 'key-events: a follower failed')
+      }
+    }
   }
   const record = (job: Job) => {
     if (job.state === 'running') {
@@ -80,7 +89,13 @@ export function createKeyEvents(options: KeyEventsOptions) {
   const reread = (jobId: string) => {
     chain = chain
       .then(async () => {
-        const job = await read(jobId)
+        // A read that hangs must not hold every later change back: it is given up after 5 s
+        // (the followers' pages catch up by reading their unfinished jobs now and then).
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the read of the job took over 5 s')), READ_TIMEOUT_MS)
+        })
+        const job = await Promise.race([read(jobId), late]).finally(() => clearTimeout(timer))
         if (job && unsubscribe) record(job)
       })
       .catch((error: unknown) => logger.warn({ err: error, jobId }, 'key-events: could not read the job'))

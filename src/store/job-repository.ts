@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { GenerationRequest, Job, JobState } from '../domain/job.js'
 import type { ModelId } from '../domain/models.js'
 import { compileOnce, lit } from './compiled.js'
@@ -51,16 +51,17 @@ export interface ListJobsFilter {
   state?: JobState
   /** Only jobs of this model (canonical id). */
   model?: ModelId
-  /** Only jobs whose prompt contains this text (case-insensitive for ASCII letters). */
-  prompt?: string
   /** Only jobs with an id below this one (ids are time-ordered UUIDv7: newer first). */
   before?: string
   limit: number
 }
 
+/** How many jobs a search reads at a time. */
+const SEARCH_BATCH = 200
+
 /** The jobs table as clients and operators read it; state changes are in job-transitions.ts. */
-export function createJobReads(db: Kysely<Database>, queries: JobQueries, kind: 'sqlite' | 'postgres') {
-  return {
+export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
+  const reads = {
     async insert(job: Job): Promise<void> {
       await db.executeQuery(queries.insert(insertParameters(job)))
     },
@@ -117,16 +118,37 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries, kind: 
       if (filter.state !== undefined) query = query.where('state', '=', filter.state)
       if (filter.model !== undefined) query = query.where('model', '=', filter.model)
       if (filter.before !== undefined) query = query.where('id', '<', filter.before)
-      if (filter.prompt !== undefined) {
-        // The prompt is in the request's JSON; the text is matched literally (LIKE's wildcards escaped).
-        const pattern = `%${filter.prompt.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-        query = query.where(
-          kind === 'postgres'
-            ? sql<boolean>`(cast(request as json) ->> 'prompt') ilike ${pattern} escape '\\'`
-            : sql<boolean>`json_extract(request, '$.prompt') like ${pattern} escape '\\'`,
-        )
-      }
       return (await query.execute()).map(rowToJob)
+    },
+
+    /**
+     * The newest jobs of `filter` whose prompt contains `text` (any case), at most `limit`,
+     * looking at no more than `scanLimit` jobs: a search costs the same whatever the prompts
+     * and the text hold (matched in JavaScript, linear, not by LIKE, whose cost grows with the
+     * prompt's length times the text's). `scannedTo`: where a next search may go on (the last
+     * job looked at) when it stopped at `scanLimit`; null when every job was looked at.
+     */
+    async search(
+      filter: ListJobsFilter,
+      text: string,
+      scanLimit: number,
+    ): Promise<{ jobs: Job[]; scannedTo: string | null }> {
+      const needle = text.toLowerCase()
+      const jobs: Job[] = []
+      let before = filter.before
+      for (let scanned = 0; scanned < scanLimit; ) {
+        const size = Math.min(SEARCH_BATCH, scanLimit - scanned)
+        const batch = await reads.list({ ...filter, before, limit: size })
+        for (const job of batch) {
+          scanned++
+          before = job.id
+          if (job.request.prompt.toLowerCase().includes(needle)) jobs.push(job)
+          if (jobs.length === filter.limit) return { jobs, scannedTo: null }
+        }
+        // A short batch: the key has no more jobs (a full one may be cut by the scan limit only).
+        if (batch.length < size) return { jobs, scannedTo: null }
+      }
+      return { jobs, scannedTo: before ?? null }
     },
 
     /** How long the newest succeeded jobs took on their engine (started → finished), newest first. */
@@ -159,6 +181,7 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries, kind: 
       return counts
     },
   }
+  return reads
 }
 
 export type JobReads = ReturnType<typeof createJobReads>

@@ -77,7 +77,7 @@ export function createStore(
   const unansweredQuery = compileUnansweredQuery(db)
   const batcher = createInsertBatcher(db, jobQueries, kind)
   const bind = (executor: Kysely<Database>): Store => {
-    const reads = createJobReads(executor, jobQueries, kind)
+    const reads = createJobReads(executor, jobQueries)
     return {
       kind,
       jobs: {

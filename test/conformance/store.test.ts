@@ -26,6 +26,33 @@ describe.each(KINDS)('job inserts (group commit) on %s', (kind) => {
     expect(await store.jobs.get('j07')).toEqual(job('j07'))
   })
 
+  it('searches prompts in any case, newest first, and stops at its scan limit saying where to go on', async () => {
+    const prompts = ['A Red apple', 'hay', 'red APPLE pie', 'hay', 'another red apple', 'hay']
+    for (const [i, prompt] of prompts.entries()) {
+      const base = job(`s${i}`)
+      await store.jobs.insert({ ...base, request: { ...base.request, prompt } })
+    }
+    const all = await store.jobs.search({ apiKeyId: 'k', limit: 10 }, 'RED apple', 100)
+    expect(all).toEqual({
+      jobs: [
+        expect.objectContaining({ id: 's4' }),
+        expect.objectContaining({ id: 's2' }),
+        expect.objectContaining({ id: 's0' }),
+      ],
+      scannedTo: null,
+    })
+    // Two jobs looked at (s5, s4): one match, and the search goes on after s4.
+    const first = await store.jobs.search({ apiKeyId: 'k', limit: 10 }, 'red apple', 2)
+    expect(first.jobs.map((j) => j.id)).toEqual(['s4'])
+    expect(first.scannedTo).toBe('s4')
+    const next = await store.jobs.search({ apiKeyId: 'k', limit: 10, before: first.scannedTo! }, 'red apple', 2)
+    expect(next).toEqual({ jobs: [expect.objectContaining({ id: 's2' })], scannedTo: 's2' })
+    // Enough matches stop it before the limit: nothing to go on from.
+    expect((await store.jobs.search({ apiKeyId: 'k', limit: 1 }, 'apple', 100)).scannedTo).toBeNull()
+    // A key's search never sees another key's jobs.
+    expect((await store.jobs.search({ apiKeyId: 'other', limit: 10 }, 'apple', 100)).jobs).toEqual([])
+  })
+
   it('a bad row fails alone; its neighbours in the same batch are still written', async () => {
     await store.jobs.insert(job('dup'))
     const results = await Promise.allSettled([

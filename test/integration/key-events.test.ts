@@ -121,4 +121,37 @@ describe('GET /api/events: every change of the key’s jobs', () => {
     }
     await waitForPlace()
   })
+
+  it('ends a replay bigger than its buffer, and the client resumes from what it got, to the end', async () => {
+    const first = await follow(KEY_B)
+    const since = (await first.until((m) => m.event === 'ready')).id!
+    first.close()
+    const big = 'x'.repeat(9000)
+    const made = new Set<string>()
+    for (let i = 0; i < 60; i++) made.add((await create(KEY_B, `${i} ${big}`)).body.id)
+    for (const id of made) await server.waitForJob(id)
+    // ~60 × 3 changes of ~9 KB each: more than the 1 MiB a stream may hold back. Each connection
+    // ends after what it could send; the next one goes on from the last id it got.
+    const ended = new Set<string>()
+    let last = since
+    let connections = 0
+    for (let ready = false; !ready; ) {
+      connections++
+      const response = await fetch(`${server.url}/api/events`, { headers: { 'x-key': KEY_B, 'last-event-id': last } })
+      const messages = response.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())
+      for await (const message of messages as unknown as AsyncIterable<{ event?: string; id?: string; data: string }>) {
+        if (message.id) last = message.id
+        if (message.event === 'reset') throw new Error('the journal lost the changes')
+        if (message.event === 'job' && JSON.parse(message.data).state === 'succeeded')
+          ended.add(JSON.parse(message.data).id)
+        if (message.event === 'ready') {
+          ready = true
+          break
+        }
+      }
+      expect(connections).toBeLessThan(20)
+    }
+    expect(connections).toBeGreaterThan(1)
+    expect(ended).toEqual(made)
+  })
 })

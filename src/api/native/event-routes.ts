@@ -107,7 +107,9 @@ export const eventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         res.end()
       }
       open.add(close)
-      request.raw.on('close', close)
+      res.on('close', close)
+      // (The client may have left while the job was read.)
+      if (request.raw.destroyed || res.destroyed) return close()
       sendJob(first)
     },
   )
@@ -156,7 +158,21 @@ export const keyEventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
           : write(`event: progress\ndata: ${JSON.stringify({ id: event.jobId, progress: event.progress })}\n\n`)
       // Refused here (too many streams) before anything is written: an error in the API's shape.
       const following = services.keyEvents.follow(apiKey.id, lastEventId, send)
+      // The end of the stream, by whichever comes first: the client leaving (before this handler
+      // ran, too: it may have left while its key was checked), a slow reader, a revoked key, shutdown.
+      let keepalive: NodeJS.Timeout | undefined
+      function close() {
+        if (closed) return
+        closed = true
+        following.stop()
+        clearInterval(keepalive)
+        open.delete(close)
+        res.end()
+      }
       reply.hijack()
+      open.add(close)
+      res.on('close', close)
+      if (request.raw.destroyed || res.destroyed) return close()
       res.writeHead(200, {
         ...(reply.getHeaders() as Record<string, string | number | string[]>),
         'content-type': 'text/event-stream; charset=utf-8',
@@ -170,23 +186,13 @@ export const keyEventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       else for (const event of following.missed) send(event)
       write(`event: ready\nid: ${following.since}\ndata: {}\n\n`)
       // Every keep-alive also asks whether the key still works: a revoked key's stream ends.
-      const keepalive = setInterval(() => {
+      keepalive = setInterval(() => {
         write(': keep-alive\n\n')
         services.keys.authenticate(keyFromHeaders(request.headers)).then(
           (still) => still || close(),
           () => undefined,
         )
       }, KEEPALIVE_MS)
-      function close() {
-        if (closed) return
-        closed = true
-        following.stop()
-        clearInterval(keepalive)
-        open.delete(close)
-        res.end()
-      }
-      open.add(close)
-      request.raw.on('close', close)
     },
   )
 }

@@ -2,7 +2,7 @@ import type { FromSchema } from 'json-schema-to-ts'
 import { JOB_STATES, OUTPUT_FORMATS } from '../../domain/job.js'
 import { MODEL_IDS } from '../../domain/models.js'
 import { MAX_PROMPT_LENGTH } from '../../domain/validate.js'
-import { MAX_LIST_LIMIT } from '../../services/jobs.js'
+import { MAX_LIST_LIMIT } from '../../services/job-list.js'
 import { upsamplingSchema } from '../upsampling-schema.js'
 
 const SAFE = Number.MAX_SAFE_INTEGER
@@ -69,7 +69,9 @@ export const listJobsQuery = {
       type: 'string',
       minLength: 1,
       maxLength: 200,
-      description: 'Only jobs whose prompt contains this text (case-insensitive for ASCII letters).',
+      description:
+        'Only jobs whose prompt contains this text (any case). A page looks at 2,000 jobs at most: ' +
+        'it may hold fewer matches and still have a nextCursor.',
     },
   },
 } as const

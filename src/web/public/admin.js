@@ -26,7 +26,10 @@ async function loadAll() {
 }
 
 let refresh
+// Each check of the key is numbered: a slower, older one never starts a second refresh.
+let checks = 0
 keyForm(async (me) => {
+  const check = ++checks
   clearInterval(refresh)
   if (!me) return gate('Enter an admin API key (top right) to see this page.')
   if (me.scope !== 'admin') return gate(`The key "${me.name}" is a user key: these pages need an admin-scoped key.`)
@@ -36,12 +39,13 @@ keyForm(async (me) => {
   } catch (error) {
     report(error)
   }
+  if (check !== checks) return
   // The queue and deliveries change by themselves: look again every 5 s. A key that stopped
   // working (revoked, from here or elsewhere) stops the page, saying so, instead of polling on.
   refresh = setInterval(
     () =>
       void Promise.all([loadQueue(), loadDeliveries()]).catch((error) => {
-        if (error.status !== 401) return
+        if (error.status !== 401 && error.status !== 403) return
         clearInterval(refresh)
         gate('The key this page used no longer works (it was revoked?): enter another admin key (top right).')
       }),

@@ -35,6 +35,11 @@ export interface LiveOptions<J extends LiveJob> {
 
 const MAX_DELAY_MS = 15_000
 const POLL_MS = 2_000
+/** While the stream is up, the unfinished jobs are read this often too: a change the server's
+ * event channel lost (it promises at most once) is still seen. */
+const SLOW_POLL_MS = 10_000
+/** The server sends a keep-alive every 15 s: nothing for this long means the path is dead. */
+const SILENCE_MS = 35_000
 /** A block of the stream: `event:`, `id:` and `data:` lines, ended by an empty line. */
 const parseBlock = (block: string) => {
   let event = 'message'
@@ -56,6 +61,8 @@ export function connectLive<J extends LiveJob>(options: LiveOptions<J>) {
   let wake: (() => void) | undefined
   // Set by restart: the next connection is tried at once, from the shortest delay.
   let again = false
+  // Set when a connection got as far as `ready`, however it ended later.
+  let gotReady = false
 
   /** Waits `ms`, or less when `restart` is called; polls the watched jobs meanwhile. */
   const pause = (ms: number) =>
@@ -71,20 +78,46 @@ export function connectLive<J extends LiveJob>(options: LiveOptions<J>) {
       for (let at = Math.min(POLL_MS, ms); at < ms; at += POLL_MS) timers.push(setTimeout(() => void poll(), at))
     })
 
+  // One round of polls at a time, each bounded: a slow server does not pile them up.
+  let polling = false
   const poll = async () => {
-    for (const id of options.watched()) {
-      try {
-        const response = await fetch(`/api/jobs/${encodeURIComponent(id)}`, { headers: { 'x-key': options.key() } })
-        if (response.ok) options.onJob((await response.json()) as J)
-      } catch {
-        // Still down: the next poll or the reconnection will tell.
+    if (polling || stopped) return
+    polling = true
+    try {
+      for (const id of options.watched()) {
+        if (stopped) return
+        try {
+          const response = await fetch(`/api/jobs/${encodeURIComponent(id)}`, {
+            headers: { 'x-key': options.key() },
+            signal: AbortSignal.timeout(POLL_MS * 2),
+          })
+          if (response.ok) options.onJob((await response.json()) as J)
+        } catch {
+          // Still down: the next poll or the reconnection will tell.
+        }
       }
+    } finally {
+      polling = false
+    }
+  }
+  const slowPoll = setInterval(() => void poll(), SLOW_POLL_MS)
+
+  /** One connection: resolves when the stream ends (`ready`: whether it got as far as `ready`). */
+  const stream = async (): Promise<{ ready: boolean } | 'refused' | { retryAfterMs: number }> => {
+    const controller = new AbortController()
+    current = controller
+    try {
+      return await connect(controller)
+    } finally {
+      // Whatever ended it (a handler that threw included): the connection is let go.
+      controller.abort()
     }
   }
 
-  /** One connection: resolves when the stream ends; the status says why. */
-  const stream = async (): Promise<'ended' | 'refused' | { retryAfterMs: number }> => {
-    current = new AbortController()
+  const connect = async (
+    controller: AbortController,
+  ): Promise<{ ready: boolean } | 'refused' | { retryAfterMs: number }> => {
+    const current = controller
     const query = lastEventId === undefined ? '' : `?lastEventId=${encodeURIComponent(lastEventId)}`
     const response = await fetch(`/api/events${query}`, {
       headers: { 'x-key': options.key(), accept: 'text/event-stream' },
@@ -103,28 +136,39 @@ export function connectLive<J extends LiveJob>(options: LiveOptions<J>) {
     options.onStatus({ state: 'live' })
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
     let buffer = ''
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) return 'ended'
-      buffer += value.replace(/\r\n?/g, '\n')
-      let end = buffer.indexOf('\n\n')
-      while (end !== -1) {
-        const { event, id, data } = parseBlock(buffer.slice(0, end))
-        buffer = buffer.slice(end + 2)
-        if (id !== undefined) lastEventId = id
-        if (event === 'job' && data) options.onJob(JSON.parse(data) as J)
-        else if (event === 'progress' && data) {
-          const { id: jobId, progress } = JSON.parse(data) as { id: string; progress: number }
-          options.onProgress(jobId, progress)
-        } else if (event === 'reset') options.onReset()
-        end = buffer.indexOf('\n\n')
+    let ready = false
+    let silence = setTimeout(() => current.abort(), SILENCE_MS)
+    try {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) return { ready }
+        clearTimeout(silence)
+        silence = setTimeout(() => current.abort(), SILENCE_MS)
+        buffer += value.replace(/\r\n?/g, '\n')
+        let end = buffer.indexOf('\n\n')
+        while (end !== -1) {
+          const { event, id, data } = parseBlock(buffer.slice(0, end))
+          buffer = buffer.slice(end + 2)
+          if (id !== undefined) lastEventId = id
+          if (event === 'ready') ready = gotReady = true
+          else if (event === 'job' && data) options.onJob(JSON.parse(data) as J)
+          else if (event === 'progress' && data) {
+            const { id: jobId, progress } = JSON.parse(data) as { id: string; progress: number }
+            options.onProgress(jobId, progress)
+          } else if (event === 'reset') options.onReset()
+          end = buffer.indexOf('\n\n')
+        }
       }
+    } finally {
+      clearTimeout(silence)
     }
   }
 
   const run = async () => {
     let tries = 0
     while (!stopped) {
+      // (A restart asked for before this connection has been served by it.)
+      again = false
       options.onStatus({ state: 'connecting' })
       let outcome: Awaited<ReturnType<typeof stream>> | 'failed'
       try {
@@ -143,12 +187,15 @@ export function connectLive<J extends LiveJob>(options: LiveOptions<J>) {
         tries = 0
         continue
       }
-      // A stream that was up starts the delays again from the shortest.
-      if (outcome === 'ended') tries = 0
+      // A stream that got as far as `ready` starts the delays again from the shortest (one that
+      // a proxy ends at once does not: its reconnections back off).
+      if (gotReady) tries = 0
+      gotReady = false
       tries++
       const grown = Math.min(MAX_DELAY_MS, base * 2 ** (tries - 1))
       const jittered = Math.round(grown * (0.5 + Math.random() / 2))
-      const inMs = typeof outcome === 'object' ? Math.max(outcome.retryAfterMs, jittered) : jittered
+      const inMs =
+        typeof outcome === 'object' && 'retryAfterMs' in outcome ? Math.max(outcome.retryAfterMs, jittered) : jittered
       options.onStatus({ state: 'retrying', inMs, tries })
       // What changed while the stream was down is learned now, not after the delay.
       void poll()
@@ -166,6 +213,7 @@ export function connectLive<J extends LiveJob>(options: LiveOptions<J>) {
     },
     close() {
       stopped = true
+      clearInterval(slowPoll)
       current?.abort()
       wake?.()
     },

@@ -103,8 +103,16 @@ function filters() {
 // Each load is numbered: the answer of an older one (filters changed meanwhile) is dropped.
 let loads = 0
 
+// A fresh load (not "more") in flight: the next page waits for it, or it would page the old list.
+let fresh = false
+
 export async function loadHistory(more = false) {
   if (!getKey()) return
+  if (more && fresh) return
+  if (!more) {
+    fresh = true
+    cursor = null
+  }
   const query = filters()
   query.set('limit', '12')
   if (more && cursor) query.set('cursor', cursor)
@@ -120,8 +128,11 @@ export async function loadHistory(more = false) {
     $('#history-empty').hidden = gallery.children.length > 0
     $('#more').hidden = !cursor
   } catch (e) {
+    if (load !== loads) return
     $('#history-empty').hidden = false
     $('#history-empty').textContent = e.message
+  } finally {
+    if (load === loads && !more) fresh = false
   }
 }
 

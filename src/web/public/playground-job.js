@@ -202,7 +202,8 @@ export function follow(job) {
 }
 
 /** The id of the job shown, if it has not ended (the live stream polls it while it is down). */
-export const followedId = () => following?.id
+export const followedId = () =>
+  following && shown?.id === following.id && ['queued', 'running'].includes(shown.state) ? following.id : undefined
 
 /** A change of one of the key's jobs, from the live stream (or a poll). */
 export function onLiveJob(job) {

@@ -25,6 +25,12 @@ export function fillForm(job, { seed }) {
   fields.quality.value = String(r.outputQuality)
   fields.safety.value = String(r.safetyTolerance)
   fields.numImages.value = String(r.numImages)
+  // The page does not hold a past job's image prompt: none is sent, and the page says so.
+  if (fields.imagePrompt.files?.length) {
+    fields.imagePrompt.value = ''
+    showImagePrompt()
+  }
+  $('#form-error').textContent = r.imagePrompt ? "The job's image prompt is not reused: add it again to use it." : ''
   syncOutputs()
   // The code panel shows what will be sent: these settings, not the ones before.
   settingsChanged()
@@ -85,14 +91,20 @@ export function acceptImagePrompts() {
   zone.addEventListener('dragleave', () => zone.classList.remove('dropping'))
   zone.addEventListener('drop', (event) => {
     zone.classList.remove('dropping')
-    const file = [...(event.dataTransfer?.files ?? [])].find((f) => IMAGE_TYPES.includes(f.type))
-    if (!file) return
+    const files = [...(event.dataTransfer?.files ?? [])]
+    if (files.length === 0) return
+    // Any file dropped here stays here (the browser would open it and leave the page).
     event.preventDefault()
-    setImagePrompt(file)
+    const file = files.find((f) => IMAGE_TYPES.includes(f.type))
+    if (file) setImagePrompt(file)
+    else $('#form-error').textContent = 'An image prompt must be a PNG, JPEG or WebP image.'
   })
   document.addEventListener('paste', (event) => {
     const file = [...(event.clipboardData?.files ?? [])].find((f) => IMAGE_TYPES.includes(f.type))
     if (!file) return
+    // Text pasted into a field stays text (office apps put an image of the text beside it).
+    const typing = event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement
+    if (typing && event.clipboardData?.types.includes('text/plain')) return
     event.preventDefault()
     setImagePrompt(file)
   })
