@@ -77,7 +77,8 @@ export async function buildWeb(outDir = path.join(REPO, 'dist/public')): Promise
     )
     fs.writeFileSync(path.join(staging, `${file}.gz`), zlib.gzipSync(data, { level: 9 }))
   }
-  // Replaced whole: a server reading the folder meanwhile sees the old set or the new one.
+  // Replaced whole. Not atomic: a server serving this folder while it is rebuilt (npm run build
+  // beside a running server) answers 404 for a moment, and pages open before it name old files.
   fs.rmSync(outDir, { recursive: true, force: true })
   fs.renameSync(staging, outDir)
   return assets
