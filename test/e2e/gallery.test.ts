@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser } from '../helpers/browser.js'
+import { launchBrowser, openPlayground } from '../helpers/browser.js'
 import { api, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -30,14 +30,7 @@ describe.runIf(launched.ok)('the playground gallery', () => {
     await server?.close()
   })
 
-  const open = async (width: number) => {
-    const context = await browser.newContext({ viewport: { width, height: 844 } })
-    const page = await context.newPage()
-    await page.goto(`${server.url}/`)
-    await page.getByLabel('API key', { exact: true }).fill(KEY_B)
-    await page.getByRole('button', { name: 'Use key' }).click()
-    return { page, close: () => context.close() }
-  }
+  const open = (width: number) => openPlayground(browser, server.url, KEY_B, { width, height: 844, live: false })
 
   it('loads the next page as it scrolls into view, and filters by prompt, state and model', async () => {
     const { page, close } = await open(1366)

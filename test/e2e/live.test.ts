@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import net from 'node:net'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, screenshotPath } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, screenshotPath, simulateCreates } from '../helpers/browser.js'
 import { api, KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -40,24 +40,9 @@ describe.runIf(launched.ok)('the playground stays live', () => {
     fs.rmSync(dataDir, { recursive: true, force: true })
   })
 
-  const open = async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    const page = await context.newPage()
-    const errors: string[] = []
-    page.on('pageerror', (error) => errors.push(error.message))
-    await page.goto(`${server.url}/`)
-    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
-    await page.getByRole('button', { name: 'Use key' }).click()
-    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
-    return { page, errors, close: () => context.close() }
-  }
+  const open = () => openPlayground(browser, server.url, KEY_A, { width: 1280 })
   /** The page's own creates get `X-Fluxhost-Simulate` (a slow engine), as a test's choice. */
-  const slowCreates = (page: Page, simulate: string) =>
-    page.route('**/api/jobs', (route) =>
-      route.request().method() === 'POST'
-        ? route.continue({ headers: { ...route.request().headers(), 'x-fluxhost-simulate': simulate } })
-        : route.continue(),
-    )
+  const slowCreates = simulateCreates
 
   it('updates the history card of a job made elsewhere, from queued to its image, without a reload', async () => {
     const { page, errors, close } = await open()

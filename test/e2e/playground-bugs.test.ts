@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, simulateCreates } from '../helpers/browser.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -20,24 +20,9 @@ describe.runIf(launched.ok)('the playground, as a new user tries it', () => {
     await server?.close()
   })
 
-  const open = async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    const page = await context.newPage()
-    const errors: string[] = []
-    page.on('pageerror', (error) => errors.push(error.message))
-    await page.goto(`${server.url}/`)
-    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
-    await page.getByRole('button', { name: 'Use key' }).click()
-    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
-    return { page, errors, close: () => context.close() }
-  }
+  const open = () => openPlayground(browser, server.url, KEY_A, { width: 1280 })
   /** The page's next creates carry `X-Fluxhost-Simulate` (the test's choice of upstream behaviour). */
-  const simulate = (page: Page, value: string) =>
-    page.route('**/api/jobs', (route) =>
-      route.request().method() === 'POST'
-        ? route.continue({ headers: { ...route.request().headers(), 'x-fluxhost-simulate': value } })
-        : route.continue(),
-    )
+  const simulate = simulateCreates
   const generate = async (page: Page, prompt: string) => {
     await page.getByLabel('Prompt', { exact: true }).fill(prompt)
     await page.getByRole('button', { name: 'Generate' }).click()

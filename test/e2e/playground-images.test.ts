@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser } from '../helpers/browser.js'
+import { launchBrowser, openPlayground } from '../helpers/browser.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -19,18 +19,7 @@ describe.runIf(launched.ok)('the playground: results and image prompts', () => {
     await server?.close()
   })
 
-  const open = async () => {
-    const context = await browser.newContext({ viewport: { width: 1366, height: 900 } })
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'])
-    const page = await context.newPage()
-    const errors: string[] = []
-    page.on('pageerror', (error) => errors.push(error.message))
-    await page.goto(`${server.url}/`)
-    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
-    await page.getByRole('button', { name: 'Use key' }).click()
-    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
-    return { page, errors, close: () => context.close() }
-  }
+  const open = () => openPlayground(browser, server.url, KEY_A, { clipboard: true })
   const newest = async () => (await api(`${server.url}/api/jobs?limit=1`)).body.data[0]
   /** Generates from the form and waits for the end; the job as the server has it. */
   const generate = async (page: Page, click: () => Promise<void>) => {

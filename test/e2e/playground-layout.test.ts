@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, screenshotPath } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, screenshotPath } from '../helpers/browser.js'
 import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -24,15 +24,7 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     await server?.close()
   })
 
-  const open = async (width: number, height: number) => {
-    const context = await browser.newContext({ viewport: { width, height } })
-    const page = await context.newPage()
-    await page.goto(`${server.url}/`)
-    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
-    await page.getByRole('button', { name: 'Use key' }).click()
-    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live')
-    return { page, close: () => context.close() }
-  }
+  const open = (width: number, height: number) => openPlayground(browser, server.url, KEY_A, { width, height })
   /** Where an element is on the screen now (top and bottom, in CSS pixels of the viewport). */
   const box = (page: Page, selector: string) =>
     page.evaluate<Box>(`(() => {

@@ -108,3 +108,37 @@ export async function openPageAt(
   await page.locator('html[data-ready="true"]').waitFor({ state: 'attached' })
   return { page, errors, close: () => context.close() }
 }
+
+/**
+ * The playground at `url` in a fresh context (empty storage, cold cache), `key` entered and, by
+ * default, its live stream up. `errors`: the page's uncaught errors. `simulate` makes the page's
+ * own creates carry X-Fluxhost-Simulate (the test's choice of upstream behaviour).
+ */
+export async function openPlayground(
+  browser: Browser,
+  url: string,
+  key: string,
+  options: { width?: number; height?: number; clipboard?: boolean; live?: boolean } = {},
+) {
+  const context = await browser.newContext({
+    viewport: { width: options.width ?? 1366, height: options.height ?? 900 },
+  })
+  if (options.clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write'])
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(`${url}/`)
+  await page.getByLabel('API key', { exact: true }).fill(key)
+  await page.getByRole('button', { name: 'Use key' }).click()
+  if (options.live !== false)
+    await page.locator('#connection[data-state="live"]').waitFor({ state: 'attached', timeout: 15_000 })
+  return { page, errors, close: () => context.close() }
+}
+
+/** The page's next creates (POST /api/jobs) carry `X-Fluxhost-Simulate: value`. */
+export const simulateCreates = (page: Page, value: string) =>
+  page.route('**/api/jobs', (route) =>
+    route.request().method() === 'POST'
+      ? route.continue({ headers: { ...route.request().headers(), 'x-fluxhost-simulate': value } })
+      : route.continue(),
+  )

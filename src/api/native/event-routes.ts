@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isTerminal, type Job } from '../../domain/job.js'
 import type { KeyEvent } from '../../services/key-events.js'
 import { keyFromHeaders, keyOf } from '../auth.js'
@@ -8,6 +9,16 @@ import { renderJob } from './render.js'
 import { jobIdParams } from './schemas.js'
 
 const KEEPALIVE_MS = 15_000
+
+/** The head of a server-sent event stream, with what the hooks set (nosniff, CORS): a hijacked reply drops it. */
+const streamHeaders = (request: FastifyRequest, reply: FastifyReply) => ({
+  ...(reply.getHeaders() as Record<string, string | number | string[]>),
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+  'x-request-id': request.id,
+})
 // Events of a job run by another process (the CLI beside a server) are found by re-reading.
 const REREAD_MS = 1_000
 // A follower that reads slower than its jobs change is let go (it reconnects and resumes).
@@ -49,15 +60,7 @@ export const eventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       const urls = urlContext(request, config.publicUrl, signer)
       reply.hijack()
       const res = reply.raw
-      res.writeHead(200, {
-        // What the hooks set (nosniff, CORS headers), which a hijacked reply would otherwise drop.
-        ...(reply.getHeaders() as Record<string, string | number | string[]>),
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
-      })
+      res.writeHead(200, streamHeaders(request, reply))
 
       let closed = false
       let lastState = ''
@@ -173,14 +176,7 @@ export const keyEventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       open.add(close)
       res.on('close', close)
       if (request.raw.destroyed || res.destroyed) return close()
-      res.writeHead(200, {
-        ...(reply.getHeaders() as Record<string, string | number | string[]>),
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
-      })
+      res.writeHead(200, streamHeaders(request, reply))
       write('retry: 2000\n\n')
       if (following.missed === 'reset') write(`event: reset\ndata: ${JSON.stringify({ lastEventId })}\n\n`)
       else for (const event of following.missed) send(event)
