@@ -61,6 +61,8 @@ export function createKeyEvents(options: KeyEventsOptions) {
   let seq = 0
   // The key of each job seen running, for its progress events (which name the job only).
   const running = new Map<string, string>()
+  // What was last recorded of each recent job (state and progress).
+  const lastSeen = new Map<string, string>()
   let unsubscribe: (() => void) | undefined
   let linger: NodeJS.Timeout | undefined
   let chain = Promise.resolve()
@@ -76,6 +78,12 @@ export function createKeyEvents(options: KeyEventsOptions) {
     }
   }
   const record = (job: Job) => {
+    // Each event is followed by a read of the job as it is then: on shared records the read can
+    // come after later changes, and two events read the same record. It is recorded once.
+    const seen = `${job.state}:${job.progress}:${job.deletedAt ? 'deleted' : ''}`
+    if (lastSeen.get(job.id) === seen) return
+    if (lastSeen.size >= 10_000 && !lastSeen.has(job.id)) lastSeen.clear()
+    lastSeen.set(job.id, seen)
     if (job.state === 'running') {
       if (running.size >= 10_000 && !running.has(job.id)) running.clear()
       running.set(job.id, job.apiKeyId)
@@ -121,6 +129,7 @@ export function createKeyEvents(options: KeyEventsOptions) {
     unsubscribe = undefined
     journal.length = 0
     running.clear()
+    lastSeen.clear()
   }
 
   /** What `lastEventId` missed of `apiKeyId`'s changes; `reset` when the journal cannot say. */

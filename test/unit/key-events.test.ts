@@ -47,24 +47,46 @@ afterEach(() => {
 describe('key events: the journal that resumes a stream', () => {
   it('replays only what the key missed after an id, and says reset once that id has left the journal', async () => {
     const { hub, change } = setUp({ journalSize: 3 })
-    const watcher = collect(hub, 'k1', 5)
-    change('a', 'k1', 'queued')
-    change('x', 'k2', 'queued')
-    change('a', 'k1', 'running')
-    change('b', 'k1', 'queued')
-    change('a', 'k1', 'succeeded')
-    change('b', 'k1', 'running')
-    await watcher.all
-    const seen = watcher.got.filter((e) => e.type === 'job')
-    // Each record as read when its event came (the reads keep the events' order).
-    expect(ids(seen)).toEqual(['a:succeeded', 'a:succeeded', 'b:running', 'a:succeeded', 'b:running'])
+    const seen: KeyEvent[] = []
+    let heard: (() => void) | undefined
+    hub.follow('k1', undefined, (event) => {
+      seen.push(event)
+      heard?.()
+    })
+    hub.follow('k2', undefined, () => heard?.())
+    // One change at a time, each read before the next (as when jobs change slower than reads).
+    const step = async (id: string, key: string, state: JobState) => {
+      const read = new Promise<void>((resolve) => (heard = resolve))
+      change(id, key, state)
+      await read
+    }
+    await step('a', 'k1', 'queued')
+    await step('x', 'k2', 'queued')
+    await step('a', 'k1', 'running')
+    await step('b', 'k1', 'queued')
+    await step('a', 'k1', 'succeeded')
+    await step('b', 'k1', 'running')
+    expect(ids(seen)).toEqual(['a:queued', 'a:running', 'b:queued', 'a:succeeded', 'b:running'])
     const idOf = (i: number) => (seen[i] as { id: string }).id
     // The journal holds the last 3 changes of all keys (4–6): after 3 it is whole, after 1 it is not.
-    expect(ids(hub.follow('k1', idOf(1), () => {}).missed)).toEqual(['b:running', 'a:succeeded', 'b:running'])
+    expect(ids(hub.follow('k1', idOf(1), () => {}).missed)).toEqual(['b:queued', 'a:succeeded', 'b:running'])
     expect(ids(hub.follow('k1', idOf(2), () => {}).missed)).toEqual(['a:succeeded', 'b:running'])
     expect(hub.follow('k1', idOf(4), () => {}).missed).toEqual([])
     expect(hub.follow('k1', idOf(0), () => {}).missed).toBe('reset')
     expect(hub.follow('k2', idOf(2), () => {}).missed).toEqual([])
+    hub.close()
+  })
+
+  it('records a job once when two events read the same record (reads can come after later changes)', async () => {
+    const { hub, change } = setUp()
+    const watcher = collect(hub, 'k1', 1)
+    change('a', 'k1', 'queued')
+    change('a', 'k1', 'running')
+    await watcher.all
+    // Both events read the record as it is now (running): one change, not two.
+    change('b', 'k1', 'queued')
+    await new Promise<void>((resolve) => hub.follow('k1', undefined, () => resolve()))
+    expect(ids(watcher.got.filter((e) => e.type === 'job'))).toEqual(['a:running', 'b:queued'])
     hub.close()
   })
 
