@@ -139,6 +139,21 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     expect(await page.locator('#spend-chart svg').getAttribute('aria-label')).toMatch(
       /Spend per day over the last 30 days: \$0\.[0-9]+ in all/,
     )
+    // As wide as its panel, with a value axis, and one money format in the chart, its caption and
+    // the engines' table.
+    const [lastBar, panel] = [
+      await page.locator('#spend-chart rect').last().boundingBox(),
+      await page.locator('#spend-chart').boundingBox(),
+    ]
+    expect(lastBar!.x + lastBar!.width).toBeGreaterThan(panel!.x + panel!.width * 0.95)
+    const labels = await page.locator('#spend-chart text').allTextContents()
+    expect(labels.filter((label) => label.startsWith('$'))).toHaveLength(3)
+    const amounts = [
+      ...labels,
+      ...(await page.locator('#spend-caption').textContent())!.split(' '),
+      ...(await page.locator('#spend-engines td').allTextContents()).flatMap((cell) => cell.split(' ')),
+    ].filter((word) => word.includes('$'))
+    for (const amount of amounts) expect(amount.replace(/[.;,]$/, '')).toMatch(/^\$\d+\.\d{2,3}$/)
     await expect
       .poll(() => page.locator(`#failures tr[data-job="${failed.body.id}"]`).textContent())
       .toContain('simulated')

@@ -1,5 +1,22 @@
-// The spend chart: spend per day over the last 30 days, as inline SVG (no library).
+// The spend chart: spend per day over the last 30 days, as inline SVG (no library), as wide as
+// its panel, with a value axis; every amount in one money format.
 import { $, api, el } from './common.js'
+
+/** Every amount of this section: US dollars, 2 decimals, 3 for fractions of a cent's tenth ($0.025). */
+const dollars = (value) =>
+  new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency: 'USD',
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 3,
+  }).format(value)
+
+/** A round top for the value axis, at or above `value` (1, 2 or 5 times a power of ten). */
+function niceCeiling(value) {
+  if (value <= 0) return 0.1
+  const power = 10 ** Math.floor(Math.log10(value))
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= value)
+}
 
 export async function loadSpend() {
   const keyId = $('#spend-key').value
@@ -11,62 +28,65 @@ export async function loadSpend() {
         {},
         el('th', { scope: 'row', text: e.engine }),
         el('td', { text: String(e.jobs) }),
-        el('td', { text: `$${e.usd}` }),
-        el('td', { text: e.pricedJobs > 0 ? `$${e.upstreamUsd} (${e.pricedJobs} jobs)` : 'unknown' }),
-        el('td', { text: e.pricedJobs > 0 ? `$${e.marginUsd}` : '—' }),
+        el('td', { text: dollars(Number(e.usd)) }),
+        el('td', { text: e.pricedJobs > 0 ? `${dollars(Number(e.upstreamUsd))} (${e.pricedJobs} jobs)` : 'unknown' }),
+        el('td', { text: e.pricedJobs > 0 ? dollars(Number(e.marginUsd)) : '—' }),
       ),
     ),
   )
   const values = daily.map((d) => Number(d.usd))
-  const max = Math.max(...values, 0.01)
-  const width = 600
-  const height = 180
-  const bar = width / daily.length
-  const ns = 'http://www.w3.org/2000/svg'
-  const svg = document.createElementNS(ns, 'svg')
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`)
-  svg.setAttribute('role', 'img')
   const total = values.reduce((a, b) => a + b, 0)
-  const highest = `$${Math.max(...values).toFixed(2)}`
+  const highest = Math.max(...values, 0)
+  // The chart is as wide as its panel (in the panel's pixels: text stays its size).
+  const width = Math.max(320, Math.round($('#spend-chart').clientWidth) || 600)
+  const height = 200
+  const left = 56
+  const plot = { top: 8, bottom: height - 22, left, right: width - 4 }
+  const top = niceCeiling(highest)
+  const ns = 'http://www.w3.org/2000/svg'
+  const node = (name, attributes, text) => {
+    const child = document.createElementNS(ns, name)
+    for (const [key, value] of Object.entries(attributes)) child.setAttribute(key, String(value))
+    if (text !== undefined) child.textContent = text
+    return child
+  }
+  const svg = node('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img' })
   svg.setAttribute(
     'aria-label',
-    `Spend per day over the last ${daily.length} days: $${total.toFixed(2)} in all, at most ${highest} in a day`,
+    `Spend per day over the last ${daily.length} days: ${dollars(total)} in all, at most ${dollars(highest)} in a day`,
   )
-  const plot = height - 20
+  const y = (value) => plot.bottom - (value / top) * (plot.bottom - plot.top)
+  // The value axis: 0, half and the top, with grid lines.
+  for (const value of [0, top / 2, top]) {
+    svg.append(node('line', { x1: plot.left, x2: plot.right, y1: y(value), y2: y(value), class: 'grid' }))
+    svg.append(node('text', { x: plot.left - 6, y: y(value) + 3, 'text-anchor': 'end' }, dollars(value)))
+  }
+  const slot = (plot.right - plot.left) / daily.length
   daily.forEach((d, i) => {
-    const h = (Number(d.usd) / max) * (plot - 10)
-    const rect = document.createElementNS(ns, 'rect')
-    rect.setAttribute('x', String(i * bar + 1))
-    rect.setAttribute('y', String(plot - h))
-    rect.setAttribute('width', String(Math.max(1, bar - 2)))
-    rect.setAttribute('height', String(h))
-    rect.setAttribute('data-day', d.day)
-    const title = document.createElementNS(ns, 'title')
-    title.textContent = `${d.day}: $${d.usd}, ${d.images} images, ${d.jobs} jobs`
-    rect.append(title)
+    const h = plot.bottom - y(Number(d.usd))
+    const rect = node('rect', {
+      x: plot.left + i * slot + 1,
+      y: plot.bottom - h,
+      width: Math.max(1, slot - 2),
+      height: h,
+      'data-day': d.day,
+    })
+    rect.append(node('title', {}, `${d.day}: ${dollars(Number(d.usd))}, ${d.images} images, ${d.jobs} jobs`))
     svg.append(rect)
   })
-  const axis = document.createElementNS(ns, 'line')
-  for (const [name, value] of [
-    ['x1', 0],
-    ['x2', width],
-    ['y1', plot],
-    ['y2', plot],
-  ])
-    axis.setAttribute(name, String(value))
-  svg.append(axis)
+  svg.append(node('line', { x1: plot.left, x2: plot.right, y1: plot.bottom, y2: plot.bottom }))
+  // The day axis: the first, the middle and the last day.
+  const middle = Math.floor((daily.length - 1) / 2)
   for (const [i, anchor] of [
     [0, 'start'],
+    [middle, 'middle'],
     [daily.length - 1, 'end'],
   ]) {
-    const label = document.createElementNS(ns, 'text')
-    label.setAttribute('x', String(anchor === 'start' ? 0 : width))
-    label.setAttribute('y', String(height - 4))
-    label.setAttribute('text-anchor', anchor)
-    label.textContent = daily[i]?.day ?? ''
-    svg.append(label)
+    const x = anchor === 'start' ? plot.left : anchor === 'end' ? plot.right : plot.left + (i + 0.5) * slot
+    svg.append(node('text', { x, y: height - 6, 'text-anchor': anchor }, daily[i]?.day ?? ''))
   }
   $('#spend-chart').replaceChildren(svg)
   $('#spend-caption').textContent =
-    `$${total.toFixed(2)} over ${daily.length} days (UTC), ${keyId ? 'this key' : 'every key'}; highest day ${highest}.`
+    `${dollars(total)} over ${daily.length} days (UTC), ${keyId ? 'this key' : 'every key'}; ` +
+    `highest day ${dollars(highest)}.`
 }
