@@ -39,6 +39,9 @@ export async function buildWeb(outDir = path.join(REPO, 'dist/public')): Promise
       minify: true,
       format: 'esm',
       target: 'es2022',
+      // Components are Preact (TSX); tsconfig.web.json type-checks them with the same settings.
+      jsx: 'automatic',
+      jsxImportSource: 'preact',
       sourcemap: 'linked',
       entryNames: '[name]-[hash]',
       outdir: staging,

@@ -3,9 +3,18 @@
 
 const KEY_STORAGE = 'fluxhost.key'
 
-export const $ = (selector, root = document) => root.querySelector(selector)
+/** The element `selector` names; a page without it is a defect in the page, so this throws. */
+export function $<E extends Element = HTMLElement>(selector: string, root: ParentNode = document): E {
+  const found = root.querySelector<E>(selector)
+  if (!found) throw new Error(`the page has no ${selector}`)
+  return found
+}
 
-export function storedKey() {
+/** The element `selector` names, or null: for what may or may not be there. */
+export const find = <E extends Element = HTMLElement>(selector: string, root: ParentNode = document): E | null =>
+  root.querySelector<E>(selector)
+
+export function storedKey(): string {
   try {
     return localStorage.getItem(KEY_STORAGE) ?? ''
   } catch {
@@ -13,7 +22,7 @@ export function storedKey() {
   }
 }
 
-export function storeKey(key) {
+export function storeKey(key: string): void {
   try {
     if (key) localStorage.setItem(KEY_STORAGE, key)
     else localStorage.removeItem(KEY_STORAGE)
@@ -24,28 +33,46 @@ export function storeKey(key) {
 
 /** An error answer from the API, with its code and message. */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfterS) {
-    super(message)
-    this.status = status
-    this.code = code
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
     /** Seconds to wait before trying again (a 429's or 503's Retry-After), if the server said. */
-    this.retryAfterS = retryAfterS
+    readonly retryAfterS?: number,
+  ) {
+    super(message)
   }
+}
+
+/** An API error body (`{ error: { code, message } }`), as far as the page reads it. */
+interface ErrorBody {
+  error?: { code?: string; message?: string }
 }
 
 let currentKey = storedKey()
 export const getKey = () => currentKey
-export function setKey(key) {
+export function setKey(key: string): void {
   currentKey = key.trim()
   storeKey(currentKey)
 }
 
 /** Calls the API with the key; JSON in and out; throws ApiError with the API's own message. */
-export async function api(path, { method = 'GET', body, signal } = {}) {
+export interface ApiCall {
+  method?: string
+  body?: unknown
+  signal?: AbortSignal
+}
+
+/**
+ * Calls the API with the key; JSON in and out; throws ApiError with the API's own message. The
+ * answer's type is the caller's word (`T`): the page trusts its own server's shapes.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the default answer type is the API's JSON, unchecked
+export async function api<T = any>(path: string, { method = 'GET', body, signal }: ApiCall = {}): Promise<T> {
   if (!currentKey) throw new ApiError(401, 'NO_KEY', 'Enter your API key first (top right).')
-  const headers = { 'x-key': currentKey }
+  const headers: Record<string, string> = { 'x-key': currentKey }
   if (body !== undefined) headers['content-type'] = 'application/json'
-  let response
+  let response: Response
   try {
     response = await fetch(path, {
       method,
@@ -58,14 +85,14 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     throw new ApiError(0, 'NETWORK', 'fluxhost did not answer. Is the server running?')
   }
   const text = await response.text()
-  let data = null
+  let data: unknown = null
   try {
     data = text ? JSON.parse(text) : null
   } catch {
     data = null
   }
   if (!response.ok) {
-    const error = data?.error ?? {}
+    const error = (data as ErrorBody | null)?.error ?? {}
     if (response.status === 401)
       throw new ApiError(
         401,
@@ -83,14 +110,18 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
       retryAfterS,
     )
   }
-  return data
+  return data as T
 }
 
 /** Reads `GET path` as server-sent events; calls onEvent(name, data) until the stream ends or signal aborts. */
-export async function events(path, onEvent, signal) {
+export async function events(
+  path: string,
+  onEvent: (name: string, data: unknown) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const response = await fetch(path, { headers: { 'x-key': currentKey, accept: 'text/event-stream' }, signal })
   if (!response.ok || !response.body) {
-    const data = await response.json().catch(() => null)
+    const data = (await response.json().catch(() => null)) as ErrorBody | null
     throw new ApiError(
       response.status,
       data?.error?.code ?? `HTTP_${response.status}`,
@@ -103,12 +134,12 @@ export async function events(path, onEvent, signal) {
     const { value, done } = await reader.read()
     if (done) return
     buffer += value
-    let end
+    let end: number
     while ((end = buffer.indexOf('\n\n')) !== -1) {
       const block = buffer.slice(0, end)
       buffer = buffer.slice(end + 2)
       let name = 'message'
-      const data = []
+      const data: string[] = []
       for (const line of block.split('\n')) {
         if (line.startsWith('event:')) name = line.slice(6).trim()
         else if (line.startsWith('data:')) data.push(line.slice(5).trimStart())
@@ -119,8 +150,15 @@ export async function events(path, onEvent, signal) {
 }
 
 /** Wires the key form in the header: shows whether the key works. `onChange` runs after each check. */
-export function keyForm(onChange) {
-  const input = $('#key-input')
+/** What `GET /api/me` says of the key. */
+export interface Me {
+  name: string
+  scope: string
+  [field: string]: unknown
+}
+
+export function keyForm(onChange?: (me: Me | null) => void): void {
+  const input = $<HTMLInputElement>('#key-input')
   const status = $('#key-status')
   input.value = currentKey
   const check = async () => {
@@ -132,12 +170,12 @@ export function keyForm(onChange) {
     }
     status.textContent = 'Checking…'
     try {
-      const me = await api('/api/me')
+      const me = await api<Me>('/api/me')
       status.textContent = `Key ${me.name} (${me.scope})`
       status.dataset.state = 'ok'
       onChange?.(me)
     } catch (error) {
-      status.textContent = error.message
+      status.textContent = messageOf(error)
       status.dataset.state = 'bad'
       onChange?.(null)
     }
@@ -155,16 +193,28 @@ export function keyForm(onChange) {
   void check()
 }
 
-export const usd = (value) =>
+/** What an error thrown at the page says (an ApiError's own message, or the error's text). */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+export const usd = (value: number | string | null | undefined): string =>
   value === null || value === undefined ? '' : `$${Number(value).toFixed(3).replace(/0$/, '')}`
 
-export function el(tag, attributes = {}, ...children) {
+/** An attribute's value for `el`: absent when null, undefined or false; `on…` names take a listener. */
+export type Attribute = string | number | boolean | null | undefined | ((event: Event) => void)
+export type Child = Node | string | null | undefined
+
+/** Builds an element: `text` sets its text (never markup), `on…` adds listeners, the rest are attributes. */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, Attribute> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag)
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue
-    if (name === 'text') node.textContent = value
-    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value)
-    else node.setAttribute(name, value === true ? '' : value)
+    if (typeof value === 'function') node.addEventListener(name.slice(2), value)
+    else if (name === 'text') node.textContent = String(value)
+    else node.setAttribute(name, value === true ? '' : String(value))
   }
   for (const child of children) if (child !== null && child !== undefined) node.append(child)
   return node
@@ -175,4 +225,4 @@ export function el(tag, attributes = {}, ...children) {
  * two ways (the live stream, and the answer to the page's own call), in either order, and an
  * older state must never replace a newer one.
  */
-export const stateRank = (state) => (state === 'queued' ? 0 : state === 'running' ? 1 : 2)
+export const stateRank = (state: string): number => (state === 'queued' ? 0 : state === 'running' ? 1 : 2)
