@@ -5,10 +5,12 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
- * The folder of the built web pages (scripts/build-web.mjs, run by `npm run build`):
+ * The folder of the built web pages (scripts/build-web.ts, run by `npm run build`):
+ * FLUXHOST_WEB_ROOT where set (a build elsewhere: the tests of two checkouts side by side), else
  * dist/public, found from dist/web/ (the built server) or from src/web/ (run from source).
  */
 export function webRoot(): string {
+  if (process.env.FLUXHOST_WEB_ROOT) return path.resolve(process.env.FLUXHOST_WEB_ROOT)
   const here = path.dirname(fileURLToPath(import.meta.url))
   const candidates = [path.resolve(here, '../public'), path.resolve(here, '../../dist/public')]
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'index.html')))
