@@ -1,32 +1,9 @@
-import { createRequire } from 'node:module'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser } from '../helpers/browser.js'
+import { launchBrowser, seriousViolations } from '../helpers/browser.js'
 import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
-
-interface Violation {
-  id: string
-  impact: string | null
-  help: string
-  nodes: { target: string[]; failureSummary?: string }[]
-}
-
-/**
- * axe-core's verdict on the page as it is now: its serious and critical violations, each with
- * the elements that fail and why. (axe is added to the page by the test: the context bypasses
- * the pages' Content-Security-Policy for that alone.)
- */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE })
-  const violations = (await page.evaluate('axe.run(document).then((r) => r.violations)')) as Violation[]
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
-}
-
 /** Both pages in the states a person sees, at desktop and phone widths: no serious or critical violation. */
 describe.runIf(launched.ok)('accessibility (axe-core)', () => {
   let browser: Browser

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import http from 'node:http'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
@@ -142,3 +143,25 @@ export const simulateCreates = (page: Page, value: string) =>
       ? route.continue({ headers: { ...route.request().headers(), 'x-fluxhost-simulate': value } })
       : route.continue(),
   )
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+
+interface Violation {
+  id: string
+  impact: string | null
+  help: string
+  nodes: { target: string[]; failureSummary?: string }[]
+}
+
+/**
+ * axe-core's verdict on the page as it is now: its serious and critical violations, each with
+ * the elements that fail and why. (axe is added to the page by the test: the context bypasses
+ * the pages' Content-Security-Policy for that alone.)
+ */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE })
+  const violations = (await page.evaluate('axe.run(document).then((r) => r.violations)')) as Violation[]
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+}
