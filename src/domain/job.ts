@@ -146,6 +146,8 @@ interface JobBase {
    * absent or null: not pruned. A pruned job still reads, with no images.
    */
   prunedAt?: Date | null
+  /** When its owner marked it a favourite; absent or null: not one. */
+  favouriteAt?: Date | null
 }
 
 /**

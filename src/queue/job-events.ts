@@ -7,6 +7,8 @@ export type JobEvent =
    */
   | { type: 'state'; jobId: string; state: JobState; webhook?: boolean }
   | { type: 'progress'; jobId: string; progress: number }
+  /** The record changed, but not its state (its owner marked it a favourite): readers read it again. */
+  | { type: 'changed'; jobId: string }
   /** Asks whichever worker runs the job to abort it (the record is already `canceled`). */
   | { type: 'cancel'; jobId: string }
   /** A webhook delivery of the job is due now (it was asked for again): dispatchers look. */

@@ -24,8 +24,8 @@ export async function listJobs(
   options: ListJobsOptions,
 ): Promise<{ jobs: Job[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(options.limit ?? 20, 1), MAX_LIST_LIMIT)
-  const { state, model, cursor: before, prompt } = options
-  const filter = { apiKeyId: apiKey?.id, state, model, before, limit: limit + 1 }
+  const { state, model, favourite, cursor: before, prompt } = options
+  const filter = { apiKeyId: apiKey?.id, state, model, favourite, before, limit: limit + 1 }
   const { jobs, scannedTo } =
     prompt === undefined
       ? { jobs: await store.jobs.list(filter), scannedTo: null }

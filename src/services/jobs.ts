@@ -17,6 +17,7 @@ import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
 import type { Hold } from './idempotency.js'
 import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
+import { markFavourite } from './job-favourites.js'
 import { type ListJobsOptions, listJobs } from './job-list.js'
 import { createLimitGate } from './limit-gate.js'
 import type { RateQuota } from './limits.js'
@@ -204,6 +205,12 @@ export function createJobService(deps: JobServiceDeps) {
 
     /** State and progress events of one job; check ownership with `get` first. */
     subscribe: (id: string, listener: JobEventListener) => events.subscribe(id, listener),
+
+    /** Marks the key's job a favourite, or not (job-favourites.ts). */
+    async setFavourite(id: string, apiKey: ApiKey | undefined, favourite: boolean): Promise<Job> {
+      const forget = (jobId: string) => finished.delete(jobId)
+      return markFavourite({ store, events, clock, forget }, await getOwned(id, apiKey), favourite)
+    },
 
     /** A page of the key's jobs (job-list.ts). */
     list: (apiKey: ApiKey | undefined, options: ListJobsOptions = {}) => listJobs(store, apiKey, options),

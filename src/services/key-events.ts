@@ -80,7 +80,8 @@ export function createKeyEvents(options: KeyEventsOptions) {
   const record = (job: Job) => {
     // Each event is followed by a read of the job as it is then: on shared records the read can
     // come after later changes, and two events read the same record. It is recorded once.
-    const seen = `${job.state}:${job.progress}:${job.deletedAt ? 'deleted' : ''}`
+    const marks = `${job.deletedAt ? 'deleted' : ''}:${job.favouriteAt ? 'favourite' : ''}`
+    const seen = `${job.state}:${job.progress}:${marks}`
     if (lastSeen.get(job.id) === seen) return
     if (lastSeen.size >= 10_000 && !lastSeen.has(job.id)) lastSeen.clear()
     lastSeen.set(job.id, seen)
@@ -117,7 +118,7 @@ export function createKeyEvents(options: KeyEventsOptions) {
     seq = 0
     journal.length = 0
     unsubscribe = events.subscribeAll((event) => {
-      if (event.type === 'state') reread(event.jobId)
+      if (event.type === 'state' || event.type === 'changed') reread(event.jobId)
       else if (event.type === 'progress') {
         const apiKeyId = running.get(event.jobId)
         if (apiKeyId) deliver(apiKeyId, { type: 'progress', jobId: event.jobId, progress: event.progress })

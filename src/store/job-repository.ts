@@ -28,6 +28,7 @@ const TEMPLATE_ROW: JobsTable = {
   finished_at: null,
   deleted_at: null,
   pruned_at: null,
+  favourite_at: null,
 }
 const COLUMNS = Object.keys(TEMPLATE_ROW) as (keyof JobsTable)[]
 
@@ -51,6 +52,8 @@ export interface ListJobsFilter {
   state?: JobState
   /** Only jobs of this model (canonical id). */
   model?: ModelId
+  /** Only the jobs marked as favourites (true), or only the others (false). */
+  favourite?: boolean
   /** Only jobs with an id below this one (ids are time-ordered UUIDv7: newer first). */
   before?: string
   limit: number
@@ -107,6 +110,21 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
       return row ? rowToJob(row) : undefined
     },
 
+    /**
+     * Marks a job a favourite (`at`: when) or not (null); a deleted job is not changed.
+     * Returns the job as it is now, or undefined when there is no such (undeleted) job.
+     */
+    async setFavourite(id: string, at: number | null): Promise<Job | undefined> {
+      const row = await db
+        .updateTable('jobs')
+        .set({ favourite_at: at })
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst()
+      return row ? rowToJob(row) : undefined
+    },
+
     async list(filter: ListJobsFilter): Promise<Job[]> {
       let query = db
         .selectFrom('jobs')
@@ -118,6 +136,7 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
       if (filter.state !== undefined) query = query.where('state', '=', filter.state)
       if (filter.model !== undefined) query = query.where('model', '=', filter.model)
       if (filter.before !== undefined) query = query.where('id', '<', filter.before)
+      if (filter.favourite !== undefined) query = query.where('favourite_at', filter.favourite ? 'is not' : 'is', null)
       return (await query.execute()).map(rowToJob)
     },
 

@@ -19,6 +19,7 @@ export function rowToJob(row: JobsTable): Job {
     startedAt: date(row.started_at),
     ...(row.deleted_at === null ? {} : { deletedAt: date(row.deleted_at) }),
     ...(row.pruned_at === null ? {} : { prunedAt: date(row.pruned_at) }),
+    ...(row.favourite_at === null ? {} : { favouriteAt: date(row.favourite_at) }),
   }
   // Every write that ends a job sets finished_at (and an error code when it did not succeed).
   const finishedAt = date(row.finished_at) ?? new Date(Number(row.created_at))
@@ -69,5 +70,6 @@ export function jobToRow(job: Job): JobsTable {
     finished_at: job.finishedAt?.getTime() ?? null,
     deleted_at: null,
     pruned_at: null,
+    favourite_at: job.favouriteAt?.getTime() ?? null,
   }
 }

@@ -18,6 +18,7 @@ import * as m0008 from './migrations/0008_retention.js'
 import * as m0009 from './migrations/0009_key_limits.js'
 import * as m0010 from './migrations/0010_unanswered_jobs.js'
 import * as m0011 from './migrations/0011_charge_engines.js'
+import * as m0012 from './migrations/0012_job_favourites.js'
 
 /** Numbered, append-only. Kysely's Migrator takes its lock, so concurrent starts are safe. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -32,6 +33,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009_key_limits': m0009,
   '0010_unanswered_jobs': m0010,
   '0011_charge_engines': m0011,
+  '0012_job_favourites': m0012,
 }
 
 // Kysely<any>: migrations see the schema as it was then, not as schema.ts describes it now.

@@ -26,6 +26,8 @@ export interface JobsTable {
   deleted_at: number | null
   /** When retention scrubbed it (migration 0008). */
   pruned_at: number | null
+  /** When its owner marked it a favourite (migration 0012); null: not one. */
+  favourite_at: number | null
 }
 
 export interface ApiKeysTable {

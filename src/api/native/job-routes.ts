@@ -7,7 +7,7 @@ import { decodeBase64Field, simulationFrom } from '../request-input.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { baseUrl, urlContext } from '../urls.js'
 import { renderJob } from './render.js'
-import { createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery } from './schemas.js'
+import { createJobBody, errorResponse, jobIdParams, jobSchema, listJobsQuery, patchJobBody } from './schemas.js'
 
 /** `/api/jobs`: every job of the caller's key, whichever dialect made it. */
 export const jobRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
@@ -113,6 +113,24 @@ export const jobRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       return job.state === 'queued'
         ? { ...rendered, queuePosition: await services.jobs.queuePosition(job.id) }
         : rendered
+    },
+  )
+
+  app.patch(
+    '/api/jobs/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Mark a job a favourite, or not (any state; saying what it already is changes nothing)',
+        params: jobIdParams,
+        body: patchJobBody,
+        response: { 200: jobSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const job = await services.jobs.setFavourite(request.params.id, keyOf(request), request.body.favourite)
+      return renderJob(job, urlContext(request, config.publicUrl, signer))
     },
   )
 

@@ -62,6 +62,7 @@ export function renderJob(job: Job, urls: UrlContext) {
     finishedAt: iso(job.finishedAt),
     /** When retention deleted its images and scrubbed its prompt and inputs (then `result.images` is empty). */
     prunedAt: iso(job.prunedAt ?? null),
+    favourite: Boolean(job.favouriteAt),
   }
 }
 

@@ -65,6 +65,7 @@ export const listJobsQuery = {
     cursor: { type: 'string', maxLength: 64, description: 'The nextCursor of the previous page.' },
     state: { type: 'string', enum: JOB_STATES },
     model: { type: 'string', enum: MODEL_IDS, description: 'Only jobs of this model.' },
+    favourite: { type: 'boolean', description: 'Only the favourites (true), or only the others (false).' },
     prompt: {
       type: 'string',
       minLength: 1,
@@ -181,5 +182,14 @@ export const jobSchema = {
       description:
         'When FLUXHOST_RETENTION deleted its images and scrubbed its prompt and inputs (`result.images` is empty).',
     },
+    favourite: { type: 'boolean', description: 'Whether its owner marked it a favourite (PATCH /api/jobs/:id).' },
   },
+} as const
+
+/** What PATCH /api/jobs/:id may change of a job: for now, whether it is a favourite. */
+export const patchJobBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['favourite'],
+  properties: { favourite: { type: 'boolean', description: 'Mark the job a favourite (true) or not (false).' } },
 } as const
