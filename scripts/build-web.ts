@@ -49,7 +49,7 @@ export async function buildWeb(outDir = path.join(REPO, 'dist/public')): Promise
       logLevel: 'silent',
     })
     const css = await esbuild.build({
-      stdin: { contents: entry, resolveDir: SOURCE, sourcefile: `${base}.css`, loader: 'css' },
+      stdin: { contents: entry, resolveDir: SOURCE, sourcefile: `${base}.bundle.css`, loader: 'css' },
       bundle: true,
       minify: true,
       write: false,

@@ -91,19 +91,33 @@ export function createAdminService({ store, keys, system, queue, clock }: AdminS
       })
     },
 
+    /**
+     * The queue: its depth, jobs by state, the 50 newest waiting and running jobs (waiting ones
+     * oldest first: the order they will run in, as far as the page can tell) and the latest failures.
+     */
     async queue(): Promise<{
       depth: number
       counts: Record<Job['state'], number>
+      queued: Job[]
       running: Job[]
       recentFailures: Job[]
     }> {
-      const [depth, counts, running, recentFailures] = await Promise.all([
+      const [depth, counts, queued, running, recentFailures] = await Promise.all([
         queue.depth(),
         store.jobs.countByState(),
+        store.jobs.list({ state: 'queued', limit: 50 }),
         store.jobs.list({ state: 'running', limit: 50 }),
         store.jobs.list({ state: 'failed', limit: 20 }),
       ])
-      return { depth, counts, running, recentFailures }
+      return { depth, counts, queued: queued.reverse(), running, recentFailures }
+    },
+
+    /**
+     * The name of each key by its id, for naming a job's owner (a job of a key that is not
+     * listed, such as the CLI's own local key, has none).
+     */
+    async keyNames(): Promise<Map<string, string>> {
+      return new Map((await keys.list()).map((key) => [key.id, key.name]))
     },
 
     /** Time from start to finish of the newest succeeded jobs, per engine. */

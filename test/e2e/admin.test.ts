@@ -1,8 +1,17 @@
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, screenshotPath } from '../helpers/browser.js'
+import { launchBrowser, screenshotPath, seriousViolations } from '../helpers/browser.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 import { startReceiver } from '../helpers/webhook-receiver.js'
+
+/** A webhook delivery, as GET /api/admin/deliveries lists it (what these tests read of it). */
+interface Delivery {
+  id: string
+  jobId: string
+  state: string
+  attempts: unknown[]
+  nextAttemptAt: string | null
+}
 
 const launched = await launchBrowser()
 
@@ -27,8 +36,17 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     await hooks?.close()
   })
 
-  const open = async (key: string, width = 1280, base = server.url) => {
-    const context = await browser.newContext({ viewport: { width, height: 900 } })
+  /**
+   * The admin page at `path` (a job's view: `/admin#job=…`) with `key` entered. `axe`: the
+   * context lets seriousViolations() add axe-core (past the page's CSP, for that alone).
+   */
+  const open = async (
+    key: string,
+    width = 1280,
+    base = server.url,
+    { height = 900, path = '/admin', axe = false } = {},
+  ) => {
+    const context = await browser.newContext({ viewport: { width, height }, bypassCSP: axe })
     const page = await context.newPage()
     const errors: string[] = []
     const dialogs: string[] = []
@@ -37,7 +55,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
       dialogs.push(dialog.message())
       void dialog.accept()
     })
-    await page.goto(`${base}/admin`)
+    await page.goto(`${base}${path}`)
     await page.getByLabel('API key', { exact: true }).fill(key)
     await page.getByRole('button', { name: 'Use key' }).click()
     return { page, errors, dialogs, close: () => context.close() }
@@ -162,8 +180,13 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
 
     const row = page.locator('#deliveries tr[data-state="delivered"]').first()
     await row.waitFor()
+    const redelivered = await row.getAttribute('data-delivery')
     await row.getByRole('button', { name: /Redeliver/ }).click()
     await hooks.received(2)
+    // It says so, where the button was, instead of a silent reload.
+    await expect
+      .poll(() => page.locator('#delivery-notice').textContent())
+      .toMatch(new RegExp(`^Redelivery of ${redelivered} \\(job [\\w-]+\\) queued\\.$`))
     await page.evaluate('window.scrollTo(0, 0)')
     await page.screenshot({ path: screenshotPath('admin'), fullPage: true })
     expect(errors).toEqual([])
@@ -316,6 +339,247 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     }
   })
 
+  /** The sizes the page is checked at: a desktop and a phone. */
+  const SCREENS = [
+    { name: 'desktop', width: 1366, height: 900 },
+    { name: 'phone', width: 390, height: 844 },
+  ] as const
+  /** On a phone the lists are cards (no table headers); on a desktop, tables. */
+  const expectLayout = async (page: Page, phone: boolean, list: string) => {
+    expect(await page.locator(`${list}`).evaluate((node) => node.tagName), list).toBe(phone ? 'UL' : 'TABLE')
+    if (phone) {
+      expect(await page.locator('#queue-section th, #deliveries-section th').count()).toBe(0)
+      expect(
+        await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth'),
+      ).toBeLessThanOrEqual(0)
+    }
+  }
+
+  for (const screen of SCREENS) {
+    it(`lists every key's waiting and running jobs; Cancel ends any, saying so (${screen.name})`, async () => {
+      const phone = screen.name === 'phone'
+      const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: `queue-${screen.name}` } })).body
+      const slow = (prompt: string) =>
+        api(`${server.url}/api/jobs`, { key, body: { prompt }, headers: { 'x-fluxhost-simulate': 'slow=120000' } })
+      // Two slow jobs take both of the worker's slots; the third waits behind them.
+      const running = [(await slow('held 1')).body.id as string, (await slow('held 2')).body.id as string]
+      const cleanup = [...running]
+      try {
+        await Promise.all(running.map((id) => server.waitUntilRunning(id)))
+        const waiting = (await slow('behind them')).body.id as string
+        cleanup.push(waiting)
+        const { page, errors, dialogs, close } = await open(KEY_A, screen.width, server.url, {
+          height: screen.height,
+          axe: true,
+        })
+        const job = (id: string) => page.locator(`#active-jobs [data-job="${id}"]`)
+        await job(waiting).waitFor()
+        expect(await job(waiting).getAttribute('data-state')).toBe('queued')
+        expect(await job(waiting).textContent()).toContain(`queue-${screen.name}`)
+        expect(await job(running[0]!).getAttribute('data-state')).toBe('running')
+        expect(await page.locator('#queue-summary').textContent()).toMatch(/^1 waiting · 2 running/)
+        await expectLayout(page, phone, '#active-jobs')
+        if (phone) {
+          // Each card names its values: label, then value.
+          const model = job(waiting).locator('.card-field', { hasText: 'Model' })
+          expect(await model.locator('dt').isVisible()).toBe(true)
+          expect(await model.locator('dd').textContent()).toBe('flux-pro-1.1')
+        } else {
+          const headers = await page.locator('#active-jobs th').allTextContents()
+          expect(headers).toEqual(['Job', 'Key', 'Model', 'State', 'Progress', 'Age', 'Engine', 'Actions'])
+        }
+        expect(await seriousViolations(page), 'the queue with jobs').toEqual([])
+        await page.locator('#queue-section').screenshot({ path: screenshotPath(`admin-queue-${screen.name}`) })
+
+        // The waiting job, then a running one: each canceled, said, and gone from the list.
+        for (const id of [waiting, running[0]!]) {
+          await page.getByRole('button', { name: `Cancel job ${id}` }).click()
+          await expect
+            .poll(() => page.locator('#queue-notice').textContent())
+            .toBe(`Canceled job ${id} of "queue-${screen.name}".`)
+          expect(dialogs.at(-1)).toMatch(new RegExp(`^Cancel job ${id} of the key "queue-${screen.name}"\\?`))
+          await expect.poll(() => job(id).count()).toBe(0)
+          expect((await server.waitForJob(id)).state).toBe('canceled')
+        }
+        expect(await job(running[1]!).getAttribute('data-state')).toBe('running')
+        expect(await seriousViolations(page), 'a job canceled').toEqual([])
+
+        // A job that ended just before the click: the API's own reason, said in the same place.
+        const last = running[1]!
+        await page.route(`**/api/admin/jobs/${last}/cancel`, (route) =>
+          route.fulfill({
+            status: 409,
+            contentType: 'application/json',
+            body: JSON.stringify({
+              error: { code: 'JOB_NOT_CANCELABLE', message: 'The job has already succeeded and cannot be canceled.' },
+            }),
+          }),
+        )
+        await page.getByRole('button', { name: `Cancel job ${last}` }).click()
+        const notice = page.locator('#queue-notice')
+        await expect
+          .poll(() => notice.textContent())
+          .toBe(`Job ${last} was not canceled: The job has already succeeded and cannot be canceled.`)
+        expect(await notice.getAttribute('data-state')).toBe('error')
+        await page.unroute(`**/api/admin/jobs/${last}/cancel`)
+        await page.getByRole('button', { name: `Cancel job ${last}` }).click()
+        await expect.poll(() => notice.textContent()).toBe(`Canceled job ${last} of "queue-${screen.name}".`)
+        await expect.poll(() => page.locator('#active-jobs').textContent()).toBe('No job is waiting or running.')
+        expect(errors).toEqual([])
+        await close()
+      } finally {
+        for (const id of cleanup) await api(`${server.url}/api/admin/jobs/${id}/cancel`, { method: 'POST' })
+      }
+    })
+
+    it(`opens a job's view from its link (a failed one's error) and a shared link (${screen.name})`, async () => {
+      const phone = screen.name === 'phone'
+      const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: `viewer-${screen.name}` } })).body
+      const failed = await api(`${server.url}/api/jobs`, {
+        key,
+        body: { prompt: 'a doomed lighthouse', seed: 42, width: 768, height: 512 },
+        headers: { 'x-fluxhost-simulate': 'error' },
+      })
+      const done = await api(`${server.url}/api/jobs`, { key, body: { prompt: 'a fine lighthouse' } })
+      const failedJob = await server.waitForJob(failed.body.id)
+      await server.waitForJob(done.body.id)
+
+      const { page, errors, close } = await open(KEY_A, screen.width, server.url, { height: screen.height, axe: true })
+      const view = page.locator('#job-view')
+      await page.locator(`#failures [data-job="${failed.body.id}"] a`).click()
+      await view.waitFor()
+      expect(page.url()).toBe(`${server.url}/admin#job=${failed.body.id}`)
+      await expect
+        .poll(() => view.locator('.job-error').textContent())
+        .toBe(`${failedJob.error!.code}: ${failedJob.error!.message}`)
+      expect(failedJob.error!.message).toContain('simulated')
+      const fact = (term: string) =>
+        view.locator('.card-field', { has: page.locator('dt', { hasText: new RegExp(`^${term}$`) }) })
+      expect(await fact('State').locator('dd').textContent()).toBe('failed')
+      expect(await fact('Key').locator('dd').textContent()).toContain(`viewer-${screen.name}`)
+      expect(await fact('Prompt').locator('dd').textContent()).toBe('a doomed lighthouse')
+      expect(await fact('Size').locator('dd').textContent()).toBe('768 × 512')
+      expect(await fact('Seed').locator('dd').textContent()).toBe('42')
+      expect(await seriousViolations(page), 'a failed job shown').toEqual([])
+      if (phone)
+        expect(
+          await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth'),
+        ).toBeLessThanOrEqual(0)
+      await page.screenshot({ path: screenshotPath(`admin-job-${screen.name}`) })
+      await view.getByRole('button', { name: 'Close' }).click()
+      await view.waitFor({ state: 'hidden' })
+      // (The address is cleared at the dialog's close event, just after it hides.)
+      await expect.poll(() => page.url()).toBe(`${server.url}/admin`)
+
+      // The address names another job (a link followed in the open page): it opens, with its image.
+      await page.evaluate(`location.hash = '#job=${done.body.id}'`)
+      await view.waitFor()
+      expect(await view.locator('h2').textContent()).toBe(`Job ${done.body.id}`)
+      const image = view.locator('.job-images a')
+      await expect.poll(() => image.count()).toBe(1)
+      const href = (await image.getAttribute('href'))!
+      expect((await fetch(new URL(href, server.url))).headers.get('content-type')).toMatch(/^image\//)
+      // The thumbnail loaded (a broken image has no natural width).
+      await expect
+        .poll(() => image.locator('img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth))
+        .toBeGreaterThan(0)
+      expect(await view.locator('.job-error').count()).toBe(0)
+      await page.keyboard.press('Escape')
+      await view.waitFor({ state: 'hidden' })
+      expect(errors).toEqual([])
+      await close()
+
+      // A link shared: the page opens with the job's view, once the key is in.
+      const shared = await open(KEY_A, screen.width, server.url, {
+        height: screen.height,
+        path: `/admin#job=${failed.body.id}`,
+      })
+      await shared.page.locator('#job-view').waitFor()
+      expect(await shared.page.locator('#job-view .job-error').textContent()).toContain('simulated')
+      expect(shared.errors).toEqual([])
+      await shared.close()
+    })
+
+    it(`says when a delivery's next attempt is due, and that a redelivery is queued (${screen.name})`, async () => {
+      const phone = screen.name === 'phone'
+      // A second attempt an hour after the first: a failing receiver's delivery waits, pending.
+      const retrying = await startTestServer({
+        FLUXHOST_ALLOW_PRIVATE_URLS: '1',
+        FLUXHOST_WEBHOOK_RETRY_SCHEDULE: '0,1h',
+      })
+      const down = await startReceiver(() => ({ status: 500 }))
+      try {
+        const create = (webhookUrl: string) =>
+          api(`${retrying.url}/api/jobs`, { body: { prompt: 'hooked', webhookUrl } })
+        const good = await create(hooks.url)
+        const bad = await create(down.url)
+        await Promise.all([retrying.waitForJob(good.body.id), retrying.waitForJob(bad.body.id)])
+        await down.received(1)
+        const list = async () => (await api(`${retrying.url}/api/admin/deliveries`)).body.data as Delivery[]
+        const of = async (jobId: string) => (await list()).find((d) => d.jobId === jobId)
+        await expect.poll(async () => (await of(bad.body.id))?.attempts.length).toBe(1)
+        await expect.poll(async () => (await of(good.body.id))?.state).toBe('delivered')
+        const waiting = (await of(bad.body.id))!
+        const delivered = (await of(good.body.id))!
+        expect(waiting).toMatchObject({ state: 'pending', nextAttemptAt: expect.any(String) })
+
+        const { page, errors, close } = await open(KEY_A, screen.width, retrying.url, {
+          height: screen.height,
+          axe: true,
+        })
+        const row = (id: string) => page.locator(`#deliveries [data-delivery="${id}"]`)
+        await row(waiting.id).waitFor()
+        await expectLayout(page, phone, '#deliveries')
+        const next = (id: string) =>
+          phone
+            ? row(id).locator('.card-field', { hasText: 'Next attempt' }).locator('dd').textContent()
+            : row(id).locator('td').nth(6).textContent()
+        const due = await page.evaluate<string>(`new Date(${JSON.stringify(waiting.nextAttemptAt)}).toLocaleString()`)
+        expect(await next(waiting.id)).toBe(due)
+        expect(await next(delivered.id)).toBe('—')
+        expect(
+          await row(waiting.id)
+            .getByRole('button', { name: /Redeliver/ })
+            .count(),
+        ).toBe(0)
+        expect(await seriousViolations(page), 'the deliveries').toEqual([])
+
+        await row(delivered.id)
+          .getByRole('button', { name: `Redeliver ${delivered.id}` })
+          .click()
+        await expect
+          .poll(() => page.locator('#delivery-notice').textContent())
+          .toBe(`Redelivery of ${delivered.id} (job ${good.body.id}) queued.`)
+        await expect.poll(async () => (await of(good.body.id))?.attempts.length).toBe(2)
+        // A refusal is said too, with the API's reason.
+        await page.route(`**/api/admin/deliveries/${delivered.id}/redeliver`, (route) =>
+          route.fulfill({
+            status: 404,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'DELIVERY_NOT_FOUND', message: 'No such delivery.' } }),
+          }),
+        )
+        await row(delivered.id).locator('button').waitFor()
+        await row(delivered.id)
+          .getByRole('button', { name: `Redeliver ${delivered.id}` })
+          .click()
+        await expect
+          .poll(() => page.locator('#delivery-notice').textContent())
+          .toBe(`Delivery ${delivered.id} was not sent again: No such delivery.`)
+        expect(await page.locator('#delivery-notice').getAttribute('data-state')).toBe('error')
+        expect(await seriousViolations(page), 'a redelivery said').toEqual([])
+        await page
+          .locator('#deliveries-section')
+          .screenshot({ path: screenshotPath(`admin-deliveries-${screen.name}`) })
+        expect(errors).toEqual([])
+        await close()
+      } finally {
+        await down.close()
+        await retrying.close()
+      }
+    })
+  }
+
   it('fits a phone screen, with every control labelled', async () => {
     const { page, close } = await open(KEY_A, 390)
     await page.locator('#keys tbody tr').first().waitFor()
@@ -325,6 +589,13 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
         '.map((input) => input.id)',
     )
     expect(unlabelled).toEqual([])
+    // The keys table shows as cards: its column headers are out of sight, each cell names its column.
+    expect((await page.locator('#keys thead').boundingBox())!.width).toBeLessThanOrEqual(1)
+    const row = page.locator('#keys tbody tr').first()
+    expect((await row.boundingBox())!.width).toBeLessThanOrEqual(390)
+    expect(
+      await page.evaluate<string>("getComputedStyle(document.querySelector('#keys tbody td'), '::before').content"),
+    ).toBe('"Scope: "')
     // Wide tables scroll inside their box; the page itself does not.
     expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(
       0,

@@ -1,5 +1,6 @@
 import type { ApiKey } from '../../domain/api-key.js'
 import { FluxhostError } from '../../domain/errors.js'
+import type { Job } from '../../domain/job.js'
 import { formatUsd } from '../../domain/money.js'
 import type { UsageTotals } from '../../services/system.js'
 import { requireKey } from '../auth.js'
@@ -7,9 +8,9 @@ import type { ApiDeps } from '../deps.js'
 import { renderStanding } from '../limits.js'
 import type { RoutesPlugin } from '../schema-types.js'
 import { urlContext } from '../urls.js'
+import { adminJobRoutes, renderAdminJob } from './admin-job-routes.js'
 import { idParams, requireAdmin, security, tags } from './admin-scope.js'
 import { limitRoutes } from './limit-routes.js'
-import { renderJob } from './render.js'
 import { renderDelivery } from './webhook-routes.js'
 
 const show = (t: UsageTotals) => ({ usd: formatUsd(t.amountMicros), images: t.images, jobs: t.jobs })
@@ -39,6 +40,8 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   app.addHook('onRequest', requireAdmin)
   // Per-key limits, credits and the ledger: in this scope, behind the same two hooks.
   await app.register(limitRoutes, deps)
+  // Any key's job (read, cancel): the same two hooks.
+  await app.register(adminJobRoutes, deps)
 
   app.get(
     '/api/admin/keys',
@@ -163,17 +166,21 @@ export const adminRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
       schema: {
         tags,
         security,
-        summary: 'Queue depth, jobs by state, running jobs and the latest failures with their errors',
+        summary:
+          'Queue depth, jobs by state, waiting and running jobs and the latest failures with their errors, ' +
+          'each job with the key it belongs to',
       },
     },
     async (request) => {
       const urls = urlContext(request, config.publicUrl, signer)
-      const queue = await services.admin.queue()
+      const [queue, names] = await Promise.all([services.admin.queue(), services.admin.keyNames()])
+      const render = (job: Job) => renderAdminJob(job, urls, names)
       return {
         depth: queue.depth,
         counts: queue.counts,
-        running: queue.running.map((job) => renderJob(job, urls)),
-        recentFailures: queue.recentFailures.map((job) => renderJob(job, urls)),
+        queued: queue.queued.map(render),
+        running: queue.running.map(render),
+        recentFailures: queue.recentFailures.map(render),
       }
     },
   )

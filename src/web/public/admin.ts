@@ -1,31 +1,36 @@
 // The admin pages: keys (create, revoke, rotate the webhook secret, spend, limits and credits),
-// the queue, webhook deliveries and engines. Everything through /api/admin, with an admin-scoped
-// key. This module wires the parts together: admin-keys.js, admin-limits.js (with admin-budget.js),
-// admin-spend.js, admin-queue.js (queue and deliveries), admin-engines.js, and admin-ui.js (what
-// they share).
+// the queue (cancel any key's job), webhook deliveries and engines, and one job's view. Everything
+// through /api/admin, with an admin-scoped key. This module wires the parts together:
+// admin-keys.ts, admin-limits.ts (with admin-budget.ts), admin-spend.ts, admin-queue.tsx and
+// admin-deliveries.tsx (Preact components, with admin-rows.tsx), admin-job.tsx (a job's view),
+// admin-engines.ts, and admin-ui.ts (what they share).
 
+import { loadDeliveries, mountDeliveries } from './admin-deliveries.js'
 import { loadEngines } from './admin-engines.js'
+import { mountJobView, openFromAddress } from './admin-job.js'
 import { createKey, loadKeys } from './admin-keys.js'
 import { saveLimits, showLimits, topUp } from './admin-limits.js'
-import { loadDeliveries, loadQueue } from './admin-queue.js'
+import { loadQueue, mountQueue } from './admin-queue.js'
 import { loadSpend } from './admin-spend.js'
 import { gate, report } from './admin-ui.js'
-import { $, keyForm } from './common.js'
+import { $, ApiError, keyForm } from './common.js'
 
-$('#create-key').addEventListener('submit', createKey)
+$('#create-key').addEventListener('submit', (event) => void createKey(event))
 $('#spend-key').addEventListener('change', () => void loadSpend().catch(report))
 $('#limits-key').addEventListener('change', () => void showLimits().catch(report))
-$('#limits-form').addEventListener('submit', saveLimits)
-$('#credits-form').addEventListener('submit', topUp)
-$('#delivery-state').addEventListener('change', () => void loadDeliveries().catch(report))
+$('#limits-form').addEventListener('submit', (event) => void saveLimits(event))
+$('#credits-form').addEventListener('submit', (event) => void topUp(event))
 $('#check-engines').addEventListener('click', () => void loadEngines(true).catch(report))
+mountQueue()
+mountDeliveries()
+mountJobView()
 
-async function loadAll() {
+async function loadAll(): Promise<void> {
   await Promise.all([loadKeys(), loadQueue(), loadDeliveries(), loadEngines()])
   await loadSpend()
 }
 
-let refresh
+let refresh: ReturnType<typeof setInterval> | undefined
 // Each check of the key is numbered: a slower, older one never starts a second refresh.
 let checks = 0
 keyForm(async (me) => {
@@ -34,6 +39,8 @@ keyForm(async (me) => {
   if (!me) return gate('Enter an admin API key (top right) to see this page.')
   if (me.scope !== 'admin') return gate(`The key "${me.name}" is a user key: these pages need an admin-scoped key.`)
   gate(null)
+  // A job named in the address (a shared link) opens once the key may read it.
+  openFromAddress()
   try {
     await loadAll()
   } catch (error) {
@@ -44,8 +51,8 @@ keyForm(async (me) => {
   // working (revoked, from here or elsewhere) stops the page, saying so, instead of polling on.
   refresh = setInterval(
     () =>
-      void Promise.all([loadQueue(), loadDeliveries()]).catch((error) => {
-        if (error.status !== 401 && error.status !== 403) return
+      void Promise.all([loadQueue(), loadDeliveries()]).catch((error: unknown) => {
+        if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) return
         clearInterval(refresh)
         gate('The key this page used no longer works (it was revoked?): enter another admin key (top right).')
       }),

@@ -2,11 +2,14 @@
 // in this process (circuit, latency, the last hour's jobs and failures), its price; and latency
 // from the records (every process's jobs).
 
+import type { EngineStatus, Engines } from './admin-types.js'
 import { when } from './admin-ui.js'
 import { $, api, el } from './common.js'
 
-export async function loadEngines(fresh = false) {
-  const { models, latency } = await api(`/api/admin/engines${fresh ? '?fresh=true' : ''}`)
+const seconds = (ms: number | null) => `${((ms ?? 0) / 1000).toFixed(2)} s`
+
+export async function loadEngines(fresh = false): Promise<void> {
+  const { models, latency } = await api<Engines>(`/api/admin/engines${fresh ? '?fresh=true' : ''}`)
   $('#engines tbody').replaceChildren(
     ...models.map((m) =>
       el(
@@ -25,20 +28,20 @@ export async function loadEngines(fresh = false) {
         {},
         el('th', { scope: 'row', text: l.engine }),
         el('td', { text: String(l.jobs) }),
-        el('td', { text: `${(l.p50Ms / 1000).toFixed(2)} s` }),
-        el('td', { text: `${(l.p95Ms / 1000).toFixed(2)} s` }),
+        el('td', { text: seconds(l.p50Ms) }),
+        el('td', { text: seconds(l.p95Ms) }),
         el('td', { text: when(l.lastAt) }),
       ),
     ),
   )
 }
 
-function describeEngine(e) {
+function describeEngine(e: EngineStatus): string {
   const parts = [e.reachable ? 'reachable' : `unreachable (${e.detail})`]
   const h = e.health
   if (h) {
     parts.push(h.state === 'closed' ? 'healthy' : `circuit ${h.state}${h.reason ? ` (${h.reason})` : ''}`)
-    if (h.p50Ms !== null) parts.push(`p50 ${(h.p50Ms / 1000).toFixed(2)} s, p95 ${(h.p95Ms / 1000).toFixed(2)} s`)
+    if (h.p50Ms !== null) parts.push(`p50 ${seconds(h.p50Ms)}, p95 ${seconds(h.p95Ms)}`)
     parts.push(`${h.jobsLastHour} jobs in the last hour, ${Math.round(h.failureRate * 100)} % failed`)
   }
   if (e.priceUsd !== undefined) parts.push(`$${e.priceUsd} per image`)

@@ -1,6 +1,7 @@
 // A key's limits and where it stands against them, as text (the keys table and the limits
 // editor both show it), and its spend against its budget for the current period as a bar
 // with the 80 % mark: inline SVG, no library (the page's CSP allows no inline styles).
+import type { AdminKey, LimitSetting, Standing } from './admin-types.js'
 import { el, usd } from './common.js'
 
 const NS = 'http://www.w3.org/2000/svg'
@@ -8,20 +9,20 @@ const NS = 'http://www.w3.org/2000/svg'
 export const WARN_AT = 0.8
 
 /** "used / limit", or that nothing limits it; "· default" when the server's default applies. */
-function countOf(used, limit, setting) {
+function countOf(used: number, limit: number | null, setting: LimitSetting): string {
   const shown = limit === null ? `${used} · no limit` : `${used} / ${limit}`
   return setting === 'default' ? `${shown} · default` : shown
 }
 
 /** The prepaid credits: available of the balance, or that the key has no balance. */
-export function creditsText(credits) {
+export function creditsText(credits: Standing['credits']): string {
   if (credits.balance === null) return 'no prepaid balance'
   const reserved = credits.reserved ? `, ${credits.reserved} reserved` : ''
   return `${credits.available} available of ${credits.balance}${reserved}`
 }
 
 /** The budget: spent and reserved of the limit in this period, or that the key has none. */
-export function budgetText(budget) {
+export function budgetText(budget: Standing['budget']): string {
   const fromDefault = budget.setting === 'default' ? ' · default' : ''
   if (!budget.limit) return `no budget${fromDefault}`
   const reserved = Number(budget.reservedUsd) ? ` + ${usd(budget.reservedUsd)} reserved` : ''
@@ -33,9 +34,9 @@ export function budgetText(budget) {
  * The standing as a list of terms, each value marked with `data-limit` (its field). The budget
  * alert webhook is always listed in the editor (`everyRow`), in the keys table only when set.
  */
-export function standingList(standing, everyRow = true) {
+export function standingList(standing: Standing, everyRow = true): HTMLDListElement {
   const webhook = standing.webhookUrl ?? null
-  const rows = [
+  const rows: [string, string, string][] = [
     [
       'concurrency',
       'Jobs at once',
@@ -44,8 +45,8 @@ export function standingList(standing, everyRow = true) {
     ['rpm', 'Creates this minute', countOf(standing.rpm.used, standing.rpm.limit, standing.rpm.setting)],
     ['credits', 'Credits', creditsText(standing.credits)],
     ['budget', 'Budget', budgetText(standing.budget)],
-    ...(webhook || everyRow ? [['webhookUrl', 'Budget alerts to', webhook ?? 'no webhook']] : []),
   ]
+  if (webhook || everyRow) rows.push(['webhookUrl', 'Budget alerts to', webhook ?? 'no webhook'])
   return el(
     'dl',
     { class: 'standing' },
@@ -56,20 +57,21 @@ export function standingList(standing, everyRow = true) {
   )
 }
 
-function svg(tag, attributes = {}) {
+function svg(tag: string, attributes: Record<string, string | number> = {}): SVGElement {
   const node = document.createElementNS(NS, tag)
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value))
   return node
 }
 
-/** How much of the budget `usd` is, as a share (above 1: over it; a zero budget is passed by any spend). */
-const shareOf = (value, limit) => (limit > 0 ? value / limit : value > 0 ? Number.POSITIVE_INFINITY : 0)
+/** How much of the budget `value` is, as a share (above 1: over it; a zero budget is passed by any spend). */
+const shareOf = (value: number, limit: number): number =>
+  limit > 0 ? value / limit : value > 0 ? Number.POSITIVE_INFINITY : 0
 
 /**
  * The bar of spend against the budget for the current period: spent, then reserved (jobs not
  * yet finished), on a track that is the whole budget, with a mark at 80 %. Null without a budget.
  */
-export function budgetBar(budget, name) {
+export function budgetBar(budget: Standing['budget'], name: string): SVGElement | null {
   if (!budget.limit) return null
   const limit = Number(budget.limit.usd)
   const spent = Number(budget.spentUsd)
@@ -102,6 +104,7 @@ export function budgetBar(budget, name) {
 }
 
 /** The keys table's cell: the standing and, for a key with a budget, its bar. */
-export function limitsCell(key) {
-  return [standingList(key.limits, false), budgetBar(key.limits.budget, key.name)].filter(Boolean)
+export function limitsCell(key: AdminKey): Element[] {
+  const bar = budgetBar(key.limits.budget, key.name)
+  return bar ? [standingList(key.limits, false), bar] : [standingList(key.limits, false)]
 }
