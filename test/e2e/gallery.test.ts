@@ -1,11 +1,14 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, screenshotPath, seriousViolations } from '../helpers/browser.js'
 import { api, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
 
-/** The history as a gallery: search, filters, infinite scroll, two columns on a phone. */
+/**
+ * The history as a gallery: search, filters, infinite scroll, two columns on a phone, a job's
+ * detail view (from its card or a link) and favourites.
+ */
 describe.runIf(launched.ok)('the playground gallery', () => {
   let browser: Browser
   let server: TestServer
@@ -67,6 +70,73 @@ describe.runIf(launched.ok)('the playground gallery', () => {
     const [first, second] = [await cards.nth(0).boundingBox(), await cards.nth(1).boundingBox()]
     expect(second!.y).toBe(first!.y)
     expect(second!.x).toBeGreaterThan(first!.x)
+    await close()
+  })
+
+  it('opens a job from its card: its settings, its error, and back with Esc; a link opens it too', async () => {
+    for (const width of [1366, 390]) {
+      const { page, close } = await open(width)
+      const card = page.locator(`#gallery li[data-job="${failed[0]}"]`)
+      await page.getByLabel('Filter by state').selectOption('failed')
+      await card.getByRole('button', { name: /^Open: hay 7/ }).click()
+      const dialog = page.getByRole('dialog', { name: 'Job' })
+      await expect.poll(() => dialog.isVisible()).toBe(true)
+      await expect.poll(() => dialog.locator('.reason').textContent()).toMatch(/simulated: the upstream engine failed/)
+      const facts = Object.fromEntries(
+        (await dialog.locator('.facts > div').allInnerTexts()).map((text) => text.split('\n') as [string, string]),
+      )
+      expect(facts).toMatchObject({ Model: 'flux-pro-1.1', Size: '1024×768', State: 'failed', Cost: 'not charged' })
+      expect(facts.Seed).toMatch(/^\d+$/)
+      expect(await dialog.locator('.detail-prompt').textContent()).toBe('hay 7')
+      // The dialog fits the screen: nothing to scroll sideways, on a phone either.
+      const box = (await dialog.boundingBox())!
+      expect(box.x).toBeGreaterThanOrEqual(0)
+      expect(box.x + box.width).toBeLessThanOrEqual(width)
+      expect(await seriousViolations(page)).toEqual([])
+      await page.screenshot({ path: screenshotPath(`gallery-detail-${width}`) })
+      expect(new URL(page.url()).hash).toBe(`#job=${failed[0]}`)
+      await page.keyboard.press('Escape')
+      await expect.poll(() => dialog.isVisible()).toBe(false)
+      await expect.poll(() => new URL(page.url()).hash).toBe('')
+
+      // The link (#job=<id>) opens it on a fresh load.
+      await page.goto(`${server.url}/#job=${failed[0]}`)
+      await page.reload()
+      await expect.poll(() => page.getByRole('dialog', { name: 'Job' }).locator('.reason').count()).toBe(1)
+      await close()
+    }
+  })
+
+  it("marks favourites from a card and filters by them; the key's other pages see it live", async () => {
+    const { page, close } = await openPlayground(browser, server.url, KEY_B)
+    const other = await openPlayground(browser, server.url, KEY_B)
+    const cards = page.locator('#gallery li')
+    await expect.poll(() => cards.count()).toBe(12)
+    const target = cards.nth(2)
+    const id = (await target.getAttribute('data-job'))!
+    const star = target.getByRole('button', { name: /^Favourite:/ })
+    expect(await star.getAttribute('aria-pressed')).toBe('false')
+    await star.click()
+    await expect.poll(() => star.getAttribute('aria-pressed')).toBe('true')
+    // The other page of the key is told by its live stream.
+    const elsewhere = other.page.locator(`#gallery li[data-job="${id}"]`).getByRole('button', { name: /^Favourite:/ })
+    await expect.poll(() => elsewhere.getAttribute('aria-pressed')).toBe('true')
+
+    await page.getByLabel('Favourites only').check()
+    await expect.poll(() => cards.count()).toBe(1)
+    expect(await cards.first().getAttribute('data-job')).toBe(id)
+    // Kept by the server: a fresh load shows it too; unmarked from the detail view, it is gone.
+    await page.reload()
+    await page.getByLabel('Favourites only').check()
+    await expect.poll(() => cards.count()).toBe(1)
+    await cards.first().locator('.open').click()
+    const dialog = page.getByRole('dialog', { name: 'Job' })
+    const inDialog = dialog.getByRole('button', { name: /^Favourite:/ })
+    await expect.poll(() => inDialog.getAttribute('aria-pressed')).toBe('true')
+    await inDialog.click()
+    await expect.poll(() => inDialog.getAttribute('aria-pressed')).toBe('false')
+    expect((await api(`${server.url}/api/jobs/${id}`, { key: KEY_B })).body.favourite).toBe(false)
+    await other.close()
     await close()
   })
 })

@@ -155,7 +155,8 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
       expect.stringMatching(/flux-pro-1\.1 · 1024×768 · seed \d+/),
       expect.stringMatching(/succeeded · preview · \$0\.04/),
     ])
-    // The cards show thumbnails (WebP inside 512 px), not the full images; the link opens the image.
+    // The cards show thumbnails (WebP inside 512 px), not the full images; the thumbnail opens the
+    // job (its detail view: gallery.test.ts).
     const thumb = first.locator('img')
     expect(await thumb.getAttribute('src')).toMatch(/\.thumb\.webp\?/)
     await expect
@@ -163,7 +164,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
         thumb.evaluate((node) => (node as unknown as { complete: boolean; naturalWidth: number }).naturalWidth),
       )
       .toBe(512)
-    expect(await first.locator('a').getAttribute('href')).not.toMatch(/thumb/)
+    expect(await first.getByRole('button', { name: 'Open: history one' }).locator('img').count()).toBe(1)
     const before = await cards.count()
     await first.getByRole('button', { name: /Re-run/ }).click()
     // A new job comes in at the top; the cards already shown stay.

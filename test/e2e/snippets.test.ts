@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, type ExpectStatic, expect, it } from 'vi
 import type { Job } from '../../src/domain/job.js'
 import { KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
 
-// The playground's code samples (src/web/public/snippets.js, plain browser JavaScript): each
-// one is written to a file and run as a user would (bash, python3, node) against a real
-// server, and its last line must be an image URL that answers.
+// The playground's code samples (src/web/public/snippets.ts, browser TypeScript with no DOM): each
+// script is written to a file and run as a user would (bash, python3, node) against a real
+// server, and its last line must be an image URL that answers. The request-body view is sent
+// as it is shown (its path, its key header with the key put in, its JSON).
 
 type Dialect = 'bfl' | 'seaart' | 'apiframe' | 'aiml'
 type Language = 'curl' | 'python' | 'js'
@@ -26,13 +27,14 @@ interface Settings {
   quality: number
   numImages: number
   safetyTolerance: number
+  promptUpsampling: boolean
   steps?: number | null
   guidance?: number | null
   imagePrompt: { url: string; strength: number } | null
 }
 interface SnippetsModule {
   DIALECTS: Dialect[]
-  snippets(settings: Settings, target: { baseUrl: string }): Record<Dialect, Record<Language, string>>
+  snippets(settings: Settings, target: { baseUrl: string }): Record<Dialect, Record<Language | 'body', string>>
   unsupported(settings: Settings, dialect: Dialect): string | null
 }
 
@@ -54,6 +56,7 @@ const DEFAULTS: Settings = {
   quality: 90,
   numImages: 1,
   safetyTolerance: 2,
+  promptUpsampling: false,
   imagePrompt: null,
 }
 const TRICKY =
@@ -69,7 +72,7 @@ let workDir: string
 let pythonSkip: string | null = null
 
 beforeAll(async () => {
-  mod = (await import(pathToFileURL(path.resolve(here, '../../src/web/public/snippets.js')).href)) as SnippetsModule
+  mod = (await import(pathToFileURL(path.resolve(here, '../../src/web/public/snippets.ts')).href)) as SnippetsModule
   // Apiframe's image_prompt is fetched by the server, from this test's loopback image server.
   server = await startTestServer({ FLUXHOST_ALLOW_PRIVATE_URLS: '1', FLUXHOST_WORKER_CONCURRENCY: '4' })
   png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3070c0' } })
@@ -193,6 +196,39 @@ async function runBfl(expect: ExpectStatic, settings: Settings): Promise<Job[]> 
       return jobOf(expect, run.stdout.trimEnd().split('\n').pop()!)
     }),
   )
+}
+
+/**
+ * Sends the request-body view as it is shown: its method and path, its headers (the key put in
+ * where it names $FLUXHOST_KEY) and its JSON. The job the server made of it.
+ */
+async function sendShown(expect: ExpectStatic, dialect: Dialect, shown: string): Promise<Job> {
+  const blank = shown.indexOf('\n\n')
+  expect(blank, shown).toBeGreaterThan(0)
+  const [requestLine = '', ...headerLines] = shown.slice(0, blank).split('\n')
+  const [method, route] = requestLine.split(' ')
+  expect(method).toBe('POST')
+  const headers = Object.fromEntries(
+    headerLines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
+  )
+  const auth = Object.values(headers).find((value) => value.includes('$FLUXHOST_KEY'))
+  expect(auth, shown).toBeDefined()
+  for (const [name, value] of Object.entries(headers)) headers[name] = value.replace('$FLUXHOST_KEY', KEY_A)
+  const json = shown.slice(blank + 2)
+  // Pretty-printed as JSON.stringify(body, null, 2) prints it, but for invisible characters in
+  // strings: escaped (JSON.stringify's own newlines are the layout's).
+  const escaped = (text: string) =>
+    text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) =>
+      c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    )
+  expect(json).toBe(`${escaped(JSON.stringify(JSON.parse(json), null, 2))}\n`)
+  const response = await fetch(`${server.url}${route}`, { method, headers, body: json })
+  const answer = (await response.json()) as Record<string, any>
+  expect(response.status, `${dialect}: ${JSON.stringify(answer)}`).toBeLessThan(300)
+  if (dialect === 'aiml') return jobOf(expect, answer.images[0].url)
+  const id = answer.id ?? answer.request_id ?? answer.jobId
+  expect(typeof id, JSON.stringify(answer)).toBe('string')
+  return server.fluxhost.services.jobs.get(id, undefined)
 }
 
 // The tests run at once and share one pool of twelve processes, so each one's clock includes
@@ -402,4 +438,60 @@ describe('playground snippets', { timeout: 240_000 }, () => {
       })
     },
   )
+  it.concurrent('sends prompt upsampling where the dialect has the field (all but AIML)', async ({ expect }) => {
+    const settings = { ...DEFAULTS, width: 256, height: 256, promptUpsampling: true }
+    for (const dialect of ['bfl', 'seaart', 'apiframe'] as const)
+      expect(mod.unsupported(settings, dialect), dialect).toBeNull()
+    expect(mod.unsupported(settings, 'aiml')).toMatch(/prompt_upsampling/)
+    const shown = mod.snippets(settings, { baseUrl: 'http://h' })
+    expect(shown.bfl.python).toContain('"prompt_upsampling": True')
+    expect(shown.seaart.curl).toContain('"prompt_upsampling": true')
+    expect(shown.apiframe.js).toContain('prompt_upsampling: true')
+    expect(shown.aiml.body).not.toContain('upsampling')
+    // Off, it is not sent at all (the servers' default is off).
+    const off = mod.snippets(DEFAULTS, { baseUrl: 'http://h' })
+    for (const dialect of mod.DIALECTS) expect(off[dialect].body, dialect).not.toContain('upsampling')
+    await runAll(expect, settings, (job, dialect, supported) => {
+      expect(supported).toBe(dialect !== 'aiml')
+      expect(job.request.promptUpsampling, dialect).toBe(supported)
+    })
+    // BFL's ultra body takes it too.
+    const ultra = { ...settings, model: 'flux-pro-1.1-ultra' as const, aspectRatio: '1:1' }
+    expect(mod.unsupported(ultra, 'bfl')).toBeNull()
+    for (const job of await runBfl(expect, ultra))
+      expect(job.request).toMatchObject({ model: 'flux-pro-1.1-ultra', promptUpsampling: true })
+  })
+
+  it.concurrent('shows the request body as HTTP that the server takes as shown, without the key', async ({
+    expect,
+  }) => {
+    const settings = { ...DEFAULTS, prompt: TRICKY, width: 256, height: 320, seed: 5, promptUpsampling: true }
+    const all = mod.snippets(settings, { baseUrl: server.url })
+    expect(all.bfl.body.split('\n').slice(0, 3)).toEqual([
+      'POST /v1/flux-pro-1.1',
+      'x-key: $FLUXHOST_KEY',
+      'Content-Type: application/json',
+    ])
+    expect(all.seaart.body).toContain('Authorization: Bearer $FLUXHOST_KEY')
+    await Promise.all(
+      mod.DIALECTS.map(async (dialect) => {
+        expect(all[dialect].body).not.toContain(KEY_A)
+        const job = await sendShown(expect, dialect, all[dialect].body)
+        expect(job.dialect).toBe(dialect)
+        expect(job.request).toMatchObject({ prompt: TRICKY, width: 256, height: 320, seed: 5 })
+        expect(job.request.promptUpsampling).toBe(dialect !== 'aiml')
+      }),
+    )
+    // An image the snippets download stands as a placeholder; a data: URL is in the body as it is.
+    const image = { ...DEFAULTS, imagePrompt: { url: 'https://example.com/a.png', strength: 0.5 } }
+    expect(mod.snippets(image, { baseUrl: 'http://h' }).bfl.body).toContain(
+      '"image_prompt": "<the image, base64-encoded>"',
+    )
+    const inline = {
+      ...DEFAULTS,
+      imagePrompt: { url: `data:image/png;base64,${png.toString('base64')}`, strength: 0.5 },
+    }
+    const job = await sendShown(expect, 'seaart', mod.snippets(inline, { baseUrl: 'http://h' }).seaart.body)
+    expect(job.request.imagePrompt).toMatchObject({ strength: 0.5 })
+  })
 })

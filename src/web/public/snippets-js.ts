@@ -1,4 +1,6 @@
 // The JavaScript snippet: a Node ≥ 20 module (global fetch, top-level await).
+import type { Plan } from './snippets-plan.js'
+import type { Dialect } from './snippets-settings.js'
 import {
   AUTH,
   KEY_VARIABLE,
@@ -10,12 +12,12 @@ import {
   TITLES,
 } from './snippets-source.js'
 
-export function jsSnippet(dialect, request, model, { baseUrl }) {
+export function jsSnippet(dialect: Dialect, request: Plan, { baseUrl }: { baseUrl: string }): string {
   const auth = AUTH[dialect]
   // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source that the snippet prints
   const header = `${propertyName(auth.header, 'js')}: ${auth.bearer ? '`Bearer ${KEY}`' : 'KEY'}`
   const lines = [
-    `// ${TITLES[dialect](model)}`,
+    `// ${TITLES[dialect](request.model)}`,
     '// Node ≥ 20: save as flux.mjs and run `node flux.mjs`.',
     ...omittedNote(request.reasons, '//'),
     `const BASE = ${stringLiteral(baseUrl, 'js')};`,

@@ -2,9 +2,10 @@
 // ratios), the sampling fields of flux-dev, and the models' limits and prices from /api/models.
 import { $, el, usd } from './common.js'
 import { allModels, fields, model, setModels, settingsChanged } from './playground-form.js'
+import type { ApiModel, Range } from './playground-types.js'
 
 const ULTRA_RATIOS = ['21:9', '16:9', '3:2', '4:3', '1:1', '3:4', '2:3', '9:16', '9:21']
-const PRESETS = [
+const PRESETS: readonly (readonly [label: string, width: number, height: number])[] = [
   ['1:1', 1024, 1024],
   ['4:3', 1024, 768],
   ['3:4', 768, 1024],
@@ -17,17 +18,17 @@ const PRESETS = [
 
 const isUltra = () => fields.model.value === 'flux-pro-1.1-ultra'
 
-export function renderModels() {
+export function renderModels(): void {
   const chosen = fields.model.value || 'flux-pro-1.1'
   const models = allModels()
   fields.model.replaceChildren(
     ...models.map((m) => el('option', { value: m.id, text: `${m.name ?? m.id} — ${usd(m.priceUsd)}/image` })),
   )
-  fields.model.value = models.some((m) => m.id === chosen) ? chosen : models[0].id
+  fields.model.value = models.some((m) => m.id === chosen) ? chosen : (models[0]?.id ?? '')
   onModelChange()
 }
 
-export function onModelChange() {
+export function onModelChange(): void {
   const ultra = isUltra()
   $('#ultra-fields').hidden = !ultra
   $('#size-fields').hidden = ultra
@@ -42,16 +43,17 @@ export function onModelChange() {
   }
   // Steps and guidance, for the models that take them (flux-dev); empty = the model's default.
   $('#dev-fields').hidden = !m.steps
-  if (m.steps && m.guidance) {
-    for (const [input, range] of [
-      [fields.steps, m.steps],
-      [fields.guidance, m.guidance],
-    ]) {
+  const { steps, guidance } = m
+  if (steps && guidance) {
+    const ranges: [HTMLInputElement, Range][] = [
+      [fields.steps, steps],
+      [fields.guidance, guidance],
+    ]
+    for (const [input, range] of ranges) {
       input.min = String(range.min)
       input.max = String(range.max)
       input.placeholder = String(range.default)
     }
-    const { steps, guidance } = m
     $('#sampling-hint').textContent =
       `Steps ${steps.min}–${steps.max} (default ${steps.default}); ` +
       `guidance ${guidance.min}–${guidance.max} (default ${guidance.default}). Empty = default.`
@@ -59,9 +61,8 @@ export function onModelChange() {
   settingsChanged()
 }
 
-export function renderPresets() {
-  const box = $('#presets')
-  box.replaceChildren(
+export function renderPresets(): void {
+  $('#presets').replaceChildren(
     ...PRESETS.map(([label, width, height]) =>
       el('button', {
         type: 'button',
@@ -80,15 +81,15 @@ export function renderPresets() {
   )
 }
 
-export function markPreset() {
-  for (const button of $('#presets').children) {
+export function markPreset(): void {
+  for (const button of $('#presets').querySelectorAll<HTMLButtonElement>('button')) {
     const on = button.dataset.width === fields.width.value && button.dataset.height === fields.height.value
     button.setAttribute('aria-pressed', String(on))
   }
 }
 
 /** The form's first values: Ultra's ratios, a 4:3 size, the presets and the models. */
-export function setUpModels() {
+export function setUpModels(): void {
   fields.aspectRatio.replaceChildren(...ULTRA_RATIOS.map((ratio) => el('option', { value: ratio, text: ratio })))
   fields.aspectRatio.value = '16:9'
   fields.width.value = '1024'
@@ -99,25 +100,28 @@ export function setUpModels() {
 }
 
 /** The models, their limits and prices: public, so shown before a key is entered. */
-export function loadModels() {
-  return fetch('/api/models')
-    .then((response) => (response.ok ? response.json() : null))
-    .then((list) => {
-      if (!Array.isArray(list?.data)) return
-      setModels(
-        list.data.map((m) => ({
-          id: m.id,
-          name: m.name,
-          priceUsd: m.priceUsd,
-          minSize: m.size?.min,
-          maxSize: m.size?.max,
-          sizeMultiple: m.size?.multipleOf,
-          steps: m.steps,
-          guidance: m.guidance,
-          engines: m.engines,
-        })),
-      )
-      renderModels()
-    })
-    .catch(() => undefined)
+export async function loadModels(): Promise<void> {
+  try {
+    const response = await fetch('/api/models')
+    const list = response.ok ? ((await response.json()) as { data?: unknown }) : null
+    if (!Array.isArray(list?.data)) return
+    setModels(
+      (list.data as ApiModel[]).map((m) => ({
+        id: m.id,
+        name: m.name,
+        priceUsd: m.priceUsd,
+        minSize: m.size?.min,
+        maxSize: m.size?.max,
+        sizeMultiple: m.size?.multipleOf,
+        defaultWidth: m.size?.defaultWidth,
+        defaultHeight: m.size?.defaultHeight,
+        steps: m.steps,
+        guidance: m.guidance,
+        engines: m.engines,
+      })),
+    )
+    renderModels()
+  } catch {
+    // The models built into the page stay (the server may be away): the API checks every request.
+  }
 }

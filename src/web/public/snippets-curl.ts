@@ -1,13 +1,15 @@
 // The bash snippet: curl for the requests, python3 to read the JSON answers.
+import type { Plan } from './snippets-plan.js'
+import type { Dialect } from './snippets-settings.js'
 import { AUTH, KEY_VARIABLE, literal, omittedNote, POLL_S, shQuote, TITLES } from './snippets-source.js'
 
-export function curlSnippet(dialect, request, model, { baseUrl }) {
+export function curlSnippet(dialect: Dialect, request: Plan, { baseUrl }: { baseUrl: string }): string {
   const auth = AUTH[dialect].sh
   const curl = `curl -sS "$BASE${request.path}" -H ${auth} -H "Content-Type: application/json" --data-binary @-`
   const post = `printf '%s' "$BODY" | ${curl}`
   const lines = [
     '#!/usr/bin/env bash',
-    `# ${TITLES[dialect](model)}`,
+    `# ${TITLES[dialect](request.model)}`,
     '# Needs curl, and python3 to read the JSON answers.',
     ...omittedNote(request.reasons, '#'),
     'set -euo pipefail',

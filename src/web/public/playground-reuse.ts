@@ -4,9 +4,10 @@
 import { $, el } from './common.js'
 import { fields, form, settingsChanged, syncOutputs } from './playground-form.js'
 import { markPreset, onModelChange } from './playground-models.js'
+import type { Job } from './playground-types.js'
 
 /** Fills the form with `job`'s request; `seed`: the one it used, or none (a new one is drawn). */
-export function fillForm(job, { seed }) {
+export function fillForm(job: Job, { seed }: { seed: boolean }): void {
   const r = job.request
   fields.prompt.value = r.prompt
   fields.model.value = job.model
@@ -25,6 +26,9 @@ export function fillForm(job, { seed }) {
   fields.quality.value = String(r.outputQuality)
   fields.safety.value = String(r.safetyTolerance)
   fields.numImages.value = String(r.numImages)
+  fields.promptUpsampling.checked = Boolean(r.promptUpsampling)
+  // Where it is set, the advanced settings open to show it (it is not in view otherwise).
+  if (r.promptUpsampling) $<HTMLDetailsElement>('#advanced').open = true
   // The page does not hold a past job's image prompt: none is sent, and the page says so.
   if (fields.imagePrompt.files?.length) {
     fields.imagePrompt.value = ''
@@ -38,35 +42,38 @@ export function fillForm(job, { seed }) {
 
 /** Whether a job is being followed to its end (the page follows one at a time). */
 const busy = () => {
-  if (!$('#submit').disabled) return false
+  if (!$<HTMLButtonElement>('#submit').disabled) return false
   $('#form-error').textContent = 'A job is running: wait for it to end, or cancel it, before starting another.'
   return true
 }
 
 /** Generates `job` again: with its seed (Re-run) or a new one (Vary). */
-export function generateAgain(job, { seed }) {
+export function generateAgain(job: Job, { seed }: { seed: boolean }): void {
   if (busy()) return
   fillForm(job, { seed })
   form.requestSubmit()
 }
 
 /** Sets `file` as the image prompt: previewed, with Remove; Advanced settings opened to show it. */
-export function setImagePrompt(file) {
+export function setImagePrompt(file: File): void {
   const transfer = new DataTransfer()
   transfer.items.add(file)
   fields.imagePrompt.files = transfer.files
   showImagePrompt()
-  $('#advanced').open = true
+  $<HTMLDetailsElement>('#advanced').open = true
   settingsChanged()
 }
 
 /** The preview of the chosen image prompt (or nothing), kept in step with the file input. */
-export function showImagePrompt() {
+export function showImagePrompt(): void {
   const file = fields.imagePrompt.files?.[0]
   const preview = $('#image-prompt-preview')
   const previous = preview.querySelector('img')?.src
   if (previous) URL.revokeObjectURL(previous)
-  if (!file) return preview.replaceChildren()
+  if (!file) {
+    preview.replaceChildren()
+    return
+  }
   const remove = () => {
     fields.imagePrompt.value = ''
     showImagePrompt()
@@ -81,8 +88,8 @@ export function showImagePrompt() {
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp']
 
 /** Drop an image on the settings, or paste one anywhere on the page: it becomes the image prompt. */
-export function acceptImagePrompts() {
-  const zone = $('#generate')
+export function acceptImagePrompts(): void {
+  const zone = form
   zone.addEventListener('dragover', (event) => {
     if (![...(event.dataTransfer?.items ?? [])].some((item) => item.kind === 'file')) return
     event.preventDefault()
@@ -112,7 +119,7 @@ export function acceptImagePrompts() {
 }
 
 /** A result image as the image prompt of the next generation (fetched through a fresh URL). */
-export async function useAsImagePrompt(url, name) {
+export async function useAsImagePrompt(url: string, name: string): Promise<void> {
   const response = await fetch(url)
   if (!response.ok) throw new Error(`HTTP ${response.status}`)
   const blob = await response.blob()

@@ -1,13 +1,14 @@
 // The playground: settings → POST /api/jobs → its changes over the key's live stream → images;
 // the caller's history, kept current by the same stream; the same request as code in every
-// dialect. This module wires the parts together: playground-form.js (fields, settings),
-// playground-models.js (model, size), playground-job.js (the current job),
-// playground-history.js, playground-code.js and live.ts (the stream that survives the network).
+// dialect. This module wires the parts together: playground-form.ts (fields, settings),
+// playground-models.ts (model, size), playground-job.ts (the current job),
+// playground-history.ts, playground-code.ts and live.ts (the stream that survives the network).
 import { $, getKey, keyForm, usd } from './common.js'
-import { connectLive } from './live.js'
+import { connectLive, type LiveStatus } from './live.js'
 import { copyCode, updateCode } from './playground-code.js'
 import { allModels, fields, form, model, onSettingsChange, snapSize, syncOutputs } from './playground-form.js'
 import {
+  clearHistory,
   loadHistory,
   setUpHistory,
   showHistoryModels,
@@ -25,6 +26,7 @@ import {
 } from './playground-job.js'
 import { loadModels, markPreset, onModelChange, setUpModels } from './playground-models.js'
 import { acceptImagePrompts } from './playground-reuse.js'
+import type { Job } from './playground-types.js'
 
 /** Generate says what it will cost: the model's price per image times the images asked. */
 function showCost() {
@@ -34,6 +36,7 @@ function showCost() {
 }
 
 onSettingsChange(() => {
+  syncOutputs()
   updateCode()
   showCost()
 })
@@ -47,8 +50,8 @@ form.addEventListener('keydown', (event) => {
 onJobsChanged(showInHistory)
 
 /** The right side's tabs (Result, Code): one panel shown; arrow keys move between the tabs. */
-const tabs = [...document.querySelectorAll('[role="tab"]')]
-function selectTab(tab) {
+const tabs = [...document.querySelectorAll<HTMLElement>('[role="tab"]')]
+function selectTab(tab: HTMLElement) {
   for (const other of tabs) {
     const selected = other === tab
     other.setAttribute('aria-selected', String(selected))
@@ -60,17 +63,23 @@ for (const [i, tab] of tabs.entries()) {
   tab.addEventListener('click', () => selectTab(tab))
   tab.addEventListener('keydown', (event) => {
     const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0
-    if (!step) return
     const next = tabs[(i + step + tabs.length) % tabs.length]
+    if (!step || !next) return
     selectTab(next)
     next.focus()
   })
 }
-// A generation shows its result.
-form.addEventListener('submit', () => selectTab($('#tab-result')))
+// A generation shows its result; the size fields show the size it sent (typed, then Ctrl+Enter
+// from the field, they were not left, so not snapped yet).
+form.addEventListener('submit', () => {
+  selectTab($('#tab-result'))
+  for (const input of [fields.width, fields.height]) snapSize(input)
+  markPreset()
+  syncOutputs()
+})
 
 /** What the page says of its connection: nothing while the stream is up. */
-function showConnection(status) {
+function showConnection(status: LiveStatus) {
   const line = $('#connection')
   if (status.state === 'retrying') {
     line.textContent = `Connection to fluxhost lost — retrying in ${Math.ceil(status.inMs / 1000)} s.`
@@ -82,10 +91,10 @@ function showConnection(status) {
   }
 }
 
-let live
+let live: ReturnType<typeof connectLive<Job>> | undefined
 const startLive = () => {
   if (live) return live.restart()
-  live = connectLive({
+  live = connectLive<Job>({
     key: getKey,
     onJob: (job) => {
       onLiveJob(job)
@@ -97,25 +106,26 @@ const startLive = () => {
       void loadHistory()
     },
     onStatus: showConnection,
-    watched: () => [...new Set([followedId(), ...unfinishedInHistory()].filter(Boolean))],
+    watched: () => [...new Set([followedId(), ...unfinishedInHistory()].filter((id): id is string => Boolean(id)))],
   })
 }
 
-form.addEventListener('submit', submitJob)
-$('#cancel').addEventListener('click', cancelFollowed)
-$('#more').addEventListener('click', () => void loadHistory(true))
-$('#copy-code').addEventListener('click', copyCode)
+form.addEventListener('submit', (event) => void submitJob(event))
+$('#cancel').addEventListener('click', () => void cancelFollowed())
+$('#copy-code').addEventListener('click', () => void copyCode())
 
 $('#dice').addEventListener('click', () => {
   fields.seed.value = String(Math.floor(Math.random() * 2 ** 32))
   updateCode()
 })
 fields.model.addEventListener('change', onModelChange)
+// A size is shown as it will be sent while it is typed (syncOutputs); the field snaps when left.
 for (const input of [fields.width, fields.height]) {
   input.addEventListener('input', markPreset)
   input.addEventListener('change', () => {
     snapSize(input)
     markPreset()
+    syncOutputs()
     updateCode()
   })
 }
@@ -137,13 +147,11 @@ void loadModels().then(() => {
   showHistoryModels(allModels())
 })
 
-keyForm(async (me) => {
+keyForm((me) => {
   updateCode()
   if (me) startLive()
   if (!me) {
-    $('#gallery').replaceChildren()
-    $('#history-empty').hidden = false
-    $('#history-empty').textContent = 'Your jobs appear here once your key is set.'
+    clearHistory('Your jobs appear here once your key is set.')
     return
   }
   void loadHistory()

@@ -1,7 +1,9 @@
 // The Python snippet: requests for the calls, the standard library for the rest.
+import type { Plan } from './snippets-plan.js'
+import type { Dialect } from './snippets-settings.js'
 import { AUTH, KEY_VARIABLE, literal, omittedNote, POLL_S, stringLiteral, TITLES } from './snippets-source.js'
 
-export function pythonSnippet(dialect, request, model, { baseUrl }) {
+export function pythonSnippet(dialect: Dialect, request: Plan, { baseUrl }: { baseUrl: string }): string {
   const auth = AUTH[dialect]
   const stdlib = [
     ...(request.imagePrompt && !request.imagePrompt.inline ? ['base64'] : []),
@@ -9,7 +11,7 @@ export function pythonSnippet(dialect, request, model, { baseUrl }) {
     ...(dialect === 'aiml' ? [] : ['time']),
   ]
   const lines = [
-    `# ${TITLES[dialect](model)}`,
+    `# ${TITLES[dialect](request.model)}`,
     '# Needs Python 3 and requests (pip install requests).',
     ...omittedNote(request.reasons, '#'),
     ...stdlib.map((name) => `import ${name}`),
