@@ -92,8 +92,8 @@ export function createAdminService({ store, keys, system, queue, clock }: AdminS
     },
 
     /**
-     * The queue: its depth, jobs by state, the 50 newest waiting and running jobs (waiting ones
-     * oldest first: the order they will run in, as far as the page can tell) and the latest failures.
+     * The queue: its depth, jobs by state, the first 50 waiting jobs in queue order (what runs
+     * next), the running ones (50 newest) and the latest failures.
      */
     async queue(): Promise<{
       depth: number
@@ -105,11 +105,11 @@ export function createAdminService({ store, keys, system, queue, clock }: AdminS
       const [depth, counts, queued, running, recentFailures] = await Promise.all([
         queue.depth(),
         store.jobs.countByState(),
-        store.jobs.list({ state: 'queued', limit: 50 }),
+        store.jobs.nextQueued(50),
         store.jobs.list({ state: 'running', limit: 50 }),
         store.jobs.list({ state: 'failed', limit: 20 }),
       ])
-      return { depth, counts, queued: queued.reverse(), running, recentFailures }
+      return { depth, counts, queued, running, recentFailures }
     },
 
     /**

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely'
+import type { Job } from '../domain/job.js'
 import { compileOnce, lit } from './compiled.js'
+import { rowToJob } from './job-row.js'
 import type { Database } from './schema.js'
 
 /** Past this many jobs behind a job, its position is counted from the front instead. */
@@ -62,6 +64,23 @@ export function createQueuePositions(db: Kysely<Database>, { fromBack, fromFront
       // Deep in a long queue: count the jobs ahead (it costs as much as the position).
       const ahead = await db.executeQuery(fromFront([id]))
       return ahead.rows[0] ? Number(ahead.rows[0].ahead) : undefined
+    },
+
+    /**
+     * The first `limit` queued jobs in queue order (priority, then when due, then age): what
+     * runs next, as far as the order goes (fair turns between keys may take another key's first).
+     */
+    async nextQueued(limit: number): Promise<Job[]> {
+      const rows = await db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('state', '=', lit('queued'))
+        .orderBy('priority', 'desc')
+        .orderBy('run_after')
+        .orderBy('id')
+        .limit(limit)
+        .execute()
+      return rows.map(rowToJob)
     },
 
     /** Number of queued jobs. */

@@ -68,6 +68,18 @@ describe("the admin API's jobs: any key's job, read and canceled", () => {
     expect([...after.queued, ...after.running]).toEqual([])
   })
 
+  it('lists the waiting jobs that run next (queue order), not the newest, when more wait than it shows', async () => {
+    const gail = await userKey('gail')
+    const held = (await gail.create('held', 'slow=60000')).body.id as string
+    await server.waitUntilRunning(held)
+    const waiting: string[] = []
+    for (let i = 0; i < 52; i++) waiting.push((await gail.create(`waiting ${i}`)).body.id as string)
+    const queue = (await admin('/api/admin/queue')).body
+    expect(queue.depth).toBe(52)
+    expect(queue.queued.map((job: { id: string }) => job.id)).toEqual(waiting.slice(0, 50))
+    for (const id of [...waiting, held]) await admin(`/api/admin/jobs/${id}/cancel`, { method: 'POST' })
+  })
+
   it("shows a failed job's error, and refuses to cancel a finished job with the API's own error", async () => {
     const frank = await userKey('frank')
     const failed = (await frank.create('doomed', 'error')).body.id as string

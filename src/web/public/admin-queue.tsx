@@ -95,7 +95,7 @@ function QueuePanel() {
   const c = q.counts
   // Running first (they hold the workers), then the waiting ones in the order they will run.
   const active = [...q.running, ...q.queued]
-  const shown = q.queued.length < q.depth ? ` (the ${q.queued.length} newest shown)` : ''
+  const shown = q.queued.length < q.depth ? ` (the next ${q.queued.length} shown)` : ''
   return (
     <>
       <p id="queue-summary">
