@@ -41,6 +41,8 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     await page.getByLabel('Images').selectOption('1')
     await page.getByText('Advanced settings').click()
     expect((await box(page, '#submit')).bottom).toBeLessThanOrEqual(900)
+    // The (short) result sits right under its tabs: the tall settings column leaves no gap between.
+    expect((await box(page, '#result-panel')).top - (await box(page, '.tabs')).bottom).toBeLessThan(24)
 
     await page.getByLabel('Width', { exact: true }).fill('768')
     await page.getByLabel('Height', { exact: true }).fill('1344')
