@@ -5,9 +5,10 @@ import type { JobEvents } from '../queue/job-events.js'
 import type { Store } from '../store/store.js'
 
 /**
- * Marks `current` (a job its caller owns, read just before) a favourite or not. Saying what it
- * already is writes nothing; a change keeps the time it was marked, and is told to the key's
- * event stream (its other pages update their star) as a `changed` event.
+ * Marks `current` (a job its caller owns, read just before, perhaps from a cache) a favourite or
+ * not. The row decides whether that is a change (the copy may be old): saying what it already is
+ * writes nothing; a change is told to the key's event stream (its other pages update their star)
+ * and to every process's cache of finished jobs, as a `changed` event.
  */
 export async function markFavourite(
   /** `forget`: drops a cached copy of the job (before the event: its readers must read the change). */
@@ -15,11 +16,12 @@ export async function markFavourite(
   current: Job,
   favourite: boolean,
 ): Promise<Job> {
-  if (Boolean(current.favouriteAt) === favourite) return current
-  const job = await deps.store.jobs.setFavourite(current.id, favourite ? deps.clock.now() : null)
+  const marked = await deps.store.jobs.setFavourite(current.id, favourite ? deps.clock.now() : null)
   // Deleted between the read and the write.
-  if (!job) throw new FluxhostError('JOB_NOT_FOUND')
-  deps.forget(job.id)
-  deps.events.publish({ type: 'changed', jobId: job.id })
-  return job
+  if (!marked) throw new FluxhostError('JOB_NOT_FOUND')
+  if (marked.changed) {
+    deps.forget(current.id)
+    deps.events.publish({ type: 'changed', jobId: current.id })
+  }
+  return marked.job
 }

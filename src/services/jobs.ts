@@ -15,6 +15,7 @@ import { failpoint } from '../observability/failpoint.js'
 import type { JobEventListener, JobEvents } from '../queue/job-events.js'
 import type { JobQueue } from '../queue/job-queue.js'
 import type { Store } from '../store/store.js'
+import { createFinishedJobs } from './finished-jobs.js'
 import type { Hold } from './idempotency.js'
 import { type ImagePromptInput, loadImagePrompt } from './image-prompt.js'
 import { markFavourite } from './job-favourites.js'
@@ -68,11 +69,7 @@ export function createJobService(deps: JobServiceDeps) {
   const waitPollMs = deps.waitPollMs ?? 1000
   const gate = createLimitGate({ clock, defaults: deps.limitDefaults, onRefusal: deps.onRefusal })
 
-  // Finished jobs never change, so polls of them (the most common read) skip the
-  // database; the cache is dropped whenever another process writes the records.
-  const finished = new Map<string, Job>()
-  let finishedAt = -1
-  const MAX_FINISHED = 10_000
+  const finished = createFinishedJobs(store)
   // Progress of the jobs this process runs, as it happens: the records get it with the lease
   // heartbeat (at most twice a second, and a database round trip later), so reads here
   // show whichever is further along.
@@ -83,28 +80,16 @@ export function createJobService(deps: JobServiceDeps) {
       live.set(event.jobId, event.progress)
     } else if (event.type === 'cancel' || (event.type === 'state' && event.state !== 'running'))
       live.delete(event.jobId)
+    // A finished job changed (in any process): the copy here is old. (Heard before the key
+    // streams reread it: this listener is the first.)
+    if (event.type === 'changed') finished.forget(event.jobId)
   })
   const read = async (id: string): Promise<Job | undefined> => {
-    const job = await readRecord(id)
+    const job = await finished.read(id)
     const progress = live.get(id)
     return job && job.state === 'running' && progress !== undefined && progress > job.progress
       ? { ...job, progress }
       : job
-  }
-  const readRecord = async (id: string): Promise<Job | undefined> => {
-    const version = store.dataVersion()
-    if (version !== finishedAt) {
-      finished.clear()
-      finishedAt = version
-    }
-    const hit = finished.get(id)
-    if (hit) return hit
-    const job = await store.jobs.get(id)
-    if (job && isTerminal(job.state)) {
-      if (finished.size >= MAX_FINISHED) finished.delete(finished.keys().next().value!)
-      finished.set(id, job)
-    }
-    return job
   }
 
   const getOwned = async (id: string, apiKey: ApiKey | undefined): Promise<Job> => {
@@ -208,7 +193,7 @@ export function createJobService(deps: JobServiceDeps) {
 
     /** Marks the key's job a favourite, or not (job-favourites.ts). */
     async setFavourite(id: string, apiKey: ApiKey | undefined, favourite: boolean): Promise<Job> {
-      const forget = (jobId: string) => finished.delete(jobId)
+      const forget = (jobId: string) => finished.forget(jobId)
       return markFavourite({ store, events, clock, forget }, await getOwned(id, apiKey), favourite)
     },
 
@@ -255,14 +240,14 @@ export function createJobService(deps: JobServiceDeps) {
       if (!isTerminal(current.state)) throw new FluxhostError('JOB_NOT_FINISHED')
       const deleted = await store.jobs.markDeleted(id, clock.now())
       if (!deleted) throw new FluxhostError('JOB_NOT_FOUND')
-      finished.delete(id)
+      finished.forget(id)
       await Promise.all([blobs.deletePrefix(blobKeys.outputs(id)), blobs.deletePrefix(blobKeys.inputs(id))])
       logger.info({ jobId: id }, 'job:deleted')
     },
 
     /** Drops cached copies of jobs changed behind this service's back (retention pruned them). */
     forget(ids: readonly string[]): void {
-      for (const id of ids) finished.delete(id)
+      for (const id of ids) finished.forget(id)
     },
 
     /** Resolves with the job once it is terminal; rejects when `signal` aborts. */

@@ -111,18 +111,22 @@ export function createJobReads(db: Kysely<Database>, queries: JobQueries) {
     },
 
     /**
-     * Marks a job a favourite (`at`: when) or not (null); a deleted job is not changed.
-     * Returns the job as it is now, or undefined when there is no such (undeleted) job.
+     * Marks a job a favourite (`at`: when) or not (null), if it is not so already (judged by the
+     * row, not by a copy read before: two marks at once leave the last one). Returns the job as
+     * it is now and whether this changed it; undefined when there is no such (undeleted) job.
      */
-    async setFavourite(id: string, at: number | null): Promise<Job | undefined> {
+    async setFavourite(id: string, at: number | null): Promise<{ job: Job; changed: boolean } | undefined> {
       const row = await db
         .updateTable('jobs')
         .set({ favourite_at: at })
         .where('id', '=', id)
         .where('deleted_at', 'is', null)
+        .where('favourite_at', at === null ? 'is not' : 'is', null)
         .returningAll()
         .executeTakeFirst()
-      return row ? rowToJob(row) : undefined
+      if (row) return { job: rowToJob(row), changed: true }
+      const now = await reads.get(id)
+      return now && !now.deletedAt ? { job: now, changed: false } : undefined
     },
 
     async list(filter: ListJobsFilter): Promise<Job[]> {

@@ -136,7 +136,56 @@ describe.runIf(launched.ok)('the playground gallery', () => {
     await inDialog.click()
     await expect.poll(() => inDialog.getAttribute('aria-pressed')).toBe('false')
     expect((await api(`${server.url}/api/jobs/${id}`, { key: KEY_B })).body.favourite).toBe(false)
+    // Showing favourites only, the unmarked job leaves the list at once.
+    await expect.poll(() => cards.count()).toBe(0)
     await other.close()
+    await close()
+  })
+
+  it('keeps a change made while a load was on its way: the older list does not put back the old star', async () => {
+    const { page, errors, close } = await openPlayground(browser, server.url, KEY_B)
+    const cards = page.locator('#gallery li')
+    await expect.poll(() => cards.count()).toBe(12)
+    const id = (await cards.nth(1).getAttribute('data-job'))!
+    // The next list is read now, and answered only after the star is set.
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    await page.route(/\/api\/jobs\?/, async (route) => {
+      const response = await route.fetch()
+      await released
+      await route.fulfill({ response })
+    })
+    await page.getByLabel('Filter by state').selectOption('succeeded')
+    const star = page.locator(`#gallery li[data-job="${id}"]`).getByRole('button', { name: /^Favourite:/ })
+    await star.click()
+    await expect.poll(() => star.getAttribute('aria-pressed')).toBe('true')
+    release()
+    // The filtered list is shown (the failed job left it), with the star as it is now.
+    await expect.poll(() => page.locator('#gallery li[data-state="failed"]').count()).toBe(0)
+    expect(await star.getAttribute('aria-pressed')).toBe('true')
+    await star.click() // (unmarked again for the tests after)
+    await expect.poll(() => star.getAttribute('aria-pressed')).toBe('false')
+    expect(errors).toEqual([])
+    await close()
+  })
+
+  it('takes out a job deleted on another page when it is acted on, and survives a broken link', async () => {
+    const made = await api(`${server.url}/api/jobs`, { key: KEY_B, body: { prompt: 'deleted elsewhere' } })
+    await server.waitForJob(made.body.id)
+    const { page, errors, close } = await openPlayground(browser, server.url, KEY_B)
+    const card = page.locator(`#gallery li[data-job="${made.body.id}"]`)
+    await card.waitFor()
+    expect((await api(`${server.url}/api/jobs/${made.body.id}`, { key: KEY_B, method: 'DELETE' })).status).toBe(204)
+    await card.getByRole('button', { name: /^Favourite:/ }).click()
+    await expect.poll(() => card.count()).toBe(0)
+    expect(await page.locator('#form-error').textContent()).toMatch(/gone: it was deleted/)
+
+    // A link with a broken %-escape opens nothing, and the page still works.
+    await page.goto(`${server.url}/#job=%E0%A4`)
+    await page.reload()
+    await expect.poll(() => page.locator('#gallery li').count()).toBeGreaterThan(0)
+    expect(await page.getByRole('dialog', { name: 'Job' }).isVisible()).toBe(false)
+    expect(errors).toEqual([])
     await close()
   })
 })

@@ -163,6 +163,36 @@ describe.runIf(postgres.ok)('an API process and a worker process sharing Postgre
       expect((await apiServer.waitForJob(created.body.id)).state).toBe('canceled')
     },
   )
+
+  it("a favourite marked on one process reaches the key's stream on another, whose cache held the job", async () => {
+    const created = await api(`${apiServer.url}/api/jobs`, { body: { prompt: 'liked', width: 256, height: 256 } })
+    const id = created.body.id as string
+    expect((await apiServer.waitForJob(id)).state).toBe('succeeded')
+    // The other API process reads the finished job: it keeps it in its cache (a second, on PostgreSQL).
+    expect((await api(`${redirecting.url}/api/jobs/${id}`)).body.favourite).toBe(false)
+    const abort = new AbortController()
+    const stream = await fetch(`${redirecting.url}/api/events`, { headers: { 'x-key': KEY_A }, signal: abort.signal })
+    const messages = stream.body!.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]()
+    let text = ''
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(text)) {
+        const next = await messages.next()
+        if (next.done) throw new Error(`the stream ended; it had: ${text}`)
+        text += next.value
+      }
+    }
+    await until(/event: ready/)
+    expect((await api(`${apiServer.url}/api/jobs/${id}`, { method: 'PATCH', body: { favourite: true } })).status).toBe(
+      200,
+    )
+    await until(new RegExp(`"id":"${id}"[^\n]*"favourite":true`))
+    expect(text).not.toMatch(new RegExp(`"id":"${id}"[^\n]*"favourite":false`))
+    // And unmarked there at once, against its own copy: the row decides, the last mark stays.
+    const unmarked = await api(`${redirecting.url}/api/jobs/${id}`, { method: 'PATCH', body: { favourite: false } })
+    expect(unmarked.body.favourite).toBe(false)
+    expect((await api(`${apiServer.url}/api/jobs/${id}?`)).body.favourite).toBe(false)
+    abort.abort()
+  })
 })
 
 describe.runIf(postgres.ok)('the file-URL key, with no FLUXHOST_FILE_URL_SECRET', () => {

@@ -2,6 +2,7 @@
 // in a line, the state, and what can be done to the job now.
 import { usd } from './common.js'
 import { cancelJob, deleteJob, openJob, setFavourite } from './history-actions.js'
+import { marking } from './history-state.js'
 import { follow } from './playground-job.js'
 import { generateAgain } from './playground-reuse.js'
 import type { Job } from './playground-types.js'
@@ -26,6 +27,7 @@ export function FavouriteButton({ job }: { job: Job }) {
       type="button"
       class="favourite"
       aria-pressed={on ? 'true' : 'false'}
+      disabled={marking.value.has(job.id)}
       aria-label={`Favourite: ${job.request.prompt}`}
       title={on ? 'A favourite: click to unmark' : 'Mark as a favourite'}
       onClick={() => void setFavourite(job, !on)}

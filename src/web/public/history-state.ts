@@ -22,6 +22,23 @@ export const filter = {
 export const models = signal<readonly { id: string; name: string }[]>([])
 /** The job open in the detail view: its id, its record once read, or why it could not be. */
 export const detail = signal<{ id: string; job: Job | null; error: string | null } | null>(null)
+/** The jobs whose favourite mark is being sent: their stars wait for the answer. */
+export const marking = signal<ReadonlySet<string>>(new Set())
+
+// Each change the page heard (stream, its own calls) is numbered, and the latest few kept: a load
+// sent before a change must not put back the older record it read.
+let changes = 0
+const recent = new Map<string, { seq: number; job: Job }>()
+// Each load is numbered: the answer of an older one (filters changed meanwhile) is dropped.
+let loads = 0
+// A fresh load (not "more") in flight: the next page waits for it, or it would page the old list.
+let fresh = false
+
+/** Whichever of a loaded record and one heard since the load was sent is the newer. */
+function newest(loaded: Job, sentAt: number): Job {
+  const heard = recent.get(loaded.id)
+  return heard && heard.seq > sentAt && stateRank(heard.job.state) >= stateRank(loaded.state) ? heard.job : loaded
+}
 
 /** The filters as query parameters (empty when none is set). */
 export function filters(): URLSearchParams {
@@ -39,11 +56,19 @@ export function filters(): URLSearchParams {
  * it; a job the history has no card of, made since it was loaded, comes in at the top.
  */
 export function showInHistory(job: Job): void {
+  recent.delete(job.id)
+  recent.set(job.id, { seq: ++changes, job })
+  if (recent.size > 500) recent.delete(recent.keys().next().value!)
   const open = detail.value
   if (open?.id === job.id && (!open.job || stateRank(open.job.state) <= stateRank(job.state)))
     detail.value = { ...open, job }
   const list = jobs.value
   const at = list.findIndex((known) => known.id === job.id)
+  // Showing favourites only: one unmarked (here or on another page) leaves.
+  if (filter.favourites.value && !job.favourite) {
+    if (at >= 0) jobs.value = list.filter((known) => known.id !== job.id)
+    return
+  }
   if (at >= 0) {
     // (A create's answer can come after the stream's news of the job running.)
     if (stateRank(list[at]!.state) <= stateRank(job.state))
@@ -65,6 +90,9 @@ export function removeFromHistory(jobId: string): void {
 
 /** Empties the history (no key to read it with), saying why. */
 export function clearHistory(message: string): void {
+  // A load in flight (of the key before) is dropped when it answers.
+  loads++
+  fresh = false
   jobs.value = []
   cursor.value = null
   loadError.value = null
@@ -76,11 +104,6 @@ export function clearHistory(message: string): void {
 export const unfinishedInHistory = (): string[] =>
   jobs.value.filter((job) => job.state === 'queued' || job.state === 'running').map((job) => job.id)
 
-// Each load is numbered: the answer of an older one (filters changed meanwhile) is dropped.
-let loads = 0
-// A fresh load (not "more") in flight: the next page waits for it, or it would page the old list.
-let fresh = false
-
 /** Loads the first page of the history as the filters say, or (`more`) the next page. */
 export async function loadHistory(more = false): Promise<void> {
   if (!getKey()) return
@@ -90,14 +113,14 @@ export async function loadHistory(more = false): Promise<void> {
   query.set('limit', '12')
   if (more && cursor.value) query.set('cursor', cursor.value)
   const load = ++loads
+  const sentAt = changes
   try {
     const page = await api<{ data: Job[]; nextCursor: string | null }>(`/api/jobs?${query}`)
     if (load !== loads) return
     cursor.value = page.nextCursor
     loadError.value = null
-    jobs.value = more
-      ? [...jobs.value, ...page.data.filter((job) => !jobs.value.some((j) => j.id === job.id))]
-      : page.data
+    const loaded = page.data.map((job) => newest(job, sentAt))
+    jobs.value = more ? [...jobs.value, ...loaded.filter((job) => !jobs.value.some((j) => j.id === job.id))] : loaded
     notice.value = filters().size > 0 ? 'No job matches these filters.' : 'Your jobs appear here.'
   } catch (e) {
     if (load !== loads) return

@@ -84,6 +84,13 @@ function More() {
       loading = true
       await loadHistory(true)
       loading = false
+      // Still in view after a page (a short one, or a search that matched little): observed
+      // afresh, the observer says so again, and the next page comes (not after a failure: the
+      // button stays, for the user to try again).
+      if (button.current && !loadError.value) {
+        observer.unobserve(button.current)
+        observer.observe(button.current)
+      }
     })
     if (button.current) observer.observe(button.current)
     return () => observer.disconnect()
@@ -99,7 +106,9 @@ function History() {
   const list = jobs.value
   return (
     <>
-      <h2 id="history-title">History</h2>
+      <h2 id="history-title" tabIndex={-1}>
+        History
+      </h2>
       <Filters />
       {loadError.value ? (
         <p class="error" role="alert">

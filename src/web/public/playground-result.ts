@@ -2,6 +2,7 @@
 // runs, and its images once it succeeded, each with what can be done with it (Download through
 // a fresh URL, Copy seed, Vary, Reuse settings, Use as image prompt, zoom to full size).
 import { $, api, el, messageOf, usd } from './common.js'
+import { saveImage } from './downloads.js'
 import { fillForm, generateAgain, useAsImagePrompt } from './playground-reuse.js'
 import type { Job, Upsampling } from './playground-types.js'
 
@@ -129,21 +130,12 @@ function imageActions(job: Job, index: number): HTMLElement {
   )
 }
 
-/**
- * Downloads image `index` of a job through a URL signed now: the one on the page may have
- * expired since (a download of an expired URL would save the error as the image).
- */
+/** Downloads image `index` of a job (downloads.ts: through a URL signed now). */
 async function downloadFresh(event: Event, jobId: string, index: number): Promise<void> {
   event.preventDefault()
   const link = event.currentTarget as HTMLAnchorElement
   try {
-    const job = await api<Job>(`/api/jobs/${jobId}`)
-    const image = job.result?.images[index]
-    if (!image) throw new Error('the image is gone')
-    const fresh = el('a', { href: image.url, download: link.getAttribute('download') })
-    document.body.append(fresh)
-    fresh.click()
-    fresh.remove()
+    await saveImage(jobId, index, link.getAttribute('download') ?? `fluxhost-${jobId}-${index + 1}`)
   } catch (e) {
     $('#form-error').textContent = `The image could not be downloaded: ${messageOf(e)}`
   }
