@@ -37,20 +37,16 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
   })
 
   /**
-   * The admin page at `path` (a job's view: `/admin#job=…`) with `key` entered. `axe`: the
-   * context lets seriousViolations() add axe-core (past the page's CSP, for that alone).
+   * The admin page at `path` (a job's view: `/admin#job=…`) with `key` entered, under the page's
+   * own CSP. `errors`: its uncaught errors and console errors (a CSP violation is one).
    */
-  const open = async (
-    key: string,
-    width = 1280,
-    base = server.url,
-    { height = 900, path = '/admin', axe = false } = {},
-  ) => {
-    const context = await browser.newContext({ viewport: { width, height }, bypassCSP: axe })
+  const open = async (key: string, width = 1280, base = server.url, { height = 900, path = '/admin' } = {}) => {
+    const context = await browser.newContext({ viewport: { width, height } })
     const page = await context.newPage()
     const errors: string[] = []
     const dialogs: string[] = []
     page.on('pageerror', (error) => errors.push(error.message))
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()))
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message())
       void dialog.accept()
@@ -61,11 +57,25 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     return { page, errors, dialogs, close: () => context.close() }
   }
 
+  /** `errors` less the console's line of each refusal a test brings about (HTTP `statuses`). */
+  const besides = (errors: string[], ...statuses: number[]) =>
+    errors.filter(
+      (error) =>
+        !statuses.some((status) =>
+          error.startsWith(`Failed to load resource: the server responded with a status of ${status} `),
+        ),
+    )
+
+  /** Resolves once the page has run what it had pending (its promises, a render and its effects). */
+  const settled = (page: Page) =>
+    page.evaluate('new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done))))')
+
   it('tells a user key that it needs an admin key', async () => {
     const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'just-a-user' } })).body
-    const { page, close } = await open(key)
+    const { page, errors, close } = await open(key)
     await expect.poll(() => page.locator('#admin-gate').textContent()).toContain('these pages need an admin-scoped key')
     expect(await page.locator('#keys-section').isHidden()).toBe(true)
+    expect(errors).toEqual([])
     await close()
   })
 
@@ -135,7 +145,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
       // The page stops, saying why, instead of polling on with a dead key.
       await expect.poll(() => page.locator('#admin-gate').textContent()).toContain('no longer works')
       expect(await page.locator('#keys-section').isHidden()).toBe(true)
-      expect(errors).toEqual([])
+      expect(besides(errors, 401)).toEqual([])
       await close()
     } finally {
       await lone.close()
@@ -260,7 +270,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     expect((await api(limitsUrl)).body.concurrency.limit).toBe(2)
     await page.locator('#limits-title').scrollIntoViewIfNeeded()
     await page.screenshot({ path: screenshotPath('admin-limits') })
-    expect(errors).toEqual([])
+    expect(besides(errors, 422)).toEqual([])
     await close()
   })
 
@@ -332,7 +342,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
         { kind: 'set', balance: null, note: 'back to the budget alone' },
         { kind: 'set', balance: 100, note: 'reset for November' },
       ])
-      expect(errors).toEqual([])
+      expect(besides(errors, 422)).toEqual([])
       await close()
     } finally {
       await strict.close()
@@ -370,7 +380,6 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
         cleanup.push(waiting)
         const { page, errors, dialogs, close } = await open(KEY_A, screen.width, server.url, {
           height: screen.height,
-          axe: true,
         })
         const job = (id: string) => page.locator(`#active-jobs [data-job="${id}"]`)
         await job(waiting).waitFor()
@@ -396,7 +405,9 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
           await page.getByRole('button', { name: `Cancel job ${id}` }).click()
           await expect
             .poll(() => page.locator('#queue-notice').textContent())
-            .toBe(`Canceled job ${id} of "queue-${screen.name}".`)
+            .toBe(`Job ${id} of "queue-${screen.name}": The job was canceled.`)
+          // Its button went with it: focus is on the notice, not lost to the page's start.
+          await expect.poll(() => page.evaluate<string>('document.activeElement.id')).toBe('queue-notice')
           expect(dialogs.at(-1)).toMatch(new RegExp(`^Cancel job ${id} of the key "queue-${screen.name}"\\?`))
           await expect.poll(() => job(id).count()).toBe(0)
           expect((await server.waitForJob(id)).state).toBe('canceled')
@@ -423,9 +434,11 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
         expect(await notice.getAttribute('data-state')).toBe('error')
         await page.unroute(`**/api/admin/jobs/${last}/cancel`)
         await page.getByRole('button', { name: `Cancel job ${last}` }).click()
-        await expect.poll(() => notice.textContent()).toBe(`Canceled job ${last} of "queue-${screen.name}".`)
+        await expect
+          .poll(() => notice.textContent())
+          .toBe(`Job ${last} of "queue-${screen.name}": The job was canceled.`)
         await expect.poll(() => page.locator('#active-jobs').textContent()).toBe('No job is waiting or running.')
-        expect(errors).toEqual([])
+        expect(besides(errors, 409)).toEqual([])
         await close()
       } finally {
         for (const id of cleanup) await api(`${server.url}/api/admin/jobs/${id}/cancel`, { method: 'POST' })
@@ -444,7 +457,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
       const failedJob = await server.waitForJob(failed.body.id)
       await server.waitForJob(done.body.id)
 
-      const { page, errors, close } = await open(KEY_A, screen.width, server.url, { height: screen.height, axe: true })
+      const { page, errors, close } = await open(KEY_A, screen.width, server.url, { height: screen.height })
       const view = page.locator('#job-view')
       await page.locator(`#failures [data-job="${failed.body.id}"] a`).click()
       await view.waitFor()
@@ -525,7 +538,6 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
 
         const { page, errors, close } = await open(KEY_A, screen.width, retrying.url, {
           height: screen.height,
-          axe: true,
         })
         const row = (id: string) => page.locator(`#deliveries [data-delivery="${id}"]`)
         await row(waiting.id).waitFor()
@@ -571,7 +583,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
         await page
           .locator('#deliveries-section')
           .screenshot({ path: screenshotPath(`admin-deliveries-${screen.name}`) })
-        expect(errors).toEqual([])
+        expect(besides(errors, 404)).toEqual([])
         await close()
       } finally {
         await down.close()
@@ -580,8 +592,188 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     })
   }
 
+  it("the job view's Cancel: the API's answer said, focus on Close, the view kept up by the poll", async () => {
+    const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'view-cancel' } })).body
+    const slow = async (prompt: string) =>
+      (
+        await api(`${server.url}/api/jobs`, {
+          key,
+          body: { prompt },
+          headers: { 'x-fluxhost-simulate': 'slow=120000' },
+        })
+      ).body.id as string
+    const first = await slow('canceled in its view')
+    const second = await slow('canceled elsewhere')
+    try {
+      await Promise.all([server.waitUntilRunning(first), server.waitUntilRunning(second)])
+      const { page, errors, dialogs, close } = await open(KEY_A)
+      const view = page.locator('#job-view')
+      const state = () =>
+        view
+          .locator('.card-field', { has: page.locator('dt', { hasText: /^State$/ }) })
+          .locator('dd')
+          .textContent()
+      // A provider that cannot stop a task: the answer's message says so (as BFL's would), and the view says it.
+      const warning =
+        'The job was canceled. If bfl had started it, bfl cannot cancel a task: it may still finish there, ' +
+        'and be billed there.'
+      await page.route(`**/api/admin/jobs/${first}/cancel`, async (route) => {
+        const response = await route.fetch()
+        const job = await response.json()
+        await route.fulfill({ response, json: { ...job, error: { ...job.error, message: warning } } })
+      })
+      await page.locator(`#active-jobs [data-job="${first}"] a`).click()
+      await expect.poll(state).toBe('running')
+      await view.getByRole('button', { name: /^Cancel job / }).click()
+      await expect
+        .poll(() => page.locator('#job-view-notice').textContent())
+        .toBe(`Job ${first} of "view-cancel": ${warning}`)
+      expect(dialogs.at(-1)).toContain('a provider that cannot cancel a task may still finish it, and bill for it')
+      expect(await page.locator('#queue-notice').textContent()).toBe(`Job ${first} of "view-cancel": ${warning}`)
+      await expect.poll(state).toBe('canceled')
+      expect(await view.getByRole('button', { name: /^Cancel job / }).count()).toBe(0)
+      // Its Cancel button went: focus is on Close.
+      expect(await page.evaluate<string | null>('document.activeElement.textContent')).toBe('Close')
+      expect((await server.waitForJob(first)).state).toBe('canceled')
+
+      // Another running job's view: canceled elsewhere, the view says so at the page's next poll (every 5 s).
+      await page.keyboard.press('Escape')
+      await view.waitFor({ state: 'hidden' })
+      await page.evaluate(`location.hash = '#job=${second}'`)
+      await expect.poll(state).toBe('running')
+      await api(`${server.url}/api/admin/jobs/${second}/cancel`, { method: 'POST' })
+      await expect.poll(state, { timeout: 8000 }).toBe('canceled')
+      expect(errors).toEqual([])
+      await close()
+    } finally {
+      for (const id of [first, second]) await api(`${server.url}/api/admin/jobs/${id}/cancel`, { method: 'POST' })
+    }
+  })
+
+  it("leaves a view closed while its Cancel was sent closed; a poll's older answer never undoes a Cancel", async () => {
+    const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'race' } })).body
+    const slow = async (prompt: string) =>
+      (
+        await api(`${server.url}/api/jobs`, {
+          key,
+          body: { prompt },
+          headers: { 'x-fluxhost-simulate': 'slow=120000' },
+        })
+      ).body.id as string
+    const first = await slow('its view closed meanwhile')
+    const second = await slow('listed by a late poll')
+    try {
+      await Promise.all([server.waitUntilRunning(first), server.waitUntilRunning(second)])
+      const { page, errors, close } = await open(KEY_A)
+      const view = page.locator('#job-view')
+      const row = (id: string) => page.locator(`#active-jobs [data-job="${id}"]`)
+      const notice = page.locator('#queue-notice')
+
+      // The Cancel's request is held until the view is closed (Escape).
+      let reached: () => void = () => {}
+      const held = new Promise<void>((resolve) => {
+        reached = resolve
+      })
+      let release: () => void = () => {}
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      await page.route(`**/api/admin/jobs/${first}/cancel`, async (route) => {
+        reached()
+        await released
+        await route.continue()
+      })
+      await row(first).locator('a').click()
+      await view.getByRole('button', { name: /^Cancel job / }).click()
+      await held
+      await page.keyboard.press('Escape')
+      await view.waitFor({ state: 'hidden' })
+      await expect.poll(() => page.url()).toBe(`${server.url}/admin`)
+      release()
+      await expect.poll(() => notice.textContent()).toBe(`Job ${first} of "race": The job was canceled.`)
+      await expect.poll(() => row(first).count()).toBe(0)
+      await settled(page)
+      // The view stays closed, the address as it was.
+      expect(await view.evaluate((dialog) => (dialog as unknown as { open: boolean }).open)).toBe(false)
+      expect(page.url()).toBe(`${server.url}/admin`)
+
+      // A poll's read of the queue leaves before the Cancel and is answered after the Cancel's own read.
+      let late: (() => Promise<void>) | undefined
+      const polled = new Promise<() => Promise<void>>((resolve) => {
+        void page.route('**/api/admin/queue', async (route) => {
+          if (late) return route.continue()
+          const response = await route.fetch()
+          late = () => route.fulfill({ response })
+          resolve(late)
+        })
+      })
+      const answer = await polled
+      await row(second)
+        .getByRole('button', { name: `Cancel job ${second}` })
+        .click()
+      await expect.poll(() => notice.textContent()).toBe(`Job ${second} of "race": The job was canceled.`)
+      await expect.poll(() => row(second).count()).toBe(0)
+      const finished = page.waitForEvent('requestfinished', (request) => request.url().endsWith('/api/admin/queue'))
+      await answer()
+      await finished
+      await settled(page)
+      expect(await row(second).count()).toBe(0)
+      expect(errors).toEqual([])
+      await close()
+    } finally {
+      for (const id of [first, second]) await api(`${server.url}/api/admin/jobs/${id}/cancel`, { method: 'POST' })
+    }
+  })
+
+  it("reads no job while locked; a link's job opens once an admin key is in, and survives a lock", async () => {
+    const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'locked-out' } })).body
+    const made = await api(`${server.url}/api/jobs`, { key, body: { prompt: 'a shared lighthouse' } })
+    await server.waitForJob(made.body.id)
+    const id = made.body.id as string
+    const admin = (await api(`${server.url}/api/admin/keys`, { body: { name: 'revoked-later', scope: 'admin' } })).body
+    const { page, errors, close } = await open(key)
+    const reads: string[] = []
+    page.on('request', (request) => request.url().includes('/api/admin/jobs/') && reads.push(request.url()))
+    const view = page.locator('#job-view')
+    const useKey = async (value: string) => {
+      await page.getByLabel('API key', { exact: true }).fill(value)
+      await page.getByRole('button', { name: 'Use key' }).click()
+    }
+    await expect.poll(() => page.locator('#admin-gate').textContent()).toContain('these pages need an admin-scoped key')
+    // A link followed while a user key is in: nothing is read (the key could not), nothing shows.
+    await page.evaluate(`location.hash = '#job=${id}'`)
+    await settled(page)
+    expect(reads).toEqual([])
+    expect(await view.isHidden()).toBe(true)
+
+    await useKey(admin.key)
+    await view.waitFor()
+    expect(await view.locator('h2').textContent()).toBe(`Job ${id}`)
+    await expect.poll(() => view.locator('.job-facts').textContent()).toContain('a shared lighthouse')
+    expect(await view.locator('[role="alert"]').count()).toBe(0)
+
+    // The page locks (its key revoked: the next poll says so): the view closes, the address keeps the job.
+    const closing = page.evaluate(
+      "new Promise((done) => document.querySelector('#job-view').addEventListener('close', () => setTimeout(done)))",
+    )
+    await api(`${server.url}/api/admin/keys/${admin.apiKey.id}/revoke`, { method: 'POST' })
+    await closing
+    expect(await page.locator('#admin-gate').textContent()).toContain('no longer works')
+    expect(await view.isHidden()).toBe(true)
+    expect(page.url()).toBe(`${server.url}/admin#job=${id}`)
+    await useKey(KEY_A)
+    await view.waitFor()
+    expect(await view.locator('h2').textContent()).toBe(`Job ${id}`)
+    // Closed by the person: the address lets go of it.
+    await page.keyboard.press('Escape')
+    await view.waitFor({ state: 'hidden' })
+    await expect.poll(() => page.url()).toBe(`${server.url}/admin`)
+    expect(besides(errors, 401)).toEqual([])
+    await close()
+  })
+
   it('fits a phone screen, with every control labelled', async () => {
-    const { page, close } = await open(KEY_A, 390)
+    const { page, errors, close } = await open(KEY_A, 390)
     await page.locator('#keys tbody tr').first().waitFor()
     const unlabelled = await page.evaluate<string[]>(
       "[...document.querySelectorAll('input, select, textarea')]" +
@@ -600,6 +792,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(
       0,
     )
+    expect(errors).toEqual([])
     await close()
   })
 })

@@ -15,16 +15,24 @@ const shownState = signal<DeliveryState | ''>('')
 const notice = signal<{ text: string; error: boolean } | null>(null)
 const redelivering = signal<ReadonlySet<string>>(new Set())
 
+/** Each read of the list is numbered: only the newest one's answer is shown. */
+let reads = 0
+
 export async function loadDeliveries(): Promise<void> {
+  const read = ++reads
   const state = shownState.value
   const { data } = await api<List<Delivery>>(`/api/admin/deliveries?limit=50${state ? `&state=${state}` : ''}`)
-  // An answer for a state no longer chosen (the choice changed meanwhile) is not shown.
-  if (state === shownState.value) deliveries.value = data
+  // An older answer is not shown: one for a state no longer chosen, or a poll's that left before
+  // a Redeliver and came back after the Redeliver's own read (it would show the delivery as it was).
+  if (read === reads) deliveries.value = data
 }
 
 const finished = (d: Delivery) => d.state === 'delivered' || d.state === 'failed' || d.state === 'stopped'
 
-/** Sends a finished delivery again: says it is queued (or why not) and reads the list again. */
+/**
+ * Sends a finished delivery again: says it is queued (or why not) and reads the list again. A
+ * queued one loses its button: focus goes to the notice, which says what came of it.
+ */
 async function redeliver(d: Delivery): Promise<void> {
   redelivering.value = new Set([...redelivering.value, d.id])
   try {
@@ -40,6 +48,7 @@ async function redeliver(d: Delivery): Promise<void> {
   } catch (error) {
     notice.value = { text: messageOf(error), error: true }
   }
+  document.getElementById('delivery-notice')?.focus()
 }
 
 /** The last attempt's answer (its HTTP status, or what went wrong) and when. */

@@ -26,24 +26,46 @@ function idInAddress(): string | null {
   }
 }
 
-/** Reads job `id` into the view (which shows it as soon as the page is unlocked). */
+/** Each read of a job is numbered: only the newest one's answer is shown. */
+let reads = 0
+
+/** Reads job `id` into the view (which shows it while the page is unlocked). */
 async function show(id: string): Promise<void> {
+  const read = ++reads
   if (shown.value?.id !== id) {
     shown.value = { id, job: null, error: null }
     viewNotice.value = null
   }
+  // A poll's read that left before a Cancel and came back after the Cancel's own read would
+  // show the job running again: an answer older than the latest read, or for another job, is dropped.
+  const current = () => read === reads && shown.value?.id === id
   try {
     const job = await api<AdminJob>(`/api/admin/jobs/${encodeURIComponent(id)}`)
-    if (shown.value?.id === id) shown.value = { id, job, error: null }
+    if (current()) shown.value = { id, job, error: null }
   } catch (error) {
-    if (shown.value?.id === id) shown.value = { id, job: null, error: messageOf(error) }
+    // The record read before stays, under the reason this read failed.
+    if (current()) shown.value = { id, job: shown.value?.job ?? null, error: messageOf(error) }
   }
 }
 
-/** Opens the job the address names, if it names one: at the page's start (a shared link) and on each change. */
+/**
+ * Opens the job the address names, if it names one: once an admin key is in (a shared link; the
+ * page calls it then) and on each change of the address. While the page is locked (no key, or a
+ * user key) it reads nothing: the key could not, and the job opens once an admin key is entered.
+ */
 export function openFromAddress(): void {
+  if (gated.value) return
   const id = idInAddress()
   if (id) void show(id)
+}
+
+const unfinished = (job: AdminJob | null): job is AdminJob =>
+  job !== null && (job.state === 'queued' || job.state === 'running')
+
+/** Reads the shown job again while it is unfinished (each poll of the page), so the view keeps up. */
+export async function refreshJobView(): Promise<void> {
+  const current = shown.value
+  if (current && !gated.value && unfinished(current.job)) await show(current.id)
 }
 
 /** How long from `from` to `to`, in seconds, or null when either is missing. */
@@ -127,6 +149,7 @@ function JobRecord({ job }: { job: AdminJob }) {
 /** The view of the job the address names: a modal dialog, closed by its button or Escape. */
 function JobView() {
   const dialog = useRef<HTMLDialogElement>(null)
+  const closeButton = useRef<HTMLButtonElement>(null)
   const current = shown.value
   const open = current !== null && !gated.value
   useEffect(() => {
@@ -138,15 +161,20 @@ function JobView() {
   const closed = () => {
     shown.value = null
     viewNotice.value = null
-    // The address stops naming the job (without a step in the history), so its link opens it again.
-    if (idInAddress()) history.replaceState(null, '', `${location.pathname}${location.search}`)
+    // Closed by the person (its button, Escape): the address stops naming the job (without a step
+    // in the history), so its link opens it again. Closed because the page locked: the address
+    // keeps it, and the job opens again once an admin key is entered (a shared link survives).
+    if (!gated.value && idInAddress()) history.replaceState(null, '', `${location.pathname}${location.search}`)
   }
   const job = current?.job ?? null
-  const unfinished = job !== null && (job.state === 'queued' || job.state === 'running')
   const cancel = async (target: AdminJob) => {
     const said = await cancelJob(target)
-    if (!said) return
+    // The view may have been closed (Escape) or moved to another job while the Cancel was sent:
+    // it is then left as it is, and the queue's notice says what came of the Cancel.
+    if (!said || shown.value?.id !== target.id) return
     viewNotice.value = said
+    // The Cancel button goes once the job is read as canceled: focus goes to Close, not the page's start.
+    closeButton.current?.focus()
     await show(target.id)
   }
   return (
@@ -163,12 +191,12 @@ function JobView() {
       {job ? <JobRecord job={job} /> : null}
       <Notice id="job-view-notice" notice={viewNotice.value} />
       <div class="dialog-actions">
-        {unfinished ? (
+        {unfinished(job) ? (
           <button type="button" aria-label={`Cancel job ${job.id} (${keyOf(job)})`} onClick={() => void cancel(job)}>
             Cancel job
           </button>
         ) : null}
-        <button type="button" class="primary" onClick={() => dialog.current?.close()}>
+        <button ref={closeButton} type="button" class="primary" onClick={() => dialog.current?.close()}>
           Close
         </button>
       </div>
@@ -176,7 +204,7 @@ function JobView() {
   )
 }
 
-/** Draws the job view, opens it for the job the address names, and follows the address. */
+/** Draws the job view and follows the address (the page opens the job it names once an admin key is in). */
 export function mountJobView(): void {
   render(<JobView />, $('#job-view-root'))
   window.addEventListener('hashchange', openFromAddress)

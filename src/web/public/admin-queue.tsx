@@ -14,8 +14,15 @@ const queueNotice = signal<{ text: string; error: boolean } | null>(null)
 /** The jobs being canceled now (their buttons wait). */
 const canceling = signal<ReadonlySet<string>>(new Set())
 
+/** Each read of the queue is numbered: only the newest one's answer is shown. */
+let reads = 0
+
 export async function loadQueue(): Promise<void> {
-  queue.value = await api<Queue>('/api/admin/queue')
+  const read = ++reads
+  const answer = await api<Queue>('/api/admin/queue')
+  // A poll that left before a Cancel and came back after the Cancel's own read would bring the
+  // canceled job back: an answer older than the latest read is dropped.
+  if (read === reads) queue.value = answer
 }
 
 /** A job's key, by its name (or its id, for a key the API does not list). */
@@ -24,19 +31,23 @@ export const keyOf = (job: AdminJob): string => job.key.name ?? job.key.id
 type Said = { text: string; error: boolean }
 
 /**
- * Cancels any key's queued or running job (after asking): says so, or says the API's reason,
- * and reads the queue again. Resolves to what it said (null: not asked to go on).
+ * Cancels any key's queued or running job (after asking): says the API's answer (its message:
+ * for a running job on a provider that cannot stop a task, that it may still finish and bill
+ * there) or its reason, and reads the queue again. Resolves to what it said (null: not asked).
  */
 export async function cancelJob(job: AdminJob): Promise<Said | null> {
   const question =
     `Cancel job ${job.id} of the key "${keyOf(job)}"? ` +
-    (job.state === 'running' ? 'It stops where it is; it is not charged.' : 'It will not run; it is not charged.')
+    (job.state === 'running'
+      ? 'Its engine is told to stop and the key is not charged; a provider that cannot cancel a task ' +
+        'may still finish it, and bill for it.'
+      : 'It will not run; it is not charged.')
   if (!confirm(question)) return null
   canceling.value = new Set([...canceling.value, job.id])
   let said: Said
   try {
-    await api(`/api/admin/jobs/${encodeURIComponent(job.id)}/cancel`, { method: 'POST' })
-    said = { text: `Canceled job ${job.id} of "${keyOf(job)}".`, error: false }
+    const answer = await api<AdminJob>(`/api/admin/jobs/${encodeURIComponent(job.id)}/cancel`, { method: 'POST' })
+    said = { text: `Job ${job.id} of "${keyOf(job)}": ${answer.error?.message ?? 'canceled.'}`, error: false }
   } catch (error) {
     said = { text: `Job ${job.id} was not canceled: ${messageOf(error)}`, error: true }
   } finally {
@@ -51,14 +62,20 @@ export async function cancelJob(job: AdminJob): Promise<Said | null> {
   return said
 }
 
-/** The Cancel button of a queued or running job. */
+/**
+ * The Cancel button of a queued or running job. A canceled job leaves the list, and its button
+ * with it: focus goes to the notice, which says what came of it, instead of to the page's start.
+ */
 export function CancelButton({ job }: { job: AdminJob }) {
+  const cancel = async () => {
+    if (await cancelJob(job)) document.getElementById('queue-notice')?.focus()
+  }
   return (
     <button
       type="button"
       aria-label={`Cancel job ${job.id}`}
       disabled={canceling.value.has(job.id)}
-      onClick={() => void cancelJob(job)}
+      onClick={() => void cancel()}
     >
       Cancel
     </button>

@@ -101,10 +101,20 @@ export function JobLink({ id }: { id: string }) {
   )
 }
 
-/** A status line that is always there (so that what it then says is announced). */
+/**
+ * A status line that is always there (so that what it then says is announced). It takes focus
+ * from a script (tabIndex -1) when the button that acted goes away with the record it acted on.
+ */
 export function Notice({ id, notice }: { id: string; notice: { text: string; error: boolean } | null }) {
   return (
-    <p id={id} class="action-notice" role="status" aria-live="polite" data-state={notice?.error ? 'error' : 'ok'}>
+    <p
+      id={id}
+      class="action-notice"
+      role="status"
+      aria-live="polite"
+      tabIndex={-1}
+      data-state={notice?.error ? 'error' : 'ok'}
+    >
       {notice?.text ?? ''}
     </p>
   )

@@ -7,7 +7,7 @@
 
 import { loadDeliveries, mountDeliveries } from './admin-deliveries.js'
 import { loadEngines } from './admin-engines.js'
-import { mountJobView, openFromAddress } from './admin-job.js'
+import { mountJobView, openFromAddress, refreshJobView } from './admin-job.js'
 import { createKey, loadKeys } from './admin-keys.js'
 import { saveLimits, showLimits, topUp } from './admin-limits.js'
 import { loadQueue, mountQueue } from './admin-queue.js'
@@ -47,11 +47,12 @@ keyForm(async (me) => {
     report(error)
   }
   if (check !== checks) return
-  // The queue and deliveries change by themselves: look again every 5 s. A key that stopped
-  // working (revoked, from here or elsewhere) stops the page, saying so, instead of polling on.
+  // The queue, the deliveries and an open unfinished job change by themselves: look again every
+  // 5 s. A key that stopped working (revoked, from here or elsewhere) stops the page, saying so,
+  // instead of polling on.
   refresh = setInterval(
     () =>
-      void Promise.all([loadQueue(), loadDeliveries()]).catch((error: unknown) => {
+      void Promise.all([loadQueue(), loadDeliveries(), refreshJobView()]).catch((error: unknown) => {
         if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) return
         clearInterval(refresh)
         gate('The key this page used no longer works (it was revoked?): enter another admin key (top right).')
