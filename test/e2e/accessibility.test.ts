@@ -19,7 +19,7 @@ describe.runIf(launched.ok)('accessibility (axe-core)', () => {
   })
 
   const open = async (path: string, width: number) => {
-    const context = await browser.newContext({ viewport: { width, height: 900 }, bypassCSP: true })
+    const context = await browser.newContext({ viewport: { width, height: 900 } })
     const page = await context.newPage()
     await page.goto(`${server.url}${path}`)
     return { page, close: () => context.close() }

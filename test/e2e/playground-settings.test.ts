@@ -21,7 +21,7 @@ describe.runIf(launched.ok)('the playground settings', () => {
 
   /** The playground with the key set and its stream up; CSP bypassed so axe-core can be added. */
   const open = async (width: number, height: number) => {
-    const context = await browser.newContext({ viewport: { width, height }, bypassCSP: true })
+    const context = await browser.newContext({ viewport: { width, height } })
     const page = await context.newPage()
     const errors: string[] = []
     page.on('pageerror', (error) => errors.push(error.message))

@@ -2,10 +2,11 @@
 // the caller's history, kept current by the same stream; the same request as code in every
 // dialect. This module wires the parts together: playground-form.ts (fields, settings),
 // playground-models.ts (model, size), playground-job.ts (the current job),
-// playground-history.ts, playground-code.ts and live.ts (the stream that survives the network).
+// playground-result.tsx (what the result panel shows), playground-history.tsx, playground-code.tsx
+// and live.ts (the stream that survives the network).
 import { $, getKey, keyForm, usd } from './common.js'
-import { connectLive, type LiveStatus } from './live.js'
-import { copyCode, updateCode } from './playground-code.js'
+import { connectLive } from './live.js'
+import { setUpCode, updateCode } from './playground-code.js'
 import { allModels, fields, form, model, onSettingsChange, snapSize, syncOutputs } from './playground-form.js'
 import {
   clearHistory,
@@ -25,6 +26,7 @@ import {
   submitJob,
 } from './playground-job.js'
 import { loadModels, markPreset, onModelChange, setUpModels } from './playground-models.js'
+import { setUpResult, showConnection } from './playground-result.js'
 import { acceptImagePrompts } from './playground-reuse.js'
 import type { Job } from './playground-types.js'
 
@@ -78,19 +80,6 @@ form.addEventListener('submit', () => {
   syncOutputs()
 })
 
-/** What the page says of its connection: nothing while the stream is up. */
-function showConnection(status: LiveStatus) {
-  const line = $('#connection')
-  if (status.state === 'retrying') {
-    line.textContent = `Connection to fluxhost lost — retrying in ${Math.ceil(status.inMs / 1000)} s.`
-    line.dataset.state = 'retrying'
-    line.hidden = false
-  } else if (status.state === 'live') {
-    line.hidden = true
-    line.dataset.state = 'live'
-  }
-}
-
 let live: ReturnType<typeof connectLive<Job>> | undefined
 const startLive = () => {
   if (live) return live.restart()
@@ -112,7 +101,6 @@ const startLive = () => {
 
 form.addEventListener('submit', (event) => void submitJob(event))
 $('#cancel').addEventListener('click', () => void cancelFollowed())
-$('#copy-code').addEventListener('click', () => void copyCode())
 
 $('#dice').addEventListener('click', () => {
   fields.seed.value = String(Math.floor(Math.random() * 2 ** 32))
@@ -134,11 +122,12 @@ form.addEventListener('input', () => {
   updateCode()
   showCost()
 })
-for (const select of [$('#code-dialect'), $('#code-language')]) select.addEventListener('change', updateCode)
 
+setUpResult()
 setUpModels()
 acceptImagePrompts()
 syncOutputs()
+setUpCode()
 showCost()
 setUpHistory()
 showHistoryModels(allModels())

@@ -1,12 +1,20 @@
 // The current job: POST /api/jobs, then its changes as the page's live stream brings them
 // (live.ts, wired in app.ts: onLiveJob, onLiveProgress), its images once it succeeds, and the
-// Cancel button while it runs. What the result panel draws is playground-result.ts.
+// Cancel button while it runs. The job shown is a signal: what the result panel draws of it is
+// playground-result.tsx.
+import { batch, signal } from '@preact/signals'
 import { $, ApiError, api, messageOf, stateRank } from './common.js'
 import { fields, requestBody, settings, settingsChanged } from './playground-form.js'
-import { placeholder, resultImages, setProgress, statusText } from './playground-result.js'
 import type { Job } from './playground-types.js'
 
 export type { Job } from './playground-types.js'
+
+/** The job the result panel shows (its latest known record); undefined before the first. */
+export const shown = signal<Job | undefined>(undefined)
+/** The job shown was deleted: the panel says so, and shows nothing of it. */
+export const deleted = signal(false)
+/** The clock the status line counts from: it ticks each second while the job shown is unfinished. */
+export const now = signal(Date.now())
 
 let following: { id: string } | undefined
 // The latest record the live stream brought of each recent job: its events can come before the
@@ -19,38 +27,35 @@ export function onJobsChanged(listener: (job: Job) => void): void {
   jobsChanged = listener
 }
 
-// The job the status line shows, and its ticker while it is unfinished (elapsed time; for a
-// queued job, its place in the queue, read every 2 s).
-let shown: Job | undefined
+// The ticker while the job shown is unfinished (elapsed time; for a queued job, its place in
+// the queue, read every 2 s).
 let ticker: ReturnType<typeof setInterval> | undefined
 
-const unfinished = (job: Job) => job.state === 'queued' || job.state === 'running'
+export const unfinished = (job: Job): boolean => job.state === 'queued' || job.state === 'running'
 
 function tick() {
-  if (!shown || !unfinished(shown)) return
-  $('#job-status').textContent = statusText(shown)
-  if (shown.state !== 'queued' || Math.floor(Date.now() / 1000) % 2 !== 0) return
-  api<Job>(`/api/jobs/${shown.id}`).then(
+  const job = shown.value
+  if (!job || !unfinished(job)) return
+  now.value = Date.now()
+  if (job.state !== 'queued' || Math.floor(Date.now() / 1000) % 2 !== 0) return
+  api<Job>(`/api/jobs/${job.id}`).then(
     (fresh) => onLiveJob(fresh),
     () => undefined,
   )
 }
 
 function showJob(job: Job) {
-  const status = $('#job-status')
-  const images = $('#images')
-  const previous = shown
+  const previous = shown.value
   // A stream's record has no queue position: keep the last one read while it is still queued.
-  shown = job.state === 'queued' && previous?.id === job.id ? { queuePosition: previous.queuePosition, ...job } : job
-  status.textContent = statusText(shown)
-  status.dataset.state = job.state
+  batch(() => {
+    shown.value =
+      job.state === 'queued' && previous?.id === job.id ? { queuePosition: previous.queuePosition, ...job } : job
+    deleted.value = false
+    now.value = Date.now()
+  })
   clearInterval(ticker)
   const running = unfinished(job)
-  if (running) {
-    ticker = setInterval(tick, 1000)
-    if (previous?.id !== job.id || !images.querySelector('.placeholder-image')) images.replaceChildren(placeholder(job))
-  } else if (job.state !== 'succeeded') images.replaceChildren()
-  setProgress(job.progress ?? 0)
+  if (running) ticker = setInterval(tick, 1000)
   // Focus follows the button that can act now (a disabled or hidden one drops it).
   const submit = $<HTMLButtonElement>('#submit')
   const cancel = $<HTMLButtonElement>('#cancel')
@@ -59,7 +64,6 @@ function showJob(job: Job) {
   submit.disabled = running
   if (running && (focused === submit || focused === document.body)) cancel.focus()
   if (!running && (focused === cancel || focused === document.body)) submit.focus()
-  if (job.state === 'succeeded') images.replaceChildren(...resultImages(job))
 }
 
 /** Shows `job` as the current one; its later changes come from the live stream. */
@@ -70,8 +74,10 @@ export function follow(job: Job): void {
 }
 
 /** The id of the job shown, if it has not ended (the live stream polls it while it is down). */
-export const followedId = (): string | undefined =>
-  following && shown?.id === following.id && unfinished(shown) ? following.id : undefined
+export const followedId = (): string | undefined => {
+  const job = shown.value
+  return following && job?.id === following.id && unfinished(job) ? following.id : undefined
+}
 
 /** A change of one of the key's jobs, from the live stream (or a poll). */
 export function onLiveJob(job: Job): void {
@@ -87,11 +93,12 @@ export function onLiveJob(job: Job): void {
 
 export function onLiveProgress(jobId: string, progress: number): void {
   if (following?.id !== jobId) return
-  setProgress(progress)
-  if (shown?.id === jobId) {
-    shown = { ...shown, progress }
-    $('#job-status').textContent = statusText(shown)
-  }
+  const job = shown.value
+  if (job?.id !== jobId) return
+  batch(() => {
+    shown.value = { ...job, progress }
+    now.value = Date.now()
+  })
 }
 
 /** Reads the shown job again (the stream missed changes it cannot replay). */
@@ -108,13 +115,11 @@ export async function refreshFollowed(): Promise<void> {
 export function dropFollowed(jobId: string): void {
   if (following?.id !== jobId) return
   following = undefined
-  shown = undefined
+  batch(() => {
+    shown.value = undefined
+    deleted.value = true
+  })
   clearInterval(ticker)
-  $('#images').replaceChildren()
-  setProgress(0)
-  const status = $('#job-status')
-  status.textContent = 'The job was deleted.'
-  status.dataset.state = 'deleted'
   $('#cancel').hidden = true
   $<HTMLButtonElement>('#submit').disabled = false
 }
@@ -133,7 +138,6 @@ export async function submitJob(event: Event): Promise<void> {
   submit.disabled = true
   try {
     const job = await api<Job>('/api/jobs', { method: 'POST', body: await requestBody(settings()) })
-    $('#images').replaceChildren()
     // A seed is used once unless kept: the next generation draws its own.
     if (!fields.seedLock.checked && fields.seed.value !== '') {
       fields.seed.value = ''
