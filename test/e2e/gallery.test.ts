@@ -78,7 +78,7 @@ describe.runIf(launched.ok)('the playground gallery', () => {
       const { page, close } = await open(width)
       const card = page.locator(`#gallery li[data-job="${failed[0]}"]`)
       await page.getByLabel('Filter by state').selectOption('failed')
-      await card.getByRole('button', { name: /^Open: hay 7/ }).click()
+      await card.getByRole('button', { name: /^failed — Open: hay 7/ }).click()
       const dialog = page.getByRole('dialog', { name: 'Job' })
       await expect.poll(() => dialog.isVisible()).toBe(true)
       await expect.poll(() => dialog.locator('.reason').textContent()).toMatch(/simulated: the upstream engine failed/)

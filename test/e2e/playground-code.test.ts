@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground, screenshotPath } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, screenshotPath, seriousViolations } from '../helpers/browser.js'
 import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -62,6 +62,7 @@ describe.runIf(launched.ok)('the playground: the code panel', () => {
     expect(await page.locator('#code-note').textContent()).toMatch(/prompt_upsampling/)
 
     await page.locator('#code-panel').screenshot({ path: screenshotPath('playground-code') })
+    expect(await seriousViolations(page), 'Code tab shown').toEqual([])
     // The key is in the page (it was typed), never in the code panel.
     expect(await page.locator('#code-panel').textContent()).not.toContain(KEY_A)
 

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, seriousViolations } from '../helpers/browser.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -78,6 +78,7 @@ describe.runIf(launched.ok)('the playground: results and image prompts', () => {
     const preview = page.locator('#image-prompt-preview img')
     await preview.waitFor()
     expect(await preview.getAttribute('alt')).toBe('The image prompt: dropped.png')
+    expect(await seriousViolations(page), 'image prompt shown').toEqual([])
     const dropped = await generate(page, () => page.locator('#submit').click())
     expect(dropped.request.imagePrompt).toBeTruthy()
 

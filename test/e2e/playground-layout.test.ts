@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground, screenshotPath } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, screenshotPath, seriousViolations } from '../helpers/browser.js'
 import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -33,7 +33,7 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     })()`)
 
   it('at 1366×900: Generate (and cost) in view with advanced settings open, a tall image fitted, zoom', async () => {
-    const { page, close } = await open(1366, 900)
+    const { page, errors, close } = await open(1366, 900)
     const generate = page.locator('#submit')
     expect(await generate.textContent()).toBe('Generate · $0.04')
     await page.getByLabel('Images').selectOption('2')
@@ -62,13 +62,15 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     await page.getByRole('button', { name: 'Image 1 at full size' }).click()
     const zoomed = page.locator('dialog.zoomed img')
     await expect.poll(() => zoomed.evaluate((node) => (node as unknown as { width: number }).width)).toBe(768)
+    expect(await seriousViolations(page), 'zoom dialog open').toEqual([])
     await page.keyboard.press('Escape')
     await expect.poll(() => page.locator('dialog.zoomed').count()).toBe(0)
+    expect(errors).toEqual([])
     await close()
   })
 
   it('shows the code in a tab beside the result, coloured, and goes back to the result on Generate', async () => {
-    const { page, close } = await open(1366, 900)
+    const { page, errors, close } = await open(1366, 900)
     await page.getByLabel('Prompt', { exact: true }).fill('Tom\'s "quoted" <b>prompt</b>')
     const codeTab = page.getByRole('tab', { name: 'Code' })
     await codeTab.click()
@@ -87,11 +89,12 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     await codeTab.click()
     await page.getByLabel('Prompt', { exact: true }).press('Control+Enter')
     await expect.poll(() => page.locator('#result-panel').isVisible()).toBe(true)
+    expect(errors).toEqual([])
     await close()
   })
 
   it('at 390×844: Generate stays reachable over the settings, and the result comes into view after it', async () => {
-    const { page, close } = await open(390, 844)
+    const { page, errors, close } = await open(390, 844)
     const generate = await box(page, '#submit')
     expect(generate.bottom).toBeLessThanOrEqual(844)
     await page.getByLabel('Prompt', { exact: true }).fill('on a phone')
@@ -101,6 +104,7 @@ describe.runIf(launched.ok)('the playground on one screen', () => {
     expect((await box(page, '#job-status')).top).toBeGreaterThanOrEqual(0)
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
     expect(overflow).toBeLessThanOrEqual(0)
+    expect(errors).toEqual([])
     await close()
   })
 })

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, seriousViolations } from '../helpers/browser.js'
+import { launchBrowser, openPlayground, seriousViolations } from '../helpers/browser.js'
 import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
 
 const launched = await launchBrowser()
@@ -19,18 +19,11 @@ describe.runIf(launched.ok)('the playground settings', () => {
     await server?.close()
   })
 
-  /** The playground with the key set and its stream up; CSP bypassed so axe-core can be added. */
-  const open = async (width: number, height: number) => {
-    const context = await browser.newContext({ viewport: { width, height } })
-    const page = await context.newPage()
-    const errors: string[] = []
-    page.on('pageerror', (error) => errors.push(error.message))
-    await page.goto(`${server.url}/`)
-    await page.getByLabel('API key', { exact: true }).fill(KEY_A)
-    await page.getByRole('button', { name: 'Use key' }).click()
-    await page.locator('#connection[data-state="live"]').waitFor({ state: 'attached', timeout: 15_000 })
-    return { page, errors, close: () => context.close() }
-  }
+  /**
+   * The playground with the key set and its stream up, under its own CSP (axe-core is added through
+   * the debugging protocol, which the policy does not govern); `errors` has its CSP violations too.
+   */
+  const open = (width: number, height: number) => openPlayground(browser, server.url, KEY_A, { width, height })
   /**
    * The page's next create (POST /api/jobs): the body the browser sent, and the job as the server
    * has it once it ended (waiting on the answer, not on the status line: it still shows the last job).

@@ -142,7 +142,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
   })
 
   it('lists the history as a gallery, and re-runs a job from it', async () => {
-    const { page, close } = await open({ key: KEY_A })
+    const { page, errors, close } = await open({ key: KEY_A })
     await generate(page, 'history one')
     await page.locator('#images img').first().waitFor({ state: 'visible' })
     const cards = page.locator('#gallery li')
@@ -179,11 +179,12 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     await newest.getByRole('button', { name: /^Delete/ }).click()
     await expect.poll(() => page.locator(`#gallery li[data-job="${id}"]`).count()).toBe(0)
     expect((await fetch(imageUrl)).status).toBe(404)
+    expect(errors).toEqual([])
     await close()
   })
 
   it('gives the request as code that runs and returns an image, in every API', async () => {
-    const { page, close } = await open({ key: KEY_A })
+    const { page, errors, close } = await open({ key: KEY_A })
     await page.getByLabel('Prompt', { exact: true }).fill('Tom\'s "red" apple — $5')
     await page.getByLabel('Seed', { exact: true }).fill('7')
     await page.getByRole('tab', { name: 'Code' }).click()
@@ -213,11 +214,12 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
       expect(image.status).toBe(200)
       expect(image.headers.get('content-type')).toMatch(/^image\//)
     }
+    expect(errors).toEqual([])
     await close()
   })
 
   it('fits a phone screen, with every control labelled', async () => {
-    const { page, close } = await open({ key: KEY_A, width: 390 })
+    const { page, errors, close } = await open({ key: KEY_A, width: 390 })
     // (Browser-side code as strings: this file is typechecked without the DOM's types.)
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
     expect(overflow).toBeLessThanOrEqual(0)
@@ -234,6 +236,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     await page.keyboard.press('Enter')
     await page.locator('#images img').first().waitFor({ state: 'visible' })
     await page.screenshot({ path: screenshotPath('playground-phone'), fullPage: true })
+    expect(errors).toEqual([])
     await close()
   })
 })

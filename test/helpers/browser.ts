@@ -111,9 +111,29 @@ export async function openPageAt(
 }
 
 /**
+ * Whether a console line is Chromium's report of a Content-Security-Policy violation ("Refused to
+ * apply inline style because it violates the following Content Security Policy directive: …").
+ * A resource that failed to load ("Failed to load resource: … 404") is not one: tests cause those.
+ */
+export const isCspViolation = (text: string): boolean =>
+  /Content Security Policy/i.test(text) || /^Refused to (apply|load|execute|connect|frame|create)\b/.test(text)
+
+/**
+ * Collects into `errors` the page's uncaught errors and the Content-Security-Policy violations
+ * Chromium reports on the console (a style attribute the policy refuses is a bug of the page
+ * that throws nothing: without this, a test would not see it).
+ */
+export function recordErrors(page: Page, errors: string[]): void {
+  page.on('pageerror', (error) => errors.push(error.message))
+  page.on('console', (message) => {
+    if (message.type() === 'error' && isCspViolation(message.text())) errors.push(message.text())
+  })
+}
+
+/**
  * The playground at `url` in a fresh context (empty storage, cold cache), `key` entered and, by
- * default, its live stream up. `errors`: the page's uncaught errors. `simulate` makes the page's
- * own creates carry X-Fluxhost-Simulate (the test's choice of upstream behaviour).
+ * default, its live stream up. `errors`: the page's uncaught errors and its CSP violations
+ * (recordErrors).
  */
 export async function openPlayground(
   browser: Browser,
@@ -127,7 +147,7 @@ export async function openPlayground(
   if (options.clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write'])
   const page = await context.newPage()
   const errors: string[] = []
-  page.on('pageerror', (error) => errors.push(error.message))
+  recordErrors(page, errors)
   await page.goto(`${url}/`)
   await page.getByLabel('API key', { exact: true }).fill(key)
   await page.getByRole('button', { name: 'Use key' }).click()

@@ -23,6 +23,7 @@ import {
   onLiveJob,
   onLiveProgress,
   refreshFollowed,
+  resetFollowed,
   submitJob,
 } from './playground-job.js'
 import { loadModels, markPreset, onModelChange, setUpModels } from './playground-models.js'
@@ -138,8 +139,13 @@ void loadModels().then(() => {
 
 keyForm((me) => {
   updateCode()
+  // Another key (or none): the job shown was the last key's.
+  resetFollowed()
   if (me) startLive()
   if (!me) {
+    // No key to follow its jobs with: the stream stops (a new one starts with the next key).
+    live?.close()
+    live = undefined
     clearHistory('Your jobs appear here once your key is set.')
     return
   }

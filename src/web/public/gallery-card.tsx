@@ -43,7 +43,13 @@ export function Card({ job }: { job: Job }) {
   const prompt = job.request.prompt
   return (
     <li class="card" data-job={job.id} data-state={job.state} data-favourite={job.favourite ? 'true' : undefined}>
-      <button type="button" class="open" aria-label={`Open: ${prompt}`} onClick={() => void openJob(job.id)}>
+      {/* The name starts with what shows: the image's "Open", or the state of a job without one. */}
+      <button
+        type="button"
+        class="open"
+        aria-label={image ? `Open: ${prompt}` : `${job.state} — Open: ${prompt}`}
+        onClick={() => void openJob(job.id)}
+      >
         {image ? (
           <img src={image.thumbnailUrl ?? image.url} alt={prompt} loading="lazy" />
         ) : (

@@ -49,7 +49,8 @@ let copiedTimer: ReturnType<typeof setTimeout> | undefined
 /** Copies what the panel shows (the key is never in it: the code reads $FLUXHOST_KEY). */
 export async function copyCode(): Promise<void> {
   try {
-    await navigator.clipboard.writeText($('#code').textContent ?? '')
+    // The request the settings make now (the panel's redraw may be a frame behind an edit).
+    await navigator.clipboard.writeText(shownCode().code)
     copyLabel.value = 'Copied'
   } catch {
     copyLabel.value = 'Select and copy'

@@ -46,24 +46,45 @@ function tick() {
 
 function showJob(job: Job) {
   const previous = shown.value
-  // A stream's record has no queue position: keep the last one read while it is still queued.
+  // A stream's record has no queue position: keep the last one read while it is still queued. The
+  // record's progress is saved now and then: a finer one heard live meanwhile is not undone.
+  const same = previous?.id === job.id
+  const progress = same && job.state === 'running' && previous.state === 'running' ? previous.progress : 0
   batch(() => {
     shown.value =
-      job.state === 'queued' && previous?.id === job.id ? { queuePosition: previous.queuePosition, ...job } : job
+      job.state === 'queued' && same
+        ? { queuePosition: previous.queuePosition, ...job }
+        : { ...job, progress: Math.max(job.progress, progress) }
     deleted.value = false
     now.value = Date.now()
   })
   clearInterval(ticker)
   const running = unfinished(job)
   if (running) ticker = setInterval(tick, 1000)
-  // Focus follows the button that can act now (a disabled or hidden one drops it).
+  // Focus follows the button that can act now (a disabled or hidden one drops it), when the job
+  // starts or ends: not at every record of it (a favourite marked elsewhere, say).
   const submit = $<HTMLButtonElement>('#submit')
   const cancel = $<HTMLButtonElement>('#cancel')
   const focused = document.activeElement
+  const turned = !previous || previous.id !== job.id || unfinished(previous) !== running
   cancel.hidden = !running
   submit.disabled = running
+  if (!turned) return
   if (running && (focused === submit || focused === document.body)) cancel.focus()
   if (!running && (focused === cancel || focused === document.body)) submit.focus()
+}
+
+/** Forgets the job shown (another key was entered: that job is not this key's). */
+export function resetFollowed(): void {
+  following = undefined
+  latest.clear()
+  batch(() => {
+    shown.value = undefined
+    deleted.value = false
+  })
+  clearInterval(ticker)
+  $('#cancel').hidden = true
+  $<HTMLButtonElement>('#submit').disabled = false
 }
 
 /** Shows `job` as the current one; its later changes come from the live stream. */
@@ -94,7 +115,8 @@ export function onLiveJob(job: Job): void {
 export function onLiveProgress(jobId: string, progress: number): void {
   if (following?.id !== jobId) return
   const job = shown.value
-  if (job?.id !== jobId) return
+  // Progress only grows, and only a running job has it (a late event after its end says nothing).
+  if (job?.id !== jobId || job.state !== 'running' || progress <= job.progress) return
   batch(() => {
     shown.value = { ...job, progress }
     now.value = Date.now()
@@ -129,6 +151,12 @@ export async function submitJob(event: Event): Promise<void> {
   event.preventDefault()
   const error = $('#form-error')
   const submit = $<HTMLButtonElement>('#submit')
+  // Ctrl/Cmd+Enter submits even while Generate is disabled: a job running (or being made) is not
+  // abandoned for another.
+  if (submit.disabled) {
+    if (followedId()) error.textContent = 'A job is running: wait for it to end, or cancel it, before starting another.'
+    return
+  }
   error.textContent = ''
   if (!fields.prompt.value.trim()) {
     error.textContent = 'Enter a prompt.'
@@ -150,6 +178,8 @@ export async function submitJob(event: Event): Promise<void> {
   } catch (e) {
     error.textContent = messageOf(e)
     submit.disabled = false
+    // Generate was disabled while the create was sent, which dropped the focus: it comes back.
+    if (document.activeElement === document.body) submit.focus()
   }
 }
 

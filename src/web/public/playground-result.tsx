@@ -17,7 +17,7 @@ import type { Job, Upsampling } from './playground-types.js'
 // in markup it refuses.
 
 /** What the page says of its connection: nothing while the stream is up (set by app.ts). */
-const connection = signal<{ state?: 'retrying' | 'live'; text: string }>({ text: '' })
+const connection = signal<{ state?: 'retrying' | 'refused' | 'live'; text: string }>({ text: '' })
 
 export function showConnection(status: LiveStatus): void {
   if (status.state === 'retrying')
@@ -25,6 +25,9 @@ export function showConnection(status: LiveStatus): void {
       state: 'retrying',
       text: `Connection to fluxhost lost — retrying in ${Math.ceil(status.inMs / 1000)} s.`,
     }
+  // The key was refused (revoked, say): nothing is tried again until a key is entered, and it says so.
+  else if (status.state === 'refused')
+    connection.value = { state: 'refused', text: `Live updates stopped: ${status.message}` }
   else if (status.state === 'live') connection.value = { ...connection.value, state: 'live' }
 }
 
@@ -40,15 +43,29 @@ const upsampled = (upsampling: Upsampling | undefined): string => {
   return upsampling.by === 'upsampler' ? ' Prompt upsampled by the upsampler.' : ' Prompt upsampled by the engine.'
 }
 
-/** The status line: where the job stands (its time counted to `at`), or what it made. */
-export function statusText(job: Job, at = Date.now()): string {
+/**
+ * The status line, in two parts: where the job stands (said by screen readers when it changes)
+ * and what ticks while it runs (place in the queue, percent, seconds: shown, not said each second).
+ */
+export function statusParts(job: Job, at = Date.now()): [said: string, ticking: string] {
   const elapsed = `${Math.floor(seconds(job.createdAt, at))} s`
   const ahead = job.queuePosition ? `${job.queuePosition} ${job.queuePosition === 1 ? 'job' : 'jobs'} ahead, ` : ''
   switch (job.state) {
     case 'queued':
-      return `Queued… ${ahead}${elapsed}`
+      return ['Queued…', ` ${ahead}${elapsed}`]
     case 'running':
-      return `Generating… ${Math.round((job.progress ?? 0) * 100)} %, ${elapsed}`
+      return ['Generating…', ` ${Math.round((job.progress ?? 0) * 100)} %, ${elapsed}`]
+    default:
+      return [statusText(job), '']
+  }
+}
+
+/** The status line: where the job stands (its time counted to `at`), or what it made. */
+export function statusText(job: Job, at = Date.now()): string {
+  switch (job.state) {
+    case 'queued':
+    case 'running':
+      return statusParts(job, at).join('')
     case 'succeeded': {
       const took = job.finishedAt ? ` in ${seconds(job.createdAt, Date.parse(job.finishedAt))} s` : ''
       const n = job.result?.images.length ?? 0
@@ -65,16 +82,27 @@ export function statusText(job: Job, at = Date.now()): string {
 
 function Status() {
   const job = shown.value
-  const text = deleted.value ? 'The job was deleted.' : job ? statusText(job, now.value) : 'Nothing generated yet.'
+  const [said, ticking] = deleted.value
+    ? ['The job was deleted.', '']
+    : job
+      ? statusParts(job, now.value)
+      : ['Nothing generated yet.', '']
+  // Only the first part is a live region: a change of state is said, the clock is not.
   return (
-    <div id="job-status" role="status" aria-live="polite" data-state={deleted.value ? 'deleted' : job?.state}>
-      {text}
+    <div id="job-status" data-state={deleted.value ? 'deleted' : job?.state}>
+      <span role="status" aria-live="polite">
+        {said}
+      </span>
+      {ticking}
     </div>
   )
 }
 
 function Progress() {
-  const percent = Math.round(Math.max(0, Math.min(1, shown.value?.progress ?? 0)) * 100)
+  const job = shown.value
+  const percent = Math.round(Math.max(0, Math.min(1, job?.progress ?? 0)) * 100)
+  const ahead = job?.queuePosition ? `, ${job.queuePosition} ahead` : ''
+  const valueText = job?.state === 'queued' ? `Queued${ahead}` : `${percent} %`
   return (
     <div class="progress">
       <div
@@ -84,7 +112,7 @@ function Progress() {
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={percent}
-        aria-valuetext={`${percent} %`}
+        aria-valuetext={valueText}
         style={{ width: `${percent}%` }}
       />
     </div>
@@ -240,7 +268,7 @@ function ResultPanel() {
         role="status"
         aria-live="polite"
         data-state={line.state}
-        hidden={line.state !== 'retrying'}
+        hidden={line.state !== 'retrying' && line.state !== 'refused'}
       >
         {line.text}
       </p>
