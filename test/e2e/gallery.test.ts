@@ -63,13 +63,27 @@ describe.runIf(launched.ok)('the playground gallery', () => {
     await close()
   })
 
-  it('shows two columns on a phone', async () => {
+  it('shows two columns on a phone, no button text broken over two lines ("Re-/run")', async () => {
     const { page, close } = await open(390)
     const cards = page.locator('#gallery li')
     await expect.poll(() => cards.count()).toBe(12)
     const [first, second] = [await cards.nth(0).boundingBox(), await cards.nth(1).boundingBox()]
     expect(second!.y).toBe(first!.y)
     expect(second!.x).toBeGreaterThan(first!.x)
+    // Each button's text sits on one line: the boxes of each of its words share one top.
+    const broken = await page.evaluate(`[...document.querySelectorAll('#history button, #generate button')]
+      .filter((button) => button.offsetParent !== null)
+      .filter((button) => {
+        const walker = document.createTreeWalker(button, NodeFilter.SHOW_TEXT)
+        for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+          const range = document.createRange()
+          range.selectNodeContents(text)
+          if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) return true
+        }
+        return false
+      })
+      .map((button) => button.textContent.trim())`)
+    expect(broken).toEqual([])
     await close()
   })
 
