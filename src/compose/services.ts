@@ -105,11 +105,13 @@ export function buildServices(parts: ServiceParts): Built {
     keyEvents: createKeyEvents({
       events,
       logger,
-      // A job deleted meanwhile is no change to show.
+      // A deleted job is read as it is kept (deletedAt set, prompt and result scrubbed): the
+      // stream says it is gone.
       read: (id) =>
-        jobs.get(id, undefined).catch((error: unknown) => {
-          if (error instanceof FluxhostError && error.code === 'JOB_NOT_FOUND') return undefined
-          throw error
+        jobs.get(id, undefined).catch(async (error: unknown) => {
+          if (!(error instanceof FluxhostError) || error.code !== 'JOB_NOT_FOUND') throw error
+          const kept = await store.jobs.get(id)
+          return kept?.deletedAt ? kept : undefined
         }),
     }),
     webhooks: createWebhookService({ store, jobs, events, clock }),

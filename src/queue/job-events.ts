@@ -7,7 +7,7 @@ export type JobEvent =
    */
   | { type: 'state'; jobId: string; state: JobState; webhook?: boolean }
   | { type: 'progress'; jobId: string; progress: number }
-  /** The record changed, but not its state (its owner marked it a favourite): readers read it again. */
+  /** The record changed, but not its state (its owner marked it a favourite, or deleted it): read it again. */
   | { type: 'changed'; jobId: string }
   /** Asks whichever worker runs the job to abort it (the record is already `canceled`). */
   | { type: 'cancel'; jobId: string }

@@ -241,6 +241,8 @@ export function createJobService(deps: JobServiceDeps) {
       const deleted = await store.jobs.markDeleted(id, clock.now())
       if (!deleted) throw new FluxhostError('JOB_NOT_FOUND')
       finished.forget(id)
+      // The key's streams (in every process) say it is gone: its other pages take it out.
+      events.publish({ type: 'changed', jobId: id })
       await Promise.all([blobs.deletePrefix(blobKeys.outputs(id)), blobs.deletePrefix(blobKeys.inputs(id))])
       logger.info({ jobId: id }, 'job:deleted')
     },

@@ -183,13 +183,22 @@ describe.runIf(launched.ok)('the playground gallery', () => {
     await close()
   })
 
-  it('takes out a job deleted on another page when it is acted on, and survives a broken link', async () => {
+  it('takes out a job deleted on another page: live, or when acted on; and survives a broken link', async () => {
     const made = await api(`${server.url}/api/jobs`, { key: KEY_B, body: { prompt: 'deleted elsewhere' } })
     await server.waitForJob(made.body.id)
-    const { page, errors, close } = await openPlayground(browser, server.url, KEY_B)
+    const watching = await openPlayground(browser, server.url, KEY_B)
+    // A page whose stream is down learns of it when it acts on the job.
+    const { page, errors, close } = await openPlayground(browser, server.url, KEY_B, { live: false })
+    await page.route('**/api/events**', (route) => route.abort())
+    await page.reload()
     const card = page.locator(`#gallery li[data-job="${made.body.id}"]`)
     await card.waitFor()
+    const watched = watching.page.locator(`#gallery li[data-job="${made.body.id}"]`)
+    await watched.waitFor()
     expect((await api(`${server.url}/api/jobs/${made.body.id}`, { key: KEY_B, method: 'DELETE' })).status).toBe(204)
+    await expect.poll(() => watched.count()).toBe(0)
+    expect(watching.errors).toEqual([])
+    await watching.close()
     await card.getByRole('button', { name: /^Favourite:/ }).click()
     await expect.poll(() => card.count()).toBe(0)
     expect(await page.locator('#form-error').textContent()).toMatch(/gone: it was deleted/)

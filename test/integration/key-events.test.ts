@@ -78,6 +78,22 @@ describe('GET /api/events: every change of the key’s jobs', () => {
     stream.close()
   })
 
+  it('says a deleted job is gone (its id only), live and in a replay', async () => {
+    const id = (await create(KEY_A, 'to be deleted')).body.id as string
+    await server.waitForJob(id)
+    const stream = await follow(KEY_A)
+    const ready = await stream.until((m) => m.event === 'ready')
+    expect((await api(`${server.url}/api/jobs/${id}`, { method: 'DELETE' })).status).toBe(204)
+    const gone = await stream.until((m) => m.event === 'deleted')
+    expect(gone.data).toEqual({ id })
+    expect(gone.id).toMatch(/^[\w-]+-\d+$/)
+    stream.close()
+    // A client that was away gets it on resuming.
+    const again = await follow(KEY_A, { lastEventId: ready.id })
+    expect((await again.until((m) => m.event === 'deleted')).data).toEqual({ id })
+    again.close()
+  })
+
   it('resumes after Last-Event-ID (header or query) with what the client missed, and nothing before', async () => {
     const first = await follow(KEY_A)
     await first.until((m) => m.event === 'ready')

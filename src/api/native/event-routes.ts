@@ -121,9 +121,10 @@ export const eventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
 /**
  * `GET /api/events`: every change of the key's jobs as server-sent events, for pages that show
  * many jobs. `job` carries the whole job (with an `id` to resume after), `progress` carries
- * `{id, progress}`, `ready` (with the id to resume from) ends what a (re)connection replays, and
- * `reset` says the changes since `Last-Event-ID` are not all known here (the server restarted,
- * or it was away too long): read the jobs again. Ends when the key is revoked.
+ * `{id, progress}`, `deleted` carries `{id}` of a job deleted, `ready` (with the id to resume
+ * from) ends what a (re)connection replays, and `reset` says the changes since `Last-Event-ID`
+ * are not all known here (the server restarted, or it was away too long): read the jobs again.
+ * Ends when the key is revoked.
  */
 export const keyEventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
   const { services, config, signer } = deps
@@ -155,10 +156,13 @@ export const keyEventRoutes: RoutesPlugin<ApiDeps> = async (app, deps) => {
         res.write(text)
         if (res.writableLength > MAX_BUFFERED) close()
       }
+      // A deleted job is said gone, by its id alone (what it was is scrubbed).
       const send = (event: KeyEvent) =>
-        event.type === 'job'
-          ? write(`event: job\nid: ${event.id}\ndata: ${JSON.stringify(renderJob(event.job, urls))}\n\n`)
-          : write(`event: progress\ndata: ${JSON.stringify({ id: event.jobId, progress: event.progress })}\n\n`)
+        event.type === 'job' && event.job.deletedAt
+          ? write(`event: deleted\nid: ${event.id}\ndata: ${JSON.stringify({ id: event.job.id })}\n\n`)
+          : event.type === 'job'
+            ? write(`event: job\nid: ${event.id}\ndata: ${JSON.stringify(renderJob(event.job, urls))}\n\n`)
+            : write(`event: progress\ndata: ${JSON.stringify({ id: event.jobId, progress: event.progress })}\n\n`)
       // Refused here (too many streams) before anything is written: an error in the API's shape.
       const following = services.keyEvents.follow(apiKey.id, lastEventId, send)
       // The end of the stream, by whichever comes first: the client leaving (before this handler

@@ -11,6 +11,7 @@ import { allModels, fields, form, model, onSettingsChange, snapSize, syncOutputs
 import {
   clearHistory,
   loadHistory,
+  removeFromHistory,
   setUpHistory,
   showHistoryModels,
   showInHistory,
@@ -18,6 +19,7 @@ import {
 } from './playground-history.js'
 import {
   cancelFollowed,
+  dropFollowed,
   followedId,
   onJobsChanged,
   onLiveJob,
@@ -91,6 +93,10 @@ const startLive = () => {
       showInHistory(job)
     },
     onProgress: onLiveProgress,
+    onDeleted: (jobId) => {
+      removeFromHistory(jobId)
+      dropFollowed(jobId)
+    },
     onReset: () => {
       void refreshFollowed()
       void loadHistory()

@@ -24,6 +24,8 @@ export interface LiveOptions<J extends LiveJob> {
   /** A job's whole record, whenever it changed (from the stream, or from a poll while it is down). */
   onJob(job: J): void
   onProgress(jobId: string, progress: number): void
+  /** A job was deleted (here or on another page): nothing of it should stay shown. */
+  onDeleted(jobId: string): void
   /** Changes were missed and are not known: read again what the page shows. */
   onReset(): void
   onStatus(status: LiveStatus): void
@@ -155,7 +157,8 @@ export function connectLive<J extends LiveJob>(options: LiveOptions<J>) {
           else if (event === 'progress' && data) {
             const { id: jobId, progress } = JSON.parse(data) as { id: string; progress: number }
             options.onProgress(jobId, progress)
-          } else if (event === 'reset') options.onReset()
+          } else if (event === 'deleted' && data) options.onDeleted((JSON.parse(data) as { id: string }).id)
+          else if (event === 'reset') options.onReset()
           end = buffer.indexOf('\n\n')
         }
       }

@@ -9,7 +9,7 @@ import { followJobLinks } from './history-actions.js'
 import { cursor, filter, jobs, loadError, loadHistory, models, notice } from './history-state.js'
 import { JobDetail } from './job-detail.js'
 
-export { clearHistory, loadHistory, showInHistory, unfinishedInHistory } from './history-state.js'
+export { clearHistory, loadHistory, removeFromHistory, showInHistory, unfinishedInHistory } from './history-state.js'
 
 let typing: ReturnType<typeof setTimeout> | undefined
 
