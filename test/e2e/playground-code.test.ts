@@ -70,6 +70,7 @@ describe.runIf(launched.ok)('the playground: the code panel', () => {
     await page.getByRole('button', { name: 'Copy', exact: true }).click()
     await expect.poll(() => page.locator('#copy-code').textContent()).toBe('Copied')
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(await shown())
+    await expect.poll(() => page.locator('#announce').textContent()).toBe('Code copied.')
 
     // The other languages are still a choice away.
     await page.getByLabel('Language').selectOption('curl')

@@ -51,6 +51,8 @@ describe.runIf(launched.ok)('the playground: results and image prompts', () => {
 
     await page.getByRole('button', { name: /^Copy seed/ }).click()
     await expect.poll(() => page.evaluate('navigator.clipboard.readText()')).toBe(String(first.result.seed))
+    // Said to screen readers too (the button's name stays "Copy seed …").
+    await expect.poll(() => page.locator('#announce').textContent()).toBe(`Seed ${first.result.seed} copied.`)
 
     const varied = await generate(page, () => page.getByRole('button', { name: /^Vary image 1/ }).click())
     expect(varied.request).toMatchObject({ prompt: 'a result to work with', width: 1024, height: 1024 })

@@ -193,6 +193,20 @@ export function keyForm(onChange?: (me: Me | null) => void): void {
   void check()
 }
 
+/**
+ * Says `text` to screen readers through the page's polite live region (#announce), for what a
+ * button did where its own label cannot say it (a seed copied). Emptied first: the same words
+ * twice are said twice.
+ */
+export function announce(text: string): void {
+  const region = find('#announce')
+  if (!region) return
+  region.textContent = ''
+  requestAnimationFrame(() => {
+    region.textContent = text
+  })
+}
+
 /** What an error thrown at the page says (an ApiError's own message, or the error's text). */
 export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 

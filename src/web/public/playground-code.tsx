@@ -3,7 +3,7 @@
 // the settings change (updateCode, which app.ts calls from playground-form.ts's onSettingsChange).
 import { signal } from '@preact/signals'
 import { type ComponentChildren, render } from 'preact'
-import { $ } from './common.js'
+import { $, announce } from './common.js'
 import { settings } from './playground-form.js'
 import { type Dialect, isDialect, isLanguage, type Language, type Settings, snippets, unsupported } from './snippets.js'
 
@@ -52,6 +52,7 @@ export async function copyCode(): Promise<void> {
     // The request the settings make now (the panel's redraw may be a frame behind an edit).
     await navigator.clipboard.writeText(shownCode().code)
     copyLabel.value = 'Copied'
+    announce('Code copied.')
   } catch {
     copyLabel.value = 'Select and copy'
   }

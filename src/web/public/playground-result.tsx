@@ -5,7 +5,7 @@
 import { signal } from '@preact/signals'
 import { render } from 'preact'
 import { useLayoutEffect, useRef, useState } from 'preact/hooks'
-import { $, api, messageOf, usd } from './common.js'
+import { $, announce, api, messageOf, usd } from './common.js'
 import { saveImage } from './downloads.js'
 import type { LiveStatus } from './live.js'
 import { deleted, now, shown, unfinished } from './playground-job.js'
@@ -163,7 +163,10 @@ function Actions({ job, index }: { job: Job; index: number }) {
   const [seedText, setSeedText] = useState('Copy seed')
   const copySeed = () =>
     navigator.clipboard.writeText(String(seed)).then(
-      () => setSeedText('Seed copied'),
+      () => {
+        setSeedText('Seed copied')
+        announce(`Seed ${seed} copied.`)
+      },
       () => setSeedText(`Seed ${seed}`),
     )
   const n = index + 1
