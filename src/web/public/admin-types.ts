@@ -1,5 +1,6 @@
 // The shapes of the admin API's answers, as far as the admin page reads them (docs/api/native.md
 // and the OpenAPI document at /docs have them whole). The page trusts its own server's shapes.
+import type { Job, JobState } from './playground-types.js'
 
 /** A limit as set: a number, no limit, or the server's default. */
 export type LimitSetting = number | 'none' | 'default'
@@ -53,50 +54,15 @@ export interface LedgerEntry {
   at: string
 }
 
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled'
+export type { JobImage, JobState } from './playground-types.js'
 
-export interface JobImage {
-  url: string
-  thumbnailUrl: string
-  width: number
-  height: number
-  contentType: string
-  bytes: number
-}
-
-/** A job as the native API renders it (`renderJob`), plus, from the admin API, the key it belongs to. */
-export interface AdminJob {
-  id: string
-  model: string
+/**
+ * A job as the native API renders it (`renderJob`, as the playground reads it), plus, from the
+ * admin API, the key it belongs to.
+ */
+export interface AdminJob extends Job {
   dialect: string
-  state: JobState
-  progress: number
-  queuePosition?: number
-  request: {
-    prompt: string
-    width: number
-    height: number
-    seed: number
-    numImages: number
-    outputFormat: string
-    outputQuality: number
-    safetyTolerance: number
-    promptUpsampling: boolean
-    raw: boolean
-    steps?: number
-    guidance?: number
-    aspectRatio?: string
-    imagePrompt: { strength: number } | null
-    webhookUrl: string | null
-  }
-  result: { images: JobImage[]; prompt: string; seed: number } | null
-  error: { code: string; message: string } | null
-  cost: { usd: string; charged: boolean }
-  engine: string | null
   attempts: number
-  createdAt: string
-  startedAt: string | null
-  finishedAt: string | null
   prunedAt: string | null
   /** The key the job belongs to (a name of null: a key the API does not list, such as the CLI's). */
   key: { id: string; name: string | null }
