@@ -1,27 +1,17 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, seriousViolations } from '../helpers/browser.js'
-import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { browserAndServer, launchBrowser, seriousViolations } from '../helpers/browser.js'
+import { KEY_A } from '../helpers/server.js'
 
 const launched = await launchBrowser()
 /** Both pages in the states a person sees, at desktop and phone widths: no serious or critical violation. */
 describe.runIf(launched.ok)('accessibility (axe-core)', () => {
-  let browser: Browser
-  let server: TestServer
-
-  beforeAll(async () => {
-    browser = (launched as { browser: Browser }).browser
-    server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1' })
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const suite = browserAndServer(launched, { FLUXHOST_ALLOW_SIMULATE: '1' })
 
   const open = async (path: string, width: number) => {
-    const context = await browser.newContext({ viewport: { width, height: 900 } })
+    const context = await suite.browser.newContext({ viewport: { width, height: 900 } })
     const page = await context.newPage()
-    await page.goto(`${server.url}${path}`)
+    await page.goto(`${suite.server.url}${path}`)
     return { page, close: () => context.close() }
   }
   const useKey = async (page: Page) => {

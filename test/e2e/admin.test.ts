@@ -592,16 +592,19 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
     })
   }
 
+  /** A job of `key` that runs for two minutes (it holds its slot until canceled): its id. */
+  const slowJob = (key: string) => async (prompt: string) =>
+    (
+      await api(`${server.url}/api/jobs`, {
+        key,
+        body: { prompt },
+        headers: { 'x-fluxhost-simulate': 'slow=120000' },
+      })
+    ).body.id as string
+
   it("the job view's Cancel: the API's answer said, focus on Close, the view kept up by the poll", async () => {
     const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'view-cancel' } })).body
-    const slow = async (prompt: string) =>
-      (
-        await api(`${server.url}/api/jobs`, {
-          key,
-          body: { prompt },
-          headers: { 'x-fluxhost-simulate': 'slow=120000' },
-        })
-      ).body.id as string
+    const slow = slowJob(key)
     const first = await slow('canceled in its view')
     const second = await slow('canceled elsewhere')
     try {
@@ -652,14 +655,7 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
 
   it("leaves a view closed while its Cancel was sent closed; a poll's older answer never undoes a Cancel", async () => {
     const { key } = (await api(`${server.url}/api/admin/keys`, { body: { name: 'race' } })).body
-    const slow = async (prompt: string) =>
-      (
-        await api(`${server.url}/api/jobs`, {
-          key,
-          body: { prompt },
-          headers: { 'x-fluxhost-simulate': 'slow=120000' },
-        })
-      ).body.id as string
+    const slow = slowJob(key)
     const first = await slow('its view closed meanwhile')
     const second = await slow('listed by a late poll')
     try {

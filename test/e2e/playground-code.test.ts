@@ -1,7 +1,12 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground, screenshotPath, seriousViolations } from '../helpers/browser.js'
-import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+import { describe, expect, it } from 'vitest'
+import {
+  browserAndServer,
+  launchBrowser,
+  openPlayground,
+  screenshotPath,
+  seriousViolations,
+} from '../helpers/browser.js'
+import { KEY_A } from '../helpers/server.js'
 
 const launched = await launchBrowser()
 
@@ -10,20 +15,10 @@ const bodyOf = (shown: string): Record<string, unknown> => JSON.parse(shown.slic
 
 /** The Code tab at desktop width: the request body first, in step with the form, and Copy. */
 describe.runIf(launched.ok)('the playground: the code panel', () => {
-  let browser: Browser
-  let server: TestServer
-
-  beforeAll(async () => {
-    browser = (launched as { browser: Browser }).browser
-    server = await startTestServer()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const suite = browserAndServer(launched)
 
   it('shows the request body first, follows the form, never holds the key, and Copy copies it', async () => {
-    const { page, errors, close } = await openPlayground(browser, server.url, KEY_A, { clipboard: true })
+    const { page, errors, close } = await openPlayground(suite.browser, suite.server.url, KEY_A, { clipboard: true })
     await page.getByRole('tab', { name: 'Code' }).click()
     const code = page.locator('#code')
     const shown = async () => (await code.textContent()) ?? ''

@@ -1,7 +1,7 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground, simulateCreates } from '../helpers/browser.js'
-import { api, KEY_A, KEY_B, startTestServer, type TestServer } from '../helpers/server.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { browserAndServer, launchBrowser, openPlayground, simulateCreates } from '../helpers/browser.js'
+import { api, KEY_A, KEY_B } from '../helpers/server.js'
 
 const launched = await launchBrowser()
 
@@ -11,23 +11,13 @@ const launched = await launchBrowser()
  * refused create, or announce the clock to screen readers every second.
  */
 describe.runIf(launched.ok)('the playground result panel, guarded', () => {
-  let browser: Browser
-  let server: TestServer
-
-  beforeAll(async () => {
-    browser = (launched as { browser: Browser }).browser
-    server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1' })
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const suite = browserAndServer(launched, { FLUXHOST_ALLOW_SIMULATE: '1' })
 
   const state = (page: Page) => page.locator('#job-status').getAttribute('data-state')
-  const jobsOf = async (key: string) => (await api(`${server.url}/api/jobs?limit=100`, { key })).body.data
+  const jobsOf = async (key: string) => (await api(`${suite.server.url}/api/jobs?limit=100`, { key })).body.data
 
   it('makes no second job on Ctrl+Enter while one runs; says its state, not the clock, to screen readers', async () => {
-    const { page, errors, close } = await openPlayground(browser, server.url, KEY_B)
+    const { page, errors, close } = await openPlayground(suite.browser, suite.server.url, KEY_B)
     await simulateCreates(page, 'slow=20000')
     await page.getByLabel('Prompt', { exact: true }).fill('the only one')
     await page.getByLabel('Prompt', { exact: true }).press('Control+Enter')
@@ -48,7 +38,7 @@ describe.runIf(launched.ok)('the playground result panel, guarded', () => {
   })
 
   it("shows nothing of the last key's job once another key is entered (or none)", async () => {
-    const { page, errors, close } = await openPlayground(browser, server.url, KEY_B)
+    const { page, errors, close } = await openPlayground(suite.browser, suite.server.url, KEY_B)
     await simulateCreates(page, 'slow=20000')
     await page.getByLabel('Prompt', { exact: true }).fill("B's job")
     await page.getByRole('button', { name: 'Generate' }).click()
@@ -59,13 +49,13 @@ describe.runIf(launched.ok)('the playground result panel, guarded', () => {
     expect(await page.locator('#submit').isDisabled()).toBe(false)
     expect(await page.locator('#cancel').isHidden()).toBe(true)
     expect(await page.locator('#images').locator('*').count()).toBe(0)
-    await api(`${server.url}/api/jobs/${running}/cancel`, { method: 'POST', key: KEY_B })
+    await api(`${suite.server.url}/api/jobs/${running}/cancel`, { method: 'POST', key: KEY_B })
     expect(errors).toEqual([])
     await close()
   })
 
   it('gives the focus back to Generate when a create is refused', async () => {
-    const { page, errors, close } = await openPlayground(browser, server.url, KEY_A)
+    const { page, errors, close } = await openPlayground(suite.browser, suite.server.url, KEY_A)
     await page.route('**/api/jobs', (route) =>
       route.request().method() === 'POST'
         ? route.fulfill({

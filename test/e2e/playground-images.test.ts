@@ -1,26 +1,16 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground, seriousViolations } from '../helpers/browser.js'
-import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { browserAndServer, launchBrowser, openPlayground, seriousViolations } from '../helpers/browser.js'
+import { api, KEY_A } from '../helpers/server.js'
 
 const launched = await launchBrowser()
 
 /** What a person does with a result, and with an image prompt, in a real browser. */
 describe.runIf(launched.ok)('the playground: results and image prompts', () => {
-  let browser: Browser
-  let server: TestServer
+  const suite = browserAndServer(launched)
 
-  beforeAll(async () => {
-    browser = (launched as { browser: Browser }).browser
-    server = await startTestServer()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
-
-  const open = () => openPlayground(browser, server.url, KEY_A, { clipboard: true })
-  const newest = async () => (await api(`${server.url}/api/jobs?limit=1`)).body.data[0]
+  const open = () => openPlayground(suite.browser, suite.server.url, KEY_A, { clipboard: true })
+  const newest = async () => (await api(`${suite.server.url}/api/jobs?limit=1`)).body.data[0]
   /** Generates from the form and waits for the end; the job as the server has it. */
   const generate = async (page: Page, click: () => Promise<void>) => {
     const before = (await newest())?.id

@@ -1,7 +1,13 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground, screenshotPath, seriousViolations } from '../helpers/browser.js'
-import { KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import {
+  browserAndServer,
+  launchBrowser,
+  openPlayground,
+  screenshotPath,
+  seriousViolations,
+} from '../helpers/browser.js'
+import { KEY_A } from '../helpers/server.js'
 
 const launched = await launchBrowser()
 
@@ -12,19 +18,10 @@ interface Box {
 
 /** The playground as one screen: Generate always in reach, the result fitted to the screen. */
 describe.runIf(launched.ok)('the playground on one screen', () => {
-  let browser: Browser
-  let server: TestServer
+  const suite = browserAndServer(launched)
 
-  beforeAll(async () => {
-    browser = (launched as { browser: Browser }).browser
-    server = await startTestServer()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
-
-  const open = (width: number, height: number) => openPlayground(browser, server.url, KEY_A, { width, height })
+  const open = (width: number, height: number) =>
+    openPlayground(suite.browser, suite.server.url, KEY_A, { width, height })
   /** Where an element is on the screen now (top and bottom, in CSS pixels of the viewport). */
   const box = (page: Page, selector: string) =>
     page.evaluate<Box>(`(() => {

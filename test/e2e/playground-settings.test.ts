@@ -1,29 +1,20 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPlayground, seriousViolations } from '../helpers/browser.js'
-import { api, KEY_A, startTestServer, type TestServer } from '../helpers/server.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { browserAndServer, launchBrowser, openPlayground, seriousViolations } from '../helpers/browser.js'
+import { api, KEY_A } from '../helpers/server.js'
 
 const launched = await launchBrowser()
 
 /** The settings form in a real browser: prompt upsampling, and sizes shown as they will be sent. */
 describe.runIf(launched.ok)('the playground settings', () => {
-  let browser: Browser
-  let server: TestServer
-
-  beforeAll(async () => {
-    browser = (launched as { browser: Browser }).browser
-    server = await startTestServer()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const suite = browserAndServer(launched)
 
   /**
    * The playground with the key set and its stream up, under its own CSP (axe-core is added through
    * the debugging protocol, which the policy does not govern); `errors` has its CSP violations too.
    */
-  const open = (width: number, height: number) => openPlayground(browser, server.url, KEY_A, { width, height })
+  const open = (width: number, height: number) =>
+    openPlayground(suite.browser, suite.server.url, KEY_A, { width, height })
   /**
    * The page's next create (POST /api/jobs): the body the browser sent, and the job as the server
    * has it once it ended (waiting on the answer, not on the status line: it still shows the last job).
@@ -34,8 +25,8 @@ describe.runIf(launched.ok)('the playground settings', () => {
       .then(async (response) => {
         const sent = response.request().postDataJSON() as Record<string, unknown>
         const { id } = (await response.json()) as { id: string }
-        await server.waitForJob(id)
-        return { sent, job: (await api(`${server.url}/api/jobs/${id}`)).body }
+        await suite.server.waitForJob(id)
+        return { sent, job: (await api(`${suite.server.url}/api/jobs/${id}`)).body }
       })
   /** The status line of a succeeded job of the preview engine, with what it says after. */
   const doneLine = /^Done in \d+(\.\d)? s\. 1 image\(s\), seed \d+, \$[\d.]+ on preview\.(.*)$/

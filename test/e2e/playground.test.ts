@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, screenshotPath } from '../helpers/browser.js'
-import { KEY_A, startTestServer, type TestServer, tempDir } from '../helpers/server.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { browserAndServer, launchBrowser, screenshotPath } from '../helpers/browser.js'
+import { KEY_A, tempDir } from '../helpers/server.js'
 
 const run = promisify(execFile)
 const launched = await launchBrowser()
@@ -15,26 +15,16 @@ const launched = await launchBrowser()
  * real server: what a person does first.
  */
 describe.runIf(launched.ok)('the playground in a browser', () => {
-  let browser: Browser
-  let server: TestServer
-
-  beforeAll(async () => {
-    browser = (launched as { browser: Browser }).browser
-    server = await startTestServer({ FLUXHOST_ALLOW_SIMULATE: '1' })
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const suite = browserAndServer(launched, { FLUXHOST_ALLOW_SIMULATE: '1' })
 
   /** A fresh page (empty storage), its console errors collected. */
   const open = async (options: { key?: string; width?: number } = {}) => {
-    const context = await browser.newContext({ viewport: { width: options.width ?? 1280, height: 900 } })
+    const context = await suite.browser.newContext({ viewport: { width: options.width ?? 1280, height: 900 } })
     const page = await context.newPage()
     const errors: string[] = []
     page.on('pageerror', (error) => errors.push(error.message))
     page.on('console', (message) => message.type() === 'error' && errors.push(message.text()))
-    await page.goto(`${server.url}/`)
+    await page.goto(`${suite.server.url}/`)
     if (options.key !== undefined) {
       await page.getByLabel('API key', { exact: true }).fill(options.key)
       await page.getByRole('button', { name: 'Use key' }).click()
@@ -107,7 +97,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     await expect.poll(() => card.count()).toBe(1)
     const id = (await card.getAttribute('data-job'))!
     const dev = { model: 'flux-dev', prompt: 'a dev job', steps: 12, guidance: 4.5, width: 1024, height: 1024 }
-    expect((await server.fluxhost.services.jobs.get(id, undefined)).request).toMatchObject(dev)
+    expect((await suite.server.fluxhost.services.jobs.get(id, undefined)).request).toMatchObject(dev)
     await page.getByLabel('Model', { exact: true }).selectOption('flux-pro-1.1')
     expect(await page.getByLabel('Steps').isVisible()).toBe(false)
     expect(await page.locator('#code').textContent()).not.toContain('steps')
@@ -117,7 +107,7 @@ describe.runIf(launched.ok)('the playground in a browser', () => {
     expect(await page.getByLabel('Steps').inputValue()).toBe('12')
     const again = (await card.first().getAttribute('data-job'))!
     expect(again).not.toBe(id)
-    expect((await server.fluxhost.services.jobs.get(again, undefined)).request).toMatchObject(dev)
+    expect((await suite.server.fluxhost.services.jobs.get(again, undefined)).request).toMatchObject(dev)
     expect(errors).toEqual([])
     await close()
   })

@@ -4,7 +4,9 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 import { REPO } from './child.js'
+import { startTestServer, type TestServer } from './server.js'
 
 /** Debian's chromium (`.ci/run` installs it with apt when missing); override with FLUXHOST_TEST_CHROMIUM. */
 export const CHROMIUM =
@@ -184,4 +186,26 @@ export async function seriousViolations(page: Page): Promise<string[]> {
   return violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+}
+
+/**
+ * The browser and a fluxhost of one describe block: the server started (with `env`) before its
+ * tests, both closed after them. `launched` is the file's launchBrowser(), whose describe runs
+ * only if it launched (describe.runIf(launched.ok)). Read `suite.browser` and `suite.server`
+ * inside the tests (they are set in beforeAll).
+ */
+export function browserAndServer(
+  launched: Awaited<ReturnType<typeof launchBrowser>>,
+  env: Record<string, string> = {},
+): { browser: Browser; server: TestServer } {
+  const suite = {} as { browser: Browser; server: TestServer }
+  beforeAll(async () => {
+    suite.browser = (launched as { browser: Browser }).browser
+    suite.server = await startTestServer(env)
+  })
+  afterAll(async () => {
+    await suite.browser?.close()
+    await suite.server?.close()
+  })
+  return suite
 }
