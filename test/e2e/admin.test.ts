@@ -642,6 +642,9 @@ describe.runIf(launched.ok)('the admin pages in a browser', () => {
       // Another running job's view: canceled elsewhere, the view says so at the page's next poll (every 5 s).
       await page.keyboard.press('Escape')
       await view.waitFor({ state: 'hidden' })
+      // The dialog's close event (it clears the address) comes a task after it hides: waited for,
+      // or it would clear the link set next.
+      await expect.poll(() => new URL(page.url()).hash).toBe('')
       await page.evaluate(`location.hash = '#job=${second}'`)
       await expect.poll(state).toBe('running')
       await api(`${server.url}/api/admin/jobs/${second}/cancel`, { method: 'POST' })
